@@ -1,5 +1,15 @@
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
+import { existsSync } from 'node:fs';
+
+// Dawn (the `webgpu` package) finds no Vulkan driver on a GPU-less machine. Chromium ships
+// SwiftShader and its own libvulkan; point Dawn at them. Set here so the forked test workers
+// inherit it at exec time (dlopen reads LD_LIBRARY_PATH only at process start).
+const CHROMIUM_LIB = '/usr/lib/chromium';
+if (existsSync(`${CHROMIUM_LIB}/vk_swiftshader_icd.json`) && !process.env.PLAYGROUND_REAL_GPU) {
+  process.env.VK_ICD_FILENAMES ??= `${CHROMIUM_LIB}/vk_swiftshader_icd.json`;
+  process.env.LD_LIBRARY_PATH = [process.env.LD_LIBRARY_PATH, CHROMIUM_LIB].filter(Boolean).join(':');
+}
 
 // One config for the app (vite) and the unit tests (vitest).
 // GPU tests run in Node through the `webgpu` package (Dawn); on a machine without a
