@@ -1,0 +1,150 @@
+// Public types of the data path: pasted text → conversations → rendered chat template →
+// tokens with per-character role attribution → labels (HF convention) and weights.
+//
+// Contract (stated once):
+// - `labels[i]` is `input_ids[i]` for a trained position and -100 for a masked one (Hugging Face).
+//   The shift happens inside the loss: logits at i predict labels[i+1]. labels[0] is therefore
+//   included in the vector for shape compatibility but never contributes to the loss.
+// - `weights[i]` multiplies position i's loss term: 1 for trained tokens, `promptLossWeight` for
+//   prompt tokens kept at a partial weight, 0 wherever labels[i] == -100.
+// - Roles are attributed per CHARACTER of the rendered text, then lifted to tokens. A token whose
+//   characters come from more than one role `straddles`.
+
+export type MessageRole = 'system' | 'user' | 'assistant';
+/** 'template' = markup the chat template adds (headers, special tokens, empty think blocks…). */
+export type TokenRole = MessageRole | 'template';
+export const TOKEN_ROLES: readonly TokenRole[] = ['system', 'user', 'assistant', 'template'];
+
+export interface ChatMessage {
+  role: MessageRole;
+  content: string;
+}
+export type Conversation = ChatMessage[];
+
+export type InputFormat = 'openai-array' | 'messages-object' | 'sharegpt' | 'jsonl' | 'role-prefixed-text';
+
+export interface InputError {
+  message: string;
+  /** 1-based line in the pasted text. */
+  line?: number;
+  /** 1-based column in the pasted text. */
+  column?: number;
+  /** 0-based JSONL line / sample index. */
+  sample?: number;
+}
+
+export type ParseResult =
+  | { ok: true; format: InputFormat; formatLabel: string; samples: Conversation[] }
+  | { ok: false; error: InputError };
+
+export type TokenizerId = 'default' | 'llama3' | 'qwen3';
+
+export interface TokenizerSource {
+  id: TokenizerId;
+  label: string;
+  tokenizerUrl: string;
+  configUrl: string;
+}
+
+export interface ChatTokenizer {
+  id: TokenizerId;
+  label: string;
+  eosTokenId: number;
+  /** Tokens that close a turn (e.g. <|im_end|>, <|eot_id|>). May include eos. */
+  endOfTurnTokenIds: number[];
+  /** Padding token; null when the tokenizer defines none. Never conflated with end-of-turn. */
+  padTokenId: number | null;
+  vocabSize: number;
+  /** apply_chat_template(conv, { tokenize: false, add_generation_prompt: false }). */
+  render(conv: Conversation): string;
+  /** Token ids of `text` with no BOS/EOS added (special-token strings in the text are matched). */
+  encode(text: string): number[];
+  /** Raw UTF-8 bytes of one token id (byte-level BPE pieces may be partial characters). */
+  tokenBytes(id: number): Uint8Array;
+  /** Token string as it appears in the vocabulary (for display/debug). */
+  tokenString(id: number): string;
+}
+
+export interface TokenInfo {
+  index: number;
+  id: number;
+  /** Exact decoded piece; concatenation over all tokens == rendered. Empty for a token whose
+   *  bytes are only part of a character completed by a later token. */
+  text: string;
+  /** Char (UTF-16 code unit) offsets into `rendered`: rendered.slice(start, end) === text. */
+  start: number;
+  end: number;
+  role: TokenRole;
+  /** Index of the message whose content (or end-of-turn marker) the token belongs to. */
+  messageIndex: number | null;
+  /** 0-based assistant turn number (counts assistant messages only). */
+  turnIndex: number | null;
+  /** The end-of-turn special token that closes an assistant turn. */
+  isEndOfTurn: boolean;
+  /** Chars from more than one role (or a byte-split char shared with another role). */
+  straddles: boolean;
+  /** Roles of the chars this token covers (length ≥ 1; > 1 iff straddles by role). */
+  roles: TokenRole[];
+}
+
+export interface TokenizedSample {
+  rendered: string;
+  tokens: TokenInfo[];
+  conversation: Conversation;
+  attribution: 'prefix-diff' | 'offsets' | string;
+  notes: string[];
+  /** Role of every char of `rendered` (index = UTF-16 offset). */
+  charRoles: TokenRole[];
+  /** Message index per char (-1 = template markup not owned by any message). */
+  charMessage: Int32Array;
+}
+
+export interface MaskPolicy {
+  mode: 'response-only' | 'full';
+  assistantTurns: 'all' | 'last';
+  trainEndOfTurn: boolean;
+  /** In 'full' mode: which roles train. In 'response-only' only assistant is eligible. */
+  roles: Record<TokenRole, boolean>;
+  /** 0..1. 0 → prompt labels are -100; in (0,1] → prompt tokens keep labels at this weight. */
+  promptLossWeight: number;
+  /** Per token index; applied last. */
+  overrides: Record<number, 'train' | 'mask'>;
+}
+
+export interface RoleCount {
+  tokens: number;
+  trained: number;
+}
+
+export interface LabelResult {
+  /** (T,) HF labels: input_ids where trained (or partially weighted), -100 where masked. */
+  labels: Int32Array;
+  /** (T,) loss weight per position; 0 where labels == -100. */
+  weights: Float32Array;
+  /** Positions with label != -100 and weight 1. */
+  trained: number;
+  /** Positions with label == -100. */
+  masked: number;
+  /** Positions with label != -100 and 0 < weight < 1 (prompt at promptLossWeight). */
+  partial: number;
+  perRole: Record<TokenRole, RoleCount>;
+  nothingToTrain: boolean;
+  /** "nothing to train: every label is -100" when nothingToTrain, else null. */
+  message: string | null;
+}
+
+export interface ContextCheck {
+  /** First token index dropped when truncating to maxLen; null when it fits. */
+  cutAt: number | null;
+  /** The cut drops at least one position with label != -100 and weight 1. */
+  removesResponse: boolean;
+  /** Trained positions dropped by the cut. */
+  trainedRemoved: number;
+  message: string | null;
+}
+
+export interface Example {
+  id: string;
+  title: string;
+  text: string;
+}
