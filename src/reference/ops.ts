@@ -256,8 +256,8 @@ export function attentionBackward(
         const qo = ((b * T + t) * NH + h) * hs;
         let rowDot = 0; // sum_s att[t,s] * datt[t,s]
         for (let s = 0; s < T; s++) {
+          if (!attends(docIds, b, T, t, s)) { datt[s] = 0; continue; }
           const p = att[arow + s];
-          if (p === 0) { datt[s] = 0; continue; }
           const vo = ((b * T + s) * NKV + kvh) * hs;
           let d = 0;
           for (let i = 0; i < hs; i++) {
@@ -268,8 +268,8 @@ export function attentionBackward(
           rowDot += p * d;
         }
         for (let s = 0; s < T; s++) {
+          if (!attends(docIds, b, T, t, s)) continue;
           const p = att[arow + s];
-          if (p === 0) continue;
           const dpre = p * (datt[s] - rowDot) * scale;
           const ko = ((b * T + s) * NKV + kvh) * hs;
           for (let i = 0; i < hs; i++) {
