@@ -1,5 +1,324 @@
-import type { ParseResult } from './types';
-// Replaced by the real parser in the next commit; present so the UI can build against the API.
+// Pasted text → conversations. Five input formats, detected from the text itself:
+//   openai-array        [{"role": "user", "content": "…"}, …]                       (one sample)
+//   messages-object     {"messages": [ …openai messages… ]}                        (one sample)
+//   sharegpt            {"conversations": [{"from": "human"|"gpt"|"system", "value": "…"}]}
+//   jsonl               one JSON sample per line, any of the three shapes above      (a dataset)
+//   role-prefixed-text  lines starting "System:", "User:", "Assistant:" (case-insensitive)
+// A JSON array whose elements are themselves samples (arrays or objects with messages /
+// conversations) is also accepted as a dataset and reported with the element's format.
+//
+// Errors name the place: 1-based line/column in the pasted text, the 0-based sample (JSONL line
+// among non-empty lines) and the 0-based message index. JSON.parse positions differ by engine
+// ("at position N" in V8, "line L column C" in Firefox/new V8, none in Safari), so the position
+// is read from the message when present and otherwise found by our own scanner (jsonscan.ts).
+import type { ChatMessage, Conversation, InputError, InputFormat, MessageRole, ParseResult } from './types';
+import { findJsonError, lineColumn, locateJsonPath, offsetOf } from './jsonscan';
+
+const FORMAT_LABELS: Record<InputFormat, string> = {
+  'openai-array': 'OpenAI messages array',
+  'messages-object': 'object with "messages"',
+  sharegpt: 'ShareGPT conversations',
+  jsonl: 'JSONL dataset',
+  'role-prefixed-text': 'plain text with role prefixes',
+};
+
+const EXPECTED_FORMATS =
+  'Paste JSON like [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}], ' +
+  'an object with "messages", ShareGPT {"conversations": [{"from": "human", "value": "…"}]}, one such sample per line (JSONL), ' +
+  'or plain text with lines starting "User:" / "Assistant:".';
+
+type PathKey = string | number;
+
+/** A problem inside a JSON value, located later by its path (offsets are computed on demand). */
+class SampleProblem extends Error {
+  constructor(
+    message: string,
+    readonly path: PathKey[],
+  ) {
+    super(message);
+  }
+}
+
+const OPENAI_ROLES: Record<string, MessageRole> = {
+  system: 'system',
+  developer: 'system',
+  user: 'user',
+  assistant: 'assistant',
+};
+
+const SHAREGPT_ROLES: Record<string, MessageRole> = {
+  system: 'system',
+  human: 'user',
+  user: 'user',
+  gpt: 'assistant',
+  assistant: 'assistant',
+  model: 'assistant',
+  chatgpt: 'assistant',
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+function checkContent(content: string, k: number, role: MessageRole, path: PathKey[]): string {
+  if (content.trim() === '') {
+    throw new SampleProblem(`Message ${k} (${role}) is empty. Give it some text or remove it.`, path);
+  }
+  return content;
+}
+
+/** OpenAI content: a string, or an array of {type: "text", text} parts (joined). */
+function openaiContent(c: unknown, k: number, role: MessageRole, path: PathKey[]): string {
+  if (typeof c === 'string') return checkContent(c, k, role, path);
+  if (Array.isArray(c)) {
+    let out = '';
+    c.forEach((part, j) => {
+      if (isObject(part) && part.type === 'text' && typeof part.text === 'string') out += part.text;
+      else {
+        const type = isObject(part) && typeof part.type === 'string' ? `"${part.type}"` : kindOf(part);
+        throw new SampleProblem(
+          `Message ${k} (${role}) content part ${j} is ${type}; only text parts ({"type": "text", "text": "…"}) are supported.`,
+          [...path, j],
+        );
+      }
+    });
+    return checkContent(out, k, role, path);
+  }
+  if (c === undefined) throw new SampleProblem(`Message ${k} (${role}) has no "content" field.`, path.slice(0, -1));
+  throw new SampleProblem(`Message ${k} (${role}) content is ${kindOf(c)}; expected a string.`, path);
+}
+
+function openaiMessages(list: unknown[], path: PathKey[]): Conversation {
+  if (list.length === 0) throw new SampleProblem('The conversation has no messages. Add at least one message.', path);
+  return list.map((m, k): ChatMessage => {
+    const mp = [...path, k];
+    if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"role": …, "content": …}.`, mp);
+    if (typeof m.role !== 'string') {
+      const hint = 'from' in m ? ' (it has "from": is this ShareGPT? Wrap it as {"conversations": [ … ]})' : '';
+      throw new SampleProblem(`Message ${k} has no "role" string${hint}.`, mp);
+    }
+    const role = OPENAI_ROLES[m.role.toLowerCase()];
+    if (!role) {
+      throw new SampleProblem(`Message ${k} has unknown role "${m.role}"; expected "system", "user" or "assistant".`, [...mp, 'role']);
+    }
+    return { role, content: openaiContent(m.content, k, role, [...mp, 'content']) };
+  });
+}
+
+function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
+  if (list.length === 0) throw new SampleProblem('The conversation has no messages. Add at least one message.', path);
+  return list.map((m, k): ChatMessage => {
+    const mp = [...path, k];
+    if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"from": …, "value": …}.`, mp);
+    if (typeof m.from !== 'string') throw new SampleProblem(`Message ${k} has no "from" string.`, mp);
+    const role = SHAREGPT_ROLES[m.from.toLowerCase()];
+    if (!role) {
+      throw new SampleProblem(`Message ${k} has unknown "from" value "${m.from}"; expected "system", "human" or "gpt".`, [...mp, 'from']);
+    }
+    if (typeof m.value !== 'string') {
+      throw new SampleProblem(`Message ${k} (${role}) "value" is ${kindOf(m.value)}; expected a string.`, [...mp, 'value']);
+    }
+    return { role, content: checkContent(m.value, k, role, [...mp, 'value']) };
+  });
+}
+
+type SampleFormat = Exclude<InputFormat, 'jsonl' | 'role-prefixed-text'>;
+
+/** One JSON value that must be exactly one sample. */
+function sampleFromJson(v: unknown, path: PathKey[]): { format: SampleFormat; conversation: Conversation } {
+  if (Array.isArray(v)) return { format: 'openai-array', conversation: openaiMessages(v, path) };
+  if (isObject(v)) {
+    if ('messages' in v) {
+      if (!Array.isArray(v.messages)) throw new SampleProblem(`"messages" is ${kindOf(v.messages)}; expected an array of messages.`, [...path, 'messages']);
+      return { format: 'messages-object', conversation: openaiMessages(v.messages, [...path, 'messages']) };
+    }
+    if ('conversations' in v) {
+      if (!Array.isArray(v.conversations)) {
+        throw new SampleProblem(`"conversations" is ${kindOf(v.conversations)}; expected an array of {"from", "value"}.`, [...path, 'conversations']);
+      }
+      return { format: 'sharegpt', conversation: sharegptMessages(v.conversations, [...path, 'conversations']) };
+    }
+    if ('role' in v && 'content' in v) {
+      throw new SampleProblem('This is a single message, not a conversation. Wrap it in [ ] (or {"messages": [ … ]}).', path);
+    }
+    const keys = Object.keys(v).slice(0, 6).map((k) => `"${k}"`).join(', ');
+    throw new SampleProblem(`The JSON object has no "messages" or "conversations" field (its keys: ${keys || 'none'}).`, path);
+  }
+  throw new SampleProblem(`Expected a conversation but found ${kindOf(v)}.`, path);
+}
+
+/** A whole JSON document: one sample, or an array of samples. */
+function samplesFromJson(v: unknown): { format: SampleFormat; samples: Conversation[]; dataset: boolean } {
+  if (Array.isArray(v) && v.length > 0 && (Array.isArray(v[0]) || (isObject(v[0]) && !('role' in v[0]) && ('messages' in v[0] || 'conversations' in v[0])))) {
+    const parsed = v.map((s, k) => sampleFromJson(s, [k]));
+    return { format: parsed[0].format, samples: parsed.map((p) => p.conversation), dataset: true };
+  }
+  if (Array.isArray(v) && v.length === 0) throw new SampleProblem('The JSON array is empty. Add at least one message.', []);
+  const one = sampleFromJson(v, []);
+  return { format: one.format, samples: [one.conversation], dataset: false };
+}
+
+/** Offset of a JSON.parse failure: from the engine's message when it has one, else our scan. */
+function jsonErrorAt(text: string, err: unknown): { offset: number; message: string } {
+  const raw = err instanceof Error ? err.message : String(err);
+  const scanned = findJsonError(text);
+  let offset: number | null = null;
+  const pos = /at position (\d+)/.exec(raw);
+  const lc = /line (\d+) column (\d+)/.exec(raw);
+  if (pos) offset = Number(pos[1]);
+  else if (lc) offset = offsetOf(text, Number(lc[1]), Number(lc[2]));
+  if (scanned && (offset === null || offset === scanned.offset)) return scanned;
+  const cleaned = raw
+    .replace(/^JSON\.parse: /, '')
+    .replace(/\s*(in JSON )?at position \d+.*$/, '')
+    .replace(/\s*at line \d+ column \d+ of the JSON data$/, '');
+  return { offset: offset ?? scanned?.offset ?? text.length, message: cleaned };
+}
+
+function jsonSyntaxError(text: string, err: unknown, where: { lineBase: number; sample?: number; prefix: string }): InputError {
+  const { offset, message } = jsonErrorAt(text, err);
+  const { line, column } = lineColumn(text, offset);
+  const absLine = line + where.lineBase;
+  return {
+    message: `${where.prefix}Invalid JSON at line ${absLine}, column ${column}: ${message}.`,
+    line: absLine,
+    column,
+    ...(where.sample !== undefined ? { sample: where.sample } : {}),
+  };
+}
+
+function sampleError(text: string, p: SampleProblem, where: { lineBase: number; sample?: number; prefix: string }): InputError {
+  const at = locateJsonPath(text, p.path);
+  const err: InputError = { message: `${where.prefix}${p.message}` };
+  if (at !== null) {
+    const { line, column } = lineColumn(text, at);
+    err.line = line + where.lineBase;
+    err.column = column;
+    err.message += ` (line ${err.line}, column ${column})`;
+  }
+  if (where.sample !== undefined) err.sample = where.sample;
+  return err;
+}
+
+function parseJsonl(text: string): ParseResult {
+  const lines = text.split('\n');
+  const samples: Conversation[] = [];
+  const formats = new Set<SampleFormat>();
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li].endsWith('\r') ? lines[li].slice(0, -1) : lines[li];
+    if (line.trim() === '') continue;
+    const sample = samples.length;
+    const where = { lineBase: li, sample, prefix: `JSONL line ${li + 1} (sample ${sample}): ` };
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      return { ok: false, error: jsonSyntaxError(line, e, where) };
+    }
+    try {
+      const one = sampleFromJson(v, []);
+      formats.add(one.format);
+      samples.push(one.conversation);
+    } catch (e) {
+      if (e instanceof SampleProblem) return { ok: false, error: sampleError(line, e, where) };
+      throw e;
+    }
+  }
+  const kinds = [...formats].map((f) => FORMAT_LABELS[f]).join(' + ');
+  return { ok: true, format: 'jsonl', formatLabel: `JSONL, ${samples.length} samples (${kinds})`, samples };
+}
+
+function parseJson(text: string): ParseResult {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    // Several lines that each hold a JSON value → JSONL. Checked only after the whole-text parse
+    // failed, so pretty-printed JSON is never mistaken for JSONL.
+    const nonEmpty = text.split('\n').filter((l) => l.trim() !== '');
+    if (nonEmpty.length > 1) {
+      try {
+        JSON.parse(nonEmpty[0]);
+        return parseJsonl(text);
+      } catch {
+        // First line is not a complete value: a broken multi-line JSON document; report it as such.
+      }
+    }
+    return { ok: false, error: jsonSyntaxError(text, e, { lineBase: 0, prefix: '' }) };
+  }
+  try {
+    const { format, samples, dataset } = samplesFromJson(v);
+    const formatLabel = dataset ? `JSON array of ${samples.length} samples (${FORMAT_LABELS[format]})` : FORMAT_LABELS[format];
+    return { ok: true, format, formatLabel, samples };
+  } catch (e) {
+    if (e instanceof SampleProblem) return { ok: false, error: sampleError(text, e, { lineBase: 0, prefix: '' }) };
+    throw e;
+  }
+}
+
+const ROLE_PREFIX = /^(system|user|assistant)[ \t]*:[ \t]*/i;
+
+/** Lines starting with a role prefix open a message; other lines continue it. Message content is
+ *  trimmed (plain text cannot carry leading/trailing whitespace unambiguously). */
+function parseRolePrefixed(text: string): ParseResult {
+  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+  const conv: Conversation = [];
+  const startLines: number[] = [];
+  let buf: string[] = [];
+  const flush = (): InputError | null => {
+    if (conv.length === 0) return null;
+    const k = conv.length - 1;
+    const content = buf.join('\n').trim();
+    if (content === '') {
+      return {
+        message: `Message ${k} (${conv[k].role}) at line ${startLines[k]} is empty. Give it some text or remove it.`,
+        line: startLines[k],
+        column: 1,
+      };
+    }
+    conv[k].content = content;
+    return null;
+  };
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li];
+    const m = ROLE_PREFIX.exec(line);
+    if (m) {
+      const err = flush();
+      if (err) return { ok: false, error: err };
+      conv.push({ role: m[1].toLowerCase() as MessageRole, content: '' });
+      startLines.push(li + 1);
+      buf = [line.slice(m[0].length)];
+    } else if (conv.length === 0) {
+      if (line.trim() === '') continue;
+      const col = line.length - line.trimStart().length + 1;
+      return {
+        ok: false,
+        error: {
+          message:
+            `Line ${li + 1} does not start with a role. Plain-text chats need each message to start a line with ` +
+            `"System:", "User:" or "Assistant:". ${li === 0 || conv.length === 0 ? EXPECTED_FORMATS : ''}`.trim(),
+          line: li + 1,
+          column: col,
+        },
+      };
+    } else buf.push(line);
+  }
+  const err = flush();
+  if (err) return { ok: false, error: err };
+  return { ok: true, format: 'role-prefixed-text', formatLabel: FORMAT_LABELS['role-prefixed-text'], samples: [conv] };
+}
+
 export function parseChatInput(text: string): ParseResult {
-  return { ok: false, error: { message: `parser not implemented yet (${text.length} chars)` } };
+  const first = /\S/.exec(text);
+  if (!first) return { ok: false, error: { message: `Nothing to parse: the input is empty. ${EXPECTED_FORMATS}` } };
+  const c = first[0];
+  if (c === '[' || c === '{') return parseJson(text);
+  return parseRolePrefixed(text);
 }

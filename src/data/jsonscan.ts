@@ -1,0 +1,240 @@
+// A small JSON scanner used only when something went wrong: JSON.parse gives no position in
+// some engines (Safari, older V8 "Unexpected token"), and never gives positions of values.
+// - findJsonError(text): offset + description of the first syntax error (RFC 8259 grammar).
+// - locateJsonPath(text, path): offset where the value at `path` (e.g. ['messages', 3]) starts.
+// Offsets are UTF-16 indices into `text`; lineColumn() turns them into 1-based line/column.
+
+export interface JsonSyntaxError {
+  offset: number;
+  message: string;
+}
+
+type PathKey = string | number;
+
+class ScanFailure extends Error {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function describe(ch: string | undefined): string {
+  if (ch === undefined) return 'end of input';
+  if (ch === '\n') return 'a line break';
+  return `'${ch}'`;
+}
+
+class Scanner {
+  i = 0;
+  found: number | null = null;
+  constructor(
+    readonly s: string,
+    readonly target: PathKey[] | null,
+  ) {}
+
+  ws(): void {
+    const s = this.s;
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.i++;
+      else break;
+    }
+  }
+
+  fail(message: string): never {
+    throw new ScanFailure(this.i, message);
+  }
+
+  expect(ch: string, what: string): void {
+    if (this.s[this.i] !== ch) this.fail(`Expected ${what} but found ${describe(this.s[this.i])}`);
+    this.i++;
+  }
+
+  /** path = keys from the root to this value; used to record the target's offset. */
+  value(path: PathKey[]): void {
+    this.ws();
+    if (this.target && this.found === null && sameKeys(path, this.target)) this.found = this.i;
+    const c = this.s[this.i];
+    if (c === '{') this.object(path);
+    else if (c === '[') this.array(path);
+    else if (c === '"') this.string();
+    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) this.number();
+    else if (c === 't') this.literal('true');
+    else if (c === 'f') this.literal('false');
+    else if (c === 'n') this.literal('null');
+    else if (c === undefined) this.fail('Unexpected end of input: a value is missing');
+    else if (c === "'") this.fail("Strings must use double quotes (\"), not single quotes (')");
+    else this.fail(`Unexpected ${describe(c)} where a value was expected`);
+  }
+
+  object(path: PathKey[]): void {
+    this.i++;
+    this.ws();
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] === '}') this.fail("Trailing comma before '}' is not allowed in JSON");
+      if (this.s[this.i] !== '"') this.fail(`Expected a property name in double quotes but found ${describe(this.s[this.i])}`);
+      const keyStart = this.i;
+      this.string();
+      const key = JSON.parse(this.s.slice(keyStart, this.i)) as string;
+      this.ws();
+      this.expect(':', "':' after the property name");
+      this.value([...path, key]);
+      this.ws();
+      const c = this.s[this.i];
+      if (c === ',') {
+        this.i++;
+        continue;
+      }
+      if (c === '}') {
+        this.i++;
+        return;
+      }
+      this.fail(`Expected ',' or '}' after a property value but found ${describe(c)} (missing comma?)`);
+    }
+  }
+
+  array(path: PathKey[]): void {
+    this.i++;
+    this.ws();
+    if (this.s[this.i] === ']') {
+      this.i++;
+      return;
+    }
+    for (let k = 0; ; k++) {
+      this.ws();
+      if (this.s[this.i] === ']') this.fail("Trailing comma before ']' is not allowed in JSON");
+      this.value([...path, k]);
+      this.ws();
+      const c = this.s[this.i];
+      if (c === ',') {
+        this.i++;
+        continue;
+      }
+      if (c === ']') {
+        this.i++;
+        return;
+      }
+      this.fail(`Expected ',' or ']' after an array element but found ${describe(c)} (missing comma?)`);
+    }
+  }
+
+  string(): void {
+    const s = this.s;
+    this.i++;
+    for (;;) {
+      if (this.i >= s.length) this.fail('Unterminated string: missing closing "');
+      const c = s.charCodeAt(this.i);
+      if (c === 0x22) {
+        this.i++;
+        return;
+      }
+      if (c < 0x20) this.fail(c === 0x0a ? 'Line break inside a string: write it as \\n' : 'Control character inside a string: escape it');
+      if (c === 0x5c) {
+        const e = s[this.i + 1];
+        this.i++; // errors point at the character after the backslash, as V8 does
+        if (e === 'u') {
+          this.i++;
+          for (let k = 0; k < 4; k++, this.i++) {
+            if (!/[0-9a-fA-F]/.test(s[this.i] ?? '')) this.fail('Bad \\u escape: expected 4 hex digits');
+          }
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) this.i++;
+        else this.fail(`Bad escape \\${e ?? ''} in string`);
+      } else this.i++;
+    }
+  }
+
+  number(): void {
+    // Fail at the first character that cannot continue the number (where V8 reports it).
+    const s = this.s;
+    const digits = (): number => {
+      const from = this.i;
+      while (this.i < s.length && s.charCodeAt(this.i) >= 0x30 && s.charCodeAt(this.i) <= 0x39) this.i++;
+      return this.i - from;
+    };
+    if (s[this.i] === '-') this.i++;
+    if (s[this.i] === '0') this.i++;
+    else if (digits() === 0) this.fail('Malformed number: expected a digit');
+    if (s[this.i] === '.') {
+      this.i++;
+      if (digits() === 0) this.fail('Malformed number: expected a digit after the decimal point');
+    }
+    if (s[this.i] === 'e' || s[this.i] === 'E') {
+      this.i++;
+      if (s[this.i] === '+' || s[this.i] === '-') this.i++;
+      if (digits() === 0) this.fail('Malformed number: expected a digit in the exponent');
+    }
+  }
+
+  literal(word: string): void {
+    const start = this.i;
+    for (let k = 0; k < word.length; k++, this.i++) {
+      if (this.s[this.i] !== word[k]) {
+        if (k === 0) this.fail(`Unexpected ${describe(this.s[this.i])} where a value was expected (strings need double quotes)`);
+        this.fail(`Unexpected ${describe(this.s[this.i])} in '${this.s.slice(start, this.i + 1)}': did you mean ${word} or a "quoted string"?`);
+      }
+    }
+  }
+
+  document(): void {
+    this.value([]);
+    this.ws();
+    if (this.i < this.s.length) this.fail(`Unexpected ${describe(this.s[this.i])} after the end of the JSON value`);
+  }
+}
+
+function sameKeys(a: PathKey[], b: PathKey[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+export function findJsonError(text: string): JsonSyntaxError | null {
+  const sc = new Scanner(text, null);
+  try {
+    sc.document();
+    return null;
+  } catch (e) {
+    if (e instanceof ScanFailure) return { offset: e.offset, message: e.message };
+    throw e;
+  }
+}
+
+/** Offset of the value at `path` in a valid JSON text, or null when absent. */
+export function locateJsonPath(text: string, path: PathKey[]): number | null {
+  const sc = new Scanner(text, path);
+  try {
+    sc.document();
+  } catch (e) {
+    if (!(e instanceof ScanFailure)) throw e;
+  }
+  return sc.found;
+}
+
+/** 1-based line and column (in UTF-16 units) of `offset` in `text`. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let k = text.indexOf('\n'); k !== -1 && k < offset; k = text.indexOf('\n', k + 1)) {
+    line++;
+    lineStart = k + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/** Offset of a 1-based line/column pair (clamped to the text). */
+export function offsetOf(text: string, line: number, column: number): number {
+  let off = 0;
+  for (let l = 1; l < line; l++) {
+    const k = text.indexOf('\n', off);
+    if (k === -1) return text.length;
+    off = k + 1;
+  }
+  return Math.min(text.length, off + column - 1);
+}
