@@ -1,0 +1,524 @@
+/**
+ * The CPU reference LLaMA model in Float64: a straight list of src/reference/ops.ts calls.
+ * It is the specification for src/engine/model.ts (same parameter table, same op sequence) and is
+ * checked against PyTorch (scripts/make_fixture.py → fixtures/micro.json).
+ *
+ * Memory, as in llm.c: parameters are offsets into one Float64Array described by one size table
+ * (`paramTable`); gradients and the AdamW moments use the same layout. Activations (and their
+ * gradients) are offsets into one Float64Array described by `activationTable`, per (B, T).
+ *
+ * Gradient conventions: see ops.ts. `backward` adds into the parameter gradients, so gradient
+ * accumulation over micro-batches is: zeroGrads once, then forward/crossEntropy/backward per
+ * micro-batch with seqScale normalised over the whole accumulated batch.
+ *
+ * Weight decay applies to 2-D matrices only (embeddings, projections, lm_head), never to norm
+ * weights or biases: `decays()` is the one place that says so.
+ */
+import { headSize, validateConfig, type LlamaConfig } from '../engine/config';
+import {
+  adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward, embeddingBackward,
+  embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward, normalisationScales,
+  residualBackward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
+  swigluBackward, swigluForward, trainedTotals, type LossMode, type LossReductions,
+} from './ops';
+import { makeRng } from './rng';
+
+// ---------------------------------------------------------------------------------------------
+// Size tables and layout
+// ---------------------------------------------------------------------------------------------
+
+export interface TensorSpec {
+  name: string;
+  shape: readonly number[];
+}
+
+export interface TensorSlot extends TensorSpec {
+  /** First element in the shared Float64Array. */
+  offset: number;
+  /** Product of shape. */
+  size: number;
+}
+
+export interface TensorLayout {
+  slots: TensorSlot[];
+  byName: Map<string, TensorSlot>;
+  /** Total elements. */
+  total: number;
+}
+
+/** Packs tensors back to back in table order. */
+export function layoutTensors(specs: readonly TensorSpec[]): TensorLayout {
+  const slots: TensorSlot[] = [];
+  const byName = new Map<string, TensorSlot>();
+  let offset = 0;
+  for (const s of specs) {
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    const slot = { ...s, offset, size };
+    slots.push(slot);
+    byName.set(s.name, slot);
+    offset += size;
+  }
+  return { slots, byName, total: offset };
+}
+
+/** The named view of one tensor inside `data`. */
+export function tensorView(layout: TensorLayout, data: Float64Array, name: string): Float64Array {
+  const s = layout.byName.get(name);
+  if (!s) throw new Error(`No tensor named "${name}" in this layout (known: ${[...layout.byName.keys()].slice(0, 6).join(', ')}, …).`);
+  return data.subarray(s.offset, s.offset + s.size);
+}
+
+/**
+ * The parameter size table, Hugging Face names, in this order (the order of the flat arrays and
+ * of the GPU engine's parameter buffer):
+ *   model.embed_tokens.weight                        (V, C)
+ *   per layer i:
+ *     model.layers.{i}.input_layernorm.weight        (C)
+ *     model.layers.{i}.self_attn.q_proj.weight       (NH*hs, C)  + .bias (NH*hs)  if attention_bias
+ *     model.layers.{i}.self_attn.k_proj.weight       (NKV*hs, C) + .bias (NKV*hs) if attention_bias
+ *     model.layers.{i}.self_attn.v_proj.weight       (NKV*hs, C) + .bias (NKV*hs) if attention_bias
+ *     model.layers.{i}.self_attn.o_proj.weight       (C, NH*hs)
+ *     model.layers.{i}.post_attention_layernorm.weight (C)
+ *     model.layers.{i}.mlp.gate_proj.weight          (F, C)
+ *     model.layers.{i}.mlp.up_proj.weight            (F, C)
+ *     model.layers.{i}.mlp.down_proj.weight          (C, F)
+ *   model.norm.weight                                (C)
+ *   lm_head.weight                                   (V, C)  absent when tie_word_embeddings
+ */
+export function paramTable(cfg: LlamaConfig): TensorSpec[] {
+  const C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
+  const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
+  const bias = cfg.attention_bias === true;
+  const t: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [V, C] }];
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `model.layers.${i}`;
+    t.push({ name: `${p}.input_layernorm.weight`, shape: [C] });
+    for (const [proj, O] of [['q_proj', NH * hs], ['k_proj', NKV * hs], ['v_proj', NKV * hs]] as const) {
+      t.push({ name: `${p}.self_attn.${proj}.weight`, shape: [O, C] });
+      if (bias) t.push({ name: `${p}.self_attn.${proj}.bias`, shape: [O] });
+    }
+    t.push({ name: `${p}.self_attn.o_proj.weight`, shape: [C, NH * hs] });
+    t.push({ name: `${p}.post_attention_layernorm.weight`, shape: [C] });
+    t.push({ name: `${p}.mlp.gate_proj.weight`, shape: [F, C] });
+    t.push({ name: `${p}.mlp.up_proj.weight`, shape: [F, C] });
+    t.push({ name: `${p}.mlp.down_proj.weight`, shape: [C, F] });
+  }
+  t.push({ name: 'model.norm.weight', shape: [C] });
+  if (!cfg.tie_word_embeddings) t.push({ name: 'lm_head.weight', shape: [V, C] });
+  return t;
+}
+
+/** Weight decay applies to 2-D matrices only: not to norm weights, not to biases. */
+export function decays(spec: TensorSpec): boolean {
+  return spec.shape.length === 2;
+}
+
+/** Views of one layer's weights (or of their gradients: same layout). */
+export interface LayerWeights {
+  ln1: Float64Array;   // (C)
+  q: Float64Array;     // (NH*hs, C)
+  qb: Float64Array | null; // (NH*hs)
+  k: Float64Array;     // (NKV*hs, C)
+  kb: Float64Array | null; // (NKV*hs)
+  v: Float64Array;     // (NKV*hs, C)
+  vb: Float64Array | null; // (NKV*hs)
+  o: Float64Array;     // (C, NH*hs)
+  ln2: Float64Array;   // (C)
+  gate: Float64Array;  // (F, C)
+  up: Float64Array;    // (F, C)
+  down: Float64Array;  // (C, F)
+}
+
+export interface ModelWeights {
+  wte: Float64Array;    // (V, C)
+  layers: LayerWeights[];
+  norm: Float64Array;   // (C)
+  lmHead: Float64Array; // (V, C); the same view as wte when tied, so its gradient adds into dwte
+}
+
+function weightViews(cfg: LlamaConfig, layout: TensorLayout, data: Float64Array): ModelWeights {
+  const at = (name: string) => tensorView(layout, data, name);
+  const maybe = (name: string) => (layout.byName.has(name) ? at(name) : null);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `model.layers.${i}`;
+    layers.push({
+      ln1: at(`${p}.input_layernorm.weight`),
+      q: at(`${p}.self_attn.q_proj.weight`), qb: maybe(`${p}.self_attn.q_proj.bias`),
+      k: at(`${p}.self_attn.k_proj.weight`), kb: maybe(`${p}.self_attn.k_proj.bias`),
+      v: at(`${p}.self_attn.v_proj.weight`), vb: maybe(`${p}.self_attn.v_proj.bias`),
+      o: at(`${p}.self_attn.o_proj.weight`),
+      ln2: at(`${p}.post_attention_layernorm.weight`),
+      gate: at(`${p}.mlp.gate_proj.weight`), up: at(`${p}.mlp.up_proj.weight`), down: at(`${p}.mlp.down_proj.weight`),
+    });
+  }
+  const wte = at('model.embed_tokens.weight');
+  return { wte, layers, norm: at('model.norm.weight'), lmHead: cfg.tie_word_embeddings ? wte : at('lm_head.weight') };
+}
+
+/**
+ * The activation size table for one (B, T). The same layout holds the activation gradients
+ * (`logits` there is dlogits). N = B*T.
+ */
+export function activationTable(cfg: LlamaConfig, B: number, T: number): TensorSpec[] {
+  const N = B * T, C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
+  const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
+  const t: TensorSpec[] = [{ name: 'encoded', shape: [N, C] }]; // embedding output = residual stream into layer 0
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `layers.${i}`;
+    t.push(
+      { name: `${p}.ln1`, shape: [N, C] },
+      { name: `${p}.rstd1`, shape: [N] },
+      { name: `${p}.q`, shape: [N, NH * hs] },       // before RoPE
+      { name: `${p}.k`, shape: [N, NKV * hs] },
+      { name: `${p}.v`, shape: [N, NKV * hs] },
+      { name: `${p}.qr`, shape: [N, NH * hs] },      // after RoPE
+      { name: `${p}.kr`, shape: [N, NKV * hs] },
+      { name: `${p}.att`, shape: [B, NH, T, T] },    // softmax probabilities
+      { name: `${p}.atty`, shape: [N, NH * hs] },    // attention output, heads concatenated
+      { name: `${p}.attproj`, shape: [N, C] },
+      { name: `${p}.res1`, shape: [N, C] },
+      { name: `${p}.ln2`, shape: [N, C] },
+      { name: `${p}.rstd2`, shape: [N] },
+      { name: `${p}.gate`, shape: [N, F] },
+      { name: `${p}.up`, shape: [N, F] },
+      { name: `${p}.swi`, shape: [N, F] },
+      { name: `${p}.mlpout`, shape: [N, C] },
+      { name: `${p}.res2`, shape: [N, C] },          // residual stream out of layer i
+    );
+  }
+  t.push(
+    { name: 'lnf', shape: [N, C] },
+    { name: 'rstdf', shape: [N] },
+    { name: 'logits', shape: [N, V] },
+    { name: 'losses', shape: [N] },
+    { name: 'normIn', shape: [N, C] }, // gradient side only: an rmsnorm's dx before it joins the residual stream
+  );
+  return t;
+}
+
+interface LayerActs {
+  ln1: Float64Array; rstd1: Float64Array; q: Float64Array; k: Float64Array; v: Float64Array;
+  qr: Float64Array; kr: Float64Array; att: Float64Array; atty: Float64Array; attproj: Float64Array;
+  res1: Float64Array; ln2: Float64Array; rstd2: Float64Array; gate: Float64Array; up: Float64Array;
+  swi: Float64Array; mlpout: Float64Array; res2: Float64Array;
+}
+
+interface Acts {
+  encoded: Float64Array; layers: LayerActs[]; lnf: Float64Array; rstdf: Float64Array;
+  logits: Float64Array; losses: Float64Array; normIn: Float64Array;
+}
+
+function actViews(cfg: LlamaConfig, layout: TensorLayout, data: Float64Array): Acts {
+  const at = (name: string) => tensorView(layout, data, name);
+  const layers: LayerActs[] = [];
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `layers.${i}`;
+    const l = (n: string) => at(`${p}.${n}`);
+    layers.push({
+      ln1: l('ln1'), rstd1: l('rstd1'), q: l('q'), k: l('k'), v: l('v'), qr: l('qr'), kr: l('kr'),
+      att: l('att'), atty: l('atty'), attproj: l('attproj'), res1: l('res1'), ln2: l('ln2'), rstd2: l('rstd2'),
+      gate: l('gate'), up: l('up'), swi: l('swi'), mlpout: l('mlpout'), res2: l('res2'),
+    });
+  }
+  return { encoded: at('encoded'), layers, lnf: at('lnf'), rstdf: at('rstdf'), logits: at('logits'), losses: at('losses'), normIn: at('normIn') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------------------------
+
+/** One micro-batch. All arrays are (N) = (B*T), row n = b*T + t. */
+export interface Batch {
+  B: number;
+  T: number;
+  ids: Int32Array;       // token ids; padding uses a real id (e.g. the pad token)
+  labels: Int32Array;    // ids, or -100 where not trained (HF, unshifted)
+  weights: Float64Array; // per-label weight (1 normally; e.g. 0.1 for down-weighted prompt tokens)
+  docIds: Int32Array;    // document per token; -1 = padding; distinct ids for packed documents
+  positions: Int32Array; // RoPE positions (restart at 0 per packed document)
+  roles?: Int32Array | Uint8Array; // per predicting position: 0 none, 1 prompt, 2 response (see ops.lossReductions)
+}
+
+export interface ReferenceModel {
+  config: LlamaConfig;
+  layout: TensorLayout;       // parameter size table with offsets
+  params: Float64Array;       // (layout.total)
+  grads: Float64Array;        // (layout.total), same layout
+  m: Float64Array;            // AdamW first moment, same layout
+  v: Float64Array;            // AdamW second moment, same layout
+  step: number;               // AdamW updates applied so far
+  w: ModelWeights;            // views into params
+  g: ModelWeights;            // views into grads
+  /** Activations of the last forward (allocated per B, T). */
+  acts: { B: number; T: number; layout: TensorLayout; data: Float64Array; grad: Float64Array; a: Acts; d: Acts; ids: Int32Array; docIds: Int32Array; positions: Int32Array } | null;
+}
+
+/** A model with every parameter 0; fill it with initParams or setParams. */
+export function createModel(config: LlamaConfig): ReferenceModel {
+  validateConfig(config);
+  const layout = layoutTensors(paramTable(config));
+  const params = new Float64Array(layout.total);
+  const grads = new Float64Array(layout.total);
+  return {
+    config, layout, params, grads,
+    m: new Float64Array(layout.total), v: new Float64Array(layout.total), step: 0,
+    w: weightViews(config, layout, params), g: weightViews(config, layout, grads), acts: null,
+  };
+}
+
+/** Seeded init as in HF: 2-D matrices ~ N(0, std^2), norm weights 1, biases 0. */
+export function initParams(model: ReferenceModel, seed: number, std = 0.02): void {
+  const rng = makeRng(seed);
+  for (const s of model.layout.slots) {
+    const view = model.params.subarray(s.offset, s.offset + s.size);
+    if (decays(s)) for (let i = 0; i < s.size; i++) view[i] = rng.normal() * std;
+    else view.fill(s.name.endsWith('norm.weight') ? 1 : 0);
+  }
+}
+
+/** Copies parameters from HF-named flat arrays; every tensor of the table must be present with its size. */
+export function setParams(model: ReferenceModel, tensors: Record<string, ArrayLike<number>>): void {
+  for (const s of model.layout.slots) {
+    const src = tensors[s.name];
+    if (!src) throw new Error(`Parameter "${s.name}" (shape ${s.shape.join('×')}) is missing from the checkpoint.`);
+    if (src.length !== s.size) throw new Error(`Parameter "${s.name}" has ${src.length} values; the config needs ${s.size} (shape ${s.shape.join('×')}).`);
+    model.params.set(src, s.offset);
+  }
+}
+
+export function zeroGrads(model: ReferenceModel): void {
+  model.grads.fill(0);
+}
+
+function ensureActs(model: ReferenceModel, B: number, T: number): NonNullable<ReferenceModel['acts']> {
+  if (model.acts && model.acts.B === B && model.acts.T === T) return model.acts;
+  const layout = layoutTensors(activationTable(model.config, B, T));
+  const data = new Float64Array(layout.total);
+  const grad = new Float64Array(layout.total);
+  const N = B * T;
+  model.acts = {
+    B, T, layout, data, grad, a: actViews(model.config, layout, data), d: actViews(model.config, layout, grad),
+    ids: new Int32Array(N), docIds: new Int32Array(N), positions: new Int32Array(N),
+  };
+  return model.acts;
+}
+
+function checkBatchShape(name: string, arr: ArrayLike<number>, N: number, B: number, T: number): void {
+  if (arr.length !== N) throw new Error(`Batch field "${name}" has ${arr.length} entries; B×T = ${B}×${T} needs ${N}.`);
+}
+
+/** Runs the model on ids (N) and returns the logits (N, V) (a view, valid until the next forward). */
+export function forward(model: ReferenceModel, ids: Int32Array, docIds: Int32Array, positions: Int32Array, B: number, T: number): Float64Array {
+  const cfg = model.config;
+  const N = B * T, C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
+  const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
+  const theta = cfg.rope_theta, eps = cfg.rms_norm_eps;
+  checkBatchShape('ids', ids, N, B, T);
+  checkBatchShape('docIds', docIds, N, B, T);
+  checkBatchShape('positions', positions, N, B, T);
+  const acts = ensureActs(model, B, T);
+  acts.ids.set(ids); acts.docIds.set(docIds); acts.positions.set(positions);
+  const a = acts.a, w = model.w;
+
+  embeddingForward(a.encoded, ids, w.wte, N, C);
+  let x = a.encoded; // residual stream (N, C)
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const la = a.layers[l], lw = w.layers[l];
+    rmsnormForward(la.ln1, la.rstd1, x, lw.ln1, N, C, eps);
+    matmulForward(la.q, la.ln1, lw.q, lw.qb, N, C, NH * hs);
+    matmulForward(la.k, la.ln1, lw.k, lw.kb, N, C, NKV * hs);
+    matmulForward(la.v, la.ln1, lw.v, lw.vb, N, C, NKV * hs);
+    ropeForward(la.qr, la.q, positions, B, T, NH, hs, theta);
+    ropeForward(la.kr, la.k, positions, B, T, NKV, hs, theta);
+    attentionForward(la.atty, la.att, la.qr, la.kr, la.v, docIds, B, T, NH, NKV, hs);
+    matmulForward(la.attproj, la.atty, lw.o, null, N, NH * hs, C);
+    residualForward(la.res1, x, la.attproj, N * C);
+    rmsnormForward(la.ln2, la.rstd2, la.res1, lw.ln2, N, C, eps);
+    matmulForward(la.gate, la.ln2, lw.gate, null, N, C, F);
+    matmulForward(la.up, la.ln2, lw.up, null, N, C, F);
+    swigluForward(la.swi, la.gate, la.up, N * F);
+    matmulForward(la.mlpout, la.swi, lw.down, null, N, F, C);
+    residualForward(la.res2, la.res1, la.mlpout, N * C);
+    x = la.res2;
+  }
+  rmsnormForward(a.lnf, a.rstdf, x, w.norm, N, C, eps);
+  matmulForward(a.logits, a.lnf, w.lmHead, null, N, C, V);
+  return a.logits;
+}
+
+/**
+ * The fused loss on the last forward's logits: fills losses (N) and dlogits (N, V) and returns
+ * this micro-batch's reductions. seqScale (B) comes from ops.normalisationScales.
+ */
+export function crossEntropy(model: ReferenceModel, batch: Batch, seqScale: Float64Array): LossReductions {
+  const acts = model.acts;
+  if (!acts || acts.B !== batch.B || acts.T !== batch.T) throw new Error('crossEntropy: run forward on this batch first (no activations for this B×T).');
+  const { B, T } = batch, N = B * T;
+  checkBatchShape('labels', batch.labels, N, B, T);
+  checkBatchShape('weights', batch.weights, N, B, T);
+  crossEntropyForward(acts.a.losses, acts.d.logits, acts.a.logits, batch.ids, batch.labels, batch.weights, seqScale, B, T, model.config.vocab_size);
+  return lossReductions(acts.a.losses, batch.labels, batch.weights, seqScale, batch.roles ?? new Uint8Array(N), B, T);
+}
+
+/**
+ * Backpropagates dlogits (left by crossEntropy) through the last forward: the forward's calls in
+ * reverse. Parameter gradients accumulate into model.grads. Where the residual stream forks (into
+ * an rmsnorm and a skip connection) its gradient is the sum of both paths: the skip path arrives
+ * via residualBackward (+=, buffers zeroed first), the norm path via rmsnormBackward into
+ * `normIn`, and residualForward adds the two.
+ */
+export function backward(model: ReferenceModel): void {
+  const acts = model.acts;
+  if (!acts) throw new Error('backward: run forward and crossEntropy first.');
+  const cfg = model.config;
+  const { B, T } = acts;
+  const N = B * T, C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
+  const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
+  const theta = cfg.rope_theta;
+  const a = acts.a, d = acts.d, w = model.w, g = model.g;
+  const { ids, docIds, positions } = acts;
+  const dlogits = d.logits;
+  // residualBackward accumulates: zero every activation gradient except dlogits, the input here.
+  const dl = acts.layout.byName.get('logits')!;
+  acts.grad.fill(0, 0, dl.offset);
+  acts.grad.fill(0, dl.offset + dl.size);
+
+  const L = cfg.num_hidden_layers;
+  const xLast = L > 0 ? a.layers[L - 1].res2 : a.encoded;
+  const dxLast = L > 0 ? d.layers[L - 1].res2 : d.encoded;
+  matmulBackward(d.lnf, g.lmHead, null, dlogits, a.lnf, w.lmHead, N, C, V, false);
+  rmsnormBackward(dxLast, g.norm, d.lnf, xLast, w.norm, a.rstdf, N, C);
+  for (let l = L - 1; l >= 0; l--) {
+    const la = a.layers[l], da = d.layers[l], lw = w.layers[l], lg = g.layers[l];
+    const x = l > 0 ? a.layers[l - 1].res2 : a.encoded;
+    const dx = l > 0 ? d.layers[l - 1].res2 : d.encoded;
+    residualBackward(da.res1, da.mlpout, da.res2, N * C);
+    matmulBackward(da.swi, lg.down, null, da.mlpout, la.swi, lw.down, N, F, C, false);
+    swigluBackward(da.gate, da.up, da.swi, la.gate, la.up, N * F);
+    matmulBackward(da.ln2, lg.up, null, da.up, la.ln2, lw.up, N, C, F, false);
+    matmulBackward(da.ln2, lg.gate, null, da.gate, la.ln2, lw.gate, N, C, F, true);
+    rmsnormBackward(d.normIn, lg.ln2, da.ln2, la.res1, lw.ln2, la.rstd2, N, C);
+    residualForward(da.res1, da.res1, d.normIn, N * C); // fork: skip path + norm path
+    residualBackward(dx, da.attproj, da.res1, N * C);
+    matmulBackward(da.atty, lg.o, null, da.attproj, la.atty, lw.o, N, NH * hs, C, false);
+    attentionBackward(da.qr, da.kr, da.v, da.atty, la.qr, la.kr, la.v, la.att, docIds, B, T, NH, NKV, hs);
+    ropeBackward(da.k, da.kr, positions, B, T, NKV, hs, theta);
+    ropeBackward(da.q, da.qr, positions, B, T, NH, hs, theta);
+    matmulBackward(da.ln1, lg.v, lg.vb, da.v, la.ln1, lw.v, N, C, NKV * hs, false);
+    matmulBackward(da.ln1, lg.k, lg.kb, da.k, la.ln1, lw.k, N, C, NKV * hs, true);
+    matmulBackward(da.ln1, lg.q, lg.qb, da.q, la.ln1, lw.q, N, C, NH * hs, true);
+    rmsnormBackward(d.normIn, lg.ln1, da.ln1, x, lw.ln1, la.rstd1, N, C);
+    residualForward(dx, dx, d.normIn, N * C); // fork: skip path + norm path
+  }
+  embeddingBackward(g.wte, d.encoded, ids, N, C);
+}
+
+/** Activation gradient of the last backward, by activation-table name (e.g. 'encoded'). */
+export function activationGrad(model: ReferenceModel, name: string): Float64Array {
+  if (!model.acts) throw new Error('activationGrad: run forward and backward first.');
+  return tensorView(model.acts.layout, model.acts.grad, name);
+}
+
+/** Activation of the last forward, by activation-table name. */
+export function activation(model: ReferenceModel, name: string): Float64Array {
+  if (!model.acts) throw new Error('activation: run forward first.');
+  return tensorView(model.acts.layout, model.acts.data, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training step: gradient accumulation, clipping, AdamW
+// ---------------------------------------------------------------------------------------------
+
+export interface TrainSettings {
+  lr: number;
+  beta1: number;          // 0.9
+  beta2: number;          // 0.999 (torch default) or 0.95
+  eps: number;            // 1e-8
+  weightDecay: number;    // applied to 2-D matrices only (see decays)
+  maxGradNorm: number;    // global L2 clip; Infinity (or 0) = no clipping
+  lossMode: LossMode;     // 'mean_tokens' (HF num_items_in_batch) by default
+}
+
+export type StepStatus = 'ok' | 'no trained tokens' | 'non-finite';
+
+export interface StepReport {
+  status: StepStatus;
+  /** The optimizer step this was (1-based); on failure, the step that was not applied. */
+  step: number;
+  /** The objective over the accumulated batch (for mean_tokens: the weighted mean loss). */
+  loss: number;
+  trainedWeight: number;
+  trainedCount: number;
+  /** Pre-clip global gradient norm (NaN when no backward ran). */
+  gradNorm: number;
+  /** The factor the gradients were multiplied by (1 = not clipped). */
+  clipFactor: number;
+  promptLossSum: number;
+  promptCount: number;
+  responseLossSum: number;
+  responseCount: number;
+  /** Why no update was applied, for people. */
+  message?: string;
+}
+
+/**
+ * One optimizer step over the micro-batches of an accumulated batch. The normalisation uses the
+ * total trained weight (and trained-sequence count) over all micro-batches, so accumulating k
+ * micro-batches gives the same gradient as one batch of all of them (the Oct-2024 fix).
+ * No trained tokens, or a non-finite loss or gradient norm: no update, and the report says why.
+ */
+export function trainStep(model: ReferenceModel, microBatches: readonly Batch[], s: TrainSettings): StepReport {
+  const step = model.step + 1;
+  let totalWeight = 0, totalSequences = 0;
+  for (const mb of microBatches) {
+    const t = trainedTotals(mb.labels, mb.weights, mb.B, mb.T);
+    totalWeight += t.weight;
+    totalSequences += t.sequences;
+  }
+  const report: StepReport = {
+    status: 'ok', step, loss: 0, trainedWeight: 0, trainedCount: 0, gradNorm: NaN, clipFactor: 1,
+    promptLossSum: 0, promptCount: 0, responseLossSum: 0, responseCount: 0,
+  };
+  zeroGrads(model);
+  const noTokens = !(totalWeight > 0);
+  for (let i = 0; i < microBatches.length; i++) {
+    const mb = microBatches[i];
+    const seqScale = normalisationScales(mb.labels, mb.weights, mb.B, mb.T, s.lossMode, totalWeight, totalSequences);
+    forward(model, mb.ids, mb.docIds, mb.positions, mb.B, mb.T);
+    const r = crossEntropy(model, mb, seqScale);
+    report.loss += r.objective;
+    report.trainedWeight += r.trainedWeight;
+    report.trainedCount += r.trainedCount;
+    report.promptLossSum += r.promptLossSum;
+    report.promptCount += r.promptCount;
+    report.responseLossSum += r.responseLossSum;
+    report.responseCount += r.responseCount;
+    if (!noTokens) backward(model);
+  }
+  if (noTokens) {
+    report.status = 'no trained tokens';
+    report.message = `Step ${step}: no position in this batch has a trained label (all -100, or all weights 0), so there is nothing to learn from and no update was applied. Check the mask policy or pick samples with a response.`;
+    return report;
+  }
+  const n = model.layout.total;
+  report.gradNorm = gradNorm(model.grads, n);
+  if (!Number.isFinite(report.loss) || !Number.isFinite(report.gradNorm)) {
+    report.status = 'non-finite';
+    const what = !Number.isFinite(report.loss) ? `the loss is ${report.loss}` : `the gradient norm is ${report.gradNorm}`;
+    report.message = `Step ${step}: ${what}, so no update was applied. Lower the learning rate, check the weights and the data, or reload the model.`;
+    return report;
+  }
+  const clip = s.maxGradNorm > 0 && Number.isFinite(s.maxGradNorm) ? clipFactor(report.gradNorm, s.maxGradNorm) : 1;
+  report.clipFactor = clip;
+  for (const slot of model.layout.slots) {
+    const end = slot.offset + slot.size;
+    adamwStep(
+      model.params.subarray(slot.offset, end), model.grads.subarray(slot.offset, end),
+      model.m.subarray(slot.offset, end), model.v.subarray(slot.offset, end), slot.size,
+      s.lr, s.beta1, s.beta2, s.eps, decays(slot) ? s.weightDecay : 0, step, clip,
+    );
+  }
+  model.step = step;
+  return report;
+}
