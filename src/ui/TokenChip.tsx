@@ -1,0 +1,65 @@
+// One token as a chip. Props are primitives only, so memo() skips every chip whose token, label,
+// weight and flags did not change (a hand override re-renders one chip, not thousands).
+// Click / Enter / Space are handled by delegation on the list (TokenList), not per chip.
+import { memo, type CSSProperties } from 'react';
+import type { TokenRole } from '../data';
+
+export interface TokenChipProps {
+  index: number;
+  /** Decoded piece with whitespace made visible, one line. Empty: a partial UTF-8 character. */
+  text: string;
+  id: number;
+  label: number;
+  weight: number;
+  role: TokenRole;
+  straddles: boolean;
+  endOfTurn: boolean;
+  /** At or after the context cut: the trainer would drop it. */
+  beyondCut: boolean;
+  override: 'train' | 'mask' | undefined;
+  /** The one chip in the list reachable with Tab (roving tabindex). */
+  tabbable: boolean;
+  /** The tooltip currently describes this chip. */
+  described: boolean;
+}
+
+/** Weight as shown and as put in data-weight: at most 4 decimals, no float32 noise. */
+export const formatWeight = (w: number) => String(Number(w.toFixed(4)));
+
+export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
+  const masked = p.label === -100;
+  const partial = !masked && p.weight < 1;
+  const cls =
+    `tok role-${p.role}` +
+    (masked ? ' masked' : partial ? ' partial' : ' trained') +
+    (p.straddles ? ' straddles' : '') +
+    (p.endOfTurn ? ' eot' : '') +
+    (p.beyondCut ? ' beyond-cut' : '') +
+    (p.override ? ' overridden' : '');
+  return (
+    <button
+      type="button"
+      className={cls}
+      tabIndex={p.tabbable ? 0 : -1}
+      data-index={p.index}
+      data-token-id={p.id}
+      data-label={p.label}
+      data-role={p.role}
+      data-weight={formatWeight(p.weight)}
+      data-straddles={p.straddles || undefined}
+      data-override={p.override}
+      data-beyond-cut={p.beyondCut || undefined}
+      aria-pressed={p.override !== undefined}
+      aria-describedby={p.described ? 'token-tooltip' : undefined}
+      aria-label={`Token ${p.index}: ${p.text === '' ? 'partial character' : p.text}, id ${p.id}, label ${p.label}, ${p.role}${p.straddles ? ', straddles roles' : ''}`}
+      style={partial ? ({ '--w': p.weight } as CSSProperties) : undefined}
+    >
+      <span className={`tok-text${p.text === '' ? ' tok-empty' : ''}`}>{p.text}</span>
+      <span className="tok-meta">
+        <span className="tok-id">{p.id}</span>
+        <span className="tok-label">{p.label}</span>
+        {partial && <span className="tok-weight">×{formatWeight(p.weight)}</span>}
+      </span>
+    </button>
+  );
+});

@@ -1,0 +1,92 @@
+// Details of the hovered or focused chip: one shared element, positioned next to the chip.
+import { useLayoutEffect, useRef, useState } from 'react';
+import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
+import { formatWeight } from './TokenChip';
+import type { Probe } from './TokenList';
+
+const GAP_PX = 6;
+
+function rolesOf(mask: number): string {
+  return ROLE_CODES.filter((_, k) => mask & (1 << k)).join(' + ');
+}
+
+export function TokenTooltip({
+  probe,
+  tokens,
+  labels,
+  override,
+}: {
+  probe: Probe;
+  tokens: TokenColumns;
+  labels: LabelColumns;
+  override: 'train' | 'mask' | undefined;
+}) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [pos, setPos] = useState<{ left: number; top: number } | null>(null);
+  const t = probe.index;
+
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const { rect } = probe;
+    const w = el.offsetWidth;
+    const h = el.offsetHeight;
+    const left = Math.min(Math.max(GAP_PX, rect.left), innerWidth - w - GAP_PX);
+    const below = rect.bottom + GAP_PX;
+    const top = below + h > innerHeight ? Math.max(GAP_PX, rect.top - h - GAP_PX) : below;
+    setPos({ left, top });
+  }, [probe]);
+
+  if (t < 0 || t >= tokens.ids.length) return null;
+  const id = tokens.ids[t];
+  const label = labels.labels[t];
+  const weight = labels.weights[t];
+  const flags = tokens.flags[t];
+  const role = ROLE_CODES[tokens.roles[t]];
+  const text = tokens.rendered.slice(tokens.starts[t], tokens.ends[t]);
+  const cutAt = labels.context.cutAt;
+  const state = label === -100 ? 'masked' : weight < 1 ? `partial weight ${formatWeight(weight)}` : 'trained';
+
+  return (
+    <div
+      ref={ref}
+      id="token-tooltip"
+      role="tooltip"
+      className="token-tooltip"
+      data-testid="token-tooltip"
+      style={pos ? { left: pos.left, top: pos.top } : { visibility: 'hidden' }}
+    >
+      <div className="tt-head">
+        <span className="tt-text">{JSON.stringify(text)}</span>
+        <span className={`role-pill role-${role}`}>{role}</span>
+      </div>
+      <dl>
+        <dt>Position</dt>
+        <dd>{t}</dd>
+        <dt>Token id</dt>
+        <dd>{id}</dd>
+        <dt>Label</dt>
+        <dd>
+          <code>{label}</code> ({state})
+        </dd>
+        <dt>Weight</dt>
+        <dd>{formatWeight(weight)}</dd>
+        <dt>Predicted by</dt>
+        <dd>
+          {t === 0
+            ? 'nothing: position 0 is never a target (the loss shifts labels by one)'
+            : `position ${t - 1} (logits[${t - 1}] → labels[${t}])`}
+        </dd>
+      </dl>
+      {(flags & FLAG_STRADDLES) !== 0 && (
+        <p className="tt-note">
+          Straddles roles: {rolesOf(tokens.roleMasks[t])}. One token holds characters of more than one role, so a
+          mask cannot split it.
+        </p>
+      )}
+      {(flags & FLAG_END_OF_TURN) !== 0 && <p className="tt-note">Closes an assistant turn (end-of-turn token).</p>}
+      {override && <p className="tt-note">Hand override: {override}. Click again to undo.</p>}
+      {cutAt !== null && t >= cutAt && <p className="tt-note">Beyond the context cut at {cutAt}: dropped.</p>}
+    </div>
+  );
+}

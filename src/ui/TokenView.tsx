@@ -1,0 +1,183 @@
+// The token view panel: counts, legend, the chips, the hover/focus details and the rendered text.
+import { useCallback, useState } from 'react';
+import { TOKEN_ROLES } from '../data';
+import { usePlayground } from '../store/store';
+import type { LabelColumns, TokenColumns } from '../store/protocol';
+import { TokenList, type Probe } from './TokenList';
+import { TokenTooltip } from './TokenTooltip';
+
+function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns }) {
+  const T = tokens.ids.length;
+  const cut = labels.context.cutAt;
+  return (
+    <div className="stats" data-testid="stats">
+      <dl className="stat-row">
+        <div>
+          <dt>Tokens</dt>
+          <dd data-testid="count-tokens">{T.toLocaleString()}</dd>
+        </div>
+        <div className="stat-trained">
+          <dt>Trained</dt>
+          <dd data-testid="count-trained">{labels.trained.toLocaleString()}</dd>
+        </div>
+        {labels.partial > 0 && (
+          <div className="stat-partial">
+            <dt>Partial weight</dt>
+            <dd data-testid="count-partial">{labels.partial.toLocaleString()}</dd>
+          </div>
+        )}
+        <div className="stat-masked">
+          <dt>Masked (-100)</dt>
+          <dd data-testid="count-masked">{labels.masked.toLocaleString()}</dd>
+        </div>
+        {cut !== null && (
+          <div className="stat-cut">
+            <dt>Kept by the cut</dt>
+            <dd data-testid="count-kept">
+              {cut.toLocaleString()} of {T.toLocaleString()}
+            </dd>
+          </div>
+        )}
+      </dl>
+      <table className="role-table">
+        <caption className="visually-hidden">Tokens and trained tokens per role</caption>
+        <thead>
+          <tr>
+            <th scope="col">Role</th>
+            <th scope="col">Tokens</th>
+            <th scope="col">Trained</th>
+          </tr>
+        </thead>
+        <tbody>
+          {TOKEN_ROLES.map((r) => (
+            <tr key={r} data-testid={`role-count-${r}`}>
+              <th scope="row">
+                <span className={`swatch role-${r}`} aria-hidden="true" />
+                {r}
+              </th>
+              <td>{labels.perRole[r].tokens.toLocaleString()}</td>
+              <td>{labels.perRole[r].trained.toLocaleString()}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Legend() {
+  return (
+    <ul className="legend" aria-label="Legend">
+      {TOKEN_ROLES.map((r) => (
+        <li key={r}>
+          <span className={`swatch role-${r}`} aria-hidden="true" />
+          {r === 'template' ? 'template markup' : r}
+        </li>
+      ))}
+      <li>
+        <span className="tok-sample trained" aria-hidden="true">
+          id
+        </span>
+        trained (label = id)
+      </li>
+      <li>
+        <span className="tok-sample masked" aria-hidden="true">
+          -100
+        </span>
+        masked
+      </li>
+      <li>
+        <span className="tok-sample straddles" aria-hidden="true" />
+        straddles roles
+      </li>
+      <li>
+        <span className="tok-sample overridden" aria-hidden="true" />
+        hand override
+      </li>
+      <li>
+        <span className="tok-sample beyond-cut" aria-hidden="true" />
+        beyond context cut
+      </li>
+      <li className="ws-key">␣ space · ↵ newline · ⇥ tab</li>
+    </ul>
+  );
+}
+
+function Rendered({ tokens }: { tokens: TokenColumns }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details className="rendered" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>
+        Rendered chat template ({tokens.rendered.length.toLocaleString()} characters){' '}
+        <span className={tokens.roundTrip ? 'ok' : 'bad'} data-testid="roundtrip">
+          {tokens.roundTrip ? '✓ tokens decode back to this text exactly' : '✗ decoded tokens differ from this text'}
+        </span>
+      </summary>
+      {open && <pre data-testid="rendered-text">{tokens.rendered}</pre>}
+    </details>
+  );
+}
+
+/** A stale view's indices may not match the input being edited: overriding them would mislead. */
+const ignoreToggle = () => {};
+
+export function TokenView() {
+  const tokens = usePlayground((s) => s.tokens);
+  const labels = usePlayground((s) => s.labels);
+  const overrides = usePlayground((s) => s.overrides);
+  const stale = usePlayground((s) => s.stale);
+  const toggleOverride = usePlayground((s) => s.toggleOverride);
+  const lastRunMs = usePlayground((s) => s.lastRunMs);
+  const [probe, setProbe] = useState<Probe | null>(null);
+  const onProbe = useCallback(
+    (p: Probe | null) => setProbe((prev) => (prev?.index === p?.index && p?.rect.top === prev?.rect.top ? prev : p)),
+    [],
+  );
+
+  return (
+    <section className="panel token-view" aria-labelledby="token-view-h" data-stale={stale}>
+      <div className="panel-head">
+        <h2 id="token-view-h">Tokens and labels</h2>
+        {tokens && (
+          <span className="muted small">
+            {tokens.tokenizerLabel} · context {labels?.contextLength.toLocaleString()}
+            {lastRunMs !== null && ` · ${Math.round(lastRunMs)} ms`}
+          </span>
+        )}
+        {stale && (
+          <span className="stale-badge" data-testid="stale-badge">
+            stale: last good input
+          </span>
+        )}
+      </div>
+      {!tokens || !labels ? (
+        <p className="empty">Paste a chat above to see its tokens.</p>
+      ) : (
+        <>
+          <Stats tokens={tokens} labels={labels} />
+          <Legend />
+          {tokens.notes.length > 0 && (
+            <ul className="notes">
+              {tokens.notes.map((n) => (
+                <li key={n}>{n}</li>
+              ))}
+            </ul>
+          )}
+          <TokenList
+            tokens={tokens}
+            labels={labels}
+            overrides={overrides}
+            stale={stale}
+            described={probe?.index ?? null}
+            onToggle={stale ? ignoreToggle : toggleOverride}
+            onProbe={onProbe}
+          />
+          {probe && (
+            <TokenTooltip probe={probe} tokens={tokens} labels={labels} override={overrides[probe.index]} />
+          )}
+          <Rendered tokens={tokens} />
+        </>
+      )}
+    </section>
+  );
+}
