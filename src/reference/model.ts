@@ -19,7 +19,7 @@ import {
   adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward, embeddingBackward,
   embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward, normalisationScales,
   residualBackward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
-  swigluBackward, swigluForward, trainedTotals, type LossMode, type LossReductions,
+  swigluBackward, swigluForward, trainedTotals, IGNORE_INDEX, type LossMode, type LossReductions,
 } from './ops';
 import { makeRng } from './rng';
 
@@ -470,16 +470,24 @@ export interface StepReport {
  */
 export function trainStep(model: ReferenceModel, microBatches: readonly Batch[], s: TrainSettings): StepReport {
   const step = model.step + 1;
-  let totalWeight = 0, totalSequences = 0;
-  for (const mb of microBatches) {
-    const t = trainedTotals(mb.labels, mb.weights, mb.B, mb.T);
-    totalWeight += t.weight;
-    totalSequences += t.sequences;
-  }
   const report: StepReport = {
     status: 'ok', step, loss: 0, trainedWeight: 0, trainedCount: 0, gradNorm: NaN, clipFactor: 1,
     promptLossSum: 0, promptCount: 0, responseLossSum: 0, responseCount: 0,
   };
+  let totalWeight = 0, totalSequences = 0;
+  for (let i = 0; i < microBatches.length; i++) {
+    const mb = microBatches[i];
+    const bad = mb.weights.findIndex((w, n) => !Number.isFinite(w) && mb.labels[n] !== IGNORE_INDEX);
+    if (bad >= 0) {
+      report.status = 'non-finite';
+      report.loss = NaN;
+      report.message = `Step ${step}: the label weight at micro-batch ${i}, sequence ${Math.floor(bad / mb.T)}, position ${bad % mb.T} is ${mb.weights[bad]}, so no update was applied. Fix the mask policy's weights.`;
+      return report;
+    }
+    const t = trainedTotals(mb.labels, mb.weights, mb.B, mb.T);
+    totalWeight += t.weight;
+    totalSequences += t.sequences;
+  }
   zeroGrads(model);
   const noTokens = !(totalWeight > 0);
   for (let i = 0; i < microBatches.length; i++) {

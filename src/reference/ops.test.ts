@@ -152,7 +152,7 @@ describe('reference ops: backward vs finite differences', () => {
     const B = 2, T = 5, V = 7, N = B * T;
     const ids = Int32Array.from({ length: N }, () => rng.int(0, V));
     const labels = ids.slice();
-    for (const n of [0, 2, 3, 5, 9]) labels[n] = IGNORE_INDEX; // rows 1, 2, 4, 8 are untrained
+    for (const n of [0, 2, 3, 5, 9]) labels[n] = IGNORE_INDEX; // rows 1, 2, 8 untrained; rows 4, 9 are last positions
     const weights = Float64Array.from({ length: N }, () => 0.1 + rng.uniform());
     const seqScale = Float64Array.from([0.3, 0.7]);
     const logits = randn(rng, N * V, 2);

@@ -1,0 +1,65 @@
+/**
+ * Builds a right-padded (B, T) Batch from per-sequence arrays, for tests and fixtures.
+ * Padding: id `padId`, label -100, weight 0, docId -1, position 0, role 0.
+ */
+import { IGNORE_INDEX, ROLE_NONE } from './ops';
+import type { Batch } from './model';
+
+export interface SequenceSpec {
+  ids: readonly number[];
+  /** Defaults to ids (everything trained). */
+  labels?: readonly number[];
+  /** Defaults to 1. */
+  weights?: readonly number[];
+  /** Document of each token; defaults to 0 for all. Packed documents use distinct ids. */
+  docIds?: readonly number[];
+  /** RoPE positions; default restarts at 0 whenever the docId changes. */
+  positions?: readonly number[];
+  /** Role of each token (0 none, 1 prompt, 2 response); shifted onto the predicting position. */
+  tokenRoles?: readonly number[];
+}
+
+export function packBatch(seqs: readonly SequenceSpec[], T: number, padId = 0): Batch {
+  const B = seqs.length, N = B * T;
+  const roles = new Uint8Array(N).fill(ROLE_NONE);
+  const batch: Batch = {
+    B, T,
+    ids: new Int32Array(N).fill(padId),
+    labels: new Int32Array(N).fill(IGNORE_INDEX),
+    weights: new Float64Array(N),
+    docIds: new Int32Array(N).fill(-1),
+    positions: new Int32Array(N),
+    roles,
+  };
+  seqs.forEach((s, b) => {
+    const len = s.ids.length;
+    if (len > T) throw new Error(`Sequence ${b} has ${len} tokens; the batch holds T = ${T}.`);
+    for (const [field, arr] of Object.entries({ labels: s.labels, weights: s.weights, docIds: s.docIds, positions: s.positions, tokenRoles: s.tokenRoles })) {
+      if (arr && arr.length !== len) throw new Error(`Sequence ${b}: ${field} has ${arr.length} entries, ids has ${len}.`);
+    }
+    let pos = 0;
+    for (let t = 0; t < len; t++) {
+      const n = b * T + t;
+      batch.ids[n] = s.ids[t];
+      batch.labels[n] = s.labels ? s.labels[t] : s.ids[t];
+      batch.weights[n] = s.weights ? s.weights[t] : 1;
+      batch.docIds[n] = s.docIds ? s.docIds[t] : 0;
+      if (t > 0 && batch.docIds[n] !== batch.docIds[n - 1]) pos = 0;
+      batch.positions[n] = s.positions ? s.positions[t] : pos++;
+      if (t > 0 && s.tokenRoles) roles[n - 1] = s.tokenRoles[t];
+    }
+  });
+  return batch;
+}
+
+/** Sequences [b0, b1) of a batch as a batch of their own (a micro-batch of an accumulated step). */
+export function sliceBatch(batch: Batch, b0: number, b1: number): Batch {
+  const { T } = batch;
+  const rows = <A extends Int32Array | Uint8Array | Float64Array>(a: A): A => a.slice(b0 * T, b1 * T) as A;
+  return {
+    B: b1 - b0, T,
+    ids: rows(batch.ids), labels: rows(batch.labels), weights: rows(batch.weights),
+    docIds: rows(batch.docIds), positions: rows(batch.positions),
+    roles: batch.roles ? rows(batch.roles) : undefined,
+  };
+}
