@@ -75,7 +75,9 @@ const DEFAULT_SETTINGS: Settings = {
     mode: DEFAULT_POLICY.mode,
     assistantTurns: DEFAULT_POLICY.assistantTurns,
     trainEndOfTurn: DEFAULT_POLICY.trainEndOfTurn,
-    roles: { ...DEFAULT_POLICY.roles },
+    // "Full sequence" means every role trains until the user unticks one. (DEFAULT_POLICY.roles
+    // has only assistant on, which would make full mode look identical to response-only.)
+    roles: { system: true, user: true, assistant: true, template: true },
     promptLossWeight: DEFAULT_POLICY.promptLossWeight,
   },
 };

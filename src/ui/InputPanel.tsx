@@ -124,8 +124,7 @@ export function InputPanel() {
       <div className="messages">
         {failure && (
           <div className="message error" role="alert" data-testid="input-error">
-            <strong>{STAGE_TITLE[failure.stage]}</strong>
-            {location && <span className="where"> at {location}</span>}: {failure.error.message}
+            <strong>{STAGE_TITLE[failure.stage]}</strong>: {failure.error.message}
             {failure.error.sample !== undefined && failure.stage === 'parse' && (
               <span> (sample {failure.error.sample + 1})</span>
             )}
