@@ -1,0 +1,320 @@
+/**
+ * Every WGSL op, forward and backward, against the Float64 reference op of the same name, on small
+ * odd shapes (not multiples of the workgroup size 64 or the matmul tile 16). Tolerance
+ * |gpu - ref| <= 1e-5 + 1e-3*|ref| unless a comment says why it is looser.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as ref from '../reference/ops';
+import { makeRng, randn } from '../reference/rng';
+import { testGpu, compare, type TestGpu } from './ops/testkit';
+import { embeddingBackward, embeddingForward } from './ops/embedding';
+import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm';
+import { matmulBackward, matmulForward } from './ops/matmul';
+import { ropeBackward, ropeForward } from './ops/rope';
+import { attentionBackward, attentionForward } from './ops/attention';
+import { swigluBackward, swigluForward } from './ops/swiglu';
+import { residualBackward, residualForward } from './ops/residual';
+import { crossEntropyForward } from './ops/crossEntropy';
+import { decodeLossSums, LOSS_SUMS, lossReductions } from './ops/lossReductions';
+import { decodeStepState, gradNorm, STEP_STATE_WORDS } from './ops/gradNorm';
+import { adamwStep, hyperData, HYPER_BYTES, type AdamWSettings } from './ops/adamw';
+import { readTensors } from '../gpu/buffers';
+
+let g: TestGpu;
+const rng = makeRng(1234);
+
+beforeAll(async () => {
+  g = await testGpu();
+});
+
+function expectClose(name: string, gpu: ArrayLike<number>, want: ArrayLike<number>, atol = 1e-5, rtol = 1e-3) {
+  const r = compare(name, gpu, want, atol, rtol);
+  expect(r.bad, `${name}: ${r.bad} elements out of tolerance (first at ${r.firstBad})`).toBe(0);
+}
+
+const ints = (n: number, lo: number, hi: number) => Int32Array.from({ length: n }, () => rng.int(lo, hi));
+
+describe('embedding', () => {
+  it('forward gathers and backward scatter-adds (repeated ids accumulate)', async () => {
+    const N = 71, C = 13, V = 9; // few ids: many repeats exercise the race-free scatter
+    const ids = ints(N, 0, V);
+    const wte = randn(rng, V * C);
+    const dout = randn(rng, N * C);
+    const dwte0 = randn(rng, V * C);
+    const out = g.tensor('out', [N, C]);
+    const dwte = g.tensor('dwte', [V, C], dwte0);
+    const tIds = g.tensor('ids', [N], ids);
+    await g.run([
+      ...embeddingForward(g.ctx, out, tIds, g.tensor('wte', [V, C], wte), N, C),
+      ...embeddingBackward(g.ctx, dwte, g.tensor('dout', [N, C], dout), tIds, N, C),
+    ]);
+    const wantOut = new Float64Array(N * C);
+    ref.embeddingForward(wantOut, ids, wte, N, C);
+    const wantD = Float64Array.from(dwte0);
+    ref.embeddingBackward(wantD, dout, ids, N, C);
+    expectClose('embeddingForward out', await g.read(out), wantOut);
+    expectClose('embeddingBackward dwte', await g.read(dwte), wantD);
+  });
+});
+
+describe('rmsnorm', () => {
+  it('forward and backward', async () => {
+    const N = 19, C = 77, eps = 1e-5; // C > WG exercises the strided row loop
+    const x = randn(rng, N * C, 2);
+    const w = randn(rng, C);
+    const dout = randn(rng, N * C);
+    const dw0 = randn(rng, C);
+    const tx = g.tensor('x', [N, C], x), tw = g.tensor('w', [C], w);
+    const out = g.tensor('out', [N, C]), rstd = g.tensor('rstd', [N]);
+    const dx = g.tensor('dx', [N, C], randn(rng, N * C)), dw = g.tensor('dw', [C], dw0);
+    await g.run([
+      ...rmsnormForward(g.ctx, out, rstd, tx, tw, N, C, eps),
+      ...rmsnormBackward(g.ctx, dx, dw, g.tensor('dout', [N, C], dout), tx, tw, rstd, N, C),
+    ]);
+    const wOut = new Float64Array(N * C), wRstd = new Float64Array(N), wDx = new Float64Array(N * C), wDw = Float64Array.from(dw0);
+    ref.rmsnormForward(wOut, wRstd, x, w, N, C, eps);
+    ref.rmsnormBackward(wDx, wDw, dout, x, w, wRstd, N, C);
+    expectClose('rmsnormForward out', await g.read(out), wOut);
+    expectClose('rmsnormForward rstd', await g.read(rstd), wRstd);
+    expectClose('rmsnormBackward dx', await g.read(dx), wDx);
+    expectClose('rmsnormBackward dw', await g.read(dw), wDw);
+  });
+});
+
+describe('matmul', () => {
+  for (const withBias of [true, false]) {
+    for (const accumulateDx of [false, true]) {
+      it(`forward and backward (bias ${withBias}, accumulateDx ${accumulateDx})`, async () => {
+        const N = 21, I = 37, O = 29;
+        const x = randn(rng, N * I), w = randn(rng, O * I), b = randn(rng, O), dout = randn(rng, N * O);
+        const dx0 = randn(rng, N * I), dw0 = randn(rng, O * I), db0 = randn(rng, O);
+        const tx = g.tensor('x', [N, I], x), tw = g.tensor('w', [O, I], w);
+        const out = g.tensor('out', [N, O]);
+        const dx = g.tensor('dx', [N, I], dx0), dw = g.tensor('dw', [O, I], dw0), db = g.tensor('db', [O], db0);
+        await g.run([
+          ...matmulForward(g.ctx, out, tx, tw, withBias ? g.tensor('b', [O], b) : null, N, I, O),
+          ...matmulBackward(g.ctx, dx, dw, withBias ? db : null, g.tensor('dout', [N, O], dout), tx, tw, N, I, O, accumulateDx),
+        ]);
+        const wOut = new Float64Array(N * O), wDx = Float64Array.from(dx0), wDw = Float64Array.from(dw0), wDb = Float64Array.from(db0);
+        ref.matmulForward(wOut, x, w, withBias ? b : null, N, I, O);
+        ref.matmulBackward(wDx, wDw, withBias ? wDb : null, dout, x, w, N, I, O, accumulateDx);
+        expectClose('matmulForward out', await g.read(out), wOut);
+        expectClose('matmulBackward dx', await g.read(dx), wDx);
+        expectClose('matmulBackward dw', await g.read(dw), wDw);
+        if (withBias) expectClose('matmulBackward dbias', await g.read(db), wDb);
+        else expectClose('matmulBackward dbias untouched', await g.read(db), Float32Array.from(db0), 0, 0);
+      });
+    }
+  }
+});
+
+describe('rope', () => {
+  it('forward and backward match the rotate_half reference, positions up to 700', async () => {
+    const B = 2, T = 5, H = 3, hs = 10, theta = 10000, P = 1024;
+    g.setRope(hs, theta, P);
+    const N = B * T;
+    const positions = Int32Array.from({ length: N }, (_, i) => (i === 3 ? 700 : rng.int(0, 64)));
+    const x = randn(rng, N * H * hs), dout = randn(rng, N * H * hs);
+    const tp = g.tensor('positions', [N], positions);
+    const out = g.tensor('out', [B, T, H, hs]), dx = g.tensor('dx', [B, T, H, hs]);
+    await g.run([
+      ...ropeForward(g.ctx, out, g.tensor('x', [B, T, H, hs], x), tp, B, T, H, hs, theta),
+      ...ropeBackward(g.ctx, dx, g.tensor('dout', [B, T, H, hs], dout), tp, B, T, H, hs, theta),
+    ]);
+    const wOut = new Float64Array(N * H * hs), wDx = new Float64Array(N * H * hs);
+    ref.ropeForward(wOut, x, positions, B, T, H, hs, theta);
+    ref.ropeBackward(wDx, dout, positions, B, T, H, hs, theta);
+    expectClose('ropeForward out', await g.read(out), wOut);
+    expectClose('ropeBackward dx', await g.read(dx), wDx);
+  });
+});
+
+describe('attention', () => {
+  it('forward and backward: causal, GQA, packed documents and padding', async () => {
+    const B = 2, T = 9, NH = 4, NKV = 2, hs = 6;
+    // Sequence 0: two packed documents then padding; sequence 1: one document filling the row.
+    const docIds = Int32Array.from([0, 0, 0, 0, 1, 1, 1, -1, -1, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
+    const q = randn(rng, B * T * NH * hs), k = randn(rng, B * T * NKV * hs), v = randn(rng, B * T * NKV * hs);
+    const dout = randn(rng, B * T * NH * hs);
+    for (let t = 7; t < 9; t++) for (let i = 0; i < NH * hs; i++) dout[(0 * T + t) * NH * hs + i] = 0; // padding rows get no gradient
+    const tq = g.tensor('q', [B, T, NH, hs], q), tk = g.tensor('k', [B, T, NKV, hs], k), tv = g.tensor('v', [B, T, NKV, hs], v);
+    const td = g.tensor('docIds', [B * T], docIds);
+    const out = g.tensor('out', [B, T, NH, hs]), att = g.tensor('att', [B, NH, T, T], randn(rng, B * NH * T * T));
+    const dq = g.tensor('dq', [B, T, NH, hs], randn(rng, B * T * NH * hs)), dk = g.tensor('dk', [B, T, NKV, hs], randn(rng, B * T * NKV * hs)), dv = g.tensor('dv', [B, T, NKV, hs], randn(rng, B * T * NKV * hs));
+    await g.run([
+      ...attentionForward(g.ctx, out, att, tq, tk, tv, td, B, T, NH, NKV, hs),
+      ...attentionBackward(g.ctx, dq, dk, dv, g.tensor('dout', [B, T, NH, hs], dout), tq, tk, tv, att, td, B, T, NH, NKV, hs),
+    ]);
+    const wOut = new Float64Array(B * T * NH * hs), wAtt = new Float64Array(B * NH * T * T);
+    const wDq = new Float64Array(B * T * NH * hs), wDk = new Float64Array(B * T * NKV * hs), wDv = new Float64Array(B * T * NKV * hs);
+    ref.attentionForward(wOut, wAtt, q, k, v, docIds, B, T, NH, NKV, hs);
+    ref.attentionBackward(wDq, wDk, wDv, dout, q, k, v, wAtt, docIds, B, T, NH, NKV, hs);
+    const gAtt = await g.read(att);
+    expectClose('attentionForward out', await g.read(out), wOut);
+    expectClose('attentionForward att', gAtt, wAtt);
+    // Masked entries are exactly 0, not merely small.
+    for (let i = 0; i < wAtt.length; i++) if (wAtt[i] === 0) expect(gAtt[i]).toBe(0);
+    expectClose('attentionBackward dq', await g.read(dq), wDq);
+    expectClose('attentionBackward dk', await g.read(dk), wDk);
+    expectClose('attentionBackward dv', await g.read(dv), wDv);
+  });
+});
+
+describe('swiglu and residual', () => {
+  it('swiglu forward and backward, including large |gate|', async () => {
+    const n = 203;
+    const gate = randn(rng, n, 3), up = randn(rng, n), dout = randn(rng, n);
+    gate[0] = -120; gate[1] = 95; // exp overflow region
+    const tg = g.tensor('gate', [n], gate), tu = g.tensor('up', [n], up);
+    const out = g.tensor('out', [n]), dgate = g.tensor('dgate', [n]), dup = g.tensor('dup', [n]);
+    await g.run([...swigluForward(g.ctx, out, tg, tu, n), ...swigluBackward(g.ctx, dgate, dup, g.tensor('dout', [n], dout), tg, tu, n)]);
+    const wOut = new Float64Array(n), wDg = new Float64Array(n), wDu = new Float64Array(n);
+    ref.swigluForward(wOut, gate, up, n);
+    ref.swigluBackward(wDg, wDu, dout, gate, up, n);
+    expectClose('swigluForward out', await g.read(out), wOut);
+    expectClose('swigluBackward dgate', await g.read(dgate), wDg);
+    expectClose('swigluBackward dup', await g.read(dup), wDu);
+  });
+
+  it('residual forward (=) and backward (+=)', async () => {
+    const n = 131;
+    const a = randn(rng, n), b = randn(rng, n), dout = randn(rng, n), da0 = randn(rng, n), db0 = randn(rng, n);
+    const out = g.tensor('out', [n]), da = g.tensor('da', [n], da0), db = g.tensor('db', [n], db0);
+    await g.run([...residualForward(g.ctx, out, g.tensor('a', [n], a), g.tensor('b', [n], b), n), ...residualBackward(g.ctx, da, db, g.tensor('dout', [n], dout), n)]);
+    const wOut = new Float64Array(n), wDa = Float64Array.from(da0), wDb = Float64Array.from(db0);
+    ref.residualForward(wOut, a, b, n);
+    ref.residualBackward(wDa, wDb, dout, n);
+    expectClose('residualForward out', await g.read(out), wOut);
+    expectClose('residualBackward da', await g.read(da), wDa);
+    expectClose('residualBackward db', await g.read(db), wDb);
+  });
+});
+
+/** A batch with masked prompts, a fully masked row, padding, weights and roles. */
+function ceBatch(B: number, T: number, V: number) {
+  const N = B * T;
+  const ids = ints(N, 0, V);
+  const labels = Int32Array.from(ids);
+  const weights = new Float64Array(N).fill(1);
+  const roles = new Int32Array(N);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const n = b * T + t;
+      const prompt = t < 3 || b === 1; // sequence 1 is all prompt: no trained token
+      if (prompt) labels[n] = ref.IGNORE_INDEX;
+      else weights[n] = 0.5 + rng.uniform();
+      // roles[n] describes the target ids[n+1]
+      if (t < T - 1) roles[n] = t + 1 < 3 || b === 1 ? ref.ROLE_PROMPT : ref.ROLE_RESPONSE;
+    }
+  }
+  // Last two tokens of sequence 2 are padding: label -100, role 0.
+  for (const t of [T - 2, T - 1]) labels[2 * T + t] = ref.IGNORE_INDEX;
+  roles[2 * T + T - 3] = 0;
+  roles[2 * T + T - 2] = 0;
+  return { N, ids, labels, weights, roles };
+}
+
+describe('cross-entropy and loss reductions', () => {
+  for (const mode of ['mean_tokens', 'mean_sequences', 'sum'] as const) {
+    it(`fused CE matches, dlogits exactly 0 where the label is -100 (${mode})`, async () => {
+      const B = 3, T = 6, V = 83; // V > WG: strided row loop
+      const { N, ids, labels, weights, roles } = ceBatch(B, T, V);
+      const logits = randn(rng, N * V, 3);
+      const seqScale = ref.normalisationScales(labels, weights, B, T, mode);
+      const losses = g.tensor('losses', [N]), dlogits = g.tensor('dlogits', [N, V], randn(rng, N * V));
+      const tl = g.tensor('labels', [N], labels), tw = g.tensor('weights', [N], weights), ts = g.tensor('seqScale', [B], seqScale);
+      const sums = g.tensor('sums', [LOSS_SUMS.length], new Float64Array([1, 2, 3, 4, 5, 6, 7, 8]));
+      await g.run([
+        ...crossEntropyForward(g.ctx, losses, dlogits, g.tensor('logits', [N, V], logits), g.tensor('ids', [N], ids), tl, tw, ts, B, T, V),
+        ...lossReductions(g.ctx, sums, losses, tl, tw, ts, g.tensor('roles', [N], roles), B, T),
+      ]);
+      const wL = new Float64Array(N), wD = new Float64Array(N * V);
+      ref.crossEntropyForward(wL, wD, logits, ids, labels, weights, seqScale, B, T, V);
+      const gL = await g.read(losses), gD = await g.read(dlogits);
+      expectClose('crossEntropyForward losses', gL, wL);
+      expectClose('crossEntropyForward dlogits', gD, wD);
+      for (let n = 0; n < N; n++) {
+        const t = n % T;
+        const trained = t < T - 1 && labels[n + 1] !== ref.IGNORE_INDEX;
+        if (!trained) for (let i = 0; i < V; i++) expect(Object.is(gD[n * V + i], 0), `dlogits[${n},${i}] must be exactly +0`).toBe(true);
+      }
+      const want = ref.lossReductions(wL, labels, weights, seqScale, roles, B, T);
+      const got = decodeLossSums(await g.read(sums));
+      // The GPU adds into `sums`, which held 1..8.
+      expectClose('lossReductions (+= 1..8)', LOSS_SUMS.map((k) => got[k]), LOSS_SUMS.map((k, i) => want[k] + i + 1));
+    });
+  }
+});
+
+describe('gradNorm and adamw', () => {
+  const hyper = (s: AdamWSettings) => {
+    const buf = g.gpu.device.createBuffer({ label: 'test.hyper', size: HYPER_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    g.gpu.device.queue.writeBuffer(buf, 0, hyperData(s));
+    return buf;
+  };
+  const settings: AdamWSettings = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
+
+  it('global norm over several arenas, clip factor, step count', async () => {
+    const sizes = [1000, 37, 4097];
+    const grads = sizes.map((n) => randn(rng, n, 0.05));
+    const all = new Float64Array(grads.flatMap((a) => [...a]));
+    const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array([0, 0, 0, 7]));
+    const sums = g.tensor('sums', [LOSS_SUMS.length], new Float64Array(LOSS_SUMS.length).fill(2.5));
+    for (const maxGradNorm of [1, 1e3, 0]) {
+      await g.run(gradNorm(g.ctx, state, grads.map((a, i) => g.tensor(`grad${i}`, [a.length], a)), sums, hyper({ ...settings, maxGradNorm })));
+      const s = decodeStepState((await readTensors(g.gpu.device, [state]))[0]);
+      const norm = ref.gradNorm(all, all.length);
+      expectClose(`gradNorm norm (maxNorm ${maxGradNorm})`, [s.norm], [norm]);
+      expectClose(`gradNorm clip (maxNorm ${maxGradNorm})`, [s.clip], [maxGradNorm > 0 ? ref.clipFactor(norm, maxGradNorm) : 1]);
+      expect(s.nonFinite).toBe(false);
+    }
+    expect(decodeStepState((await readTensors(g.gpu.device, [state]))[0]).adamStep).toBe(10);
+  });
+
+  it('flags a NaN gradient or an infinite objective and does not count the step', async () => {
+    const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array([0, 0, 0, 3]));
+    const good = g.tensor('sums', [LOSS_SUMS.length], new Float64Array(LOSS_SUMS.length));
+    const grad = randn(rng, 100);
+    grad[57] = NaN;
+    await g.run(gradNorm(g.ctx, state, [g.tensor('grad', [100], grad)], good, hyper(settings)));
+    let s = decodeStepState((await readTensors(g.gpu.device, [state]))[0]);
+    expect(s.nonFinite).toBe(true);
+    expect(s.adamStep).toBe(3);
+    const infSums = g.tensor('sums', [LOSS_SUMS.length], new Float64Array([Infinity, 0, 0, 0, 0, 0, 0, 0]));
+    await g.run(gradNorm(g.ctx, state, [g.tensor('grad', [100], randn(rng, 100))], infSums, hyper(settings)));
+    s = decodeStepState((await readTensors(g.gpu.device, [state]))[0]);
+    expect(s.nonFinite).toBe(true);
+    expect(s.adamStep).toBe(3);
+  });
+
+  for (const decay of [true, false]) {
+    it(`adamwStep matches torch semantics over 5 steps (weight decay ${decay})`, async () => {
+      const n = 301;
+      const p = randn(rng, n), m = new Float64Array(n), v = new Float64Array(n);
+      const tp = g.tensor('param', [n], p), tm = g.tensor('m', [n]), tv = g.tensor('v', [n]);
+      const clip = 0.7;
+      const hb = hyper(settings);
+      for (let step = 1; step <= 5; step++) {
+        const grad = randn(rng, n);
+        const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array(new Float32Array([1.23, clip, 0, 0]).buffer));
+        g.gpu.device.queue.writeBuffer(state.buffer, 12, new Uint32Array([step]));
+        await g.run(adamwStep(g.ctx, tp, g.tensor('grad', [n], grad), tm, tv, n, hb, state, decay));
+        ref.adamwStep(p, grad, m, v, n, settings.lr, settings.beta1, settings.beta2, settings.eps, decay ? settings.weightDecay : 0, step, clip);
+      }
+      expectClose('adamwStep param', await g.read(tp), p);
+      expectClose('adamwStep m', await g.read(tm), m);
+      expectClose('adamwStep v', await g.read(tv), v);
+    });
+  }
+
+  it('adamwStep leaves param, m, v untouched when the step is flagged non-finite', async () => {
+    const n = 77;
+    const p = randn(rng, n), m0 = randn(rng, n), v0 = randn(rng, n).map(Math.abs);
+    const tp = g.tensor('param', [n], p), tm = g.tensor('m', [n], m0), tv = g.tensor('v', [n], v0);
+    const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array([0, 0, 1, 4]));
+    await g.run(adamwStep(g.ctx, tp, g.tensor('grad', [n], randn(rng, n)), tm, tv, n, hyper(settings), state, true));
+    expectClose('adamw skipped: param', await g.read(tp), Float32Array.from(p), 0, 0);
+    expectClose('adamw skipped: m', await g.read(tm), Float32Array.from(m0), 0, 0);
+    expectClose('adamw skipped: v', await g.read(tv), Float32Array.from(v0), 0, 0);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * Kernel = one WGSL file (with shaders/common.wgsl prepended, here and nowhere else) + entry point +
+ * override constants → a labelled compute pipeline, compiled once per device and cached.
+ *
+ * Ops do not encode work directly: a dispatcher records a `Dispatch` (pipeline, bind group,
+ * workgroup counts) once when the model is built, and every step replays the recorded list.
+ */
+import common from '../../shaders/common.wgsl?raw';
+import type { GpuTensor } from './buffers';
+
+/** A shader file: `name` is its file name (used in labels and error messages). */
+export interface ShaderSource {
+  name: string;
+  code: string;
+}
+
+/** One recorded compute dispatch. */
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+}
+
+const COMMON_LINES = common.split('\n').length;
+
+/** Compiles shader modules and pipelines once per device. */
+export class Kernels {
+  private modules = new Map<string, { module: GPUShaderModule; src: ShaderSource; compiled: boolean }>();
+  private pipelines = new Map<string, GPUComputePipeline>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  /** The pipeline for `entryPoint` of `src`, labelled like 'RmsnormForward.pipeline'. */
+  pipeline(src: ShaderSource, entryPoint: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const key = `${src.name}:${entryPoint}:${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      p = this.device.createComputePipeline({
+        label: `${pascal(entryPoint)}.pipeline`,
+        layout: 'auto',
+        compute: { module: this.module(src), entryPoint, constants },
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private module(src: ShaderSource): GPUShaderModule {
+    let m = this.modules.get(src.name);
+    if (!m) {
+      // Exactly one place prepends common.wgsl; error positions are mapped back below.
+      m = { module: this.device.createShaderModule({ label: src.name, code: `${common}\n${src.code}` }), src, compiled: false };
+      this.modules.set(src.name, m);
+    }
+    return m.module;
+  }
+
+  /**
+   * Throws one error listing every WGSL compile error as file:line:column, with the line numbers of
+   * the .wgsl file on disk (not of the concatenated module). Call after building pipelines.
+   */
+  async checkCompilation(): Promise<void> {
+    const problems: string[] = [];
+    for (const m of this.modules.values()) {
+      if (m.compiled) continue;
+      const { module, src } = m;
+      const info = await module.getCompilationInfo();
+      m.compiled = !info.messages.some((msg) => msg.type === 'error');
+      for (const msg of info.messages) {
+        if (msg.type !== 'error') continue;
+        const inCommon = msg.lineNum <= COMMON_LINES;
+        const file = inCommon ? 'shaders/common.wgsl' : `shaders/${src.name}`;
+        const line = inCommon ? msg.lineNum : msg.lineNum - COMMON_LINES;
+        problems.push(`${file}:${line}:${msg.linePos}: ${msg.message}`);
+      }
+    }
+    if (problems.length) throw new Error(`WGSL compilation failed:\n${problems.join('\n')}`);
+  }
+}
+
+/** A binding: a tensor view (storage) or a whole buffer (uniform). */
+export type Binding = GpuTensor | GPUBuffer;
+
+/** Records a dispatch; `bindings[i]` goes to @binding(i) of @group(0). */
+export function record(
+  device: GPUDevice,
+  label: string,
+  pipeline: GPUComputePipeline,
+  bindings: readonly Binding[],
+  workgroups: readonly [number, number, number],
+): Dispatch {
+  const bindGroup = device.createBindGroup({
+    label: `${label}.bindGroup`,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: bindings.map((b, binding) =>
+      'buffer' in b ? { binding, resource: { buffer: b.buffer, offset: b.offset, size: b.size } } : { binding, resource: { buffer: b } },
+    ),
+  });
+  return { label, pipeline, bindGroup, workgroups };
+}
+
+/** Encodes recorded dispatches into an open compute pass. */
+export function encode(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) {
+    if (d.workgroups[0] === 0 || d.workgroups[1] === 0 || d.workgroups[2] === 0) continue;
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  }
+}
+
+/** Most workgroups in one grid dimension every adapter allows (WebGPU default limit). */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * Grid for `count` workgroups of 1-D work: spread over x and y because one dimension holds at most
+ * 65535. Kernels recover the flat workgroup index with common.wgsl's `flat_workgroup`.
+ */
+export function grid(count: number): [number, number, number] {
+  if (count <= MAX_WORKGROUPS_PER_DIM) return [count, 1, 1];
+  const y = Math.ceil(count / MAX_WORKGROUPS_PER_DIM);
+  if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`Dispatch of ${count} workgroups exceeds ${MAX_WORKGROUPS_PER_DIM}² workgroups; use a smaller batch or sequence length.`);
+  return [Math.ceil(count / y), y, 1];
+}
+
+/** Workgroups of size `wg` needed for `n` invocations, as a grid. */
+export function grid1d(n: number, wg: number): [number, number, number] {
+  return grid(Math.ceil(n / wg));
+}
+
+/**
+ * A uniform buffer with an op's sizes and scalars, created once per recorded dispatch. The WGSL
+ * struct lists its u32 fields first, then its f32 fields, in the order given here.
+ */
+export function uniforms(device: GPUDevice, label: string, u32: readonly number[], f32: readonly number[] = []): GPUBuffer {
+  const words = u32.length + f32.length;
+  const bytes = Math.max(16, Math.ceil((words * 4) / 16) * 16);
+  const buffer = device.createBuffer({ label: `${label}.uniforms`, size: bytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
+  const range = buffer.getMappedRange();
+  const u = new Uint32Array(range);
+  const f = new Float32Array(range);
+  u32.forEach((x, i) => {
+    if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Error(`${label}: uniform field ${i} must be a u32 (got ${x})`);
+    u[i] = x;
+  });
+  f32.forEach((x, i) => (f[u32.length + i] = x));
+  buffer.unmap();
+  return buffer;
+}
+
+/** 'rmsnormForward' → 'RmsnormForward' (labels read like type names). */
+export function pascal(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
