@@ -1,5 +1,164 @@
-import type { ChatTokenizer, Conversation, TokenizedSample } from './types';
-// Replaced by the real attribution in the next commit; present so the UI can build against the API.
+// Conversation → rendered chat → tokens with roles (see spans.ts for the character attribution and
+// offsets.ts for the character → token mapping).
+// Role of a character: content of message k → conv[k].role; the end-of-turn token right after an
+// assistant message's content → that assistant turn (role 'assistant', isEndOfTurn); every other
+// character → 'template'. A token's role: 'assistant' if it holds any assistant character (so
+// straddling tokens that carry part of the answer are trainable), else its first non-template role,
+// else 'template'. Prefix renderings are used only to DETECT templates that rewrite earlier turns
+// (reported in notes); attribution itself always uses renderings of the full conversation.
+import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizedSample } from './types';
+import { attributeChars, commonPrefix } from './spans';
+import { tokenSpans } from './offsets';
+
+/** How many prefix renderings the rewrite detector may spend on one sample. */
+const MAX_PREFIX_CHECKS = 64;
+
+function quote(s: string, max = 60): string {
+  const t = s.length > max ? `${s.slice(0, max)}…` : s;
+  return JSON.stringify(t);
+}
+
 export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation): TokenizedSample {
-  throw new Error(`tokenizeConversation not implemented yet (${tok.id}, ${conv.length} messages)`);
+  if (conv.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
+  const render = (c: Conversation): string => tok.render(c);
+  const rendered = render(conv);
+  const { charMessage, windows } = attributeChars(render, conv, rendered);
+  const notes: string[] = [
+    `Roles: content diff on the full ${tok.label} rendering (each message's content swapped for a probe character and re-rendered); tokens mapped by byte offsets.`,
+    ...tok.warnings,
+  ];
+
+  // Assistant turn numbers, and each turn's end-of-turn token right after its content.
+  const turnOf = new Int32Array(conv.length).fill(-1);
+  let turns = 0;
+  conv.forEach((m, k) => {
+    if (m.role === 'assistant') turnOf[k] = turns++;
+  });
+  const eotOwner = new Int32Array(rendered.length).fill(-1);
+  const eotTexts = tok.endOfTurnTokenIds.map((id) => tok.addedTokenContent(id) ?? tok.tokenString(id));
+  conv.forEach((m, k) => {
+    if (m.role !== 'assistant') return;
+    const from = windows[k].end;
+    const limit = k + 1 < conv.length ? windows[k + 1].start : rendered.length;
+    let best = -1;
+    let bestLen = 0;
+    for (const t of eotTexts) {
+      const at = rendered.indexOf(t, from);
+      if (at >= 0 && at + t.length <= limit && (best < 0 || at < best)) {
+        best = at;
+        bestLen = t.length;
+      }
+    }
+    if (best < 0) {
+      notes.push(`Assistant turn ${turnOf[k]} (message ${k}) has no end-of-turn token after it in the rendered chat.`);
+      return;
+    }
+    for (let i = best; i < best + bestLen; i++) {
+      eotOwner[i] = k;
+      charMessage[i] = k;
+    }
+  });
+
+  const roleOf = (msg: number): TokenRole => (msg < 0 ? 'template' : conv[msg].role);
+  const charRoles: TokenRole[] = new Array(rendered.length);
+  for (let i = 0; i < rendered.length; i++) charRoles[i] = roleOf(charMessage[i]);
+
+  const ids = tok.encode(rendered);
+  const spans = tokenSpans(tok, rendered, ids);
+  const eot = new Set(tok.endOfTurnTokenIds);
+  const tokens: TokenInfo[] = ids.map((id, index) => {
+    const sp = spans[index];
+    const roles: TokenRole[] = [];
+    const firstMsgOfRole = new Map<TokenRole, number>();
+    for (let i = Math.min(sp.coverStart, sp.start); i < Math.max(sp.coverEnd, sp.end); i++) {
+      const r = charRoles[i];
+      if (!roles.includes(r)) roles.push(r);
+      if (charMessage[i] >= 0 && !firstMsgOfRole.has(r)) firstMsgOfRole.set(r, charMessage[i]);
+    }
+    const role: TokenRole = roles.includes('assistant') ? 'assistant' : (roles.find((r) => r !== 'template') ?? 'template');
+    const messageIndex = role === 'template' ? null : (firstMsgOfRole.get(role) as number);
+    return {
+      index,
+      id,
+      text: rendered.slice(sp.start, sp.end),
+      start: sp.start,
+      end: sp.end,
+      role,
+      messageIndex,
+      turnIndex: messageIndex !== null && turnOf[messageIndex] >= 0 ? turnOf[messageIndex] : null,
+      isEndOfTurn: eot.has(id) && sp.end > sp.start && eotOwner[sp.start] >= 0,
+      straddles: roles.length > 1,
+      roles,
+    };
+  });
+
+  notes.push(...describeTemplate(tok, conv, rendered, charMessage, windows, turnOf));
+  return { rendered, tokens, conversation: conv, attribution: 'content-diff', notes, charRoles, charMessage };
+}
+
+/** Human-readable findings about what the template did to this conversation. */
+function describeTemplate(
+  tok: ChatTokenizer,
+  conv: Conversation,
+  rendered: string,
+  charMessage: Int32Array,
+  windows: ReturnType<typeof attributeChars>['windows'],
+  turnOf: Int32Array,
+): string[] {
+  const notes: string[] = [];
+
+  // 1. Does rendering a prefix of the chat give a prefix of the full rendering? (Qwen3: no.)
+  for (let k = 0; k < Math.min(conv.length - 1, MAX_PREFIX_CHECKS); k++) {
+    const prefix = tok.render(conv.slice(0, k + 1));
+    const lcp = commonPrefix(prefix, rendered);
+    if (lcp < windows[k].end) {
+      notes.push(
+        `The ${tok.label} template rewrites earlier turns: messages 0–${k} rendered alone differ from the full chat at char ${lcp} ` +
+          `(alone: ${quote(prefix.slice(lcp))}, in the full chat: ${quote(rendered.slice(lcp))}). ` +
+          'A prefix diff would misattribute this; roles here come from the full rendering.',
+      );
+      break;
+    }
+  }
+
+  // 2. Per message: trimmed, dropped, or markup inserted before the content.
+  let prevEnd = 0;
+  conv.forEach((m, k) => {
+    const w = windows[k];
+    const text = rendered.slice(w.start, w.end);
+    const label = m.role === 'assistant' ? `Assistant turn ${turnOf[k]} (message ${k})` : `Message ${k} (${m.role})`;
+    if (w.verbatim && text !== m.content) {
+      notes.push(`${label}: the template did not copy ${m.content.length - text.length} leading/trailing content character(s) (e.g. trimmed whitespace, or a <think> tag it writes itself); they are not trained as content.`);
+    } else if (!w.verbatim && w.matched < m.content.length) {
+      notes.push(`${label}: ${m.content.length - w.matched} of ${m.content.length} content characters are not in the rendered chat (the template rewrote or dropped them, e.g. an earlier turn's reasoning).`);
+    }
+    if (!w.verbatim && w.end - w.start > w.matched) {
+      notes.push(`${label}: the template inserted ${w.end - w.start - w.matched} markup character(s) inside the content; they count as template.`);
+    }
+    if (m.role === 'assistant') {
+      const gap = rendered.slice(prevEnd, w.start);
+      const open = gap.lastIndexOf('<think>');
+      if (open >= 0 && !m.content.includes('<think>') && gap.includes('</think>', open)) {
+        notes.push(
+          `${label}: the template added an empty reasoning block ${quote(gap.slice(open))} before the answer. It is template markup, not assistant content, so response-only training leaves it masked.`,
+        );
+      } else if (open >= 0) {
+        notes.push(`${label}: the template writes ${quote(gap.slice(open))} itself (for every final turn), so it counts as template; the reasoning, </think> and the answer are assistant content.`);
+      }
+    }
+    for (let i = w.end; i < rendered.length && charMessage[i] === k; i++) prevEnd = i + 1;
+    prevEnd = Math.max(prevEnd, w.end);
+  });
+
+  // 3. Text after the last message (Llama-3 appends an assistant header even without a generation prompt).
+  let lastOwned = rendered.length;
+  while (lastOwned > 0 && charMessage[lastOwned - 1] < 0) lastOwned--;
+  const tail = rendered.slice(lastOwned);
+  if (tail.trim() !== '') {
+    const genPrompt = conv[conv.length - 1].role === 'assistant' && tok.render(conv, true) === rendered;
+    notes.push(
+      `The template adds ${quote(tail)} after the last message${genPrompt ? ' even with add_generation_prompt=false (it always appends the assistant header)' : ''}; it is template markup and never trained.`,
+    );
+  }
+  return notes;
 }

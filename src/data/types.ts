@@ -55,14 +55,23 @@ export interface ChatTokenizer {
   /** Padding token; null when the tokenizer defines none. Never conflated with end-of-turn. */
   padTokenId: number | null;
   vocabSize: number;
-  /** apply_chat_template(conv, { tokenize: false, add_generation_prompt: false }). */
-  render(conv: Conversation): string;
+  /** Problems found while loading (e.g. pad == end-of-turn), shown with every sample. */
+  warnings: string[];
+  /** apply_chat_template(conv, { tokenize: false, add_generation_prompt }). Throws a readable
+   *  Error when the template rejects the conversation. */
+  render(conv: Conversation, addGenerationPrompt?: boolean): string;
   /** Token ids of `text` with no BOS/EOS added (special-token strings in the text are matched). */
   encode(text: string): number[];
-  /** Raw UTF-8 bytes of one token id (byte-level BPE pieces may be partial characters). */
+  /** Raw bytes of one token id as the tokenizer's model sees them (after normalization): UTF-8,
+   *  possibly a partial character for byte-level BPE pieces. */
   tokenBytes(id: number): Uint8Array;
   /** Token string as it appears in the vocabulary (for display/debug). */
   tokenString(id: number): string;
+  /** Content of an added token (special or not: <|im_end|>, <think>…); null for model tokens.
+   *  Added tokens are split out before normalization, so they appear verbatim in the text. */
+  addedTokenContent(id: number): string | null;
+  /** The tokenizer's normalizer applied to text between added tokens (e.g. NFC for Qwen3). */
+  normalize(text: string): string;
 }
 
 export interface TokenInfo {

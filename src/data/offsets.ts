@@ -1,0 +1,142 @@
+// Token ↔ character offsets for a rendered chat (transformers.js gives no offsets).
+// The token ids are split into runs: each added token (<|im_start|>, <think>, …) is matched
+// verbatim in the text; the model tokens between two added tokens must reproduce, byte for byte,
+// the UTF-8 of the tokenizer-normalized text between them. We check that, then walk both byte
+// streams together. The unit of text is a normalization cluster (a code point, or a base char with
+// the combining marks that NFC may merge into it), because normalization can change a cluster's
+// bytes but never moves bytes between clusters.
+// Byte-level BPE may split one character's bytes over several tokens. A cluster's text goes to
+// the token holding its LAST byte, so token texts concatenate exactly to the rendered text and a
+// token holding only leading bytes of a character has empty text (start === end). Every token
+// also records all clusters it touches (coverStart..coverEnd), which is what roles are read from.
+import type { ChatTokenizer } from './types';
+
+export interface TokenSpan {
+  /** rendered.slice(start, end) is the token's text. */
+  start: number;
+  end: number;
+  /** UTF-16 range of every cluster the token has at least one byte of (⊇ [start, end)). */
+  coverStart: number;
+  coverEnd: number;
+}
+
+const utf8 = new TextEncoder();
+
+/** Combining marks and Hangul medial/final jamo can compose with the character before them. */
+const JOINS_PREVIOUS = /^[\p{M}\u1160-\u11FF]/u;
+
+/** Split s into clusters whose normalized forms concatenate to normalize(s); one cluster when no
+ *  safe split exists. Returns UTF-16 start offsets (length = clusters + 1, last = s.length). */
+function clusters(s: string, normalize: (t: string) => string, identity: boolean): number[] {
+  const starts: number[] = [];
+  let i = 0;
+  for (const ch of s) {
+    if (identity || starts.length === 0 || !JOINS_PREVIOUS.test(ch)) starts.push(i);
+    i += ch.length;
+  }
+  starts.push(s.length);
+  if (identity) return starts;
+  let joined = '';
+  for (let c = 0; c + 1 < starts.length; c++) joined += normalize(s.slice(starts[c], starts[c + 1]));
+  return joined === normalize(s) ? starts : [0, s.length];
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
+}
+
+export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]): TokenSpan[] {
+  const spans: TokenSpan[] = new Array(ids.length);
+  const identity = tok.normalize('\u00e9e\u0301\u1100\u1161') === '\u00e9e\u0301\u1100\u1161';
+  let r = 0; // UTF-16 position in rendered
+  let i = 0;
+  while (i < ids.length) {
+    const addedText = tok.addedTokenContent(ids[i]);
+    if (addedText !== null) {
+      if (!rendered.startsWith(addedText, r)) {
+        throw new Error(`${tok.label}: token ${i} (${JSON.stringify(addedText)}) does not match the rendered text at char ${r}.`);
+      }
+      spans[i] = { start: r, end: r + addedText.length, coverStart: r, coverEnd: r + addedText.length };
+      r += addedText.length;
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < ids.length && tok.addedTokenContent(ids[j]) === null) j++;
+    const runEnd = j < ids.length ? rendered.indexOf(tok.addedTokenContent(ids[j]) as string, r) : rendered.length;
+    if (runEnd < 0) throw new Error(`${tok.label}: token ${j} is not found in the rendered text after char ${r}.`);
+    const text = rendered.slice(r, runEnd);
+
+    // Cluster byte ends (cumulative, over normalized bytes) and token byte ends.
+    const starts = clusters(text, tok.normalize, identity);
+    const nC = starts.length - 1;
+    const clusterByteEnd = new Float64Array(nC);
+    let acc = 0;
+    const expected: Uint8Array[] = [];
+    for (let c = 0; c < nC; c++) {
+      const b = utf8.encode(tok.normalize(text.slice(starts[c], starts[c + 1])));
+      expected.push(b);
+      acc += b.length;
+      clusterByteEnd[c] = acc;
+    }
+    const tokenByteEnd = new Float64Array(j - i);
+    let tacc = 0;
+    const got: Uint8Array[] = [];
+    for (let t = i; t < j; t++) {
+      const b = tok.tokenBytes(ids[t]);
+      got.push(b);
+      tacc += b.length;
+      tokenByteEnd[t - i] = tacc;
+    }
+    const want = concat(expected);
+    const have = concat(got);
+    if (want.length !== have.length || firstDifference(want, have) !== want.length) {
+      const at = firstDifference(want, have);
+      throw new Error(
+        `${tok.label}: tokens ${i}–${j - 1} do not reassemble the rendered text (first differing byte ${at} of the run starting at char ${r}). ` +
+          'Attribution needs byte-level BPE or byte-fallback tokens and a Unicode-normalization-only normalizer.',
+      );
+    }
+
+    // Cluster c goes to the token holding its last byte: the first t with tokenByteEnd[t] ≥ clusterByteEnd[c].
+    const nT = j - i;
+    let c = 0;
+    let pos = 0; // UTF-16 offset in `text` where the next token's text starts
+    let touch = 0; // first cluster that may be touched by the current token
+    for (let t = 0; t < nT; t++) {
+      const tStartByte = t === 0 ? 0 : tokenByteEnd[t - 1];
+      const tEndByte = tokenByteEnd[t];
+      const ownedFrom = c;
+      while (c < nC && clusterByteEnd[c] <= tEndByte) c++;
+      const start = ownedFrom < c ? starts[ownedFrom] : pos;
+      const end = ownedFrom < c ? starts[c] : pos;
+      pos = end;
+      // Touched: clusters with bytes in [tStartByte, tEndByte), i.e. end after tStartByte and
+      // start before tEndByte.
+      while (touch < nC && clusterByteEnd[touch] <= tStartByte) touch++;
+      let last = touch;
+      while (last + 1 < nC && clusterByteEnd[last] < tEndByte) last++;
+      spans[i + t] = { start: r + start, end: r + end, coverStart: r + starts[touch], coverEnd: r + starts[Math.min(last + 1, nC)] };
+    }
+    r = runEnd;
+    i = j;
+  }
+  if (r !== rendered.length) {
+    throw new Error(`${tok.label}: the tokens cover ${r} of ${rendered.length} rendered characters; the rest was lost in tokenization.`);
+  }
+  return spans;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
