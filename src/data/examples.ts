@@ -1,3 +1,117 @@
+// Built-in examples, one per situation the masking panel should make visible. Each is written in a
+// different input format so the examples also demonstrate the parser.
 import type { Example } from './types';
-// Filled in the next commit.
-export const EXAMPLES: Example[] = [];
+
+const LONG_PROMPT_REVIEW = [
+  'I bought this kettle three weeks ago after my old one finally gave up, and I want to leave a fair review because the listing photos',
+  'made it look better than it is. The good parts first: it boils a full litre in a little under three minutes, the handle stays cool,',
+  'and the lid opens with one button instead of having to be pried up like my last one. It is also quieter than I expected, more of a',
+  'low rumble than a roar, which matters in a small flat where the kitchen is two steps from the bedroom.',
+  '',
+  'Now the problems. The water window is on the side facing the wall when the kettle sits on its base, so you have to lift it to see how',
+  'much is inside. The limescale filter at the spout popped out twice in the first week and I nearly poured it into a mug. There is a',
+  'faint plastic smell on the first few boils, which the manual says is normal and which did fade after about ten uses, but it put my',
+  'partner off tea for a couple of days. Finally, the cord on the base is short, maybe sixty centimetres, so it only works if your socket',
+  'is right next to where you want the kettle.',
+  '',
+  'Overall it does the one thing a kettle needs to do, and does it quickly, but the small design choices add up to a slightly annoying',
+  'daily experience. For the price I expected a bit more care.',
+].join('\n');
+
+export const EXAMPLES: Example[] = [
+  {
+    id: 'short-qa',
+    title: 'Short question, short answer',
+    text: 'User: What is the capital of Australia?\nAssistant: Canberra. Many people guess Sydney, but Canberra was chosen as a compromise between Sydney and Melbourne.',
+  },
+  {
+    id: 'long-prompt',
+    title: 'Long prompt, one-word answer',
+    text: JSON.stringify(
+      [
+        {
+          role: 'user',
+          content: `Classify the overall sentiment of this product review as Positive, Negative or Mixed. Answer with one word.\n\n${LONG_PROMPT_REVIEW}`,
+        },
+        { role: 'assistant', content: 'Mixed' },
+      ],
+      null,
+      2,
+    ),
+  },
+  {
+    id: 'multi-turn',
+    title: 'Multi-turn: three assistant turns',
+    text: JSON.stringify(
+      [
+        { role: 'user', content: 'I have eggs, spinach and some feta. What can I make for dinner?' },
+        {
+          role: 'assistant',
+          content: 'A spinach and feta omelette works well. Wilt the spinach in a pan first, then pour in the beaten eggs and crumble the feta on top before folding.',
+        },
+        { role: 'user', content: 'How many eggs should I use for two people?' },
+        { role: 'assistant', content: 'Use five or six eggs for two people, and cook them as two separate omelettes so each one stays soft in the middle.' },
+        { role: 'user', content: 'Can I make it without a non-stick pan?' },
+        {
+          role: 'assistant',
+          content: 'Yes. Heat a steel pan well, add a generous knob of butter and wait until it stops foaming before the eggs go in. Keep the heat medium so the eggs set without sticking.',
+        },
+      ],
+      null,
+      2,
+    ),
+  },
+  {
+    id: 'system-prompt',
+    title: 'System prompt',
+    text: JSON.stringify(
+      {
+        conversations: [
+          { from: 'system', value: 'You are a patient maths tutor. Explain each step in plain words and never just give the final number.' },
+          { from: 'human', value: 'What is 15% of 80?' },
+          {
+            from: 'gpt',
+            value: 'Start by finding 10% of 80, which is 8. Half of that is 5%, which is 4. Adding them gives 15%: 8 + 4 = 12. So 15% of 80 is 12.',
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  },
+  {
+    id: 'reasoning',
+    title: 'Reasoning answer with <think>',
+    text: JSON.stringify(
+      {
+        messages: [
+          { role: 'user', content: 'A train leaves at 14:45 and the journey takes 2 hours 35 minutes. When does it arrive?' },
+          {
+            role: 'assistant',
+            content:
+              '<think>\nStart at 14:45. Adding 2 hours gives 16:45. Adding 35 more minutes: 16:45 plus 15 minutes is 17:00, and the remaining 20 minutes makes 17:20.\n</think>\n\nThe train arrives at 17:20.',
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  },
+  {
+    id: 'jsonl-dataset',
+    title: 'Small JSONL dataset (3 samples)',
+    text: [
+      { messages: [{ role: 'user', content: 'Translate "good morning" into French.' }, { role: 'assistant', content: 'Bonjour.' }] },
+      { messages: [{ role: 'user', content: 'Give me a synonym for "happy".' }, { role: 'assistant', content: 'Cheerful.' }] },
+      {
+        messages: [
+          { role: 'system', content: 'Answer in one short sentence.' },
+          { role: 'user', content: 'Why is the sky blue?' },
+          { role: 'assistant', content: 'Air scatters blue sunlight more than red, so blue light reaches our eyes from every direction.' },
+        ],
+      },
+    ]
+      .map((s) => JSON.stringify(s))
+      .join('\n'),
+  },
+];
