@@ -52,14 +52,21 @@ export function packBatch(seqs: readonly SequenceSpec[], T: number, padId = 0): 
   return batch;
 }
 
-/** Sequences [b0, b1) of a batch as a batch of their own (a micro-batch of an accumulated step). */
-export function sliceBatch(batch: Batch, b0: number, b1: number): Batch {
+/** The given sequences of a batch, as a batch of their own (a micro-batch of an accumulated step). */
+export function selectSequences(batch: Batch, rows: readonly number[]): Batch {
   const { T } = batch;
-  const rows = <A extends Int32Array | Uint8Array | Float64Array>(a: A): A => a.slice(b0 * T, b1 * T) as A;
+  const pick = <A extends Int32Array | Uint8Array | Float64Array>(a: A): A => {
+    const out = new (a.constructor as new (n: number) => A)(rows.length * T);
+    rows.forEach((b, i) => {
+      if (!(b >= 0 && b < batch.B)) throw new Error(`selectSequences: sequence ${b} is outside the batch (B = ${batch.B}).`);
+      out.set(a.subarray(b * T, (b + 1) * T), i * T);
+    });
+    return out;
+  };
   return {
-    B: b1 - b0, T,
-    ids: rows(batch.ids), labels: rows(batch.labels), weights: rows(batch.weights),
-    docIds: rows(batch.docIds), positions: rows(batch.positions),
-    roles: batch.roles ? rows(batch.roles) : undefined,
+    B: rows.length, T,
+    ids: pick(batch.ids), labels: pick(batch.labels), weights: pick(batch.weights),
+    docIds: pick(batch.docIds), positions: pick(batch.positions),
+    roles: batch.roles ? pick(batch.roles) : undefined,
   };
 }
