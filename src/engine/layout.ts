@@ -1,0 +1,242 @@
+/**
+ * The one size table of the GPU engine: every GPU buffer the engine uses comes from here.
+ *
+ * Memory is a set of arenas (one GPUBuffer each); a tensor is a 256-byte-aligned slice of an arena
+ * (WebGPU's storage binding offset alignment). WebGPU validates buffer usage per whole buffer: one
+ * dispatch may not bind a buffer read-only and writable at once. So tensors that ops write share an
+ * arena only where no dispatch reads one of them while writing another (parameters, gradients and
+ * moments: AdamW and the gradient norm then run over whole arenas); activations, activation
+ * gradients and scratch get one buffer per tensor; inputs and constants are only read. Categories:
+ *   parameters   HF names and shapes from the reference's paramTable (src/reference/model.ts), in
+ *                two groups: 2-D matrices (weight decay, see `decays` there) and everything else.
+ *                A group is split into several arenas when it exceeds the adapter's buffer limit.
+ *   gradients, adam_m, adam_v   the same arenas and offsets as parameters, so AdamW and the
+ *                gradient norm run over whole arenas.
+ *   activations  what backward needs, per layer, for one micro-batch (B, T), plus shared
+ *                transients (pre-RoPE q/k, the branch output before a residual add).
+ *   activation_grads  gradient buffers shared by all layers (backward runs one layer at a time).
+ *   inputs       the micro-batch being computed: ids, labels, weights, docIds, positions, roles, seqScale.
+ *   staging      the inputs of every micro-batch of a step, copied into `inputs` in the step's encoder.
+ *   constants    the RoPE cos/sin table.
+ *   scratch      attention score gradients, grad-norm partials, loss sums, the GPU step state.
+ * Small uniform buffers (op sizes, optimizer settings; tens of bytes each) are not in this table.
+ *
+ * N = B*T; letters as in config.ts.
+ */
+import { headSize, type LlamaConfig } from './config';
+import { decays, paramTable, type TensorSpec } from '../reference/model';
+import { GRAD_NORM_GROUPS, STEP_STATE_WORDS } from './ops/gradNorm';
+import { LOSS_SUMS } from './ops/lossReductions';
+
+export type Category =
+  | 'parameters' | 'gradients' | 'adam_m' | 'adam_v'
+  | 'activations' | 'activation_grads' | 'inputs' | 'staging' | 'constants' | 'scratch';
+
+export const CATEGORIES: readonly Category[] = ['parameters', 'gradients', 'adam_m', 'adam_v', 'activations', 'activation_grads', 'inputs', 'staging', 'constants', 'scratch'];
+
+/** WebGPU's largest minStorageBufferOffsetAlignment: every tensor starts on it. */
+export const ALIGN = 256;
+const F32 = 4;
+
+export interface Slot extends TensorSpec {
+  category: Category;
+  /** Index into Layout.arenas. */
+  arena: number;
+  /** Byte offset inside the arena. */
+  offset: number;
+  /** Bytes of data (elements * 4). */
+  bytes: number;
+}
+
+export interface Arena {
+  label: string;
+  category: Category;
+  bytes: number;
+  /** Parameter/gradient/moment arenas: whether its tensors get weight decay. */
+  decay: boolean;
+  slots: Slot[];
+}
+
+export interface Layout {
+  config: LlamaConfig;
+  B: number;
+  T: number;
+  /** Micro-batches per step the staging area holds. */
+  microBatches: number;
+  /** Positions the RoPE table covers. */
+  ropePositions: number;
+  arenas: Arena[];
+  /** Slot by category and name (parameters/gradients/adam_m/adam_v use the HF name). */
+  slots: Record<Category, Map<string, Slot>>;
+}
+
+export interface LayoutOptions {
+  /** Micro-batches per optimizer step (gradient accumulation). Default 1. */
+  microBatches?: number;
+  /** Largest arena (GPUBuffer and binding) in bytes: min(maxBufferSize, maxStorageBufferBindingSize). */
+  maxArenaBytes?: number;
+}
+
+const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Per-layer activations kept for backward, (B, T) = one micro-batch. */
+export function activationTable(c: LlamaConfig, B: number, T: number): TensorSpec[] {
+  const N = B * T, C = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
+  const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
+  const t: TensorSpec[] = [{ name: 'encoded', shape: [N, C] }]; // embedding output = residual stream into layer 0
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const p = `layers.${i}`;
+    t.push(
+      { name: `${p}.ln1`, shape: [N, C] },
+      { name: `${p}.rstd1`, shape: [N] },
+      { name: `${p}.qr`, shape: [N, NH * hs] },   // q after RoPE
+      { name: `${p}.kr`, shape: [N, NKV * hs] },  // k after RoPE
+      { name: `${p}.v`, shape: [N, NKV * hs] },
+      { name: `${p}.att`, shape: [B, NH, T, T] }, // softmax probabilities
+      { name: `${p}.atty`, shape: [N, NH * hs] }, // attention output, heads concatenated
+      { name: `${p}.res1`, shape: [N, C] },       // residual stream after attention
+      { name: `${p}.ln2`, shape: [N, C] },
+      { name: `${p}.rstd2`, shape: [N] },
+      { name: `${p}.gate`, shape: [N, F] },
+      { name: `${p}.up`, shape: [N, F] },
+      { name: `${p}.swi`, shape: [N, F] },
+      { name: `${p}.res2`, shape: [N, C] },       // residual stream out of layer i
+    );
+  }
+  t.push(
+    { name: 'q', shape: [N, NH * hs] },    // transient: q before RoPE (RoPE backward does not need it)
+    { name: 'k', shape: [N, NKV * hs] },   // transient: k before RoPE
+    { name: 'branch', shape: [N, C] },     // transient: o_proj / down_proj output before the residual add
+    { name: 'lnf', shape: [N, C] },
+    { name: 'rstdf', shape: [N] },
+    { name: 'logits', shape: [N, V] },
+    { name: 'losses', shape: [N] },
+  );
+  return t;
+}
+
+/** Activation gradients, shared by all layers (backward visits one layer at a time). */
+export function activationGradTable(c: LlamaConfig, B: number, T: number): TensorSpec[] {
+  const N = B * T, C = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
+  const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
+  return [
+    { name: 'dlogits', shape: [N, V] },
+    { name: 'dlnf', shape: [N, C] },
+    { name: 'dres', shape: [N, C] },       // d residual stream between layers (d res2 of the layer being visited)
+    { name: 'dres1', shape: [N, C] },      // d res1: skip path + post-attention norm path
+    { name: 'dnormIn', shape: [N, C] },    // an rmsnorm's dx before it joins the residual stream
+    { name: 'dln', shape: [N, C] },        // d ln1 / d ln2 (q,k,v or gate,up accumulate into it)
+    { name: 'dswi', shape: [N, F] },
+    { name: 'dgate', shape: [N, F] },
+    { name: 'dup', shape: [N, F] },
+    { name: 'datty', shape: [N, NH * hs] },
+    { name: 'dqr', shape: [N, NH * hs] },
+    { name: 'dkr', shape: [N, NKV * hs] },
+    { name: 'dq', shape: [N, NH * hs] },
+    { name: 'dk', shape: [N, NKV * hs] },
+    { name: 'dv', shape: [N, NKV * hs] },
+  ];
+}
+
+/** One micro-batch of inputs (the staging area holds `microBatches` copies of this block). */
+export function inputTable(B: number, T: number): TensorSpec[] {
+  const N = B * T;
+  return [
+    { name: 'ids', shape: [N] },       // i32
+    { name: 'labels', shape: [N] },    // i32, -100 = not trained
+    { name: 'weights', shape: [N] },   // f32
+    { name: 'docIds', shape: [N] },    // i32, -1 = padding
+    { name: 'positions', shape: [N] }, // i32
+    { name: 'roles', shape: [N] },     // i32: 0 none, 1 prompt, 2 response (of the target token)
+    { name: 'seqScale', shape: [B] },  // f32
+  ];
+}
+
+/** Builds the layout. Throws, saying which tensor and what to change, when one tensor exceeds the limit. */
+export function buildLayout(config: LlamaConfig, B: number, T: number, opts: LayoutOptions = {}): Layout {
+  const microBatches = opts.microBatches ?? 1;
+  const limit = opts.maxArenaBytes ?? Number.MAX_SAFE_INTEGER;
+  const arenas: Arena[] = [];
+  const slots = Object.fromEntries(CATEGORIES.map((c) => [c, new Map<string, Slot>()])) as Record<Category, Map<string, Slot>>;
+
+  /**
+   * Packs specs into arenas of at most `limit` bytes (one arena per tensor when `perTensor`);
+   * returns the arena indices created.
+   */
+  const pack = (category: Category, label: string, specs: readonly TensorSpec[], decay: boolean, perTensor = false): number[] => {
+    const created: number[] = [];
+    let cur: Arena | null = null;
+    for (const s of specs) {
+      const bytes = numel(s.shape) * F32;
+      const padded = align(Math.max(bytes, F32));
+      if (padded > limit) {
+        throw new Error(
+          `The ${category} tensor '${s.name}' (${s.shape.join(' x ')}) needs ${mib(bytes)}, more than this GPU can bind in one buffer (${mib(limit)}). Reduce the batch size or sequence length, or use a smaller model.`,
+        );
+      }
+      if (!cur || cur.bytes + padded > limit || perTensor) {
+        cur = { label: perTensor ? `${label}:${s.name}` : `${label}${created.length ? `.${created.length}` : ''}`, category, bytes: 0, decay, slots: [] };
+        created.push(arenas.length);
+        arenas.push(cur);
+      }
+      const slot: Slot = { ...s, category, arena: arenas.length - 1, offset: cur.bytes, bytes };
+      cur.slots.push(slot);
+      cur.bytes += padded;
+      slots[category].set(s.name, slot);
+    }
+    return created;
+  };
+
+  // Parameters: matrices first (decay), then vectors; gradients and moments mirror them exactly.
+  const params = paramTable(config);
+  const groups = [
+    { specs: params.filter((s) => decays(s)), decay: true, suffix: 'matrices' },
+    { specs: params.filter((s) => !decays(s)), decay: false, suffix: 'vectors' },
+  ];
+  for (const category of ['parameters', 'gradients', 'adam_m', 'adam_v'] as const) {
+    for (const g of groups) pack(category, `${category}.${g.suffix}`, g.specs, g.decay);
+  }
+  pack('activations', 'activations', activationTable(config, B, T), false, true);
+  pack('activation_grads', 'activation_grads', activationGradTable(config, B, T), false, true);
+  const inputs = inputTable(B, T);
+  pack('inputs', 'inputs', inputs, false);
+  // The staging block of micro-batch m is the inputs block, byte for byte, at m * (inputs arena bytes).
+  const inputArenas = arenas.filter((a) => a.category === 'inputs');
+  if (inputArenas.length !== 1) throw new Error(`The inputs of one micro-batch (${mib(inputArenas.reduce((a, b) => a + b.bytes, 0))}) do not fit one GPU buffer; reduce the batch size.`);
+  const block = inputArenas[0].bytes;
+  pack('staging', 'staging', [{ name: 'microBatches', shape: [microBatches, block / F32] }], false);
+  const ropePositions = Math.max(T, config.max_position_embeddings);
+  pack('constants', 'constants', [{ name: 'rope', shape: [ropePositions, headSize(config) / 2, 2] }], false);
+  const paramArenas = arenas.filter((a) => a.category === 'gradients').length;
+  pack('scratch', 'scratch', [
+    { name: 'attention.dpre', shape: [B, config.num_attention_heads, T, T] }, // d pre-softmax scores
+    { name: 'gradNorm.partials', shape: [paramArenas * GRAD_NORM_GROUPS] },
+    { name: 'stepSums', shape: [LOSS_SUMS.length] },   // lossReductions over the step's micro-batches
+    { name: 'stepState', shape: [STEP_STATE_WORDS] },  // StepState: norm, clip, nonFinite, adamStep
+  ], false, true);
+  return { config, B, T, microBatches, ropePositions, arenas, slots };
+}
+
+/** Bytes per category, and the total. */
+export type MemoryEstimate = Record<Category, number> & { total: number };
+
+/**
+ * GPU memory the engine allocates for (config, B, T) and `microBatches`, in bytes per category
+ * (uniform buffers and readback staging, < 1 KiB together, are left out). Compare the total with the
+ * adapter's memory and each arena with maxBufferSize.
+ */
+export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1): MemoryEstimate {
+  const layout = buildLayout(config, B, T, { microBatches });
+  const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as MemoryEstimate;
+  out.total = 0;
+  for (const a of layout.arenas) {
+    out[a.category] += a.bytes;
+    out.total += a.bytes;
+  }
+  return out;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,0 +1,163 @@
+/**
+ * The LLaMA model on the GPU, as recorded dispatch lists: forward is a straight list of op calls,
+ * backward the same calls in reverse (mirroring src/reference/model.ts call for call), then the loss
+ * and the optimizer. Built once per Engine; every step replays the lists.
+ *
+ * Gradient conventions (ops.ts): parameter gradients accumulate (+=) — the step clears them once, so
+ * micro-batches accumulate; activation gradients overwrite. Where the residual stream forks (into an
+ * rmsnorm and the skip connection) its gradient is the sum of both paths, formed by residualForward
+ * (out = a + b) into a separate buffer, so nothing needs zeroing between layers.
+ */
+import { headSize } from './config';
+import type { Dispatch } from '../gpu/kernel';
+import type { GpuTensor } from '../gpu/buffers';
+import { at, type OpContext } from './ops/context';
+import { embeddingBackward, embeddingForward } from './ops/embedding';
+import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm';
+import { matmulBackward, matmulForward } from './ops/matmul';
+import { ropeBackward, ropeForward } from './ops/rope';
+import { attentionBackward, attentionForward } from './ops/attention';
+import { swigluBackward, swigluForward } from './ops/swiglu';
+import { residualForward } from './ops/residual';
+import { crossEntropyForward } from './ops/crossEntropy';
+import { lossReductions } from './ops/lossReductions';
+import { gradNorm } from './ops/gradNorm';
+import { adamwStep } from './ops/adamw';
+import type { GpuMemory } from './memory';
+
+export interface ModelProgram {
+  /** ids → logits (activations kept for backward). */
+  forward: Dispatch[];
+  /** logits → losses, dlogits; adds the micro-batch's sums into scratch:stepSums. */
+  loss: Dispatch[];
+  /** dlogits → parameter gradients (+=). */
+  backward: Dispatch[];
+  /** Gradient norm, clip factor, non-finite check, AdamW over every parameter arena. */
+  optimizer: Dispatch[];
+}
+
+interface LayerParams {
+  ln1: GpuTensor; q: GpuTensor; qb: GpuTensor | null; k: GpuTensor; kb: GpuTensor | null; v: GpuTensor; vb: GpuTensor | null;
+  o: GpuTensor; ln2: GpuTensor; gate: GpuTensor; up: GpuTensor; down: GpuTensor;
+}
+
+/** Views of the parameters (or, with category 'gradients', of their gradients: same names). */
+function weights(mem: GpuMemory, category: 'parameters' | 'gradients') {
+  const cfg = mem.layout.config;
+  const t = (name: string) => mem.tensor(category, name);
+  const maybe = (name: string) => (mem.layout.slots[category].has(name) ? t(name) : null);
+  const layers: LayerParams[] = [];
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `model.layers.${i}`;
+    layers.push({
+      ln1: t(`${p}.input_layernorm.weight`),
+      q: t(`${p}.self_attn.q_proj.weight`), qb: maybe(`${p}.self_attn.q_proj.bias`),
+      k: t(`${p}.self_attn.k_proj.weight`), kb: maybe(`${p}.self_attn.k_proj.bias`),
+      v: t(`${p}.self_attn.v_proj.weight`), vb: maybe(`${p}.self_attn.v_proj.bias`),
+      o: t(`${p}.self_attn.o_proj.weight`),
+      ln2: t(`${p}.post_attention_layernorm.weight`),
+      gate: t(`${p}.mlp.gate_proj.weight`), up: t(`${p}.mlp.up_proj.weight`), down: t(`${p}.mlp.down_proj.weight`),
+    });
+  }
+  const wte = t('model.embed_tokens.weight');
+  // Tied: the LM head is the embedding, so its gradient adds into d wte.
+  return { wte, layers, norm: t('model.norm.weight'), lmHead: cfg.tie_word_embeddings ? wte : t('lm_head.weight') };
+}
+
+/** Records the whole model for the layout's (B, T). `hyper` is the per-step optimizer uniform. */
+export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): ModelProgram {
+  const { config: cfg, B, T } = mem.layout;
+  const N = B * T, C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
+  const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
+  const theta = cfg.rope_theta, eps = cfg.rms_norm_eps, L = cfg.num_hidden_layers;
+  const w = weights(mem, 'parameters');
+  const g = weights(mem, 'gradients');
+  const a = (name: string) => mem.tensor('activations', name);
+  const d = (name: string) => mem.tensor('activation_grads', name);
+  const inp = (name: string) => mem.tensor('inputs', name);
+  const ids = inp('ids'), labels = inp('labels'), weightsIn = inp('weights'), docIds = inp('docIds');
+  const positions = inp('positions'), roles = inp('roles'), seqScale = inp('seqScale');
+  const la = (l: number, name: string) => a(`layers.${l}.${name}`);
+  const residualIn = (l: number) => (l > 0 ? la(l - 1, 'res2') : a('encoded'));
+
+  // ---- forward ----
+  const forward: Dispatch[] = [];
+  forward.push(...embeddingForward(at(base, 'embed_tokens'), a('encoded'), ids, w.wte, N, C));
+  for (let l = 0; l < L; l++) {
+    const ctx = at(base, `layers.${l}`);
+    const lw = w.layers[l];
+    const x = residualIn(l);
+    forward.push(
+      ...rmsnormForward(ctx, la(l, 'ln1'), la(l, 'rstd1'), x, lw.ln1, N, C, eps),
+      ...matmulForward(ctx, a('q'), la(l, 'ln1'), lw.q, lw.qb, N, C, NH * hs),
+      ...matmulForward(ctx, a('k'), la(l, 'ln1'), lw.k, lw.kb, N, C, NKV * hs),
+      ...matmulForward(ctx, la(l, 'v'), la(l, 'ln1'), lw.v, lw.vb, N, C, NKV * hs),
+      ...ropeForward(ctx, la(l, 'qr'), a('q'), positions, B, T, NH, hs, theta),
+      ...ropeForward(ctx, la(l, 'kr'), a('k'), positions, B, T, NKV, hs, theta),
+      ...attentionForward(ctx, la(l, 'atty'), la(l, 'att'), la(l, 'qr'), la(l, 'kr'), la(l, 'v'), docIds, B, T, NH, NKV, hs),
+      ...matmulForward(ctx, a('branch'), la(l, 'atty'), lw.o, null, N, NH * hs, C),
+      ...residualForward(ctx, la(l, 'res1'), x, a('branch'), N * C),
+      ...rmsnormForward(ctx, la(l, 'ln2'), la(l, 'rstd2'), la(l, 'res1'), lw.ln2, N, C, eps),
+      ...matmulForward(ctx, la(l, 'gate'), la(l, 'ln2'), lw.gate, null, N, C, F),
+      ...matmulForward(ctx, la(l, 'up'), la(l, 'ln2'), lw.up, null, N, C, F),
+      ...swigluForward(ctx, la(l, 'swi'), la(l, 'gate'), la(l, 'up'), N * F),
+      ...matmulForward(ctx, a('branch'), la(l, 'swi'), lw.down, null, N, F, C),
+      ...residualForward(ctx, la(l, 'res2'), la(l, 'res1'), a('branch'), N * C),
+    );
+  }
+  const head = at(base, 'lm_head');
+  forward.push(
+    ...rmsnormForward(head, a('lnf'), a('rstdf'), residualIn(L), w.norm, N, C, eps),
+    ...matmulForward(head, a('logits'), a('lnf'), w.lmHead, null, N, C, V),
+  );
+
+  // ---- loss ----
+  const lossCtx = at(base, 'loss');
+  const loss: Dispatch[] = [
+    ...crossEntropyForward(lossCtx, a('losses'), d('dlogits'), a('logits'), ids, labels, weightsIn, seqScale, B, T, V),
+    ...lossReductions(lossCtx, mem.tensor('scratch', 'stepSums'), a('losses'), labels, weightsIn, seqScale, roles, B, T),
+  ];
+
+  // ---- backward: forward's calls in reverse ----
+  const backward: Dispatch[] = [
+    ...matmulBackward(head, d('dlnf'), g.lmHead, null, d('dlogits'), a('lnf'), w.lmHead, N, C, V, false),
+    ...rmsnormBackward(head, d('dres'), g.norm, d('dlnf'), residualIn(L), w.norm, a('rstdf'), N, C),
+  ];
+  for (let l = L - 1; l >= 0; l--) {
+    const ctx = at(base, `layers.${l}`);
+    const lw = w.layers[l], lg = g.layers[l];
+    // d('dres') holds d res2 (this layer's output); d mlpout = d res2 (skip connection).
+    backward.push(
+      ...matmulBackward(ctx, d('dswi'), lg.down, null, d('dres'), la(l, 'swi'), lw.down, N, F, C, false),
+      ...swigluBackward(ctx, d('dgate'), d('dup'), d('dswi'), la(l, 'gate'), la(l, 'up'), N * F),
+      ...matmulBackward(ctx, d('dln'), lg.up, null, d('dup'), la(l, 'ln2'), lw.up, N, C, F, false),
+      ...matmulBackward(ctx, d('dln'), lg.gate, null, d('dgate'), la(l, 'ln2'), lw.gate, N, C, F, true),
+      ...rmsnormBackward(ctx, d('dnormIn'), lg.ln2, d('dln'), la(l, 'res1'), lw.ln2, la(l, 'rstd2'), N, C),
+      ...residualForward(ctx, d('dres1'), d('dres'), d('dnormIn'), N * C), // fork: skip path + norm path
+      // d attproj = d res1 (skip connection)
+      ...matmulBackward(ctx, d('datty'), lg.o, null, d('dres1'), la(l, 'atty'), lw.o, N, NH * hs, C, false),
+      ...attentionBackward(ctx, d('dqr'), d('dkr'), d('dv'), d('datty'), la(l, 'qr'), la(l, 'kr'), la(l, 'v'), la(l, 'att'), docIds, B, T, NH, NKV, hs),
+      ...ropeBackward(ctx, d('dk'), d('dkr'), positions, B, T, NKV, hs, theta),
+      ...ropeBackward(ctx, d('dq'), d('dqr'), positions, B, T, NH, hs, theta),
+      ...matmulBackward(ctx, d('dln'), lg.v, lg.vb, d('dv'), la(l, 'ln1'), lw.v, N, C, NKV * hs, false),
+      ...matmulBackward(ctx, d('dln'), lg.k, lg.kb, d('dk'), la(l, 'ln1'), lw.k, N, C, NKV * hs, true),
+      ...matmulBackward(ctx, d('dln'), lg.q, lg.qb, d('dq'), la(l, 'ln1'), lw.q, N, C, NH * hs, true),
+      ...rmsnormBackward(ctx, d('dnormIn'), lg.ln1, d('dln'), residualIn(l), lw.ln1, la(l, 'rstd1'), N, C),
+      ...residualForward(ctx, d('dres'), d('dres1'), d('dnormIn'), N * C), // fork: d res2 of layer l-1
+    );
+  }
+  backward.push(...embeddingBackward(at(base, 'embed_tokens'), g.wte, d('dres'), ids, N, C));
+
+  // ---- optimizer ----
+  const opt = at(base, 'optimizer');
+  const state = mem.tensor('scratch', 'stepState');
+  const gradArenas = mem.arenasOf('gradients');
+  const optimizer: Dispatch[] = gradNorm(opt, state, gradArenas.map((i) => mem.arena(i)), mem.tensor('scratch', 'stepSums'), hyper);
+  const [params, ms, vs] = (['parameters', 'adam_m', 'adam_v'] as const).map((c) => mem.arenasOf(c));
+  gradArenas.forEach((gi, j) => {
+    const arena = mem.layout.arenas[gi];
+    const n = arena.bytes / 4;
+    optimizer.push(...adamwStep(at(base, `optimizer.${arena.label}`), mem.arena(params[j]), mem.arena(gi), mem.arena(ms[j]), mem.arena(vs[j]), n, hyper, state, arena.decay));
+  });
+  return { forward, loss, backward, optimizer };
+}

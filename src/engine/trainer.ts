@@ -1,0 +1,393 @@
+/**
+ * The GPU training engine: construct it with a config, (B, T) and weights; then `trainStep` runs one
+ * optimizer step over up to `microBatches` micro-batches in ONE command encoder and ONE queue
+ * submission, and resolves with its report once the small read-back lands (the next step can be
+ * submitted before that). Runs in a Web Worker (worker.ts) or directly in Node.
+ *
+ * Step semantics are the reference's (src/reference/model.ts trainStep):
+ * - seqScale per micro-batch from normalisationScales over the TOTAL trained weight (and trained
+ *   sequences) of the accumulated step, computed here on the CPU before submit.
+ * - No trained tokens (known on the CPU): forward and loss only, the report says so, weights,
+ *   moments and the step count are untouched.
+ * - Non-finite loss or gradient: detected on the GPU (grad_norm_finalize sets StepState.nonFinite,
+ *   AdamW then skips); the report names the step; weights are untouched.
+ * - Weight decay only on 2-D matrices (reference `decays`); clipping by the global L2 norm.
+ */
+import type { Gpu } from '../gpu/device';
+import { readTensors, writeTensor, type GpuTensor } from '../gpu/buffers';
+import { encode, Kernels, type Dispatch } from '../gpu/kernel';
+import { ReadbackRing } from '../gpu/readback';
+import { headSize, validateConfig, type LlamaConfig } from './config';
+import { buildLayout, type Layout } from './layout';
+import { GpuMemory } from './memory';
+import { buildModel, type ModelProgram } from './model';
+import type { OpContext } from './ops/context';
+import { ropeTableData } from './ops/rope';
+import { decodeLossSums, LOSS_SUMS, type LossSums } from './ops/lossReductions';
+import { decodeStepState, STEP_STATE_WORDS } from './ops/gradNorm';
+import { hyperData, HYPER_BYTES } from './ops/adamw';
+import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from '../reference/ops';
+import { paramTable, type Batch, type StepReport, type TrainSettings } from '../reference/model';
+
+export type { Batch, TrainSettings, StepReport };
+
+/** PyTorch AdamW defaults with HF Trainer's clip, mean over trained tokens. */
+export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
+  lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, lossMode: 'mean_tokens',
+};
+
+export interface EngineOptions {
+  gpu: Gpu;
+  config: LlamaConfig;
+  /** Sequences per micro-batch. */
+  B: number;
+  /** Tokens per sequence (padded). */
+  T: number;
+  /** Most micro-batches one step accumulates. Default 1. */
+  microBatches?: number;
+  /** Initial weights by HF name; every parameter of the config must be present. */
+  weights: Record<string, Float32Array>;
+  /** Invocations per workgroup of 1-D kernels (power of two). Default 64. */
+  workgroupSize?: number;
+}
+
+/** A step report with what the GPU engine adds to the reference's. */
+export interface EngineStepReport extends StepReport {
+  /** trainStep call number, 1-based (counts skipped steps too); `step` is the same number. */
+  step: number;
+  /** Updates applied so far, after this step (AdamW's t; skipped steps do not count). */
+  optimizerStep: number;
+  /** Wall time this step held the GPU pipeline: from max(submit, previous step done) to done. */
+  ms: number;
+}
+
+export interface Evaluation {
+  /** Per-position ruler losses (batch.B, batch.T); position t predicts token t+1; t = T-1 is 0. */
+  losses: Float32Array;
+  /** Sums as in the reference's lossReductions (seqScale from `mode` on this batch alone). */
+  sums: LossSums;
+  /** Logits of the last real token of each sequence (batch.B, V): the next-token distribution. */
+  lastLogits: Float32Array;
+  /** Every position's logits (batch.B, batch.T, V), when asked for. */
+  logits?: Float32Array;
+}
+
+/** Throws, naming the tensor, when a weight is missing or has the wrong size. */
+function checkWeights(config: LlamaConfig, tensors: Record<string, Float32Array>): void {
+  for (const s of paramTable(config)) {
+    const src = tensors[s.name];
+    const n = s.shape.reduce((x, y) => x * y, 1);
+    if (!src) throw new Error(`Parameter "${s.name}" (shape ${s.shape.join('×')}) is missing from the weights.`);
+    if (src.length !== n) throw new Error(`Parameter "${s.name}" has ${src.length} values; the config needs ${n} (shape ${s.shape.join('×')}).`);
+  }
+}
+
+const READBACK_BYTES = (LOSS_SUMS.length + STEP_STATE_WORDS) * 4;
+
+export class Engine {
+  readonly config: LlamaConfig;
+  readonly layout: Layout;
+  private readonly device: GPUDevice;
+  private readonly mem: GpuMemory;
+  private readonly program: ModelProgram;
+  private readonly hyper: GPUBuffer;
+  private readonly ring: ReadbackRing;
+  /** Serialises submissions (writes + encode + submit of one call never interleave with another's). */
+  private tail: Promise<unknown> = Promise.resolve();
+  private calls = 0;
+  private lastDone = 0;
+
+  private constructor(readonly gpu: Gpu, opts: EngineOptions) {
+    validateConfig(opts.config);
+    this.config = opts.config;
+    this.device = gpu.device;
+    const lim = gpu.adapter.limits;
+    this.layout = buildLayout(opts.config, opts.B, opts.T, {
+      microBatches: opts.microBatches ?? 1,
+      maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize),
+    });
+    this.mem = new GpuMemory(this.device, this.layout);
+    this.hyper = this.device.createBuffer({ label: 'Engine.hyper.uniforms', size: HYPER_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.ring = new ReadbackRing(this.device, 'Engine.stepReadback', READBACK_BYTES);
+    const hs = headSize(opts.config);
+    const rope = this.mem.tensor('constants', 'rope');
+    writeTensor(this.device, rope, ropeTableData(hs, opts.config.rope_theta, this.layout.ropePositions));
+    const ctx: OpContext = {
+      device: this.device,
+      kernels: new Kernels(this.device),
+      wg: opts.workgroupSize ?? 64,
+      where: '',
+      rope: { tensor: rope, hs, theta: opts.config.rope_theta, P: this.layout.ropePositions },
+      scratch: (name, shape) => {
+        const t = this.mem.tensor('scratch', name);
+        if (t.shape.join('x') !== shape.join('x')) throw new Error(`Scratch '${name}' is laid out as (${t.shape.join(', ')}), the op wants (${shape.join(', ')}).`);
+        return t;
+      },
+    };
+    this.kernels = ctx.kernels;
+    this.device.pushErrorScope('validation');
+    this.program = buildModel(ctx, this.mem, this.hyper);
+    this.setParameters(opts.weights);
+  }
+
+  private readonly kernels: Kernels;
+
+  /** Builds the engine; resolves once every pipeline has compiled and validated. */
+  static async create(opts: EngineOptions): Promise<Engine> {
+    checkWeights(opts.config, opts.weights);
+    const e = new Engine(opts.gpu, opts);
+    const err = await e.device.popErrorScope();
+    await e.kernels.checkCompilation();
+    if (err) throw new Error(`Building the GPU model failed validation: ${err.message}`);
+    return e;
+  }
+
+  get B(): number { return this.layout.B; }
+  get T(): number { return this.layout.T; }
+
+  // ------------------------------------------------------------------------------------------
+  // weights
+  // ------------------------------------------------------------------------------------------
+
+  /** Loads weights by HF name and resets the optimizer (moments, step count). */
+  setParameters(tensors: Record<string, Float32Array>): void {
+    checkWeights(this.config, tensors);
+    void this.serial(() => {
+      for (const s of paramTable(this.config)) writeTensor(this.device, this.mem.tensor('parameters', s.name), tensors[s.name]);
+      const enc = this.device.createCommandEncoder({ label: 'Engine.resetOptimizer.encoder' });
+      for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
+      const state = this.mem.tensor('scratch', 'stepState');
+      enc.clearBuffer(state.buffer, state.offset, state.size);
+      this.device.queue.submit([enc.finish()]);
+    });
+  }
+
+  /** Current weights by HF name (Float32Array each). */
+  getParameters(): Promise<Record<string, Float32Array>> {
+    return this.readNamed('parameters');
+  }
+
+  /** The gradients of the last step (cleared at the start of each step). */
+  getGradients(): Promise<Record<string, Float32Array>> {
+    return this.readNamed('gradients');
+  }
+
+  private readNamed(category: 'parameters' | 'gradients'): Promise<Record<string, Float32Array>> {
+    return this.serial(async () => {
+      const specs = paramTable(this.config);
+      const data = await readTensors(this.device, specs.map((s) => this.mem.tensor(category, s.name)));
+      return Object.fromEntries(specs.map((s, i) => [s.name, new Float32Array(data[i])]));
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // training
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * Submits one optimizer step over `microBatches` (each at most B x T; smaller ones are padded).
+   * Returns once the step's report has been read back; call it again without awaiting to pipeline.
+   * Throws (before touching the GPU) when a batch is malformed, saying where.
+   */
+  trainStep(microBatches: readonly Batch[], settings: TrainSettings): Promise<EngineStepReport> {
+    const step = ++this.calls;
+    const padded = microBatches.map((mb, i) => this.prepare(mb, i, step));
+    if (padded.length === 0) throw new Error(`Step ${step}: no micro-batches given.`);
+    if (padded.length > this.layout.microBatches) throw new Error(`Step ${step}: ${padded.length} micro-batches, but the engine was built for at most ${this.layout.microBatches}. Recreate it with a larger microBatches.`);
+    let totalWeight = 0, totalSequences = 0;
+    for (const mb of padded) {
+      const t = trainedTotals(mb.labels, mb.weights, mb.B, mb.T);
+      totalWeight += t.weight;
+      totalSequences += t.sequences;
+    }
+    const trained = totalWeight > 0;
+    const scales = padded.map((mb) => normalisationScales(mb.labels, mb.weights, mb.B, mb.T, settings.lossMode, totalWeight, totalSequences));
+
+    let submitted = 0;
+    const readback = this.serial(async () => {
+      const slot = await this.ring.reserve();
+      padded.forEach((mb, m) => this.writeInputs(mb, scales[m], m));
+      this.device.queue.writeBuffer(this.hyper, 0, hyperData({ ...settings, maxGradNorm: Number.isFinite(settings.maxGradNorm) ? settings.maxGradNorm : 0 }));
+      const enc = this.device.createCommandEncoder({ label: `Engine.step${step}.encoder` });
+      for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
+      const sums = this.mem.tensor('scratch', 'stepSums');
+      enc.clearBuffer(sums.buffer, sums.offset, sums.size);
+      padded.forEach((_, m) => {
+        this.copyInputs(enc, m);
+        this.pass(enc, `Engine.step${step}.microBatch${m}`, trained ? [this.program.forward, this.program.loss, this.program.backward] : [this.program.forward, this.program.loss]);
+      });
+      if (trained) this.pass(enc, `Engine.step${step}.optimizer`, [this.program.optimizer]);
+      slot.encodeCopies(enc, [sums, this.mem.tensor('scratch', 'stepState')]);
+      this.device.queue.submit([enc.finish()]);
+      submitted = performance.now();
+      return slot.afterSubmit();
+    });
+    return readback.then(async (pending) => {
+      const bytes = await pending;
+      const done = performance.now();
+      const ms = done - Math.max(submitted, this.lastDone);
+      this.lastDone = done;
+      return this.report(step, trained, bytes, ms);
+    });
+  }
+
+  private report(step: number, trained: boolean, bytes: ArrayBuffer, ms: number): EngineStepReport {
+    const s = decodeLossSums(new Float32Array(bytes, 0, LOSS_SUMS.length));
+    const st = decodeStepState(bytes.slice(LOSS_SUMS.length * 4));
+    const r: EngineStepReport = {
+      status: 'ok', step, optimizerStep: st.adamStep, ms,
+      loss: s.objective, trainedWeight: s.trainedWeight, trainedCount: s.trainedCount,
+      gradNorm: trained ? st.norm : NaN, clipFactor: trained ? st.clip : 1,
+      promptLossSum: s.promptLossSum, promptCount: s.promptCount, responseLossSum: s.responseLossSum, responseCount: s.responseCount,
+    };
+    if (!trained) {
+      r.status = 'no trained tokens';
+      r.message = `Step ${step}: no position in this batch has a trained label (all -100, or all weights 0), so there is nothing to learn from and no update was applied. Check the mask policy or pick samples with a response.`;
+    } else if (st.nonFinite) {
+      r.status = 'non-finite';
+      const what = !Number.isFinite(s.objective) ? `the loss is ${s.objective}` : `the gradient norm is ${st.norm}`;
+      r.message = `Step ${step}: ${what}, so no update was applied (weights unchanged). Lower the learning rate, check the weights and the data, or reload the model.`;
+    }
+    return r;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // evaluation (forward only)
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * Forward and loss without any update: per-position losses (heatmap), the loss sums (seqScale
+   * from `mode` on this batch alone) and the next-token logits after each sequence's last real
+   * token (generation). `allLogits` also returns every position's logits.
+   */
+  evaluate(batch: Batch, mode: LossMode = 'mean_tokens', allLogits = false): Promise<Evaluation> {
+    const step = this.calls; // evaluation does not count as a step
+    const mb = this.prepare(batch, 0, step);
+    const scale = normalisationScales(mb.labels, mb.weights, mb.B, mb.T, mode);
+    const { V } = { V: this.config.vocab_size };
+    return this.serial(async () => {
+      this.writeInputs(mb, scale, 0);
+      const enc = this.device.createCommandEncoder({ label: 'Engine.evaluate.encoder' });
+      const sums = this.mem.tensor('scratch', 'stepSums');
+      enc.clearBuffer(sums.buffer, sums.offset, sums.size);
+      this.copyInputs(enc, 0);
+      this.pass(enc, 'Engine.evaluate', [this.program.forward, this.program.loss]);
+      this.device.queue.submit([enc.finish()]);
+      const logits = this.mem.tensor('activations', 'logits');
+      const [lossData, sumData, logitData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), sums, logits]);
+      const lossAll = new Float32Array(lossData), logitAll = new Float32Array(logitData);
+      const { B: b0, T: t0 } = batch;
+      const losses = new Float32Array(b0 * t0);
+      const lastLogits = new Float32Array(b0 * V);
+      const full = allLogits ? new Float32Array(b0 * t0 * V) : undefined;
+      for (let b = 0; b < b0; b++) {
+        losses.set(lossAll.subarray(b * this.T, b * this.T + t0), b * t0);
+        let last = -1;
+        for (let t = 0; t < t0; t++) if (batch.docIds[b * t0 + t] >= 0) last = t;
+        if (last >= 0) lastLogits.set(logitAll.subarray((b * this.T + last) * V, (b * this.T + last + 1) * V), b * V);
+        if (full) full.set(logitAll.subarray(b * this.T * V, (b * this.T + t0) * V), b * t0 * V);
+      }
+      return { losses, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits: full };
+    });
+  }
+
+  /** Waits for every submitted step and read-back. */
+  async flush(): Promise<void> {
+    await this.tail;
+    await this.ring.drain();
+  }
+
+  destroy(): void {
+    this.mem.destroy();
+    this.ring.destroy();
+    this.hyper.destroy();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // internals
+  // ------------------------------------------------------------------------------------------
+
+  private serial<R>(f: () => R | Promise<R>): Promise<R> {
+    const run = this.tail.then(f);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private pass(enc: GPUCommandEncoder, label: string, lists: readonly Dispatch[][]): void {
+    const pass = enc.beginComputePass({ label });
+    for (const l of lists) encode(pass, l);
+    pass.end();
+  }
+
+  /** Copies micro-batch m's staged inputs into the live input block (inside the step's encoder). */
+  private copyInputs(enc: GPUCommandEncoder, m: number): void {
+    const inputs = this.mem.arena(this.mem.arenasOf('inputs')[0]);
+    const staging = this.mem.tensor('staging', 'microBatches');
+    enc.copyBufferToBuffer(staging.buffer, staging.offset + m * inputs.size, inputs.buffer, 0, inputs.size);
+  }
+
+  /** Writes a prepared micro-batch into staging block m (queue-ordered before the next submit). */
+  private writeInputs(mb: Batch, seqScale: Float64Array, m: number): void {
+    const arena = this.layout.arenas[this.mem.arenasOf('inputs')[0]];
+    const block = new ArrayBuffer(arena.bytes);
+    const put = (name: string, data: Int32Array | Float32Array) => {
+      const s = this.mem.slot('inputs', name);
+      new Uint8Array(block, s.offset, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    };
+    put('ids', mb.ids);
+    put('labels', mb.labels);
+    put('weights', Float32Array.from(mb.weights));
+    put('docIds', mb.docIds);
+    put('positions', mb.positions);
+    put('roles', Int32Array.from(mb.roles ?? new Int32Array(mb.ids.length)));
+    put('seqScale', Float32Array.from(seqScale));
+    const staging = this.mem.tensor('staging', 'microBatches');
+    this.device.queue.writeBuffer(staging.buffer, staging.offset + m * arena.bytes, block);
+  }
+
+  /**
+   * Checks a micro-batch against the engine and the HF label convention, and pads it to (B, T)
+   * (padding: id 0, label -100, weight 0, docId -1, position 0, role 0).
+   */
+  private prepare(batch: Batch, m: number, step: number): Batch {
+    const { B, T } = this;
+    const V = this.config.vocab_size;
+    const where = (n: number) => `step ${step}, micro-batch ${m}, sequence ${Math.floor(n / batch.T)}, position ${n % batch.T}`;
+    if (batch.B > B || batch.T > T) throw new Error(`Step ${step}, micro-batch ${m}: the batch is ${batch.B} x ${batch.T} but the engine holds at most ${B} x ${T}. Recreate the engine or split the batch.`);
+    const N0 = batch.B * batch.T;
+    for (const [name, arr] of Object.entries({ ids: batch.ids, labels: batch.labels, weights: batch.weights, docIds: batch.docIds, positions: batch.positions, ...(batch.roles ? { roles: batch.roles } : {}) })) {
+      if (arr.length !== N0) throw new Error(`Step ${step}, micro-batch ${m}: "${name}" has ${arr.length} entries; B×T = ${batch.B}×${batch.T} needs ${N0}.`);
+    }
+    for (let n = 0; n < N0; n++) {
+      const id = batch.ids[n], label = batch.labels[n], w = batch.weights[n];
+      if (!(id >= 0 && id < V)) throw new Error(`Token id ${id} at ${where(n)} is outside the vocabulary [0, ${V}). Check that the tokenizer matches the model.`);
+      if (label !== IGNORE_INDEX && label !== id) throw new Error(`Label ${label} at ${where(n)} is neither -100 nor the input id ${id}. Labels must be the input ids with -100 where nothing is trained (Hugging Face convention).`);
+      if (label !== IGNORE_INDEX && !Number.isFinite(w)) throw new Error(`The label weight at ${where(n)} is ${w}. Fix the mask policy's weights.`);
+      if (batch.docIds[n] < -1) throw new Error(`docId ${batch.docIds[n]} at ${where(n)}: use -1 for padding and ids >= 0 for documents.`);
+      const p = batch.positions[n];
+      if (!(p >= 0 && p < this.layout.ropePositions)) throw new Error(`Position ${p} at ${where(n)} is outside [0, ${this.layout.ropePositions}) (max_position_embeddings). Shorten the sample.`);
+    }
+    if (batch.B === B && batch.T === T && batch.roles) return batch;
+    const N = B * T;
+    const out: Batch = {
+      B, T,
+      ids: new Int32Array(N), labels: new Int32Array(N).fill(IGNORE_INDEX), weights: new Float64Array(N),
+      docIds: new Int32Array(N).fill(-1), positions: new Int32Array(N), roles: new Int32Array(N),
+    };
+    for (let b = 0; b < batch.B; b++) {
+      const src = b * batch.T, dst = b * T, len = batch.T;
+      out.ids.set(batch.ids.subarray(src, src + len), dst);
+      out.labels.set(batch.labels.subarray(src, src + len), dst);
+      out.weights.set(batch.weights.subarray(src, src + len), dst);
+      out.docIds.set(batch.docIds.subarray(src, src + len), dst);
+      out.positions.set(batch.positions.subarray(src, src + len), dst);
+      if (batch.roles) out.roles!.set(batch.roles.subarray(src, src + len), dst);
+    }
+    return out;
+  }
+
+  /** A live tensor, for tests and diagnostics (e.g. ('activations', 'logits')). */
+  tensor(category: Parameters<GpuMemory['tensor']>[0], name: string): GpuTensor {
+    return this.mem.tensor(category, name);
+  }
+}
