@@ -1,5 +1,5 @@
 // Shared steps for the playground's end-to-end tests.
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type Browser, type Page, type TestInfo } from '@playwright/test';
 
 export interface Msg {
   role: 'system' | 'user' | 'assistant';
@@ -8,20 +8,27 @@ export interface Msg {
 
 export const chat = (...messages: Msg[]) => JSON.stringify(messages, null, 2);
 
-/** Open the app on a clean slate (no saved input from an earlier test). */
-export async function openFresh(page: Page): Promise<void> {
+/**
+ * Load the app once so Vite's dev server has discovered and pre-bundled every dependency,
+ * including those only the data worker imports: Vite's start-up scan does not follow
+ * `new Worker(new URL(...))`, finds them on first use and then reloads the page, which would
+ * land in the middle of a test.
+ */
+export async function warmUp(browser: Browser): Promise<void> {
+  const page = await browser.newPage();
   await page.goto('/');
-  await page.evaluate(
-    () =>
-      new Promise<void>((resolve, reject) => {
-        const req = indexedDB.deleteDatabase('sft-playground');
-        req.onsuccess = () => resolve();
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => resolve();
-      }),
-  );
+  await page.waitForLoadState('networkidle');
   await page.reload();
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('.app')).toHaveAttribute('data-busy', 'false', { timeout: 120_000 });
+  await page.close();
+}
+
+/** Open the app. Each test has its own browser context, so IndexedDB starts empty. */
+export async function openFresh(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  await idle(page);
 }
 
 /** Wait until the worker has answered the latest request. */
@@ -32,6 +39,35 @@ export async function idle(page: Page): Promise<void> {
 export async function paste(page: Page, text: string): Promise<void> {
   await page.getByTestId('paste-box').fill(text);
   await idle(page);
+}
+
+/**
+ * Paste through the real clipboard (Ctrl+A, Ctrl+V), as a user does. For big inputs this is the
+ * path to measure: Playwright's fill() types the text through the editor's insertText command,
+ * which takes ~8 s for 1 MB in a bare textarea on this machine, a cost no user pays.
+ */
+export async function clipboardPaste(page: Page, text: string): Promise<void> {
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+  const box = page.getByTestId('paste-box');
+  await box.focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Control+V');
+}
+
+/** Record the longest main-thread task (ms) from now on; read it with longestTask(). */
+export async function watchLongTasks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __longest: number };
+    w.__longest = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
+    }).observe({ type: 'longtask', buffered: false });
+  });
+}
+
+export async function longestTask(page: Page): Promise<number> {
+  return Math.round(await page.evaluate(() => (window as unknown as { __longest: number }).__longest));
 }
 
 export async function pickTokenizer(page: Page, id: 'default' | 'llama3' | 'qwen3'): Promise<void> {
