@@ -114,7 +114,7 @@ export class Engine {
     writeTensor(this.device, rope, ropeTableData(hs, opts.config.rope_theta, this.layout.ropePositions));
     const ctx: OpContext = {
       device: this.device,
-      kernels: new Kernels(this.device),
+      kernels: Kernels.for(this.device),
       wg: opts.workgroupSize ?? 64,
       where: '',
       rope: { tensor: rope, hs, theta: opts.config.rope_theta, P: this.layout.ropePositions },

@@ -24,8 +24,20 @@ export interface Dispatch {
 
 const COMMON_LINES = common.split('\n').length;
 
+const perDevice = new WeakMap<GPUDevice, Kernels>();
+
 /** Compiles shader modules and pipelines once per device. */
 export class Kernels {
+  /** The device's shared cache: engines rebuilt on the same device reuse compiled pipelines. */
+  static for(device: GPUDevice): Kernels {
+    let k = perDevice.get(device);
+    if (!k) {
+      k = new Kernels(device);
+      perDevice.set(device, k);
+    }
+    return k;
+  }
+
   private modules = new Map<string, { module: GPUShaderModule; src: ShaderSource; compiled: boolean }>();
   private pipelines = new Map<string, GPUComputePipeline>();
 
