@@ -180,6 +180,17 @@ describe('Qwen3 and Llama-3 template traps', () => {
     const r = computeLabels(s, DEFAULT_POLICY);
     expect(s.tokens.filter((_, i) => r.weights[i] === 1).map((t) => t.text).join('')).toBe('2 plus 3 is 5.\n</think>\n\n5<|im_end|>');
   });
+  it("Qwen3 in transformers.js: lstrip('\\n') strips every leading whitespace (Python strips only newlines)", () => {
+    // Known divergence of @huggingface/jinja from Python Jinja: str.lstrip/rstrip/strip ignore their
+    // argument. Python renders "\n\n  Hi" as "  Hi" here; transformers.js renders "Hi". If this
+    // test fails, the library was fixed and the Qwen3 oracle in properties.test.ts must follow.
+    const s = tokenizeConversation(toks.qwen3, [
+      { role: 'user', content: 'Hello' },
+      { role: 'assistant', content: '\n\n  Hi' },
+    ]);
+    expect(s.rendered.endsWith('</think>\n\nHi<|im_end|>\n')).toBe(true);
+    expect(s.notes.join('\n')).toMatch(/did not copy 4 leading\/trailing/);
+  });
   it('Llama-3: trimmed content and the appended assistant header are handled and reported', () => {
     const s = tokenizeConversation(toks.llama3, [
       { role: 'user', content: '  Hi  ' },
@@ -212,6 +223,20 @@ describe('straddling tokens', () => {
       const r = computeLabels(s, DEFAULT_POLICY);
       expect(r.weights[t?.index as number]).toBe(1);
     }
+  });
+  it('NFC (Qwen3): a combining mark after template markup stays with the content, not glued to the markup', () => {
+    const s = tokenizeConversation(toks.qwen3, [
+      { role: 'user', content: 'hello' },
+      { role: 'assistant', content: '\u0301hello' },
+    ]);
+    const tail = s.tokens.slice(-5).map((t) => [t.text, t.role, t.straddles]);
+    expect(tail).toEqual([
+      ['\n\n', 'template', false],
+      ['\u0301', 'assistant', false],
+      ['hello', 'assistant', false],
+      ['<|im_end|>', 'assistant', false],
+      ['\n', 'template', false],
+    ]);
   });
   it('a multi-byte character split over tokens: texts still concatenate exactly', () => {
     const tok = toks.default; // 4096-token vocabulary: rare characters fall back to byte tokens

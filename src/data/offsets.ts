@@ -25,20 +25,44 @@ const utf8 = new TextEncoder();
 /** Combining marks and Hangul medial/final jamo can compose with the character before them. */
 const JOINS_PREVIOUS = /^[\p{M}\u1160-\u11FF]/u;
 
-/** Split s into clusters whose normalized forms concatenate to normalize(s); one cluster when no
- *  safe split exists. Returns UTF-16 start offsets (length = clusters + 1, last = s.length). */
+/**
+ * Split s into units whose normalized forms concatenate to normalize(s). Start from clusters of a
+ * character plus the marks that may compose with it; split a cluster back into code points when
+ * normalizing them one by one gives the same result (e.g. "\n" + U+0301 never composes, so the
+ * mark is not glued to template markup). One unit for the whole text if even that is not exact.
+ * Returns UTF-16 start offsets (length = units + 1, last = s.length).
+ */
 function clusters(s: string, normalize: (t: string) => string, identity: boolean): number[] {
-  const starts: number[] = [];
+  const cps: number[] = [];
+  const glued: boolean[] = [];
   let i = 0;
   for (const ch of s) {
-    if (identity || starts.length === 0 || !JOINS_PREVIOUS.test(ch)) starts.push(i);
+    cps.push(i);
+    glued.push(!identity && cps.length > 1 && JOINS_PREVIOUS.test(ch));
     i += ch.length;
   }
-  starts.push(s.length);
-  if (identity) return starts;
+  cps.push(s.length);
+  if (identity) return cps;
+  const starts: number[] = [];
   let joined = '';
-  for (let c = 0; c + 1 < starts.length; c++) joined += normalize(s.slice(starts[c], starts[c + 1]));
+  for (let c = 0; c + 1 < cps.length; ) {
+    let e = c + 1;
+    while (e + 1 < cps.length && glued[e]) e++;
+    const whole = normalize(s.slice(cps[c], cps[e]));
+    joined += whole;
+    let separately = '';
+    for (let k = c; k < e && e - c > 1; k++) separately += normalize(s.slice(cps[k], cps[k + 1]));
+    if (e - c > 1 && separately === whole) for (let k = c; k < e; k++) starts.push(cps[k]);
+    else starts.push(cps[c]);
+    c = e;
+  }
+  starts.push(s.length);
   return joined === normalize(s) ? starts : [0, s.length];
+}
+
+/** UTF-8 bytes of the normalized unit; characters below U+0300 are already in every normal form. */
+function unitBytes(unit: string, normalize: (t: string) => string): Uint8Array {
+  return utf8.encode(unit.length === 1 && unit.charCodeAt(0) < 0x300 ? unit : normalize(unit));
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
@@ -76,7 +100,7 @@ export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]):
     let acc = 0;
     const expected: Uint8Array[] = [];
     for (let c = 0; c < nC; c++) {
-      const b = utf8.encode(tok.normalize(text.slice(starts[c], starts[c + 1])));
+      const b = unitBytes(text.slice(starts[c], starts[c + 1]), tok.normalize);
       expected.push(b);
       acc += b.length;
       clusterByteEnd[c] = acc;
