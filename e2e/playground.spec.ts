@@ -16,6 +16,7 @@ import {
   warmUp,
   watchLongTasks,
 } from './helpers';
+import { EXAMPLES } from '../src/data/examples';
 
 const SIMPLE = chat(
   { role: 'system', content: 'You are a terse assistant.' },
@@ -383,4 +384,19 @@ test('a 1 MB JSONL paste: first sample shown quickly, stepping works', async ({ 
   await page.keyboard.type('x');
   await expect(page.getByTestId('input-error')).toContainText(`line ${lines.length}`);
   await expect(page.getByTestId('stale-badge')).toBeVisible();
+});
+
+test('first screen shows the first example; every built-in example loads without an error', async ({ page }, testInfo) => {
+  await expect(page.getByTestId('paste-box')).toHaveValue(EXAMPLES[0].text);
+  expect((await chips(page)).length).toBeGreaterThan(10);
+  await expect(page.getByTestId('input-error')).toHaveCount(0);
+  await screen(page, testInfo, '00-first-screen');
+  for (const ex of EXAMPLES) {
+    await page.getByLabel('Examples').selectOption(ex.id);
+    await idle(page);
+    await expect(page.getByTestId('paste-box')).toHaveValue(ex.text);
+    await expect(page.getByTestId('input-error'), ex.title).toHaveCount(0);
+    await expect(page.getByTestId('format')).not.toHaveText('not recognised');
+    expect((await chips(page)).length, ex.title).toBeGreaterThan(5);
+  }
 });

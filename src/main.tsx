@@ -6,9 +6,15 @@ import './ui/styles.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
-createRoot(root).render(
-  <StrictMode>
-    <App />
-  </StrictMode>,
-);
-void usePlayground.getState().hydrate();
+// Render after the saved input is back (tens of ms), so nothing typed can be overwritten by it
+// and the paste box does not flash the default example first.
+void usePlayground
+  .getState()
+  .hydrate()
+  .then(() =>
+    createRoot(root).render(
+      <StrictMode>
+        <App />
+      </StrictMode>,
+    ),
+  );

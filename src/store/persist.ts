@@ -21,6 +21,8 @@ export const PERSISTED = {
 export type PersistedKey = keyof typeof PERSISTED;
 
 export const WRITE_DEBOUNCE_MS = 300;
+/** The page waits for the saved input before it renders; never longer than this. */
+const READ_TIMEOUT_MS = 2000;
 
 let dbPromise: Promise<IDBPDatabase> | null = null;
 function db(): Promise<IDBPDatabase> {
@@ -35,7 +37,11 @@ function db(): Promise<IDBPDatabase> {
 /** The saved record, or null when there is none (first visit) or IndexedDB is unavailable. */
 export async function loadPersisted(): Promise<Record<string, unknown> | null> {
   try {
-    const value: unknown = await (await db()).get(STORE, RECORD_KEY);
+    // openDB waits forever while another tab blocks an upgrade: give up rather than show nothing.
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`no answer from IndexedDB within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS),
+    );
+    const value: unknown = await Promise.race([db().then((d) => d.get(STORE, RECORD_KEY)), timeout]);
     return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : null;
   } catch (err) {
     // Private windows and some embedded browsers refuse IndexedDB; the app still works, it just

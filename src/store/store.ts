@@ -6,7 +6,11 @@
 // and `labels` keep the last good result and `stale` is set, so the user never loses the view
 // while fixing a typo.
 import { create } from 'zustand';
-import { DEFAULT_POLICY, EXAMPLES, type InputError, type MaskPolicy, type TokenRole, type TokenizerId } from '../data';
+// Main-thread code imports the data module's light parts one by one: its index also exports the
+// tokenizer loader, which would pull transformers.js (~0.6 MB) into the page bundle.
+import { EXAMPLES } from '../data/examples';
+import { DEFAULT_POLICY } from '../data/labels';
+import type { InputError, MaskPolicy, TokenRole, TokenizerId } from '../data/types';
 import { PERSISTED, WRITE_DEBOUNCE_MS, loadPersisted, savePersisted, type PersistedKey } from './persist';
 import type { FailStage, LabelColumns, ParseInfo, RunRequest, TokenColumns, WorkerReply } from './protocol';
 
@@ -228,8 +232,9 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
     get().setPolicy({ roles });
   },
   toggleOverride(index) {
-    const { overrides, labels } = get();
-    if (!labels || index < 0 || index >= labels.labels.length) return;
+    const { overrides, labels, stale } = get();
+    // Indices refer to the shown tokenization: not while it is stale or an edit is about to replace it.
+    if (!labels || stale || debounceTimer !== undefined || index < 0 || index >= labels.labels.length) return;
     const next = { ...overrides };
     if (index in next) delete next[index];
     else next[index] = labels.weights[index] > 0 ? 'mask' : 'train';

@@ -1,7 +1,7 @@
 // The paste box: examples menu, detected format, JSONL sample stepper, and every message about
 // the input (parse errors, nothing to train, context cut) right under the text the user edits.
 import { useId, useRef } from 'react';
-import { EXAMPLES } from '../data';
+import { EXAMPLES } from '../data/examples';
 import { usePlayground, type Failure } from '../store/store';
 
 const STAGE_TITLE: Record<Failure['stage'], string> = {

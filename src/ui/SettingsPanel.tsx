@@ -1,6 +1,7 @@
 // Tokenizer, context length and the mask policy. Every control applies at once (no "apply").
 import { useEffect, useId, useState } from 'react';
-import { TOKENIZERS, TOKEN_ROLES, type TokenizerId } from '../data';
+import { TOKENIZERS } from '../data/sources';
+import { TOKEN_ROLES, type TokenizerId } from '../data/types';
 import { MAX_CONTEXT, usePlayground } from '../store/store';
 import { Explainer } from './Explainer';
 

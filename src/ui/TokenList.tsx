@@ -8,7 +8,7 @@
 //   chips and render the target chunk first. Enter/Space (native button click) toggles the
 //   token's hand override; so does a mouse click.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
-import { visibleWhitespace } from '../data';
+import { visibleWhitespace } from '../data/whitespace';
 import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
 import { TokenChip } from './TokenChip';
 

@@ -1,6 +1,6 @@
 // The token view panel: counts, legend, the chips, the hover/focus details and the rendered text.
 import { useCallback, useState } from 'react';
-import { TOKEN_ROLES } from '../data';
+import { TOKEN_ROLES } from '../data/types';
 import { usePlayground } from '../store/store';
 import type { LabelColumns, TokenColumns } from '../store/protocol';
 import { TokenList, type Probe } from './TokenList';
