@@ -54,3 +54,22 @@ fn cross_entropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
     dlogits[row + i] = scale * (exp(logits[row + i] - lse) - onehot);
   }
 }
+
+@group(0) @binding(0) var<storage, read_write> norms: array<f32>; // (N)
+@group(0) @binding(1) var<storage, read> ndlogits: array<f32>;    // (N, V)
+@group(0) @binding(2) var<uniform> np: Params;
+
+// ||dlogits[n, :]||_2 per position: how hard each position pulls on the weights (the heatmap).
+// One workgroup per row.
+@compute @workgroup_size(WG)
+fn cross_entropy_dlogit_norms(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n = flat_workgroup(wid, nwg);
+  if (n >= np.B * np.T) { return; }
+  var ss = 0.0;
+  for (var i = lid; i < np.V; i += WG) {
+    let d = ndlogits[n * np.V + i];
+    ss += d * d;
+  }
+  let total = workgroup_sum(lid, ss);
+  if (lid == 0u) { norms[n] = sqrt(total); }
+}

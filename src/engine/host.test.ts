@@ -15,6 +15,9 @@ import type { FromEngine, ProgressEvent, ToEngine } from './protocol';
 
 const M = -100;
 
+/** A request without its id (Omit distributed over the union). */
+type Request = ToEngine extends infer U ? (U extends unknown ? Omit<U, 'id'> : never) : never;
+
 function harness() {
   const got: FromEngine[] = [];
   const waiters: { pred: (m: FromEngine) => boolean; resolve: (m: FromEngine) => void }[] = [];
@@ -28,7 +31,7 @@ function harness() {
   };
   let id = 0;
   /** Sends a request and resolves with its answer (any message with the same id). */
-  const request = (msg: Omit<ToEngine, 'id'>) => {
+  const request = (msg: Request) => {
     const m = { ...msg, id: ++id } as ToEngine;
     const answer = next((r) => 'id' in r && r.id === m.id);
     void handle(m);

@@ -112,7 +112,7 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
           return;
         case 'evaluate': {
           const ev = await need().engine.evaluate(msg.batch, msg.mode, msg.allLogits);
-          const transfer = [ev.losses.buffer, ev.lastLogits.buffer, ...(ev.logits ? [ev.logits.buffer] : [])];
+          const transfer = [ev.losses.buffer, ev.dlogitNorms.buffer, ev.lastLogits.buffer, ...(ev.logits ? [ev.logits.buffer] : [])];
           post({ type: 'evaluation', id: msg.id, ...ev }, transfer);
           return;
         }

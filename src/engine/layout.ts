@@ -112,6 +112,7 @@ export function activationTable(c: LlamaConfig, B: number, T: number): TensorSpe
     { name: 'rstdf', shape: [N] },
     { name: 'logits', shape: [N, V] },
     { name: 'losses', shape: [N] },
+    { name: 'dlogitNorms', shape: [N] }, // evaluation only: ||dlogits|| per position (heatmap)
   );
   return t;
 }

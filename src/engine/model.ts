@@ -19,7 +19,7 @@ import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { residualForward } from './ops/residual';
-import { crossEntropyForward } from './ops/crossEntropy';
+import { crossEntropyForward, dlogitNorms } from './ops/crossEntropy';
 import { lossReductions } from './ops/lossReductions';
 import { gradNorm } from './ops/gradNorm';
 import { adamwStep } from './ops/adamw';
@@ -30,6 +30,8 @@ export interface ModelProgram {
   forward: Dispatch[];
   /** logits → losses, dlogits; adds the micro-batch's sums into scratch:stepSums. */
   loss: Dispatch[];
+  /** Evaluation only: per-position ||dlogits|| (after `loss`). */
+  heatmap: Dispatch[];
   /** dlogits → parameter gradients (+=). */
   backward: Dispatch[];
   /** Gradient norm, clip factor, non-finite check, AdamW over every parameter arena. */
@@ -118,6 +120,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     ...lossReductions(lossCtx, mem.tensor('scratch', 'stepSums'), a('losses'), labels, weightsIn, seqScale, roles, B, T),
   ];
 
+  const heatmap = dlogitNorms(lossCtx, a('dlogitNorms'), d('dlogits'), B, T, V);
+
   // ---- backward: forward's calls in reverse ----
   const backward: Dispatch[] = [
     ...matmulBackward(head, d('dlnf'), g.lmHead, null, d('dlogits'), a('lnf'), w.lmHead, N, C, V, false),
@@ -159,5 +163,5 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     const n = arena.bytes / 4;
     optimizer.push(...adamwStep(at(base, `optimizer.${arena.label}`), mem.arena(params[j]), mem.arena(gi), mem.arena(ms[j]), mem.arena(vs[j]), n, hyper, state, arena.decay));
   });
-  return { forward, loss, backward, optimizer };
+  return { forward, loss, heatmap, backward, optimizer };
 }

@@ -68,6 +68,6 @@ export type FromEngine =
   | { type: 'ok'; id: number }
   | { type: 'runDone'; id: number; steps: number; reason: 'completed' | 'stopped' | 'error' }
   | { type: 'weights'; id: number; weights: Record<string, Float32Array> }
-  | { type: 'evaluation'; id: number; losses: Float32Array; sums: LossSums; lastLogits: Float32Array; logits?: Float32Array }
+  | { type: 'evaluation'; id: number; losses: Float32Array; dlogitNorms: Float32Array; sums: LossSums; lastLogits: Float32Array; logits?: Float32Array }
   /** A request failed (id) or the device was lost (no id). */
   | { type: 'error'; id?: number; message: string };

@@ -49,6 +49,8 @@ export interface EngineOptions {
   weights: Record<string, Float32Array>;
   /** Invocations per workgroup of 1-D kernels (power of two). Default 64. */
   workgroupSize?: number;
+  /** Cap on one arena's bytes below the adapter's limits (tests use it to split parameters). */
+  maxArenaBytes?: number;
 }
 
 /** A step report with what the GPU engine adds to the reference's. */
@@ -64,6 +66,11 @@ export interface EngineStepReport extends StepReport {
 export interface Evaluation {
   /** Per-position ruler losses (batch.B, batch.T); position t predicts token t+1; t = T-1 is 0. */
   losses: Float32Array;
+  /**
+   * ||dlogits|| per position (batch.B, batch.T): weights[t+1] * seqScale * ||softmax - onehot|| where
+   * trained, exactly 0 elsewhere; how strongly each position pushes the weights.
+   */
+  dlogitNorms: Float32Array;
   /** Sums as in the reference's lossReductions (seqScale from `mode` on this batch alone). */
   sums: LossSums;
   /** Logits of the last real token of each sequence (batch.B, V): the next-token distribution. */
@@ -99,12 +106,16 @@ export class Engine {
 
   private constructor(readonly gpu: Gpu, opts: EngineOptions) {
     validateConfig(opts.config);
+    const wg = opts.workgroupSize ?? 64;
+    if (!(Number.isInteger(Math.log2(wg)) && wg <= gpu.adapter.limits.maxComputeInvocationsPerWorkgroup)) {
+      throw new Error(`workgroupSize ${wg} must be a power of two no larger than ${gpu.adapter.limits.maxComputeInvocationsPerWorkgroup} (this adapter's limit).`);
+    }
     this.config = opts.config;
     this.device = gpu.device;
     const lim = gpu.adapter.limits;
     this.layout = buildLayout(opts.config, opts.B, opts.T, {
       microBatches: opts.microBatches ?? 1,
-      maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize),
+      maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxArenaBytes ?? Infinity),
     });
     this.mem = new GpuMemory(this.device, this.layout);
     this.hyper = this.device.createBuffer({ label: 'Engine.hyper.uniforms', size: HYPER_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -115,7 +126,7 @@ export class Engine {
     const ctx: OpContext = {
       device: this.device,
       kernels: Kernels.for(this.device),
-      wg: opts.workgroupSize ?? 64,
+      wg,
       where: '',
       rope: { tensor: rope, hs, theta: opts.config.rope_theta, P: this.layout.ropePositions },
       scratch: (name, shape) => {
@@ -271,23 +282,25 @@ export class Engine {
       const sums = this.mem.tensor('scratch', 'stepSums');
       enc.clearBuffer(sums.buffer, sums.offset, sums.size);
       this.copyInputs(enc, 0);
-      this.pass(enc, 'Engine.evaluate', [this.program.forward, this.program.loss]);
+      this.pass(enc, 'Engine.evaluate', [this.program.forward, this.program.loss, this.program.heatmap]);
       this.device.queue.submit([enc.finish()]);
       const logits = this.mem.tensor('activations', 'logits');
-      const [lossData, sumData, logitData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), sums, logits]);
-      const lossAll = new Float32Array(lossData), logitAll = new Float32Array(logitData);
+      const [lossData, normData, sumData, logitData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), this.mem.tensor('activations', 'dlogitNorms'), sums, logits]);
+      const lossAll = new Float32Array(lossData), normAll = new Float32Array(normData), logitAll = new Float32Array(logitData);
       const { B: b0, T: t0 } = batch;
       const losses = new Float32Array(b0 * t0);
+      const dlogitNorms = new Float32Array(b0 * t0);
       const lastLogits = new Float32Array(b0 * V);
       const full = allLogits ? new Float32Array(b0 * t0 * V) : undefined;
       for (let b = 0; b < b0; b++) {
         losses.set(lossAll.subarray(b * this.T, b * this.T + t0), b * t0);
+        dlogitNorms.set(normAll.subarray(b * this.T, b * this.T + t0), b * t0);
         let last = -1;
         for (let t = 0; t < t0; t++) if (batch.docIds[b * t0 + t] >= 0) last = t;
         if (last >= 0) lastLogits.set(logitAll.subarray((b * this.T + last) * V, (b * this.T + last + 1) * V), b * V);
         if (full) full.set(logitAll.subarray(b * this.T * V, (b * this.T + t0) * V), b * t0 * V);
       }
-      return { losses, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits: full };
+      return { losses, dlogitNorms, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits: full };
     });
   }
 

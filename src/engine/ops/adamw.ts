@@ -17,7 +17,7 @@ export interface AdamWSettings {
 }
 
 /** The Hyper uniform (shaders/common.wgsl) for one step. */
-export function hyperData(s: AdamWSettings): Float32Array {
+export function hyperData(s: AdamWSettings): Float32Array<ArrayBuffer> {
   return new Float32Array([s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.maxGradNorm, Math.log(s.beta1), Math.log(s.beta2)]);
 }
 

@@ -26,3 +26,10 @@ export function crossEntropyForward(
   expectSize(op, seqScale, [B], 'seqScale');
   return [dispatch(ctx, src, 'cross_entropy_forward', [losses, dlogits, logits, ids, labels, weights, seqScale], { u32: [B, T, V] }, grid(N))];
 }
+
+/** norms (N) = ||dlogits[n, :]||_2, dlogits (N,V). Per-position gradient strength for the heatmap. */
+export function dlogitNorms(ctx: OpContext, norms: GpuTensor, dlogits: GpuTensor, B: number, T: number, V: number): Dispatch[] {
+  expectSize('dlogitNorms', norms, [B * T], 'norms');
+  expectSize('dlogitNorms', dlogits, [B * T, V], 'dlogits');
+  return [dispatch(ctx, src, 'cross_entropy_dlogit_norms', [norms, dlogits], { u32: [B, T, V] }, grid(B * T))];
+}

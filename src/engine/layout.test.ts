@@ -1,0 +1,74 @@
+/**
+ * The size table: memoryEstimate adds up the tables, parameters/gradients/moments share one
+ * arena layout, a small arena limit splits parameters (and the engine still trains identically
+ * across several arenas), and an oversized tensor is refused with a message that says what to do.
+ */
+import { describe, expect, it } from 'vitest';
+import { MICRO_CONFIG, type LlamaConfig } from './config';
+import { ALIGN, activationGradTable, activationTable, buildLayout, memoryEstimate } from './layout';
+import { paramTable, tensorView } from '../reference/model';
+import { randomModel } from '../reference/testkit';
+import { packBatch } from '../reference/batch';
+import { acquireNodeDevice } from '../gpu/node-device';
+import { DEFAULT_TRAIN_SETTINGS, Engine } from './trainer';
+
+const bytes = (specs: { shape: readonly number[] }[]) => specs.reduce((a, s) => a + Math.ceil((s.shape.reduce((x, y) => x * y, 1) * 4) / ALIGN) * ALIGN, 0);
+
+describe('engine layout', () => {
+  it('memoryEstimate adds up the size tables', () => {
+    const B = 2, T = 8;
+    const est = memoryEstimate(MICRO_CONFIG, B, T, 3);
+    const p = bytes(paramTable(MICRO_CONFIG));
+    expect(est.parameters).toBe(p);
+    expect(est.gradients).toBe(p);
+    expect(est.adam_m).toBe(p);
+    expect(est.adam_v).toBe(p);
+    expect(est.activations).toBe(bytes(activationTable(MICRO_CONFIG, B, T)));
+    expect(est.activation_grads).toBe(bytes(activationGradTable(MICRO_CONFIG, B, T)));
+    expect(est.staging).toBeGreaterThanOrEqual(3 * est.inputs);
+    expect(est.total).toBe(Object.entries(est).filter(([k]) => k !== 'total').reduce((a, [, v]) => a + v, 0));
+    // A SmolLM2-135M-shaped model at B=4, T=256, for scale (printed, not asserted).
+    const smol: LlamaConfig = { vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: true, max_position_embeddings: 8192 };
+    const s = memoryEstimate(smol, 4, 256);
+    console.log('SmolLM2-135M shape, B=4 T=256 (MiB):', Object.fromEntries(Object.entries(s).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)])));
+  });
+
+  it('parameters, gradients and moments share arena boundaries and offsets; a small limit splits them', () => {
+    const layout = buildLayout(MICRO_CONFIG, 2, 8, { maxArenaBytes: 8192 });
+    const paramArenas = layout.arenas.filter((a) => a.category === 'parameters');
+    expect(paramArenas.length).toBeGreaterThan(2);
+    for (const a of layout.arenas) expect(a.bytes).toBeLessThanOrEqual(8192);
+    for (const s of paramTable(MICRO_CONFIG)) {
+      const p = layout.slots.parameters.get(s.name)!;
+      for (const c of ['gradients', 'adam_m', 'adam_v'] as const) {
+        const o = layout.slots[c].get(s.name)!;
+        expect(o.offset).toBe(p.offset);
+        expect(layout.arenas[o.arena].bytes).toBe(layout.arenas[p.arena].bytes);
+        expect(layout.arenas[o.arena].decay).toBe(s.shape.length === 2);
+      }
+    }
+    // One buffer per activation: WebGPU forbids reading and writing one buffer in a dispatch.
+    for (const a of layout.arenas.filter((x) => x.category === 'activations')) expect(a.slots.length).toBe(1);
+    expect(() => buildLayout(MICRO_CONFIG, 2, 8, { maxArenaBytes: 4096 })).toThrow(/The parameters tensor 'model.embed_tokens.weight' \(67 x 24\) needs .* MiB, more than this GPU can bind in one buffer .* Reduce the batch size/);
+  });
+
+  it('training over several parameter arenas matches training over one', async () => {
+    const gpu = await acquireNodeDevice();
+    const ref = randomModel(MICRO_CONFIG, 9);
+    const weights = Object.fromEntries(ref.layout.slots.map((s) => [s.name, Float32Array.from(tensorView(ref.layout, ref.params, s.name))]));
+    const batch = packBatch([{ ids: [3, 4, 5, 6, 7, 8, 9, 10] }, { ids: [11, 12, 13, 14, 15], labels: [-100, -100, 13, 14, 15] }], 8);
+    const settings = { ...DEFAULT_TRAIN_SETTINGS, lr: 1e-2, weightDecay: 0.1, maxGradNorm: 0.5 };
+    const one = await Engine.create({ gpu, config: MICRO_CONFIG, B: 2, T: 8, weights });
+    const many = await Engine.create({ gpu, config: MICRO_CONFIG, B: 2, T: 8, weights, maxArenaBytes: 8192 });
+    expect(many.layout.arenas.filter((a) => a.category === 'gradients').length).toBeGreaterThan(2);
+    for (let i = 0; i < 3; i++) {
+      const [a, b] = await Promise.all([one.trainStep([batch], settings), many.trainStep([batch], settings)]);
+      // Same math; only the f32 summation order of the gradient norm differs (per-arena partials).
+      for (const k of ['loss', 'gradNorm', 'clipFactor'] as const) expect(Math.abs(b[k] - a[k]), k).toBeLessThanOrEqual(1e-5 * Math.abs(a[k]));
+    }
+    const [pa, pb] = await Promise.all([one.getParameters(), many.getParameters()]);
+    for (const k of Object.keys(pa)) for (let i = 0; i < pa[k].length; i++) expect(Math.abs(pa[k][i] - pb[k][i])).toBeLessThan(1e-6);
+    one.destroy();
+    many.destroy();
+  });
+});
