@@ -10,8 +10,10 @@ import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizedSample
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
 
-/** How many prefix renderings the rewrite detector may spend on one sample. */
+/** Budget of the rewrite detector: prefix renderings, and their total characters (a long chat
+ *  checks its early turns only, which is where a rewriting template already shows). */
 const MAX_PREFIX_CHECKS = 64;
+const MAX_PREFIX_CHARS = 2_000_000;
 
 function quote(s: string, max = 60): string {
   const t = s.length > max ? `${s.slice(0, max)}…` : s;
@@ -22,11 +24,12 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation): To
   if (conv.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
   const render = (c: Conversation): string => tok.render(c);
   const rendered = render(conv);
-  const { charMessage, windows } = attributeChars(render, conv, rendered);
-  const notes: string[] = [
-    `Roles: content diff on the full ${tok.label} rendering (each message's content swapped for a probe character and re-rendered); tokens mapped by byte offsets.`,
-    ...tok.warnings,
-  ];
+  const { charMessage, windows, method } = attributeChars(render, conv, rendered);
+  const how =
+    method === 'skeleton'
+      ? 'every message fits the template skeleton rendered with one probe character per message'
+      : "each message's content swapped for a probe character and the chat re-rendered";
+  const notes: string[] = [`Roles: content diff on the full ${tok.label} rendering (${how}); tokens mapped by byte offsets.`, ...tok.warnings];
 
   // Assistant turn numbers, and each turn's end-of-turn token right after its content.
   const turnOf = new Int32Array(conv.length).fill(-1);
@@ -108,8 +111,10 @@ function describeTemplate(
   const notes: string[] = [];
 
   // 1. Does rendering a prefix of the chat give a prefix of the full rendering? (Qwen3: no.)
-  for (let k = 0; k < Math.min(conv.length - 1, MAX_PREFIX_CHECKS); k++) {
+  let spent = 0;
+  for (let k = 0; k < Math.min(conv.length - 1, MAX_PREFIX_CHECKS) && spent < MAX_PREFIX_CHARS; k++) {
     const prefix = tok.render(conv.slice(0, k + 1));
+    spent += prefix.length;
     const lcp = commonPrefix(prefix, rendered);
     if (lcp < windows[k].end) {
       notes.push(

@@ -9,6 +9,7 @@ import { loadNodeTokenizer } from './testkit';
 import { tokenizeConversation } from './attribution';
 import { DEFAULT_POLICY, NOTHING_TO_TRAIN, computeLabels } from './labels';
 import { checkContext } from './context';
+import { attributeChars } from './spans';
 import type { ChatTokenizer, Conversation, MaskPolicy, TokenizerId } from './types';
 
 const CONV: Conversation = [
@@ -149,6 +150,18 @@ describe('end-of-turn, eos and pad are distinct where the tokenizer says so', ()
     expect(toks.qwen3.endOfTurnTokenIds).toEqual([151645]); // <|im_end|>
     expect(toks.qwen3.padTokenId).toBe(151643); // <|endoftext|>
     for (const t of Object.values(toks)) expect(t.warnings).toEqual([]);
+  });
+});
+
+describe('content-diff method selection', () => {
+  it('plain chats use the one-rendering skeleton; a Qwen3 reasoning turn falls back to per-message diffs', () => {
+    for (const tok of Object.values(toks)) expect(attributeChars((c) => tok.render(c), CONV, tok.render(CONV)).method).toBe('skeleton');
+    const reasoning: Conversation = [
+      { role: 'user', content: 'Sum 2 and 3.' },
+      { role: 'assistant', content: '<think>\n2 plus 3 is 5.\n</think>\n\n5' },
+    ];
+    const q = toks.qwen3;
+    expect(attributeChars((c) => q.render(c), reasoning, q.render(reasoning)).method).toBe('per-message');
   });
 });
 

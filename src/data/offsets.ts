@@ -23,46 +23,83 @@ export interface TokenSpan {
 const utf8 = new TextEncoder();
 
 /** Combining marks and Hangul medial/final jamo can compose with the character before them. */
-const JOINS_PREVIOUS = /^[\p{M}\u1160-\u11FF]/u;
+const JOINS_PREVIOUS = /[\p{M}\u1160-\u11FF]/u;
+/** Characters below U+0300 are the same in every Unicode normal form. */
+const NORMAL_BELOW = 0x300;
 
-/**
- * Split s into units whose normalized forms concatenate to normalize(s). Start from clusters of a
- * character plus the marks that may compose with it; split a cluster back into code points when
- * normalizing them one by one gives the same result (e.g. "\n" + U+0301 never composes, so the
- * mark is not glued to template markup). One unit for the whole text if even that is not exact.
- * Returns UTF-16 start offsets (length = units + 1, last = s.length).
- */
-function clusters(s: string, normalize: (t: string) => string, identity: boolean): number[] {
-  const cps: number[] = [];
-  const glued: boolean[] = [];
-  let i = 0;
-  for (const ch of s) {
-    cps.push(i);
-    glued.push(!identity && cps.length > 1 && JOINS_PREVIOUS.test(ch));
-    i += ch.length;
-  }
-  cps.push(s.length);
-  if (identity) return cps;
-  const starts: number[] = [];
-  let joined = '';
-  for (let c = 0; c + 1 < cps.length; ) {
-    let e = c + 1;
-    while (e + 1 < cps.length && glued[e]) e++;
-    const whole = normalize(s.slice(cps[c], cps[e]));
-    joined += whole;
-    let separately = '';
-    for (let k = c; k < e && e - c > 1; k++) separately += normalize(s.slice(cps[k], cps[k + 1]));
-    if (e - c > 1 && separately === whole) for (let k = c; k < e; k++) starts.push(cps[k]);
-    else starts.push(cps[c]);
-    c = e;
-  }
-  starts.push(s.length);
-  return joined === normalize(s) ? starts : [0, s.length];
+function utf8Length(cp: number): number {
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
 }
 
-/** UTF-8 bytes of the normalized unit; characters below U+0300 are already in every normal form. */
-function unitBytes(unit: string, normalize: (t: string) => string): Uint8Array {
-  return utf8.encode(unit.length === 1 && unit.charCodeAt(0) < 0x300 ? unit : normalize(unit));
+function utf8LengthOf(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const cp = s.codePointAt(i) as number;
+    if (cp > 0xffff) i++;
+    n += utf8Length(cp);
+  }
+  return n;
+}
+
+/**
+ * Split s into units whose normalized forms concatenate to normalize(s), with each unit's
+ * normalized UTF-8 length. Units start as a character plus the marks that may compose with it;
+ * such a cluster is split back into code points when normalizing them one by one gives the same
+ * result (e.g. "\n" + U+0301 never composes, so the mark is not glued to template markup). One unit
+ * for the whole text if even that is not exact.
+ */
+function units(s: string, normalize: (t: string) => string, identity: boolean): { starts: number[]; bytes: number[] } {
+  const starts: number[] = [];
+  const bytes: number[] = [];
+  if (identity) {
+    for (let i = 0; i < s.length; i++) {
+      const cp = s.codePointAt(i) as number;
+      starts.push(i);
+      bytes.push(utf8Length(cp));
+      if (cp > 0xffff) i++;
+    }
+    starts.push(s.length);
+    return { starts, bytes };
+  }
+  let joined = '';
+  let i = 0;
+  while (i < s.length) {
+    const cp = s.codePointAt(i) as number;
+    let e = i + (cp > 0xffff ? 2 : 1);
+    while (e < s.length) {
+      const next = s.codePointAt(e) as number;
+      if (next < NORMAL_BELOW || !JOINS_PREVIOUS.test(String.fromCodePoint(next))) break;
+      e += next > 0xffff ? 2 : 1;
+    }
+    if (e === i + 1 && cp < NORMAL_BELOW) {
+      joined += s[i];
+      starts.push(i);
+      bytes.push(utf8Length(cp));
+      i = e;
+      continue;
+    }
+    const whole = normalize(s.slice(i, e));
+    joined += whole;
+    const cps: number[] = [];
+    let separately = '';
+    for (let k = i; k < e; k += (s.codePointAt(k) as number) > 0xffff ? 2 : 1) {
+      cps.push(k);
+      separately += normalize(String.fromCodePoint(s.codePointAt(k) as number));
+    }
+    if (cps.length > 1 && separately === whole) {
+      for (const k of cps) {
+        starts.push(k);
+        bytes.push(utf8LengthOf(normalize(String.fromCodePoint(s.codePointAt(k) as number))));
+      }
+    } else {
+      starts.push(i);
+      bytes.push(utf8LengthOf(whole));
+    }
+    i = e;
+  }
+  starts.push(s.length);
+  if (joined === normalize(s)) return { starts, bytes };
+  return { starts: [0, s.length], bytes: [utf8LengthOf(normalize(s))] };
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
@@ -93,30 +130,23 @@ export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]):
     if (runEnd < 0) throw new Error(`${tok.label}: token ${j} is not found in the rendered text after char ${r}.`);
     const text = rendered.slice(r, runEnd);
 
-    // Cluster byte ends (cumulative, over normalized bytes) and token byte ends.
-    const starts = clusters(text, tok.normalize, identity);
+    // Unit byte ends (cumulative, over normalized bytes) and token byte ends.
+    const { starts, bytes } = units(text, tok.normalize, identity);
     const nC = starts.length - 1;
     const clusterByteEnd = new Float64Array(nC);
     let acc = 0;
-    const expected: Uint8Array[] = [];
-    for (let c = 0; c < nC; c++) {
-      const b = unitBytes(text.slice(starts[c], starts[c + 1]), tok.normalize);
-      expected.push(b);
-      acc += b.length;
-      clusterByteEnd[c] = acc;
-    }
+    for (let c = 0; c < nC; c++) clusterByteEnd[c] = acc += bytes[c];
     const tokenByteEnd = new Float64Array(j - i);
-    let tacc = 0;
     const got: Uint8Array[] = [];
+    let tacc = 0;
     for (let t = i; t < j; t++) {
       const b = tok.tokenBytes(ids[t]);
       got.push(b);
-      tacc += b.length;
-      tokenByteEnd[t - i] = tacc;
+      tokenByteEnd[t - i] = tacc += b.length;
     }
-    const want = concat(expected);
+    const want = utf8.encode(identity ? text : tok.normalize(text));
     const have = concat(got);
-    if (want.length !== have.length || firstDifference(want, have) !== want.length) {
+    if (want.length !== acc || want.length !== have.length || firstDifference(want, have) !== want.length) {
       const at = firstDifference(want, have);
       throw new Error(
         `${tok.label}: tokens ${i}–${j - 1} do not reassemble the rendered text (first differing byte ${at} of the run starting at char ${r}). ` +

@@ -161,6 +161,11 @@ describe('parseChatInput: errors', () => {
     expect(e).toMatchObject({ line: 2 });
     expect(e.message).toMatch(/^Message 1 \(assistant\) at line 2 is empty/);
   });
+  it('unpaired surrogate (valid JSON escape, invalid text)', () => {
+    const e = err(parseChatInput('[{"role": "user", "content": "ok \\ud83d"}]'));
+    expect(e.message).toMatch(/^Message 0 \(user\) contains an unpaired surrogate \\ud83d at character 3/);
+    expect(parseChatInput('[{"role": "user", "content": "ok \\ud83d\\ude00"}]').ok).toBe(true);
+  });
   it('single message object and wrong shapes', () => {
     expect(err(parseChatInput('{"role": "user", "content": "hi"}')).message).toMatch(/single message/);
     expect(err(parseChatInput('{"text": "hi"}')).message).toMatch(/no "messages" or "conversations" field \(its keys: "text"\)/);

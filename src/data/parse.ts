@@ -67,9 +67,20 @@ function kindOf(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/** An unpaired UTF-16 surrogate (JSON allows "\ud800"); it has no UTF-8 encoding to tokenize. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 function checkContent(content: string, k: number, role: MessageRole, path: PathKey[]): string {
   if (content.trim() === '') {
     throw new SampleProblem(`Message ${k} (${role}) is empty. Give it some text or remove it.`, path);
+  }
+  const bad = LONE_SURROGATE.exec(content);
+  if (bad) {
+    const hex = bad[0].charCodeAt(0).toString(16);
+    throw new SampleProblem(
+      `Message ${k} (${role}) contains an unpaired surrogate \\u${hex} at character ${bad.index}; it is not valid Unicode text. Remove it or complete the pair.`,
+      path,
+    );
   }
   return content;
 }
@@ -279,6 +290,14 @@ function parseRolePrefixed(text: string): ParseResult {
     if (content === '') {
       return {
         message: `Message ${k} (${conv[k].role}) at line ${startLines[k]} is empty. Give it some text or remove it.`,
+        line: startLines[k],
+        column: 1,
+      };
+    }
+    const bad = LONE_SURROGATE.exec(content);
+    if (bad) {
+      return {
+        message: `Message ${k} (${conv[k].role}) at line ${startLines[k]} contains an unpaired surrogate at character ${bad.index}; it is not valid Unicode text.`,
         line: startLines[k],
         column: 1,
       };

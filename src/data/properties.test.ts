@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadNodeTokenizer } from './testkit';
 import { tokenizeConversation } from './attribution';
+import { attributeChars } from './spans';
 import { DEFAULT_POLICY, computeLabels } from './labels';
 import { parseChatInput } from './parse';
 import type { ChatTokenizer, Conversation, MessageRole, TokenizerId } from './types';
@@ -17,15 +18,28 @@ interface Oracle {
   text: string;
   /** message index per char: content and its end-of-turn token; -1 = template */
   owner: number[];
+  /** char belongs to the end-of-turn token of an assistant turn */
+  eot: boolean[];
 }
 
 function builder() {
-  const o: Oracle = { text: '', owner: [] };
+  const o: Oracle = { text: '', owner: [], eot: [] };
   return {
     o,
     add(s: string, owner = -1) {
       o.text += s;
-      for (let i = 0; i < s.length; i++) o.owner.push(owner);
+      for (let i = 0; i < s.length; i++) {
+        o.owner.push(owner);
+        o.eot.push(false);
+      }
+    },
+    /** the end-of-turn token closing assistant message k */
+    eot(s: string, k: number) {
+      o.text += s;
+      for (let i = 0; i < s.length; i++) {
+        o.owner.push(k);
+        o.eot.push(true);
+      }
     },
   };
 }
@@ -37,7 +51,8 @@ const REFERENCE: Record<TokenizerId, (conv: Conversation) => Oracle> = {
     conv.forEach((m, k) => {
       b.add(`<|im_start|>${m.role}\n`);
       b.add(m.content, k);
-      b.add('<|im_end|>', m.role === 'assistant' ? k : -1);
+      if (m.role === 'assistant') b.eot('<|im_end|>', k);
+      else b.add('<|im_end|>');
       b.add('\n');
     });
     return b.o;
@@ -49,7 +64,8 @@ const REFERENCE: Record<TokenizerId, (conv: Conversation) => Oracle> = {
     conv.forEach((m, k) => {
       b.add(`<|start_header_id|>${m.role}<|end_header_id|>\n\n`);
       b.add(m.content.trim(), k);
-      b.add('<|eot_id|>', m.role === 'assistant' ? k : -1);
+      if (m.role === 'assistant') b.eot('<|eot_id|>', k);
+      else b.add('<|eot_id|>');
     });
     b.add('<|start_header_id|>assistant<|end_header_id|>\n\n');
     return b.o;
@@ -82,7 +98,7 @@ const REFERENCE: Record<TokenizerId, (conv: Conversation) => Oracle> = {
         b.add('<|im_start|>assistant\n');
         b.add(m.content, k);
       }
-      b.add('<|im_end|>', k);
+      b.eot('<|im_end|>', k);
       b.add('\n');
     });
     return b.o;
@@ -133,6 +149,24 @@ describe.each(['default', 'llama3', 'qwen3'] as const)('%s: properties over rand
         expect(Array.from(s.charMessage)).toEqual(ref.owner);
       }),
       { numRuns: RUNS },
+    );
+  });
+
+  it('both content-diff methods (skeleton, per message) agree with the oracle on content', () => {
+    fc.assert(
+      fc.property(conversation, (conv) => {
+        const tok = toks[id];
+        const R = tok.render(conv);
+        const ref = REFERENCE[id](conv);
+        // attributeChars finds content only; end-of-turn tokens are added by tokenizeConversation.
+        const contentOwner = ref.owner.map((k, i) => (ref.eot[i] ? -1 : k));
+        const auto = attributeChars((c) => tok.render(c), conv, R);
+        const slow = attributeChars((c) => tok.render(c), conv, R, 'per-message');
+        expect(slow.method).toBe('per-message');
+        expect(Array.from(slow.charMessage)).toEqual(contentOwner);
+        expect(Array.from(auto.charMessage)).toEqual(contentOwner);
+      }),
+      { numRuns: Math.ceil(RUNS / 2) },
     );
   });
 

@@ -12,6 +12,13 @@
 // differently depending on what follows it (Qwen3's empty think block on the final assistant
 // turn) are handled: the empty block does not change when the content changes, so it stays outside
 // the window and is template. No marker strings are searched for.
+//
+// Cost: one extra rendering per message. For long chats a faster equivalent is tried first: ONE
+// rendering with every message's content replaced by its own probe character gives the template
+// skeleton; R must then be skeleton pieces with each message's content (as is, or trimmed) in place
+// of its probe. If any message does not fit that exactly and unambiguously (content printed
+// twice, content-dependent template branches such as Qwen3's "</think>" split), the per-message
+// method is used for the whole chat.
 import type { Conversation } from './types';
 
 export type Render = (conv: Conversation) => string;
@@ -30,15 +37,25 @@ export interface CharAttribution {
   /** (R.length,) message index per UTF-16 unit, -1 = template. */
   charMessage: Int32Array;
   windows: ContentWindow[];
+  method: 'skeleton' | 'per-message';
 }
 
-/** A private-use character that occurs in none of the given strings. */
-export function unusedPrivateChar(texts: string[]): string {
-  for (let c = 0xe000; c <= 0xf8ff; c++) {
-    const ch = String.fromCharCode(c);
-    if (!texts.some((t) => t.includes(ch))) return ch;
+/** `count` private-use characters (BMP, then plane 15) that occur in none of the given strings;
+ *  null when there are not enough. */
+export function unusedPrivateChars(texts: string[], count: number): string[] | null {
+  const used = new Set<number>();
+  for (const t of texts) {
+    for (let i = 0; i < t.length; i++) {
+      const c = t.codePointAt(i) as number;
+      if (c > 0xffff) i++;
+      if ((c >= 0xe000 && c <= 0xf8ff) || (c >= 0xf0000 && c <= 0xffffd)) used.add(c);
+    }
   }
-  throw new Error('Every private-use character (U+E000–U+F8FF) occurs in this conversation; cannot attribute roles.');
+  const out: string[] = [];
+  for (let c = 0xe000; c <= 0xffffd && out.length < count; c = c === 0xf8ff ? 0xf0000 : c + 1) {
+    if (!used.has(c)) out.push(String.fromCodePoint(c));
+  }
+  return out.length === count ? out : null;
 }
 
 export function commonPrefix(a: string, b: string): number {
@@ -137,28 +154,70 @@ function alignWindow(w: string, content: string): { mask: Uint8Array; verbatim: 
   return { mask, verbatim: false };
 }
 
-/** Attribute every character of R = render(conv) to a message or to the template. */
-export function attributeChars(render: Render, conv: Conversation, R: string): CharAttribution {
+function claim(charMessage: Int32Array, start: number, mask: Uint8Array, k: number): number {
+  let matched = 0;
+  for (let i = 0; i < mask.length; i++) {
+    // A window can only overlap another message's characters if the template's output elsewhere
+    // depends on this content; the first claim wins (the overlap shows up as unmatched content).
+    if (mask[i] && charMessage[start + i] === -1) {
+      charMessage[start + i] = k;
+      matched++;
+    }
+  }
+  return matched;
+}
+
+/** Per-message content diff: one rendering per message. Always applicable. */
+function perMessage(render: Render, conv: Conversation, R: string): CharAttribution {
   const charMessage = new Int32Array(R.length).fill(-1);
-  const probe = unusedPrivateChar([R, ...conv.map((m) => m.content)]);
+  const probes = unusedPrivateChars([R, ...conv.map((m) => m.content)], 1);
+  if (!probes) throw new Error('Every private-use character occurs in this conversation; cannot attribute roles.');
   const windows = conv.map((msg, k): ContentWindow => {
-    const perturbed = conv.map((m, j) => (j === k ? { role: m.role, content: probe } : m));
-    const Rk = render(perturbed);
+    const Rk = render(conv.map((m, j) => (j === k ? { role: m.role, content: probes[0] } : m)));
     const p = commonPrefix(R, Rk);
     const s = commonSuffix(R, Rk, p);
     const end = Math.max(p, R.length - s);
     const { mask, verbatim } = alignWindow(R.slice(p, end), msg.content);
-    let matched = 0;
-    for (let i = 0; i < mask.length; i++) {
-      if (!mask[i]) continue;
-      // A window can only overlap another message's characters if the template's output
-      // elsewhere depends on this content; the first claim wins and the overlap is reported.
-      if (charMessage[p + i] === -1) {
-        charMessage[p + i] = k;
-        matched++;
-      }
-    }
-    return { start: p, end, matched, verbatim };
+    return { start: p, end, matched: claim(charMessage, p, mask, k), verbatim };
   });
-  return { charMessage, windows };
+  return { charMessage, windows, method: 'per-message' };
+}
+
+/** Skeleton method: one rendering with every content replaced by its own probe; null when the
+ *  chat does not fit the skeleton exactly and unambiguously. */
+function skeleton(render: Render, conv: Conversation, R: string): CharAttribution | null {
+  const probes = unusedPrivateChars([R, ...conv.map((m) => m.content)], conv.length);
+  if (!probes) return null;
+  const S = render(conv.map((m, k) => ({ role: m.role, content: probes[k] })));
+  const at = probes.map((p) => S.indexOf(p));
+  if (at.some((x, k) => x < 0 || S.indexOf(probes[k], x + 1) >= 0)) return null;
+  const order = conv.map((_, k) => k).sort((a, b) => at[a] - at[b]);
+  const charMessage = new Int32Array(R.length).fill(-1);
+  const windows: ContentWindow[] = new Array(conv.length);
+  let sPos = 0; // position in S
+  let rPos = 0; // position in R
+  for (let o = 0; o < order.length; o++) {
+    const k = order[o];
+    const piece = S.slice(sPos, at[k]);
+    if (!R.startsWith(piece, rPos)) return null;
+    rPos += piece.length;
+    sPos = at[k] + probes[k].length;
+    const next = o + 1 < order.length ? S.slice(sPos, at[order[o + 1]]) : S.slice(sPos);
+    const isLast = o + 1 === order.length;
+    const c = conv[k].content;
+    const fits = [...new Set([c, c.trim(), c.trimStart(), c.trimEnd()])].filter(
+      (w) => R.startsWith(w, rPos) && (isLast ? R.length === rPos + w.length + next.length && R.endsWith(next) : R.startsWith(next, rPos + w.length)),
+    );
+    if (fits.length !== 1) return null;
+    const w = fits[0];
+    charMessage.fill(k, rPos, rPos + w.length);
+    windows[k] = { start: rPos, end: rPos + w.length, matched: w.length, verbatim: true };
+    rPos += w.length;
+  }
+  return { charMessage, windows, method: 'skeleton' };
+}
+
+/** Attribute every character of R = render(conv) to a message or to the template. */
+export function attributeChars(render: Render, conv: Conversation, R: string, method: 'auto' | 'per-message' = 'auto'): CharAttribution {
+  return (method === 'auto' ? skeleton(render, conv, R) : null) ?? perMessage(render, conv, R);
 }

@@ -81,8 +81,8 @@ function pickTemplate(cfg: Json, where: string): string {
   throw new Error(`${where} has no "chat_template". This playground renders chats with the model's own template; use a tokenizer_config.json that includes one.`);
 }
 
-/** Probe conversation for the end-of-turn marker: the first added token after the assistant
- *  content (skipping whitespace) in the template's own rendering. */
+/** Probe conversation for the end-of-turn marker: the added token that the template writes right
+ *  after the assistant content (after optional whitespace). */
 const PROBE: Conversation = [
   { role: 'user', content: 'Hello' },
   { role: 'assistant', content: 'Hi there' },
@@ -168,8 +168,12 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   const after = windows[1].end;
   const ws = /^\s*/.exec(probe.slice(after)) as RegExpExecArray;
   let endOfTurnTokenIds: number[] = [];
+  let longest = 0;
   for (const [id, c] of added) {
-    if (probe.startsWith(c, after + ws[0].length)) endOfTurnTokenIds = [id];
+    if (c.length > longest && probe.startsWith(c, after + ws[0].length)) {
+      endOfTurnTokenIds = [id];
+      longest = c.length;
+    }
   }
   if (endOfTurnTokenIds.length === 0) {
     warnings.push(`${src.label}: the chat template writes no special token after an assistant message, so there is no end-of-turn token to train.`);
