@@ -160,7 +160,7 @@ describe('GPU masking semantics', () => {
     const wrongLabel = { ...b, labels: b.labels.map((l, n) => (n === 9 ? 3 : l)) };
     expect(() => e.trainStep([wrongLabel], settings)).toThrow(/Label 3 at step 1, micro-batch 0, sequence 1, position 1 is neither -100 nor the input id 6/);
     const badId = { ...b, ids: b.ids.map((x, n) => (n === 2 ? V : x)) };
-    expect(() => e.trainStep([badId], settings)).toThrow(/Token id 67 at step 2, micro-batch 0, sequence 0, position 2 is outside the vocabulary/);
+    expect(() => e.trainStep([badId], settings)).toThrow(/Token id 67 at step 1, micro-batch 0, sequence 0, position 2 is outside the vocabulary/);
     expect(() => e.trainStep([packBatch([{ ids: [1, 2] }, { ids: [1] }, { ids: [3] }], 4)], settings)).toThrow(/3 x 4 but the engine holds at most 2 x 8/);
     e.destroy();
   });

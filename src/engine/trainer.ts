@@ -18,7 +18,7 @@ import { readTensors, writeTensor, type GpuTensor } from '../gpu/buffers';
 import { encode, Kernels, type Dispatch } from '../gpu/kernel';
 import { ReadbackRing } from '../gpu/readback';
 import { headSize, validateConfig, type LlamaConfig } from './config';
-import { buildLayout, type Layout } from './layout';
+import { buildLayout, memoryEstimate, type Layout } from './layout';
 import { GpuMemory } from './memory';
 import { buildModel, type ModelProgram } from './model';
 import type { OpContext } from './ops/context';
@@ -117,6 +117,8 @@ export class Engine {
       microBatches: opts.microBatches ?? 1,
       maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxArenaBytes ?? Infinity),
     });
+    // Popped in create(): allocation failures become one readable error.
+    this.device.pushErrorScope('out-of-memory');
     this.mem = new GpuMemory(this.device, this.layout);
     this.hyper = this.device.createBuffer({ label: 'Engine.hyper.uniforms', size: HYPER_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.ring = new ReadbackRing(this.device, 'Engine.stepReadback', READBACK_BYTES);
@@ -147,9 +149,15 @@ export class Engine {
   static async create(opts: EngineOptions): Promise<Engine> {
     checkWeights(opts.config, opts.weights);
     const e = new Engine(opts.gpu, opts);
-    const err = await e.device.popErrorScope();
+    const invalid = await e.device.popErrorScope();
+    const oom = await e.device.popErrorScope();
+    if (oom) {
+      e.destroy();
+      const mib = (memoryEstimate(opts.config, opts.B, opts.T, opts.microBatches ?? 1).total / 2 ** 20).toFixed(0);
+      throw new Error(`The GPU ran out of memory allocating the engine (about ${mib} MiB for B=${opts.B}, T=${opts.T}): ${oom.message}. Reduce the batch size or sequence length, or use a smaller model.`);
+    }
     await e.kernels.checkCompilation();
-    if (err) throw new Error(`Building the GPU model failed validation: ${err.message}`);
+    if (invalid) throw new Error(`Building the GPU model failed validation: ${invalid.message}`);
     return e;
   }
 
@@ -201,10 +209,12 @@ export class Engine {
    * Throws (before touching the GPU) when a batch is malformed, saying where.
    */
   trainStep(microBatches: readonly Batch[], settings: TrainSettings): Promise<EngineStepReport> {
-    const step = ++this.calls;
+    // A rejected batch does not use up a step number.
+    const step = this.calls + 1;
+    if (microBatches.length === 0) throw new Error(`Step ${step}: no micro-batches given.`);
+    if (microBatches.length > this.layout.microBatches) throw new Error(`Step ${step}: ${microBatches.length} micro-batches, but the engine was built for at most ${this.layout.microBatches}. Recreate it with a larger microBatches.`);
     const padded = microBatches.map((mb, i) => this.prepare(mb, i, step));
-    if (padded.length === 0) throw new Error(`Step ${step}: no micro-batches given.`);
-    if (padded.length > this.layout.microBatches) throw new Error(`Step ${step}: ${padded.length} micro-batches, but the engine was built for at most ${this.layout.microBatches}. Recreate it with a larger microBatches.`);
+    this.calls = step;
     let totalWeight = 0, totalSequences = 0;
     for (const mb of padded) {
       const t = trainedTotals(mb.labels, mb.weights, mb.B, mb.T);
@@ -217,19 +227,12 @@ export class Engine {
     let submitted = 0;
     const readback = this.serial(async () => {
       const slot = await this.ring.reserve();
-      padded.forEach((mb, m) => this.writeInputs(mb, scales[m], m));
-      this.device.queue.writeBuffer(this.hyper, 0, hyperData({ ...settings, maxGradNorm: Number.isFinite(settings.maxGradNorm) ? settings.maxGradNorm : 0 }));
-      const enc = this.device.createCommandEncoder({ label: `Engine.step${step}.encoder` });
-      for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
-      const sums = this.mem.tensor('scratch', 'stepSums');
-      enc.clearBuffer(sums.buffer, sums.offset, sums.size);
-      padded.forEach((_, m) => {
-        this.copyInputs(enc, m);
-        this.pass(enc, `Engine.step${step}.microBatch${m}`, trained ? [this.program.forward, this.program.loss, this.program.backward] : [this.program.forward, this.program.loss]);
-      });
-      if (trained) this.pass(enc, `Engine.step${step}.optimizer`, [this.program.optimizer]);
-      slot.encodeCopies(enc, [sums, this.mem.tensor('scratch', 'stepState')]);
-      this.device.queue.submit([enc.finish()]);
+      try {
+        this.encodeStep(step, slot, padded, scales, trained, settings);
+      } catch (err) {
+        slot.cancel();
+        throw err;
+      }
       submitted = performance.now();
       return slot.afterSubmit();
     });
@@ -240,6 +243,23 @@ export class Engine {
       this.lastDone = done;
       return this.report(step, trained, bytes, ms);
     });
+  }
+
+  /** Writes the step's inputs and settings, encodes the whole step in one encoder, submits it. */
+  private encodeStep(step: number, slot: Awaited<ReturnType<ReadbackRing['reserve']>>, padded: readonly Batch[], scales: readonly Float64Array[], trained: boolean, settings: TrainSettings): void {
+    padded.forEach((mb, m) => this.writeInputs(mb, scales[m], m));
+    this.device.queue.writeBuffer(this.hyper, 0, hyperData({ ...settings, maxGradNorm: Number.isFinite(settings.maxGradNorm) ? settings.maxGradNorm : 0 }));
+    const enc = this.device.createCommandEncoder({ label: `Engine.step${step}.encoder` });
+    for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
+    const sums = this.mem.tensor('scratch', 'stepSums');
+    enc.clearBuffer(sums.buffer, sums.offset, sums.size);
+    padded.forEach((_, m) => {
+      this.copyInputs(enc, m);
+      this.pass(enc, `Engine.step${step}.microBatch${m}`, trained ? [this.program.forward, this.program.loss, this.program.backward] : [this.program.forward, this.program.loss]);
+    });
+    if (trained) this.pass(enc, `Engine.step${step}.optimizer`, [this.program.optimizer]);
+    slot.encodeCopies(enc, [sums, this.mem.tensor('scratch', 'stepState')]);
+    this.device.queue.submit([enc.finish()]);
   }
 
   private report(step: number, trained: boolean, bytes: ArrayBuffer, ms: number): EngineStepReport {

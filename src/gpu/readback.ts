@@ -35,7 +35,12 @@ export class ReadbackRing {
    * Returns a function that encodes the copies of `sources` (packed in order) and a function to
    * call right after queue.submit() that starts the map and returns the bytes' promise.
    */
-  async reserve(): Promise<{ encodeCopies: (enc: GPUCommandEncoder, sources: readonly GpuTensor[]) => void; afterSubmit: () => Promise<ArrayBuffer> }> {
+  async reserve(): Promise<{
+    encodeCopies: (enc: GPUCommandEncoder, sources: readonly GpuTensor[]) => void;
+    afterSubmit: () => Promise<ArrayBuffer>;
+    /** Frees the slot when the step failed before submit (otherwise the ring would wait on it forever). */
+    cancel: () => void;
+  }> {
     const slot = this.slots[this.next];
     this.next = (this.next + 1) % this.slots.length;
     if (slot.done) await slot.done;
@@ -63,6 +68,7 @@ export class ReadbackRing {
             throw err;
           },
         ),
+      cancel: () => resolveDone(),
     };
   }
 
