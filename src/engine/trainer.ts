@@ -171,8 +171,10 @@ export class Engine {
   /** Loads weights by HF name and resets the optimizer (moments, step count). */
   setParameters(tensors: Record<string, Float32Array>): void {
     checkWeights(this.config, tensors);
+    // Copied now: the write waits for steps already requested, and the caller may reuse its arrays.
+    const copies = paramTable(this.config).map((s) => [s.name, tensors[s.name].slice()] as const);
     void this.serial(() => {
-      for (const s of paramTable(this.config)) writeTensor(this.device, this.mem.tensor('parameters', s.name), tensors[s.name]);
+      for (const [name, data] of copies) writeTensor(this.device, this.mem.tensor('parameters', name), data);
       const enc = this.device.createCommandEncoder({ label: 'Engine.resetOptimizer.encoder' });
       for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
       const state = this.mem.tensor('scratch', 'stepState');
@@ -180,6 +182,7 @@ export class Engine {
       this.device.queue.submit([enc.finish()]);
     });
   }
+
 
   /** Current weights by HF name (Float32Array each). */
   getParameters(): Promise<Record<string, Float32Array>> {
