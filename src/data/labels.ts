@@ -31,7 +31,8 @@ export const DEFAULT_POLICY: MaskPolicy = {
   mode: 'response-only',
   assistantTurns: 'all',
   trainEndOfTurn: true,
-  roles: { system: false, user: false, assistant: true, template: false },
+  // Read only in 'full' mode, where "full sequence" means every role trains until unticked.
+  roles: { system: true, user: true, assistant: true, template: true },
   promptLossWeight: 0,
   overrides: {},
 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseChatInput } from './parse';
+import { jsonErrorAt, parseChatInput } from './parse';
+import { visibleWhitespace } from './whitespace';
 import type { Conversation, ParseResult } from './types';
 import { findJsonError, lineColumn } from './jsonscan';
 
@@ -206,6 +207,21 @@ describe('JSON error positions', () => {
     }
     expect(findJsonError('{"ok": [1, 2.5e3, true, null, "\\u00e9"]}')).toBeNull();
   });
+  it('reads every engine\'s message form: "position N", "line L column C", or none', () => {
+    const text = '{\n  "a": 1\n  "b": 2\n}';
+    // V8 (Node 20, Chrome): at position N
+    expect(jsonErrorAt(text, new SyntaxError("Expected ',' or '}' after property value in JSON at position 13")).offset).toBe(13);
+    // Firefox: line L column C of the JSON data
+    const ff = jsonErrorAt(text, new SyntaxError("JSON.parse: expected ',' or '}' after property value in object at line 3 column 3 of the JSON data"));
+    expect(ff.offset).toBe(13);
+    // newer V8: "(line 3 column 3)"
+    expect(jsonErrorAt(text, new SyntaxError("Expected ',' or '}' after property value in JSON at position 13 (line 3 column 3)")).offset).toBe(13);
+    // Safari: no position at all → our scan
+    const safari = jsonErrorAt(text, new SyntaxError("JSON Parse error: Expected '}'"));
+    expect(safari.offset).toBe(13);
+    expect(safari.message).toMatch(/missing comma/);
+    expect(lineColumn(text, 13)).toEqual({ line: 3, column: 3 });
+  });
   it('lineColumn is 1-based', () => {
     expect(lineColumn('ab\ncd', 0)).toEqual({ line: 1, column: 1 });
     expect(lineColumn('ab\ncd', 4)).toEqual({ line: 2, column: 2 });
@@ -231,5 +247,12 @@ describe('parseChatInput: speed', () => {
       expect(r.ok).toBe(true);
       expect(ms).toBeLessThan(300);
     }
+  });
+});
+
+describe('visibleWhitespace', () => {
+  it('marks space, newline, tab and CR one symbol per character', () => {
+    expect(visibleWhitespace('a b\n\tc\r\n')).toBe('a␣b↵⇥c␍↵');
+    expect(visibleWhitespace('👋 é')).toBe('👋␣é');
   });
 });

@@ -177,7 +177,7 @@ function samplesFromJson(v: unknown): { format: SampleFormat; samples: Conversat
 }
 
 /** Offset of a JSON.parse failure: from the engine's message when it has one, else our scan. */
-function jsonErrorAt(text: string, err: unknown): { offset: number; message: string } {
+export function jsonErrorAt(text: string, err: unknown): { offset: number; message: string } {
   const raw = err instanceof Error ? err.message : String(err);
   const scanned = findJsonError(text);
   let offset: number | null = null;
