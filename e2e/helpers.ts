@@ -24,8 +24,14 @@ export async function warmUp(browser: Browser): Promise<void> {
   await page.close();
 }
 
-/** Open the app. Each test has its own browser context, so IndexedDB starts empty. */
+/**
+ * Open the app. Each test has its own browser context, so IndexedDB starts empty.
+ * The dev server's HMR socket is answered by a silent stand-in: other engineers edit this
+ * checkout while tests run, and a Vite full-page reload in mid-test would reset the page to its
+ * saved input. The app itself opens no WebSocket.
+ */
 export async function openFresh(page: Page): Promise<void> {
+  await page.routeWebSocket(/.*/, () => {});
   await page.goto('/');
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
   await idle(page);

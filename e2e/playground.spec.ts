@@ -144,6 +144,17 @@ test('hand overrides: click and keyboard toggle a token; clear overrides undoes 
   await expect(page.locator(`[data-index="${a.index}"]`)).toHaveAttribute('data-label', String(a.id));
   await expect(page.locator(`[data-index="${u.index}"]`)).toHaveAttribute('data-label', '-100');
   await expect(page.locator('[data-override]')).toHaveCount(0);
+
+  // ArrowDown moves to the next visual row, ArrowUp comes back.
+  await page.locator('[data-index="0"]').focus();
+  await page.keyboard.press('ArrowDown');
+  const focused = page.locator('[data-testid=token-list] .tok:focus');
+  const below = Number(await focused.getAttribute('data-index'));
+  expect(below).toBeGreaterThan(0);
+  const top = async (i: number) => (await page.locator(`[data-index="${i}"]`).boundingBox())!.y;
+  expect(await top(below)).toBeGreaterThan(await top(0));
+  await page.keyboard.press('ArrowUp');
+  await expect(page.locator('[data-index="0"]')).toBeFocused();
 });
 
 test('invalid JSON: the error names line and column, and the last good view stays', async ({ page }, testInfo) => {

@@ -316,7 +316,6 @@ export function TokenList({ tokens, labels, overrides, stale, described, onToggl
       onBlur={(e) => {
         if (!listRef.current?.contains(e.relatedTarget as Node | null)) onProbe(null);
       }}
-      onScroll={() => onProbe(null)}
     >
       {chunks}
     </div>

@@ -1,5 +1,5 @@
 // The token view panel: counts, legend, the chips, the hover/focus details and the rendered text.
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { TOKEN_ROLES } from '../data/types';
 import { usePlayground } from '../store/store';
 import type { LabelColumns, TokenColumns } from '../store/protocol';
@@ -129,6 +129,13 @@ export function TokenView() {
   const toggleOverride = usePlayground((s) => s.toggleOverride);
   const lastRunMs = usePlayground((s) => s.lastRunMs);
   const [probe, setProbe] = useState<Probe | null>(null);
+  // The tooltip is placed in viewport coordinates: any scroll moves the chip away from it.
+  useEffect(() => {
+    if (!probe) return;
+    const hide = () => setProbe(null);
+    addEventListener('scroll', hide, { capture: true, passive: true });
+    return () => removeEventListener('scroll', hide, { capture: true });
+  }, [probe]);
   const onProbe = useCallback(
     (p: Probe | null) => setProbe((prev) => (prev?.index === p?.index && p?.rect.top === prev?.rect.top ? prev : p)),
     [],
