@@ -17,6 +17,9 @@ if (existsSync(`${CHROMIUM_LIB}/vk_swiftshader_icd.json`) && !process.env.PLAYGR
 export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
+  // The data worker is the only importer of transformers.js; pre-bundle it so the dev server
+  // does not reload the page the first time the worker asks for it.
+  optimizeDeps: { include: ['@huggingface/transformers'] },
   build: { target: 'es2022' },
   test: {
     include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
