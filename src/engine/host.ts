@@ -111,8 +111,8 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
           post({ type: 'ok', id: msg.id });
           return;
         case 'evaluate': {
-          const ev = await need().engine.evaluate(msg.batch, msg.mode, msg.allLogits);
-          const transfer = [ev.losses.buffer, ev.dlogitNorms.buffer, ev.lastLogits.buffer, ...(ev.logits ? [ev.logits.buffer] : [])];
+          const ev = await need().engine.evaluate(msg.batch, msg.mode, msg.allLogits, msg.embedGrads);
+          const transfer = [ev.losses.buffer, ev.dlogitNorms.buffer, ev.lastLogits.buffer, ...(ev.logits ? [ev.logits.buffer] : []), ...(ev.dembedNorms ? [ev.dembedNorms.buffer] : [])];
           post({ type: 'evaluation', id: msg.id, ...ev }, transfer);
           return;
         }

@@ -33,8 +33,11 @@ export type ToEngine =
   | { type: 'getWeights'; id: number }
   /** Replace the weights (resets the optimizer): answers `ok`. */
   | { type: 'setWeights'; id: number; weights: Record<string, Float32Array> }
-  /** Forward only: per-position losses, sums, next-token logits. Answers `evaluation`. */
-  | { type: 'evaluate'; id: number; batch: Batch; mode?: LossMode; allLogits?: boolean }
+  /**
+   * Forward only: per-position losses, sums, next-token logits. Answers `evaluation`. `embedGrads`
+   * adds a backward pass without update and answers dembedNorms too (heatmap).
+   */
+  | { type: 'evaluate'; id: number; batch: Batch; mode?: LossMode; allLogits?: boolean; embedGrads?: boolean }
   /** Free GPU memory. Answers `ok`. */
   | { type: 'dispose'; id: number };
 
@@ -68,6 +71,6 @@ export type FromEngine =
   | { type: 'ok'; id: number }
   | { type: 'runDone'; id: number; steps: number; reason: 'completed' | 'stopped' | 'error' }
   | { type: 'weights'; id: number; weights: Record<string, Float32Array> }
-  | { type: 'evaluation'; id: number; losses: Float32Array; dlogitNorms: Float32Array; sums: LossSums; lastLogits: Float32Array; logits?: Float32Array }
+  | { type: 'evaluation'; id: number; losses: Float32Array; dlogitNorms: Float32Array; sums: LossSums; lastLogits: Float32Array; logits?: Float32Array; dembedNorms?: Float32Array }
   /** A request failed (id) or the device was lost (no id). */
   | { type: 'error'; id?: number; message: string };

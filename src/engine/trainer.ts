@@ -77,6 +77,13 @@ export interface Evaluation {
   lastLogits: Float32Array;
   /** Every position's logits (batch.B, batch.T, V), when asked for. */
   logits?: Float32Array;
+  /**
+   * ||d objective / d input embedding|| per position (batch.B, batch.T), when asked for: the norm of
+   * the gradient at the embedding output (the residual stream entering layer 0) from a backward pass
+   * without any update. Unlike dlogitNorms it is not zero on -100 positions: later trained positions
+   * attend to them. After such an evaluation getGradients() returns this batch's gradients.
+   */
+  dembedNorms?: Float32Array;
 }
 
 /** Throws, naming the tensor, when a weight is missing or has the wrong size. */
@@ -87,6 +94,20 @@ function checkWeights(config: LlamaConfig, tensors: Record<string, Float32Array>
     if (!src) throw new Error(`Parameter "${s.name}" (shape ${s.shape.join('×')}) is missing from the weights.`);
     if (src.length !== n) throw new Error(`Parameter "${s.name}" has ${src.length} values; the config needs ${n} (shape ${s.shape.join('×')}).`);
   }
+}
+
+/** L2 norm of each (b, t) row of x (B_engine, T_engine, C), for b < B, t < T: (B, T). */
+function rowNorms(x: Float32Array, B: number, T: number, engineT: number, C: number): Float32Array {
+  const out = new Float32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * engineT + t) * C;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += x[row + c] * x[row + c];
+      out[b * T + t] = Math.sqrt(s);
+    }
+  }
+  return out;
 }
 
 const READBACK_BYTES = (LOSS_SUMS.length + STEP_STATE_WORDS) * 4;
@@ -292,9 +313,10 @@ export class Engine {
   /**
    * Forward and loss without any update: per-position losses (heatmap), the loss sums (seqScale
    * from `mode` on this batch alone) and the next-token logits after each sequence's last real
-   * token (generation). `allLogits` also returns every position's logits.
+   * token (generation). `allLogits` also returns every position's logits. `embedGrads` also runs
+   * backward (gradients cleared first, no optimizer) and returns dembedNorms.
    */
-  evaluate(batch: Batch, mode: LossMode = 'mean_tokens', allLogits = false): Promise<Evaluation> {
+  evaluate(batch: Batch, mode: LossMode = 'mean_tokens', allLogits = false, embedGrads = false): Promise<Evaluation> {
     const step = this.calls; // evaluation does not count as a step
     const mb = this.prepare(batch, 0, step);
     const scale = normalisationScales(mb.labels, mb.weights, mb.B, mb.T, mode);
@@ -305,10 +327,16 @@ export class Engine {
       const sums = this.mem.tensor('scratch', 'stepSums');
       enc.clearBuffer(sums.buffer, sums.offset, sums.size);
       this.copyInputs(enc, 0);
-      this.pass(enc, 'Engine.evaluate', [this.program.forward, this.program.loss, this.program.heatmap]);
+      // Parameter gradients accumulate (+=): start from zero so getGradients() is this batch's.
+      if (embedGrads) for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
+      this.pass(enc, 'Engine.evaluate', embedGrads
+        ? [this.program.forward, this.program.loss, this.program.heatmap, this.program.backward]
+        : [this.program.forward, this.program.loss, this.program.heatmap]);
       this.device.queue.submit([enc.finish()]);
       const logits = this.mem.tensor('activations', 'logits');
-      const [lossData, normData, sumData, logitData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), this.mem.tensor('activations', 'dlogitNorms'), sums, logits]);
+      // After backward, activation_grads:dres holds d encoded (N, C): the embedding output's gradient.
+      const dembed = this.mem.tensor('activation_grads', 'dres');
+      const [lossData, normData, sumData, logitData, dembedData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), this.mem.tensor('activations', 'dlogitNorms'), sums, logits, ...(embedGrads ? [dembed] : [])]);
       const lossAll = new Float32Array(lossData), normAll = new Float32Array(normData), logitAll = new Float32Array(logitData);
       const { B: b0, T: t0 } = batch;
       const losses = new Float32Array(b0 * t0);
@@ -323,7 +351,9 @@ export class Engine {
         if (last >= 0) lastLogits.set(logitAll.subarray((b * this.T + last) * V, (b * this.T + last + 1) * V), b * V);
         if (full) full.set(logitAll.subarray(b * this.T * V, (b * this.T + t0) * V), b * t0 * V);
       }
-      return { losses, dlogitNorms, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits: full };
+      const ev: Evaluation = { losses, dlogitNorms, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits: full };
+      if (dembedData) ev.dembedNorms = rowNorms(new Float32Array(dembedData), b0, t0, this.T, this.config.hidden_size);
+      return ev;
     });
   }
 
