@@ -17,6 +17,7 @@ import type { Gpu } from '../gpu/device';
 import { readTensors, writeTensor, type GpuTensor } from '../gpu/buffers';
 import { encode, Kernels, type Dispatch } from '../gpu/kernel';
 import { ReadbackRing } from '../gpu/readback';
+import { DispatchTimer, type TimedDispatch } from '../gpu/timing';
 import { headSize, validateConfig, type LlamaConfig } from './config';
 import { buildLayout, memoryEstimate, type Layout } from './layout';
 import { GpuMemory } from './memory';
@@ -233,6 +234,32 @@ export class Engine {
    * Throws (before touching the GPU) when a batch is malformed, saying where.
    */
   trainStep(microBatches: readonly Batch[], settings: TrainSettings): Promise<EngineStepReport> {
+    return this.submitStep(microBatches, settings, null);
+  }
+
+  /**
+   * trainStep with every dispatch in its own timestamped pass (benchmark only: needs the device's
+   * `timestamp-query` feature; the extra passes make the step itself a little slower). Resolves
+   * with the report and each dispatch's GPU time in encoding order. One profile at a time.
+   */
+  async profileStep(microBatches: readonly Batch[], settings: TrainSettings): Promise<{ report: EngineStepReport; dispatches: TimedDispatch[] }> {
+    if (this.profiling) throw new Error('profileStep: a profile is already running; await it before starting the next.');
+    const p = this.program;
+    const perStep = p.forward.length + p.loss.length + p.backward.length;
+    const timer = (this.timer ??= new DispatchTimer(this.device, perStep * this.layout.microBatches + p.optimizer.length));
+    this.profiling = true;
+    try {
+      const report = await this.submitStep(microBatches, settings, timer);
+      return { report, dispatches: await timer.results() };
+    } finally {
+      this.profiling = false;
+    }
+  }
+
+  private timer: DispatchTimer | null = null;
+  private profiling = false;
+
+  private submitStep(microBatches: readonly Batch[], settings: TrainSettings, timer: DispatchTimer | null): Promise<EngineStepReport> {
     // A rejected batch does not use up a step number.
     const step = this.calls + 1;
     if (microBatches.length === 0) throw new Error(`Step ${step}: no micro-batches given.`);
@@ -252,7 +279,7 @@ export class Engine {
     const readback = this.serial(async () => {
       const slot = await this.ring.reserve();
       try {
-        this.encodeStep(step, slot, padded, scales, trained, settings);
+        this.encodeStep(step, slot, padded, scales, trained, settings, timer);
       } catch (err) {
         slot.cancel();
         throw err;
@@ -270,7 +297,7 @@ export class Engine {
   }
 
   /** Writes the step's inputs and settings, encodes the whole step in one encoder, submits it. */
-  private encodeStep(step: number, slot: Awaited<ReturnType<ReadbackRing['reserve']>>, padded: readonly Batch[], scales: readonly Float64Array[], trained: boolean, settings: TrainSettings): void {
+  private encodeStep(step: number, slot: Awaited<ReturnType<ReadbackRing['reserve']>>, padded: readonly Batch[], scales: readonly Float64Array[], trained: boolean, settings: TrainSettings, timer: DispatchTimer | null): void {
     padded.forEach((mb, m) => this.writeInputs(mb, scales[m], m));
     this.device.queue.writeBuffer(this.hyper, 0, hyperData({ ...settings, maxGradNorm: Number.isFinite(settings.maxGradNorm) ? settings.maxGradNorm : 0 }));
     const enc = this.device.createCommandEncoder({ label: `Engine.step${step}.encoder` });
@@ -279,9 +306,10 @@ export class Engine {
     enc.clearBuffer(sums.buffer, sums.offset, sums.size);
     padded.forEach((_, m) => {
       this.copyInputs(enc, m);
-      this.pass(enc, `Engine.step${step}.microBatch${m}`, trained ? [this.program.forward, this.program.loss, this.program.backward] : [this.program.forward, this.program.loss]);
+      this.pass(enc, `Engine.step${step}.microBatch${m}`, trained ? [this.program.forward, this.program.loss, this.program.backward] : [this.program.forward, this.program.loss], timer);
     });
-    if (trained) this.pass(enc, `Engine.step${step}.optimizer`, [this.program.optimizer]);
+    if (trained) this.pass(enc, `Engine.step${step}.optimizer`, [this.program.optimizer], timer);
+    timer?.finish(enc);
     slot.encodeCopies(enc, [sums, this.mem.tensor('scratch', 'stepState')]);
     this.device.queue.submit([enc.finish()]);
   }
@@ -364,6 +392,7 @@ export class Engine {
   }
 
   destroy(): void {
+    this.timer?.destroy();
     this.mem.destroy();
     this.ring.destroy();
     this.hyper.destroy();
@@ -379,7 +408,12 @@ export class Engine {
     return run;
   }
 
-  private pass(enc: GPUCommandEncoder, label: string, lists: readonly Dispatch[][]): void {
+  /** One compute pass over `lists`; with a timer, one timed pass per dispatch instead. */
+  private pass(enc: GPUCommandEncoder, label: string, lists: readonly Dispatch[][], timer: DispatchTimer | null = null): void {
+    if (timer) {
+      for (const l of lists) timer.encode(enc, l);
+      return;
+    }
     const pass = enc.beginComputePass({ label });
     for (const l of lists) encode(pass, l);
     pass.end();

@@ -13,6 +13,14 @@ export interface AdapterReport {
   /** True when this is a software (CPU) adapter, e.g. SwiftShader: training will be very slow. */
   isFallbackAdapter: boolean;
   features: string[];
+  /**
+   * Subgroup sizes the adapter may use (WebGPU `subgroups`): SwiftShader 4, NVIDIA 32, AMD 32 or 64.
+   * Undefined where the browser does not report them. Kernels never assume one size.
+   */
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  /** Optional features the device was created with (a subset of `features`). */
+  enabledFeatures?: string[];
   /** The limits the device was created with (the ones the engine's sizes depend on). */
   limits: DeviceLimits;
 }
@@ -49,6 +57,12 @@ const RAISED_LIMITS = [
 ] as const;
 
 /**
+ * Optional features the device asks for when the adapter has them: timestamp-query (per-dispatch
+ * timings in the benchmark), subgroups (reductions in softmax and norms), shader-f16.
+ */
+const OPTIONAL_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'];
+
+/**
  * Gets an adapter and a device with raised limits. `gpu` defaults to `navigator.gpu`.
  * Throws an error that says what to do when WebGPU is missing or no adapter is offered.
  */
@@ -67,7 +81,9 @@ export async function acquireDevice(gpu?: GPU, powerPreference: GPUPowerPreferen
   }
   const requiredLimits: Record<string, number> = {};
   for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
-  const device = await adapter.requestDevice({ label: 'sft-playground.device', requiredLimits });
+  // Strings, not GPUFeatureName: TF.js (bench only) brings an older @webgpu/types without 'subgroups'.
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ label: 'sft-playground.device', requiredLimits, requiredFeatures });
   const info = adapter.info;
   const l = device.limits;
   const out: Gpu = {
@@ -79,6 +95,9 @@ export async function acquireDevice(gpu?: GPU, powerPreference: GPUPowerPreferen
       description: info.description,
       isFallbackAdapter: Boolean(info.isFallbackAdapter) || isSoftwareAdapter(info),
       features: [...adapter.features].sort(),
+      subgroupMinSize: info.subgroupMinSize,
+      subgroupMaxSize: info.subgroupMaxSize,
+      enabledFeatures: [...device.features].sort(),
       limits: {
         maxBufferSize: l.maxBufferSize,
         maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

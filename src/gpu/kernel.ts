@@ -20,6 +20,8 @@ export interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
+  /** Floating-point operations (a multiply-add counts 2) where an op states them: matmuls, for the benchmark's GFLOP/s. */
+  flops?: number;
 }
 
 const COMMON_LINES = common.split('\n').length;

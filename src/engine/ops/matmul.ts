@@ -24,11 +24,10 @@ export function matmulForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: G
   if (bias) expectSize('matmulForward', bias, [O], 'bias');
   const params = { u32: [N, I, O, 0] };
   const wg = tiles(N, O, 'matmulForward');
-  return [
-    bias
-      ? dispatch(ctx, src, 'matmul_forward_bias', [out, x, w, bias], params, wg, { TILE }, 3)
-      : dispatch(ctx, src, 'matmul_forward', [out, x, w], params, wg, { TILE }),
-  ];
+  const d = bias
+    ? dispatch(ctx, src, 'matmul_forward_bias', [out, x, w, bias], params, wg, { TILE }, 3)
+    : dispatch(ctx, src, 'matmul_forward', [out, x, w], params, wg, { TILE });
+  return [{ ...d, flops: 2 * N * I * O }];
 }
 
 /** dx (N,I) = (or += with accumulateDx), dw (O,I) +=, dbias (O) += or null, dout (N,O), x (N,I), w (O,I). */
@@ -45,8 +44,8 @@ export function matmulBackward(
   expectSize('matmulBackward', x, [N, I], 'x');
   expectSize('matmulBackward', w, [O, I], 'w');
   const out: Dispatch[] = [
-    dispatch(ctx, src, 'matmul_backward_dx', [dx, dout, w], { u32: [N, I, O, accumulateDx ? 1 : 0] }, tiles(N, I, 'matmulBackward'), { TILE }),
-    dispatch(ctx, src, 'matmul_backward_dw', [dw, dout, x], { u32: [N, I, O, 0] }, tiles(O, I, 'matmulBackward'), { TILE }),
+    { ...dispatch(ctx, src, 'matmul_backward_dx', [dx, dout, w], { u32: [N, I, O, accumulateDx ? 1 : 0] }, tiles(N, I, 'matmulBackward'), { TILE }), flops: 2 * N * I * O },
+    { ...dispatch(ctx, src, 'matmul_backward_dw', [dw, dout, x], { u32: [N, I, O, 0] }, tiles(O, I, 'matmulBackward'), { TILE }), flops: 2 * N * I * O },
   ];
   if (dbias) out.push(dispatch(ctx, src, 'matmul_backward_bias', [dbias, dout], { u32: [N, I, O, 0] }, grid1d(O, ctx.wg)));
   return out;

@@ -1,0 +1,205 @@
+/**
+ * What both sides of the benchmark share: the model configs per adapter class, the synthetic
+ * training batch, the initial weights and the optimizer settings, so that our engine and the
+ * TF.js baseline train the same model on the same data with the same optimizer.
+ *
+ * Letters as in src/engine/config.ts (B, T, C, V, L, NH, NKV, F).
+ */
+import type { LlamaConfig } from '../src/engine/config';
+import { decays, paramTable, type Batch, type TrainSettings } from '../src/reference/model';
+import { makeRng } from '../src/reference/rng';
+import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../src/reference/ops';
+
+/**
+ * 'cpu': sizes that finish in minutes on a software adapter (SwiftShader);
+ * 'gpu': sizes that say something about a real GPU.
+ */
+export type Scale = 'cpu' | 'gpu';
+
+export interface BenchCase {
+  /** Short name in the table. */
+  name: string;
+  config: LlamaConfig;
+  B: number;
+  T: number;
+  /** Timed steps after the warm-up steps. */
+  steps: number;
+  warmup: number;
+}
+
+/** Used when public/models/playground-base/config.json is not there: the size the embedded model was planned at. */
+export const EMBEDDED_FALLBACK: LlamaConfig = {
+  vocab_size: 4096, hidden_size: 192, intermediate_size: 512, num_hidden_layers: 6,
+  num_attention_heads: 6, num_key_value_heads: 2, rope_theta: 10000, rms_norm_eps: 1e-5,
+  tie_word_embeddings: true, max_position_embeddings: 256, attention_bias: false,
+};
+
+/** A GPT-2-small-sized LLaMA (≈ 110 M parameters with the 32k tied embedding). */
+const LARGE_GPU: LlamaConfig = {
+  vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12,
+  num_attention_heads: 12, num_key_value_heads: 4, rope_theta: 10000, rms_norm_eps: 1e-5,
+  tie_word_embeddings: true, max_position_embeddings: 512, attention_bias: false,
+};
+
+/** The larger model scaled down to what a CPU adapter trains in about a minute. */
+const LARGE_CPU: LlamaConfig = {
+  vocab_size: 8192, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4,
+  num_attention_heads: 8, num_key_value_heads: 2, rope_theta: 10000, rms_norm_eps: 1e-5,
+  tie_word_embeddings: true, max_position_embeddings: 128, attention_bias: false,
+};
+
+export function benchCases(scale: Scale, embedded: LlamaConfig): BenchCase[] {
+  if (scale === 'gpu') {
+    return [
+      { name: 'embedded', config: embedded, B: 8, T: Math.min(256, embedded.max_position_embeddings), steps: 20, warmup: 3 },
+      { name: 'large', config: LARGE_GPU, B: 4, T: 512, steps: 10, warmup: 2 },
+    ];
+  }
+  return [
+    { name: 'embedded', config: embedded, B: 2, T: 64, steps: 3, warmup: 1 },
+    { name: 'large', config: LARGE_CPU, B: 1, T: 128, steps: 2, warmup: 1 },
+  ];
+}
+
+/** The optimizer both sides use: AdamW with decay on 2-D matrices, global-norm clipping, mean over trained tokens. */
+export const BENCH_SETTINGS: TrainSettings = {
+  lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1, lossMode: 'mean_tokens',
+};
+
+/**
+ * A chat-like batch: each sequence is one document whose first quarter is prompt (labels -100)
+ * and the rest response (labels = ids), random token ids. Positions 0…T-1, no padding.
+ */
+export function syntheticBatch(B: number, T: number, V: number, seed = 7): Batch {
+  const rng = makeRng(seed);
+  const N = B * T;
+  const batch: Batch = {
+    B, T,
+    ids: new Int32Array(N), labels: new Int32Array(N), weights: new Float64Array(N).fill(1),
+    docIds: new Int32Array(N), positions: new Int32Array(N), roles: new Int32Array(N),
+  };
+  const promptLen = Math.max(1, Math.floor(T / 4));
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const n = b * T + t;
+      const id = rng.int(0, V);
+      batch.ids[n] = id;
+      batch.labels[n] = t < promptLen ? IGNORE_INDEX : id;
+      batch.docIds[n] = b;
+      batch.positions[n] = t;
+      // roles describe the target token of position n (n + 1)
+      batch.roles![n] = t + 1 < T ? (t + 1 < promptLen ? ROLE_PROMPT : ROLE_RESPONSE) : 0;
+    }
+  }
+  return batch;
+}
+
+/** HF-style init (matrices ~ N(0, 0.02²), norms 1, biases 0), by HF name. */
+export function initWeights(config: LlamaConfig, seed = 1): Record<string, Float32Array> {
+  const rng = makeRng(seed);
+  const out: Record<string, Float32Array> = {};
+  for (const s of paramTable(config)) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(n);
+    if (decays(s)) for (let i = 0; i < n; i++) a[i] = rng.normal() * 0.02;
+    else a.fill(s.name.endsWith('norm.weight') ? 1 : 0);
+    out[s.name] = a;
+  }
+  return out;
+}
+
+/** Median of the gaps between consecutive step completions (the first gap from `start`). */
+export function medianStep(start: number, ends: readonly number[]): number {
+  const gaps = ends.map((e, i) => e - (i === 0 ? start : ends[i - 1])).sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)];
+}
+
+/** Parameters of a config (the embedding counted once when tied). */
+export function parameterCount(config: LlamaConfig): number {
+  return paramTable(config).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+}
+
+/** Per-kernel row of a profile: dispatches grouped by entry point and place (all layers together). */
+export interface KernelRow {
+  kernel: string;
+  /** Dispatches per step. */
+  calls: number;
+  ms: number;
+  /** Share of the profiled step. */
+  share: number;
+  /** Matmuls: achieved GFLOP/s. */
+  gflops?: number;
+}
+
+export interface MatmulSummary {
+  /** FLOPs of all matmul dispatches of a step. */
+  flops: number;
+  ms: number;
+  gflops: number;
+  /** Share of the profiled step time. */
+  share: number;
+}
+
+export interface OursResult {
+  /** Engine.create on a fresh device: layout, buffers, weight upload, every pipeline compiled. */
+  startupMs: number;
+  /** The first trainStep (includes any compilation the browser deferred to first use). */
+  firstStepMs: number;
+  /** Median wall time per step over the timed steps (steps pipelined as the worker does). */
+  stepMs: number;
+  tokensPerSec: number;
+  /** Losses of every step (warm-up first). */
+  losses: number[];
+  /** From timestamp queries of one profiled step; null without timestamp-query. */
+  profile: { totalMs: number; kernels: KernelRow[]; matmul: MatmulSummary } | null;
+  /** GPU bytes the engine allocates (layout size table), by category. */
+  memory: Record<string, number>;
+  /** Matmul tile configuration chosen (autotune), when the engine reports one. */
+  matmulTiles?: string;
+}
+
+export interface TfjsResult {
+  /** Variables created and backend ready. */
+  startupMs: number;
+  firstStepMs: number;
+  stepMs: number;
+  tokensPerSec: number;
+  losses: number[];
+  /** tf.memory(): bytes the WebGPU backend holds in GPU buffers after the timed steps (its buffer pool). */
+  gpuBytesAllocated?: number;
+}
+
+export interface CaseResult {
+  name: string;
+  config: LlamaConfig;
+  B: number;
+  T: number;
+  parameters: number;
+  steps: number;
+  ours: OursResult | { error: string };
+  tfjs: TfjsResult | { error: string };
+  /** ours tokens/s ÷ TF.js tokens/s. */
+  speedup?: number;
+}
+
+export interface AdapterSummary {
+  description: string;
+  vendor: string;
+  architecture: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+}
+
+export interface BenchResult {
+  date: string;
+  userAgent: string;
+  scale: Scale;
+  adapter: AdapterSummary;
+  /** Memory the fused LM-head cross-entropy saves at larger vocabularies, from the size table. */
+  memoryNotes: { vocab: number; B: number; T: number; logitsBytes: number; savedBytes: number }[];
+  cases: CaseResult[];
+}
+
+export const isError = (x: object): x is { error: string } => 'error' in x;

@@ -1,0 +1,85 @@
+/**
+ * Our engine on one bench case: start-up on a fresh device, warm-up, timed steps submitted the way
+ * the worker does (a few in flight), one profiled step split by kernel, memory from the size table.
+ */
+import { acquireDevice } from '../src/gpu/device';
+import type { TimedDispatch } from '../src/gpu/timing';
+import { memoryEstimate } from '../src/engine/layout';
+import { Engine } from '../src/engine/trainer';
+import { BENCH_SETTINGS, initWeights, medianStep, syntheticBatch, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
+
+/** Steps in flight while timing, as src/engine/host.ts runs them (RUN_AHEAD 2 + the awaited one). */
+const IN_FLIGHT = 3;
+
+export async function benchOurs(c: BenchCase, log: (s: string) => void): Promise<OursResult> {
+  const gpu = await acquireDevice(); // fresh device: no pipeline cached from an earlier case
+  const weights = initWeights(c.config);
+  const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
+  try {
+    const t0 = performance.now();
+    const engine = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights });
+    const startupMs = performance.now() - t0;
+    log(`ours ${c.name}: Engine.create ${startupMs.toFixed(0)} ms`);
+    const losses: number[] = [];
+    const t1 = performance.now();
+    const first = await engine.trainStep([batch], BENCH_SETTINGS);
+    const firstStepMs = performance.now() - t1;
+    losses.push(first.loss);
+    log(`ours ${c.name}: first step ${firstStepMs.toFixed(0)} ms, loss ${first.loss.toFixed(4)}`);
+    for (let i = 1; i < c.warmup; i++) losses.push((await engine.trainStep([batch], BENCH_SETTINGS)).loss);
+
+    const ends: number[] = [];
+    const inflight: Promise<void>[] = [];
+    const start = performance.now();
+    for (let i = 0; i < c.steps; i++) {
+      inflight.push(engine.trainStep([batch], BENCH_SETTINGS).then((r) => {
+        if (r.status !== 'ok') throw new Error(`ours ${c.name}: step ${r.step} ${r.status}: ${r.message}`);
+        losses.push(r.loss);
+        ends.push(performance.now());
+      }));
+      if (inflight.length >= IN_FLIGHT) await inflight.shift();
+    }
+    await Promise.all(inflight);
+    const total = performance.now() - start;
+    const stepMs = medianStep(start, ends);
+    log(`ours ${c.name}: ${c.steps} steps in ${total.toFixed(0)} ms (median ${stepMs.toFixed(1)} ms/step), loss ${losses[losses.length - 1].toFixed(4)}`);
+
+    let profile: OursResult['profile'] = null;
+    if (gpu.device.features.has('timestamp-query')) {
+      const { dispatches } = await engine.profileStep([batch], BENCH_SETTINGS);
+      profile = summarise(dispatches);
+      log(`ours ${c.name}: profiled step ${profile.totalMs.toFixed(1)} ms GPU, matmul ${profile.matmul.gflops.toFixed(1)} GFLOP/s (${(100 * profile.matmul.share).toFixed(0)}% of the step)`);
+    }
+    const memory: Record<string, number> = { ...memoryEstimate(c.config, c.B, c.T) };
+    engine.destroy();
+    return { startupMs, firstStepMs, stepMs, tokensPerSec: (c.B * c.T * c.steps) / (total / 1000), losses, profile, memory };
+  } finally {
+    gpu.device.destroy();
+  }
+}
+
+/** 'MatmulForward[layers.3]' → 'MatmulForward[layers.*]'; the optimizer's per-arena labels → '[optimizer]'. */
+function kernelKey(label: string): string {
+  return label.replace(/layers\.\d+/, 'layers.*').replace(/\[optimizer\.[^\]]*\]/, '[optimizer]');
+}
+
+function summarise(ds: readonly TimedDispatch[]): NonNullable<OursResult['profile']> {
+  const totalMs = ds.reduce((a, d) => a + d.ms, 0);
+  const rows = new Map<string, { calls: number; ms: number; flops: number }>();
+  for (const d of ds) {
+    const k = kernelKey(d.label);
+    const r = rows.get(k) ?? { calls: 0, ms: 0, flops: 0 };
+    r.calls++;
+    r.ms += d.ms;
+    r.flops += d.flops ?? 0;
+    rows.set(k, r);
+  }
+  const kernels: KernelRow[] = [...rows.entries()]
+    .map(([kernel, r]) => ({ kernel, calls: r.calls, ms: r.ms, share: r.ms / totalMs, ...(r.flops ? { gflops: r.flops / (r.ms * 1e6) } : {}) }))
+    .sort((a, b) => b.ms - a.ms);
+  const mm = ds.filter((d) => d.flops);
+  const flops = mm.reduce((a, d) => a + (d.flops ?? 0), 0);
+  const ms = mm.reduce((a, d) => a + d.ms, 0);
+  const matmul: MatmulSummary = { flops, ms, gflops: flops / (ms * 1e6), share: ms / totalMs };
+  return { totalMs, kernels, matmul };
+}

@@ -1,0 +1,36 @@
+import { defineConfig } from '@playwright/test';
+
+// `npm run bench`: serves bench/index.html with Vite and runs it in Debian's Chromium (WebGPU on
+// whatever adapter Chromium offers: SwiftShader on a machine without a GPU). BENCH_SCALE=cpu|gpu
+// overrides the sizes picked from the adapter; BENCH_ONLY=ours|tfjs runs one side.
+const PORT = 4329;
+export default defineConfig({
+  testDir: '.',
+  testMatch: 'run.spec.ts',
+  timeout: Number(process.env.BENCH_TIMEOUT_MS ?? 30 * 60_000),
+  workers: 1,
+  reporter: [['list']],
+  outputDir: '../test-results/bench',
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--enable-unsafe-webgpu',
+        '--enable-webgpu-developer-features', // un-quantised timestamp queries
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        ...(process.env.BENCH_CHROMIUM_ARGS ? process.env.BENCH_CHROMIUM_ARGS.split(' ') : []),
+      ],
+    },
+  },
+  webServer: {
+    command: `npx vite --config bench/vite.config.ts --port ${PORT} --strictPort --host 127.0.0.1`,
+    cwd: '..',
+    url: `http://127.0.0.1:${PORT}/bench/index.html`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+  },
+});

@@ -1,0 +1,57 @@
+/** The benchmark result as a markdown report (README section and bench/results.md). */
+import { isError, type BenchResult, type CaseResult } from './common';
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const f = (x: number, d = 1) => x.toFixed(d);
+
+function caseTable(r: BenchResult): string {
+  const rows = [
+    '| case | model | B×T | engine | tokens/s | ms/step | first step ms | start-up ms | loss first → last | GPU memory |',
+    '|---|---|---|---|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const c of r.cases) {
+    const model = `L${c.config.num_hidden_layers} C${c.config.hidden_size} V${c.config.vocab_size} (${(c.parameters / 1e6).toFixed(1)} M)`;
+    const line = (engine: string, x: CaseResult['ours'] | CaseResult['tfjs'], mem: string) =>
+      isError(x)
+        ? `| ${c.name} | ${model} | ${c.B}×${c.T} | ${engine} | ${x.error === 'not run' ? 'not run' : `failed: ${x.error.replace(/\|/g, '/')}`} | | | | | |`
+        : `| ${c.name} | ${model} | ${c.B}×${c.T} | ${engine} | ${f(x.tokensPerSec, 0)} | ${f(x.stepMs)} | ${f(x.firstStepMs, 0)} | ${f(x.startupMs, 0)} | ${f(x.losses[0], 4)} → ${f(x.losses[x.losses.length - 1], 4)} | ${mem} |`;
+    rows.push(line('ours (WGSL)', c.ours, isError(c.ours) ? '' : `${mib(c.ours.memory.total)} (size table)`));
+    rows.push(line('TF.js webgpu', c.tfjs, isError(c.tfjs) || c.tfjs.gpuBytesAllocated === undefined ? '' : `${mib(c.tfjs.gpuBytesAllocated)} (buffer pool)`));
+    rows.push(`| ${c.name} | | | **ours ÷ TF.js** | **${c.speedup === undefined ? 'n/a' : `${f(c.speedup, 2)}×`}** | | | | | |`);
+  }
+  return rows.join('\n');
+}
+
+function kernelTables(r: BenchResult): string {
+  const out: string[] = [];
+  for (const c of r.cases) {
+    if (isError(c.ours) || !c.ours.profile) continue;
+    const p = c.ours.profile;
+    out.push(`**${c.name}**: one profiled step, ${f(p.totalMs)} ms of GPU time in ${p.kernels.reduce((a, k) => a + k.calls, 0)} dispatches; matmuls ${f(p.matmul.gflops, 2)} GFLOP/s, ${f(100 * p.matmul.share, 0)}% of the step${c.ours.matmulTiles ? `; matmul tiles ${c.ours.matmulTiles}` : ''}.`, '');
+    out.push('| kernel [place] | calls | ms/step | share | GFLOP/s |', '|---|---:|---:|---:|---:|');
+    for (const k of p.kernels) out.push(`| ${k.kernel} | ${k.calls} | ${f(k.ms, 2)} | ${f(100 * k.share)}% | ${k.gflops === undefined ? '' : f(k.gflops, 2)} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export function markdownReport(r: BenchResult): string {
+  const a = r.adapter;
+  const adapter = `${a.vendor} ${a.architecture}${a.description ? ` (${a.description})` : ''}`;
+  return [
+    `Adapter: **${adapter}**${a.isFallbackAdapter ? ' — a CPU fallback adapter (SwiftShader), not a GPU: absolute numbers say little about GPUs' : ''}. Sizes: \`${r.scale}\`. Subgroup sizes ${a.subgroupMinSize ?? '?'}–${a.subgroupMaxSize ?? '?'}; shader-f16 ${a.features.includes('shader-f16') ? 'available' : 'not available'}; timestamp-query ${a.features.includes('timestamp-query') ? 'available' : 'not available'}.`,
+    `Run ${r.date} in ${r.userAgent}.`,
+    '',
+    'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping), median over the timed steps with 3 steps in flight on both sides; both start from the same weights and batch, so the first losses must agree.',
+    '',
+    caseTable(r),
+    '',
+    kernelTables(r),
+    'Loss-path memory from the size table (logits + dlogits an unfused head holds, and what the current layout saves):',
+    '',
+    '| V | B×T | logits + dlogits | saved by the fused loss |',
+    '|---:|---|---:|---:|',
+    ...r.memoryNotes.map((m) => `| ${m.vocab} | ${m.B}×${m.T} | ${mib(m.logitsBytes)} | ${mib(m.savedBytes)} |`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,27 @@
+/**
+ * Runs the benchmark page and writes bench/results.json and bench/results.md. Not a test of speed:
+ * it fails only when the page cannot produce a result.
+ */
+import { test } from '@playwright/test';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { markdownReport } from './report';
+import type { BenchResult } from './common';
+
+test('benchmark: our engine vs TF.js', async ({ page }, info) => {
+  page.on('console', (m) => {
+    if (m.text().startsWith('[bench]')) console.log(m.text());
+  });
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  const q = new URLSearchParams();
+  if (process.env.BENCH_SCALE) q.set('scale', process.env.BENCH_SCALE);
+  if (process.env.BENCH_ONLY) q.set('only', process.env.BENCH_ONLY);
+  await page.goto(`/bench/index.html?${q}`);
+  const handle = await page.waitForFunction(() => window.__bench, null, { timeout: info.timeout, polling: 1000 });
+  const out = (await handle.jsonValue()) as { result?: BenchResult; error?: string };
+  if (!out.result) throw new Error(`The benchmark page failed: ${out.error}`);
+  const md = markdownReport(out.result);
+  writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(out.result, null, 1)}\n`);
+  writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# Benchmark results\n\n${md}`);
+  console.log(md);
+});

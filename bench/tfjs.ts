@@ -1,0 +1,209 @@
+/**
+ * The baseline: the same LLaMA trained with TensorFlow.js on its WebGPU backend, written the way a
+ * TF.js user would write it (tf.variable, tf.variableGrads, tf.losses.softmaxCrossEntropy,
+ * tf.train.adam), with what our engine does and TF.js has no one-liner for added by hand:
+ * decoupled weight decay (AdamW, on 2-D matrices, applied before the Adam update as PyTorch does)
+ * and clipping by the global gradient norm. Same weights, batch, B, T and settings as ours.
+ *
+ * Shapes: ids (B, T) → x (N, C), N = B*T; matrices are stored (in, out), TF.js's idiom, i.e. the
+ * transpose of HF's (out, in); the tied LM head multiplies by the (V, C) embedding transposed.
+ * Attention groups query heads by their kv head (h = kvh * G + g, G = NH / NKV), so K and V are
+ * never repeated: q (B, NKV, G*T, hs) @ k (B, NKV, T, hs)^T.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { headSize, type LlamaConfig } from '../src/engine/config';
+import { IGNORE_INDEX } from '../src/reference/ops';
+import type { Batch } from '../src/reference/model';
+import { BENCH_SETTINGS, initWeights, medianStep, syntheticBatch, type BenchCase, type TfjsResult } from './common';
+
+const IN_FLIGHT = 3;
+
+interface Layer {
+  ln1: tf.Variable; q: tf.Variable; k: tf.Variable; v: tf.Variable; o: tf.Variable;
+  ln2: tf.Variable; gate: tf.Variable; up: tf.Variable; down: tf.Variable;
+}
+
+class TfLlama {
+  readonly wte: tf.Variable;      // (V, C)
+  readonly lmHead: tf.Variable;   // (V, C): wte when tied
+  readonly norm: tf.Variable;     // (C)
+  readonly layers: Layer[];
+  readonly matrices: tf.Variable[]; // weight decay applies to these
+  readonly all: tf.Variable[];
+  private readonly cos: tf.Tensor2D;  // (T, hs)
+  private readonly sin: tf.Tensor2D;  // (T, hs)
+  private readonly mask: tf.Tensor2D; // (G*T, T): 0 where key s <= query t, -1e9 elsewhere
+
+  constructor(readonly c: LlamaConfig, readonly B: number, readonly T: number, w: Record<string, Float32Array>, prefix: string) {
+    if (c.attention_bias) throw new Error('The TF.js baseline has no q/k/v bias; bench a config without attention_bias.');
+    const C = c.hidden_size, hs = headSize(c), G = c.num_attention_heads / c.num_key_value_heads;
+    const vec = (name: string) => tf.variable(tf.tensor1d(w[name]), true, `${prefix}/${name}`);
+    // HF (out, in) → (in, out)
+    const mat = (name: string, out: number, inp: number) => tf.variable(tf.tidy(() => tf.tensor2d(w[name], [out, inp]).transpose()), true, `${prefix}/${name}`);
+    this.wte = tf.variable(tf.tensor2d(w['model.embed_tokens.weight'], [c.vocab_size, C]), true, `${prefix}/model.embed_tokens.weight`);
+    this.lmHead = c.tie_word_embeddings ? this.wte : tf.variable(tf.tensor2d(w['lm_head.weight'], [c.vocab_size, C]), true, `${prefix}/lm_head.weight`);
+    this.norm = vec('model.norm.weight');
+    const qO = c.num_attention_heads * hs, kvO = c.num_key_value_heads * hs, F = c.intermediate_size;
+    this.layers = Array.from({ length: c.num_hidden_layers }, (_, i) => {
+      const p = `model.layers.${i}`;
+      return {
+        ln1: vec(`${p}.input_layernorm.weight`),
+        q: mat(`${p}.self_attn.q_proj.weight`, qO, C), k: mat(`${p}.self_attn.k_proj.weight`, kvO, C),
+        v: mat(`${p}.self_attn.v_proj.weight`, kvO, C), o: mat(`${p}.self_attn.o_proj.weight`, C, qO),
+        ln2: vec(`${p}.post_attention_layernorm.weight`),
+        gate: mat(`${p}.mlp.gate_proj.weight`, F, C), up: mat(`${p}.mlp.up_proj.weight`, F, C), down: mat(`${p}.mlp.down_proj.weight`, C, F),
+      };
+    });
+    this.matrices = [this.wte, ...(c.tie_word_embeddings ? [] : [this.lmHead]), ...this.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])];
+    this.all = [...this.matrices, this.norm, ...this.layers.flatMap((l) => [l.ln1, l.ln2])];
+
+    // RoPE, HF rotate_half: angle(t, j) = t * theta^(-2 (j mod hs/2) / hs)
+    const half = hs / 2;
+    const ang = new Float32Array(T * hs);
+    for (let t = 0; t < T; t++) for (let j = 0; j < hs; j++) ang[t * hs + j] = t * Math.pow(c.rope_theta, -(2 * (j % half)) / hs);
+    this.cos = tf.tidy(() => tf.tensor2d(ang, [T, hs]).cos());
+    this.sin = tf.tidy(() => tf.tensor2d(ang, [T, hs]).sin());
+    const m = new Float32Array(G * T * T);
+    for (let r = 0; r < G * T; r++) for (let s = 0; s < T; s++) m[r * T + s] = s <= r % T ? 0 : -1e9;
+    this.mask = tf.tensor2d(m, [G * T, T]);
+  }
+
+  private rmsnorm(x: tf.Tensor2D, w: tf.Variable): tf.Tensor2D {
+    return x.mul(x.square().mean(-1, true).add(this.c.rms_norm_eps).rsqrt()).mul(w);
+  }
+
+  /** x (B, H, T, hs) → rotated by position. */
+  private rope(x: tf.Tensor4D): tf.Tensor4D {
+    const hs = x.shape[3];
+    const [x1, x2] = tf.split(x, [hs / 2, hs / 2], 3);
+    const rotated = tf.concat([x2.neg(), x1], 3);
+    return x.mul(this.cos).add(rotated.mul(this.sin));
+  }
+
+  /** (N, H*hs) → (B, H, T, hs) */
+  private heads(x: tf.Tensor2D, H: number): tf.Tensor4D {
+    return x.reshape([this.B, this.T, H, headSize(this.c)]).transpose([0, 2, 1, 3]);
+  }
+
+  /** ids (N) int32 → logits (N, V). */
+  logits(ids: tf.Tensor1D): tf.Tensor2D {
+    const c = this.c, B = this.B, T = this.T, N = B * T;
+    const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c), G = NH / NKV;
+    let x = tf.gather(this.wte, ids) as tf.Tensor2D; // (N, C)
+    for (const l of this.layers) {
+      const h = this.rmsnorm(x, l.ln1);
+      const q = this.rope(this.heads(tf.matMul(h, l.q), NH)).reshape([B, NKV, G * T, hs]);
+      const k = this.rope(this.heads(tf.matMul(h, l.k), NKV));
+      const v = this.heads(tf.matMul(h, l.v), NKV);
+      const scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(hs)).add(this.mask); // (B, NKV, G*T, T)
+      const y = tf.matMul(tf.softmax(scores), v) // (B, NKV, G*T, hs)
+        .reshape([B, NH, T, hs]).transpose([0, 2, 1, 3]).reshape([N, NH * hs]);
+      x = x.add(tf.matMul(y, l.o));
+      const h2 = this.rmsnorm(x, l.ln2);
+      const g = tf.matMul(h2, l.gate);
+      x = x.add(tf.matMul(g.mul(g.sigmoid()).mul(tf.matMul(h2, l.up)), l.down)); // SwiGLU
+    }
+    return tf.matMul(this.rmsnorm(x, this.norm), this.lmHead, false, true);
+  }
+
+  dispose(): void {
+    for (const v of this.all) v.dispose();
+    this.cos.dispose();
+    this.sin.dispose();
+    this.mask.dispose();
+  }
+}
+
+/** One AdamW step; returns the loss (mean over trained tokens) as a scalar tensor the caller reads. */
+function trainStep(model: TfLlama, opt: tf.AdamOptimizer, ids: tf.Tensor1D, onehot: tf.Tensor2D, lossWeights: tf.Tensor1D): tf.Scalar {
+  const s = BENCH_SETTINGS;
+  const { value, grads } = tf.variableGrads(
+    () => tf.losses.softmaxCrossEntropy(onehot, model.logits(ids), lossWeights, 0, tf.Reduction.SUM_BY_NONZERO_WEIGHTS) as tf.Scalar,
+    model.all,
+  );
+  tf.tidy(() => {
+    const norm = tf.addN(Object.values(grads).map((g) => g.square().sum())).sqrt();
+    const clip = tf.minimum(1, tf.div(s.maxGradNorm, norm.add(1e-6)));
+    const clipped = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.mul(clip)]));
+    for (const w of model.matrices) w.assign(w.mul(1 - s.lr * s.weightDecay));
+    opt.applyGradients(clipped);
+  });
+  tf.dispose(grads);
+  return value;
+}
+
+/** Targets and loss weights with the HF shift: position t predicts ids[t+1] where labels[t+1] != -100. */
+function targets(batch: Batch, V: number): { onehot: tf.Tensor2D; weights: tf.Tensor1D } {
+  const N = batch.B * batch.T;
+  const tgt = new Int32Array(N);
+  const w = new Float32Array(N);
+  for (let n = 0; n < N; n++) {
+    const t = n % batch.T;
+    if (t === batch.T - 1) continue;
+    tgt[n] = batch.ids[n + 1];
+    w[n] = batch.labels[n + 1] === IGNORE_INDEX ? 0 : batch.weights[n + 1];
+  }
+  return { onehot: tf.tidy(() => tf.oneHot(tf.tensor1d(tgt, 'int32'), V).toFloat()) as tf.Tensor2D, weights: tf.tensor1d(w) };
+}
+
+let caseCounter = 0;
+
+export async function benchTfjs(c: BenchCase, log: (s: string) => void): Promise<TfjsResult> {
+  const t0 = performance.now();
+  if (tf.getBackend() !== 'webgpu') {
+    if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not initialise its WebGPU backend.');
+    await tf.ready();
+    tf.enableProdMode();
+  }
+  const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
+  const model = new TfLlama(c.config, c.B, c.T, initWeights(c.config), `bench${caseCounter++}`);
+  const ids = tf.tensor1d(batch.ids, 'int32');
+  const { onehot, weights } = targets(batch, c.config.vocab_size);
+  const opt = tf.train.adam(BENCH_SETTINGS.lr, BENCH_SETTINGS.beta1, BENCH_SETTINGS.beta2, BENCH_SETTINGS.eps);
+  const startupMs = performance.now() - t0;
+  try {
+    const losses: number[] = [];
+    const step = async () => {
+      const l = trainStep(model, opt, ids, onehot, weights);
+      const v = (await l.data())[0];
+      l.dispose();
+      return v;
+    };
+    const t1 = performance.now();
+    losses.push(await step());
+    const firstStepMs = performance.now() - t1;
+    log(`tfjs ${c.name}: first step ${firstStepMs.toFixed(0)} ms, loss ${losses[0].toFixed(4)}`);
+    for (let i = 1; i < c.warmup; i++) losses.push(await step());
+    const tensorsBefore = tf.memory().numTensors;
+
+    // Same pipelining as ours: read step i's loss while later steps are already queued.
+    const ends: number[] = [];
+    const inflight: Promise<void>[] = [];
+    const start = performance.now();
+    for (let i = 0; i < c.steps; i++) {
+      const l = trainStep(model, opt, ids, onehot, weights);
+      inflight.push(l.data().then((d) => {
+        losses.push(d[0]);
+        ends.push(performance.now());
+        l.dispose();
+      }));
+      if (inflight.length >= IN_FLIGHT) await inflight.shift();
+    }
+    await Promise.all(inflight);
+    const total = performance.now() - start;
+    const leaked = tf.memory().numTensors - tensorsBefore;
+    if (leaked !== 0) throw new Error(`TF.js baseline leaks ${leaked} tensors per ${c.steps} steps; the timing would include garbage.`);
+    const stepMs = medianStep(start, ends);
+    log(`tfjs ${c.name}: ${c.steps} steps in ${total.toFixed(0)} ms (median ${stepMs.toFixed(1)} ms/step), loss ${losses[losses.length - 1].toFixed(4)}`);
+    const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number };
+    return {
+      startupMs, firstStepMs, stepMs, tokensPerSec: (c.B * c.T * c.steps) / (total / 1000), losses,
+      ...(mem.numBytesInGPUAllocated !== undefined ? { gpuBytesAllocated: mem.numBytesInGPUAllocated } : {}),
+    };
+  } finally {
+    opt.dispose();
+    model.dispose();
+    tf.dispose([ids, onehot, weights]);
+  }
+}
