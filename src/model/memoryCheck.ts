@@ -1,0 +1,181 @@
+/**
+ * Will (config, B, T, microBatches) fit this GPU? Checked before any GPU allocation, from the
+ * engine's own size table (src/engine/layout.ts: memoryEstimate, the same table Engine allocates
+ * from) and the generation decoder's (src/engine/generation.ts: decoderTable).
+ *
+ * Two kinds of limit:
+ *   per buffer  every tensor the engine allocates must fit one binding: min(maxBufferSize,
+ *               maxStorageBufferBindingSize). Parameter groups are split across buffers, but one
+ *               tensor cannot be: the attention probabilities (B, NH, T, T) of a layer, the logits
+ *               (B*T, V) and the embedding (V, C) are the usual culprits.
+ *   in total    WebGPU does not tell how much memory a device has; when the caller knows a budget
+ *               (e.g. a user setting) the total is compared with it, else it is only reported.
+ * When something does not fit, the result says so with the numbers in MiB and suggests the
+ * nearest settings that do fit (shorter context T, smaller batch B, fewer micro-batches), or says
+ * the model itself is too large. Never throws.
+ */
+import type { LlamaConfig } from '../engine/config';
+import { buildLayout, memoryEstimate, type MemoryEstimate } from '../engine/layout';
+import { decoderBytes } from '../engine/generation';
+
+export interface MemoryLimits {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  /** Bytes the engine may use in all, when known. */
+  memoryBudget?: number;
+}
+
+export interface BufferNeed {
+  /** 'activations:layers.0.att', 'parameters:model.embed_tokens.weight', 'generation:logits', … */
+  name: string;
+  shape: readonly number[];
+  bytes: number;
+}
+
+export interface MemoryCheckResult {
+  ok: boolean;
+  /** Bytes per engine category and total (as Engine allocates them). */
+  estimate: MemoryEstimate | null;
+  /** Bytes of the generation decoder (KV caches), 0 when not asked for. */
+  generationBytes: number;
+  /** estimate.total + generationBytes. */
+  totalBytes: number;
+  /** The largest single tensor buffer. */
+  largest: BufferNeed | null;
+  /** min(maxBufferSize, maxStorageBufferBindingSize). */
+  bufferLimit: number;
+  /** What does not fit, one sentence each (empty when ok). */
+  problems: string[];
+  /** Settings that fit (each checked), nearest first along each axis. */
+  suggestions: MemorySuggestion[];
+  /** One paragraph for people: null when ok. */
+  message: string | null;
+}
+
+export interface MemorySuggestion {
+  B: number;
+  T: number;
+  microBatches: number;
+  /** e.g. 'a shorter context: T = 512 (largest buffer 32.0 MiB, 410.2 MiB in all)'. */
+  text: string;
+}
+
+export interface MemoryCheckOptions {
+  /** Also count a generation decoder with this many context tokens (KV caches). */
+  generationContext?: number;
+}
+
+const MIB = 2 ** 20;
+export const mib = (bytes: number): string => `${(bytes / MIB).toFixed(1)} MiB`;
+
+interface Fit {
+  estimate: MemoryEstimate;
+  generationBytes: number;
+  total: number;
+  largest: BufferNeed;
+  problems: string[];
+}
+
+function measure(config: LlamaConfig, B: number, T: number, microBatches: number, limits: MemoryLimits, opts: MemoryCheckOptions): Fit {
+  const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const layout = buildLayout(config, B, T, { microBatches });
+  let largest: BufferNeed = { name: '', shape: [], bytes: 0 };
+  for (const a of layout.arenas) {
+    for (const s of a.slots) if (s.bytes > largest.bytes) largest = { name: `${s.category}:${s.name}`, shape: s.shape, bytes: s.bytes };
+  }
+  const estimate = memoryEstimate(config, B, T, microBatches);
+  let generationBytes = 0;
+  if (opts.generationContext) {
+    const g = decoderBytes(config, opts.generationContext);
+    generationBytes = g.total;
+    if (g.largest.bytes > largest.bytes) largest = { name: `generation:${g.largest.name}`, shape: g.largest.shape, bytes: g.largest.bytes };
+  }
+  const total = estimate.total + generationBytes;
+  const problems: string[] = [];
+  if (largest.bytes > bufferLimit) {
+    const which = limits.maxBufferSize <= limits.maxStorageBufferBindingSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
+    problems.push(`its largest buffer, ${largest.name} (${largest.shape.join(' × ')}), needs ${mib(largest.bytes)}, but this GPU allows at most ${mib(bufferLimit)} per buffer (${which})`);
+  }
+  if (limits.memoryBudget !== undefined && total > limits.memoryBudget) {
+    problems.push(`it needs ${mib(total)} in all, more than the ${mib(limits.memoryBudget)} available`);
+  }
+  return { estimate, generationBytes, total, largest, problems };
+}
+
+/** Candidates below `x`: x/2, x/4, … down to `min` (whole numbers), largest first. */
+function halvings(x: number, min: number): number[] {
+  const out: number[] = [];
+  for (let v = Math.floor(x / 2); v >= min; v = Math.floor(v / 2)) out.push(v);
+  return out;
+}
+
+export function checkMemory(config: LlamaConfig, B: number, T: number, microBatches: number, limits: MemoryLimits, opts: MemoryCheckOptions = {}): MemoryCheckResult {
+  const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const bad = Object.entries({ B, T, microBatches }).filter(([, v]) => !(Number.isInteger(v) && v >= 1));
+  if (bad.length) {
+    const why = `${bad.map(([k, v]) => `${k} = ${v}`).join(', ')}: batch size, context and micro-batches must be whole numbers of at least 1`;
+    return { ok: false, estimate: null, generationBytes: 0, totalBytes: 0, largest: null, bufferLimit, problems: [why], suggestions: [], message: `Cannot size the GPU memory: ${why}.` };
+  }
+  let fit: Fit;
+  try {
+    fit = measure(config, B, T, microBatches, limits, opts);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    const message = `Cannot size the GPU memory for B = ${B}, T = ${T}, ${microBatches} micro-batch(es): ${why}`;
+    return { ok: false, estimate: null, generationBytes: 0, totalBytes: 0, largest: null, bufferLimit, problems: [why], suggestions: [], message };
+  }
+  const base = { estimate: fit.estimate, generationBytes: fit.generationBytes, totalBytes: fit.total, largest: fit.largest, bufferLimit };
+  if (fit.problems.length === 0) return { ok: true, ...base, problems: [], suggestions: [], message: null };
+
+  const fits = (b: number, t: number, m: number): Fit | null => {
+    try {
+      const f = measure(config, b, t, m, limits, opts);
+      return f.problems.length ? null : f;
+    } catch {
+      return null;
+    }
+  };
+  const describe = (f: Fit) => `largest buffer ${mib(f.largest.bytes)}, ${mib(f.total)} in all`;
+  const suggestions: MemorySuggestion[] = [];
+  const MIN_T = 16;
+  for (const t of halvings(T, MIN_T)) {
+    const f = fits(B, t, microBatches);
+    if (f) {
+      suggestions.push({ B, T: t, microBatches, text: `a shorter context: T = ${t} (${describe(f)})` });
+      break;
+    }
+  }
+  for (const b of halvings(B, 1)) {
+    // The same sequences per step with more, smaller micro-batches (gradient accumulation).
+    const m = Math.ceil(B / b) * microBatches;
+    const f = fits(b, T, m);
+    if (f) {
+      suggestions.push({ B: b, T, microBatches: m, text: `a smaller batch: B = ${b} with ${m} micro-batches per step (${b * m} sequences per step; ${describe(f)})` });
+      break;
+    }
+  }
+  if (microBatches > 1) {
+    const f = fits(B, T, 1);
+    if (f) suggestions.push({ B, T, microBatches: 1, text: `fewer micro-batches: 1 (${describe(f)})` });
+  }
+  if (suggestions.length === 0) {
+    // Nothing smaller along one axis: try both at once, then say the model is too big.
+    const f = fits(1, Math.min(T, MIN_T), 1);
+    if (f) {
+      for (const t of [T, ...halvings(T, MIN_T)]) {
+        const g = fits(1, t, 1);
+        if (g) {
+          suggestions.push({ B: 1, T: t, microBatches: 1, text: `B = 1, T = ${t}, 1 micro-batch (${describe(g)})` });
+          break;
+        }
+      }
+    }
+  }
+  const gen = fit.generationBytes ? ` (+ ${mib(fit.generationBytes)} for generation)` : '';
+  let message = `This model does not fit this GPU with batch size B = ${B}, context T = ${T} and ${microBatches} micro-batch(es): ${fit.problems.join('; ')}. ` +
+    `It would use ${mib(fit.estimate.total)}${gen}: parameters ${mib(fit.estimate.parameters)}, gradients and AdamW moments ${mib(fit.estimate.gradients + fit.estimate.adam_m + fit.estimate.adam_v)}, activations ${mib(fit.estimate.activations + fit.estimate.activation_grads)}, scratch ${mib(fit.estimate.scratch)}. `;
+  message += suggestions.length
+    ? `Try ${suggestions.map((x) => x.text).join('; or ')}.`
+    : 'Even B = 1 with a 16-token context does not fit: the model itself is too large for this GPU; pick a smaller model.';
+  return { ok: false, ...base, problems: fit.problems, suggestions, message };
+}
