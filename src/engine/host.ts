@@ -5,6 +5,8 @@
 import type { Gpu } from '../gpu/device';
 import { memoryEstimate } from './layout';
 import { Engine, type EngineStepReport } from './trainer';
+import { Decoder } from './generation';
+import { generate, resolveOptions } from '../model/generate';
 import type { FromEngine, ProgressEvent, ToEngine, TrainSettings } from './protocol';
 
 export type Post = (msg: FromEngine, transfer?: Transferable[]) => void;
@@ -29,6 +31,18 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
   let paused = false;
   let stopRequested = false;
   let resume: (() => void) | null = null;
+  /** A run is submitting steps (possibly paused). */
+  let running = false;
+  /** The KV-cache decoder on the engine's weights, kept between generations (rebuilt when too short). */
+  let decoder: Decoder | null = null;
+  /** Aborts the generation in progress. */
+  let generation: AbortController | null = null;
+
+  const dropDecoder = () => {
+    generation?.abort();
+    decoder?.destroy();
+    decoder = null;
+  };
 
   const need = (): { engine: Engine; settings: TrainSettings } => {
     if (!engine || !settings) throw new Error('The engine is not initialised yet: send "init" first.');
@@ -40,15 +54,20 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
     if (plan.length === 0) throw new Error('run: the plan has no steps (no batches to train on).');
     stopRequested = false;
     paused = false;
+    running = true;
     const inflight: Promise<void>[] = [];
     let submitted = 0;
-    for (; submitted < steps; submitted++) {
-      if (paused) await new Promise<void>((r) => (resume = r));
-      if (stopRequested) break;
-      inflight.push(e.trainStep(plan[submitted % plan.length], need().settings).then((r) => post(progressEvent(r))));
-      if (inflight.length > RUN_AHEAD) await inflight.shift();
+    try {
+      for (; submitted < steps; submitted++) {
+        if (paused) await new Promise<void>((r) => (resume = r));
+        if (stopRequested) break;
+        inflight.push(e.trainStep(plan[submitted % plan.length], need().settings).then((r) => post(progressEvent(r))));
+        if (inflight.length > RUN_AHEAD) await inflight.shift();
+      }
+      await Promise.all(inflight);
+    } finally {
+      running = false;
     }
-    await Promise.all(inflight);
     post({ type: 'runDone', id, steps: submitted, reason: stopRequested ? 'stopped' : 'completed' });
   };
 
@@ -57,6 +76,7 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
       switch (msg.type) {
         case 'init': {
           gpu ??= await acquire();
+          dropDecoder();
           engine?.destroy();
           engine = null;
           engine = await Engine.create({ gpu, config: msg.config, B: msg.B, T: msg.T, microBatches: msg.microBatches, weights: msg.weights });
@@ -116,7 +136,33 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
           post({ type: 'evaluation', id: msg.id, ...ev }, transfer);
           return;
         }
+        case 'generate': {
+          const { engine: e } = need();
+          if (running && !paused) throw new Error('A training run is in progress: pause or stop it before generating (the run keeps changing the weights).');
+          if (generation) throw new Error('A generation is already running: wait for "generated", or send "stopGeneration".');
+          const maxNew = resolveOptions(msg.options).maxNewTokens;
+          const want = Math.min(e.config.max_position_embeddings, msg.maxContext ?? msg.prompt.length + maxNew);
+          if (!decoder || decoder.maxContext < want) {
+            decoder?.destroy();
+            decoder = null;
+            decoder = await Decoder.create(e, { maxContext: want });
+          }
+          const abort = new AbortController();
+          generation = abort;
+          try {
+            const result = await generate(decoder, msg.prompt, msg.options, (t) => post({ type: 'token', id: msg.id, token: t.id, index: t.index, logprob: t.logprob }), abort.signal);
+            post({ type: 'generated', id: msg.id, ...result });
+          } finally {
+            generation = null;
+          }
+          return;
+        }
+        case 'stopGeneration':
+          generation?.abort();
+          post({ type: 'ok', id: msg.id });
+          return;
         case 'dispose':
+          dropDecoder();
           engine?.destroy();
           engine = null;
           post({ type: 'ok', id: msg.id });

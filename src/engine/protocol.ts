@@ -9,6 +9,7 @@ import type { MemoryEstimate } from './layout';
 import type { LossSums } from './ops/lossReductions';
 import type { LossMode } from '../reference/ops';
 import type { Batch, StepStatus, TrainSettings } from '../reference/model';
+import type { GenerateOptions, GenerationResult } from '../model/generate';
 
 export type { Batch, TrainSettings, LossMode };
 
@@ -38,6 +39,15 @@ export type ToEngine =
    * adds a backward pass without update and answers dembedNorms too (heatmap).
    */
   | { type: 'evaluate'; id: number; batch: Batch; mode?: LossMode; allLogits?: boolean; embedGrads?: boolean }
+  /**
+   * Continue `prompt` (token ids: the conversation rendered with add_generation_prompt) with the
+   * current weights: streams one `token` event per new token, answers `generated`. Refused while a
+   * run is stepping (pause or stop it first). `maxContext`: KV-cache rows (default: prompt +
+   * maxNewTokens, at most max_position_embeddings).
+   */
+  | { type: 'generate'; id: number; prompt: number[]; options: GenerateOptions; maxContext?: number }
+  /** End the current generation after the token being computed (answers `ok`; it answers `generated` with reason 'aborted'). */
+  | { type: 'stopGeneration'; id: number }
   /** Free GPU memory. Answers `ok`. */
   | { type: 'dispose'; id: number };
 
@@ -71,6 +81,9 @@ export type FromEngine =
   | { type: 'ok'; id: number }
   | { type: 'runDone'; id: number; steps: number; reason: 'completed' | 'stopped' | 'error' }
   | { type: 'weights'; id: number; weights: Record<string, Float32Array> }
+  /** One new token of generation request `id`. */
+  | { type: 'token'; id: number; token: number; index: number; logprob: number }
+  | ({ type: 'generated'; id: number } & GenerationResult)
   | { type: 'evaluation'; id: number; losses: Float32Array; dlogitNorms: Float32Array; sums: LossSums; lastLogits: Float32Array; logits?: Float32Array; dembedNorms?: Float32Array }
   /** A request failed (id) or the device was lost (no id). */
   | { type: 'error'; id?: number; message: string };
