@@ -154,8 +154,10 @@ export interface OursResult {
   profile: { totalMs: number; kernels: KernelRow[]; matmul: MatmulSummary } | null;
   /** GPU bytes the engine allocates (layout size table), by category. */
   memory: Record<string, number>;
-  /** Matmul tile configuration chosen (autotune), when the engine reports one. */
-  matmulTiles?: string;
+  /** Matmul tile shape in use. */
+  matmulTiles: string;
+  /** The autotune's measurements on this case's MLP product (forward + dx + dw), naive kernel included. */
+  autotune: { ms: number; shape: { N: number; I: number; O: number }; timings: { tiles: string; ms: number; gflops: number }[] };
 }
 
 export interface TfjsResult {
@@ -192,11 +194,24 @@ export interface AdapterSummary {
   subgroupMaxSize?: number;
 }
 
+/** Our engine and the TF.js baseline on one micro batch: loss and every gradient. */
+export interface BaselineCheck {
+  ok: boolean;
+  oursLoss: number;
+  tfjsLoss: number;
+  /** The gradient tensor with the largest difference relative to its largest entry. */
+  worstTensor: string;
+  maxAbs: number;
+  relative: number;
+}
+
 export interface BenchResult {
   date: string;
   userAgent: string;
   scale: Scale;
   adapter: AdapterSummary;
+  /** null when only one side ran. */
+  baselineCheck: BaselineCheck | null;
   /** Memory the fused LM-head cross-entropy saves at larger vocabularies, from the size table. */
   memoryNotes: { vocab: number; B: number; T: number; logitsBytes: number; savedBytes: number }[];
   cases: CaseResult[];

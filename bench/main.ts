@@ -7,7 +7,9 @@ import { acquireDevice } from '../src/gpu/device';
 import { llamaConfigFromHf } from '../src/model/hfConfig';
 import type { LlamaConfig } from '../src/engine/config';
 import { benchOurs } from './ours';
-import { benchCases, EMBEDDED_FALLBACK, isError, parameterCount, type BenchResult, type CaseResult, type Scale } from './common';
+import { Engine } from '../src/engine/trainer';
+import { DEFAULT_MATMUL_TILES } from '../src/engine/ops/matmul';
+import { BENCH_SETTINGS, benchCases, EMBEDDED_FALLBACK, initWeights, isError, parameterCount, syntheticBatch, type BaselineCheck, type BenchResult, type CaseResult, type Scale } from './common';
 import { fusedLossSavings } from './memory';
 import { markdownReport } from './report';
 
@@ -32,6 +34,47 @@ async function embeddedConfig(): Promise<LlamaConfig> {
   return llamaConfigFromHf(await res.json(), 'public/models/playground-base/config.json').config;
 }
 
+/**
+ * Both engines on a micro model: the same loss and the same gradients (tolerances of f32 sums in
+ * different orders), or the comparison is void and the bench says so.
+ */
+async function checkBaseline(log: (s: string) => void): Promise<BaselineCheck> {
+  const config: LlamaConfig = {
+    vocab_size: 67, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
+    rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: true, max_position_embeddings: 16, attention_bias: false,
+  };
+  const B = 2, T = 9;
+  const weights = initWeights(config, 3);
+  const batch = syntheticBatch(B, T, config.vocab_size, 5);
+  const gpu = await acquireDevice();
+  let ours: { loss: number; grads: Record<string, Float32Array> };
+  try {
+    const e = await Engine.create({ gpu, config, B, T, weights, matmulTiles: DEFAULT_MATMUL_TILES });
+    const r = await e.trainStep([batch], { ...BENCH_SETTINGS, lr: 0 }); // lr 0: the gradients stay readable
+    ours = { loss: r.loss, grads: await e.getGradients() };
+    e.destroy();
+  } finally {
+    gpu.device.destroy();
+  }
+  const { tfjsGradients } = await import('./tfjs');
+  const theirs = await tfjsGradients(config, batch, weights);
+  let worst = { tensor: '', maxAbs: 0, scale: 0 };
+  for (const [name, g] of Object.entries(ours.grads)) {
+    const t = theirs.grads[name];
+    if (!t) throw new Error(`TF.js baseline has no gradient for ${name}`);
+    let maxAbs = 0, scale = 0;
+    for (let i = 0; i < g.length; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs(g[i] - t[i]));
+      scale = Math.max(scale, Math.abs(g[i]));
+    }
+    if (maxAbs / scale > worst.maxAbs / (worst.scale || 1)) worst = { tensor: name, maxAbs, scale };
+  }
+  const relative = worst.maxAbs / (worst.scale || 1);
+  const ok = Math.abs(ours.loss - theirs.loss) <= 1e-4 * Math.abs(ours.loss) && relative <= 1e-3;
+  log(`baseline check (micro model): loss ours ${ours.loss.toFixed(6)} tfjs ${theirs.loss.toFixed(6)}; worst gradient ${worst.tensor} max|Δ| ${worst.maxAbs.toExponential(2)} (${(100 * relative).toFixed(3)}% of its largest entry): ${ok ? 'agree' : 'DISAGREE'}`);
+  return { ok, oursLoss: ours.loss, tfjsLoss: theirs.loss, worstTensor: worst.tensor, maxAbs: worst.maxAbs, relative };
+}
+
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 async function run(): Promise<BenchResult> {
@@ -43,6 +86,7 @@ async function run(): Promise<BenchResult> {
   const scaleParam = params.get('scale');
   const scale: Scale = scaleParam === 'cpu' || scaleParam === 'gpu' ? scaleParam : a.isFallbackAdapter ? 'cpu' : 'gpu';
   log(`adapter: ${a.vendor} ${a.architecture} ${a.description}${a.isFallbackAdapter ? ' (CPU fallback)' : ''}; sizes: ${scale}`);
+  const baselineCheck = only ? null : await checkBaseline(log);
   const cases: CaseResult[] = [];
   for (const c of benchCases(scale, await embeddedConfig())) {
     log(`case ${c.name}: L=${c.config.num_hidden_layers} C=${c.config.hidden_size} V=${c.config.vocab_size} B=${c.B} T=${c.T}`);
@@ -69,6 +113,7 @@ async function run(): Promise<BenchResult> {
       description: a.description, vendor: a.vendor, architecture: a.architecture, isFallbackAdapter: a.isFallbackAdapter,
       features: a.features, subgroupMinSize: a.subgroupMinSize, subgroupMaxSize: a.subgroupMaxSize,
     },
+    baselineCheck,
     memoryNotes: [32000, 49152].map((V) => fusedLossSavings({ ...large.config, vocab_size: V }, large.B, large.T)),
     cases,
   };

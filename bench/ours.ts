@@ -6,6 +6,8 @@ import { acquireDevice } from '../src/gpu/device';
 import type { TimedDispatch } from '../src/gpu/timing';
 import { memoryEstimate } from '../src/engine/layout';
 import { Engine } from '../src/engine/trainer';
+import { tuneMatmul } from '../src/engine/autotune';
+import { describeTiles } from '../src/engine/ops/matmul';
 import { BENCH_SETTINGS, initWeights, medianStep, syntheticBatch, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
 
 /** Steps in flight while timing, as src/engine/host.ts runs them (RUN_AHEAD 2 + the awaited one). */
@@ -16,8 +18,12 @@ export async function benchOurs(c: BenchCase, log: (s: string) => void): Promise
   const weights = initWeights(c.config);
   const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
   try {
+    // Tuned here (not inside Engine.create, which would reuse the first case's choice) so every
+    // case reports its own measurements; the engine then starts with the chosen tiles.
+    const tuning = await tuneMatmul(gpu, { N: c.B * c.T, I: c.config.hidden_size, O: c.config.intermediate_size }, { includeNaive: true });
+    log(`ours ${c.name}: matmul autotune ${tuning.ms.toFixed(0)} ms on ${tuning.shape.N}x${tuning.shape.I}x${tuning.shape.O}: ${tuning.timings.map((t) => `${t.tiles === 'naive' ? 'naive' : `${t.tiles.wgx}x${t.tiles.wgy}/${t.tiles.bk}`} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
     const t0 = performance.now();
-    const engine = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights });
+    const engine = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles });
     const startupMs = performance.now() - t0;
     log(`ours ${c.name}: Engine.create ${startupMs.toFixed(0)} ms`);
     const losses: number[] = [];
@@ -51,8 +57,15 @@ export async function benchOurs(c: BenchCase, log: (s: string) => void): Promise
       log(`ours ${c.name}: profiled step ${profile.totalMs.toFixed(1)} ms GPU, matmul ${profile.matmul.gflops.toFixed(1)} GFLOP/s (${(100 * profile.matmul.share).toFixed(0)}% of the step)`);
     }
     const memory: Record<string, number> = { ...memoryEstimate(c.config, c.B, c.T) };
+    const matmulTiles = engine.matmulTiles;
     engine.destroy();
-    return { startupMs, firstStepMs, stepMs, tokensPerSec: (c.B * c.T * c.steps) / (total / 1000), losses, profile, memory };
+    return {
+      startupMs, firstStepMs, stepMs, tokensPerSec: (c.B * c.T * c.steps) / (total / 1000), losses, profile, memory, matmulTiles,
+      autotune: {
+        ms: tuning.ms, shape: tuning.shape,
+        timings: tuning.timings.map((t) => ({ tiles: t.tiles === 'naive' ? 'naive (oracle)' : describeTiles(t.tiles), ms: t.ms, gflops: t.gflops })),
+      },
+    };
   } finally {
     gpu.device.destroy();
   }

@@ -27,9 +27,14 @@ function kernelTables(r: BenchResult): string {
   for (const c of r.cases) {
     if (isError(c.ours) || !c.ours.profile) continue;
     const p = c.ours.profile;
-    out.push(`**${c.name}**: one profiled step, ${f(p.totalMs)} ms of GPU time in ${p.kernels.reduce((a, k) => a + k.calls, 0)} dispatches; matmuls ${f(p.matmul.gflops, 2)} GFLOP/s, ${f(100 * p.matmul.share, 0)}% of the step${c.ours.matmulTiles ? `; matmul tiles ${c.ours.matmulTiles}` : ''}.`, '');
+    out.push(`**${c.name}**: one profiled step, ${f(p.totalMs)} ms of GPU time in ${p.kernels.reduce((a, k) => a + k.calls, 0)} dispatches; matmuls ${f(p.matmul.gflops, 2)} GFLOP/s, ${f(100 * p.matmul.share, 0)}% of the step${c.ours.matmulTiles ? `; matmul: ${c.ours.matmulTiles}` : ''}.`, '');
     out.push('| kernel [place] | calls | ms/step | share | GFLOP/s |', '|---|---:|---:|---:|---:|');
     for (const k of p.kernels) out.push(`| ${k.kernel} | ${k.calls} | ${f(k.ms, 2)} | ${f(100 * k.share)}% | ${k.gflops === undefined ? '' : f(k.gflops, 2)} |`);
+    out.push('');
+    const t = c.ours.autotune;
+    out.push(`Matmul autotune (${f(t.ms, 0)} ms) on forward + dx + dw of (${t.shape.N}, ${t.shape.I}) @ (${t.shape.I}, ${t.shape.O}):`, '');
+    out.push('| kernel | ms | GFLOP/s |', '|---|---:|---:|');
+    for (const x of t.timings) out.push(`| ${x.tiles} | ${f(x.ms, 2)} | ${f(x.gflops, 2)} |`);
     out.push('');
   }
   return out.join('\n');
@@ -41,6 +46,10 @@ export function markdownReport(r: BenchResult): string {
   return [
     `Adapter: **${adapter}**${a.isFallbackAdapter ? ' — a CPU fallback adapter (SwiftShader), not a GPU: absolute numbers say little about GPUs' : ''}. Sizes: \`${r.scale}\`. Subgroup sizes ${a.subgroupMinSize ?? '?'}–${a.subgroupMaxSize ?? '?'}; shader-f16 ${a.features.includes('shader-f16') ? 'available' : 'not available'}; timestamp-query ${a.features.includes('timestamp-query') ? 'available' : 'not available'}.`,
     `Run ${r.date} in ${r.userAgent}.`,
+    '',
+    r.baselineCheck
+      ? `Baseline check on a micro model (same weights and batch): loss ours ${r.baselineCheck.oursLoss.toFixed(6)}, TF.js ${r.baselineCheck.tfjsLoss.toFixed(6)}; every gradient agrees to ${(100 * r.baselineCheck.relative).toFixed(3)}% of its largest entry (worst: ${r.baselineCheck.worstTensor}) — ${r.baselineCheck.ok ? 'the baseline computes the same training step' : '**MISMATCH: the comparison is not valid**'}.`
+      : 'Baseline check not run (one side only).',
     '',
     'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping), median over the timed steps with 3 steps in flight on both sides; both start from the same weights and batch, so the first losses must agree.',
     '',

@@ -149,13 +149,48 @@ function targets(batch: Batch, V: number): { onehot: tf.Tensor2D; weights: tf.Te
 
 let caseCounter = 0;
 
+async function useWebgpu(): Promise<void> {
+  if (tf.getBackend() === 'webgpu') return;
+  if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not initialise its WebGPU backend.');
+  await tf.ready();
+  tf.enableProdMode();
+}
+
+/**
+ * The baseline's loss and every parameter gradient (HF names and layouts) for one batch: the
+ * benchmark compares them with our engine's so a wrong baseline cannot pass as a slow one.
+ */
+export async function tfjsGradients(config: LlamaConfig, batch: Batch, weights: Record<string, Float32Array>): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+  await useWebgpu();
+  const prefix = `check${caseCounter++}`;
+  const model = new TfLlama(config, batch.B, batch.T, weights, prefix);
+  const ids = tf.tensor1d(batch.ids, 'int32');
+  const { onehot, weights: lw } = targets(batch, config.vocab_size);
+  try {
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(onehot, model.logits(ids), lw, 0, tf.Reduction.SUM_BY_NONZERO_WEIGHTS) as tf.Scalar,
+      model.all,
+    );
+    const loss = (await value.data())[0];
+    const out: Record<string, Float32Array> = {};
+    for (const [name, g] of Object.entries(grads)) {
+      const hf = name.slice(prefix.length + 1);
+      // Matrices are stored (in, out); HF's are (out, in). The embedding is (V, C) in both.
+      const hfLayout = g.rank === 2 && !hf.startsWith('model.embed_tokens') && !hf.startsWith('lm_head') ? tf.tidy(() => g.transpose()) : g;
+      out[hf] = (await hfLayout.data()) as Float32Array;
+      if (hfLayout !== g) hfLayout.dispose();
+    }
+    tf.dispose([value, ...Object.values(grads)]);
+    return { loss, grads: out };
+  } finally {
+    model.dispose();
+    tf.dispose([ids, onehot, lw]);
+  }
+}
+
 export async function benchTfjs(c: BenchCase, log: (s: string) => void): Promise<TfjsResult> {
   const t0 = performance.now();
-  if (tf.getBackend() !== 'webgpu') {
-    if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not initialise its WebGPU backend.');
-    await tf.ready();
-    tf.enableProdMode();
-  }
+  await useWebgpu();
   const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
   const model = new TfLlama(c.config, c.B, c.T, initWeights(c.config), `bench${caseCounter++}`);
   const ids = tf.tensor1d(batch.ids, 'int32');

@@ -1,9 +1,9 @@
 // nn.Linear: out = x @ w^T + bias, x (N, I), w (O, I), out (N, O).
 // Backward: dx = dout @ w (overwrite, or += when `accumulate` is set: q/k/v and gate/up share one
 // input), dw += dout^T @ x, dbias += column sums of dout.
-// Each matmul kernel computes one TILE x TILE output tile per workgroup, one element per invocation,
-// staging TILE-wide slices of both operands in workgroup memory. A correct baseline; tuning (register
-// tiles, vec4 loads) belongs to the benchmark issue.
+// The first, simple kernel, kept as the GPU test oracle for the tiled one (shaders/matmul.wgsl) on
+// shapes too big for the Float64 reference: one TILE x TILE output tile per workgroup, one element
+// per invocation, TILE-wide slices of both operands staged in workgroup memory.
 
 override TILE: u32 = 16u;
 
@@ -41,7 +41,7 @@ fn forward_tile(wid: vec3<u32>, lid: vec3<u32>) -> f32 {
 }
 
 @compute @workgroup_size(TILE, TILE)
-fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn matmul_naive_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let acc = forward_tile(wid, lid);
   let n = wid.y * TILE + lid.y;
   let o = wid.x * TILE + lid.x;
@@ -49,7 +49,7 @@ fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
 }
 
 @compute @workgroup_size(TILE, TILE)
-fn matmul_forward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn matmul_naive_forward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let acc = forward_tile(wid, lid);
   let n = wid.y * TILE + lid.y;
   let o = wid.x * TILE + lid.x;
@@ -63,7 +63,7 @@ fn matmul_forward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_inv
 
 // dx tile: rows n0 + ly, columns i0 + lx; dx[n, i] = sum_o dout[n, o] * w[o, i].
 @compute @workgroup_size(TILE, TILE)
-fn matmul_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn matmul_naive_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n0 = wid.y * TILE;
   let i0 = wid.x * TILE;
   var acc = 0.0;
@@ -92,7 +92,7 @@ fn matmul_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 
 // dw tile: rows o0 + ly, columns i0 + lx; dw[o, i] += sum_n dout[n, o] * x[n, i].
 @compute @workgroup_size(TILE, TILE)
-fn matmul_backward_dw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn matmul_naive_backward_dw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let o0 = wid.y * TILE;
   let i0 = wid.x * TILE;
   var acc = 0.0;
@@ -111,18 +111,4 @@ fn matmul_backward_dw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
     let j = o * wp.I + i;
     dw[j] = dw[j] + acc;
   }
-}
-
-@group(0) @binding(0) var<storage, read_write> dbias: array<f32>; // (O) +=
-@group(0) @binding(1) var<storage, read> bdout: array<f32>;       // (N, O)
-@group(0) @binding(2) var<uniform> bp: Params;
-
-// One invocation per output column o, summing the N rows in order.
-@compute @workgroup_size(WG)
-fn matmul_backward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let o = flat_invocation(wid, nwg, lid);
-  if (o >= bp.O) { return; }
-  var s = 0.0;
-  for (var n = 0u; n < bp.N; n++) { s += bdout[n * bp.O + o]; }
-  dbias[o] = dbias[o] + s;
 }

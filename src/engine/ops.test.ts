@@ -9,7 +9,7 @@ import { makeRng, randn } from '../reference/rng';
 import { testGpu, compare, type TestGpu } from './ops/testkit';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm';
-import { matmulBackward, matmulForward } from './ops/matmul';
+import { describeTiles, MATMUL_TILE_CANDIDATES, matmulBackward, matmulForward, matmulNaiveBackward, matmulNaiveForward } from './ops/matmul';
 import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
@@ -106,6 +106,50 @@ describe('matmul', () => {
       });
     }
   }
+
+  // Every tile shape the autotune may pick, on shapes spanning several tiles with partial edge
+  // tiles in M, P and K (70 x 133 outputs, K = 45 / 133 / 70).
+  for (const tiles of MATMUL_TILE_CANDIDATES) {
+    it(`tiled kernel ${describeTiles(tiles)}: forward (bias) and backward (accumulate) vs the reference`, async () => {
+      const N = 70, I = 45, O = 133;
+      const ctx = { ...g.ctx, matmulTiles: tiles };
+      const x = randn(rng, N * I), w = randn(rng, O * I), b = randn(rng, O), dout = randn(rng, N * O);
+      const dx0 = randn(rng, N * I), dw0 = randn(rng, O * I);
+      const tx = g.tensor('x', [N, I], x), tw = g.tensor('w', [O, I], w);
+      const out = g.tensor('out', [N, O]), dx = g.tensor('dx', [N, I], dx0), dw = g.tensor('dw', [O, I], dw0);
+      await g.run([
+        ...matmulForward(ctx, out, tx, tw, g.tensor('b', [O], b), N, I, O),
+        ...matmulBackward(ctx, dx, dw, null, g.tensor('dout', [N, O], dout), tx, tw, N, I, O, true),
+      ]);
+      const wOut = new Float64Array(N * O), wDx = Float64Array.from(dx0), wDw = Float64Array.from(dw0);
+      ref.matmulForward(wOut, x, w, b, N, I, O);
+      ref.matmulBackward(wDx, wDw, null, dout, x, w, N, I, O, true);
+      expectClose(`tiled ${tiles.wgx}x${tiles.wgy}/${tiles.bk} out`, await g.read(out), wOut);
+      expectClose(`tiled ${tiles.wgx}x${tiles.wgy}/${tiles.bk} dx`, await g.read(dx), wDx);
+      expectClose(`tiled ${tiles.wgx}x${tiles.wgy}/${tiles.bk} dw`, await g.read(dw), wDw);
+    });
+  }
+
+  it('tiled kernel agrees with the naive kernel (the GPU oracle) on a model-sized product', async () => {
+    const N = 256, I = 192, O = 300;
+    const x = randn(rng, N * I), w = randn(rng, O * I), dout = randn(rng, N * O);
+    const tx = g.tensor('x', [N, I], x), tw = g.tensor('w', [O, I], w), td = g.tensor('dout', [N, O], dout);
+    const [out, dx, dw] = [g.tensor('out', [N, O]), g.tensor('dx', [N, I]), g.tensor('dw', [O, I])];
+    const [nOut, nDx, nDw] = [g.tensor('nout', [N, O]), g.tensor('ndx', [N, I]), g.tensor('ndw', [O, I])];
+    await g.run([
+      ...matmulForward(g.ctx, out, tx, tw, null, N, I, O),
+      ...matmulBackward(g.ctx, dx, dw, null, td, tx, tw, N, I, O, false),
+      ...matmulNaiveForward(g.ctx, nOut, tx, tw, null, N, I, O),
+      ...matmulNaiveBackward(g.ctx, nDx, nDw, td, tx, tw, N, I, O, false),
+    ]);
+    // Two f32 sums of up to 256 terms in different orders: |diff| stays near 1e-5 * sqrt(K) * |terms|.
+    expectClose('tiled vs naive out', await g.read(out), await g.read(nOut), 1e-4, 1e-4);
+    expectClose('tiled vs naive dx', await g.read(dx), await g.read(nDx), 1e-4, 1e-4);
+    expectClose('tiled vs naive dw', await g.read(dw), await g.read(nDw), 1e-4, 1e-4);
+    const wOut = new Float64Array(N * O);
+    ref.matmulForward(wOut, x, w, null, N, I, O);
+    expectClose('naive out vs reference', await g.read(nOut), wOut);
+  });
 });
 
 describe('rope', () => {

@@ -27,6 +27,8 @@ import { ropeTableData } from './ops/rope';
 import { decodeLossSums, LOSS_SUMS, type LossSums } from './ops/lossReductions';
 import { decodeStepState, STEP_STATE_WORDS } from './ops/gradNorm';
 import { hyperData, HYPER_BYTES } from './ops/adamw';
+import { DEFAULT_MATMUL_TILES, describeTiles, type MatmulTiles } from './ops/matmul';
+import { matmulTilesFor, type MatmulTuning } from './autotune';
 import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from '../reference/ops';
 import { paramTable, type Batch, type StepReport, type TrainSettings } from '../reference/model';
 
@@ -52,6 +54,8 @@ export interface EngineOptions {
   workgroupSize?: number;
   /** Cap on one arena's bytes below the adapter's limits (tests use it to split parameters). */
   maxArenaBytes?: number;
+  /** Matmul tile shape; default: autotuned once per adapter (src/engine/autotune.ts). */
+  matmulTiles?: MatmulTiles;
 }
 
 /** A step report with what the GPU engine adds to the reference's. */
@@ -125,6 +129,7 @@ export class Engine {
   private tail: Promise<unknown> = Promise.resolve();
   private calls = 0;
   private lastDone = 0;
+  private readonly tiles: MatmulTiles;
 
   private constructor(readonly gpu: Gpu, opts: EngineOptions) {
     validateConfig(opts.config);
@@ -134,6 +139,7 @@ export class Engine {
     }
     this.config = opts.config;
     this.device = gpu.device;
+    this.tiles = opts.matmulTiles ?? DEFAULT_MATMUL_TILES;
     const lim = gpu.adapter.limits;
     this.layout = buildLayout(opts.config, opts.B, opts.T, {
       microBatches: opts.microBatches ?? 1,
@@ -153,6 +159,7 @@ export class Engine {
       wg,
       where: '',
       rope: { tensor: rope, hs, theta: opts.config.rope_theta, P: this.layout.ropePositions },
+      matmulTiles: this.tiles,
       scratch: (name, shape) => {
         const t = this.mem.tensor('scratch', name);
         if (t.shape.join('x') !== shape.join('x')) throw new Error(`Scratch '${name}' is laid out as (${t.shape.join(', ')}), the op wants (${shape.join(', ')}).`);
@@ -166,11 +173,25 @@ export class Engine {
   }
 
   private readonly kernels: Kernels;
+  /** How the matmul tile shape was chosen (null when the caller gave one). */
+  matmulTuning: MatmulTuning | null = null;
+
+  /** The matmul tile shape in use, in words. */
+  get matmulTiles(): string {
+    return describeTiles(this.tiles);
+  }
 
   /** Builds the engine; resolves once every pipeline has compiled and validated. */
   static async create(opts: EngineOptions): Promise<Engine> {
     checkWeights(opts.config, opts.weights);
-    const e = new Engine(opts.gpu, opts);
+    validateConfig(opts.config);
+    let tuning: MatmulTuning | null = null;
+    if (!opts.matmulTiles) {
+      const c = opts.config;
+      tuning = await matmulTilesFor(opts.gpu, { N: opts.B * opts.T, I: c.hidden_size, O: c.intermediate_size });
+    }
+    const e = new Engine(opts.gpu, { ...opts, matmulTiles: opts.matmulTiles ?? tuning!.tiles });
+    e.matmulTuning = tuning;
     const invalid = await e.device.popErrorScope();
     const oom = await e.device.popErrorScope();
     if (oom) {

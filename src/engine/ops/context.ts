@@ -5,6 +5,7 @@
  */
 import { numel, type GpuTensor } from '../../gpu/buffers';
 import { Kernels, pascal, record, uniforms, type Binding, type Dispatch, type ShaderSource } from '../../gpu/kernel';
+import type { MatmulTiles } from './matmul';
 
 /** cos/sin table for RoPE (see ops/rope.ts), part of the engine's constant memory. */
 export interface RopeTable {
@@ -23,6 +24,8 @@ export interface OpContext {
   /** Where in the model the dispatch sits, for labels ('layers.3.self_attn'). */
   where: string;
   rope: RopeTable | null;
+  /** Tile shape of the tiled matmul (autotuned per adapter); DEFAULT_MATMUL_TILES when absent. */
+  matmulTiles?: MatmulTiles;
   /** Scratch tensors an op needs between its own kernels (attention: 'attention.dpre'). */
   scratch(name: string, shape: readonly number[]): GpuTensor;
 }

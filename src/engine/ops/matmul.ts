@@ -1,19 +1,66 @@
-/** nn.Linear (shaders/matmul.wgsl): out = x @ w^T + bias. */
+/**
+ * nn.Linear (shaders/matmul.wgsl): out = x @ w^T + bias, and its backward, as one register-blocked
+ * tiled kernel whose tile shape (`MatmulTiles`) the autotune picks per adapter. The first, simple
+ * kernel (shaders/matmul_naive.wgsl) stays as a test oracle: matmulNaiveForward/Backward.
+ */
 import shader from '../../../shaders/matmul.wgsl?raw';
+import naiveShader from '../../../shaders/matmul_naive.wgsl?raw';
 import type { GpuTensor } from '../../gpu/buffers';
 import { grid1d, MAX_WORKGROUPS_PER_DIM, type Dispatch } from '../../gpu/kernel';
 import { dispatch, expectSize, type OpContext } from './context';
 
 const src = { name: 'matmul.wgsl', code: shader };
+const naiveSrc = { name: 'matmul_naive.wgsl', code: naiveShader };
 
-/** Output tile edge (WGSL override TILE): TILE² = 256 invocations, the WebGPU default maximum. */
-const TILE = 16;
+/**
+ * Tile shape of the tiled kernel: a workgroup of wgx x wgy invocations computes a (4*wgy) x (4*wgx)
+ * output tile, stepping K in slices of bk (WGSL overrides WGX, WGY, BK).
+ */
+export interface MatmulTiles {
+  wgx: number;
+  wgy: number;
+  /** K slice staged in workgroup memory; 0 = no workgroup memory (`matmul_direct`: operands read from storage). */
+  bk: number;
+}
 
-function tiles(rows: number, cols: number, op: string): [number, number, number] {
-  const x = Math.ceil(cols / TILE);
-  const y = Math.ceil(rows / TILE);
-  if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${op}: a ${rows} x ${cols} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
-  return [x, y, 1];
+/** Used when nothing was tuned (tests, or an adapter the autotune has not seen): a 32 x 32 tile. */
+export const DEFAULT_MATMUL_TILES: MatmulTiles = { wgx: 8, wgy: 8, bk: 16 };
+
+/**
+ * What the autotune tries. All fit WebGPU's default limits (256 invocations, 16 KiB of workgroup
+ * memory: (4*wgx + 4*wgy) * bk * 4 bytes).
+ */
+export const MATMUL_TILE_CANDIDATES: readonly MatmulTiles[] = [
+  { wgx: 8, wgy: 8, bk: 8 },
+  { wgx: 8, wgy: 8, bk: 16 },
+  { wgx: 8, wgy: 8, bk: 32 },
+  { wgx: 16, wgy: 8, bk: 16 },
+  { wgx: 16, wgy: 16, bk: 8 },
+  { wgx: 16, wgy: 16, bk: 16 },
+  { wgx: 8, wgy: 8, bk: 0 },
+  { wgx: 16, wgy: 16, bk: 0 },
+];
+
+export function describeTiles(t: MatmulTiles): string {
+  return `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, ${t.bk ? `K slice ${t.bk} in workgroup memory` : 'no workgroup memory'}`;
+}
+
+/** The tiled product c (M,P) (=|+=) a (M,K) @ b (K,P) (+ bias), a and b read as the orientations say. */
+function product(
+  ctx: OpContext, name: 'MatmulForward' | 'MatmulBackwardDx' | 'MatmulBackwardDw', entry: 'matmul' | 'matmul_bias', c: GpuTensor, a: GpuTensor, b: GpuTensor, bias: GpuTensor | null,
+  M: number, P: number, K: number, lda: number, ldb: number, aKContig: boolean, bKContig: boolean, accumulate: boolean, op: string,
+): Dispatch {
+  const t = ctx.matmulTiles ?? DEFAULT_MATMUL_TILES;
+  const x = Math.ceil(P / (4 * t.wgx));
+  const y = Math.ceil(M / (4 * t.wgy));
+  if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
+  const direct = t.bk === 0;
+  // BK sizes the workgroup arrays, which the direct entry points do not use; any valid value does.
+  const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0 };
+  const bindings = bias ? [c, a, b, bias] : [c, a, b];
+  const d = dispatch(ctx, src, direct ? (bias ? 'matmul_direct_bias' : 'matmul_direct') : entry, bindings, { u32: [M, P, K, lda, ldb, accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
+  // Labelled by the product, not the shared entry point, so profiles split forward, dx and dw.
+  return { ...d, label: `${name}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * M * P * K };
 }
 
 /** out (N,O) =, x (N,I), w (O,I), bias (O) or null. */
@@ -22,12 +69,8 @@ export function matmulForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: G
   expectSize('matmulForward', x, [N, I], 'x');
   expectSize('matmulForward', w, [O, I], 'w');
   if (bias) expectSize('matmulForward', bias, [O], 'bias');
-  const params = { u32: [N, I, O, 0] };
-  const wg = tiles(N, O, 'matmulForward');
-  const d = bias
-    ? dispatch(ctx, src, 'matmul_forward_bias', [out, x, w, bias], params, wg, { TILE }, 3)
-    : dispatch(ctx, src, 'matmul_forward', [out, x, w], params, wg, { TILE });
-  return [{ ...d, flops: 2 * N * I * O }];
+  // c = out (N, O), a = x (N, I) k-contiguous, b(k, o) = w[o, k] k-contiguous
+  return [product(ctx, 'MatmulForward', bias ? 'matmul_bias' : 'matmul', out, x, w, bias, N, O, I, I, I, true, true, false, 'matmulForward')];
 }
 
 /** dx (N,I) = (or += with accumulateDx), dw (O,I) +=, dbias (O) += or null, dout (N,O), x (N,I), w (O,I). */
@@ -37,16 +80,53 @@ export function matmulBackward(
   dout: GpuTensor, x: GpuTensor, w: GpuTensor,
   N: number, I: number, O: number, accumulateDx: boolean,
 ): Dispatch[] {
-  expectSize('matmulBackward', dx, [N, I], 'dx');
-  expectSize('matmulBackward', dw, [O, I], 'dw');
-  if (dbias) expectSize('matmulBackward', dbias, [O], 'dbias');
-  expectSize('matmulBackward', dout, [N, O], 'dout');
-  expectSize('matmulBackward', x, [N, I], 'x');
-  expectSize('matmulBackward', w, [O, I], 'w');
+  checkBackward('matmulBackward', dx, dw, dbias, dout, x, w, N, I, O);
   const out: Dispatch[] = [
-    { ...dispatch(ctx, src, 'matmul_backward_dx', [dx, dout, w], { u32: [N, I, O, accumulateDx ? 1 : 0] }, tiles(N, I, 'matmulBackward'), { TILE }), flops: 2 * N * I * O },
-    { ...dispatch(ctx, src, 'matmul_backward_dw', [dw, dout, x], { u32: [N, I, O, 0] }, tiles(O, I, 'matmulBackward'), { TILE }), flops: 2 * N * I * O },
+    // c = dx (N, I), a = dout (N, O) k-contiguous, b(o, i) = w[o, i] row-major
+    product(ctx, 'MatmulBackwardDx', 'matmul', dx, dout, w, null, N, I, O, O, I, true, false, accumulateDx, 'matmulBackward'),
+    // c = dw (O, I) +=, a(o, n) = dout[n, o] row-major, b(n, i) = x[n, i] row-major
+    product(ctx, 'MatmulBackwardDw', 'matmul', dw, dout, x, null, O, I, N, O, I, false, false, true, 'matmulBackward'),
   ];
-  if (dbias) out.push(dispatch(ctx, src, 'matmul_backward_bias', [dbias, dout], { u32: [N, I, O, 0] }, grid1d(O, ctx.wg)));
+  if (dbias) out.push(dispatch(ctx, src, 'matmul_backward_bias', [dbias, dout], { u32: [N, O, 0, 0, 0, 0] }, grid1d(O, ctx.wg)));
   return out;
+}
+
+function checkBackward(op: string, dx: GpuTensor, dw: GpuTensor, dbias: GpuTensor | null, dout: GpuTensor, x: GpuTensor, w: GpuTensor, N: number, I: number, O: number): void {
+  expectSize(op, dx, [N, I], 'dx');
+  expectSize(op, dw, [O, I], 'dw');
+  if (dbias) expectSize(op, dbias, [O], 'dbias');
+  expectSize(op, dout, [N, O], 'dout');
+  expectSize(op, x, [N, I], 'x');
+  expectSize(op, w, [O, I], 'w');
+}
+
+// ---- the naive kernel: test oracle only ----
+
+/** Output tile edge of the naive kernel (WGSL override TILE): TILE² = 256 invocations. */
+const NAIVE_TILE = 16;
+
+function naiveTiles(rows: number, cols: number): [number, number, number] {
+  return [Math.ceil(cols / NAIVE_TILE), Math.ceil(rows / NAIVE_TILE), 1];
+}
+
+/** matmulForward with the naive kernel (same contract). */
+export function matmulNaiveForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, N: number, I: number, O: number): Dispatch[] {
+  expectSize('matmulNaiveForward', out, [N, O], 'out');
+  expectSize('matmulNaiveForward', x, [N, I], 'x');
+  expectSize('matmulNaiveForward', w, [O, I], 'w');
+  const params = { u32: [N, I, O, 0] };
+  const c = { TILE: NAIVE_TILE };
+  return [bias
+    ? dispatch(ctx, naiveSrc, 'matmul_naive_forward_bias', [out, x, w, bias], params, naiveTiles(N, O), c, 3)
+    : dispatch(ctx, naiveSrc, 'matmul_naive_forward', [out, x, w], params, naiveTiles(N, O), c)];
+}
+
+/** matmulBackward with the naive kernel (same contract, no bias). */
+export function matmulNaiveBackward(ctx: OpContext, dx: GpuTensor, dw: GpuTensor, dout: GpuTensor, x: GpuTensor, w: GpuTensor, N: number, I: number, O: number, accumulateDx: boolean): Dispatch[] {
+  checkBackward('matmulNaiveBackward', dx, dw, null, dout, x, w, N, I, O);
+  const c = { TILE: NAIVE_TILE };
+  return [
+    dispatch(ctx, naiveSrc, 'matmul_naive_backward_dx', [dx, dout, w], { u32: [N, I, O, accumulateDx ? 1 : 0] }, naiveTiles(N, I), c),
+    dispatch(ctx, naiveSrc, 'matmul_naive_backward_dw', [dw, dout, x], { u32: [N, I, O, 0] }, naiveTiles(O, I), c),
+  ];
 }

@@ -1,0 +1,176 @@
+// nn.Linear: out = x @ w^T + bias, x (N, I), w (O, I), out (N, O).
+// Backward: dx = dout @ w (overwrite, or += when `accumulate` is set: q/k/v and gate/up share one
+// input), dw += dout^T @ x, dbias += column sums of dout.
+//
+// All three products are one tiled kernel  c (M, P) (= or +=) a (M, K) @ b (K, P) (+ bias (P)),
+// c row-major; a and b are read through a leading dimension and an orientation override:
+//   forward  c = out (N, O)       a = x (N, I)               A_KCONTIG  b(k, o) = w[o, k]   B_KCONTIG
+//   dx       c = dx (N, I)        a = dout (N, O)            A_KCONTIG  b(o, i) = w[o, i]   row-major
+//   dw       c = dw (O, I) +=     a(o, n) = dout[n, o]       row-major  b(n, i) = x[n, i]   row-major
+// A workgroup of WGX x WGY invocations computes a (4*WGY) x (4*WGX) tile of c, each invocation a
+// 4 x 4 register block (rows 4*ly.., columns 4*lx..). K advances in slices of BK staged in
+// workgroup memory k-major, so the inner loop reads one vec4 of a and one of b per k and does 16
+// multiply-adds. WGX, WGY, BK come from the autotune (src/engine/autotune.ts); every candidate is
+// tested against the reference (src/engine/ops.test.ts).
+
+override WGX: u32 = 8u;
+override WGY: u32 = 8u;
+override BK: u32 = 16u;
+// a(m, k) at m*lda + k (true) or k*lda + m (false); b(k, p) at p*ldb + k (true) or k*ldb + p (false).
+override A_KCONTIG: bool = true;
+override B_KCONTIG: bool = true;
+
+struct Params {
+  M: u32,
+  P: u32,
+  K: u32,
+  lda: u32,
+  ldb: u32,
+  accumulate: u32, // 1: c +=, 0: c =
+}
+
+@group(0) @binding(0) var<storage, read_write> c: array<f32>; // (M, P)
+@group(0) @binding(1) var<storage, read> a: array<f32>;       // a(m, k), see A_KCONTIG
+@group(0) @binding(2) var<storage, read> b: array<f32>;       // b(k, p), see B_KCONTIG
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;    // (P)
+
+// as_[k * WGY + r] = a rows 4r..4r+3 of the tile at slice column k; bs_ likewise for b's columns.
+var<workgroup> as_: array<vec4<f32>, BK * WGY>;
+var<workgroup> bs_: array<vec4<f32>, BK * WGX>;
+
+fn load_a(m0: u32, k0: u32, lid: u32) {
+  let rows = 4u * WGY;
+  for (var e = lid; e < rows * BK; e += WGX * WGY) {
+    // Neighbouring invocations read neighbouring addresses in either orientation.
+    let m = select(e % rows, e / BK, A_KCONTIG);
+    let k = select(e / rows, e % BK, A_KCONTIG);
+    let gm = m0 + m;
+    let gk = k0 + k;
+    var v = 0.0;
+    if (gm < p.M && gk < p.K) { v = a[select(gk * p.lda + gm, gm * p.lda + gk, A_KCONTIG)]; }
+    as_[k * WGY + m / 4u][m % 4u] = v;
+  }
+}
+
+fn load_b(p0: u32, k0: u32, lid: u32) {
+  let cols = 4u * WGX;
+  for (var e = lid; e < cols * BK; e += WGX * WGY) {
+    let q = select(e % cols, e / BK, B_KCONTIG);
+    let k = select(e / cols, e % BK, B_KCONTIG);
+    let gq = p0 + q;
+    let gk = k0 + k;
+    var v = 0.0;
+    if (gq < p.P && gk < p.K) { v = b[select(gk * p.ldb + gq, gq * p.ldb + gk, B_KCONTIG)]; }
+    bs_[k * WGX + q / 4u][q % 4u] = v;
+  }
+}
+
+// The invocation's 4 x 4 block of a @ b: rows m0 + 4*ly + r (element r), columns p0 + 4*lx + (component).
+fn tile(wid: vec3<u32>, lx: u32, ly: u32) -> array<vec4<f32>, 4> {
+  let m0 = wid.y * 4u * WGY;
+  let p0 = wid.x * 4u * WGX;
+  let lid = ly * WGX + lx;
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    load_a(m0, k0, lid);
+    load_b(p0, k0, lid);
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      let av = as_[k * WGY + ly];
+      let bv = bs_[k * WGX + lx];
+      acc[0] += av.x * bv;
+      acc[1] += av.y * bv;
+      acc[2] += av.z * bv;
+      acc[3] += av.w * bv;
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+fn store(m: u32, p0: u32, v: vec4<f32>) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let col = p0 + j;
+    if (col < p.P) {
+      let i = m * p.P + col;
+      if (p.accumulate != 0u) { c[i] = c[i] + v[j]; } else { c[i] = v[j]; }
+    }
+  }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let acc = tile(wid, lid.x, lid.y);
+  let m = wid.y * 4u * WGY + 4u * lid.y;
+  let col = wid.x * 4u * WGX + 4u * lid.x;
+  for (var r = 0u; r < 4u; r++) { store(m + r, col, acc[r]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let acc = tile(wid, lid.x, lid.y);
+  let m = wid.y * 4u * WGY + 4u * lid.y;
+  let col = wid.x * 4u * WGX + 4u * lid.x;
+  var bv = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < p.P) { bv[j] = bias[col + j]; } }
+  for (var r = 0u; r < 4u; r++) { store(m + r, col, acc[r] + bv); }
+}
+
+// The same product without workgroup memory or barriers: each invocation reads its 4 rows of a and
+// 4 columns of b straight from storage (the caches do the reuse). Slower than `matmul` on most GPUs,
+// faster on CPU adapters, where barriers are expensive; the autotune decides.
+fn a_at(m: u32, k: u32) -> f32 {
+  if (m >= p.M) { return 0.0; }
+  return a[select(k * p.lda + m, m * p.lda + k, A_KCONTIG)];
+}
+
+fn b_at(k: u32, q: u32) -> f32 {
+  if (q >= p.P) { return 0.0; }
+  return b[select(k * p.ldb + q, q * p.ldb + k, B_KCONTIG)];
+}
+
+fn direct_tile(m: u32, q: u32) -> array<vec4<f32>, 4> {
+  var acc: array<vec4<f32>, 4>;
+  for (var k = 0u; k < p.K; k++) {
+    let bv = vec4<f32>(b_at(k, q), b_at(k, q + 1u), b_at(k, q + 2u), b_at(k, q + 3u));
+    acc[0] += a_at(m, k) * bv;
+    acc[1] += a_at(m + 1u, k) * bv;
+    acc[2] += a_at(m + 2u, k) * bv;
+    acc[3] += a_at(m + 3u, k) * bv;
+  }
+  return acc;
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 4u * WGY + 4u * lid.y;
+  let col = wid.x * 4u * WGX + 4u * lid.x;
+  let acc = direct_tile(m, col);
+  for (var r = 0u; r < 4u; r++) { store(m + r, col, acc[r]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 4u * WGY + 4u * lid.y;
+  let col = wid.x * 4u * WGX + 4u * lid.x;
+  let acc = direct_tile(m, col);
+  var bv = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < p.P) { bv[j] = bias[col + j]; } }
+  for (var r = 0u; r < 4u; r++) { store(m + r, col, acc[r] + bv); }
+}
+
+@group(0) @binding(0) var<storage, read_write> dbias: array<f32>; // (O) +=
+@group(0) @binding(1) var<storage, read> bdout: array<f32>;       // (N, O)
+@group(0) @binding(2) var<uniform> bp: Params;                    // M = N rows, P = O columns
+
+// One invocation per output column o, summing the N rows in order.
+@compute @workgroup_size(WG)
+fn matmul_backward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = flat_invocation(wid, nwg, lid);
+  if (o >= bp.P) { return; }
+  var s = 0.0;
+  for (var n = 0u; n < bp.M; n++) { s += bdout[n * bp.P + o]; }
+  dbias[o] = dbias[o] + s;
+}
