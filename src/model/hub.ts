@@ -6,10 +6,14 @@
  * - Progress: the body is read through `response.body.getReader()`; `total` is the Content-Length
  *   (null when the server sends none, or when it compresses the body: Content-Length then counts
  *   compressed bytes). `received` only grows, and the last event of a file has received === total.
- * - Cache: Cache Storage (`caches.open('sft-playground-models')`) in the browser, keyed by URL, so
+ * - Cache: Hub files go to Cache Storage (`caches.open('sft-playground-models')`), keyed by URL, so
  *   a reload does not download again; a 404 is cached too (as a marker), so probing for optional
- *   files (sharded index, generation_config.json) costs nothing the second time. Node tests inject
- *   `fetch` and a MemoryCache. Without `caches` (insecure context, old browser) nothing is cached.
+ *   files (sharded index, generation_config.json) costs nothing the second time. Folder sources are
+ *   same-origin files the browser's HTTP cache already keeps and revalidates, so by default they
+ *   are not copied into Cache Storage (a rebuilt embedded model is then never served stale).
+ *   clearModelCache() empties the bucket (e.g. to pick up a Hub repo's new `main`). Node tests
+ *   inject `fetch` and a MemoryCache. Without `caches` (insecure context, old browser) nothing is
+ *   cached.
  * - Errors name the URL and say what to do (404 → wrong repo id or file; 401/403 → gated/private
  *   repo; network error → offline or CORS).
  */
@@ -38,7 +42,7 @@ export interface FileProgress {
 
 export interface FetchOptions {
   fetch?: FetchLike;
-  /** The cache to use; `null` disables caching; default: openModelCache(). */
+  /** The cache to use; `null` disables caching; default: defaultCacheFor(location). */
   cache?: ModelCache | null;
   onProgress?: (p: FileProgress) => void;
   signal?: AbortSignal;
@@ -99,6 +103,17 @@ export async function openModelCache(): Promise<ModelCache | null> {
   }
 }
 
+/** Cache Storage for Hub sources, none for folder sources (see the top of this file). */
+export async function defaultCacheFor(loc: ModelLocation): Promise<ModelCache | null> {
+  return loc.kind === 'hub' ? openModelCache() : null;
+}
+
+/** Deletes every cached model file; resolves false where there is no Cache Storage. */
+export async function clearModelCache(): Promise<boolean> {
+  if (typeof caches === 'undefined') return false;
+  return caches.delete(MODEL_CACHE_NAME);
+}
+
 /** An in-memory ModelCache (Node tests; also usable where Cache Storage is unavailable). */
 export class MemoryCache implements ModelCache {
   readonly entries = new Map<string, { status: number; headers: [string, string][]; body: ArrayBuffer }>();
@@ -127,7 +142,7 @@ export class FileNotFoundError extends Error {
  */
 export async function fetchModelFile(loc: ModelLocation, file: string, opts: FetchOptions = {}): Promise<Uint8Array> {
   const url = `${loc.baseUrl}${file}`;
-  const cache = opts.cache === undefined ? await openModelCache() : opts.cache;
+  const cache = opts.cache === undefined ? await defaultCacheFor(loc) : opts.cache;
   const hit = cache ? await cache.match(url) : undefined;
   if (hit) {
     if (hit.status === 404 || hit.headers.get(MISSING_HEADER)) throw notFound(loc, file, url);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { loadModel, type LoadProgress } from './loader';
-import { MemoryCache, resolveModelSource, type FetchLike } from './hub';
+import { clearModelCache, MemoryCache, MODEL_CACHE_NAME, resolveModelSource, type FetchLike } from './hub';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, parseSafetensors, serializeSafetensors } from './safetensors';
 import { diskFetch, REPO_ROOT, servingFetch, TINY_DIR, TINY_SEED, TINY_SHARDED, TINY_TIED, TINY_URL, tinyFixtureFiles, tinyWeights, writeTinyFixture } from './testkit';
 import { paramTable } from '../reference/model';
@@ -104,6 +104,34 @@ describe('loadModel', () => {
       'model.safetensors', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
     expectMonotone(events);
     expect(events[events.length - 1].filesKnown).toBe(5);
+  });
+
+  it('by default caches Hub files in Cache Storage, not same-origin folder files', async () => {
+    const buckets = new Map<string, MemoryCache>();
+    const fake = {
+      open: async (name: string) => buckets.get(name) ?? buckets.set(name, new MemoryCache()).get(name)!,
+      delete: async (name: string) => buckets.delete(name),
+    };
+    const g = globalThis as { caches?: unknown };
+    g.caches = fake;
+    try {
+      const folder = diskFetch(TINY_DIR, TINY_URL);
+      await loadModel(TINY_URL, { fetch: folder.fetch });
+      expect(buckets.size).toBe(0);
+      const prefix = '/me/tiny/resolve/main/';
+      const read = (rel: string) => (existsSync(join(TINY_DIR, rel)) ? new Uint8Array(readFileSync(join(TINY_DIR, rel))) : null);
+      const first = servingFetch(prefix, read);
+      await loadModel('me/tiny', { fetch: first.fetch });
+      expect([...buckets.keys()]).toEqual([MODEL_CACHE_NAME]);
+      expect(buckets.get(MODEL_CACHE_NAME)!.entries.has('https://huggingface.co/me/tiny/resolve/main/model.safetensors')).toBe(true);
+      const second = servingFetch(prefix, read);
+      await loadModel('me/tiny', { fetch: second.fetch });
+      expect(second.requests).toEqual([]);
+      expect(await clearModelCache()).toBe(true);
+      expect(buckets.size).toBe(0);
+    } finally {
+      delete g.caches;
+    }
   });
 
   it('resolves Hub repo ids to resolve/main URLs and loads through them', async () => {

@@ -18,7 +18,7 @@
 import type { LlamaConfig } from '../engine/config';
 import { hfParameterShapes, llamaConfigFromHf, type HfModelInfo } from './hfConfig';
 import { parseSafetensors, type SafetensorsDtype } from './safetensors';
-import { DEFAULT_MODEL, FileNotFoundError, fetchModelFile, openModelCache, resolveModelSource, type FetchOptions, type FileProgress, type ModelLocation } from './hub';
+import { DEFAULT_MODEL, defaultCacheFor, FileNotFoundError, fetchModelFile, resolveModelSource, type FetchOptions, type FileProgress, type ModelLocation } from './hub';
 
 export { DEFAULT_MODEL };
 
@@ -90,7 +90,7 @@ function parseJsonFile(bytes: Uint8Array, where: string): Json {
 /** Loads `source` (folder URL or Hub repo id; default the embedded model). */
 export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const location = resolveModelSource(source);
-  const cache = opts.cache === undefined ? await openModelCache() : opts.cache;
+  const cache = opts.cache === undefined ? await defaultCacheFor(location) : opts.cache;
   const name = location.kind === 'hub' ? location.repo! : location.baseUrl;
   let filesDone = 0, filesKnown = 3, bytesReceived = 0;
   const seen = new Map<string, number>();
