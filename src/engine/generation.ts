@@ -8,16 +8,18 @@
  * and attention over the cache (ops/attentionDecode.ts). The prompt is fed one token per queue
  * submission, all submitted back to back and only the last read back.
  *
- * KV cache vs recomputing the full forward per new token: measured with generation.bench.test.ts
- * (prompt 16 / 8 tokens + 64 new; SwiftShader, the CPU adapter of this 2-core machine, shared
- * with other jobs, so absolute times are noisy; the ratios are the point):
- *   model                       full recompute (evaluate, T = prompt+64)   cached decode step
- *   micro (V 67, C 24, L 2)     184 ms/token                               29-51 ms/token
- *   playground-base (V 4096,    19.7 s/token                               1.8 s/token (matvec),
- *     C 256, L 4)                                                          3.4 s with the tiled matmul
- * Recompute costs O(T·params + T²) per token because the engine's T is fixed (padding included);
- * a cached step costs O(params + pos). So generation uses the cache. Projections run as matvec
- * (ops/matvec.ts): the 16×16-tiled matmul would compute 15 empty rows for N = 1.
+ * KV cache vs recomputing the full forward per new token, measured with generation.bench.test.ts
+ * (GENERATION_BENCH=1; SwiftShader, the CPU adapter of this 2-core machine shared with other jobs,
+ * so absolute times are noisy, the ratios are the point):
+ *   model                              full recompute per new token       KV cache: decode step
+ *                                      (Engine.evaluate, T = prompt+64)   (prefill, per prompt token)
+ *   micro (V 67, C 24, L 2)            36 ms                              3.0 ms (2.1 ms)
+ *   playground-base (V 4096, C 256,    2751 ms                            112 ms (59 ms)
+ *     L 4; prompt 16 + 64 new)
+ * Recompute costs O(T·params + T²) per token because the engine's T is fixed (padding included; a
+ * training engine's T is usually larger still); a cached step costs O(params + pos). So generation
+ * uses the cache. Its projections run as matvec (ops/matvec.ts): the tiled matmul would compute
+ * 15 empty rows per 16-row tile for N = 1.
  *
  * Shapes: Tmax = maxContext (cache rows). Letters as in config.ts.
  */
