@@ -235,7 +235,8 @@ A tiny LLaMA-architecture base model ({n_params:,} parameters), pretrained from 
 for the SFT loss-masking playground. It knows a little English, dictionary definitions and the
 ChatML layout; it is meant to be fine-tuned in the browser, not used for anything else.
 
-Rebuild it, bit for bit except the number of steps that fit the time budget:
+Rebuild it (corpus, tokenizer, data order and initialisation are deterministic; the number of
+steps, and so the learning-rate curve, depends on how fast the machine runs in the time budget):
 
 ```sh
 apt-get install -y --no-install-recommends {' '.join(['python3-torch', 'libopenblas0-pthread'] + bc.APT_PACKAGES)}
@@ -260,8 +261,8 @@ apt-get install -y --no-install-recommends {' '.join(['python3-torch', 'libopenb
 
 Weights: `model.safetensors`, all F32, Hugging Face parameter names (`model.embed_tokens.weight`,
 `model.layers.{{i}}.self_attn.q_proj.weight`, ..., `model.norm.weight`; no `lm_head.weight` because
-the head is tied to the embedding). RoPE uses the `rotate_half` layout. Loads in `transformers`'
-`LlamaForCausalLM`.
+the head is tied to the embedding). RoPE uses the `rotate_half` layout. Names, shapes and layout are
+those of `transformers`' `LlamaForCausalLM`.
 
 ## Tokenizer
 
@@ -270,15 +271,15 @@ training split below by `scripts/base_bpe.py`:
 
 | id | token | role |
 |---|---|---|
-| 0 | `<|endoftext|>` | bos = eos, separates pretraining documents |
-| 1 | `<|im_start|>` | ChatML turn start |
-| 2 | `<|im_end|>` | ChatML end of turn (distinct from eos and pad) |
-| 3 | `<|pad|>` | padding (never trained on) |
+| 0 | `<\\|endoftext\\|>` | bos = eos, separates pretraining documents |
+| 1 | `<\\|im_start\\|>` | ChatML turn start |
+| 2 | `<\\|im_end\\|>` | ChatML end of turn (distinct from eos and pad) |
+| 3 | `<\\|pad\\|>` | padding (never trained on) |
 | 4-259 | bytes 0x00-0xFF | |
 | 260-4095 | merges | |
 
 No BOS is added when encoding. The chat template is ChatML and does not trim content:
-`<|im_start|>{{role}}\n{{content}}<|im_end|>\n` per message, `<|im_start|>assistant\n` as the
+`<|im_start|>{{role}}\\n{{content}}<|im_end|>\\n` per message, and `<|im_start|>assistant\\n` as the
 generation prompt. `generation_config.json` stops on `<|endoftext|>` and `<|im_end|>`.
 
 ## Training data
@@ -315,7 +316,7 @@ the rows start at a document start), labels = input ids.
 |---|---|
 | steps | {summary['steps']} |
 | tokens trained | {summary['tokens_trained']:,} |
-| training stream | {summary['train_stream_tokens']:,} tokens (~{summary['tokens_trained'] / summary['train_stream_tokens']:.1f} epochs) |
+| training stream | {summary['train_stream_tokens']:,} tokens (~{summary['tokens_trained'] / summary['train_stream_tokens']:.2f} epochs) |
 | wall time | {summary['wall_minutes']} min |
 | final training loss (mean of last 50 steps) | {summary['final_train_loss_avg50']:.4f} |
 
@@ -334,6 +335,11 @@ playground's engine can recompute it (it should agree to about 1e-4), plus `enco
 held-out texts with the ids the Python tokenizer gave them, to check the JS tokenizer agrees.
 
 ## Samples
+
+From `scripts/base_export.py`'s `generate` (no KV cache, context cut to {c['max_position_embeddings']}, stops at
+`<|endoftext|>` or `<|im_end|>`, at most 80 new tokens). About {summary['tokens_trained'] / 1e6:.0f}M training tokens buy English
+words, word order and the corpus's formats (dictionary answers, fortunes with attributions, ChatML
+turns that end with `<|im_end|>`), not meaning.
 
 {sample_txt}
 """
