@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkMemory } from './memoryCheck';
-import { memoryEstimate } from '../engine/layout';
+import { buildLayout, memoryEstimate } from '../engine/layout';
 import { decoderBytes } from '../engine/generation';
 import type { LlamaConfig } from '../engine/config';
 
@@ -29,21 +29,26 @@ describe('checkMemory', () => {
     expect(r.message).toBeNull();
     expect(r.estimate).toEqual(memoryEstimate(BASE, 4, 256, 2));
     expect(r.totalBytes).toBe(r.estimate!.total);
-    // logits (B*T, V) = 1024 × 4096 floats = 16 MiB is the largest tensor here.
-    expect(r.largest).toEqual({ name: 'activations:logits', shape: [1024, 4096], bytes: 16 * MiB });
+    // The largest tensor of the engine's layout: the LM head's logits, (B*T, V) = 1024 × 4096 floats = 16 MiB.
+    const slots = buildLayout(BASE, 4, 256, { microBatches: 2 }).arenas.flatMap((a) => a.slots);
+    const top = slots.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    expect(r.largest).toEqual({ name: `${top.category}:${top.name}`, shape: top.shape, bytes: 16 * MiB });
+    expect(top.shape).toEqual([1024, 4096]);
     console.log(`playground-base B=4 T=256 ×2: ${(r.totalBytes / MiB).toFixed(1)} MiB, largest ${r.largest!.name} ${(r.largest!.bytes / MiB).toFixed(1)} MiB`);
   });
 
   it('a buffer over the per-buffer limit: names it with MiB numbers and suggests settings that fit', () => {
-    // att (B, NH, T, T) = 8 × 8 × 256 × 256 × 4 B = 16 MiB; logits (B*T, V) = 2048 × 4096 × 4 B = 32 MiB.
-    const r = checkMemory(BASE, 8, 256, 1, { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 20 * MiB });
+    // Long context: a layer's attention probabilities (B, NH, T, T) = 4 × 8 × 1024 × 1024 floats = 128 MiB.
+    const long = { ...BASE, max_position_embeddings: 1024 };
+    const lim = { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 100 * MiB };
+    const r = checkMemory(long, 4, 1024, 1, lim);
     expect(r.ok).toBe(false);
-    expect(r.problems).toEqual(['its largest buffer, activations:logits (2048 × 4096), needs 32.0 MiB, but this GPU allows at most 20.0 MiB per buffer (maxStorageBufferBindingSize)']);
-    expect(r.message).toMatch(/^This model does not fit this GPU with batch size B = 8, context T = 256 and 1 micro-batch\(es\): its largest buffer/);
+    expect(r.problems).toEqual(['its largest buffer, activations:layers.0.att (4 × 8 × 1024 × 1024), needs 128.0 MiB, but this GPU allows at most 100.0 MiB per buffer (maxStorageBufferBindingSize)']);
+    expect(r.message).toMatch(/^This model does not fit this GPU with batch size B = 4, context T = 1024 and 1 micro-batch\(es\): its largest buffer/);
     expect(r.message).toMatch(/It would use \d+\.\d MiB: parameters \d+\.\d MiB, gradients and AdamW moments \d+\.\d MiB, activations \d+\.\d MiB/);
-    expect(r.suggestions.map((s) => [s.B, s.T, s.microBatches])).toEqual([[8, 128, 1], [4, 256, 2]]);
-    expect(r.message).toMatch(/Try a shorter context: T = 128 \(largest buffer 16\.0 MiB, .* MiB in all\); or a smaller batch: B = 4 with 2 micro-batches per step \(8 sequences per step/);
-    for (const s of r.suggestions) expect(checkMemory(BASE, s.B, s.T, s.microBatches, { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 20 * MiB }).ok).toBe(true);
+    expect(r.suggestions.map((x) => [x.B, x.T, x.microBatches])).toEqual([[4, 512, 1], [2, 1024, 2]]);
+    expect(r.message).toMatch(/Try a shorter context: T = 512 \(largest buffer \d+\.\d MiB, .* MiB in all\); or a smaller batch: B = 2 with 2 micro-batches per step \(4 sequences per step/);
+    for (const x of r.suggestions) expect(checkMemory(long, x.B, x.T, x.microBatches, lim).ok).toBe(true);
     console.log(r.message);
   });
 
