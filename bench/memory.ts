@@ -7,9 +7,9 @@ import type { LlamaConfig } from '../src/engine/config';
 import { buildLayout } from '../src/engine/layout';
 
 /** Tensors whose size grows with V on the loss path (whichever exist in the current layout). */
-const LOSS_PATH_TENSORS = ['logits', 'dlogits', 'lmHead.logitsChunk', 'lmHead.dlogitsChunk'];
+const LOSS_PATH_TENSORS = ['logits', 'dlogits', 'lmHead.chunk', 'lastLogits'];
 
-export function fusedLossSavings(config: LlamaConfig, B: number, T: number): { vocab: number; B: number; T: number; logitsBytes: number; savedBytes: number } {
+export function fusedLossSavings(config: LlamaConfig, B: number, T: number): { vocab: number; B: number; T: number; vocabChunk: number; logitsBytes: number; savedBytes: number } {
   const N = B * T, V = config.vocab_size;
   const logitsBytes = 2 * N * V * 4;
   const layout = buildLayout(config, B, T);
@@ -17,5 +17,5 @@ export function fusedLossSavings(config: LlamaConfig, B: number, T: number): { v
   for (const cat of ['activations', 'activation_grads', 'scratch'] as const) {
     for (const name of LOSS_PATH_TENSORS) current += layout.slots[cat].get(name)?.bytes ?? 0;
   }
-  return { vocab: V, B, T, logitsBytes, savedBytes: logitsBytes - current };
+  return { vocab: V, B, T, vocabChunk: layout.vocabChunk, logitsBytes, savedBytes: logitsBytes - current };
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MICRO_CONFIG, type LlamaConfig } from './config';
-import { ALIGN, activationGradTable, activationTable, buildLayout, memoryEstimate } from './layout';
+import { ALIGN, activationGradTable, activationTable, buildLayout, defaultVocabChunk, memoryEstimate, VOCAB_CHUNK_ELEMENTS } from './layout';
 import { paramTable, tensorView } from '../reference/model';
 import { randomModel } from '../reference/testkit';
 import { packBatch } from '../reference/batch';
@@ -31,6 +31,28 @@ describe('engine layout', () => {
     const smol: LlamaConfig = { vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: true, max_position_embeddings: 8192 };
     const s = memoryEstimate(smol, 4, 256);
     console.log('SmolLM2-135M shape, B=4 T=256 (MiB):', Object.fromEntries(Object.entries(s).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)])));
+  });
+
+  it('the LM head holds one (N, VC) chunk, never the (N, V) logits or dlogits', () => {
+    const smol: LlamaConfig = { vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 2, num_attention_heads: 9, num_key_value_heads: 3, rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: true, max_position_embeddings: 8192 };
+    const B = 4, T = 512, N = B * T, V = smol.vocab_size;
+    const layout = buildLayout(smol, B, T);
+    const VC = layout.vocabChunk;
+    expect(VC).toBe(defaultVocabChunk(V, N));
+    expect(VC % 64).toBe(0); // chunk slices of the (V, C) head stay 256-byte aligned
+    expect(N * VC).toBeLessThanOrEqual(VOCAB_CHUNK_ELEMENTS);
+    for (const cat of ['activations', 'activation_grads'] as const) {
+      for (const [name, slot] of layout.slots[cat]) {
+        expect(slot.shape.reduce((a, b) => a * b, 1), `${cat}:${name}`).toBeLessThan(N * V);
+      }
+    }
+    expect(layout.slots.activations.get('lmHead.chunk')!.shape).toEqual([N, VC]);
+    // What an unfused head held, (N, V) twice, is gone: the saving is printed for the record.
+    const saved = 2 * N * V * 4 - layout.slots.activations.get('lmHead.chunk')!.bytes - layout.slots.activations.get('lastLogits')!.bytes;
+    console.log(`V ${V}, N ${N}: chunk of ${VC} rows; the fused head saves ${(saved / 2 ** 20).toFixed(0)} MiB of ${(2 * N * V * 4 / 2 ** 20).toFixed(0)} MiB`);
+    // Small models run the head in one chunk (no recompute in backward).
+    expect(buildLayout(MICRO_CONFIG, 2, 8).vocabChunk).toBe(MICRO_CONFIG.vocab_size);
+    expect(() => buildLayout(MICRO_CONFIG, 2, 8, { vocabChunk: 50 })).toThrow(/vocabChunk 50 must be a positive multiple of 64/);
   });
 
   it('parameters, gradients and moments share arena boundaries and offsets; a small limit splits them', () => {

@@ -13,7 +13,8 @@
  *   gradients, adam_m, adam_v   the same arenas and offsets as parameters, so AdamW and the
  *                gradient norm run over whole arenas.
  *   activations  what backward needs, per layer, for one micro-batch (B, T), plus shared
- *                transients (pre-RoPE q/k, the branch output before a residual add).
+ *                transients (pre-RoPE q/k, the branch output before a residual add) and the LM
+ *                head's (N, VC) vocabulary chunk: the (N, V) logits and dlogits are never stored.
  *   activation_grads  gradient buffers shared by all layers (backward runs one layer at a time).
  *   inputs       the micro-batch being computed: ids, labels, weights, docIds, positions, roles, seqScale.
  *   staging      the inputs of every micro-batch of a step, copied into `inputs` in the step's encoder.
@@ -27,6 +28,7 @@ import { headSize, type LlamaConfig } from './config';
 import { decays, paramTable, type TensorSpec } from '../reference/model';
 import { GRAD_NORM_GROUPS, STEP_STATE_WORDS } from './ops/gradNorm';
 import { LOSS_SUMS } from './ops/lossReductions';
+import { CE_STATS } from './ops/crossEntropy';
 
 export type Category =
   | 'parameters' | 'gradients' | 'adam_m' | 'adam_v'
@@ -63,6 +65,8 @@ export interface Layout {
   T: number;
   /** Micro-batches per step the staging area holds. */
   microBatches: number;
+  /** Vocabulary rows per LM-head chunk (VC). */
+  vocabChunk: number;
   /** Positions the RoPE table covers. */
   ropePositions: number;
   arenas: Arena[];
@@ -75,13 +79,34 @@ export interface LayoutOptions {
   microBatches?: number;
   /** Largest arena (GPUBuffer and binding) in bytes: min(maxBufferSize, maxStorageBufferBindingSize). */
   maxArenaBytes?: number;
+  /** Vocabulary rows per LM-head chunk; default defaultVocabChunk(V, B*T). A multiple of 64 below V. */
+  vocabChunk?: number;
 }
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-/** Per-layer activations kept for backward, (B, T) = one micro-batch. */
-export function activationTable(c: LlamaConfig, B: number, T: number): TensorSpec[] {
+/**
+ * Elements of the LM head's (N, VC) chunk buffer the default chunk size aims at (64 MiB of f32):
+ * models whose (N, V) logits fit in it run the head in one chunk, larger ones in several.
+ */
+export const VOCAB_CHUNK_ELEMENTS = 1 << 24;
+
+/**
+ * Vocabulary rows per LM-head chunk (VC) for V and N = B*T: all of V when N*V fits
+ * VOCAB_CHUNK_ELEMENTS, else the largest multiple of 64 that does (at least 64). A multiple of 64
+ * keeps every chunk's slice of the (V, C) head 256-byte aligned for binding.
+ */
+export function defaultVocabChunk(V: number, N: number): number {
+  if (N * V <= VOCAB_CHUNK_ELEMENTS) return V;
+  return Math.max(64, Math.floor(VOCAB_CHUNK_ELEMENTS / N / 64) * 64);
+}
+
+/**
+ * Per-layer activations kept for backward, (B, T) = one micro-batch. The LM head never holds the
+ * (N, V) logits: it works through an (N, VC) chunk (ops/lmHead.ts).
+ */
+export function activationTable(c: LlamaConfig, B: number, T: number, VC = defaultVocabChunk(c.vocab_size, B * T)): TensorSpec[] {
   const N = B * T, C = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
   const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
   const t: TensorSpec[] = [{ name: 'encoded', shape: [N, C] }]; // embedding output = residual stream into layer 0
@@ -110,19 +135,22 @@ export function activationTable(c: LlamaConfig, B: number, T: number): TensorSpe
     { name: 'branch', shape: [N, C] },     // transient: o_proj / down_proj output before the residual add
     { name: 'lnf', shape: [N, C] },
     { name: 'rstdf', shape: [N] },
-    { name: 'logits', shape: [N, V] },
+    { name: 'lmHead.chunk', shape: [N, VC] },   // one vocabulary chunk's logits, then (backward) its dlogits
+    { name: 'lmHead.stats', shape: [N, CE_STATS] }, // online log-sum-exp state per row
+    { name: 'lmHead.tgtLogit', shape: [N] },    // the target token's logit per row
+    { name: 'lmHead.lse', shape: [N] },
     { name: 'losses', shape: [N] },
-    { name: 'dlogitNorms', shape: [N] }, // evaluation only: ||dlogits|| per position (heatmap)
+    { name: 'dlogitNorms', shape: [N] },        // ||dlogits|| per position (heatmap)
+    { name: 'lastLogits', shape: [B, V] },      // evaluation only: logits after each sequence's last real token
   );
   return t;
 }
 
 /** Activation gradients, shared by all layers (backward visits one layer at a time). */
 export function activationGradTable(c: LlamaConfig, B: number, T: number): TensorSpec[] {
-  const N = B * T, C = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
+  const N = B * T, C = c.hidden_size, F = c.intermediate_size;
   const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
   return [
-    { name: 'dlogits', shape: [N, V] },
     { name: 'dlnf', shape: [N, C] },
     { name: 'dres', shape: [N, C] },       // d residual stream between layers (d res2 of the layer being visited)
     { name: 'dres1', shape: [N, C] },      // d res1: skip path + post-attention norm path
@@ -157,6 +185,11 @@ export function inputTable(B: number, T: number): TensorSpec[] {
 /** Builds the layout. Throws, saying which tensor and what to change, when one tensor exceeds the limit. */
 export function buildLayout(config: LlamaConfig, B: number, T: number, opts: LayoutOptions = {}): Layout {
   const microBatches = opts.microBatches ?? 1;
+  const V = config.vocab_size;
+  const vocabChunk = Math.min(V, opts.vocabChunk ?? defaultVocabChunk(V, B * T));
+  if (!(Number.isInteger(vocabChunk) && vocabChunk > 0 && (vocabChunk === V || vocabChunk % 64 === 0))) {
+    throw new Error(`vocabChunk ${opts.vocabChunk} must be a positive multiple of 64 (or at least the vocabulary size ${V}).`);
+  }
   const limit = opts.maxArenaBytes ?? Number.MAX_SAFE_INTEGER;
   const arenas: Arena[] = [];
   const slots = Object.fromEntries(CATEGORIES.map((c) => [c, new Map<string, Slot>()])) as Record<Category, Map<string, Slot>>;
@@ -198,7 +231,7 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
   for (const category of ['parameters', 'gradients', 'adam_m', 'adam_v'] as const) {
     for (const g of groups) pack(category, `${category}.${g.suffix}`, g.specs, g.decay);
   }
-  pack('activations', 'activations', activationTable(config, B, T), false, true);
+  pack('activations', 'activations', activationTable(config, B, T, vocabChunk), false, true);
   pack('activation_grads', 'activation_grads', activationGradTable(config, B, T), false, true);
   const inputs = inputTable(B, T);
   pack('inputs', 'inputs', inputs, false);
@@ -216,7 +249,7 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
     { name: 'stepSums', shape: [LOSS_SUMS.length] },   // lossReductions over the step's micro-batches
     { name: 'stepState', shape: [STEP_STATE_WORDS] },  // StepState: norm, clip, nonFinite, adamStep
   ], false, true);
-  return { config, B, T, microBatches, ropePositions, arenas, slots };
+  return { config, B, T, microBatches, vocabChunk, ropePositions, arenas, slots };
 }
 
 /** Bytes per category, and the total. */
@@ -227,8 +260,8 @@ export type MemoryEstimate = Record<Category, number> & { total: number };
  * (uniform buffers and readback staging, < 1 KiB together, are left out). Compare the total with the
  * adapter's memory and each arena with maxBufferSize.
  */
-export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1): MemoryEstimate {
-  const layout = buildLayout(config, B, T, { microBatches });
+export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number): MemoryEstimate {
+  const layout = buildLayout(config, B, T, { microBatches, vocabChunk });
   const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as MemoryEstimate;
   out.total = 0;
   for (const a of layout.arenas) {

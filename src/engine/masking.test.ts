@@ -49,7 +49,9 @@ describe('GPU masking semantics', () => {
     const r = await e.trainStep([batch], { ...settings, lr: 0 });
     expect(r.status).toBe('ok');
     expect(r.trainedCount).toBe(6); // 4 + 2 response tokens predicted
-    const dl = await readF32(gpu.device, e.tensor('activation_grads', 'dlogits'));
+    // V fits one LM-head chunk, so after backward the chunk buffer holds the whole (N, V) dlogits.
+    expect(e.layout.vocabChunk).toBe(V);
+    const dl = await readF32(gpu.device, e.tensor('activations', 'lmHead.chunk'));
     let zeroRows = 0;
     for (let n = 0; n < batch.B * batch.T; n++) {
       const t = n % batch.T;

@@ -19,20 +19,26 @@ import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { residualForward } from './ops/residual';
-import { crossEntropyForward, dlogitNorms } from './ops/crossEntropy';
+import { lmHeadLossBackward, lmHeadLossForward, vocabChunks, type VocabChunk } from './ops/lmHead';
 import { lossReductions } from './ops/lossReductions';
 import { gradNorm } from './ops/gradNorm';
 import { adamwStep } from './ops/adamw';
 import type { GpuMemory } from './memory';
 
 export interface ModelProgram {
-  /** ids → logits (activations kept for backward). */
+  /** ids → lnf, the final norm's output (activations kept for backward). */
   forward: Dispatch[];
-  /** logits → losses, dlogits; adds the micro-batch's sums into scratch:stepSums. */
+  /**
+   * lnf → losses, ||dlogits|| and lse per position through the fused LM head, chunk by chunk
+   * (`lossChunks`, then `lossFinal`: finalize and the micro-batch's sums added into
+   * scratch:stepSums). `loss` is the two concatenated. After chunk i, activations:lmHead.chunk
+   * holds the logits of vocabulary rows vocabChunks[i].
+   */
   loss: Dispatch[];
-  /** Evaluation only: per-position ||dlogits|| (after `loss`). */
-  heatmap: Dispatch[];
-  /** dlogits → parameter gradients (+=). */
+  lossChunks: Dispatch[][];
+  lossFinal: Dispatch[];
+  vocabChunks: VocabChunk[];
+  /** The head's gradient (chunk by chunk) → parameter gradients (+=). */
   backward: Dispatch[];
   /** Gradient norm, clip factor, non-finite check, AdamW over every parameter arena. */
   optimizer: Dispatch[];
@@ -108,23 +114,20 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     );
   }
   const head = at(base, 'lm_head');
-  forward.push(
-    ...rmsnormForward(head, a('lnf'), a('rstdf'), residualIn(L), w.norm, N, C, eps),
-    ...matmulForward(head, a('logits'), a('lnf'), w.lmHead, null, N, C, V),
-  );
+  forward.push(...rmsnormForward(head, a('lnf'), a('rstdf'), residualIn(L), w.norm, N, C, eps));
 
-  // ---- loss ----
-  const lossCtx = at(base, 'loss');
-  const loss: Dispatch[] = [
-    ...crossEntropyForward(lossCtx, a('losses'), d('dlogits'), a('logits'), ids, labels, weightsIn, seqScale, B, T, V),
-    ...lossReductions(lossCtx, mem.tensor('scratch', 'stepSums'), a('losses'), labels, weightsIn, seqScale, roles, B, T),
+  // ---- loss: the LM head fused with the cross-entropy, VC vocabulary rows at a time ----
+  const VC = mem.layout.vocabChunk;
+  const headLoss = lmHeadLossForward(head, a('losses'), a('dlogitNorms'), a('lmHead.lse'), a('lmHead.stats'), a('lmHead.tgtLogit'), a('lmHead.chunk'),
+    a('lnf'), w.lmHead, ids, labels, weightsIn, seqScale, B, T, C, V, VC);
+  const lossFinal: Dispatch[] = [
+    ...headLoss.finalize,
+    ...lossReductions(at(base, 'loss'), mem.tensor('scratch', 'stepSums'), a('losses'), labels, weightsIn, seqScale, roles, B, T),
   ];
-
-  const heatmap = dlogitNorms(lossCtx, a('dlogitNorms'), d('dlogits'), B, T, V);
 
   // ---- backward: forward's calls in reverse ----
   const backward: Dispatch[] = [
-    ...matmulBackward(head, d('dlnf'), g.lmHead, null, d('dlogits'), a('lnf'), w.lmHead, N, C, V, false),
+    ...lmHeadLossBackward(head, d('dlnf'), g.lmHead, a('lmHead.chunk'), a('lnf'), w.lmHead, a('lmHead.lse'), labels, weightsIn, seqScale, B, T, C, V, VC),
     ...rmsnormBackward(head, d('dres'), g.norm, d('dlnf'), residualIn(L), w.norm, a('rstdf'), N, C),
   ];
   for (let l = L - 1; l >= 0; l--) {
@@ -163,5 +166,5 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     const n = arena.bytes / 4;
     optimizer.push(...adamwStep(at(base, `optimizer.${arena.label}`), mem.arena(params[j]), mem.arena(gi), mem.arena(ms[j]), mem.arena(vs[j]), n, hyper, state, arena.decay));
   });
-  return { forward, loss, heatmap, backward, optimizer };
+  return { forward, loss: [...headLoss.chunks.flat(), ...lossFinal], lossChunks: headLoss.chunks, lossFinal, vocabChunks: vocabChunks(V, VC), backward, optimizer };
 }

@@ -14,7 +14,8 @@ import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { residualBackward, residualForward } from './ops/residual';
-import { crossEntropyForward } from './ops/crossEntropy';
+import { CE_STATS } from './ops/crossEntropy';
+import { lmHeadLossBackward, lmHeadLossForward } from './ops/lmHead';
 import { decodeLossSums, LOSS_SUMS, lossReductions } from './ops/lossReductions';
 import { decodeStepState, gradNorm, STEP_STATE_WORDS } from './ops/gradNorm';
 import { adamwStep, hyperData, HYPER_BYTES, type AdamWSettings } from './ops/adamw';
@@ -258,29 +259,48 @@ function ceBatch(B: number, T: number, V: number) {
   return { N, ids, labels, weights, roles };
 }
 
-describe('cross-entropy and loss reductions', () => {
-  for (const mode of ['mean_tokens', 'mean_sequences', 'sum'] as const) {
-    it(`fused CE matches, dlogits exactly 0 where the label is -100 (${mode})`, async () => {
-      const B = 3, T = 6, V = 83; // V > WG: strided row loop
+describe('LM head fused with cross-entropy, and loss reductions', () => {
+  // Against the reference's unfused chain: logits = lnf @ W^T, crossEntropyForward, then
+  // matmulBackward of the head. VC = 64 splits V = 150 into 64 + 64 + 22 (the last chunk partial);
+  // VC = V is the one-chunk path (no recompute in backward; the chunk buffer ends up holding dlogits).
+  for (const [mode, VC] of [['mean_tokens', 64], ['mean_sequences', 64], ['sum', 64], ['mean_tokens', 150]] as const) {
+    it(`forward and backward match the reference (${mode}, VC ${VC})`, async () => {
+      const B = 3, T = 6, V = 150, C = 20; // V > WG: strided row loop
       const { N, ids, labels, weights, roles } = ceBatch(B, T, V);
-      const logits = randn(rng, N * V, 3);
+      const lnf = randn(rng, N * C), W = randn(rng, V * C, 0.7);
       const seqScale = ref.normalisationScales(labels, weights, B, T, mode);
-      const losses = g.tensor('losses', [N]), dlogits = g.tensor('dlogits', [N, V], randn(rng, N * V));
-      const tl = g.tensor('labels', [N], labels), tw = g.tensor('weights', [N], weights), ts = g.tensor('seqScale', [B], seqScale);
-      const sums = g.tensor('sums', [LOSS_SUMS.length], new Float64Array([1, 2, 3, 4, 5, 6, 7, 8]));
+      const t = (name: string, shape: number[], data?: Float64Array | Int32Array) => g.tensor(name, shape, data);
+      const losses = t('losses', [N]), norms = t('norms', [N]), lse = t('lse', [N]), stats = t('stats', [N, CE_STATS]), tgt = t('tgt', [N]);
+      const chunk = t('chunk', [N, VC]);
+      const tl = t('labels', [N], labels), tw = t('weights', [N], weights), ts = t('seqScale', [B], seqScale), tIds = t('ids', [N], ids);
+      const tLnf = t('lnf', [N, C], lnf), tW = t('W', [V, C], W);
+      const dlnf = t('dlnf', [N, C], randn(rng, N * C)), dW0 = randn(rng, V * C), dW = t('dW', [V, C], dW0);
+      const sums = t('sums', [LOSS_SUMS.length], new Float64Array([1, 2, 3, 4, 5, 6, 7, 8]));
+      const fwd = lmHeadLossForward(g.ctx, losses, norms, lse, stats, tgt, chunk, tLnf, tW, tIds, tl, tw, ts, B, T, C, V, VC);
       await g.run([
-        ...crossEntropyForward(g.ctx, losses, dlogits, g.tensor('logits', [N, V], logits), g.tensor('ids', [N], ids), tl, tw, ts, B, T, V),
-        ...lossReductions(g.ctx, sums, losses, tl, tw, ts, g.tensor('roles', [N], roles), B, T),
+        ...fwd.chunks.flat(), ...fwd.finalize,
+        ...lossReductions(g.ctx, sums, losses, tl, tw, ts, t('roles', [N], roles), B, T),
+        ...lmHeadLossBackward(g.ctx, dlnf, dW, chunk, tLnf, tW, lse, tl, tw, ts, B, T, C, V, VC),
       ]);
+      const logits = new Float64Array(N * V);
+      ref.matmulForward(logits, lnf, W, null, N, C, V);
       const wL = new Float64Array(N), wD = new Float64Array(N * V);
       ref.crossEntropyForward(wL, wD, logits, ids, labels, weights, seqScale, B, T, V);
-      const gL = await g.read(losses), gD = await g.read(dlogits);
-      expectClose('crossEntropyForward losses', gL, wL);
-      expectClose('crossEntropyForward dlogits', gD, wD);
-      for (let n = 0; n < N; n++) {
-        const t = n % T;
-        const trained = t < T - 1 && labels[n + 1] !== ref.IGNORE_INDEX;
-        if (!trained) for (let i = 0; i < V; i++) expect(Object.is(gD[n * V + i], 0), `dlogits[${n},${i}] must be exactly +0`).toBe(true);
+      const wDlnf = new Float64Array(N * C), wDW = Float64Array.from(dW0);
+      ref.matmulBackward(wDlnf, wDW, null, wD, lnf, W, N, C, V, false);
+      const wNorms = Array.from({ length: N }, (_, n) => Math.hypot(...wD.subarray(n * V, (n + 1) * V)));
+      expectClose('lmHeadLossForward losses', await g.read(losses), wL);
+      expectClose('lmHeadLossForward dlogit norms', await g.read(norms), wNorms);
+      expectClose('lmHeadLossBackward dlnf', await g.read(dlnf), wDlnf);
+      expectClose('lmHeadLossBackward dW (+=)', await g.read(dW), wDW);
+      if (VC === V) {
+        const gD = await g.read(chunk);
+        expectClose('one chunk: dlogits left in the chunk', gD, wD);
+        for (let n = 0; n < N; n++) {
+          const tt = n % T;
+          const trained = tt < T - 1 && labels[n + 1] !== ref.IGNORE_INDEX;
+          if (!trained) for (let i = 0; i < V; i++) expect(Object.is(gD[n * V + i], 0), `dlogits[${n},${i}] must be exactly +0`).toBe(true);
+        }
       }
       const want = ref.lossReductions(wL, labels, weights, seqScale, roles, B, T);
       const got = decodeLossSums(await g.read(sums));
@@ -288,6 +308,31 @@ describe('cross-entropy and loss reductions', () => {
       expectClose('lossReductions (+= 1..8)', LOSS_SUMS.map((k) => got[k]), LOSS_SUMS.map((k, i) => want[k] + i + 1));
     });
   }
+
+  it('dlogit norms stay accurate when the target takes almost all the probability', async () => {
+    // 1 - p_target comes from the sum without the target, not from 1 - p: no cancellation.
+    const B = 1, T = 3, V = 70, C = 4, VC = 64;
+    const N = B * T;
+    const ids = Int32Array.from([5, 67, 9]);
+    const labels = Int32Array.from(ids);
+    const weights = new Float64Array(N).fill(1);
+    const lnf = new Float64Array(N * C), W = new Float64Array(V * C);
+    for (let n = 0; n < N; n++) lnf[n * C] = 1;
+    W[67 * C] = 18; // every row puts p ≈ 1 - 69 e^-18 ≈ 1 - 1e-6 on id 67, the target of row 0
+    const seqScale = ref.normalisationScales(labels, weights, B, T, 'sum');
+    const t = (name: string, shape: number[], data?: Float64Array | Int32Array) => g.tensor(name, shape, data);
+    const losses = t('losses', [N]), norms = t('norms', [N]), lse = t('lse', [N]), stats = t('stats', [N, CE_STATS]), tgt = t('tgt', [N]);
+    const fwd = lmHeadLossForward(g.ctx, losses, norms, lse, stats, tgt, t('chunk', [N, VC]), t('lnf', [N, C], lnf), t('W', [V, C], W), t('ids', [N], ids), t('labels', [N], labels), t('weights', [N], weights), t('seqScale', [B], seqScale), B, T, C, V, VC);
+    await g.run([...fwd.chunks.flat(), ...fwd.finalize]);
+    const logits = new Float64Array(N * V);
+    ref.matmulForward(logits, lnf, W, null, N, C, V);
+    const wL = new Float64Array(N), wD = new Float64Array(N * V);
+    ref.crossEntropyForward(wL, wD, logits, ids, labels, weights, seqScale, B, T, V);
+    const wNorms = Array.from({ length: N }, (_, n) => Math.hypot(...wD.subarray(n * V, (n + 1) * V)));
+    expect(wNorms[0]).toBeLessThan(1e-5);
+    // Relative, not absolute: the norm itself is ~1e-6.
+    expectClose('near-certain target: dlogit norms', await g.read(norms), wNorms, 1e-9, 1e-3);
+  });
 });
 
 describe('gradNorm and adamw', () => {

@@ -56,6 +56,8 @@ export interface EngineOptions {
   maxArenaBytes?: number;
   /** Matmul tile shape; default: autotuned once per adapter (src/engine/autotune.ts). */
   matmulTiles?: MatmulTiles;
+  /** Vocabulary rows per LM-head chunk (layout.ts defaultVocabChunk when absent; tests force several chunks). */
+  vocabChunk?: number;
 }
 
 /** A step report with what the GPU engine adds to the reference's. */
@@ -144,6 +146,7 @@ export class Engine {
     this.layout = buildLayout(opts.config, opts.B, opts.T, {
       microBatches: opts.microBatches ?? 1,
       maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxArenaBytes ?? Infinity),
+      vocabChunk: opts.vocabChunk,
     });
     // Popped in create(): allocation failures become one readable error.
     this.device.pushErrorScope('out-of-memory');
@@ -378,29 +381,58 @@ export class Engine {
       this.copyInputs(enc, 0);
       // Parameter gradients accumulate (+=): start from zero so getGradients() is this batch's.
       if (embedGrads) for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
-      this.pass(enc, 'Engine.evaluate', embedGrads
-        ? [this.program.forward, this.program.loss, this.program.heatmap, this.program.backward]
-        : [this.program.forward, this.program.loss, this.program.heatmap]);
+      this.pass(enc, 'Engine.evaluate.forward', [this.program.forward]);
+      // The head runs chunk by chunk; between chunks the rows of each sequence's last real token
+      // (and, when asked, every row) are copied out of the (N, vc) chunk buffer.
+      const { B: b0, T: t0 } = batch;
+      const lastRow = Array.from({ length: b0 }, (_, b) => {
+        let last = -1;
+        for (let t = 0; t < t0; t++) if (batch.docIds[b * t0 + t] >= 0) last = t;
+        return last;
+      });
+      const N = this.B * this.T;
+      const chunk = this.mem.tensor('activations', 'lmHead.chunk');
+      const last = this.mem.tensor('activations', 'lastLogits');
+      // Every position's logits exist only here, for this call (tests, diagnostics): chunk-major.
+      const full = allLogits ? this.device.createBuffer({ label: 'Engine.evaluate.allLogits', size: N * V * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : null;
+      this.program.lossChunks.forEach((ds, i) => {
+        const { v0, vc } = this.program.vocabChunks[i];
+        this.pass(enc, `Engine.evaluate.lmHead${i}`, [ds]);
+        lastRow.forEach((t, b) => {
+          if (t >= 0) enc.copyBufferToBuffer(chunk.buffer, chunk.offset + (b * this.T + t) * vc * 4, last.buffer, last.offset + (b * V + v0) * 4, vc * 4);
+        });
+        if (full) enc.copyBufferToBuffer(chunk.buffer, chunk.offset, full, N * v0 * 4, N * vc * 4);
+      });
+      this.pass(enc, 'Engine.evaluate.loss', embedGrads ? [this.program.lossFinal, this.program.backward] : [this.program.lossFinal]);
       this.device.queue.submit([enc.finish()]);
-      const logits = this.mem.tensor('activations', 'logits');
       // After backward, activation_grads:dres holds d encoded (N, C): the embedding output's gradient.
       const dembed = this.mem.tensor('activation_grads', 'dres');
-      const [lossData, normData, sumData, logitData, dembedData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), this.mem.tensor('activations', 'dlogitNorms'), sums, logits, ...(embedGrads ? [dembed] : [])]);
-      const lossAll = new Float32Array(lossData), normAll = new Float32Array(normData), logitAll = new Float32Array(logitData);
-      const { B: b0, T: t0 } = batch;
+      const [lossData, normData, sumData, lastData, dembedData] = await readTensors(this.device, [this.mem.tensor('activations', 'losses'), this.mem.tensor('activations', 'dlogitNorms'), sums, last, ...(embedGrads ? [dembed] : [])]);
+      const lossAll = new Float32Array(lossData), normAll = new Float32Array(normData), lastAll = new Float32Array(lastData);
       const losses = new Float32Array(b0 * t0);
       const dlogitNorms = new Float32Array(b0 * t0);
       const lastLogits = new Float32Array(b0 * V);
-      const full = allLogits ? new Float32Array(b0 * t0 * V) : undefined;
       for (let b = 0; b < b0; b++) {
         losses.set(lossAll.subarray(b * this.T, b * this.T + t0), b * t0);
         dlogitNorms.set(normAll.subarray(b * this.T, b * this.T + t0), b * t0);
-        let last = -1;
-        for (let t = 0; t < t0; t++) if (batch.docIds[b * t0 + t] >= 0) last = t;
-        if (last >= 0) lastLogits.set(logitAll.subarray((b * this.T + last) * V, (b * this.T + last + 1) * V), b * V);
-        if (full) full.set(logitAll.subarray(b * this.T * V, (b * this.T + t0) * V), b * t0 * V);
+        if (lastRow[b] >= 0) lastLogits.set(lastAll.subarray(b * V, (b + 1) * V), b * V);
       }
-      const ev: Evaluation = { losses, dlogitNorms, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits: full };
+      let logits: Float32Array | undefined;
+      if (full) {
+        await full.mapAsync(GPUMapMode.READ);
+        const chunked = new Float32Array(full.getMappedRange().slice(0));
+        full.destroy();
+        logits = new Float32Array(b0 * t0 * V);
+        for (const { v0, vc } of this.program.vocabChunks) {
+          for (let b = 0; b < b0; b++) {
+            for (let t = 0; t < t0; t++) {
+              const src = N * v0 + (b * this.T + t) * vc;
+              logits.set(chunked.subarray(src, src + vc), (b * t0 + t) * V + v0);
+            }
+          }
+        }
+      }
+      const ev: Evaluation = { losses, dlogitNorms, sums: decodeLossSums(new Float32Array(sumData)), lastLogits, logits };
       if (dembedData) ev.dembedNorms = rowNorms(new Float32Array(dembedData), b0, t0, this.T, this.config.hidden_size);
       return ev;
     });

@@ -1,35 +1,60 @@
-/** Fused masked softmax cross-entropy with the HF shift inside (shaders/cross_entropy.wgsl). */
+/**
+ * Masked softmax cross-entropy with the HF shift inside, over the vocabulary in chunks
+ * (shaders/cross_entropy.wgsl). ops/lmHead.ts strings these together with the LM head matmul;
+ * the contract is the reference's crossEntropyForward.
+ */
 import shader from '../../../shaders/cross_entropy.wgsl?raw';
 import type { GpuTensor } from '../../gpu/buffers';
-import { grid, type Dispatch } from '../../gpu/kernel';
+import { grid, grid1d, type Dispatch } from '../../gpu/kernel';
 import { dispatch, expectSize, type OpContext } from './context';
 
 const src = { name: 'cross_entropy.wgsl', code: shader };
 
+/** Running statistics per row (see the shader): (m, s, s_ex, s2_ex). */
+export const CE_STATS = 4;
+
 /**
- * losses (N) =, dlogits (N,V) =, logits (N,V), ids (N), labels (N), weights (N), seqScale (B).
- * The caller has checked that ids lie in [0, V) and every trained label equals the next input id.
+ * stats (N,4) merged (fresh when `first`), tgtLogit (N) set where the target lies in the chunk;
+ * logitsChunk (N, vc) = the logits of vocabulary rows v0 .. v0+vc-1, ids (N).
  */
-export function crossEntropyForward(
-  ctx: OpContext, losses: GpuTensor, dlogits: GpuTensor,
-  logits: GpuTensor, ids: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
-  B: number, T: number, V: number,
+export function crossEntropyChunkStats(
+  ctx: OpContext, stats: GpuTensor, tgtLogit: GpuTensor,
+  logitsChunk: GpuTensor, ids: GpuTensor,
+  B: number, T: number, V: number, v0: number, vc: number, first: boolean,
 ): Dispatch[] {
-  const op = 'crossEntropyForward';
-  const N = B * T;
-  expectSize(op, losses, [N], 'losses');
-  expectSize(op, dlogits, [N, V], 'dlogits');
-  expectSize(op, logits, [N, V], 'logits');
+  const op = 'crossEntropyChunkStats', N = B * T;
+  expectSize(op, stats, [N, CE_STATS], 'stats');
+  expectSize(op, tgtLogit, [N], 'tgtLogit');
+  expectSize(op, logitsChunk, [N, vc], 'logitsChunk');
   expectSize(op, ids, [N], 'ids');
-  expectSize(op, labels, [N], 'labels');
-  expectSize(op, weights, [N], 'weights');
-  expectSize(op, seqScale, [B], 'seqScale');
-  return [dispatch(ctx, src, 'cross_entropy_forward', [losses, dlogits, logits, ids, labels, weights, seqScale], { u32: [B, T, V] }, grid(N))];
+  return [dispatch(ctx, src, 'cross_entropy_chunk_stats', [stats, tgtLogit, logitsChunk, ids], { u32: [B, T, V, v0, vc, first ? 1 : 0] }, grid(N))];
 }
 
-/** norms (N) = ||dlogits[n, :]||_2, dlogits (N,V). Per-position gradient strength for the heatmap. */
-export function dlogitNorms(ctx: OpContext, norms: GpuTensor, dlogits: GpuTensor, B: number, T: number, V: number): Dispatch[] {
-  expectSize('dlogitNorms', norms, [B * T], 'norms');
-  expectSize('dlogitNorms', dlogits, [B * T, V], 'dlogits');
-  return [dispatch(ctx, src, 'cross_entropy_dlogit_norms', [norms, dlogits], { u32: [B, T, V] }, grid(B * T))];
+/**
+ * losses (N) =, norms (N) = ||dlogits|| per row, lse (N) =; stats (N,4), tgtLogit (N) after every
+ * chunk; labels (N), weights (N), seqScale (B).
+ */
+export function crossEntropyFinalize(
+  ctx: OpContext, losses: GpuTensor, norms: GpuTensor, lse: GpuTensor,
+  stats: GpuTensor, tgtLogit: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
+  B: number, T: number,
+): Dispatch[] {
+  const op = 'crossEntropyFinalize', N = B * T;
+  for (const [t, name] of [[losses, 'losses'], [norms, 'norms'], [lse, 'lse'], [tgtLogit, 'tgtLogit'], [labels, 'labels'], [weights, 'weights']] as const) expectSize(op, t, [N], name);
+  expectSize(op, stats, [N, CE_STATS], 'stats');
+  expectSize(op, seqScale, [B], 'seqScale');
+  return [dispatch(ctx, src, 'cross_entropy_finalize', [losses, norms, lse, stats, tgtLogit, labels, weights, seqScale], { u32: [B, T, 0, 0, 0, 0] }, grid1d(N, ctx.wg))];
+}
+
+/** chunk (N, vc): logits of rows v0.. in, their dlogits out (in place); lse (N), labels (N), weights (N), seqScale (B). */
+export function crossEntropyChunkBackward(
+  ctx: OpContext, chunk: GpuTensor,
+  lse: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
+  B: number, T: number, V: number, v0: number, vc: number,
+): Dispatch[] {
+  const op = 'crossEntropyChunkBackward', N = B * T;
+  expectSize(op, chunk, [N, vc], 'chunk');
+  for (const [t, name] of [[lse, 'lse'], [labels, 'labels'], [weights, 'weights']] as const) expectSize(op, t, [N], name);
+  expectSize(op, seqScale, [B], 'seqScale');
+  return [dispatch(ctx, src, 'cross_entropy_chunk_backward', [chunk, lse, labels, weights, seqScale], { u32: [B, T, V, v0, vc, 0] }, grid1d(N * vc, ctx.wg))];
 }
