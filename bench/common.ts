@@ -203,6 +203,12 @@ export interface BaselineCheck {
   worstTensor: string;
   maxAbs: number;
   relative: number;
+  /** Losses of the first AdamW steps (lr 1e-3, decay, clipping) on the micro batch, each side. */
+  oursLosses: number[];
+  tfjsLosses: number[];
+  /** Largest parameter difference after those steps, and the largest distance a parameter moved. */
+  paramDiff: number;
+  paramMoved: number;
 }
 
 export interface BenchResult {
@@ -213,7 +219,7 @@ export interface BenchResult {
   /** null when only one side ran. */
   baselineCheck: BaselineCheck | null;
   /** Memory the fused LM-head cross-entropy saves at larger vocabularies, from the size table. */
-  memoryNotes: { vocab: number; B: number; T: number; logitsBytes: number; savedBytes: number }[];
+  memoryNotes: { vocab: number; B: number; T: number; vocabChunk: number; logitsBytes: number; savedBytes: number }[];
   cases: CaseResult[];
 }
 

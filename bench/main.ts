@@ -38,6 +38,8 @@ async function embeddedConfig(): Promise<LlamaConfig> {
  * Both engines on a micro model: the same loss and the same gradients (tolerances of f32 sums in
  * different orders), or the comparison is void and the bench says so.
  */
+const CHECK_STEPS = 4;
+
 async function checkBaseline(log: (s: string) => void): Promise<BaselineCheck> {
   const config: LlamaConfig = {
     vocab_size: 67, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
@@ -48,16 +50,32 @@ async function checkBaseline(log: (s: string) => void): Promise<BaselineCheck> {
   const batch = syntheticBatch(B, T, config.vocab_size, 5);
   const gpu = await acquireDevice();
   let ours: { loss: number; grads: Record<string, Float32Array> };
+  const oursLosses: number[] = [];
+  let oursParams: Record<string, Float32Array> = {};
   try {
     const e = await Engine.create({ gpu, config, B, T, weights, matmulTiles: DEFAULT_MATMUL_TILES });
     const r = await e.trainStep([batch], { ...BENCH_SETTINGS, lr: 0 }); // lr 0: the gradients stay readable
     ours = { loss: r.loss, grads: await e.getGradients() };
+    e.setParameters(weights);
+    for (let i = 0; i < CHECK_STEPS; i++) oursLosses.push((await e.trainStep([batch], BENCH_SETTINGS)).loss);
+    oursParams = await e.getParameters();
     e.destroy();
   } finally {
     gpu.device.destroy();
   }
-  const { tfjsGradients } = await import('./tfjs');
+  const { tfjsGradients, tfjsSteps } = await import('./tfjs');
   const theirs = await tfjsGradients(config, batch, weights);
+  const theirSteps = await tfjsSteps(config, batch, weights, CHECK_STEPS);
+  // Parameters after the steps: the largest difference, against how far the parameters moved.
+  let paramDiff = 0, moved = 0;
+  for (const [name, p] of Object.entries(oursParams)) {
+    const q = theirSteps.params[name], w0 = weights[name];
+    for (let i = 0; i < p.length; i++) {
+      paramDiff = Math.max(paramDiff, Math.abs(p[i] - q[i]));
+      moved = Math.max(moved, Math.abs(p[i] - w0[i]));
+    }
+  }
+  log(`baseline check: ${CHECK_STEPS} AdamW steps, losses ours ${oursLosses.map((x) => x.toFixed(6)).join(' ')} / tfjs ${theirSteps.losses.map((x) => x.toFixed(6)).join(' ')}; parameters then differ by at most ${paramDiff.toExponential(2)} (they moved up to ${moved.toExponential(2)})`);
   let worst = { tensor: '', maxAbs: 0, scale: 0 };
   for (const [name, g] of Object.entries(ours.grads)) {
     const t = theirs.grads[name];
@@ -70,9 +88,10 @@ async function checkBaseline(log: (s: string) => void): Promise<BaselineCheck> {
     if (maxAbs / scale > worst.maxAbs / (worst.scale || 1)) worst = { tensor: name, maxAbs, scale };
   }
   const relative = worst.maxAbs / (worst.scale || 1);
-  const ok = Math.abs(ours.loss - theirs.loss) <= 1e-4 * Math.abs(ours.loss) && relative <= 1e-3;
+  const lossesAgree = oursLosses.every((l, i) => Math.abs(l - theirSteps.losses[i]) <= 1e-4 * Math.abs(l));
+  const ok = Math.abs(ours.loss - theirs.loss) <= 1e-4 * Math.abs(ours.loss) && relative <= 1e-3 && lossesAgree;
   log(`baseline check (micro model): loss ours ${ours.loss.toFixed(6)} tfjs ${theirs.loss.toFixed(6)}; worst gradient ${worst.tensor} max|Δ| ${worst.maxAbs.toExponential(2)} (${(100 * relative).toFixed(3)}% of its largest entry): ${ok ? 'agree' : 'DISAGREE'}`);
-  return { ok, oursLoss: ours.loss, tfjsLoss: theirs.loss, worstTensor: worst.tensor, maxAbs: worst.maxAbs, relative };
+  return { ok, oursLoss: ours.loss, tfjsLoss: theirs.loss, worstTensor: worst.tensor, maxAbs: worst.maxAbs, relative, oursLosses, tfjsLosses: theirSteps.losses, paramDiff, paramMoved: moved };
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -86,7 +105,8 @@ async function run(): Promise<BenchResult> {
   const scaleParam = params.get('scale');
   const scale: Scale = scaleParam === 'cpu' || scaleParam === 'gpu' ? scaleParam : a.isFallbackAdapter ? 'cpu' : 'gpu';
   log(`adapter: ${a.vendor} ${a.architecture} ${a.description}${a.isFallbackAdapter ? ' (CPU fallback)' : ''}; sizes: ${scale}`);
-  const baselineCheck = only ? null : await checkBaseline(log);
+  const baselineCheck = only === 'ours' || only === 'tfjs' ? null : await checkBaseline(log);
+  if (only === 'check') throw new Error('only=check: stopping after the baseline check');
   const cases: CaseResult[] = [];
   for (const c of benchCases(scale, await embeddedConfig())) {
     log(`case ${c.name}: L=${c.config.num_hidden_layers} C=${c.config.hidden_size} V=${c.config.vocab_size} B=${c.B} T=${c.T}`);
@@ -114,7 +134,8 @@ async function run(): Promise<BenchResult> {
       features: a.features, subgroupMinSize: a.subgroupMinSize, subgroupMaxSize: a.subgroupMaxSize,
     },
     baselineCheck,
-    memoryNotes: [32000, 49152].map((V) => fusedLossSavings({ ...large.config, vocab_size: V }, large.B, large.T)),
+    // The large case's model at 32k and 49k vocabularies, at this run's B×T and at 4×512.
+    memoryNotes: [32000, 49152].flatMap((V) => [[large.B, large.T], [4, 512]].map(([B, T]) => fusedLossSavings({ ...large.config, vocab_size: V }, B, T))),
     cases,
   };
 }

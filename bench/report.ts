@@ -48,7 +48,7 @@ export function markdownReport(r: BenchResult): string {
     `Run ${r.date} in ${r.userAgent}.`,
     '',
     r.baselineCheck
-      ? `Baseline check on a micro model (same weights and batch): loss ours ${r.baselineCheck.oursLoss.toFixed(6)}, TF.js ${r.baselineCheck.tfjsLoss.toFixed(6)}; every gradient agrees to ${(100 * r.baselineCheck.relative).toFixed(3)}% of its largest entry (worst: ${r.baselineCheck.worstTensor}) — ${r.baselineCheck.ok ? 'the baseline computes the same training step' : '**MISMATCH: the comparison is not valid**'}.`
+      ? `Baseline check on a micro model (same weights and batch): loss ours ${r.baselineCheck.oursLoss.toFixed(6)}, TF.js ${r.baselineCheck.tfjsLoss.toFixed(6)}; every gradient agrees to ${(100 * r.baselineCheck.relative).toFixed(3)}% of its largest entry (worst: ${r.baselineCheck.worstTensor}); losses over ${r.baselineCheck.oursLosses.length} AdamW steps ours ${r.baselineCheck.oursLosses.map((x) => x.toFixed(5)).join(', ')} / TF.js ${r.baselineCheck.tfjsLosses.map((x) => x.toFixed(5)).join(', ')}, parameters then within ${r.baselineCheck.paramDiff.toExponential(1)} (moved up to ${r.baselineCheck.paramMoved.toExponential(1)}) — ${r.baselineCheck.ok ? 'the baseline computes the same training step' : '**MISMATCH: the comparison is not valid**'}.`
       : 'Baseline check not run (one side only).',
     '',
     'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping), median over the timed steps with 3 steps in flight on both sides; both start from the same weights and batch, so the first losses must agree.',
@@ -56,11 +56,11 @@ export function markdownReport(r: BenchResult): string {
     caseTable(r),
     '',
     kernelTables(r),
-    'Loss-path memory from the size table (logits + dlogits an unfused head holds, and what the current layout saves):',
+    `Loss-path memory from the size table for the ${r.cases[r.cases.length - 1]?.name ?? ''} model at larger vocabularies: the (N, V) logits + dlogits an unfused head holds, and what the fused head (one (N, VC) chunk buffer + the (B, V) last-token logits) saves:`,
     '',
-    '| V | B×T | logits + dlogits | saved by the fused loss |',
-    '|---:|---|---:|---:|',
-    ...r.memoryNotes.map((m) => `| ${m.vocab} | ${m.B}×${m.T} | ${mib(m.logitsBytes)} | ${mib(m.savedBytes)} |`),
+    '| V | B×T | VC (chunk) | logits + dlogits unfused | saved by the fused head |',
+    '|---:|---|---:|---:|---:|',
+    ...r.memoryNotes.map((m) => `| ${m.vocab} | ${m.B}×${m.T} | ${m.vocabChunk} | ${mib(m.logitsBytes)} | ${mib(m.savedBytes)} |`),
     '',
   ].join('\n');
 }

@@ -123,7 +123,10 @@ function trainStep(model: TfLlama, opt: tf.AdamOptimizer, ids: tf.Tensor1D, oneh
     model.all,
   );
   tf.tidy(() => {
-    const norm = tf.addN(Object.values(grads).map((g) => g.square().sum())).sqrt();
+    // Summed one by one, not with tf.addN: TF.js 4.22's WebGPU addN binds every input at once, and
+    // with more inputs than maxStorageBuffersPerShaderStage (8 by default) the dispatch is invalid
+    // and its whole command buffer, with part of the update, is silently dropped.
+    const norm = Object.values(grads).map((g) => g.square().sum()).reduce((a, b) => a.add(b)).sqrt();
     const clip = tf.minimum(1, tf.div(s.maxGradNorm, norm.add(1e-6)));
     const clipped = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.mul(clip)]));
     for (const w of model.matrices) w.assign(w.mul(1 - s.lr * s.weightDecay));
@@ -149,6 +152,40 @@ function targets(batch: Batch, V: number): { onehot: tf.Tensor2D; weights: tf.Te
 
 let caseCounter = 0;
 
+/** A parameter-shaped tensor's values in HF layout: matrices are stored (in, out), HF's are (out, in); the embedding is (V, C) in both. */
+async function hfData(t: tf.Tensor, name = (t as tf.Variable).name): Promise<Float32Array> {
+  const hf = name.slice(name.indexOf('/') + 1);
+  const transposed = t.rank === 2 && !hf.startsWith('model.embed_tokens') && !hf.startsWith('lm_head');
+  const x = transposed ? tf.tidy(() => t.transpose()) : t;
+  const data = (await x.data()) as Float32Array;
+  if (transposed) x.dispose();
+  return data;
+}
+
+/** Losses of `steps` AdamW steps of the baseline on one batch (measured before each update), and the parameters after (HF names and layouts). */
+export async function tfjsSteps(config: LlamaConfig, batch: Batch, weights: Record<string, Float32Array>, steps: number): Promise<{ losses: number[]; params: Record<string, Float32Array> }> {
+  await useWebgpu();
+  const model = new TfLlama(config, batch.B, batch.T, weights, `losses${caseCounter++}`);
+  const ids = tf.tensor1d(batch.ids, 'int32');
+  const { onehot, weights: lw } = targets(batch, config.vocab_size);
+  const opt = tf.train.adam(BENCH_SETTINGS.lr, BENCH_SETTINGS.beta1, BENCH_SETTINGS.beta2, BENCH_SETTINGS.eps);
+  try {
+    const losses: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const l = trainStep(model, opt, ids, onehot, lw);
+      losses.push((await l.data())[0]);
+      l.dispose();
+    }
+    const params: Record<string, Float32Array> = {};
+    for (const v of model.all) params[v.name.slice(v.name.indexOf('/') + 1)] = await hfData(v);
+    return { losses, params };
+  } finally {
+    opt.dispose();
+    model.dispose();
+    tf.dispose([ids, onehot, lw]);
+  }
+}
+
 async function useWebgpu(): Promise<void> {
   if (tf.getBackend() === 'webgpu') return;
   if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not initialise its WebGPU backend.');
@@ -173,13 +210,7 @@ export async function tfjsGradients(config: LlamaConfig, batch: Batch, weights: 
     );
     const loss = (await value.data())[0];
     const out: Record<string, Float32Array> = {};
-    for (const [name, g] of Object.entries(grads)) {
-      const hf = name.slice(prefix.length + 1);
-      // Matrices are stored (in, out); HF's are (out, in). The embedding is (V, C) in both.
-      const hfLayout = g.rank === 2 && !hf.startsWith('model.embed_tokens') && !hf.startsWith('lm_head') ? tf.tidy(() => g.transpose()) : g;
-      out[hf] = (await hfLayout.data()) as Float32Array;
-      if (hfLayout !== g) hfLayout.dispose();
-    }
+    for (const [name, g] of Object.entries(grads)) out[name.slice(prefix.length + 1)] = await hfData(g, name);
     tf.dispose([value, ...Object.values(grads)]);
     return { loss, grads: out };
   } finally {
