@@ -173,6 +173,20 @@ function schedule(delayMs: number): void {
   else send();
 }
 
+// ---- discard guard (training runs) ----
+
+/**
+ * Asked before an action changes what training runs were trained on (the text, the context length,
+ * the mask). Returns false to hold the action; the guard then asks the user and calls `proceed`
+ * once the runs are discarded. Installed by train.ts; none = always proceed.
+ */
+export type DiscardGuard = (proceed: () => void) => boolean;
+let discardGuard: DiscardGuard | null = null;
+export function setDiscardGuard(g: DiscardGuard | null): void {
+  discardGuard = g;
+}
+const allowed = (proceed: () => void): boolean => discardGuard?.(proceed) ?? true;
+
 // ---- the store ----
 
 export const usePlayground = create<PlaygroundState>()((set, get) => ({
@@ -192,6 +206,7 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
 
   setText(text) {
     if (text === get().text) return;
+    if (!allowed(() => get().setText(text))) return;
     set({ text, overrides: {} });
     schedule(INPUT_DEBOUNCE_MS);
   },
@@ -208,6 +223,7 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
   loadExample(id) {
     const ex = EXAMPLES.find((e) => e.id === id);
     if (!ex) return;
+    if (!allowed(() => get().loadExample(id))) return;
     set({ text: ex.text, sampleIndex: 0, overrides: {} });
     schedule(0);
   },
@@ -218,12 +234,14 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
   },
   setContextLength(n) {
     const v = n === null || !Number.isFinite(n) ? null : Math.min(MAX_CONTEXT, Math.max(1, Math.round(n)));
+    if (!allowed(() => get().setContextLength(n))) return;
     set((s) => ({
       settings: { ...s.settings, contextLengths: { ...s.settings.contextLengths, [s.settings.tokenizerId]: v } },
     }));
     schedule(0);
   },
   setPolicy(patch) {
+    if (!allowed(() => get().setPolicy(patch))) return;
     set((s) => ({ settings: { ...s.settings, policy: { ...s.settings.policy, ...patch } } }));
     schedule(0);
   },

@@ -1,13 +1,18 @@
-// Page layout: header, the paste box and the settings side by side, the token view below.
+// Page layout: header, the paste box and the settings side by side, the token view below, then
+// training and comparison.
+import { useEffect } from 'react';
 import { usePlayground } from '../store/store';
+import { initTraining } from '../store/train';
 import { InputPanel } from './InputPanel';
 import { SettingsPanel } from './SettingsPanel';
 import { TokenView } from './TokenView';
+import { TrainPanel } from './train/TrainPanel';
 
 export function App() {
   const busy = usePlayground((s) => s.busy);
   const status = usePlayground((s) => s.status);
   const hydrated = usePlayground((s) => s.hydrated);
+  useEffect(() => void initTraining(), []);
   return (
     <div className="app" data-busy={busy} data-hydrated={hydrated}>
       <header className="app-header">
@@ -33,6 +38,7 @@ export function App() {
         <InputPanel />
         <SettingsPanel />
         <TokenView />
+        <TrainPanel />
       </main>
     </div>
   );

@@ -3,6 +3,7 @@
 // Click / Enter / Space are handled by delegation on the list (TokenList), not per chip.
 import { memo, type CSSProperties } from 'react';
 import type { TokenRole } from '../data';
+import type { HeatCell } from './train/HeatmapControls';
 
 export interface TokenChipProps {
   index: number;
@@ -21,7 +22,12 @@ export interface TokenChipProps {
   tabbable: boolean;
   /** The tooltip currently describes this chip. */
   described: boolean;
+  /** Training heatmap values for this token (one object per heatmap result, so memo holds). */
+  heat?: HeatCell;
 }
+
+/** A heatmap number as put in data-* attributes (NaN: no value, e.g. token 0's loss). */
+const heatAttr = (v: number) => (Number.isFinite(v) ? String(v) : 'NaN');
 
 /** Weight as shown and as put in data-weight: at most 4 decimals, no float32 noise. */
 export const formatWeight = (w: number) => String(Number(w.toFixed(4)));
@@ -35,7 +41,10 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
     (p.straddles ? ' straddles' : '') +
     (p.endOfTurn ? ' eot' : '') +
     (p.beyondCut ? ' beyond-cut' : '') +
-    (p.override ? ' overridden' : '');
+    (p.override ? ' overridden' : '') +
+    (p.heat ? ' heat' : '');
+  const style: CSSProperties | undefined =
+    partial || p.heat ? ({ ...(partial ? { '--w': p.weight } : {}), ...(p.heat ? { '--heat': p.heat.intensity } : {}) } as CSSProperties) : undefined;
   return (
     <button
       type="button"
@@ -49,10 +58,15 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
       data-straddles={p.straddles || undefined}
       data-override={p.override}
       data-beyond-cut={p.beyondCut || undefined}
+      data-loss={p.heat ? heatAttr(p.heat.loss) : undefined}
+      data-prob={p.heat ? heatAttr(p.heat.prob) : undefined}
+      data-dlogit={p.heat ? heatAttr(p.heat.dlogit) : undefined}
+      data-dembed={p.heat ? heatAttr(p.heat.dembed) : undefined}
+      data-run-label={p.heat?.label}
       aria-pressed={p.override !== undefined}
       aria-describedby={p.described ? 'token-tooltip' : undefined}
       aria-label={`Token ${p.index}: ${p.text === '' ? 'partial character' : p.text}, id ${p.id}, label ${p.label}, ${p.role}${p.straddles ? ', straddles roles' : ''}`}
-      style={partial ? ({ '--w': p.weight } as CSSProperties) : undefined}
+      style={style}
     >
       <span className={`tok-text${p.text === '' ? ' tok-empty' : ''}`}>{p.text}</span>
       <span className="tok-meta">

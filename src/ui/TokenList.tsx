@@ -11,6 +11,7 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { visibleWhitespace } from '../data/whitespace';
 import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
 import { TokenChip } from './TokenChip';
+import type { HeatCell } from './train/HeatmapControls';
 
 const CHUNK_TOKENS = 400;
 const EAGER_TOKENS = 3000;
@@ -71,6 +72,8 @@ interface ChunkProps {
   /** Index of the tabbable chip if it is in this chunk, else -1 (keeps other chunks memoized). */
   active: number;
   described: number;
+  /** Training heatmap cells by token index, or null. */
+  heat: readonly (HeatCell | undefined)[] | null;
   chunkRef(el: HTMLDivElement | null, from: number): void;
   onMeasured(from: number, px: number): void;
 }
@@ -117,6 +120,7 @@ const Chunk = memo(function Chunk(p: ChunkProps) {
         override={p.overrides[i]}
         tabbable={i === p.active}
         described={i === p.described}
+        heat={p.heat?.[i]}
       />,
     );
     if (layout.breakAfter[i] && i + 1 < p.to) out.push(<br key={`br${i}`} />);
@@ -136,9 +140,11 @@ export interface TokenListProps {
   described: number | null;
   onToggle(index: number): void;
   onProbe(probe: Probe | null): void;
+  /** Training heatmap cells by token index (the training panel's heatmap), or null. */
+  heat?: readonly (HeatCell | undefined)[] | null;
 }
 
-export function TokenList({ tokens, labels, overrides, stale, described, onToggle, onProbe }: TokenListProps) {
+export function TokenList({ tokens, labels, overrides, stale, described, onToggle, onProbe, heat = null }: TokenListProps) {
   const T = tokens.ids.length;
   const layout = useMemo(() => layoutOf(tokens), [tokens]);
   const eager = T <= EAGER_TOKENS;
@@ -286,6 +292,7 @@ export function TokenList({ tokens, labels, overrides, stale, described, onToggl
         cutAt={cutAt}
         active={has(activeIdx)}
         described={has(described)}
+        heat={heat}
         chunkRef={chunkRef}
         onMeasured={onMeasured}
       />,

@@ -5,6 +5,7 @@ import { usePlayground } from '../store/store';
 import type { LabelColumns, TokenColumns } from '../store/protocol';
 import { TokenList, type Probe } from './TokenList';
 import { TokenTooltip } from './TokenTooltip';
+import { HeatmapControls, useHeatCells } from './train/HeatmapControls';
 
 function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns }) {
   const T = tokens.ids.length;
@@ -129,6 +130,7 @@ export function TokenView() {
   const toggleOverride = usePlayground((s) => s.toggleOverride);
   const lastRunMs = usePlayground((s) => s.lastRunMs);
   const [probe, setProbe] = useState<Probe | null>(null);
+  const heat = useHeatCells(tokens);
   // The tooltip is placed in viewport coordinates: any scroll moves the chip away from it.
   useEffect(() => {
     if (!probe) return;
@@ -163,6 +165,7 @@ export function TokenView() {
         <>
           <Stats tokens={tokens} labels={labels} />
           <Legend />
+          <HeatmapControls tokens={tokens} />
           {tokens.notes.length > 0 && (
             <ul className="notes">
               {tokens.notes.map((n) => (
@@ -178,6 +181,7 @@ export function TokenView() {
             described={probe?.index ?? null}
             onToggle={stale ? ignoreToggle : toggleOverride}
             onProbe={onProbe}
+            heat={heat}
           />
           {probe && (
             <TokenTooltip probe={probe} tokens={tokens} labels={labels} override={overrides[probe.index]} />

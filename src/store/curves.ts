@@ -1,0 +1,77 @@
+/**
+ * Curves → what the chart draws and what the CSV holds. Pure functions (unit-tested in Node).
+ *
+ * Chart data is uPlot's aligned layout: x = steps 1..S, then per run three series in the order
+ * SERIES_KINDS (objective, response-token loss, prompt-token loss), null where a step has no value.
+ * Smoothing is a debiased EMA (as TensorBoard's), applied to the drawn copy only; the CSV and the
+ * run table always carry the raw numbers.
+ */
+import type { RunCurve } from './train';
+
+export const SERIES_KINDS = ['objective', 'response', 'prompt'] as const;
+export type SeriesKind = (typeof SERIES_KINDS)[number];
+
+export const SERIES_TITLE: Record<SeriesKind, string> = {
+  objective: 'objective (what it optimises)',
+  response: 'response-token loss',
+  prompt: 'prompt-token loss',
+};
+
+/** EMA weight of the previous value when smoothing is on. */
+export const SMOOTHING = 0.8;
+
+/** Debiased exponential moving average that skips nulls (they stay null). */
+export function ema(values: readonly (number | null)[], alpha = SMOOTHING): (number | null)[] {
+  const out: (number | null)[] = [];
+  let acc = 0;
+  let n = 0;
+  for (const v of values) {
+    if (v === null) {
+      out.push(null);
+      continue;
+    }
+    acc = alpha * acc + (1 - alpha) * v;
+    n++;
+    out.push(acc / (1 - alpha ** n));
+  }
+  return out;
+}
+
+/**
+ * Aligned chart data: [x, run0.objective, run0.response, run0.prompt, run1.objective, …].
+ * With `log`, values ≤ 0 become null (a log axis cannot place them).
+ */
+export function chartData(curves: readonly RunCurve[], opts: { smoothing: boolean; log: boolean }): (number | null)[][] {
+  let S = 0;
+  for (const c of curves) S = Math.max(S, c.step.at(-1) ?? 0);
+  const x = Array.from({ length: S }, (_, i) => i + 1);
+  const out: (number | null)[][] = [x];
+  for (const c of curves) {
+    for (const kind of SERIES_KINDS) {
+      const aligned: (number | null)[] = new Array(S).fill(null);
+      c.step.forEach((s, i) => {
+        aligned[s - 1] = c[kind][i];
+      });
+      let ys = opts.smoothing ? ema(aligned) : aligned;
+      if (opts.log) ys = ys.map((v) => (v !== null && v > 0 ? v : null));
+      out.push(ys);
+    }
+  }
+  return out;
+}
+
+export const CSV_HEADER = ['run', 'step', 'objective', 'response_loss', 'prompt_loss', 'trained_tokens'] as const;
+
+const csvField = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+const num = (v: number | null) => (v === null ? '' : String(v));
+
+/** One row per run per step, raw values (shortest round-trip decimal of each float). */
+export function curvesCsv(names: readonly string[], curves: readonly RunCurve[]): string {
+  const lines = [CSV_HEADER.join(',')];
+  curves.forEach((c, r) => {
+    for (let i = 0; i < c.step.length; i++) {
+      lines.push([csvField(names[r] ?? `run ${r + 1}`), String(c.step[i]), num(c.objective[i]), num(c.response[i]), num(c.prompt[i]), String(c.trainedTokens[i])].join(','));
+    }
+  });
+  return `${lines.join('\n')}\n`;
+}

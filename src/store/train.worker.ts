@@ -1,0 +1,272 @@
+/**
+ * The training worker: acquires the GPU, loads the model, tokenizes the data set with the model's
+ * tokenizer, trains every run side by side (trainSession.ts: one Engine per run on one device),
+ * and answers heatmap and answer requests. Protocol: trainProtocol.ts. Nothing here blocks the
+ * page: the main thread only receives small step events and the arrays it asked for.
+ */
+import { acquireDevice, type Gpu } from '../gpu/device';
+import { parseChatInput } from '../data/parse';
+import { loadTokenizer } from '../data/tokenizer';
+import { tokenizeConversation } from '../data/attribution';
+import type { ChatTokenizer, Conversation } from '../data/types';
+import type { HfModelInfo } from '../model/hfConfig';
+import { loadModel } from '../model/loader';
+import { resolveModelSource } from '../model/hub';
+import { checkMemory, mib } from '../model/memoryCheck';
+import { decoderBytes } from '../engine/generation';
+import { checkOptimizer, prepareSample, type PreparedSample } from './trainPlan';
+import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession, type Weights } from './trainSession';
+import { MAX_ANSWER_TOKENS, type Answer, type FromTrainer, type HeatmapData, type LoadedModel, type ModelSource, type ToTrainer } from './trainProtocol';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (m: FromTrainer, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Weight snapshots kept for the heatmap, over all runs together. */
+const SNAPSHOT_BUDGET_BYTES = 256 * 2 ** 20;
+const MAX_SNAPSHOTS = 8;
+
+interface Model {
+  info: HfModelInfo;
+  weights: Weights;
+  tok: ChatTokenizer;
+  loaded: LoadedModel;
+}
+
+let gpuPromise: Promise<Gpu> | null = null;
+let model: Model | null = null;
+let session: TrainingSession | null = null;
+let training: Promise<void> | null = null;
+let conversations: Conversation[] = [];
+let prepared: PreparedSample[] = [];
+/** A start is building its engines; a stop that arrives meanwhile ends the run at once. */
+let starting = false;
+let stopWhenStarted = false;
+
+function gpu(): Promise<Gpu> {
+  if (!gpuPromise) {
+    gpuPromise = acquireDevice();
+    gpuPromise.then(
+      (g) => {
+        post({ type: 'gpu', ok: true, adapter: g.adapter });
+        void g.device.lost.then((info) => {
+          if (info.reason !== 'destroyed') post({ type: 'error', message: `The GPU device was lost (${info.reason}): ${info.message}. Reload the page to train again.` });
+        });
+      },
+      (err) => post({ type: 'gpu', ok: false, message: messageOf(err) }),
+    );
+  }
+  return gpuPromise;
+}
+
+/**
+ * The model through src/model/loader.ts (folder URL or Hub id, Cache Storage, progress), and its
+ * tokenizer from the files the loader already parsed.
+ */
+async function loadFromSource(src: ModelSource): Promise<Model> {
+  const loc = resolveModelSource(src.url);
+  const name = loc.kind === 'hub' ? loc.repo ?? loc.source : decodeURIComponent(loc.baseUrl.replace(/\/$/, '').split('/').pop() || loc.baseUrl);
+  let lastPost = 0;
+  const lm = await loadModel(src.url, {
+    onProgress: (p) => {
+      const now = performance.now();
+      if (p.done || now - lastPost > 100) {
+        lastPost = now;
+        post({ type: 'loadProgress', loaded: p.received, total: p.total, what: p.file });
+      }
+    },
+  });
+  const tokUrl = `${lm.location.baseUrl}tokenizer.json`;
+  const cfgUrl = `${lm.location.baseUrl}tokenizer_config.json`;
+  const tok = await loadTokenizer(
+    { id: 'default', label: name, tokenizerUrl: tokUrl, configUrl: cfgUrl },
+    async (url) => (url === tokUrl ? lm.tokenizerJson : lm.tokenizerConfig),
+  );
+  if (tok.vocabSize > lm.config.vocab_size) {
+    throw new Error(`${name}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${lm.config.vocab_size}; they do not belong together.`);
+  }
+  const stopIds = [...new Set([...lm.stopTokenIds, tok.eosTokenId, ...tok.endOfTurnTokenIds])];
+  return {
+    info: lm.info, weights: lm.weights, tok,
+    loaded: { name, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4, stopIds, tokenizerLabel: tok.label, notes: lm.notes },
+  };
+}
+
+function need<T>(v: T | null, what: string): T {
+  if (v === null) throw new Error(what);
+  return v;
+}
+
+async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
+  const md = need(model, 'The model is not loaded yet; wait for the progress bar to finish.');
+  const g = await gpu();
+  await reset();
+  const problems = checkOptimizer(m.optimizer);
+  if (problems.length) throw new Error(`Optimizer settings: ${problems.join(' ')}`);
+  const parsed = parseChatInput(m.text);
+  if (!parsed.ok) throw new Error(`The data does not parse: ${parsed.error.message}${parsed.error.line ? ` (line ${parsed.error.line}${parsed.error.column ? `, column ${parsed.error.column}` : ''})` : ''}. Fix the paste box first.`);
+  if (parsed.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
+  const maxLen = Math.min(m.contextLength, md.info.config.max_position_embeddings);
+  conversations = parsed.samples;
+  prepared = parsed.samples.map((conv, i) => {
+    try {
+      return prepareSample(tokenizeConversation(md.tok, conv), m.policies, maxLen);
+    } catch (err) {
+      throw new Error(`Sample ${i + 1}: ${messageOf(err)}`);
+    }
+  });
+  const runs = m.policies.length;
+  const { B, T } = sessionShape(prepared, m.optimizer.batchSize);
+  // Refuse before allocating: every buffer must fit the adapter's binding limit (checkMemory, the
+  // engine's own size table); the total is what all runs, the scratch engine and answers need.
+  const genContext = Math.min(md.info.config.max_position_embeddings, T + MAX_ANSWER_TOKENS);
+  const memoryBytes = sessionBytes(md.info.config, runs, B, T) + decoderBytes(md.info.config, genContext).total;
+  const fit = checkMemory(md.info.config, B, T, 1, g.adapter.limits, { generationContext: genContext });
+  if (!fit.ok) {
+    throw new Error(`${runs} run${runs === 1 ? '' : 's'} of ${md.loaded.name} at batch ${B} × ${T} tokens do not fit this GPU (${mib(memoryBytes)} in all): ${fit.message ?? fit.problems.join('; ')}`);
+  }
+  const snapshotCount = Math.min(MAX_SNAPSHOTS, Math.floor(SNAPSHOT_BUDGET_BYTES / (md.loaded.bytes * runs)));
+  const snapshotSteps = pickSnapshotSteps(m.optimizer.steps, snapshotCount);
+  session = await TrainingSession.create({
+    gpu: g, config: md.info.config, base: md.weights, runs, samples: prepared, optimizer: m.optimizer,
+    padId: md.tok.padTokenId ?? md.tok.eosTokenId, snapshotSteps,
+  }).catch((err) => {
+    throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
+  });
+  const trainedPerRun = m.policies.map((_, r) => prepared.reduce((n, s) => n + s.labels[r].slice(1).filter((l) => l !== -100).length, 0));
+  post({
+    type: 'started', id: m.id,
+    info: { samples: prepared.length, cutSamples: prepared.filter((s) => s.fullLength > s.ids.length).length, B, T, memoryBytes, snapshotSteps, trainedPerRun },
+  });
+  const s = session;
+  training = s
+    .train((e) => post({ type: 'step', ...e }), (step) => post({ type: 'snapshot', step }))
+    .then(
+      (reason) => post({ type: 'done', reason, steps: s.completed }),
+      (err) => post({ type: 'done', reason: 'error', steps: s.completed, message: messageOf(err) }),
+    )
+    .finally(() => {
+      training = null;
+    });
+}
+
+async function reset(): Promise<void> {
+  session?.stop();
+  await training;
+  session?.dispose();
+  session = null;
+}
+
+async function heatmap(m: Extract<ToTrainer, { type: 'evaluate' }>): Promise<void> {
+  const s = need(session, 'There are no runs to evaluate: train first.');
+  const sample = prepared[m.sample];
+  if (!sample) throw new Error(`Sample ${m.sample + 1} is not in the training data (${prepared.length} samples).`);
+  const ev = await s.evaluate(m.run, m.at, m.sample);
+  const L = sample.ids.length;
+  const loss = new Float32Array(L).fill(NaN);
+  const dlogit = new Float32Array(L);
+  const dembed = new Float32Array(L);
+  // Position t's logits predict token t+1: token i's loss and logit gradient live at t = i-1.
+  for (let i = 1; i < L; i++) {
+    loss[i] = ev.losses[i - 1];
+    dlogit[i] = ev.dlogitNorms[i - 1];
+  }
+  dembed.set(ev.dembedNorms.subarray(0, L));
+  const data: HeatmapData = { run: m.run, step: ev.step, sample: m.sample, ids: sample.ids.slice(), labels: sample.labels[m.run].slice(), loss, dlogit, dembed };
+  post({ type: 'heatmap', id: m.id, data }, [data.ids.buffer, data.labels.buffer, loss.buffer, dlogit.buffer, dembed.buffer]);
+}
+
+function decode(tok: ChatTokenizer, ids: readonly number[]): string {
+  const parts = ids.map((id) => tok.tokenBytes(id));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+async function answers(m: Extract<ToTrainer, { type: 'generate' }>): Promise<void> {
+  const md = need(model, 'The model is not loaded yet.');
+  const s = need(session, 'There are no runs: train first.');
+  const conv = conversations[m.sample];
+  if (!conv) throw new Error(`Sample ${m.sample + 1} is not in the training data.`);
+  let last = -1;
+  conv.forEach((msg, i) => {
+    if (msg.role === 'assistant') last = i;
+  });
+  const context = last >= 0 ? conv.slice(0, last) : conv;
+  if (context.length === 0) throw new Error('The conversation starts with the assistant: there is no prompt to answer. Add a user message first.');
+  const promptText = md.tok.render(context, true);
+  const prompt = md.tok.encode(promptText);
+  const stop = new Set(md.loaded.stopIds);
+  const maxNew = Math.min(MAX_ANSWER_TOKENS, Math.max(1, Math.trunc(m.maxNewTokens)));
+  // Generation reads the runs' live weights: hold training (after the steps in flight) meanwhile.
+  const hold = s.isTraining && !s.isPaused;
+  if (hold) s.pause();
+  const out: Answer[] = [];
+  try {
+    for (const which of ['base' as const, ...Array.from({ length: s.runs }, (_, r) => r)]) {
+      const t0 = performance.now();
+      const g = await s.generate(which, prompt, maxNew, stop);
+      const stopped = g.reason === 'end_of_turn';
+      out.push({
+        run: which === 'base' ? -1 : which,
+        text: decode(md.tok, stopped ? g.tokens.slice(0, -1) : g.tokens),
+        tokens: g.tokens.length,
+        ms: performance.now() - t0,
+        stoppedBy: stopped ? 'stop token' : 'length',
+      });
+    }
+  } finally {
+    if (hold) s.resume();
+  }
+  post({ type: 'answers', id: m.id, prompt: promptText, reference: last >= 0 ? conv[last].content : null, answers: out });
+}
+
+scope.onmessage = (e: MessageEvent<ToTrainer>) => {
+  const m = e.data;
+  const run = async () => {
+    switch (m.type) {
+      case 'load': {
+        const device = gpu().catch(() => undefined); // a failure is reported by gpu(); the model still loads
+        model = await loadFromSource(m.source);
+        await device;
+        post({ type: 'loaded', id: m.id, model: model.loaded });
+        return;
+      }
+      case 'start':
+        starting = true;
+        stopWhenStarted = false;
+        try {
+          await start(m);
+        } finally {
+          starting = false;
+        }
+        if (stopWhenStarted) session?.stop();
+        return;
+      case 'pause':
+        session?.pause();
+        return;
+      case 'resume':
+        session?.resume();
+        return;
+      case 'stop':
+        if (session) session.stop();
+        else stopWhenStarted = starting;
+        return;
+      case 'reset':
+        await reset();
+        post({ type: 'ok', id: m.id });
+        return;
+      case 'evaluate':
+        await heatmap(m);
+        return;
+      case 'generate':
+        await answers(m);
+        return;
+    }
+  };
+  run().catch((err) => post({ type: 'error', id: 'id' in m ? m.id : undefined, message: messageOf(err) }));
+};

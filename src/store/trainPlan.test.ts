@@ -1,0 +1,141 @@
+/**
+ * The pure parts of training and comparing: ruler roles and per-run labels on a real chat, the
+ * per-step batches (same ids for every run, only labels differ), the learning-rate schedule, the
+ * chart data (alignment, EMA, log axis), the CSV, and share links (round trip, damage, version).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadNodeTokenizer } from '../data/testkit';
+import { tokenizeConversation } from '../data/attribution';
+import { DEFAULT_POLICY } from '../data/labels';
+import type { ChatTokenizer, MaskPolicy } from '../data/types';
+import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../reference/ops';
+import { dataOrder, defaultOptimizer, checkOptimizer, lrAt, prepareSample, stepBatch, type PreparedSample } from './trainPlan';
+import { chartData, curvesCsv, ema } from './curves';
+import { decodeShare, encodeShare, shareInHash, type SharedState } from './share';
+import type { RunCurve } from './train';
+
+const RESPONSE_ONLY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only' };
+const FULL: MaskPolicy = { ...DEFAULT_POLICY, mode: 'full' };
+const WEIGHTED: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only', promptLossWeight: 0.1 };
+
+let tok: ChatTokenizer;
+let sample: PreparedSample;
+beforeAll(async () => {
+  tok = await loadNodeTokenizer('default');
+  const conv = [
+    { role: 'user' as const, content: 'Name a colour.' },
+    { role: 'assistant' as const, content: 'Blue.' },
+    { role: 'user' as const, content: 'Another?' },
+    { role: 'assistant' as const, content: 'Green.' },
+  ];
+  sample = prepareSample(tokenizeConversation(tok, conv), [RESPONSE_ONLY, FULL, WEIGHTED], 1000);
+});
+
+describe('prepareSample', () => {
+  it('ruler roles = what response-only trains; per-run labels and weights; cut to the context', async () => {
+    const L = sample.ids.length;
+    for (let i = 0; i < L; i++) {
+      expect(sample.roles[i] === ROLE_RESPONSE).toBe(sample.labels[0][i] !== IGNORE_INDEX);
+      expect([ROLE_PROMPT, ROLE_RESPONSE]).toContain(sample.roles[i]);
+      expect(sample.labels[1][i]).toBe(sample.ids[i]); // full: everything trains
+      // Prompt weight 0.1: prompt tokens keep their ids at weight 0.1, responses at 1.
+      expect(sample.labels[2][i]).toBe(sample.ids[i]);
+      expect(sample.weights[2][i]).toBeCloseTo(sample.roles[i] === ROLE_RESPONSE ? 1 : 0.1, 6);
+    }
+    const response = Array.from(sample.ids).filter((_, i) => sample.roles[i] === ROLE_RESPONSE);
+    // Both answers and their end-of-turn tokens: "Blue." <|im_end|> "Green." <|im_end|>.
+    expect(response.filter((id) => id === 2).length).toBe(2);
+    const cut = prepareSample(tokenizeConversation(tok, [{ role: 'user', content: 'Hi there, how are you?' }, { role: 'assistant', content: 'Fine.' }]), [RESPONSE_ONLY], 5);
+    expect(cut.ids.length).toBe(5);
+    expect(cut.fullLength).toBeGreaterThan(5);
+  });
+
+  it('stepBatch: every run gets the same ids and ruler roles, padded the same way', () => {
+    const samples = [sample, sample, sample];
+    const order = dataOrder(samples.length, 2, 3, 1);
+    const T = sample.ids.length + 3;
+    const runs = [0, 1, 2].map((r) => stepBatch(samples, order, 2, 2, T, r, 3));
+    for (const b of runs.slice(1)) {
+      expect(Array.from(b.ids)).toEqual(Array.from(runs[0].ids));
+      expect(Array.from(b.roles!)).toEqual(Array.from(runs[0].roles!));
+      expect(Array.from(b.docIds)).toEqual(Array.from(runs[0].docIds));
+    }
+    expect(Array.from(runs[0].labels)).not.toEqual(Array.from(runs[1].labels));
+    // Padding: pad id, label -100, weight 0, docId -1.
+    const pad = sample.ids.length;
+    expect(runs[1].ids[pad]).toBe(3);
+    expect(runs[1].labels[pad]).toBe(IGNORE_INDEX);
+    expect(runs[1].weights[pad]).toBe(0);
+    expect(runs[1].docIds[pad]).toBe(-1);
+  });
+});
+
+describe('optimizer settings', () => {
+  it('warm-up, then cosine / linear / constant; defaults check out', () => {
+    const o = { ...defaultOptimizer(3e6), lr: 1e-3, warmupSteps: 4, steps: 20, minLrRatio: 0.1 };
+    expect(lrAt(1, o)).toBeCloseTo(2.5e-4, 12);
+    expect(lrAt(4, o)).toBeCloseTo(1e-3, 12);
+    expect(lrAt(20, o)).toBeCloseTo(1e-4, 12);
+    expect(lrAt(12, o)).toBeCloseTo(1e-4 + 0.9e-3 * 0.5, 12); // half-way: cos = 0
+    expect(lrAt(12, { ...o, schedule: 'linear' })).toBeCloseTo(1e-4 + 0.9e-3 * 0.5, 12);
+    expect(lrAt(20, { ...o, schedule: 'constant' })).toBe(1e-3);
+    expect(checkOptimizer(o)).toEqual([]);
+    expect(defaultOptimizer(135e6).lr).toBeLessThan(defaultOptimizer(3e6).lr);
+    expect(checkOptimizer({ ...o, steps: 0, beta2: 1, lr: -1 }).length).toBe(3);
+  });
+});
+
+describe('curves', () => {
+  const curve = (objective: (number | null)[], steps = objective.map((_, i) => i + 1)): RunCurve => ({
+    step: steps, objective, response: objective.map((v) => (v === null ? null : v / 2)), prompt: objective.map(() => null),
+    trainedTokens: steps.map((s) => s * 10), lr: steps.map(() => 1e-3),
+  });
+
+  it('aligns runs on steps, keeps nulls, smooths with a debiased EMA, drops ≤ 0 on a log axis', () => {
+    const data = chartData([curve([4, 2, null, 1]), curve([3, 0])], { smoothing: false, log: false });
+    expect(data[0]).toEqual([1, 2, 3, 4]);
+    expect(data[1]).toEqual([4, 2, null, 1]);
+    expect(data[4]).toEqual([3, 0, null, null]);
+    expect(chartData([curve([3, 0])], { smoothing: false, log: true })[1]).toEqual([3, null]);
+    const e = ema([2, 2, null, 2]);
+    // Debiased: a constant stays constant from the first step (up to rounding).
+    expect(e[2]).toBeNull();
+    for (const i of [0, 1, 3]) expect(e[i]).toBeCloseTo(2, 12);
+    const s = ema([1, 3], 0.5);
+    expect(s[1]).toBeCloseTo((0.5 * 0.5 * 1 + 0.5 * 3) / (1 - 0.25), 12);
+  });
+
+  it('CSV: header, one row per run per step, raw numbers, quoted names', () => {
+    const csv = curvesCsv(['Run A', 'Run "B", full'], [curve([0.1 + 0.2, 1]), curve([null])]);
+    const lines = csv.trim().split('\n');
+    expect(lines[0]).toBe('run,step,objective,response_loss,prompt_loss,trained_tokens');
+    expect(lines[1]).toBe(`Run A,1,${0.1 + 0.2},${(0.1 + 0.2) / 2},,10`);
+    expect(lines[3]).toBe('"Run ""B"", full",1,,,,10');
+    expect(lines.length).toBe(4);
+  });
+});
+
+describe('share links', () => {
+  const state: SharedState = {
+    text: '[{"role":"user","content":"Héllo 👋"},{"role":"assistant","content":"Hi"}]\n'.repeat(50),
+    sampleIndex: 2,
+    settings: { tokenizerId: 'default', contextLengths: { default: 128, llama3: null, qwen3: null }, policy: { mode: 'full', assistantTurns: 'last', trainEndOfTurn: false, roles: { system: true, user: false, assistant: true, template: true }, promptLossWeight: 0.25 } },
+    optimizer: { ...defaultOptimizer(3e6), steps: 7 },
+    runs: [{ id: 'a', name: 'Run A', color: '#000', policy: { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, roles: { system: true, user: true, assistant: true, template: true }, promptLossWeight: 0 } }],
+  };
+
+  it('round-trips through the URL hash, compressed', async () => {
+    const encoded = await encodeShare(state);
+    expect(encoded).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(encoded.length).toBeLessThan(JSON.stringify(state).length / 4);
+    expect(shareInHash(`#share=${encoded}`)).toBe(encoded);
+    expect(await decodeShare(encoded)).toEqual(state);
+  });
+
+  it('refuses damaged links and other versions with a message', async () => {
+    const encoded = await encodeShare(state);
+    await expect(decodeShare(encoded.slice(0, encoded.length / 2))).rejects.toThrow(/damaged/);
+    const other = Buffer.from(JSON.stringify({ v: 99 })).toString('base64url');
+    await expect(decodeShare(other)).rejects.toThrow(/damaged|version/);
+  });
+});

@@ -1,0 +1,273 @@
+/**
+ * Several training runs side by side on one GPU device: one Engine per run (each holds its own
+ * weights and AdamW moments), all built from the same base weights, stepped in lockstep on the
+ * same batches (trainPlan.stepBatch: same sequences, order and padding; only labels and weights
+ * differ). Runs in the training worker (train.worker.ts) and in Node tests; no DOM.
+ *
+ * Step k of every run is submitted before step k+1 of any; up to RUN_AHEAD steps are in flight so
+ * the GPU never waits for a read-back. Weight snapshots are read at chosen steps (for the heatmap
+ * "at step k"); a scratch engine (B = 1) evaluates snapshots and the base weights and generates
+ * the base model's answer, so the runs' engines (and their optimizer state) are never overwritten.
+ */
+import type { Gpu } from '../gpu/device';
+import type { LlamaConfig } from '../engine/config';
+import { Decoder } from '../engine/generation';
+import { generate, type GenerationResult } from '../model/generate';
+import { memoryEstimate } from '../engine/layout';
+import { Engine, type EngineStepReport } from '../engine/trainer';
+import type { TrainSettings } from '../reference/model';
+import { dataOrder, lrAt, sampleBatch, stepBatch, type OptimizerSettings, type PreparedSample } from './trainPlan';
+
+/** Steps submitted ahead of the one whose report is awaited. */
+const RUN_AHEAD = 2;
+
+export interface StepEvent {
+  /** Index of the run (order of SessionOptions.runs). */
+  run: number;
+  step: number;
+  lr: number;
+  status: EngineStepReport['status'];
+  message?: string;
+  objective: number;
+  /** Mean ruler loss over positions predicting prompt / response tokens; null if none. */
+  promptLoss: number | null;
+  responseLoss: number | null;
+  /** Positions predicting prompt / response tokens (the ruler's counts). */
+  promptTokens: number;
+  responseTokens: number;
+  /** Trained positions (labels != -100) in this step. */
+  trainedTokens: number;
+  /** Non-padding tokens the step processed. */
+  tokens: number;
+  gradNorm: number;
+  /** GPU time of the step (EngineStepReport.ms). */
+  ms: number;
+}
+
+export interface SessionOptions {
+  gpu: Gpu;
+  config: LlamaConfig;
+  /** Base weights by HF name (every run starts from them). */
+  base: Record<string, Float32Array>;
+  /** Run count; labels[r] / weights[r] of every sample belong to run r. */
+  runs: number;
+  samples: PreparedSample[];
+  optimizer: OptimizerSettings;
+  padId: number;
+  /** Steps after which each run's weights are kept (for the heatmap). */
+  snapshotSteps?: readonly number[];
+}
+
+export type Weights = Record<string, Float32Array>;
+
+/** Sequence length every engine is built for: the longest prepared sample. */
+export function sessionShape(samples: readonly PreparedSample[], batchSize: number): { B: number; T: number } {
+  let T = 1;
+  for (const s of samples) T = Math.max(T, s.ids.length);
+  return { B: batchSize, T };
+}
+
+/**
+ * GPU bytes a session needs: one engine per run at (B, T), the scratch engine at (1, T), and a
+ * generation cache. What the memory check compares against the adapter.
+ */
+export function sessionBytes(config: LlamaConfig, runs: number, B: number, T: number): number {
+  return runs * memoryEstimate(config, B, T, 1).total + memoryEstimate(config, 1, T, 1).total;
+}
+
+/** Evenly spaced snapshot steps (never the last: at the end "current" is that step). */
+export function pickSnapshotSteps(steps: number, count: number): number[] {
+  const out = new Set<number>();
+  for (let i = 1; i <= count; i++) {
+    const s = Math.round((steps * i) / (count + 1));
+    if (s >= 1 && s < steps) out.add(s);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export class TrainingSession {
+  readonly B: number;
+  readonly T: number;
+  /** Steps submitted to every run so far (the weights "current" refers to once they land). */
+  submitted = 0;
+  /** Steps whose reports arrived for every run. */
+  completed = 0;
+  readonly snapshots = new Map<number, Weights[]>();
+  private readonly order: Int32Array;
+  private paused = false;
+  private stopRequested = false;
+  private wake: (() => void) | null = null;
+  private scratch: Engine | null = null;
+  /** What the scratch engine holds: 'base', or a snapshot 'run@step'. */
+  private scratchHolds: string | null = null;
+  private training = false;
+
+  private constructor(private readonly o: SessionOptions, private readonly engines: Engine[], shape: { B: number; T: number }) {
+    this.B = shape.B;
+    this.T = shape.T;
+    this.order = dataOrder(o.samples.length, this.B, o.optimizer.steps, o.optimizer.seed);
+  }
+
+  static async create(o: SessionOptions): Promise<TrainingSession> {
+    if (o.runs < 1) throw new Error('Add at least one run to train.');
+    const shape = sessionShape(o.samples, o.optimizer.batchSize);
+    const engines: Engine[] = [];
+    try {
+      for (let r = 0; r < o.runs; r++) {
+        engines.push(await Engine.create({ gpu: o.gpu, config: o.config, B: shape.B, T: shape.T, weights: o.base }));
+      }
+    } catch (err) {
+      for (const e of engines) e.destroy();
+      const mib = (sessionBytes(o.config, o.runs, shape.B, shape.T) / 2 ** 20).toFixed(0);
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`Could not build run ${engines.length + 1} of ${o.runs} on the GPU (all runs need about ${mib} MiB at batch ${shape.B} × ${shape.T} tokens): ${why}`);
+    }
+    return new TrainingSession(o, engines, shape);
+  }
+
+  get runs(): number {
+    return this.engines.length;
+  }
+
+  /** The train() loop is running (possibly held by pause()). */
+  get isTraining(): boolean {
+    return this.training;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Train settings of step k (the schedule's learning rate). */
+  private settingsAt(step: number): TrainSettings {
+    const o = this.o.optimizer;
+    return { lr: lrAt(step, o), beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode: 'mean_tokens' };
+  }
+
+  /**
+   * Trains every run to optimizer.steps (or until stop()), calling onStep per run per step in step
+   * order. Resolves 'stopped' or 'completed'. Throws (after the steps in flight) on an engine error.
+   */
+  async train(onStep: (e: StepEvent) => void, onSnapshot: (step: number) => void = () => {}): Promise<'completed' | 'stopped'> {
+    if (this.training) throw new Error('This session is already training.');
+    this.training = true;
+    this.stopRequested = false;
+    const { steps } = this.o.optimizer;
+    const snapshotAt = new Set(this.o.snapshotSteps ?? []);
+    const inflight: Promise<void>[] = [];
+    try {
+      while (this.submitted < steps) {
+        if (this.paused) {
+          await Promise.all(inflight.splice(0));
+          await new Promise<void>((r) => (this.wake = r));
+        }
+        if (this.stopRequested) break;
+        const step = this.submitted + 1;
+        const settings = this.settingsAt(step);
+        const reports = this.engines.map((e, r) => {
+          const batch = stepBatch(this.o.samples, this.order, step, this.B, this.T, r, this.o.padId);
+          let tokens = 0;
+          for (let n = 0; n < batch.docIds.length; n++) if (batch.docIds[n] >= 0) tokens++;
+          return e.trainStep([batch], settings).then((rep) => onStep(toEvent(r, rep, settings.lr, tokens)));
+        });
+        this.submitted = step;
+        inflight.push(Promise.all(reports).then(() => void (this.completed = step)));
+        if (snapshotAt.has(step)) {
+          // getParameters is queued behind step `step` on each engine: exactly its weights.
+          this.snapshots.set(step, await Promise.all(this.engines.map((e) => e.getParameters())));
+          onSnapshot(step);
+        }
+        if (inflight.length > RUN_AHEAD) await inflight.shift();
+      }
+      await Promise.all(inflight);
+    } finally {
+      this.training = false;
+    }
+    return this.stopRequested ? 'stopped' : 'completed';
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+    this.wake = null;
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    this.resume();
+  }
+
+  /** The engine holding `weights` under `key`: the scratch engine (built on first use). */
+  private async scratchWith(key: string, weights: Weights): Promise<Engine> {
+    if (!this.scratch) {
+      this.scratch = await Engine.create({ gpu: this.o.gpu, config: this.o.config, B: 1, T: this.T, weights });
+    } else if (this.scratchHolds !== key) {
+      this.scratch.setParameters(weights);
+    }
+    this.scratchHolds = key;
+    return this.scratch;
+  }
+
+  /** Engine with run `run`'s weights at `at`: 'current', 0 (base) or a snapshot step. */
+  private async engineAt(run: number, at: 'current' | number): Promise<{ engine: Engine; step: number }> {
+    if (!(run >= 0 && run < this.engines.length)) throw new Error(`There is no run ${run + 1}.`);
+    if (at === 'current') return { engine: this.engines[run], step: this.submitted };
+    if (at === 0) return { engine: await this.scratchWith('base', this.o.base), step: 0 };
+    const snap = this.snapshots.get(at);
+    if (!snap) throw new Error(`No weights were kept at step ${at}; pick one of: current, 0 (base), ${[...this.snapshots.keys()].join(', ') || 'none yet'}.`);
+    return { engine: await this.scratchWith(`${run}@${at}`, snap[run]), step: at };
+  }
+
+  /**
+   * Per-position losses, ||dlogits|| and ||d input embedding|| of sample `sample` under run `run`'s
+   * labels, with the run's weights at `at`. Arrays are (L) for the sample's L kept tokens.
+   */
+  async evaluate(run: number, at: 'current' | number, sample: number): Promise<{ step: number; losses: Float32Array; dlogitNorms: Float32Array; dembedNorms: Float32Array }> {
+    const s = this.o.samples[sample];
+    if (!s) throw new Error(`There is no sample ${sample + 1} in the training data (${this.o.samples.length} samples).`);
+    const { engine, step } = await this.engineAt(run, at);
+    const ev = await engine.evaluate(sampleBatch(s, run, this.o.padId), 'mean_tokens', false, true);
+    return { step, losses: ev.losses, dlogitNorms: ev.dlogitNorms, dembedNorms: ev.dembedNorms ?? new Float32Array(s.ids.length) };
+  }
+
+  /**
+   * Greedy completion of `prompt` with run `which`'s current weights, or the base weights
+   * (src/model/generate.ts over a KV-cache Decoder): new ids, at most maxNew, ending at (and
+   * including) the first stop id.
+   */
+  async generate(which: number | 'base', prompt: readonly number[], maxNew: number, stop: ReadonlySet<number>): Promise<GenerationResult> {
+    const engine = which === 'base' ? await this.scratchWith('base', this.o.base) : this.engines[which];
+    if (!engine) throw new Error(`There is no run ${Number(which) + 1}.`);
+    const ctx = this.o.config.max_position_embeddings;
+    const room = Math.min(maxNew, ctx - prompt.length);
+    if (room < 1) throw new Error(`The prompt has ${prompt.length} tokens and the model's context is ${ctx}: no room to answer. Shorten the conversation.`);
+    const dec = await Decoder.create(engine, { maxContext: prompt.length + room });
+    try {
+      return await generate(dec, prompt, { maxNewTokens: room, temperature: 0, stopTokenIds: [...stop] });
+    } finally {
+      dec.destroy();
+    }
+  }
+
+  dispose(): void {
+    this.stop();
+    for (const e of this.engines) e.destroy();
+    this.scratch?.destroy();
+    this.scratch = null;
+    this.snapshots.clear();
+  }
+}
+
+function toEvent(run: number, r: EngineStepReport, lr: number, tokens: number): StepEvent {
+  return {
+    run, step: r.step, lr, status: r.status, message: r.message, objective: r.loss,
+    promptLoss: r.promptCount > 0 ? r.promptLossSum / r.promptCount : null,
+    responseLoss: r.responseCount > 0 ? r.responseLossSum / r.responseCount : null,
+    promptTokens: r.promptCount, responseTokens: r.responseCount,
+    trainedTokens: r.trainedCount, tokens, gradNorm: r.gradNorm, ms: r.ms,
+  };
+}

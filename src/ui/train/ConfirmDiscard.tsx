@@ -1,0 +1,40 @@
+// "Discard the runs?" A modal <dialog> (focus trapped, Escape cancels): Discard applies the held
+// change after discarding; Cancel keeps the runs and drops the change.
+import { useEffect, useRef } from 'react';
+import { useTrain } from '../../store/train';
+
+export function ConfirmDiscard() {
+  const confirm = useTrain((s) => s.confirm);
+  const confirmDiscard = useTrain((s) => s.confirmDiscard);
+  const cancelDiscard = useTrain((s) => s.cancelDiscard);
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (confirm && !d.open) d.showModal();
+    if (!confirm && d.open) d.close();
+  }, [confirm]);
+  return (
+    <dialog
+      ref={ref}
+      className="confirm-dialog"
+      data-testid="confirm-discard"
+      aria-labelledby="confirm-h"
+      onCancel={(e) => {
+        e.preventDefault();
+        cancelDiscard();
+      }}
+    >
+      <h3 id="confirm-h">Discard the training runs?</h3>
+      <p>{confirm?.message}</p>
+      <div className="dialog-actions">
+        <button type="button" onClick={cancelDiscard} data-testid="confirm-cancel" autoFocus>
+          Cancel, keep the runs
+        </button>
+        <button type="button" className="danger" onClick={confirmDiscard} data-testid="confirm-discard-ok">
+          Discard runs
+        </button>
+      </div>
+    </dialog>
+  );
+}

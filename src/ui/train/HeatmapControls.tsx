@@ -1,0 +1,162 @@
+// Per-token heatmap on the token view: pick a run, the weights (current, base, or a kept step) and
+// what to colour by. The numbers come from the training worker (a forward and a backward pass
+// without update); cells are built once per result and metric, so chips re-render once, not per step.
+import { useMemo } from 'react';
+import { useTrain, type HeatMetric } from '../../store/train';
+import { usePlayground } from '../../store/store';
+import type { HeatmapData } from '../../store/trainProtocol';
+import type { TokenColumns } from '../../store/protocol';
+
+/** What one chip shows and carries in its data-* attributes. */
+export interface HeatCell {
+  /** 0..1: the chosen metric scaled by its maximum over the sample (probability: as is). */
+  intensity: number;
+  /** -log p(token | earlier tokens); NaN for token 0. */
+  loss: number;
+  prob: number;
+  dlogit: number;
+  dembed: number;
+  /** The run's label for this token (-100 = masked). */
+  label: number;
+}
+
+export const METRIC_TITLE: Record<HeatMetric, string> = {
+  loss: 'loss of the token',
+  prob: 'probability of the token',
+  dlogit: 'gradient at the logits',
+  dembed: 'gradient at the input embedding',
+};
+
+function value(h: HeatmapData, metric: HeatMetric, i: number): number {
+  if (metric === 'loss') return h.loss[i];
+  if (metric === 'prob') return Math.exp(-h.loss[i]);
+  if (metric === 'dlogit') return h.dlogit[i];
+  return h.dembed[i];
+}
+
+/**
+ * Cells for the token view's chips, or null when the heatmap belongs to another sample or another
+ * tokenization (the ids must match token for token; the heatmap may cover only the first L tokens).
+ */
+export function heatCells(h: HeatmapData | null, metric: HeatMetric, tokens: TokenColumns | null, sampleIndex: number): (HeatCell | undefined)[] | null {
+  if (!h || !tokens || h.sample !== sampleIndex) return null;
+  const L = h.ids.length;
+  if (L > tokens.ids.length) return null;
+  for (let i = 0; i < L; i++) if (h.ids[i] !== tokens.ids[i]) return null;
+  let max = 0;
+  for (let i = 0; i < L; i++) {
+    const v = value(h, metric, i);
+    if (Number.isFinite(v)) max = Math.max(max, v);
+  }
+  const scale = metric === 'prob' ? 1 : max > 0 ? 1 / max : 0;
+  const cells: (HeatCell | undefined)[] = new Array(tokens.ids.length);
+  for (let i = 0; i < L; i++) {
+    const v = value(h, metric, i);
+    cells[i] = {
+      intensity: Number.isFinite(v) ? Math.min(1, v * scale) : 0,
+      loss: h.loss[i], prob: Math.exp(-h.loss[i]), dlogit: h.dlogit[i], dembed: h.dembed[i], label: h.labels[i],
+    };
+  }
+  return cells;
+}
+
+/** The heat cells for the token view, or null. */
+export function useHeatCells(tokens: TokenColumns | null): (HeatCell | undefined)[] | null {
+  const heatmap = useTrain((s) => s.heatmap);
+  const metric = useTrain((s) => s.heatMetric);
+  const sampleIndex = usePlayground((s) => s.sampleIndex);
+  return useMemo(() => heatCells(heatmap, metric, tokens, sampleIndex), [heatmap, metric, tokens, sampleIndex]);
+}
+
+export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
+  const phase = useTrain((s) => s.phase);
+  const restored = useTrain((s) => s.restored);
+  const runs = useTrain((s) => s.runs);
+  const snapshots = useTrain((s) => s.snapshots);
+  const heatRun = useTrain((s) => s.heatRun);
+  const heatAt = useTrain((s) => s.heatAt);
+  const metric = useTrain((s) => s.heatMetric);
+  const heatmap = useTrain((s) => s.heatmap);
+  const busy = useTrain((s) => s.heatBusy);
+  const error = useTrain((s) => s.heatError);
+  const { setHeat, requestHeatmap, clearHeatmap } = useTrain.getState();
+  const sampleIndex = usePlayground((s) => s.sampleIndex);
+  const cells = useHeatCells(tokens);
+  if (phase === 'idle' || phase === 'starting') return null;
+  if (restored) {
+    return (
+      <p className="heatmap-bar muted small" data-testid="heatmap-controls">
+        Heatmap: the restored runs' weights are not kept across reloads; train again to inspect tokens.
+      </p>
+    );
+  }
+  const mismatch = heatmap !== null && cells === null;
+  return (
+    <div className="heatmap-bar" data-testid="heatmap-controls" role="group" aria-label="Heatmap">
+      <div className="heatmap-row">
+        <strong>Heatmap</strong>
+        <span className="heat-field">
+          <span aria-hidden="true">run</span>
+          <select aria-label="Heatmap run" value={heatRun} onChange={(e) => setHeat({ heatRun: Number(e.target.value) })} data-testid="heat-run">
+            {runs.map((r, i) => (
+              <option key={r.id} value={i}>
+                {r.name}
+              </option>
+            ))}
+          </select>
+        </span>
+        <span className="heat-field">
+          <span aria-hidden="true">weights</span>
+          <select aria-label="Heatmap weights" value={String(heatAt)} onChange={(e) => setHeat({ heatAt: e.target.value === 'current' ? 'current' : Number(e.target.value) })} data-testid="heat-at">
+            <option value="current">current</option>
+            <option value="0">step 0 (base)</option>
+            {snapshots.map((s) => (
+              <option key={s} value={s}>
+                step {s}
+              </option>
+            ))}
+          </select>
+        </span>
+        <span className="heat-field">
+          <span aria-hidden="true">colour by</span>
+          <select aria-label="Heatmap colour" value={metric} onChange={(e) => setHeat({ heatMetric: e.target.value as HeatMetric })} data-testid="heat-metric">
+            {(Object.keys(METRIC_TITLE) as HeatMetric[]).map((m) => (
+              <option key={m} value={m}>
+                {METRIC_TITLE[m]}
+              </option>
+            ))}
+          </select>
+        </span>
+        <button type="button" onClick={requestHeatmap} disabled={busy} data-testid="show-heatmap">
+          {busy ? 'Evaluating…' : heatmap ? 'Refresh' : 'Show heatmap'}
+        </button>
+        {heatmap && (
+          <button type="button" className="link" onClick={clearHeatmap}>
+            hide
+          </button>
+        )}
+        {cells && heatmap && (
+          <span className="heat-scale" data-testid="heatmap-shown" data-run={heatmap.run} data-step={heatmap.step}>
+            <span className="heat-ramp" aria-hidden="true" /> {runs[heatmap.run]?.name}, step {heatmap.step} · darker = more
+          </span>
+        )}
+      </div>
+      <p className="muted small">
+        Masked (<code>-100</code>) tokens have zero gradient at their logits, yet their input embeddings still get
+        gradient, because the trained tokens after them attend to them.
+      </p>
+      {error && (
+        <p className="message error" role="alert">
+          {error}
+        </p>
+      )}
+      {mismatch && (
+        <p className="message info">
+          The heatmap is for sample {heatmap.sample + 1} tokenized with the model's tokenizer; the token view shows
+          {heatmap.sample !== sampleIndex ? ` sample ${sampleIndex + 1}` : ' another tokenization'}. Press Refresh, or pick the
+          model's tokenizer (Playground base) in the settings.
+        </p>
+      )}
+    </div>
+  );
+}

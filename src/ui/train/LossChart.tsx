@@ -1,0 +1,152 @@
+// Live loss curves (uPlot): per run its objective (solid), and on the same ruler for every run the
+// response-token loss (dashed) and the prompt-token loss (dotted). The chart subscribes to the
+// store's curveVersion and calls setData itself: React renders this component when the run list or
+// the axis options change, never per step.
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { getCurves, useTrain, type RunSpec } from '../../store/train';
+import { chartData, curvesCsv, SERIES_KINDS, SERIES_TITLE, type SeriesKind } from '../../store/curves';
+
+const HEIGHT = 320;
+const DASH: Record<SeriesKind, number[] | undefined> = { objective: undefined, response: [7, 4], prompt: [2, 4] };
+const WIDTH: Record<SeriesKind, number> = { objective: 2.25, response: 1.5, prompt: 1.5 };
+
+const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
+
+function options(runs: readonly RunSpec[], width: number, log: boolean): uPlot.Options {
+  const series: uPlot.Series[] = [{ label: 'step', value: (_u, v) => (v === null ? '—' : String(v)) }];
+  for (const r of runs) {
+    for (const kind of SERIES_KINDS) {
+      series.push({ label: `${r.name}: ${SERIES_TITLE[kind]}`, stroke: r.color, width: WIDTH[kind], dash: DASH[kind], spanGaps: false, points: { show: false }, value: (_u, v) => fmt(v) });
+    }
+  }
+  return {
+    width,
+    height: HEIGHT,
+    scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
+    axes: [
+      { label: 'optimizer step', stroke: '#344054', grid: { stroke: '#eef0f4' } },
+      { label: log ? 'loss (nats, log scale)' : 'loss (nats)', stroke: '#344054', grid: { stroke: '#eef0f4' }, size: 60 },
+    ],
+    series,
+    legend: { live: true },
+    cursor: { drag: { x: true, y: false } },
+  };
+}
+
+/** PNG of the chart: uPlot's canvas (plot and axes) on white, with a title and a legend key. */
+function exportPng(u: uPlot, runs: readonly RunSpec[], title: string): void {
+  const src = u.ctx.canvas;
+  const ratio = src.width / u.width || 1;
+  const rows = runs.length + 1;
+  const lineH = 18 * ratio;
+  const head = 28 * ratio;
+  const out = document.createElement('canvas');
+  out.width = src.width;
+  out.height = src.height + head + rows * lineH + 8 * ratio;
+  const g = out.getContext('2d');
+  if (!g) return;
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, out.width, out.height);
+  g.fillStyle = '#1b2430';
+  g.font = `600 ${14 * ratio}px system-ui, sans-serif`;
+  g.fillText(title, 10 * ratio, 19 * ratio);
+  g.drawImage(src, 0, head);
+  g.font = `${12 * ratio}px system-ui, sans-serif`;
+  let y = head + src.height + lineH;
+  const key = (x: number, color: string, dash: number[] | undefined, label: string) => {
+    g.strokeStyle = color;
+    g.lineWidth = 2 * ratio;
+    g.setLineDash((dash ?? []).map((d) => d * ratio));
+    g.beginPath();
+    g.moveTo(x, y - 4 * ratio);
+    g.lineTo(x + 26 * ratio, y - 4 * ratio);
+    g.stroke();
+    g.fillStyle = '#1b2430';
+    g.fillText(label, x + 32 * ratio, y);
+  };
+  for (const r of runs) {
+    g.fillStyle = r.color;
+    g.fillText(r.name, 10 * ratio, y);
+    y += lineH;
+  }
+  let x = 10 * ratio;
+  for (const kind of SERIES_KINDS) {
+    key(x, '#344054', DASH[kind], SERIES_TITLE[kind]);
+    x += (g.measureText(SERIES_TITLE[kind]).width + 60 * ratio);
+  }
+  out.toBlob((blob) => blob && download(blob, 'loss-curves.png'));
+}
+
+function download(blob: Blob, name: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+export function LossChart({ runs }: { runs: readonly RunSpec[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const smoothing = useTrain((s) => s.smoothing);
+  const logScale = useTrain((s) => s.logScale);
+  const setChart = useTrain((s) => s.setChart);
+
+  // (Re)build when the series or the y distribution change; data arrives through the subscription.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const width = Math.max(320, el.clientWidth);
+    const draw = () => chartData(getCurves(), { smoothing: useTrain.getState().smoothing, log: useTrain.getState().logScale }) as uPlot.AlignedData;
+    const u = new uPlot(options(runs, width, logScale), draw(), el);
+    plot.current = u;
+    const unsub = useTrain.subscribe((s, prev) => {
+      if (s.curveVersion !== prev.curveVersion || s.smoothing !== prev.smoothing) u.setData(draw());
+    });
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(320, el.clientWidth);
+      if (w !== u.width) u.setSize({ width: w, height: HEIGHT });
+    });
+    ro.observe(el);
+    return () => {
+      unsub();
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, [runs, logScale]);
+
+  const exportCsv = () => {
+    download(new Blob([curvesCsv(runs.map((r) => r.name), getCurves())], { type: 'text/csv' }), 'loss-curves.csv');
+  };
+
+  return (
+    <div className="loss-chart">
+      <div className="chart-tools" role="group" aria-label="Chart options">
+        <label className="choice">
+          <input type="checkbox" checked={smoothing} onChange={(e) => setChart({ smoothing: e.target.checked })} data-testid="chart-smoothing" />
+          Smooth (EMA 0.8)
+        </label>
+        <label className="choice">
+          <input type="checkbox" checked={logScale} onChange={(e) => setChart({ logScale: e.target.checked })} data-testid="chart-log" />
+          Log scale
+        </label>
+        <span className="chart-key" aria-hidden="true">
+          <span className="key-line solid" /> objective <span className="key-line dashed" /> response tokens <span className="key-line dotted" /> prompt tokens
+        </span>
+        <span className="spacer" />
+        <button type="button" onClick={exportCsv} data-testid="export-csv">
+          CSV
+        </button>
+        <button type="button" onClick={() => plot.current && exportPng(plot.current, runs, 'Loss per step')} data-testid="export-png">
+          PNG
+        </button>
+      </div>
+      <div ref={box} className="chart-box" data-testid="loss-chart" />
+    </div>
+  );
+}

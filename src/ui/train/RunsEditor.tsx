@@ -1,0 +1,110 @@
+// The runs to compare: one card per run with its mask settings (the only thing that differs
+// between runs), "+ add run", remove. Edits while runs exist go through the discard dialog. Labels
+// differ from the first screen's mask controls ("Full sequence", "User"…) so each name finds one control.
+import { useId, type CSSProperties } from 'react';
+import { TOKEN_ROLES } from '../../data/types';
+import { MAX_RUNS, useTrain, type RunSpec } from '../../store/train';
+
+const ROLE_TITLE = { system: 'system', user: 'user', assistant: 'assistant', template: 'markup' } as const;
+
+function RunCard({ run, index, removable, locked }: { run: RunSpec; index: number; removable: boolean; locked: boolean }) {
+  const setRunPolicy = useTrain((s) => s.setRunPolicy);
+  const setRunRole = useTrain((s) => s.setRunRole);
+  const setRunName = useTrain((s) => s.setRunName);
+  const removeRun = useTrain((s) => s.removeRun);
+  const id = useId();
+  const p = run.policy;
+  const full = p.mode === 'full';
+  return (
+    <li className="run-card" style={{ '--run': run.color } as CSSProperties} data-testid={`run-card-${index}`}>
+      <div className="run-card-head">
+        <span className="run-swatch" aria-hidden="true" />
+        <label htmlFor={`${id}-name`} className="visually-hidden">
+          Run name
+        </label>
+        <input id={`${id}-name`} className="run-name" value={run.name} onChange={(e) => setRunName(index, e.target.value)} maxLength={48} />
+        {removable && (
+          <button type="button" className="link" onClick={() => removeRun(index)} aria-label={`Remove ${run.name}`}>
+            remove
+          </button>
+        )}
+      </div>
+      <fieldset className="run-mask" aria-label={`${run.name}: mask`} data-locked={locked || undefined}>
+        <div className="seg" role="radiogroup" aria-label="Loss on">
+          <label className="choice">
+            <input type="radio" name={`${id}-mode`} checked={!full} onChange={() => setRunPolicy(index, { mode: 'response-only' })} data-testid={`run-${index}-response-only`} />
+            response-only
+          </label>
+          <label className="choice">
+            <input type="radio" name={`${id}-mode`} checked={full} onChange={() => setRunPolicy(index, { mode: 'full' })} data-testid={`run-${index}-full`} />
+            full-sequence
+          </label>
+        </div>
+        {full && (
+          <details className="run-roles-box">
+            <summary>
+              roles trained: {TOKEN_ROLES.filter((r) => p.roles[r]).map((r) => ROLE_TITLE[r]).join(', ') || 'none'}
+            </summary>
+            <div className="run-roles">
+              {TOKEN_ROLES.map((role) => (
+                <label key={role} className={`choice role-choice role-${role}`}>
+                  <input type="checkbox" checked={p.roles[role]} onChange={(e) => setRunRole(index, role, e.target.checked)} />
+                  {ROLE_TITLE[role]}
+                </label>
+              ))}
+            </div>
+          </details>
+        )}
+        <div className="run-opts">
+          <label className="choice">
+            <input type="checkbox" checked={p.assistantTurns === 'last'} onChange={(e) => setRunPolicy(index, { assistantTurns: e.target.checked ? 'last' : 'all' })} />
+            last turn only
+          </label>
+          <label className="choice">
+            <input type="checkbox" checked={p.trainEndOfTurn} onChange={(e) => setRunPolicy(index, { trainEndOfTurn: e.target.checked })} />
+            end-of-turn token
+          </label>
+        </div>
+        <label className="run-weight">
+          prompt weight
+          <input
+            type="number"
+            min={0}
+            max={1}
+            step={0.05}
+            value={p.promptLossWeight}
+            data-testid={`run-${index}-prompt-weight`}
+            onChange={(e) => {
+              const v = Number(e.target.value);
+              if (e.target.value !== '' && v >= 0 && v <= 1) setRunPolicy(index, { promptLossWeight: v });
+            }}
+          />
+        </label>
+      </fieldset>
+    </li>
+  );
+}
+
+export function RunsEditor() {
+  const runs = useTrain((s) => s.runs);
+  const addRun = useTrain((s) => s.addRun);
+  const locked = useTrain((s) => s.phase !== 'idle' || s.record !== null);
+  return (
+    <div className="runs-editor">
+      <ol className="run-cards">
+        {runs.map((r, i) => (
+          <RunCard key={r.id} run={r} index={i} removable={runs.length > 1} locked={locked} />
+        ))}
+      </ol>
+      <div className="runs-foot">
+        <button type="button" onClick={addRun} disabled={runs.length >= MAX_RUNS} data-testid="add-run">
+          + add run
+        </button>
+        <span className="hint">
+          Every run starts from the same base weights, with the same seed, data order and optimizer: the mask is the only difference.
+          {locked && ' Changing a mask now asks before discarding the current runs.'}
+        </span>
+      </div>
+    </div>
+  );
+}
