@@ -50,8 +50,9 @@ async function decodeMatchesForward(cfg: LlamaConfig, seed: number) {
   const engine = await Engine.create({ gpu, config: cfg, B: 1, T, weights });
   const full = await engine.evaluate(packBatch([{ ids }], T), 'mean_tokens', true);
   const refLogits = forward(randomModel(cfg, seed), Int32Array.from(ids), new Int32Array(ids.length), Int32Array.from(ids.keys()), 1, ids.length);
-  const dec = await Decoder.create(engine, { maxContext: 16 });
-  const P = 5; // prompt, then one step per remaining token
+  // Prefill in chunks of 4 rows: the 9-token prompt takes 3 submissions, the last with 3 padding rows.
+  const dec = await Decoder.create(engine, { maxContext: 16, prefillChunk: 4 });
+  const P = 9; // prompt, then one step per remaining token
   const rows: Float32Array[] = [await dec.prefill(ids.slice(0, P))];
   for (let t = P; t < ids.length; t++) rows.push(await dec.step(ids[t]));
   expect(dec.length).toBe(ids.length);
@@ -67,6 +68,7 @@ async function decodeMatchesForward(cfg: LlamaConfig, seed: number) {
   const again = await dec.prefill(ids.slice(0, 3));
   check('second prefill, position 2', again, full.logits!.subarray(2 * V, 3 * V));
   expect(dec.length).toBe(3);
+  check('step after the second prefill, position 3', await dec.step(ids[3]), full.logits!.subarray(3 * V, 4 * V));
   dec.destroy();
   engine.destroy();
 }
@@ -86,29 +88,33 @@ describe('decode ops vs the Float64 reference', () => {
     }
   });
 
-  it('attentionDecode over a cache filled by attentionDecodeAppend = row pos of reference attentionForward', async () => {
+  it('attentionDecode over a cache filled by attentionDecodeAppend = rows of reference attentionForward (one row, and chunks with padding)', async () => {
     const g = await testGpu();
     const rng = makeRng(8);
     const T = 70, NH = 6, NKV = 2, hs = 10, Tmax = 75; // T > WG: the key loop strides
     const q = randn(rng, T * NH * hs), k = randn(rng, T * NKV * hs), v = randn(rng, T * NKV * hs);
     const want = new Float64Array(T * NH * hs);
     ref.attentionForward(want, new Float64Array(NH * T * T), q, k, v, new Int32Array(T), 1, T, NH, NKV, hs);
-    const kc = g.tensor('kcache', [Tmax, NKV, hs]), vc = g.tensor('vcache', [Tmax, NKV, hs]);
-    const out = g.tensor('out', [NH, hs]), scores = g.tensor('scores', [NH, Tmax]);
     let worst = 0;
-    for (let t = 0; t < T; t++) {
-      const pos = g.tensor('pos', [1], Int32Array.of(t));
-      const kt = g.tensor('k', [NKV, hs], k.subarray(t * NKV * hs, (t + 1) * NKV * hs));
-      const vt = g.tensor('v', [NKV, hs], v.subarray(t * NKV * hs, (t + 1) * NKV * hs));
-      const qt = g.tensor('q', [NH, hs], q.subarray(t * NH * hs, (t + 1) * NH * hs));
-      await g.run([
-        ...attentionDecodeAppend(g.ctx, kc, vc, kt, vt, pos, NH, NKV, hs, Tmax),
-        ...attentionDecode(g.ctx, out, scores, qt, kc, vc, pos, NH, NKV, hs, Tmax),
-      ]);
-      if (t % 7 !== 0 && t !== T - 1) continue; // every position fills the cache; a sample is compared
-      const r = compare(`attentionDecode pos ${t}`, await g.read(out), want.subarray(t * NH * hs, (t + 1) * NH * hs));
-      expect(r.bad).toBe(0);
-      worst = Math.max(worst, r.maxAbs);
+    for (const NQ of [1, 16]) {
+      // Feed positions 0..T-1 in chunks of NQ; the last chunk's unused rows are padding (position -1).
+      const kc = g.tensor('kcache', [Tmax, NKV, hs]), vc = g.tensor('vcache', [Tmax, NKV, hs]);
+      const out = g.tensor('out', [NQ, NH, hs]), scores = g.tensor('scores', [NQ * NH, Tmax]);
+      for (let c0 = 0; c0 < T; c0 += NQ) {
+        const rows = Math.min(NQ, T - c0);
+        const rowsOf = (a: Float64Array, w: number) => { const o = new Float64Array(NQ * w); o.set(a.subarray(c0 * w, (c0 + rows) * w)); return o; };
+        const pos = g.tensor('pos', [NQ], Int32Array.from({ length: NQ }, (_, i) => (i < rows ? c0 + i : -1)));
+        await g.run([
+          ...attentionDecodeAppend(g.ctx, kc, vc, g.tensor('k', [NQ, NKV, hs], rowsOf(k, NKV * hs)), g.tensor('v', [NQ, NKV, hs], rowsOf(v, NKV * hs)), pos, NQ, NH, NKV, hs, Tmax),
+          ...attentionDecode(g.ctx, out, scores, g.tensor('q', [NQ, NH, hs], rowsOf(q, NH * hs)), kc, vc, pos, NQ, NH, NKV, hs, Tmax),
+        ]);
+        if (NQ === 1 && c0 % 7 !== 0 && c0 !== T - 1) continue; // every position fills the cache; a sample is compared
+        const got = await g.read(out);
+        const r = compare(`attentionDecode NQ=${NQ} positions ${c0}..${c0 + rows - 1}`, got.subarray(0, rows * NH * hs), want.subarray(c0 * NH * hs, (c0 + rows) * NH * hs));
+        expect(r.bad).toBe(0);
+        worst = Math.max(worst, r.maxAbs);
+        expect(Array.from(got.subarray(rows * NH * hs)).every((x) => x === 0)).toBe(true); // padding rows output 0
+      }
     }
     console.log(`attentionDecode vs reference attentionForward rows: max |Δ| ${worst.toExponential(2)}`);
   });
@@ -147,11 +153,13 @@ describe('Decoder (KV cache)', () => {
   });
 
   it('size table: caches dominate and scale with the context', () => {
-    const a = decoderBytes(MICRO_CONFIG, 32), b = decoderBytes(MICRO_CONFIG, 64);
+    const P = 16;
+    const a = decoderBytes(MICRO_CONFIG, 32, P), b = decoderBytes(MICRO_CONFIG, 64, P);
     const { num_hidden_layers: L, num_key_value_heads: NKV, num_attention_heads: NH } = MICRO_CONFIG;
     const extraRows = 32, hs = 6;
-    // 32 more rows of every K and V cache (L*2*rows*NKV*hs*4 bytes) and of the scores (NH*rows*4).
-    expect(b.total - a.total).toBe(L * 2 * extraRows * NKV * hs * 4 + NH * extraRows * 4);
+    // 32 more rows of every K and V cache (L*2*rows*NKV*hs*4 bytes) and of both score buffers
+    // ((1 + P)*NH rows of `rows` floats).
+    expect(b.total - a.total).toBe(L * 2 * extraRows * NKV * hs * 4 + (1 + P) * NH * extraRows * 4);
     expect(decoderTable(MICRO_CONFIG, 32).map((s) => s.name)).toContain('layers.1.vcache');
   });
 });

@@ -3,22 +3,30 @@
  *
  * A Decoder reads the Engine's live parameter buffers (so it always generates with the weights as
  * trained so far; nothing is copied) and owns only the buffers of its size table (decoderTable):
- * one token's activations, a K and a V cache per layer, and the logits. Each call feeds ONE token
- * at the next position through the same op dispatchers as the training forward, with N = 1 row,
- * and attention over the cache (ops/attentionDecode.ts). The prompt is fed one token per queue
- * submission, all submitted back to back and only the last read back.
+ * one token's activations, a prompt chunk's activations, a K and a V cache per layer, and the
+ * logits. Both programs use the training forward's op dispatchers with attention over the cache
+ * (ops/attentionDecode.ts):
+ *   step     ONE token at the next position (N = 1 row; projections as matvec);
+ *   prefill  the prompt in chunks of P = PREFILL_CHUNK rows (projections as the tiled matmul, so
+ *            the weights are read once per chunk instead of once per token); the last chunk's
+ *            padding rows have position -1 and touch nothing. Its last real row's residual is
+ *            copied into the step program's final residual buffer, whose LM head gives the logits.
+ * Chunks are separate queue submissions, submitted back to back; only the logits are read back.
  *
  * KV cache vs recomputing the full forward per new token, measured with generation.bench.test.ts
- * (GENERATION_BENCH=1; SwiftShader, the CPU adapter of this 2-core machine shared with other jobs,
- * so absolute times are noisy, the ratios are the point):
- *   model                              full recompute per new token       KV cache: decode step
- *                                      (Engine.evaluate, T = prompt+64)   (prefill, per prompt token)
- *   micro (V 67, C 24, L 2)            36 ms                              3.0 ms (2.1 ms)
- *   playground-base (V 4096, C 256,    2751 ms                            112 ms (59 ms)
- *     L 4; prompt 16 + 64 new)
- * Recompute costs O(T·params + T²) per token because the engine's T is fixed (padding included; a
- * training engine's T is usually larger still); a cached step costs O(params + pos). So generation
- * uses the cache. Its projections run as matvec (ops/matvec.ts): the tiled matmul would compute
+ * (GENERATION_BENCH=1; prompt 128 + 64 new tokens; SwiftShader, the CPU adapter of this 2-core
+ * machine, shared with other jobs (load ~8), so absolute times are noisy, the ratios are the point):
+ *                                  full recompute     KV cache      KV cache prefill per prompt token
+ *                                  (evaluate, T=192)  decode step   chunks of 64 / one per submission
+ *   micro (V 67, C 24, L 2)        493 ms/token       52 ms         1.9 ms / 5.7 ms
+ *   playground-base (V 4096,       10350 ms/token     215 ms        77 ms / 82 ms
+ *     C 256, L 4)
+ * Recompute costs O(T·params + T²) per token because the engine's T is fixed (padding included);
+ * a cached step costs O(params + pos): 10-50x here, so generation uses the cache. Most of a cached
+ * step on this machine is the logits read-back round trip of Dawn in Node (the micro model's step
+ * costs 52 ms, its prefill 1.9 ms per token). Chunked prefill barely helps a compute-bound CPU
+ * adapter but reads the weights once per 64 tokens instead of once per token, which is what
+ * bounds a GPU. Step projections run as matvec (ops/matvec.ts): the tiled matmul would compute
  * 15 empty rows per 16-row tile for N = 1.
  *
  * Shapes: Tmax = maxContext (cache rows). Letters as in config.ts.
@@ -32,6 +40,7 @@ import { at, type OpContext } from './ops/context';
 import { embeddingForward } from './ops/embedding';
 import { rmsnormForward } from './ops/rmsnorm';
 import { matvecForward } from './ops/matvec';
+import { DEFAULT_MATMUL_TILES, matmulForward, type MatmulTiles } from './ops/matmul';
 import { ropeForward } from './ops/rope';
 import { attentionDecode, attentionDecodeAppend } from './ops/attentionDecode';
 import { swigluForward } from './ops/swiglu';
@@ -40,33 +49,50 @@ import { residualForward } from './ops/residual';
 /** Cache rows when the caller does not choose: enough for chat turns, small for big models. */
 export const DEFAULT_MAX_CONTEXT = 2048;
 
+/** Prompt rows per prefill submission (P): one matmul tile row or more, small activations. */
+export const PREFILL_CHUNK = 64;
+
+/** Per-row activations of `R` rows (one token: R = 1; a prompt chunk: R = P), names prefixed. */
+function rowTable(c: LlamaConfig, R: number, Tmax: number, prefix: string): TensorSpec[] {
+  const C = c.hidden_size, F = c.intermediate_size;
+  const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
+  return [
+    { name: 'ids', shape: [R] },            // i32: the tokens being fed
+    { name: 'positions', shape: [R] },      // i32: their positions (= cache rows); -1 = padding row
+    { name: 'x0', shape: [R, C] },          // residual stream, ping-pong between layers
+    { name: 'x1', shape: [R, C] },
+    { name: 'res1', shape: [R, C] },        // residual stream after attention
+    { name: 'ln', shape: [R, C] },          // rmsnorm output (ln1, ln2, final)
+    { name: 'rstd', shape: [R] },
+    { name: 'q', shape: [R, NH * hs] },     // before RoPE
+    { name: 'k', shape: [R, NKV * hs] },
+    { name: 'v', shape: [R, NKV * hs] },
+    { name: 'qr', shape: [R, NH * hs] },    // after RoPE
+    { name: 'kr', shape: [R, NKV * hs] },
+    { name: 'scores', shape: [R * NH, Tmax] }, // attention exponentials, one row per (row, head)
+    { name: 'atty', shape: [R, NH * hs] },
+    { name: 'branch', shape: [R, C] },      // o_proj / down_proj output before the residual add
+    { name: 'gate', shape: [R, F] },
+    { name: 'up', shape: [R, F] },
+    { name: 'swi', shape: [R, F] },
+  ].map((t) => ({ ...t, name: `${prefix}${t.name}` }));
+}
+
+/** Prompt rows per prefill chunk for a cache of Tmax rows (`chunk`: the wanted size). */
+export function prefillRows(Tmax: number, chunk = PREFILL_CHUNK): number {
+  return Math.min(chunk, Tmax);
+}
+
 /**
  * The decoder's size table: every buffer it allocates (one GPUBuffer per tensor: a dispatch may not
  * read and write the same buffer). Inputs ids/positions are i32.
  */
-export function decoderTable(c: LlamaConfig, Tmax: number): TensorSpec[] {
-  const C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
-  const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
+export function decoderTable(c: LlamaConfig, Tmax: number, P = prefillRows(Tmax)): TensorSpec[] {
+  const NKV = c.num_key_value_heads, hs = headSize(c);
   const t: TensorSpec[] = [
-    { name: 'ids', shape: [1] },            // i32: the token being fed
-    { name: 'positions', shape: [1] },      // i32: its position (= cache row)
-    { name: 'x0', shape: [1, C] },          // residual stream, ping-pong between layers
-    { name: 'x1', shape: [1, C] },
-    { name: 'res1', shape: [1, C] },        // residual stream after attention
-    { name: 'ln', shape: [1, C] },          // rmsnorm output (ln1, ln2, final)
-    { name: 'rstd', shape: [1] },
-    { name: 'q', shape: [1, NH * hs] },     // before RoPE
-    { name: 'k', shape: [1, NKV * hs] },
-    { name: 'v', shape: [1, NKV * hs] },
-    { name: 'qr', shape: [1, NH * hs] },    // after RoPE
-    { name: 'kr', shape: [1, NKV * hs] },
-    { name: 'scores', shape: [NH, Tmax] },  // attention exponentials of one row per head
-    { name: 'atty', shape: [1, NH * hs] },
-    { name: 'branch', shape: [1, C] },      // o_proj / down_proj output before the residual add
-    { name: 'gate', shape: [1, F] },
-    { name: 'up', shape: [1, F] },
-    { name: 'swi', shape: [1, F] },
-    { name: 'logits', shape: [1, V] },
+    ...rowTable(c, 1, Tmax, ''),
+    ...rowTable(c, P, Tmax, 'prefill.'),
+    { name: 'logits', shape: [1, c.vocab_size] },
   ];
   for (let l = 0; l < c.num_hidden_layers; l++) {
     t.push({ name: `layers.${l}.kcache`, shape: [Tmax, NKV, hs] }, { name: `layers.${l}.vcache`, shape: [Tmax, NKV, hs] });
@@ -75,10 +101,10 @@ export function decoderTable(c: LlamaConfig, Tmax: number): TensorSpec[] {
 }
 
 /** Bytes the decoder allocates for (config, Tmax), as the engine's layout rounds them (256-byte slices). */
-export function decoderBytes(c: LlamaConfig, Tmax: number): { total: number; largest: TensorSpec & { bytes: number } } {
+export function decoderBytes(c: LlamaConfig, Tmax: number, P = prefillRows(Tmax)): { total: number; largest: TensorSpec & { bytes: number } } {
   let total = 0;
   let largest = { name: '', shape: [] as readonly number[], bytes: 0 };
-  for (const s of decoderTable(c, Tmax)) {
+  for (const s of decoderTable(c, Tmax, P)) {
     const bytes = numel(s.shape) * 4;
     total += Math.ceil(Math.max(bytes, 4) / 256) * 256;
     if (bytes > largest.bytes) largest = { ...s, bytes };
@@ -91,6 +117,10 @@ export interface DecoderOptions {
   maxContext?: number;
   /** Invocations per workgroup of 1-D kernels (as the Engine's option). Default 64. */
   workgroupSize?: number;
+  /** Tile shape of the prefill's matmul; default the engine's autotuned one. */
+  matmulTiles?: MatmulTiles;
+  /** Prompt rows per prefill submission (P); default PREFILL_CHUNK (at most maxContext). */
+  prefillChunk?: number;
 }
 
 export class Decoder {
@@ -99,7 +129,13 @@ export class Decoder {
   readonly maxContext: number;
   private readonly device: GPUDevice;
   private readonly tensors = new Map<string, GpuTensor>();
-  private readonly program: Dispatch[];
+  /** One token (embedding → blocks); leaves its residual in x{L % 2}. */
+  private readonly stepLayers: Dispatch[];
+  /** A prompt chunk of P rows (embedding → blocks); leaves its residuals in prefill.x{L % 2}. */
+  private readonly prefillLayers: Dispatch[];
+  /** Final norm and LM head of x{L % 2} (1, C) → logits (1, V). */
+  private readonly head: Dispatch[];
+  private readonly P: number;
   private readonly staging: GPUBuffer;
   private readonly kernels: Kernels;
   /** Tokens in the cache (the next token goes to this position). */
@@ -115,7 +151,9 @@ export class Decoder {
       throw new Error(`Generation context ${Tmax} must be a whole number between 1 and the model's max_position_embeddings (${cfg.max_position_embeddings}).`);
     }
     this.maxContext = Tmax;
-    for (const s of decoderTable(cfg, Tmax)) this.tensors.set(s.name, createTensor(this.device, `Decoder.${s.name}`, s.shape));
+    this.P = prefillRows(Tmax, opts.prefillChunk);
+    if (!(Number.isInteger(this.P) && this.P >= 1)) throw new Error(`prefillChunk ${opts.prefillChunk} must be a whole number ≥ 1.`);
+    for (const s of decoderTable(cfg, Tmax, this.P)) this.tensors.set(s.name, createTensor(this.device, `Decoder.${s.name}`, s.shape));
     this.staging = this.device.createBuffer({ label: 'Decoder.logits.staging', size: Math.max(16, cfg.vocab_size * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.kernels = Kernels.for(this.device);
     const hs = headSize(cfg);
@@ -128,8 +166,11 @@ export class Decoder {
       scratch: (name) => {
         throw new Error(`The decoder has no scratch tensor '${name}'.`);
       },
+      matmulTiles: opts.matmulTiles ?? engine.matmulTuning?.tiles ?? DEFAULT_MATMUL_TILES,
     };
-    this.program = this.record(ctx);
+    this.stepLayers = this.recordLayers(at(ctx, 'decode'), 1, '');
+    this.prefillLayers = this.recordLayers(at(ctx, 'prefill'), this.P, 'prefill.');
+    this.head = this.recordHead(at(ctx, 'decode.lm_head'));
   }
 
   /** Builds a decoder on the engine's parameters; resolves once its pipelines compiled and validated. */
@@ -173,11 +214,32 @@ export class Decoder {
     if (ids.length === 0) throw new Error('Generation needs a prompt of at least one token.');
     this.checkRoom(0, ids.length);
     for (let i = 0; i < ids.length; i++) this.checkId(ids[i], `prompt position ${i}`);
+    const prompt = Int32Array.from(ids);
     return this.serial(async () => {
       await this.engine.flush();
-      this.pos = 0;
-      for (let i = 0; i < ids.length - 1; i++) this.submit(ids[i], false);
-      return this.feedLast(ids[ids.length - 1]);
+      const n = prompt.length, P = this.P, L = this.config.num_hidden_layers;
+      for (let c0 = 0; c0 < n; c0 += P) {
+        const rows = Math.min(P, n - c0);
+        const chunkIds = new Int32Array(P);
+        chunkIds.set(prompt.subarray(c0, c0 + rows));
+        const positions = Int32Array.from({ length: P }, (_, i) => (i < rows ? c0 + i : -1));
+        writeTensor(this.device, this.t('prefill.ids'), chunkIds);
+        writeTensor(this.device, this.t('prefill.positions'), positions);
+        const enc = this.device.createCommandEncoder({ label: `Decoder.prefill${c0}.encoder` });
+        this.pass(enc, `Decoder.prefill${c0}`, this.prefillLayers);
+        const last = c0 + rows === n;
+        if (last) {
+          // The last prompt token's residual (row rows-1 of the chunk) feeds the step program's head.
+          const from = this.t(`prefill.x${L % 2}`), to = this.t(`x${L % 2}`);
+          const rowBytes = this.config.hidden_size * 4;
+          enc.copyBufferToBuffer(from.buffer, from.offset + (rows - 1) * rowBytes, to.buffer, to.offset, rowBytes);
+          this.pass(enc, 'Decoder.prefill.head', this.head);
+          this.copyLogits(enc);
+        }
+        this.device.queue.submit([enc.finish()]);
+      }
+      this.pos = n;
+      return this.readLogits();
     });
   }
 
@@ -186,7 +248,7 @@ export class Decoder {
     return this.serial(async () => {
       this.checkRoom(this.pos, 1);
       this.checkId(id, `position ${this.pos}`);
-      return this.feedLast(id);
+      return this.feedOne(id);
     });
   }
 
@@ -203,72 +265,88 @@ export class Decoder {
     return t;
   }
 
-  /** One token through the model: embedding → L blocks (cache append + cached attention) → logits. */
-  private record(base: OpContext): Dispatch[] {
+  /**
+   * R rows through embedding and the L blocks, tensors `${prefix}name`: appends each row's k/v to
+   * the caches, attends over them; the output residual is in `${prefix}x{L % 2}`. Projections:
+   * matvec for one row, the tiled matmul for a chunk.
+   */
+  private recordLayers(base: OpContext, R: number, prefix: string): Dispatch[] {
     const cfg = this.config, e = this.engine, Tmax = this.maxContext;
-    const C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
+    const C = cfg.hidden_size, F = cfg.intermediate_size;
     const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg), eps = cfg.rms_norm_eps;
+    const linear = R === 1 ? matvecForward : matmulForward;
     const w = (name: string) => e.tensor('parameters', name);
     const maybe = (name: string) => (e.layout.slots.parameters.has(name) ? w(name) : null);
-    const t = (name: string) => this.t(name);
+    const t = (name: string) => this.t(`${prefix}${name}`);
     const ids = t('ids'), positions = t('positions');
     const x = [t('x0'), t('x1')];
-    const out: Dispatch[] = [...embeddingForward(at(base, 'decode.embed_tokens'), x[0], ids, w('model.embed_tokens.weight'), 1, C)];
+    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, w('model.embed_tokens.weight'), R, C)];
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
-      const ctx = at(base, `decode.layers.${l}`);
+      const ctx = at(base, `${base.where}.layers.${l}`);
       const p = `model.layers.${l}`;
       const xin = x[l % 2], xout = x[(l + 1) % 2];
-      const kc = t(`layers.${l}.kcache`), vc = t(`layers.${l}.vcache`);
+      const kc = this.t(`layers.${l}.kcache`), vc = this.t(`layers.${l}.vcache`);
       out.push(
-        ...rmsnormForward(ctx, t('ln'), t('rstd'), xin, w(`${p}.input_layernorm.weight`), 1, C, eps),
-        ...matvecForward(ctx, t('q'), t('ln'), w(`${p}.self_attn.q_proj.weight`), maybe(`${p}.self_attn.q_proj.bias`), 1, C, NH * hs),
-        ...matvecForward(ctx, t('k'), t('ln'), w(`${p}.self_attn.k_proj.weight`), maybe(`${p}.self_attn.k_proj.bias`), 1, C, NKV * hs),
-        ...matvecForward(ctx, t('v'), t('ln'), w(`${p}.self_attn.v_proj.weight`), maybe(`${p}.self_attn.v_proj.bias`), 1, C, NKV * hs),
-        ...ropeForward(ctx, t('qr'), t('q'), positions, 1, 1, NH, hs, cfg.rope_theta),
-        ...ropeForward(ctx, t('kr'), t('k'), positions, 1, 1, NKV, hs, cfg.rope_theta),
-        ...attentionDecodeAppend(ctx, kc, vc, t('kr'), t('v'), positions, NH, NKV, hs, Tmax),
-        ...attentionDecode(ctx, t('atty'), t('scores'), t('qr'), kc, vc, positions, NH, NKV, hs, Tmax),
-        ...matvecForward(ctx, t('branch'), t('atty'), w(`${p}.self_attn.o_proj.weight`), null, 1, NH * hs, C),
-        ...residualForward(ctx, t('res1'), xin, t('branch'), C),
-        ...rmsnormForward(ctx, t('ln'), t('rstd'), t('res1'), w(`${p}.post_attention_layernorm.weight`), 1, C, eps),
-        ...matvecForward(ctx, t('gate'), t('ln'), w(`${p}.mlp.gate_proj.weight`), null, 1, C, F),
-        ...matvecForward(ctx, t('up'), t('ln'), w(`${p}.mlp.up_proj.weight`), null, 1, C, F),
-        ...swigluForward(ctx, t('swi'), t('gate'), t('up'), F),
-        ...matvecForward(ctx, t('branch'), t('swi'), w(`${p}.mlp.down_proj.weight`), null, 1, F, C),
-        ...residualForward(ctx, xout, t('res1'), t('branch'), C),
+        ...rmsnormForward(ctx, t('ln'), t('rstd'), xin, w(`${p}.input_layernorm.weight`), R, C, eps),
+        ...linear(ctx, t('q'), t('ln'), w(`${p}.self_attn.q_proj.weight`), maybe(`${p}.self_attn.q_proj.bias`), R, C, NH * hs),
+        ...linear(ctx, t('k'), t('ln'), w(`${p}.self_attn.k_proj.weight`), maybe(`${p}.self_attn.k_proj.bias`), R, C, NKV * hs),
+        ...linear(ctx, t('v'), t('ln'), w(`${p}.self_attn.v_proj.weight`), maybe(`${p}.self_attn.v_proj.bias`), R, C, NKV * hs),
+        ...ropeForward(ctx, t('qr'), t('q'), positions, 1, R, NH, hs, cfg.rope_theta),
+        ...ropeForward(ctx, t('kr'), t('k'), positions, 1, R, NKV, hs, cfg.rope_theta),
+        ...attentionDecodeAppend(ctx, kc, vc, t('kr'), t('v'), positions, R, NH, NKV, hs, Tmax),
+        ...attentionDecode(ctx, t('atty'), t('scores'), t('qr'), kc, vc, positions, R, NH, NKV, hs, Tmax),
+        ...linear(ctx, t('branch'), t('atty'), w(`${p}.self_attn.o_proj.weight`), null, R, NH * hs, C),
+        ...residualForward(ctx, t('res1'), xin, t('branch'), R * C),
+        ...rmsnormForward(ctx, t('ln'), t('rstd'), t('res1'), w(`${p}.post_attention_layernorm.weight`), R, C, eps),
+        ...linear(ctx, t('gate'), t('ln'), w(`${p}.mlp.gate_proj.weight`), null, R, C, F),
+        ...linear(ctx, t('up'), t('ln'), w(`${p}.mlp.up_proj.weight`), null, R, C, F),
+        ...swigluForward(ctx, t('swi'), t('gate'), t('up'), R * F),
+        ...linear(ctx, t('branch'), t('swi'), w(`${p}.mlp.down_proj.weight`), null, R, F, C),
+        ...residualForward(ctx, xout, t('res1'), t('branch'), R * C),
       );
     }
-    const head = at(base, 'decode.lm_head');
-    const lmHead = cfg.tie_word_embeddings ? w('model.embed_tokens.weight') : w('lm_head.weight');
-    out.push(
-      ...rmsnormForward(head, t('ln'), t('rstd'), x[cfg.num_hidden_layers % 2], w('model.norm.weight'), 1, C, eps),
-      ...matvecForward(head, t('logits'), t('ln'), lmHead, null, 1, C, V),
-    );
     return out;
   }
 
-  /** Writes (id, pos), encodes one token, submits; with `readLogits` also copies the logits out. */
-  private submit(id: number, readLogits: boolean): void {
-    writeTensor(this.device, this.t('ids'), Int32Array.of(id));
-    writeTensor(this.device, this.t('positions'), Int32Array.of(this.pos));
-    const enc = this.device.createCommandEncoder({ label: `Decoder.position${this.pos}.encoder` });
-    const pass = enc.beginComputePass({ label: `Decoder.position${this.pos}` });
-    encode(pass, this.program);
-    pass.end();
-    if (readLogits) {
-      const logits = this.t('logits');
-      enc.copyBufferToBuffer(logits.buffer, logits.offset, this.staging, 0, this.config.vocab_size * 4);
-    }
-    this.device.queue.submit([enc.finish()]);
-    this.pos++;
+  /** Final norm and LM head of the one-token residual x{L % 2} → logits (1, V). */
+  private recordHead(ctx: OpContext): Dispatch[] {
+    const cfg = this.config, e = this.engine;
+    const w = (name: string) => e.tensor('parameters', name);
+    const lmHead = cfg.tie_word_embeddings ? w('model.embed_tokens.weight') : w('lm_head.weight');
+    return [
+      ...rmsnormForward(ctx, this.t('ln'), this.t('rstd'), this.t(`x${cfg.num_hidden_layers % 2}`), w('model.norm.weight'), 1, cfg.hidden_size, cfg.rms_norm_eps),
+      ...matvecForward(ctx, this.t('logits'), this.t('ln'), lmHead, null, 1, cfg.hidden_size, cfg.vocab_size),
+    ];
   }
 
-  private async feedLast(id: number): Promise<Float32Array> {
-    this.submit(id, true);
+  private pass(enc: GPUCommandEncoder, label: string, list: readonly Dispatch[]): void {
+    const pass = enc.beginComputePass({ label });
+    encode(pass, list);
+    pass.end();
+  }
+
+  private copyLogits(enc: GPUCommandEncoder): void {
+    const logits = this.t('logits');
+    enc.copyBufferToBuffer(logits.buffer, logits.offset, this.staging, 0, this.config.vocab_size * 4);
+  }
+
+  private async readLogits(): Promise<Float32Array> {
     await this.staging.mapAsync(GPUMapMode.READ);
     const logits = new Float32Array(this.staging.getMappedRange(0, this.config.vocab_size * 4).slice(0));
     this.staging.unmap();
     return logits;
+  }
+
+  /** Feeds `id` at the next position and reads back the logits for the token after it. */
+  private async feedOne(id: number): Promise<Float32Array> {
+    writeTensor(this.device, this.t('ids'), Int32Array.of(id));
+    writeTensor(this.device, this.t('positions'), Int32Array.of(this.pos));
+    const enc = this.device.createCommandEncoder({ label: `Decoder.position${this.pos}.encoder` });
+    this.pass(enc, `Decoder.position${this.pos}`, [...this.stepLayers, ...this.head]);
+    this.copyLogits(enc);
+    this.device.queue.submit([enc.finish()]);
+    this.pos++;
+    return this.readLogits();
   }
 
   private checkId(id: number, where: string): void {
