@@ -22,8 +22,12 @@ export interface BenchCase {
   config: LlamaConfig;
   B: number;
   T: number;
-  /** Timed steps after the warm-up steps. */
-  steps: number;
+  /**
+   * Timed rounds of `perRound` steps each, after `warmup` steps. Rounds of the two sides alternate,
+   * so load from other processes on a shared machine falls on both alike.
+   */
+  rounds: number;
+  perRound: number;
   warmup: number;
 }
 
@@ -51,13 +55,13 @@ const LARGE_CPU: LlamaConfig = {
 export function benchCases(scale: Scale, embedded: LlamaConfig): BenchCase[] {
   if (scale === 'gpu') {
     return [
-      { name: 'embedded', config: embedded, B: 8, T: Math.min(256, embedded.max_position_embeddings), steps: 20, warmup: 3 },
-      { name: 'large', config: LARGE_GPU, B: 4, T: 512, steps: 10, warmup: 2 },
+      { name: 'embedded', config: embedded, B: 8, T: Math.min(256, embedded.max_position_embeddings), rounds: 5, perRound: 4, warmup: 3 },
+      { name: 'large', config: LARGE_GPU, B: 4, T: 512, rounds: 5, perRound: 2, warmup: 2 },
     ];
   }
   return [
-    { name: 'embedded', config: embedded, B: 2, T: 64, steps: 3, warmup: 1 },
-    { name: 'large', config: LARGE_CPU, B: 1, T: 128, steps: 2, warmup: 1 },
+    { name: 'embedded', config: embedded, B: 2, T: 64, rounds: 3, perRound: 1, warmup: 1 },
+    { name: 'large', config: LARGE_CPU, B: 1, T: 128, rounds: 2, perRound: 1, warmup: 1 },
   ];
 }
 
@@ -108,10 +112,11 @@ export function initWeights(config: LlamaConfig, seed = 1): Record<string, Float
   return out;
 }
 
-/** Median of the gaps between consecutive step completions (the first gap from `start`). */
-export function medianStep(start: number, ends: readonly number[]): number {
-  const gaps = ends.map((e, i) => e - (i === 0 ? start : ends[i - 1])).sort((a, b) => a - b);
-  return gaps[Math.floor(gaps.length / 2)];
+/** ms per step (median over rounds) and tokens/s (all timed tokens over all timed time). */
+export function roundStats(c: BenchCase, roundsMs: readonly number[], perRound: number): { stepMs: number; tokensPerSec: number; roundsMs: number[] } {
+  const sorted = [...roundsMs].sort((a, b) => a - b);
+  const total = roundsMs.reduce((a, b) => a + b, 0);
+  return { stepMs: sorted[Math.floor(sorted.length / 2)] / perRound, tokensPerSec: (c.B * c.T * perRound * roundsMs.length) / (total / 1000), roundsMs: [...roundsMs] };
 }
 
 /** Parameters of a config (the embedding counted once when tied). */
@@ -145,9 +150,11 @@ export interface OursResult {
   startupMs: number;
   /** The first trainStep (includes any compilation the browser deferred to first use). */
   firstStepMs: number;
-  /** Median wall time per step over the timed steps (steps pipelined as the worker does). */
+  /** Median over the timed rounds of wall time per step (steps pipelined as the worker does). */
   stepMs: number;
   tokensPerSec: number;
+  /** Wall time of each timed round. */
+  roundsMs: number[];
   /** Losses of every step (warm-up first). */
   losses: number[];
   /** From timestamp queries of one profiled step; null without timestamp-query. */
@@ -166,6 +173,7 @@ export interface TfjsResult {
   firstStepMs: number;
   stepMs: number;
   tokensPerSec: number;
+  roundsMs: number[];
   losses: number[];
   /** tf.memory(): bytes the WebGPU backend holds in GPU buffers after the timed steps (its buffer pool). */
   gpuBytesAllocated?: number;
@@ -177,11 +185,14 @@ export interface CaseResult {
   B: number;
   T: number;
   parameters: number;
-  steps: number;
+  rounds: number;
+  perRound: number;
   ours: OursResult | { error: string };
   tfjs: TfjsResult | { error: string };
   /** ours tokens/s ÷ TF.js tokens/s. */
   speedup?: number;
+  /** The same ratio per pair of alternating rounds (spread = noise from the machine). */
+  roundSpeedups?: number[];
 }
 
 export interface AdapterSummary {

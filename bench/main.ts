@@ -6,7 +6,7 @@
 import { acquireDevice } from '../src/gpu/device';
 import { llamaConfigFromHf } from '../src/model/hfConfig';
 import type { LlamaConfig } from '../src/engine/config';
-import { benchOurs } from './ours';
+import { startOurs } from './ours';
 import { Engine } from '../src/engine/trainer';
 import { DEFAULT_MATMUL_TILES } from '../src/engine/ops/matmul';
 import { BENCH_SETTINGS, benchCases, EMBEDDED_FALLBACK, initWeights, isError, parameterCount, syntheticBatch, type BaselineCheck, type BenchResult, type CaseResult, type Scale } from './common';
@@ -111,16 +111,31 @@ async function run(): Promise<BenchResult> {
   for (const c of benchCases(scale, await embeddedConfig())) {
     log(`case ${c.name}: L=${c.config.num_hidden_layers} C=${c.config.hidden_size} V=${c.config.vocab_size} B=${c.B} T=${c.T}`);
     const r: CaseResult = {
-      name: c.name, config: c.config, B: c.B, T: c.T, parameters: parameterCount(c.config), steps: c.steps,
+      name: c.name, config: c.config, B: c.B, T: c.T, parameters: parameterCount(c.config), rounds: c.rounds, perRound: c.perRound,
       ours: { error: 'not run' }, tfjs: { error: 'not run' },
     };
-    if (only !== 'tfjs') r.ours = await benchOurs(c, log).catch((e: unknown) => ({ error: errorText(e) }));
-    if (only !== 'ours') {
-      // Loaded on first use, so a run of ours alone never initialises TF.js.
-      const { benchTfjs } = await import('./tfjs');
-      r.tfjs = await benchTfjs(c, log).catch((e: unknown) => ({ error: errorText(e) }));
+    const ours = only === 'tfjs' ? null : await startOurs(c, log).catch((e: unknown) => ((r.ours = { error: errorText(e) }), null));
+    // Loaded on first use, so a run of ours alone never initialises TF.js.
+    const tfjs = only === 'ours' ? null : await import('./tfjs').then(({ startTfjs }) => startTfjs(c, log)).catch((e: unknown) => ((r.tfjs = { error: errorText(e) }), null));
+    const oursMs: number[] = [], tfjsMs: number[] = [];
+    try {
+      for (let round = 0; round < c.rounds; round++) {
+        if (ours) oursMs.push(await ours.steps(c.perRound));
+        if (tfjs) tfjsMs.push(await tfjs.steps(c.perRound));
+      }
+      if (ours) r.ours = await ours.finish(oursMs, c.perRound);
+      if (tfjs) r.tfjs = await tfjs.finish(tfjsMs, c.perRound);
+    } catch (e) {
+      ours?.abort();
+      tfjs?.abort();
+      if (isError(r.ours)) r.ours = { error: errorText(e) };
+      if (isError(r.tfjs)) r.tfjs = { error: errorText(e) };
     }
-    if (!isError(r.ours) && !isError(r.tfjs)) r.speedup = r.ours.tokensPerSec / r.tfjs.tokensPerSec;
+    if (!isError(r.ours) && !isError(r.tfjs)) {
+      r.speedup = r.ours.tokensPerSec / r.tfjs.tokensPerSec;
+      r.roundSpeedups = oursMs.map((m, i) => tfjsMs[i] / m);
+      log(`case ${c.name}: ours ÷ TF.js = ${r.speedup.toFixed(2)}x (per round: ${r.roundSpeedups.map((x) => x.toFixed(2)).join(', ')})`);
+    }
     for (const side of [r.ours, r.tfjs]) if (isError(side) && side.error !== 'not run') log(`case ${c.name} failed: ${side.error}`);
     cases.push(r);
   }

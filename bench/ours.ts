@@ -1,6 +1,7 @@
 /**
- * Our engine on one bench case: start-up on a fresh device, warm-up, timed steps submitted the way
- * the worker does (a few in flight), one profiled step split by kernel, memory from the size table.
+ * Our engine on one bench case: start-up on a fresh device, warm-up, timed rounds of steps
+ * submitted the way the worker does (a few in flight), one profiled step split by kernel, memory
+ * from the size table.
  */
 import { acquireDevice } from '../src/gpu/device';
 import type { TimedDispatch } from '../src/gpu/timing';
@@ -8,66 +9,90 @@ import { memoryEstimate } from '../src/engine/layout';
 import { Engine } from '../src/engine/trainer';
 import { tuneMatmul } from '../src/engine/autotune';
 import { describeTiles } from '../src/engine/ops/matmul';
-import { BENCH_SETTINGS, initWeights, medianStep, syntheticBatch, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
+import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
 
 /** Steps in flight while timing, as src/engine/host.ts runs them (RUN_AHEAD 2 + the awaited one). */
 const IN_FLIGHT = 3;
 
-export async function benchOurs(c: BenchCase, log: (s: string) => void): Promise<OursResult> {
+/** One side of the benchmark, alive for a whole case so timed rounds can alternate with the other side. */
+export interface BenchSide<R> {
+  /** Runs `n` steps (pipelined) and resolves with their wall time, ms. */
+  steps(n: number): Promise<number>;
+  /** Summarises the timed rounds (ms each, `perRound` steps each) and frees the GPU memory. */
+  finish(roundsMs: readonly number[], perRound: number): Promise<R>;
+  /** Frees everything without a result (after an error). */
+  abort(): void;
+}
+
+/** Start-up on a fresh device (autotune, Engine.create), then the first and the warm-up steps. */
+export async function startOurs(c: BenchCase, log: (s: string) => void): Promise<BenchSide<OursResult>> {
   const gpu = await acquireDevice(); // fresh device: no pipeline cached from an earlier case
   const weights = initWeights(c.config);
   const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
+  let engine: Engine | null = null;
+  let freed = false;
+  const abort = () => {
+    if (freed) return;
+    freed = true;
+    engine?.destroy();
+    gpu.device.destroy();
+  };
   try {
     // Tuned here (not inside Engine.create, which would reuse the first case's choice) so every
     // case reports its own measurements; the engine then starts with the chosen tiles.
     const tuning = await tuneMatmul(gpu, { N: c.B * c.T, I: c.config.hidden_size, O: c.config.intermediate_size }, { includeNaive: true });
     log(`ours ${c.name}: matmul autotune ${tuning.ms.toFixed(0)} ms on ${tuning.shape.N}x${tuning.shape.I}x${tuning.shape.O}: ${tuning.timings.map((t) => `${t.tiles === 'naive' ? 'naive' : `${t.tiles.wgx}x${t.tiles.wgy}/${t.tiles.bk}`} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
     const t0 = performance.now();
-    const engine = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles });
+    const e = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles });
+    engine = e;
     const startupMs = performance.now() - t0;
     log(`ours ${c.name}: Engine.create ${startupMs.toFixed(0)} ms`);
     const losses: number[] = [];
     const t1 = performance.now();
-    const first = await engine.trainStep([batch], BENCH_SETTINGS);
+    const first = await e.trainStep([batch], BENCH_SETTINGS);
     const firstStepMs = performance.now() - t1;
     losses.push(first.loss);
     log(`ours ${c.name}: first step ${firstStepMs.toFixed(0)} ms, loss ${first.loss.toFixed(4)}`);
-    for (let i = 1; i < c.warmup; i++) losses.push((await engine.trainStep([batch], BENCH_SETTINGS)).loss);
-
-    const ends: number[] = [];
-    const inflight: Promise<void>[] = [];
-    const start = performance.now();
-    for (let i = 0; i < c.steps; i++) {
-      inflight.push(engine.trainStep([batch], BENCH_SETTINGS).then((r) => {
-        if (r.status !== 'ok') throw new Error(`ours ${c.name}: step ${r.step} ${r.status}: ${r.message}`);
-        losses.push(r.loss);
-        ends.push(performance.now());
-      }));
-      if (inflight.length >= IN_FLIGHT) await inflight.shift();
-    }
-    await Promise.all(inflight);
-    const total = performance.now() - start;
-    const stepMs = medianStep(start, ends);
-    log(`ours ${c.name}: ${c.steps} steps in ${total.toFixed(0)} ms (median ${stepMs.toFixed(1)} ms/step), loss ${losses[losses.length - 1].toFixed(4)}`);
-
-    let profile: OursResult['profile'] = null;
-    if (gpu.device.features.has('timestamp-query')) {
-      const { dispatches } = await engine.profileStep([batch], BENCH_SETTINGS);
-      profile = summarise(dispatches);
-      log(`ours ${c.name}: profiled step ${profile.totalMs.toFixed(1)} ms GPU, matmul ${profile.matmul.gflops.toFixed(1)} GFLOP/s (${(100 * profile.matmul.share).toFixed(0)}% of the step)`);
-    }
-    const memory: Record<string, number> = { ...memoryEstimate(c.config, c.B, c.T) };
-    const matmulTiles = engine.matmulTiles;
-    engine.destroy();
+    for (let i = 1; i < c.warmup; i++) losses.push((await e.trainStep([batch], BENCH_SETTINGS)).loss);
     return {
-      startupMs, firstStepMs, stepMs, tokensPerSec: (c.B * c.T * c.steps) / (total / 1000), losses, profile, memory, matmulTiles,
-      autotune: {
-        ms: tuning.ms, shape: tuning.shape,
-        timings: tuning.timings.map((t) => ({ tiles: t.tiles === 'naive' ? 'naive (oracle)' : describeTiles(t.tiles), ms: t.ms, gflops: t.gflops })),
+      abort,
+      async steps(n) {
+        const inflight: Promise<void>[] = [];
+        const start = performance.now();
+        for (let i = 0; i < n; i++) {
+          inflight.push(e.trainStep([batch], BENCH_SETTINGS).then((r) => {
+            if (r.status !== 'ok') throw new Error(`ours ${c.name}: step ${r.step} ${r.status}: ${r.message}`);
+            losses.push(r.loss);
+          }));
+          if (inflight.length >= IN_FLIGHT) await inflight.shift();
+        }
+        await Promise.all(inflight);
+        const ms = performance.now() - start;
+        log(`ours ${c.name}: ${n} step(s) in ${ms.toFixed(0)} ms, loss ${losses[losses.length - 1].toFixed(4)}`);
+        return ms;
+      },
+      async finish(roundsMs, perRound) {
+        let profile: OursResult['profile'] = null;
+        if (gpu.device.features.has('timestamp-query')) {
+          const { dispatches } = await e.profileStep([batch], BENCH_SETTINGS);
+          profile = summarise(dispatches);
+          log(`ours ${c.name}: profiled step ${profile.totalMs.toFixed(1)} ms GPU, matmul ${profile.matmul.gflops.toFixed(2)} GFLOP/s (${(100 * profile.matmul.share).toFixed(0)}% of the step)`);
+        }
+        const memory: Record<string, number> = { ...memoryEstimate(c.config, c.B, c.T) };
+        const matmulTiles = e.matmulTiles;
+        abort();
+        return {
+          startupMs, firstStepMs, ...roundStats(c, roundsMs, perRound), losses, profile, memory, matmulTiles,
+          autotune: {
+            ms: tuning.ms, shape: tuning.shape,
+            timings: tuning.timings.map((t) => ({ tiles: t.tiles === 'naive' ? 'naive (oracle)' : describeTiles(t.tiles), ms: t.ms, gflops: t.gflops })),
+          },
+        };
       },
     };
-  } finally {
-    gpu.device.destroy();
+  } catch (err) {
+    abort();
+    throw err;
   }
 }
 

@@ -17,7 +17,7 @@ function caseTable(r: BenchResult): string {
         : `| ${c.name} | ${model} | ${c.B}×${c.T} | ${engine} | ${f(x.tokensPerSec, 0)} | ${f(x.stepMs)} | ${f(x.firstStepMs, 0)} | ${f(x.startupMs, 0)} | ${f(x.losses[0], 4)} → ${f(x.losses[x.losses.length - 1], 4)} | ${mem} |`;
     rows.push(line('ours (WGSL)', c.ours, isError(c.ours) ? '' : `${mib(c.ours.memory.total)} (size table)`));
     rows.push(line('TF.js webgpu', c.tfjs, isError(c.tfjs) || c.tfjs.gpuBytesAllocated === undefined ? '' : `${mib(c.tfjs.gpuBytesAllocated)} (buffer pool)`));
-    rows.push(`| ${c.name} | | | **ours ÷ TF.js** | **${c.speedup === undefined ? 'n/a' : `${f(c.speedup, 2)}×`}** | | | | | |`);
+    rows.push(`| ${c.name} | | | **ours ÷ TF.js** | **${c.speedup === undefined ? 'n/a' : `${f(c.speedup, 2)}×`}** | ${c.roundSpeedups ? `per round: ${c.roundSpeedups.map((x) => `${f(x, 2)}×`).join(', ')}` : ''} | | | | |`);
   }
   return rows.join('\n');
 }
@@ -51,7 +51,7 @@ export function markdownReport(r: BenchResult): string {
       ? `Baseline check on a micro model (same weights and batch): loss ours ${r.baselineCheck.oursLoss.toFixed(6)}, TF.js ${r.baselineCheck.tfjsLoss.toFixed(6)}; every gradient agrees to ${(100 * r.baselineCheck.relative).toFixed(3)}% of its largest entry (worst: ${r.baselineCheck.worstTensor}); losses over ${r.baselineCheck.oursLosses.length} AdamW steps ours ${r.baselineCheck.oursLosses.map((x) => x.toFixed(5)).join(', ')} / TF.js ${r.baselineCheck.tfjsLosses.map((x) => x.toFixed(5)).join(', ')}, parameters then within ${r.baselineCheck.paramDiff.toExponential(1)} (moved up to ${r.baselineCheck.paramMoved.toExponential(1)}) — ${r.baselineCheck.ok ? 'the baseline computes the same training step' : '**MISMATCH: the comparison is not valid**'}.`
       : 'Baseline check not run (one side only).',
     '',
-    'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping), median over the timed steps with 3 steps in flight on both sides; both start from the same weights and batch, so the first losses must agree.',
+    'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping): all timed tokens over all timed wall time, in rounds that alternate between the two sides (so load from other processes falls on both), up to 3 steps in flight on both sides; ms/step is the median round. Both start from the same weights and batch, so the first losses must agree.',
     '',
     caseTable(r),
     '',

@@ -15,7 +15,8 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { headSize, type LlamaConfig } from '../src/engine/config';
 import { IGNORE_INDEX } from '../src/reference/ops';
 import type { Batch } from '../src/reference/model';
-import { BENCH_SETTINGS, initWeights, medianStep, syntheticBatch, type BenchCase, type TfjsResult } from './common';
+import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, type BenchCase, type TfjsResult } from './common';
+import type { BenchSide } from './ours';
 
 const IN_FLIGHT = 3;
 
@@ -219,7 +220,7 @@ export async function tfjsGradients(config: LlamaConfig, batch: Batch, weights: 
   }
 }
 
-export async function benchTfjs(c: BenchCase, log: (s: string) => void): Promise<TfjsResult> {
+export async function startTfjs(c: BenchCase, log: (s: string) => void): Promise<BenchSide<TfjsResult>> {
   const t0 = performance.now();
   await useWebgpu();
   const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
@@ -228,6 +229,14 @@ export async function benchTfjs(c: BenchCase, log: (s: string) => void): Promise
   const { onehot, weights } = targets(batch, c.config.vocab_size);
   const opt = tf.train.adam(BENCH_SETTINGS.lr, BENCH_SETTINGS.beta1, BENCH_SETTINGS.beta2, BENCH_SETTINGS.eps);
   const startupMs = performance.now() - t0;
+  let freed = false;
+  const abort = () => {
+    if (freed) return;
+    freed = true;
+    opt.dispose();
+    model.dispose();
+    tf.dispose([ids, onehot, weights]);
+  };
   try {
     const losses: number[] = [];
     const step = async () => {
@@ -242,34 +251,38 @@ export async function benchTfjs(c: BenchCase, log: (s: string) => void): Promise
     log(`tfjs ${c.name}: first step ${firstStepMs.toFixed(0)} ms, loss ${losses[0].toFixed(4)}`);
     for (let i = 1; i < c.warmup; i++) losses.push(await step());
     const tensorsBefore = tf.memory().numTensors;
-
-    // Same pipelining as ours: read step i's loss while later steps are already queued.
-    const ends: number[] = [];
-    const inflight: Promise<void>[] = [];
-    const start = performance.now();
-    for (let i = 0; i < c.steps; i++) {
-      const l = trainStep(model, opt, ids, onehot, weights);
-      inflight.push(l.data().then((d) => {
-        losses.push(d[0]);
-        ends.push(performance.now());
-        l.dispose();
-      }));
-      if (inflight.length >= IN_FLIGHT) await inflight.shift();
-    }
-    await Promise.all(inflight);
-    const total = performance.now() - start;
-    const leaked = tf.memory().numTensors - tensorsBefore;
-    if (leaked !== 0) throw new Error(`TF.js baseline leaks ${leaked} tensors per ${c.steps} steps; the timing would include garbage.`);
-    const stepMs = medianStep(start, ends);
-    log(`tfjs ${c.name}: ${c.steps} steps in ${total.toFixed(0)} ms (median ${stepMs.toFixed(1)} ms/step), loss ${losses[losses.length - 1].toFixed(4)}`);
-    const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number };
     return {
-      startupMs, firstStepMs, stepMs, tokensPerSec: (c.B * c.T * c.steps) / (total / 1000), losses,
-      ...(mem.numBytesInGPUAllocated !== undefined ? { gpuBytesAllocated: mem.numBytesInGPUAllocated } : {}),
+      abort,
+      // Same pipelining as ours: read step i's loss while later steps are already queued.
+      async steps(n) {
+        const inflight: Promise<void>[] = [];
+        const start = performance.now();
+        for (let i = 0; i < n; i++) {
+          const l = trainStep(model, opt, ids, onehot, weights);
+          inflight.push(l.data().then((d) => {
+            losses.push(d[0]);
+            l.dispose();
+          }));
+          if (inflight.length >= IN_FLIGHT) await inflight.shift();
+        }
+        await Promise.all(inflight);
+        const ms = performance.now() - start;
+        log(`tfjs ${c.name}: ${n} step(s) in ${ms.toFixed(0)} ms, loss ${losses[losses.length - 1].toFixed(4)}`);
+        return ms;
+      },
+      async finish(roundsMs, perRound) {
+        const leaked = tf.memory().numTensors - tensorsBefore;
+        const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number };
+        abort();
+        if (leaked !== 0) throw new Error(`TF.js baseline leaks ${leaked} tensors over the timed steps; the timing would include garbage.`);
+        return {
+          startupMs, firstStepMs, ...roundStats(c, roundsMs, perRound), losses,
+          ...(mem.numBytesInGPUAllocated !== undefined ? { gpuBytesAllocated: mem.numBytesInGPUAllocated } : {}),
+        };
+      },
     };
-  } finally {
-    opt.dispose();
-    model.dispose();
-    tf.dispose([ids, onehot, weights]);
+  } catch (err) {
+    abort();
+    throw err;
   }
 }
