@@ -272,12 +272,13 @@ export async function startTfjs(c: BenchCase, log: (s: string) => void): Promise
       },
       async finish(roundsMs, perRound) {
         const leaked = tf.memory().numTensors - tensorsBefore;
-        const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number };
+        // The WebGPU backend's own counters: bytes in its buffer pool (allocated, including free buffers).
+        const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
         abort();
         if (leaked !== 0) throw new Error(`TF.js baseline leaks ${leaked} tensors over the timed steps; the timing would include garbage.`);
         return {
           startupMs, firstStepMs, ...roundStats(c, roundsMs, perRound), losses,
-          ...(mem.numBytesInGPUAllocated !== undefined ? { gpuBytesAllocated: mem.numBytesInGPUAllocated } : {}),
+          ...(mem.numBytesAllocatedInGPU !== undefined ? { gpuBytesAllocated: mem.numBytesAllocatedInGPU } : {}),
         };
       },
     };

@@ -161,6 +161,75 @@ fn matmul_direct_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
   for (var r = 0u; r < 4u; r++) { store(m + r, col, acc[r] + bv); }
 }
 
+// matmul_direct with 16-byte loads and stores, used when K, the leading dimensions, P and (for a
+// row-major a) M are multiples of 4: per 4-wide slice of K, four vec4 loads of a and four of b form
+// 4 x 4 blocks, and each output row takes one matrix-vector product (16 multiply-adds). Rows and
+// columns past the edge read clamped (valid) addresses and are not stored.
+@group(0) @binding(0) var<storage, read_write> c4: array<vec4<f32>>; // (M, P/4)
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+
+// Column r = a(m + r, k .. k+3).
+fn a_block(m: u32, k: u32) -> mat4x4<f32> {
+  if (A_KCONTIG) {
+    let last = p.M - 1u;
+    return mat4x4<f32>(a4[(min(m, last) * p.lda + k) / 4u], a4[(min(m + 1u, last) * p.lda + k) / 4u],
+                       a4[(min(m + 2u, last) * p.lda + k) / 4u], a4[(min(m + 3u, last) * p.lda + k) / 4u]);
+  }
+  let mm = min(m, p.M - 4u);
+  return transpose(mat4x4<f32>(a4[(k * p.lda + mm) / 4u], a4[((k + 1u) * p.lda + mm) / 4u],
+                               a4[((k + 2u) * p.lda + mm) / 4u], a4[((k + 3u) * p.lda + mm) / 4u]));
+}
+
+// Column j = b(k + j, q .. q+3).
+fn b_block(k: u32, q: u32) -> mat4x4<f32> {
+  if (B_KCONTIG) {
+    let last = p.P - 1u;
+    return transpose(mat4x4<f32>(b4[(min(q, last) * p.ldb + k) / 4u], b4[(min(q + 1u, last) * p.ldb + k) / 4u],
+                                 b4[(min(q + 2u, last) * p.ldb + k) / 4u], b4[(min(q + 3u, last) * p.ldb + k) / 4u]));
+  }
+  let qq = min(q, p.P - 4u);
+  return mat4x4<f32>(b4[(k * p.ldb + qq) / 4u], b4[((k + 1u) * p.ldb + qq) / 4u],
+                     b4[((k + 2u) * p.ldb + qq) / 4u], b4[((k + 3u) * p.ldb + qq) / 4u]);
+}
+
+fn direct4_tile(m: u32, q: u32) -> array<vec4<f32>, 4> {
+  var acc: array<vec4<f32>, 4>;
+  for (var k = 0u; k < p.K; k += 4u) {
+    let ab = a_block(m, k);
+    let bb = b_block(k, q);
+    acc[0] += bb * ab[0];
+    acc[1] += bb * ab[1];
+    acc[2] += bb * ab[2];
+    acc[3] += bb * ab[3];
+  }
+  return acc;
+}
+
+fn store4(m: u32, q: u32, v: vec4<f32>) {
+  if (m >= p.M || q >= p.P) { return; }
+  let i = (m * p.P + q) / 4u;
+  if (p.accumulate != 0u) { c4[i] = c4[i] + v; } else { c4[i] = v; }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 4u * WGY + 4u * lid.y;
+  let col = wid.x * 4u * WGX + 4u * lid.x;
+  let acc = direct4_tile(m, col);
+  for (var r = 0u; r < 4u; r++) { store4(m + r, col, acc[r]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 4u * WGY + 4u * lid.y;
+  let col = wid.x * 4u * WGX + 4u * lid.x;
+  let acc = direct4_tile(m, col);
+  var bv = vec4<f32>(0.0);
+  if (col < p.P) { bv = vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u]); }
+  for (var r = 0u; r < 4u; r++) { store4(m + r, col, acc[r] + bv); }
+}
+
 @group(0) @binding(0) var<storage, read_write> dbias: array<f32>; // (O) +=
 @group(0) @binding(1) var<storage, read> bdout: array<f32>;       // (N, O)
 @group(0) @binding(2) var<uniform> bp: Params;                    // M = N rows, P = O columns

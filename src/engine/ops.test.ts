@@ -109,19 +109,22 @@ describe('matmul', () => {
   }
 
   // Every tile shape the autotune may pick, on shapes spanning several tiles with partial edge
-  // tiles in M, P and K (70 x 133 outputs, K = 45 / 133 / 70).
-  for (const tiles of MATMUL_TILE_CANDIDATES) {
-    it(`tiled kernel ${describeTiles(tiles)}: forward (bias) and backward (accumulate) vs the reference`, async () => {
-      const N = 70, I = 45, O = 133;
+  // tiles in M, P and K: 70 x 45 x 133 (no dimension a multiple of 4: scalar loads) and
+  // 68 x 44 x 132 (all multiples of 4: the direct kernels' vec4 path, edges clamped).
+  for (const tiles of MATMUL_TILE_CANDIDATES) for (const [N, I, O] of [[70, 45, 133], [68, 44, 132]]) {
+    it(`tiled kernel ${describeTiles(tiles)}, ${N}x${I}x${O}: forward (bias) and backward (accumulate) vs the reference`, async () => {
       const ctx = { ...g.ctx, matmulTiles: tiles };
       const x = randn(rng, N * I), w = randn(rng, O * I), b = randn(rng, O), dout = randn(rng, N * O);
       const dx0 = randn(rng, N * I), dw0 = randn(rng, O * I);
       const tx = g.tensor('x', [N, I], x), tw = g.tensor('w', [O, I], w);
       const out = g.tensor('out', [N, O]), dx = g.tensor('dx', [N, I], dx0), dw = g.tensor('dw', [O, I], dw0);
-      await g.run([
+      const ds = [
         ...matmulForward(ctx, out, tx, tw, g.tensor('b', [O], b), N, I, O),
         ...matmulBackward(ctx, dx, dw, null, g.tensor('dout', [N, O], dout), tx, tw, N, I, O, true),
-      ]);
+      ];
+      const aligned = N % 4 === 0 && I % 4 === 0 && O % 4 === 0;
+      for (const d of ds) expect(d.pipeline.label.toLowerCase().includes('direct4'), `${d.label}: ${d.pipeline.label}`).toBe(tiles.bk === 0 && aligned);
+      await g.run(ds);
       const wOut = new Float64Array(N * O), wDx = Float64Array.from(dx0), wDw = Float64Array.from(dw0);
       ref.matmulForward(wOut, x, w, b, N, I, O);
       ref.matmulBackward(wDx, wDw, null, dout, x, w, N, I, O, true);

@@ -42,7 +42,7 @@ export const MATMUL_TILE_CANDIDATES: readonly MatmulTiles[] = [
 ];
 
 export function describeTiles(t: MatmulTiles): string {
-  return `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, ${t.bk ? `K slice ${t.bk} in workgroup memory` : 'no workgroup memory'}`;
+  return `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, ${t.bk ? `K slice ${t.bk} in workgroup memory` : 'no workgroup memory (vec4 loads where aligned)'}`;
 }
 
 /** The tiled product c (M,P) (=|+=) a (M,K) @ b (K,P) (+ bias), a and b read as the orientations say. */
@@ -55,10 +55,13 @@ function product(
   const y = Math.ceil(M / (4 * t.wgy));
   if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
   const direct = t.bk === 0;
+  // 16-byte loads and stores need every vec4 to start on a multiple of 4 elements.
+  const vec4 = direct && K % 4 === 0 && lda % 4 === 0 && ldb % 4 === 0 && P % 4 === 0 && (aKContig || M % 4 === 0) && (bKContig || P % 4 === 0);
   // BK sizes the workgroup arrays, which the direct entry points do not use; any valid value does.
   const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0 };
   const bindings = bias ? [c, a, b, bias] : [c, a, b];
-  const d = dispatch(ctx, src, direct ? (bias ? 'matmul_direct_bias' : 'matmul_direct') : entry, bindings, { u32: [M, P, K, lda, ldb, accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
+  const directEntry = vec4 ? (bias ? 'matmul_direct4_bias' : 'matmul_direct4') : bias ? 'matmul_direct_bias' : 'matmul_direct';
+  const d = dispatch(ctx, src, direct ? directEntry : entry, bindings, { u32: [M, P, K, lda, ldb, accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
   // Labelled by the product, not the shared entry point, so profiles split forward, dx and dw.
   return { ...d, label: `${name}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * M * P * K };
 }
