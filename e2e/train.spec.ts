@@ -5,7 +5,7 @@
 // The embedded model takes tens of seconds per step on SwiftShader, so these tests load the micro
 // model (e2e/fixtures/micro-model: same tokenizer and vocabulary, C = 16, 2 layers) with ?model=.
 import { readFileSync } from 'node:fs';
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { chromium, expect, test, type Page, type TestInfo } from '@playwright/test';
 import { chat, idle, longestTask, paste, screen, warmUp, watchLongTasks } from './helpers';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
@@ -152,6 +152,15 @@ test('train response-only vs full sequence vs prompt weight 0.1: curves, CSV, he
   const longest = await longestTask(page);
   console.log(`training ${STEPS} steps × 3 runs: longest main-thread task ${longest} ms`);
   expect(longest).toBeLessThan(MAX_TASK_MS);
+  // The observer is live: a deliberate 120 ms task (a timer, i.e. a real event-loop task; a
+  // DevTools evaluate is not one) is seen.
+  await page.evaluate(() => {
+    setTimeout(() => {
+      const t = performance.now();
+      while (performance.now() - t < 120);
+    }, 0);
+  });
+  await expect.poll(() => longestTask(page)).toBeGreaterThanOrEqual(100);
   await expect(page.getByTestId('progress-step')).toHaveText(String(STEPS));
 
   // The table: the last step of each run.
@@ -351,4 +360,26 @@ test('a JSONL dataset trains on every sample; a share link restores the sample a
   await expect(other.getByTestId('format')).toContainText('JSONL');
   expect(other.url()).not.toContain('#share=');
   await screen(other, testInfo, 'train-05-shared');
+});
+
+test('without WebGPU: a clear message, the token view still works, Train is off', async ({ baseURL }, testInfo) => {
+  // Its own browser with WebGPU switched off (the config's browser enables it for every test).
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-features=WebGPU', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage({ baseURL });
+    await open(page);
+    // Chromium keeps navigator.gpu but offers no adapter.
+    expect(await page.evaluate(async () => !('gpu' in navigator) || (await navigator.gpu.requestAdapter()) === null)).toBe(true);
+    await paste(page, SIMPLE);
+    await expect(page.locator('[data-testid=token-list] .tok').first()).toBeVisible();
+    await expect(page.getByTestId('no-webgpu')).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('no-webgpu')).toContainText(/no GPU adapter|not available/);
+    await expect(page.getByTestId('train')).toBeDisabled();
+    await screen(page, testInfo, 'train-06-no-webgpu');
+  } finally {
+    await browser.close();
+  }
 });

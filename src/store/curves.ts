@@ -7,6 +7,28 @@
  * run table always carry the raw numbers.
  */
 import type { RunCurve } from './train';
+import type { StepEvent } from './trainSession';
+
+const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
+
+/**
+ * Appends one step event to a run's curve. Nothing non-finite is stored: a step that updated
+ * nothing (no trained tokens, non-finite loss or gradient) or whose numbers are NaN/Infinity keeps
+ * null there, and the returned warning names the run and the step (null when all is well).
+ */
+export function appendStep(c: RunCurve, e: StepEvent, runName: string): string | null {
+  const ok = e.status === 'ok' && Number.isFinite(e.objective);
+  c.step.push(e.step);
+  c.objective.push(ok ? e.objective : null);
+  c.response.push(finiteOrNull(e.responseLoss));
+  c.prompt.push(finiteOrNull(e.promptLoss));
+  c.trainedTokens.push((c.trainedTokens.at(-1) ?? 0) + e.trainedTokens);
+  c.lr.push(e.lr);
+  if (e.status !== 'ok') return `${runName}: ${e.message ?? `step ${e.step}: ${e.status}`}`;
+  const bad = ([['objective', e.objective], ['response-token loss', e.responseLoss], ['prompt-token loss', e.promptLoss]] as const)
+    .filter(([, v]) => v !== null && !Number.isFinite(v));
+  return bad.length ? `${runName}, step ${e.step}: ${bad.map(([k, v]) => `${k} is ${v}`).join(', ')}; not plotted.` : null;
+}
 
 export const SERIES_KINDS = ['objective', 'response', 'prompt'] as const;
 export type SeriesKind = (typeof SERIES_KINDS)[number];

@@ -18,6 +18,7 @@ import { TOKEN_ROLES, type TokenRole, type TokenizerId } from '../data/types';
 import { defaultOptimizer, checkOptimizer, type OptimizerSettings } from './trainPlan';
 import { loadTraining, saveTraining, TRAIN_PERSISTED, TRAIN_WRITE_DEBOUNCE_MS, type TrainPersistedKey } from './trainPersist';
 import { decodeShare, shareInHash, shareUrl, type SharedState } from './share';
+import { appendStep } from './curves';
 import { ANSWER_TOKENS, MAX_ANSWER_TOKENS, type Answer, type FromTrainer, type HeatmapData, type LoadedModel, type StartedInfo, type StepEvent, type ToTrainer } from './trainProtocol';
 
 export interface RunSpec {
@@ -212,25 +213,11 @@ function getWorker(): Worker {
   return worker;
 }
 
-const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
-
 function onStep(e: StepEvent): void {
   const c = curves[e.run];
   if (!c) return;
-  const name = useTrain.getState().runs[e.run]?.name ?? runName(e.run);
-  const objective = e.status === 'ok' && Number.isFinite(e.objective) ? e.objective : null;
-  c.step.push(e.step);
-  c.objective.push(objective);
-  c.response.push(finiteOrNull(e.responseLoss));
-  c.prompt.push(finiteOrNull(e.promptLoss));
-  c.trainedTokens.push((c.trainedTokens.at(-1) ?? 0) + e.trainedTokens);
-  c.lr.push(e.lr);
-  if (e.status !== 'ok') pendingWarnings.push(`${name}: ${e.message ?? `step ${e.step}: ${e.status}`}`);
-  else {
-    const bad = [['objective', e.objective], ['response-token loss', e.responseLoss], ['prompt-token loss', e.promptLoss]]
-      .filter(([, v]) => v !== null && !Number.isFinite(v as number));
-    if (bad.length) pendingWarnings.push(`${name}, step ${e.step}: ${bad.map(([k, v]) => `${k} is ${v}`).join(', ')}; not plotted.`);
-  }
+  const warning = appendStep(c, e, useTrain.getState().runs[e.run]?.name ?? runName(e.run));
+  if (warning) pendingWarnings.push(warning);
   const runs = curves.length;
   const s = stepTokens.get(e.step) ?? { runs: 0, tokens: 0 };
   s.runs++;
@@ -323,7 +310,8 @@ function onMessage(m: FromTrainer): void {
       if (kind === 'load') set((s) => ({ model: { ...s.model, status: 'error', error: m.message } }));
       else if (kind === 'evaluate') set({ heatBusy: false, heatError: m.message });
       else if (kind === 'generate') set({ answersBusy: false, answersError: m.message });
-      else if (kind === 'start') set({ phase: 'error', error: m.message });
+      // Nothing was trained: back to set-up, with the reason.
+      else if (kind === 'start') set({ phase: 'idle', error: m.message, progress: null });
       else set({ error: m.message });
       return;
   }
@@ -496,6 +484,7 @@ export const useTrain = create<TrainState>()((set, get) => ({
   },
   resume() {
     if (get().phase !== 'paused') return;
+    lockstep = []; // the pause is not training time: measure the speed afresh
     send({ type: 'resume' });
     set({ phase: 'training' });
   },

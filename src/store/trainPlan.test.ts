@@ -10,7 +10,8 @@ import { DEFAULT_POLICY } from '../data/labels';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../reference/ops';
 import { dataOrder, defaultOptimizer, checkOptimizer, lrAt, prepareSample, stepBatch, type PreparedSample } from './trainPlan';
-import { chartData, curvesCsv, ema } from './curves';
+import { appendStep, chartData, curvesCsv, ema } from './curves';
+import type { StepEvent } from './trainSession';
 import { decodeShare, encodeShare, shareInHash, type SharedState } from './share';
 import type { RunCurve } from './train';
 
@@ -103,6 +104,26 @@ describe('curves', () => {
     for (const i of [0, 1, 3]) expect(e[i]).toBeCloseTo(2, 12);
     const s = ema([1, 3], 0.5);
     expect(s[1]).toBeCloseTo((0.5 * 0.5 * 1 + 0.5 * 3) / (1 - 0.25), 12);
+  });
+
+  it('non-finite steps are stored as null with a warning that names the step; never plotted', () => {
+    const c = curve([]);
+    const ev = (step: number, patch: Partial<StepEvent>): StepEvent => ({
+      run: 0, step, lr: 1e-3, status: 'ok', objective: 2, promptLoss: 3, responseLoss: 1, promptTokens: 4, responseTokens: 2,
+      trainedTokens: 2, tokens: 6, gradNorm: 1, ms: 1, ...patch,
+    });
+    expect(appendStep(c, ev(1, {}), 'Run A')).toBeNull();
+    const w2 = appendStep(c, ev(2, { status: 'non-finite', objective: NaN, promptLoss: Infinity, message: 'Step 2: the loss is NaN, so no update was applied.' }), 'Run A');
+    expect(w2).toBe('Run A: Step 2: the loss is NaN, so no update was applied.');
+    const w3 = appendStep(c, ev(3, { responseLoss: Infinity }), 'Run A');
+    expect(w3).toBe('Run A, step 3: response-token loss is Infinity; not plotted.');
+    expect(c.objective).toEqual([2, null, 2]);
+    expect(c.prompt).toEqual([3, null, 3]);
+    expect(c.response).toEqual([1, 1, null]);
+    expect(c.trainedTokens).toEqual([2, 4, 6]);
+    for (const series of chartData([c], { smoothing: true, log: true }).slice(1)) {
+      for (const v of series) expect(v === null || Number.isFinite(v)).toBe(true);
+    }
   });
 
   it('CSV: header, one row per run per step, raw numbers, quoted names', () => {

@@ -3,6 +3,7 @@ import { useLayoutEffect, useRef, useState } from 'react';
 import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
 import { formatWeight } from './TokenChip';
 import type { Probe } from './TokenList';
+import type { HeatCell } from './train/HeatmapControls';
 
 const GAP_PX = 6;
 
@@ -15,11 +16,14 @@ export function TokenTooltip({
   tokens,
   labels,
   override,
+  heat,
 }: {
   probe: Probe;
   tokens: TokenColumns;
   labels: LabelColumns;
   override: 'train' | 'mask' | undefined;
+  /** The training heatmap's numbers for this token, when one is shown. */
+  heat?: HeatCell;
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const [pos, setPos] = useState<{ left: number; top: number } | null>(null);
@@ -78,6 +82,20 @@ export function TokenTooltip({
             : `position ${t - 1} (logits[${t - 1}] → labels[${t}])`}
         </dd>
       </dl>
+      {heat && (
+        <dl className="tt-heat" data-testid="tooltip-heat">
+          <dt>Run label</dt>
+          <dd>
+            <code>{heat.label}</code>
+          </dd>
+          <dt>Loss</dt>
+          <dd>{Number.isFinite(heat.loss) ? `${heat.loss.toFixed(3)} (p = ${heat.prob.toPrecision(3)})` : '— (never predicted)'}</dd>
+          <dt>‖∂L/∂logits‖</dt>
+          <dd>{heat.dlogit.toExponential(2)}</dd>
+          <dt>‖∂L/∂embedding‖</dt>
+          <dd>{heat.dembed.toExponential(2)}</dd>
+        </dl>
+      )}
       {(flags & FLAG_STRADDLES) !== 0 && (
         <p className="tt-note">
           Straddles roles: {rolesOf(tokens.roleMasks[t])}. One token holds characters of more than one role, so a

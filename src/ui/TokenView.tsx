@@ -184,7 +184,7 @@ export function TokenView() {
             heat={heat}
           />
           {probe && (
-            <TokenTooltip probe={probe} tokens={tokens} labels={labels} override={overrides[probe.index]} />
+            <TokenTooltip probe={probe} tokens={tokens} labels={labels} override={overrides[probe.index]} heat={heat?.[probe.index]} />
           )}
           <Rendered tokens={tokens} />
         </>

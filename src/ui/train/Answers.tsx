@@ -1,10 +1,11 @@
 // The conversation up to its last assistant turn, completed greedily by the base model and by each
 // run's current weights, side by side, next to the answer in the data.
+import { memo } from 'react';
 import { useTrain, type RunSpec } from '../../store/train';
 import { MAX_ANSWER_TOKENS } from '../../store/trainProtocol';
 import { visibleWhitespace } from '../../data/whitespace';
 
-export function Answers({ runs }: { runs: readonly RunSpec[] }) {
+export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[] }) {
   const answers = useTrain((s) => s.answers);
   const busy = useTrain((s) => s.answersBusy);
   const error = useTrain((s) => s.answersError);
@@ -76,4 +77,4 @@ export function Answers({ runs }: { runs: readonly RunSpec[] }) {
       )}
     </section>
   );
-}
+});

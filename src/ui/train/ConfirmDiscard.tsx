@@ -1,9 +1,9 @@
 // "Discard the runs?" A modal <dialog> (focus trapped, Escape cancels): Discard applies the held
 // change after discarding; Cancel keeps the runs and drops the change.
-import { useEffect, useRef } from 'react';
+import { memo, useEffect, useRef } from 'react';
 import { useTrain } from '../../store/train';
 
-export function ConfirmDiscard() {
+export const ConfirmDiscard = memo(function ConfirmDiscard() {
   const confirm = useTrain((s) => s.confirm);
   const confirmDiscard = useTrain((s) => s.confirmDiscard);
   const cancelDiscard = useTrain((s) => s.cancelDiscard);
@@ -37,4 +37,4 @@ export function ConfirmDiscard() {
       </div>
     </dialog>
   );
-}
+});

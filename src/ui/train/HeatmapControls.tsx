@@ -82,22 +82,21 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
   const { setHeat, requestHeatmap, clearHeatmap } = useTrain.getState();
   const sampleIndex = usePlayground((s) => s.sampleIndex);
   const cells = useHeatCells(tokens);
-  if (phase === 'idle' || phase === 'starting') return null;
-  if (restored) {
-    return (
-      <p className="heatmap-bar muted small" data-testid="heatmap-controls">
-        Heatmap: the restored runs' weights are not kept across reloads; train again to inspect tokens.
-      </p>
-    );
-  }
+  // Always laid out (disabled without runs), so starting a training does not move the token view.
+  const off = phase === 'idle' || phase === 'starting' || restored;
+  const why = restored
+    ? "The restored runs' weights are not kept across reloads: train again to colour the tokens."
+    : off
+      ? 'Train below, then colour every token by its loss or gradient for any run.'
+      : 'Pick a run and its weights (current, base, or a step kept during training), then show the heatmap.';
   const mismatch = heatmap !== null && cells === null;
   return (
-    <div className="heatmap-bar" data-testid="heatmap-controls" role="group" aria-label="Heatmap">
+    <div className="heatmap-bar" data-testid="heatmap-controls" role="group" aria-label="Heatmap" data-off={off || undefined}>
       <div className="heatmap-row">
         <strong>Heatmap</strong>
         <span className="heat-field">
           <span aria-hidden="true">run</span>
-          <select aria-label="Heatmap run" value={heatRun} onChange={(e) => setHeat({ heatRun: Number(e.target.value) })} data-testid="heat-run">
+          <select aria-label="Heatmap run" value={heatRun} onChange={(e) => setHeat({ heatRun: Number(e.target.value) })} data-testid="heat-run" disabled={off}>
             {runs.map((r, i) => (
               <option key={r.id} value={i}>
                 {r.name}
@@ -107,7 +106,7 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
         </span>
         <span className="heat-field">
           <span aria-hidden="true">weights</span>
-          <select aria-label="Heatmap weights" value={String(heatAt)} onChange={(e) => setHeat({ heatAt: e.target.value === 'current' ? 'current' : Number(e.target.value) })} data-testid="heat-at">
+          <select aria-label="Heatmap weights" value={String(heatAt)} onChange={(e) => setHeat({ heatAt: e.target.value === 'current' ? 'current' : Number(e.target.value) })} data-testid="heat-at" disabled={off}>
             <option value="current">current</option>
             <option value="0">step 0 (base)</option>
             {snapshots.map((s) => (
@@ -119,7 +118,7 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
         </span>
         <span className="heat-field">
           <span aria-hidden="true">colour by</span>
-          <select aria-label="Heatmap colour" value={metric} onChange={(e) => setHeat({ heatMetric: e.target.value as HeatMetric })} data-testid="heat-metric">
+          <select aria-label="Heatmap colour" value={metric} onChange={(e) => setHeat({ heatMetric: e.target.value as HeatMetric })} data-testid="heat-metric" disabled={off}>
             {(Object.keys(METRIC_TITLE) as HeatMetric[]).map((m) => (
               <option key={m} value={m}>
                 {METRIC_TITLE[m]}
@@ -127,7 +126,7 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
             ))}
           </select>
         </span>
-        <button type="button" onClick={requestHeatmap} disabled={busy} data-testid="show-heatmap">
+        <button type="button" onClick={requestHeatmap} disabled={off || busy} data-testid="show-heatmap">
           {busy ? 'Evaluating…' : heatmap ? 'Refresh' : 'Show heatmap'}
         </button>
         {heatmap && (
@@ -141,6 +140,7 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
           </span>
         )}
       </div>
+      <p className="muted small">{why}</p>
       <p className="muted small">
         Masked (<code>-100</code>) tokens have zero gradient at their logits, yet their input embeddings still get
         gradient, because the trained tokens after them attend to them.

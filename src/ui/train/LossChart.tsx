@@ -2,7 +2,7 @@
 // response-token loss (dashed) and the prompt-token loss (dotted). The chart subscribes to the
 // store's curveVersion and calls setData itself: React renders this component when the run list or
 // the axis options change, never per step.
-import { useEffect, useRef } from 'react';
+import { memo, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { getCurves, useTrain, type RunSpec } from '../../store/train';
@@ -11,6 +11,9 @@ import { chartData, curvesCsv, SERIES_KINDS, SERIES_TITLE, type SeriesKind } fro
 const HEIGHT = 320;
 const DASH: Record<SeriesKind, number[] | undefined> = { objective: undefined, response: [7, 4], prompt: [2, 4] };
 const WIDTH: Record<SeriesKind, number> = { objective: 2.25, response: 1.5, prompt: 1.5 };
+
+/** Tick spacings of the step axis: whole steps only, 1-2-5 per decade. */
+const STEP_INCRS = Array.from({ length: 7 }, (_, d) => [1, 2, 5].map((m) => m * 10 ** d)).flat();
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
@@ -26,7 +29,7 @@ function options(runs: readonly RunSpec[], width: number, log: boolean): uPlot.O
     height: HEIGHT,
     scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
     axes: [
-      { label: 'optimizer step', stroke: '#344054', grid: { stroke: '#eef0f4' } },
+      { label: 'optimizer step', stroke: '#344054', grid: { stroke: '#eef0f4' }, incrs: STEP_INCRS },
       { label: log ? 'loss (nats, log scale)' : 'loss (nats)', stroke: '#344054', grid: { stroke: '#eef0f4' }, size: 60 },
     ],
     series,
@@ -89,12 +92,13 @@ function download(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
-export function LossChart({ runs }: { runs: readonly RunSpec[] }) {
+export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunSpec[] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const smoothing = useTrain((s) => s.smoothing);
   const logScale = useTrain((s) => s.logScale);
   const setChart = useTrain((s) => s.setChart);
+  const empty = useTrain((s) => s.phase === 'idle' && s.record === null);
 
   // (Re)build when the series or the y distribution change; data arrives through the subscription.
   useEffect(() => {
@@ -146,7 +150,14 @@ export function LossChart({ runs }: { runs: readonly RunSpec[] }) {
           PNG
         </button>
       </div>
-      <div ref={box} className="chart-box" data-testid="loss-chart" />
+      <div className="chart-frame">
+        <div ref={box} className="chart-box" data-testid="loss-chart" />
+        {empty && (
+          <p className="chart-empty" data-testid="chart-empty">
+            The curves appear here, step by step, once you press Train.
+          </p>
+        )}
+      </div>
     </div>
   );
-}
+});

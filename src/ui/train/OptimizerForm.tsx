@@ -1,6 +1,6 @@
 // Optimizer settings shared by every run. Each number is a draft while typed and applies on blur or
 // Enter, so typing "0.0005" never trains at "0". Defaults follow the loaded model's size until edited.
-import { useEffect, useId, useState } from 'react';
+import { memo, useEffect, useId, useState } from 'react';
 import { useTrain } from '../../store/train';
 import { lrAt, type OptimizerSettings } from '../../store/trainPlan';
 
@@ -40,7 +40,7 @@ function NumberField({ k, label, hint, step, min, max, integer }: { k: NumericKe
   );
 }
 
-export function OptimizerForm() {
+export const OptimizerForm = memo(function OptimizerForm() {
   const o = useTrain((s) => s.optimizer);
   const optimizerFor = useTrain((s) => s.optimizerFor);
   const modelName = useTrain((s) => s.model.loaded?.name ?? null);
@@ -77,4 +77,4 @@ export function OptimizerForm() {
       </div>
     </details>
   );
-}
+});

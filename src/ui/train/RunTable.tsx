@@ -1,10 +1,11 @@
 // The latest numbers of every run (raw, not smoothed): the same values the CSV holds. Re-rendered at
 // the store's flush rate through curveVersion, never per step.
+import { memo } from 'react';
 import { getCurves, useTrain, type RunSpec } from '../../store/train';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
-export function RunTable({ runs }: { runs: readonly RunSpec[] }) {
+export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpec[] }) {
   useTrain((s) => s.curveVersion);
   const curves = getCurves();
   return (
@@ -56,4 +57,4 @@ export function RunTable({ runs }: { runs: readonly RunSpec[] }) {
       </tbody>
     </table>
   );
-}
+});

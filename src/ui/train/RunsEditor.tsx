@@ -1,7 +1,7 @@
 // The runs to compare: one card per run with its mask settings (the only thing that differs
 // between runs), "+ add run", remove. Edits while runs exist go through the discard dialog. Labels
 // differ from the first screen's mask controls ("Full sequence", "User"…) so each name finds one control.
-import { useId, type CSSProperties } from 'react';
+import { memo, useId, type CSSProperties } from 'react';
 import { TOKEN_ROLES } from '../../data/types';
 import { MAX_RUNS, useTrain, type RunSpec } from '../../store/train';
 
@@ -85,7 +85,7 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
   );
 }
 
-export function RunsEditor() {
+export const RunsEditor = memo(function RunsEditor() {
   const runs = useTrain((s) => s.runs);
   const addRun = useTrain((s) => s.addRun);
   const locked = useTrain((s) => s.phase !== 'idle' || s.record !== null);
@@ -107,4 +107,4 @@ export function RunsEditor() {
       </div>
     </div>
   );
-}
+});

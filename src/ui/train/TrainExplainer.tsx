@@ -1,5 +1,7 @@
 // For learners: -100, the shift, why the objectives differ, how to read the curves. Collapsed.
-export function TrainExplainer() {
+import { memo } from 'react';
+
+export const TrainExplainer = memo(function TrainExplainer() {
   return (
     <details className="explainer train-explainer" data-testid="train-explainer">
       <summary>How to read this comparison</summary>
@@ -31,4 +33,4 @@ export function TrainExplainer() {
       </dl>
     </details>
   );
-}
+});
