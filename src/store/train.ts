@@ -153,6 +153,8 @@ export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'
 export const MAX_RUNS = RUN_COLORS.length;
 /** Store updates while training: at most this often. */
 export const FLUSH_MS = 250;
+/** playground-base's parameter count: the defaults until the loaded model reports its own. */
+const EMBEDDED_PARAMS = 3_819_776;
 /** Steps the speed is averaged over. */
 const SPEED_WINDOW = 20;
 
@@ -376,7 +378,7 @@ function resolveModelUrl(): string {
 }
 
 export const useTrain = create<TrainState>()((set, get) => ({
-  optimizer: defaultOptimizer(3_819_776),
+  optimizer: defaultOptimizer(EMBEDDED_PARAMS),
   runs: defaultRuns(),
   record: null,
   optimizerFor: 'default',
@@ -595,7 +597,7 @@ function validRuns(v: unknown): RunSpec[] | null {
 
 function validOptimizer(v: unknown): OptimizerSettings | null {
   if (!v || typeof v !== 'object') return null;
-  const o = { ...defaultOptimizer(3_819_776), ...(v as Partial<OptimizerSettings>) };
+  const o = { ...defaultOptimizer(EMBEDDED_PARAMS), ...(v as Partial<OptimizerSettings>) };
   return checkOptimizer(o).length === 0 && ['constant', 'cosine', 'linear'].includes(o.schedule) ? o : null;
 }
 
