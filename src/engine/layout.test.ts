@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MICRO_CONFIG, type LlamaConfig } from './config';
-import { ALIGN, activationGradTable, activationTable, buildLayout, defaultVocabChunk, memoryEstimate, VOCAB_CHUNK_ELEMENTS } from './layout';
+import { ALIGN, CATEGORIES, activationGradTable, activationTable, buildLayout, defaultVocabChunk, memoryEstimate, VOCAB_CHUNK_ELEMENTS } from './layout';
 import { paramTable, tensorView } from '../reference/model';
 import { randomModel } from '../reference/testkit';
 import { packBatch } from '../reference/batch';
@@ -31,6 +31,21 @@ describe('engine layout', () => {
     const smol: LlamaConfig = { vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: true, max_position_embeddings: 8192 };
     const s = memoryEstimate(smol, 4, 256);
     console.log('SmolLM2-135M shape, B=4 T=256 (MiB):', Object.fromEntries(Object.entries(s).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)])));
+  });
+
+  it('prints the embedded model memory table (the README quotes it)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { llamaConfigFromHf } = await import('../model/hfConfig');
+    const hf = JSON.parse(await readFile('public/models/playground-base/config.json', 'utf8'));
+    const { config } = llamaConfigFromHf(hf, 'playground-base/config.json');
+    const params = paramTable(config).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+    expect(params).toBe(3_819_776); // the model card's count
+    const rows = ([[1, 256], [4, 256]] as const).map(([B, T]) => ({ B, T, est: memoryEstimate(config, B, T) }));
+    const mibs = (v: number) => (v / 2 ** 20).toFixed(1);
+    const lines = ['| category | ' + rows.map((r) => `B=${r.B}, T=${r.T} (MiB)`).join(' | ') + ' |', '|---|' + rows.map(() => '---:').join('|') + '|'];
+    for (const cat of [...CATEGORIES, 'total'] as const) lines.push(`| ${cat} | ${rows.map((r) => mibs(r.est[cat])).join(' | ')} |`);
+    console.log(lines.join('\n'));
+    for (const r of rows) expect(r.est.parameters).toBeGreaterThanOrEqual(params * 4);
   });
 
   it('the LM head holds one (N, VC) chunk, never the (N, V) logits or dlogits', () => {
