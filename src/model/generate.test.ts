@@ -168,3 +168,31 @@ describe('generate on the GPU decoder (tiny fixture model)', () => {
     engine.destroy();
   });
 });
+
+describe('the embedded model generates what its model card shows', () => {
+  it('greedy samples in public/models/playground-base/README.md (PyTorch, no KV cache) = tokenizer + loadModel + Decoder + generate', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { PreTrainedTokenizer } = await import('@huggingface/transformers');
+    const { REPO_ROOT } = await import('./testkit');
+    const readme = readFileSync(join(REPO_ROOT, 'public/models/playground-base/README.md'), 'utf8');
+    // Blocks written by scripts/base_export.py: **greedy**, prompt `"<JSON string>"`: then a ```text fence.
+    const samples = [...readme.matchAll(/\*\*greedy\*\*, prompt `(".*?")`:\s*```text\n([\s\S]*?)\n```/g)].map((m) => ({ prompt: JSON.parse(m[1]) as string, text: m[2] }));
+    expect(samples.length, 'greedy samples in the model card').toBeGreaterThanOrEqual(1);
+    const m = await loadModel(undefined, { fetch: diskFetch(join(REPO_ROOT, 'public'), '/').fetch, cache: null });
+    const tok = new PreTrainedTokenizer(m.tokenizerJson, m.tokenizerConfig);
+    const gpu = await acquireNodeDevice();
+    const engine = await Engine.create({ gpu, config: m.config, B: 1, T: 16, weights: m.weights });
+    const dec = await Decoder.create(engine, { maxContext: m.config.max_position_embeddings });
+    for (const s of samples) {
+      const prompt = tok.encode(s.prompt, { add_special_tokens: false });
+      // base_export.generate: at most 80 new tokens, stops at <|endoftext|> or <|im_end|>.
+      const r = await generate(dec, prompt, { maxNewTokens: 80, stopTokenIds: m.stopTokenIds });
+      const text = tok.decode([...prompt, ...r.tokens], { skip_special_tokens: false });
+      console.log(`${JSON.stringify(s.prompt)} → ${JSON.stringify(text.slice(s.prompt.length))} (${r.reason}, ${r.tokens.length} tokens, ${r.msPerToken.toFixed(0)} ms/token)`);
+      expect(text).toBe(s.text);
+    }
+    dec.destroy();
+    engine.destroy();
+  }, 600_000);
+});
