@@ -17,7 +17,9 @@ import {
   type ParseResult,
   type TokenizedSample,
   type TokenizerId,
+  type TokenizerSource,
 } from '../data';
+import { fetchModelFile, resolveModelSource } from '../model/hub';
 import {
   FLAG_END_OF_TURN,
   FLAG_STRADDLES,
@@ -25,6 +27,7 @@ import {
   resolveContextLength,
   type FailStage,
   type LabelColumns,
+  type ModelTokenizer,
   type ParseInfo,
   type RunRequest,
   type TokenColumns,
@@ -40,12 +43,13 @@ interface LoadedTokenizer {
 /** Above this HF's tokenizer_config means "no limit stated" (it writes int(1e30)). */
 const NO_LIMIT_SENTINEL = 1e12;
 
-const tokenizers = new Map<TokenizerId, Promise<LoadedTokenizer>>();
+/** By tokenizerKey(). */
+const tokenizers = new Map<string, Promise<LoadedTokenizer>>();
 let parsed: { text: string; result: ParseResult } | null = null;
 interface Tokenized {
   text: string;
   sampleIndex: number;
-  tokenizerId: TokenizerId;
+  tokenizerKey: string;
   sample: TokenizedSample;
   columns: TokenColumns;
 }
@@ -65,15 +69,35 @@ async function fetchJson(url: string): Promise<unknown> {
   return res.json();
 }
 
-function getTokenizer(id: TokenizerId): Promise<LoadedTokenizer> {
-  let p = tokenizers.get(id);
+/** 'default' with a loaded model names that model's files; otherwise the fixed TOKENIZERS entry. */
+const tokenizerKey = (id: TokenizerId, model: ModelTokenizer | null) => (id === 'default' && model ? `model:${model.source}` : id);
+
+function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: TokenizerSource; fetch: (url: string) => Promise<unknown> } | null {
+  if (id === 'default' && model) {
+    // Through the model loader's fetch: a Hub model's files are in its Cache Storage by the time
+    // the model has loaded, so they are not downloaded twice.
+    const loc = resolveModelSource(model.source);
+    const files: Record<string, string> = { [`${loc.baseUrl}tokenizer.json`]: 'tokenizer.json', [`${loc.baseUrl}tokenizer_config.json`]: 'tokenizer_config.json' };
+    const src: TokenizerSource = { id, label: model.label, tokenizerUrl: `${loc.baseUrl}tokenizer.json`, configUrl: `${loc.baseUrl}tokenizer_config.json` };
+    return { src, fetch: async (url) => JSON.parse(new TextDecoder().decode(await fetchModelFile(loc, files[url]))) };
+  }
+  const src = TOKENIZERS.find((s) => s.id === id);
+  return src ? { src, fetch: fetchJson } : null;
+}
+
+function getTokenizer(id: TokenizerId, model: ModelTokenizer | null): Promise<LoadedTokenizer> {
+  const key = tokenizerKey(id, model);
+  let p = tokenizers.get(key);
   if (!p) {
-    const src = TOKENIZERS.find((s) => s.id === id);
-    if (!src) return Promise.reject(new Error(`unknown tokenizer "${id}"`));
+    // One loaded model at a time: an earlier model's tokenizer (tens of MB parsed) is not needed again soon.
+    if (key.startsWith('model:')) for (const k of tokenizers.keys()) if (k.startsWith('model:')) tokenizers.delete(k);
+    const found = tokenizerSource(id, model);
+    if (!found) return Promise.reject(new Error(`unknown tokenizer "${id}"`));
+    const { src } = found;
     let modelMaxLength: number | null = null;
     // Capture model_max_length from the config while the data module reads it.
     const fetchAndPeek = async (url: string) => {
-      const json = await fetchJson(url);
+      const json = await found.fetch(url);
       if (url === src.configUrl && json !== null && typeof json === 'object') {
         const m = (json as { model_max_length?: unknown }).model_max_length;
         if (typeof m === 'number' && m > 0 && m < NO_LIMIT_SENTINEL) modelMaxLength = m;
@@ -82,8 +106,8 @@ function getTokenizer(id: TokenizerId): Promise<LoadedTokenizer> {
     };
     p = loadTokenizer(src, fetchAndPeek).then((tok) => ({ tok, modelMaxLength }));
     // A failed load (e.g. a missing file) must be retried next time, not cached forever.
-    p.catch(() => tokenizers.delete(id));
-    tokenizers.set(id, p);
+    p.catch(() => tokenizers.delete(key));
+    tokenizers.set(key, p);
   }
   return p;
 }
@@ -163,11 +187,12 @@ async function run(req: RunRequest): Promise<void> {
       throw new StepError('sample', 'The input parsed, but it holds no chat sample. Paste at least one message.');
     }
     // 2. Tokenizer (cached per id; first use downloads 1–11 MB, so say so).
-    const srcLabel = TOKENIZERS.find((s) => s.id === req.tokenizerId)?.label ?? req.tokenizerId;
+    const key = tokenizerKey(req.tokenizerId, req.modelTokenizer);
+    const srcLabel = tokenizerSource(req.tokenizerId, req.modelTokenizer)?.src.label ?? req.tokenizerId;
     let loaded: LoadedTokenizer;
     try {
-      if (!tokenizers.has(req.tokenizerId)) post({ kind: 'status', seq: req.seq, message: `Loading the ${srcLabel} tokenizer…` });
-      loaded = await getTokenizer(req.tokenizerId);
+      if (!tokenizers.has(key)) post({ kind: 'status', seq: req.seq, message: `Loading the ${srcLabel} tokenizer…` });
+      loaded = await getTokenizer(req.tokenizerId, req.modelTokenizer);
     } catch (err) {
       throw new StepError('tokenizer', `Could not load the ${srcLabel} tokenizer: ${messageOf(err)}. Pick another tokenizer or check that its files are served.`);
     }
@@ -176,7 +201,7 @@ async function run(req: RunRequest): Promise<void> {
       tokenized !== null &&
       tokenized.text === req.text &&
       tokenized.sampleIndex === sampleIndex &&
-      tokenized.tokenizerId === req.tokenizerId;
+      tokenized.tokenizerKey === key;
     if (!tokenized || !same) {
       let sample: TokenizedSample;
       try {
@@ -185,23 +210,23 @@ async function run(req: RunRequest): Promise<void> {
         throw new StepError('template', `Sample ${sampleIndex + 1}: ${messageOf(err)}`, { sample: sampleIndex });
       }
       const columns = toColumns(`t${++tokenizationCount}`, sample, loaded);
-      tokenized = { text: req.text, sampleIndex, tokenizerId: req.tokenizerId, sample, columns };
+      tokenized = { text: req.text, sampleIndex, tokenizerKey: key, sample, columns };
     }
-    const key = tokenized.columns.key;
+    const columnsKey = tokenized.columns.key;
     // 4. Labels + context check (always: they depend on the settings).
     let labels: LabelColumns;
     try {
       const lr = computeLabels(tokenized.sample, req.policy);
-      const contextLength = resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength);
+      const contextLength = resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
       const context = checkContext(tokenized.sample, lr, contextLength);
-      labels = { key, ...lr, contextLength, contextLengthIsOwn: req.contextLength !== null, context };
+      labels = { key: columnsKey, ...lr, contextLength, contextLengthIsOwn: req.contextLength !== null, context };
     } catch (err) {
       throw new StepError('labels', messageOf(err));
     }
     // Labels are fresh arrays per request: transfer them. Token columns are cached here, so they
     // are cloned (once per tokenization), not transferred.
-    const tokens = sentKey === key ? null : tokenized.columns;
-    sentKey = key;
+    const tokens = sentKey === columnsKey ? null : tokenized.columns;
+    sentKey = columnsKey;
     post(
       { kind: 'result', seq: req.seq, parse, tokens, labels, ms: performance.now() - t0 },
       [labels.labels.buffer, labels.weights.buffer],

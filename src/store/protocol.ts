@@ -17,6 +17,21 @@ export interface RunRequest {
   policy: MaskPolicy;
   /** The user's context length; null = the tokenizer's own limit (see resolveContextLength). */
   contextLength: number | null;
+  /** What tokenizerId 'default' reads when the loaded model is not the embedded one; null = the embedded model's files. */
+  modelTokenizer: ModelTokenizer | null;
+}
+
+/**
+ * The loaded model's own tokenizer. 'default' in the tokenizer menu means "the model's tokenizer":
+ * the embedded model's files until another model is loaded, then that model's, so the token view
+ * shows the tokens training uses (and hand overrides index the same tokens).
+ */
+export interface ModelTokenizer {
+  /** The model's source (folder URL or Hub repo id, src/model/hub.ts): its tokenizer.json and tokenizer_config.json. */
+  source: string;
+  label: string;
+  /** The model's max_position_embeddings: the context length when the user has set none. */
+  contextLength: number;
 }
 
 /**
@@ -27,8 +42,9 @@ export interface RunRequest {
  */
 export const FALLBACK_CONTEXT: Record<TokenizerId, number> = { default: 256, llama3: 8192, qwen3: 40960 };
 
-export function resolveContextLength(id: TokenizerId, own: number | null, modelMaxLength: number | null): number {
+export function resolveContextLength(id: TokenizerId, own: number | null, modelMaxLength: number | null, model: ModelTokenizer | null = null): number {
   if (own !== null) return own;
+  if (id === 'default' && model) return model.contextLength;
   if (id !== 'default' && modelMaxLength !== null) return modelMaxLength;
   return FALLBACK_CONTEXT[id];
 }

@@ -12,7 +12,7 @@ import { EXAMPLES } from '../data/examples';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { InputError, MaskPolicy, TokenRole, TokenizerId } from '../data/types';
 import { PERSISTED, WRITE_DEBOUNCE_MS, loadPersisted, savePersisted, type PersistedKey } from './persist';
-import type { FailStage, LabelColumns, ParseInfo, RunRequest, TokenColumns, WorkerReply } from './protocol';
+import type { FailStage, LabelColumns, ModelTokenizer, ParseInfo, RunRequest, TokenColumns, WorkerReply } from './protocol';
 
 /** The mask policy minus the hand overrides (those live next to the tokens they index). */
 export type PolicySettings = Omit<MaskPolicy, 'overrides'>;
@@ -55,6 +55,8 @@ export interface PlaygroundState {
   stale: boolean;
   failure: Failure | null;
   lastRunMs: number | null;
+  /** The loaded model's tokenizer behind tokenizerId 'default' (null: the embedded model's); set by train.ts. */
+  modelTokenizer: ModelTokenizer | null;
 
   setText(text: string): void;
   setSampleIndex(index: number): void;
@@ -68,6 +70,8 @@ export interface PlaygroundState {
   /** Flip one token between trained and masked; a second click removes the override. */
   toggleOverride(index: number): void;
   clearOverrides(): void;
+  /** A model was loaded: 'default' now reads its tokenizer and the view switches to it. */
+  setModelTokenizer(model: ModelTokenizer | null): void;
   /** Read the saved input, then run the first computation. Call once at startup. */
   hydrate(): Promise<void>;
 }
@@ -159,6 +163,7 @@ function send(): void {
     tokenizerId: s.settings.tokenizerId,
     policy: { ...s.settings.policy, overrides: s.overrides },
     contextLength: s.settings.contextLengths[s.settings.tokenizerId],
+    modelTokenizer: s.modelTokenizer,
   };
   getWorker().postMessage(req);
 }
@@ -203,6 +208,7 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
   stale: false,
   failure: null,
   lastRunMs: null,
+  modelTokenizer: null,
 
   setText(text) {
     if (text === get().text) return;
@@ -253,6 +259,8 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
     const { overrides, labels, stale } = get();
     // Indices refer to the shown tokenization: not while it is stale or an edit is about to replace it.
     if (!labels || stale || debounceTimer !== undefined || index < 0 || index >= labels.labels.length) return;
+    // Hand overrides reach every training run (train.ts): changing one changes what runs train on.
+    if (!allowed(() => get().toggleOverride(index))) return;
     const next = { ...overrides };
     if (index in next) delete next[index];
     else next[index] = labels.weights[index] > 0 ? 'mask' : 'train';
@@ -261,7 +269,15 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
   },
   clearOverrides() {
     if (Object.keys(get().overrides).length === 0) return;
+    if (!allowed(() => get().clearOverrides())) return;
     set({ overrides: {} });
+    schedule(0);
+  },
+  setModelTokenizer(model) {
+    const same = (a: ModelTokenizer | null, b: ModelTokenizer | null) => a?.source === b?.source && a?.contextLength === b?.contextLength;
+    const s = get();
+    if (same(model, s.modelTokenizer) && s.settings.tokenizerId === 'default') return;
+    set({ modelTokenizer: model, settings: { ...s.settings, tokenizerId: 'default' }, overrides: {} });
     schedule(0);
   },
   async hydrate() {

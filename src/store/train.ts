@@ -9,7 +9,13 @@
  * itself; components render at the flush rate, not the step rate.
  *
  * Runs are discarded only with the user's consent: actions that change what they were trained on
- * (the text, the context, a mask) go through the discard guard installed in the playground store.
+ * (the text, the context, a mask, a hand override, the model) go through the discard guard
+ * installed in the playground store, or ask through the same dialog.
+ *
+ * The model: the embedded one, or what `?model=` names, loads when the page opens; loadModel()
+ * loads another (folder URL or Hub repo id). The model in use stays until the new one has loaded,
+ * so a failed load (offline, unsupported architecture, too large for the GPU) only shows an error.
+ * A loaded model's tokenizer becomes the token view's 'default' tokenizer (store.setModelTokenizer).
  */
 import { create } from 'zustand';
 import type { AdapterReport } from '../gpu/device';
@@ -19,7 +25,8 @@ import { defaultOptimizer, checkOptimizer, type OptimizerSettings } from './trai
 import { loadTraining, saveTraining, TRAIN_PERSISTED, TRAIN_WRITE_DEBOUNCE_MS, type TrainPersistedKey } from './trainPersist';
 import { decodeShare, shareInHash, shareUrl, type SharedState } from './share';
 import { appendStep } from './curves';
-import { ANSWER_TOKENS, MAX_ANSWER_TOKENS, type Answer, type FromTrainer, type HeatmapData, type LoadedModel, type StartedInfo, type StepEvent, type ToTrainer } from './trainProtocol';
+import { resolveModelSource } from '../model/hub';
+import { ANSWER_TOKENS, MAX_ANSWER_TOKENS, type Answer, type ExportedFile, type FromTrainer, type HandOverrides, type HeatmapData, type LoadedModel, type StartedInfo, type StepEvent, type ToTrainer } from './trainProtocol';
 
 export interface RunSpec {
   id: string;
@@ -52,11 +59,29 @@ export interface Progress {
   trainedTokens: number[];
 }
 
+export interface LoadProgress {
+  /** The file being read, e.g. 'model.safetensors'. */
+  file: string;
+  /** Bytes of that file so far, and its size (null while unknown). */
+  loaded: number;
+  total: number | null;
+  /** Bytes of every file of this load so far. */
+  bytesReceived: number;
+  /** The file came from the browser's model cache. */
+  cached: boolean;
+}
+
 export interface ModelState {
+  /**
+   * loading: a load is in flight (`loaded` still holds the model in use, if any); ready: `loaded`
+   * is in use; error: no model is loaded (the first load failed).
+   */
   status: 'loading' | 'ready' | 'error';
+  /** The source being loaded, or the loaded model's. */
   url: string;
-  progress: { loaded: number; total: number | null } | null;
+  progress: LoadProgress | null;
   loaded: LoadedModel | null;
+  /** Why the last load failed; the model in use (if any) stays. */
   error: string | null;
 }
 
@@ -89,6 +114,14 @@ export interface TrainingRecord {
   finishedAt: number;
   answers: AnswersState | null;
   warnings: string[];
+  /** Hand overrides the runs were trained with (absent in records saved before they existed). */
+  hand?: HandApplied | null;
+}
+
+/** The first screen's hand overrides a training applied to every run: on which sample, how many tokens. */
+export interface HandApplied {
+  sample: number;
+  tokens: number;
 }
 
 export interface TrainState {
@@ -126,6 +159,11 @@ export interface TrainState {
   logScale: boolean;
   confirm: { message: string; proceed: () => void } | null;
   share: { url: string | null; message: string | null };
+  /** Hand overrides of the shown training (null: none). */
+  hand: HandApplied | null;
+  /** Run whose weights are being exported, and the last export's error. */
+  exporting: number | null;
+  exportError: string | null;
 
   setOptimizer(patch: Partial<OptimizerSettings>): void;
   setRunPolicy(index: number, patch: Partial<PolicySettings>): void;
@@ -147,6 +185,12 @@ export interface TrainState {
   confirmDiscard(): void;
   cancelDiscard(): void;
   makeShareLink(): Promise<void>;
+  /** Load another model (folder URL or Hub repo id); asks first when runs exist. */
+  loadModel(source: string): void;
+  /** Stop the download in progress; the model in use stays. */
+  cancelLoad(): void;
+  /** Run `run`'s current weights as Hugging Face files (model.safetensors, config.json, tokenizer files). */
+  exportRun(run: number): Promise<ExportedFile[]>;
 }
 
 export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'];
@@ -157,6 +201,10 @@ export const FLUSH_MS = 250;
 const EMBEDDED_PARAMS = 3_819_776;
 /** Steps the speed is averaged over. */
 const SPEED_WINDOW = 20;
+/** The embedded model's folder (public/models/playground-base/): loads when no `?model=` is given. */
+export const EMBEDDED_MODEL = `${import.meta.env.BASE_URL}models/playground-base/`;
+/** Offered in the model field (small LLaMA-style chat models on the Hub; they need the network). */
+export const MODEL_SUGGESTIONS = ['HuggingFaceTB/SmolLM2-135M-Instruct', 'HuggingFaceTB/SmolLM2-360M-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct'] as const;
 
 const ALL_ROLES: Record<TokenRole, boolean> = { system: true, user: true, assistant: true, template: true };
 const RESPONSE_ONLY: PolicySettings = { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, roles: { ...ALL_ROLES }, promptLossWeight: 0 };
@@ -191,10 +239,17 @@ export const getCurves = (): readonly RunCurve[] => curves;
 
 let worker: Worker | null = null;
 let nextId = 0;
-const pending = new Map<number, 'load' | 'start' | 'evaluate' | 'generate' | 'reset'>();
+type Request = Extract<ToTrainer, { id: number }>['type'];
+const pending = new Map<number, Request>();
+/** The load whose progress and answer count (older ones were superseded or cancelled). */
+let loadingId: number | null = null;
+/** The current load was asked for in the page (not the start-up load of the embedded model). */
+let loadByUser = false;
+/** Export requests waiting for their files. */
+const exportWaiters = new Map<number, { resolve: (files: ExportedFile[]) => void; reject: (err: Error) => void }>();
 
 function send(msg: ToTrainer): void {
-  if ('id' in msg) pending.set(msg.id, msg.type as 'load' | 'start' | 'evaluate' | 'generate' | 'reset');
+  if ('id' in msg) pending.set(msg.id, msg.type);
   getWorker().postMessage(msg);
 }
 
@@ -273,18 +328,12 @@ function onMessage(m: FromTrainer): void {
       set({ gpu: m.ok ? { status: 'ok', adapter: m.adapter, message: null } : { status: 'unavailable', adapter: null, message: m.message } });
       return;
     case 'loadProgress':
-      set((s) => ({ model: { ...s.model, progress: { loaded: m.loaded, total: m.total } } }));
+      if (m.id !== loadingId) return;
+      set((s) => ({ model: { ...s.model, progress: { file: m.file, loaded: m.loaded, total: m.total, bytesReceived: m.bytesReceived, cached: m.cached } } }));
       return;
-    case 'loaded': {
-      const s = useTrain.getState();
-      const samples = usePlayground.getState().parse?.sampleCount ?? 1;
-      set({
-        model: { ...s.model, status: 'ready', loaded: m.model, error: null },
-        // Defaults follow the model until the user edits a setting.
-        ...(s.optimizerFor !== null ? { optimizer: defaultOptimizer(m.model.params, samples), optimizerFor: m.model.name } : {}),
-      });
+    case 'loaded':
+      if (m.id === loadingId) onLoaded(m.model);
       return;
-    }
     case 'started':
       set({ phase: useTrain.getState().phase === 'paused' ? 'paused' : 'training', info: m.info });
       return;
@@ -306,11 +355,23 @@ function onMessage(m: FromTrainer): void {
       set({ answers, answersBusy: false, answersError: null, record: s.record ? { ...s.record, answers } : s.record });
       return;
     }
+    case 'exported':
+      exportWaiters.get(m.id)?.resolve(m.files);
+      exportWaiters.delete(m.id);
+      return;
     case 'ok':
       return;
     case 'error':
-      if (kind === 'load') set((s) => ({ model: { ...s.model, status: 'error', error: m.message } }));
-      else if (kind === 'evaluate') set({ heatBusy: false, heatError: m.message });
+      if (kind === 'load') {
+        if (m.id !== loadingId) return; // superseded or cancelled: the page already moved on
+        loadingId = null;
+        set((s) => ({
+          model: { ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null, error: `${navigator.onLine ? '' : 'This browser is offline. '}Could not load ${s.model.url}: ${m.message}` },
+        }));
+      } else if (kind === 'export' && m.id !== undefined) {
+        exportWaiters.get(m.id)?.reject(new Error(m.message));
+        exportWaiters.delete(m.id);
+      } else if (kind === 'evaluate') set({ heatBusy: false, heatError: m.message });
       else if (kind === 'generate') set({ answersBusy: false, answersError: m.message });
       // Nothing was trained: back to set-up, with the reason.
       else if (kind === 'start') set({ phase: 'idle', error: m.message, progress: null });
@@ -327,7 +388,7 @@ function onDone(reason: 'completed' | 'stopped' | 'error', message?: string): vo
     s.info && model
       ? {
           runs: s.runs, optimizer: s.optimizer, model: { name: model.name, params: model.params }, text: startedText,
-          info: s.info, curves, reason, finishedAt: Date.now(), answers: null, warnings: s.warnings,
+          info: s.info, curves, reason, finishedAt: Date.now(), answers: null, warnings: s.warnings, hand: s.hand,
         }
       : null;
   useTrain.setState({
@@ -351,9 +412,9 @@ const DISCARD_MESSAGE =
   'This change alters what the runs were trained on (the data or a mask), so their curves, heatmap and answers would no longer match. Discard the runs and apply the change?';
 
 /** Runs `f` now when no runs exist, else after the user agrees to discard them. */
-function guarded(f: () => void): void {
+function guarded(f: () => void, message = DISCARD_MESSAGE): void {
   if (!runsExist()) f();
-  else useTrain.setState({ confirm: { message: DISCARD_MESSAGE, proceed: f } });
+  else useTrain.setState({ confirm: { message, proceed: f } });
 }
 
 function discard(): void {
@@ -369,12 +430,58 @@ function discard(): void {
   useTrain.setState((s) => ({
     phase: 'idle', info: null, progress: null, curveVersion: s.curveVersion + 1, warnings: [], error: null, snapshots: [],
     restored: false, heatmap: null, heatBusy: false, heatError: null, answers: null, answersBusy: false, answersError: null, record: null,
+    hand: null, exportError: null,
   }));
 }
 
 function resolveModelUrl(): string {
-  const fromQuery = new URLSearchParams(location.search).get('model');
-  return fromQuery ?? `${import.meta.env.BASE_URL}models/playground-base/`;
+  return new URLSearchParams(location.search).get('model') ?? EMBEDDED_MODEL;
+}
+
+/** Whether `m` is the embedded model (its tokenizer is the token view's built-in 'default'). */
+export const isEmbedded = (m: LoadedModel): boolean => m.kind === 'folder' && m.url === resolveModelSource(EMBEDDED_MODEL).baseUrl;
+
+/** Ask the worker for `source`; the model in use stays until it answers `loaded`. */
+function startLoad(source: string, byUser: boolean): void {
+  loadingId = ++nextId;
+  loadByUser = byUser;
+  useTrain.setState((s) => ({ model: { ...s.model, status: 'loading', url: source, progress: null, error: null } }));
+  send({ type: 'load', id: loadingId, source: { url: source } });
+}
+
+function onLoaded(model: LoadedModel): void {
+  loadingId = null;
+  const s = useTrain.getState();
+  const samples = usePlayground.getState().parse?.sampleCount ?? 1;
+  useTrain.setState({
+    model: { status: 'ready', url: model.source, progress: null, loaded: model, error: null },
+    // Defaults follow the model until the user edits a setting.
+    ...(s.optimizerFor !== null ? { optimizer: defaultOptimizer(model.params, samples), optimizerFor: model.name } : {}),
+  });
+  // The token view follows a model the user picked (or `?model=`): training tokenizes with that
+  // model's tokenizer, and hand overrides index its tokens. The embedded model at start-up leaves
+  // the user's saved tokenizer choice alone.
+  const embedded = isEmbedded(model);
+  if (loadByUser || !embedded) {
+    usePlayground.getState().setModelTokenizer(embedded ? null : { source: model.source, label: model.name, contextLength: model.config.max_position_embeddings });
+  }
+  if (loadByUser) {
+    // A reload (or a share link) opens the same model: `?model=` names it, the embedded one needs none.
+    const url = new URL(location.href);
+    if (embedded) url.searchParams.delete('model');
+    else url.searchParams.set('model', model.source);
+    history.replaceState(history.state, '', url);
+  }
+}
+
+const modelDiscardMessage = (source: string): string =>
+  `Loading ${source} replaces the model the runs were trained from, so their curves, heatmap, answers and weights go. Discard the runs and load it?`;
+
+/** What the hand overrides on the token view are, as the worker applies them (null: none). */
+function handOverrides(): HandOverrides | null {
+  const pg = usePlayground.getState();
+  if (!pg.tokens || Object.keys(pg.overrides).length === 0) return null;
+  return { sample: pg.sampleIndex, tokens: { ...pg.overrides }, ids: pg.tokens.ids.slice() };
 }
 
 export const useTrain = create<TrainState>()((set, get) => ({
@@ -406,6 +513,9 @@ export const useTrain = create<TrainState>()((set, get) => ({
   logScale: false,
   confirm: null,
   share: { url: null, message: null },
+  hand: null,
+  exporting: null,
+  exportError: null,
 
   setOptimizer(patch) {
     set((s) => ({ optimizer: { ...s.optimizer, ...patch }, optimizerFor: null }));
@@ -464,15 +574,17 @@ export const useTrain = create<TrainState>()((set, get) => ({
       lockstep = [];
       stepTokens.clear();
       startedText = pg.text;
+      const overrides = handOverrides();
       set((st) => ({
-        optimizer, phase: 'starting', info: null, error: null, warnings: [], snapshots: [], restored: false, record: null,
+        optimizer, phase: 'starting', info: null, error: null, warnings: [], snapshots: [], restored: false, record: null, exportError: null,
+        hand: overrides ? { sample: overrides.sample, tokens: Object.keys(overrides.tokens).length } : null,
         heatmap: null, heatError: null, answers: null, answersError: null, heatRun: Math.min(st.heatRun, st.runs.length - 1), heatAt: 'current',
         progress: { step: 0, total: optimizer.steps, tokensPerSec: null, msPerStep: null, etaSec: null, trainedTokens: st.runs.map(() => 0) },
         curveVersion: st.curveVersion + 1,
       }));
       send({
         type: 'start', id: ++nextId, text: pg.text, contextLength: own ?? model.config.max_position_embeddings,
-        policies: get().runs.map((r) => ({ ...r.policy, overrides: {} })), optimizer,
+        policies: get().runs.map((r) => ({ ...r.policy, overrides: {} })), optimizer, overrides,
       });
     };
     if (runsExist()) {
@@ -552,7 +664,66 @@ export const useTrain = create<TrainState>()((set, get) => ({
       set({ share: { url: null, message: `Could not make a link: ${err instanceof Error ? err.message : String(err)}` } });
     }
   },
+  loadModel(source) {
+    const src = source.trim();
+    const current = get().model.loaded;
+    const fail = (error: string) => set((s) => ({ model: { ...s.model, error } }));
+    if (src === '') {
+      fail(`Enter a folder URL ending in / (like ${EMBEDDED_MODEL}) or a Hugging Face repo id (like ${MODEL_SUGGESTIONS[0]}).`);
+      return;
+    }
+    try {
+      resolveModelSource(src);
+    } catch (err) {
+      fail(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (current && current.source === src && get().model.status === 'ready') {
+      fail(`${current.name} is already loaded.`);
+      return;
+    }
+    guarded(() => startLoad(src, true), modelDiscardMessage(src));
+  },
+  cancelLoad() {
+    if (loadingId === null) return;
+    const cancelled = get().model.url;
+    loadingId = null;
+    send({ type: 'cancelLoad' });
+    set((s) => ({
+      model: {
+        ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
+        error: `Loading ${cancelled} was cancelled.${s.model.loaded ? ` Still using ${s.model.loaded.name}.` : ''}`,
+      },
+    }));
+  },
+  async exportRun(run) {
+    const s = get();
+    if (s.restored || (s.phase !== 'done' && s.phase !== 'stopped')) {
+      throw new Error('Download the weights after the training has finished or been stopped (weights are not kept across reloads).');
+    }
+    const spec = s.runs[run];
+    const model = s.model.loaded;
+    if (!spec || !model) throw new Error(`There is no run ${run + 1}.`);
+    set({ exporting: run, exportError: null });
+    const id = ++nextId;
+    try {
+      const files = await new Promise<ExportedFile[]>((resolve, reject) => {
+        exportWaiters.set(id, { resolve, reject });
+        send({
+          type: 'export', id, run,
+          metadata: { run: spec.name, mask_policy: JSON.stringify(spec.policy), base_model: model.source, ...(s.hand ? { hand_overrides: JSON.stringify(s.hand) } : {}) },
+        });
+      });
+      set({ exporting: null });
+      return files;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      set({ exporting: null, exportError: `Could not export ${spec.name}: ${message}` });
+      throw err;
+    }
+  },
 }));
+
 
 // ---- start-up: worker, saved runs, share links, autosave ----
 
@@ -570,9 +741,7 @@ export async function initTraining(): Promise<void> {
     useTrain.setState({ confirm: { message: DISCARD_MESSAGE, proceed } });
     return false;
   });
-  const url = resolveModelUrl();
-  useTrain.setState((s) => ({ model: { ...s.model, url } }));
-  send({ type: 'load', id: ++nextId, source: { url } });
+  startLoad(resolveModelUrl(), false);
   const saved = await loadTraining();
   if (saved) restore(saved);
   startAutosave();
@@ -613,7 +782,7 @@ function restore(saved: Record<string, unknown>): void {
     startedText = rec.text;
     Object.assign(patch, {
       record: rec, restored: true, phase: rec.reason === 'completed' ? 'done' : rec.reason === 'stopped' ? 'stopped' : 'error',
-      info: rec.info, answers: rec.answers, warnings: rec.warnings ?? [], runs: rec.runs, optimizer: rec.optimizer, optimizerFor: null,
+      info: rec.info, answers: rec.answers, warnings: rec.warnings ?? [], runs: rec.runs, optimizer: rec.optimizer, optimizerFor: null, hand: rec.hand ?? null,
     } satisfies Partial<TrainState>);
   }
   useTrain.setState(patch);

@@ -1,21 +1,26 @@
 /**
  * The training worker: acquires the GPU, loads the model, tokenizes the data set with the model's
  * tokenizer, trains every run side by side (trainSession.ts: one Engine per run on one device),
- * and answers heatmap and answer requests. Protocol: trainProtocol.ts. Nothing here blocks the
- * page: the main thread only receives small step events and the arrays it asked for.
+ * and answers heatmap, answer and export requests. Protocol: trainProtocol.ts. Nothing here blocks
+ * the page: the main thread only receives small step events and the arrays it asked for.
+ *
+ * Loading another model: the one in use stays until the new one has loaded completely (so a
+ * failed download, an unsupported architecture or a model too large for the GPU change nothing);
+ * a newer load, or cancelLoad, aborts the download in progress.
  */
 import { acquireDevice, type Gpu } from '../gpu/device';
 import { parseChatInput } from '../data/parse';
 import { loadTokenizer } from '../data/tokenizer';
 import { tokenizeConversation } from '../data/attribution';
-import type { ChatTokenizer, Conversation } from '../data/types';
-import type { HfModelInfo } from '../model/hfConfig';
-import { loadModel } from '../model/loader';
+import type { ChatTokenizer, Conversation, TokenizedSample } from '../data/types';
+import { loadModel, type LoadedModel as LoaderModel } from '../model/loader';
 import { resolveModelSource } from '../model/hub';
-import { checkMemory, mib } from '../model/memoryCheck';
+import { checkMemory, mib, type MemoryLimits } from '../model/memoryCheck';
+import { exportFineTuned } from '../model/export';
 import { decoderBytes } from '../engine/generation';
-import { checkOptimizer, prepareSample, type PreparedSample } from './trainPlan';
-import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession, type Weights } from './trainSession';
+import { checkOptimizer, checkOverrides, policiesFor, prepareSample, type PreparedSample } from './trainPlan';
+import { loadFit } from './trainLoad';
+import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
 import { MAX_ANSWER_TOKENS, type Answer, type FromTrainer, type HeatmapData, type LoadedModel, type ModelSource, type ToTrainer } from './trainProtocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -27,8 +32,8 @@ const SNAPSHOT_BUDGET_BYTES = 256 * 2 ** 20;
 const MAX_SNAPSHOTS = 8;
 
 interface Model {
-  info: HfModelInfo;
-  weights: Weights;
+  /** What the loader returned: config, base weights, config.json and tokenizer files (export copies them). */
+  lm: LoaderModel;
   tok: ChatTokenizer;
   loaded: LoadedModel;
 }
@@ -42,6 +47,8 @@ let prepared: PreparedSample[] = [];
 /** A start is building its engines; a stop that arrives meanwhile ends the run at once. */
 let starting = false;
 let stopWhenStarted = false;
+/** The load in progress (a newer load or cancelLoad aborts it). */
+let loading: { id: number; abort: AbortController } | null = null;
 
 function gpu(): Promise<Gpu> {
   if (!gpuPromise) {
@@ -63,16 +70,26 @@ function gpu(): Promise<Gpu> {
  * The model through src/model/loader.ts (folder URL or Hub id, Cache Storage, progress), and its
  * tokenizer from the files the loader already parsed.
  */
-async function loadFromSource(src: ModelSource): Promise<Model> {
+async function loadFromSource(id: number, src: ModelSource, limits: MemoryLimits | null, signal: AbortSignal): Promise<Model> {
   const loc = resolveModelSource(src.url);
   const name = loc.kind === 'hub' ? loc.repo ?? loc.source : decodeURIComponent(loc.baseUrl.replace(/\/$/, '').split('/').pop() || loc.baseUrl);
   let lastPost = 0;
+  let fitNote: string | null = null;
   const lm = await loadModel(src.url, {
+    signal,
+    // Before the weights download: refuse a model that cannot train here (no GPU: no check, the
+    // token view still uses the model's tokenizer).
+    checkConfig: (info) => {
+      if (!limits) return;
+      const fit = loadFit(name, info.config, limits);
+      if (fit.refuse) throw new Error(fit.refuse);
+      fitNote = fit.note;
+    },
     onProgress: (p) => {
       const now = performance.now();
       if (p.done || now - lastPost > 100) {
         lastPost = now;
-        post({ type: 'loadProgress', loaded: p.received, total: p.total, what: p.file });
+        post({ type: 'loadProgress', id, file: p.file, loaded: p.received, total: p.total, bytesReceived: p.bytesReceived, cached: p.cached });
       }
     },
   });
@@ -86,10 +103,35 @@ async function loadFromSource(src: ModelSource): Promise<Model> {
     throw new Error(`${name}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${lm.config.vocab_size}; they do not belong together.`);
   }
   const stopIds = [...new Set([...lm.stopTokenIds, tok.eosTokenId, ...tok.endOfTurnTokenIds])];
+  const notes = fitNote ? [fitNote, ...lm.notes] : lm.notes;
   return {
-    info: lm.info, weights: lm.weights, tok,
-    loaded: { name, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4, stopIds, tokenizerLabel: tok.label, notes: lm.notes },
+    lm, tok,
+    loaded: {
+      name, source: loc.source, kind: loc.kind, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4,
+      stopIds, tokenizerLabel: tok.label, notes,
+    },
   };
+}
+
+async function load(m: Extract<ToTrainer, { type: 'load' }>): Promise<void> {
+  loading?.abort.abort();
+  const mine = { id: m.id, abort: new AbortController() };
+  loading = mine;
+  try {
+    const g = await gpu().catch(() => null); // a failure is reported by gpu(); the model still loads
+    const next = await loadFromSource(m.id, m.source, g?.adapter.limits ?? null, mine.abort.signal).catch((err: unknown) => {
+      throw mine.abort.signal.aborted ? new Error(`Loading ${m.source.url} was cancelled.`) : err;
+    });
+    if (mine.abort.signal.aborted) throw new Error(`Loading ${m.source.url} was cancelled.`);
+    // Runs were built on the old model's weights: they go with it (the page asked before loading).
+    await reset();
+    conversations = [];
+    prepared = [];
+    model = next;
+    post({ type: 'loaded', id: m.id, model: next.loaded });
+  } finally {
+    if (loading === mine) loading = null;
+  }
 }
 
 function need<T>(v: T | null, what: string): T {
@@ -106,29 +148,36 @@ async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
   const parsed = parseChatInput(m.text);
   if (!parsed.ok) throw new Error(`The data does not parse: ${parsed.error.message}${parsed.error.line ? ` (line ${parsed.error.line}${parsed.error.column ? `, column ${parsed.error.column}` : ''})` : ''}. Fix the paste box first.`);
   if (parsed.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
-  const maxLen = Math.min(m.contextLength, md.info.config.max_position_embeddings);
+  const config = md.lm.config;
+  const maxLen = Math.min(m.contextLength, config.max_position_embeddings);
   conversations = parsed.samples;
   prepared = parsed.samples.map((conv, i) => {
+    let sample: TokenizedSample;
     try {
-      return prepareSample(tokenizeConversation(md.tok, conv), m.policies, maxLen);
+      sample = tokenizeConversation(md.tok, conv);
     } catch (err) {
       throw new Error(`Sample ${i + 1}: ${messageOf(err)}`);
     }
+    if (m.overrides && m.overrides.sample === i) {
+      const why = checkOverrides(m.overrides, Int32Array.from(sample.tokens, (t) => t.id));
+      if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);
+    }
+    return prepareSample(sample, policiesFor(m.policies, i, m.overrides), maxLen);
   });
   const runs = m.policies.length;
   const { B, T } = sessionShape(prepared, m.optimizer.batchSize);
   // Refuse before allocating: every buffer must fit the adapter's binding limit (checkMemory, the
   // engine's own size table); the total is what all runs, the scratch engine and answers need.
-  const genContext = Math.min(md.info.config.max_position_embeddings, T + MAX_ANSWER_TOKENS);
-  const memoryBytes = sessionBytes(md.info.config, runs, B, T) + decoderBytes(md.info.config, genContext).total;
-  const fit = checkMemory(md.info.config, B, T, 1, g.adapter.limits, { generationContext: genContext });
+  const genContext = Math.min(config.max_position_embeddings, T + MAX_ANSWER_TOKENS);
+  const memoryBytes = sessionBytes(config, runs, B, T) + decoderBytes(config, genContext).total;
+  const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext });
   if (!fit.ok) {
     throw new Error(`${runs} run${runs === 1 ? '' : 's'} of ${md.loaded.name} at batch ${B} × ${T} tokens do not fit this GPU (${mib(memoryBytes)} in all): ${fit.message ?? fit.problems.join('; ')}`);
   }
   const snapshotCount = Math.min(MAX_SNAPSHOTS, Math.floor(SNAPSHOT_BUDGET_BYTES / (md.loaded.bytes * runs)));
   const snapshotSteps = pickSnapshotSteps(m.optimizer.steps, snapshotCount);
   session = await TrainingSession.create({
-    gpu: g, config: md.info.config, base: md.weights, runs, samples: prepared, optimizer: m.optimizer,
+    gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer,
     padId: md.tok.padTokenId ?? md.tok.eosTokenId, snapshotSteps,
   }).catch((err) => {
     throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
@@ -148,6 +197,15 @@ async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
     .finally(() => {
       training = null;
     });
+}
+
+async function exportRun(m: Extract<ToTrainer, { type: 'export' }>): Promise<void> {
+  const md = need(model, 'The model is not loaded yet.');
+  const s = need(session, 'There are no trained weights: train first (weights are not kept across reloads).');
+  if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
+  const weights = await s.weights(m.run);
+  const files = exportFineTuned(md.lm, weights, { ...m.metadata, steps: String(s.completed) });
+  post({ type: 'exported', id: m.id, run: m.run, files });
 }
 
 async function reset(): Promise<void> {
@@ -229,13 +287,12 @@ scope.onmessage = (e: MessageEvent<ToTrainer>) => {
   const m = e.data;
   const run = async () => {
     switch (m.type) {
-      case 'load': {
-        const device = gpu().catch(() => undefined); // a failure is reported by gpu(); the model still loads
-        model = await loadFromSource(m.source);
-        await device;
-        post({ type: 'loaded', id: m.id, model: model.loaded });
+      case 'load':
+        await load(m);
         return;
-      }
+      case 'cancelLoad':
+        loading?.abort.abort();
+        return;
       case 'start':
         starting = true;
         stopWhenStarted = false;
@@ -265,6 +322,9 @@ scope.onmessage = (e: MessageEvent<ToTrainer>) => {
         return;
       case 'generate':
         await answers(m);
+        return;
+      case 'export':
+        await exportRun(m);
         return;
     }
   };

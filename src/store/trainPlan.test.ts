@@ -9,7 +9,7 @@ import { tokenizeConversation } from '../data/attribution';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../reference/ops';
-import { dataOrder, defaultOptimizer, checkOptimizer, lrAt, prepareSample, stepBatch, type PreparedSample } from './trainPlan';
+import { checkOverrides, dataOrder, defaultOptimizer, checkOptimizer, lrAt, policiesFor, prepareSample, stepBatch, type HandOverrides, type PreparedSample } from './trainPlan';
 import { appendStep, chartData, curvesCsv, ema } from './curves';
 import type { StepEvent } from './trainSession';
 import { decodeShare, encodeShare, shareInHash, type SharedState } from './share';
@@ -68,6 +68,59 @@ describe('prepareSample', () => {
     expect(runs[1].labels[pad]).toBe(IGNORE_INDEX);
     expect(runs[1].weights[pad]).toBe(0);
     expect(runs[1].docIds[pad]).toBe(-1);
+  });
+});
+
+describe('hand overrides reach every run', () => {
+  const conv = [
+    { role: 'user' as const, content: 'Name a colour.' },
+    { role: 'assistant' as const, content: 'Blue.' },
+  ];
+
+  it('apply to every run on their own sample only, as absolute train / mask', () => {
+    const tokens = tokenizeConversation(tok, conv);
+    const base = prepareSample(tokens, [RESPONSE_ONLY, FULL, WEIGHTED], 1000);
+    // One prompt token (masked by response-only) forced to train, one response token forced to -100.
+    const user = base.roles.findIndex((r, i) => i > 0 && r === ROLE_PROMPT);
+    const answer = base.roles.findIndex((r) => r === ROLE_RESPONSE);
+    expect(base.labels[0][user]).toBe(IGNORE_INDEX);
+    expect(base.labels[0][answer]).toBe(base.ids[answer]);
+    const hand: HandOverrides = { sample: 1, tokens: { [user]: 'train', [answer]: 'mask' }, ids: base.ids.slice() };
+    const policies = [RESPONSE_ONLY, FULL, WEIGHTED];
+
+    const on = prepareSample(tokens, policiesFor(policies, 1, hand), 1000);
+    for (let r = 0; r < policies.length; r++) {
+      expect(on.labels[r][user], `run ${r}: overridden prompt token`).toBe(on.ids[user]);
+      expect(on.weights[r][user]).toBe(1);
+      expect(on.labels[r][answer], `run ${r}: overridden response token`).toBe(IGNORE_INDEX);
+      expect(on.weights[r][answer]).toBe(0);
+      // Every other token keeps the run's own label.
+      for (let i = 0; i < on.ids.length; i++) {
+        if (i !== user && i !== answer) expect(on.labels[r][i]).toBe(base.labels[r][i]);
+      }
+    }
+    // Ruler roles are the same rule for every run: overrides do not move them.
+    expect(Array.from(on.roles)).toEqual(Array.from(base.roles));
+    // Another sample: untouched (indices mean nothing there).
+    const off = prepareSample(tokens, policiesFor(policies, 0, hand), 1000);
+    for (let r = 0; r < policies.length; r++) expect(Array.from(off.labels[r])).toEqual(Array.from(base.labels[r]));
+    expect(policiesFor(policies, 1, null)).toEqual(policies);
+    // The runs' own policies are not mutated.
+    expect(RESPONSE_ONLY.overrides).toEqual({});
+  });
+
+  it('checkOverrides: refuses indices of another tokenization, naming the token', () => {
+    const ids = Int32Array.from([5, 6, 7, 8]);
+    const hand = (tokens: HandOverrides['tokens'], seen = ids): HandOverrides => ({ sample: 2, tokens, ids: seen });
+    expect(checkOverrides(hand({ 2: 'mask' }), ids)).toBeNull();
+    expect(checkOverrides(hand({}), Int32Array.from([1]))).toBeNull();
+    // Same tokens up to the override, different after it: still the same token 1.
+    expect(checkOverrides(hand({ 1: 'train' }), Int32Array.from([5, 6, 9]))).toBeNull();
+    expect(checkOverrides(hand({ 3: 'train' }), Int32Array.from([5, 9, 7, 8]))).toBe(
+      "sample 3 tokenizes differently for training (token 1: id 9 instead of 6 in the token view). Pick the loaded model's tokenizer in the settings, or clear the hand overrides",
+    );
+    expect(checkOverrides(hand({ 3: 'train' }), Int32Array.from([5, 6]))).toMatch(/token 2: id none instead of 7/);
+    expect(checkOverrides(hand({ 9: 'mask' }), ids)).toBe('a hand override names token 9, but sample 3 has 4 tokens');
   });
 });
 

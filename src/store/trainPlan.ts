@@ -55,6 +55,53 @@ export function prepareSample(sample: TokenizedSample, policies: readonly MaskPo
   return { ids, roles, labels, weights, fullLength: sample.tokens.length };
 }
 
+/**
+ * Hand overrides from the token view: token index → 'train' | 'mask', made on one sample of the data
+ * (the one shown), indexed by the model tokenizer's tokens of that sample.
+ */
+export interface HandOverrides {
+  sample: number;
+  tokens: Record<number, 'train' | 'mask'>;
+  /** (L,) the token ids the overrides were made on: training checks that its tokenization matches. */
+  ids: Int32Array;
+}
+
+/**
+ * Why the hand overrides cannot be applied to `ids` (the training tokenization of their sample),
+ * or null when they can: every overridden index must hold the same token as where it was clicked,
+ * and the tokenizations must agree up to the last override (else an index names another token).
+ */
+export function checkOverrides(hand: HandOverrides, ids: Int32Array): string | null {
+  const idx = Object.keys(hand.tokens).map(Number);
+  if (idx.length === 0) return null;
+  const last = Math.max(...idx);
+  if (last >= hand.ids.length) return `a hand override names token ${last}, but sample ${hand.sample + 1} has ${hand.ids.length} tokens`;
+  for (let i = 0; i <= last; i++) {
+    if (ids[i] !== hand.ids[i]) {
+      return (
+        `sample ${hand.sample + 1} tokenizes differently for training (token ${i}: id ${ids[i] ?? 'none'} instead of ${hand.ids[i]} in the token view). ` +
+        "Pick the loaded model's tokenizer in the settings, or clear the hand overrides"
+      );
+    }
+  }
+  return null;
+}
+
+/**
+ * Every run's policy for sample `sample`: the hand overrides join each run's policy on the sample
+ * they were made on, and no other sample (their indices mean nothing elsewhere).
+ *
+ * All runs, not one: a hand override is an edit of the data ("never train this typo", "do train
+ * this template token"), like fixing the text itself, while a run's policy is the rule being
+ * compared. Applied to every run, the comparison stays fair (the runs still differ only by their
+ * rule), and a user who clicked a chip sees that choice in every run's heatmap. Overrides are
+ * absolute (train = weight 1, mask = -100), so a run whose rule already agrees is unchanged.
+ */
+export function policiesFor(policies: readonly MaskPolicy[], sample: number, hand: HandOverrides | null): MaskPolicy[] {
+  if (!hand || hand.sample !== sample || Object.keys(hand.tokens).length === 0) return [...policies];
+  return policies.map((p) => ({ ...p, overrides: { ...p.overrides, ...hand.tokens } }));
+}
+
 /** Mulberry32: a small seeded PRNG, so the data order is a function of the seed alone. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -7,28 +7,38 @@
 import type { AdapterReport } from '../gpu/device';
 import type { LlamaConfig } from '../engine/config';
 import type { MaskPolicy } from '../data/types';
-import type { OptimizerSettings } from './trainPlan';
+import type { ExportedFile } from '../model/export';
+import type { HandOverrides, OptimizerSettings } from './trainPlan';
 import type { StepEvent } from './trainSession';
 
-export type { StepEvent };
+export type { StepEvent, HandOverrides, ExportedFile };
 
 /** Tokens each answer may add: the default, and the most (the worker sizes its memory check for it). */
 export const ANSWER_TOKENS = 48;
 export const MAX_ANSWER_TOKENS = 64;
 
-/** Where the weights come from: a Hugging Face-layout folder URL (config.json, model.safetensors, tokenizer files). */
+/**
+ * Where the weights come from: a Hugging Face-layout folder URL (config.json, model.safetensors,
+ * tokenizer files) or a Hub repo id (`owner/name`), as src/model/hub.ts resolveModelSource reads it.
+ */
 export interface ModelSource {
   url: string;
 }
 
 export type ToTrainer =
-  /** Acquire the GPU, then fetch the model (progress events, then `loaded`). */
+  /**
+   * Acquire the GPU, then fetch the model (progress events, then `loaded`). The model in use stays
+   * until the new one has loaded and passed the memory check: a failed load changes nothing. A
+   * newer load aborts an older one still downloading (the older answers `error`).
+   */
   | { type: 'load'; id: number; source: ModelSource }
+  /** Abort the load in progress (it answers `error`); the model in use stays. */
+  | { type: 'cancelLoad' }
   /**
    * Tokenize `text` (every sample), label it per run, check memory, build one engine per run, and
    * train (answers `started`, then step events, then `done`).
    */
-  | { type: 'start'; id: number; text: string; contextLength: number; policies: MaskPolicy[]; optimizer: OptimizerSettings }
+  | { type: 'start'; id: number; text: string; contextLength: number; policies: MaskPolicy[]; optimizer: OptimizerSettings; overrides: HandOverrides | null }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
@@ -37,10 +47,20 @@ export type ToTrainer =
   /** Heatmap data for run `run` at 'current', 0 (base) or a snapshot step, on sample `sample`. */
   | { type: 'evaluate'; id: number; run: number; at: 'current' | number; sample: number }
   /** Complete sample `sample` up to its last assistant turn: base model and every run. */
-  | { type: 'generate'; id: number; sample: number; maxNewTokens: number };
+  | { type: 'generate'; id: number; sample: number; maxNewTokens: number }
+  /**
+   * Run `run`'s current weights as a Hugging Face folder (src/model/export.ts: model.safetensors,
+   * config.json, tokenizer and generation files), answered by `exported`. `metadata` goes into the
+   * safetensors header (run name, mask, steps).
+   */
+  | { type: 'export'; id: number; run: number; metadata: Record<string, string> };
 
 export interface LoadedModel {
   name: string;
+  /** What was asked for (folder URL or Hub repo id): `?model=` takes the same string. */
+  source: string;
+  kind: 'folder' | 'hub';
+  /** Folder the files came from (ends in '/'). */
   url: string;
   config: LlamaConfig;
   params: number;
@@ -96,7 +116,11 @@ export interface Answer {
 export type FromTrainer =
   | { type: 'gpu'; ok: true; adapter: AdapterReport }
   | { type: 'gpu'; ok: false; message: string }
-  | { type: 'loadProgress'; loaded: number; total: number | null; what: string }
+  /**
+   * Download progress of load `id`: the file being read (`loaded` of `total` bytes; total null while
+   * unknown), and the bytes of every file so far.
+   */
+  | { type: 'loadProgress'; id: number; file: string; loaded: number; total: number | null; bytesReceived: number; cached: boolean }
   | { type: 'loaded'; id: number; model: LoadedModel }
   | { type: 'started'; id: number; info: StartedInfo }
   | ({ type: 'step' } & StepEvent)
@@ -104,5 +128,6 @@ export type FromTrainer =
   | { type: 'done'; reason: 'completed' | 'stopped' | 'error'; steps: number; message?: string }
   | { type: 'heatmap'; id: number; data: HeatmapData }
   | { type: 'answers'; id: number; prompt: string; reference: string | null; answers: Answer[] }
+  | { type: 'exported'; id: number; run: number; files: ExportedFile[] }
   | { type: 'ok'; id: number }
   | { type: 'error'; id?: number; message: string };

@@ -253,6 +253,13 @@ export class TrainingSession {
     }
   }
 
+  /** Run `run`'s current weights by HF name (queued behind the steps submitted so far). */
+  async weights(run: number): Promise<Weights> {
+    const engine = this.engines[run];
+    if (!engine) throw new Error(`There is no run ${run + 1}.`);
+    return engine.getParameters();
+  }
+
   dispose(): void {
     this.stop();
     for (const e of this.engines) e.destroy();

@@ -57,6 +57,7 @@ function ContextLengthInput() {
 
 export function SettingsPanel() {
   const tokenizerId = usePlayground((s) => s.settings.tokenizerId);
+  const modelTokenizer = usePlayground((s) => s.modelTokenizer);
   const policy = usePlayground((s) => s.settings.policy);
   const setTokenizer = usePlayground((s) => s.setTokenizer);
   const setPolicy = usePlayground((s) => s.setPolicy);
@@ -81,7 +82,7 @@ export function SettingsPanel() {
         >
           {TOKENIZERS.map((t) => (
             <option key={t.id} value={t.id}>
-              {t.label}
+              {t.id === 'default' && modelTokenizer ? `${modelTokenizer.label} (loaded model)` : t.label}
             </option>
           ))}
         </select>

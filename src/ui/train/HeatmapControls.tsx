@@ -81,6 +81,8 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
   const error = useTrain((s) => s.heatError);
   const { setHeat, requestHeatmap, clearHeatmap } = useTrain.getState();
   const sampleIndex = usePlayground((s) => s.sampleIndex);
+  const overrideCount = usePlayground((s) => Object.keys(s.overrides).length);
+  const hand = useTrain((s) => s.hand);
   const cells = useHeatCells(tokens);
   // Always laid out (disabled without runs), so starting a training does not move the token view.
   const off = phase === 'idle' || phase === 'starting' || restored;
@@ -141,6 +143,14 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
         )}
       </div>
       <p className="muted small">{why}</p>
+      {(overrideCount > 0 || hand) && (
+        <p className="small" data-testid="overrides-note">
+          <strong>Hand overrides apply to all runs</strong>: a clicked chip changes every run's label for that token of this
+          sample when you train.
+          {overrideCount > 0 && ` ${overrideCount} on sample ${sampleIndex + 1} now.`}
+          {hand && ` The shown runs were trained with ${hand.tokens} on sample ${hand.sample + 1}.`}
+        </p>
+      )}
       <p className="muted small">
         Masked (<code>-100</code>) tokens have zero gradient at their logits, yet their input embeddings still get
         gradient, because the trained tokens after them attend to them.
@@ -154,7 +164,7 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
         <p className="message info">
           The heatmap is for sample {heatmap.sample + 1} tokenized with the model's tokenizer; the token view shows
           {heatmap.sample !== sampleIndex ? ` sample ${sampleIndex + 1}` : ' another tokenization'}. Press Refresh, or pick the
-          model's tokenizer (Playground base) in the settings.
+          loaded model's tokenizer (the first one) in the settings.
         </p>
       )}
     </div>

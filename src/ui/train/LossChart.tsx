@@ -7,6 +7,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { getCurves, useTrain, type RunSpec } from '../../store/train';
 import { chartData, curvesCsv, SERIES_KINDS, SERIES_TITLE, type SeriesKind } from '../../store/curves';
+import { downloadFiles } from './download';
 
 const HEIGHT = 320;
 const DASH: Record<SeriesKind, number[] | undefined> = { objective: undefined, response: [7, 4], prompt: [2, 4] };
@@ -83,13 +84,7 @@ function exportPng(u: uPlot, runs: readonly RunSpec[], title: string): void {
 }
 
 function download(blob: Blob, name: string): void {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  void downloadFiles([{ name, blob }]);
 }
 
 export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunSpec[] }) {

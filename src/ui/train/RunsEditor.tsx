@@ -102,6 +102,7 @@ export const RunsEditor = memo(function RunsEditor() {
         </button>
         <span className="hint">
           Every run starts from the same base weights, with the same seed, data order and optimizer: the mask is the only difference.
+          Hand overrides (chips clicked in the token view) apply to all runs.
           {locked && ' Changing a mask now asks before discarding the current runs.'}
         </span>
       </div>

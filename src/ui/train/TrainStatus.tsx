@@ -1,7 +1,8 @@
-// Model and GPU status (name, parameters, loading progress; adapter; CPU-fallback and no-WebGPU
-// warnings) and the training progress line (step k of N, tokens/s, ms/step, time left).
+// Model and GPU status (name, parameters, the model picker with its loading progress; adapter;
+// CPU-fallback and no-WebGPU warnings) and the training progress line (step k of N, tokens/s, ms/step, time left).
 import { describeAdapter } from '../../gpu/device';
-import { useTrain } from '../../store/train';
+import { isEmbedded, useTrain } from '../../store/train';
+import { ModelPicker } from './ModelPicker';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MiB`;
 
@@ -23,43 +24,24 @@ function formatDuration(sec: number): string {
 export function ModelStatus() {
   const model = useTrain((s) => s.model);
   const gpu = useTrain((s) => s.gpu);
-  const p = model.progress;
-  const fraction = p && p.total ? p.loaded / p.total : null;
+  const m = model.loaded;
   return (
     <div className="model-status">
       <div className="model-line" data-testid="model-status" data-status={model.status}>
-        {model.status === 'ready' && model.loaded ? (
+        {m ? (
           <>
-            <strong data-testid="model-name">{model.loaded.name}</strong>
-            <span data-testid="model-params">{formatParams(model.loaded.params)} parameters</span>
+            <strong data-testid="model-name">{m.name}</strong>
+            <span data-testid="model-params">{formatParams(m.params)} parameters</span>
             <span className="muted small">
-              {model.loaded.config.num_hidden_layers} layers · width {model.loaded.config.hidden_size} · vocab {model.loaded.config.vocab_size.toLocaleString()} · context{' '}
-              {model.loaded.config.max_position_embeddings} · {mib(model.loaded.bytes)} float32
+              {m.kind === 'hub' ? 'Hugging Face Hub' : isEmbedded(m) ? 'embedded' : m.url} · {m.config.num_hidden_layers} layers · width {m.config.hidden_size} · vocab{' '}
+              {m.config.vocab_size.toLocaleString()} · context {m.config.max_position_embeddings} · {mib(m.bytes)} float32
             </span>
           </>
-        ) : model.status === 'loading' ? (
-          <>
-            <span>Loading the base model{model.url ? ` from ${model.url}` : ''}…</span>
-            <progress
-              className="load-bar"
-              data-testid="model-progress"
-              max={1}
-              value={fraction ?? undefined}
-              aria-label="Model download"
-            />
-            {p && (
-              <span className="muted small">
-                {mib(p.loaded)}
-                {p.total ? ` of ${mib(p.total)}` : ''}
-              </span>
-            )}
-          </>
         ) : (
-          <span className="message error" role="alert" data-testid="model-error">
-            Could not load the model: {model.error}
-          </span>
+          <span className="muted">{model.status === 'loading' ? 'Loading the model…' : 'No model is loaded: pick one below.'}</span>
         )}
       </div>
+      <ModelPicker />
       <div className="gpu-line" data-testid="gpu-status" data-status={gpu.status}>
         {gpu.status === 'ok' && gpu.adapter ? (
           <>
@@ -90,6 +72,7 @@ export function TrainProgress() {
   const phase = useTrain((s) => s.phase);
   const info = useTrain((s) => s.info);
   const restored = useTrain((s) => s.restored);
+  const hand = useTrain((s) => s.hand);
   if (phase === 'idle') return null;
   if (phase === 'starting') {
     return (
@@ -126,6 +109,7 @@ export function TrainProgress() {
           {info.cutSamples > 0 && ` (${info.cutSamples} cut at the context length)`} · batch {info.B} × {info.T} tokens · about{' '}
           {mib(info.memoryBytes)} of GPU memory for all runs
           {info.snapshotSteps.length > 0 && ` · weights kept at steps ${info.snapshotSteps.join(', ')} for the heatmap`}
+          {hand && ` · ${hand.tokens} hand override${hand.tokens === 1 ? '' : 's'} on sample ${hand.sample + 1}, applied to every run`}
         </p>
       )}
     </div>
