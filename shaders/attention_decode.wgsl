@@ -52,7 +52,8 @@ fn attention_decode_append(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_w
 // (scores), then over the head's dims (out). Barriers stay in uniform control flow: a padding row
 // runs every loop zero times.
 @compute @workgroup_size(WG)
-fn attention_decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn attention_decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let lid = lane.lid;
   let g = min(flat_workgroup(wid, nwg), pd.NQ * pd.NH - 1u); // the grid may round up past NQ * NH
   let r = g / pd.NH;
   let h = g % pd.NH;
@@ -71,14 +72,14 @@ fn attention_decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     scores[so + s] = score;
     mx = max(mx, score);
   }
-  mx = workgroup_max(lid, mx);
+  mx = workgroup_max(lane, mx);
   var sum = 0.0;
   for (var s = lid; s < len; s += WG) {
     let e = exp(scores[so + s] - mx);
     scores[so + s] = e;
     sum += e;
   }
-  sum = workgroup_sum(lid, sum); // >= 1 for a real row: the maximum's own term is exp(0)
+  sum = workgroup_sum(lane, sum); // >= 1 for a real row: the maximum's own term is exp(0)
   storageBarrier(); // every invocation's exponentials are visible before the weighted sum
   for (var d = lid; d < pd.hs; d += WG) {
     var acc = 0.0;

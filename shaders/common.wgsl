@@ -1,4 +1,6 @@
-// Shared by every kernel. src/gpu/kernel.ts prepends this file to each shader, and nothing else does.
+// Shared by every kernel. src/gpu/kernel.ts prepends this file to each shader, and nothing else does,
+// followed by the row reductions (workgroup_sum / workgroup_max and the `Lane` entry-point input):
+// reduce_subgroups.wgsl where the device has `subgroups`, else reduce_workgroup.wgsl.
 // Conventions (same as src/reference/ops.ts): row-major; row of token (b, t) is n = b*T + t;
 // floats are f32, token ids / labels / docIds / positions / roles are i32.
 
@@ -43,33 +45,4 @@ struct Hyper {
   maxNorm: f32, // <= 0: no clipping
   lnBeta1: f32, // ln(beta1), computed on the CPU in float64: the GPU's log is coarse near 1
   lnBeta2: f32,
-}
-
-// Scratch for workgroup reductions (only entry points that call these allocate it).
-var<workgroup> red: array<f32, WG>;
-
-// Sum of `v` over the workgroup; every invocation gets the total. Call in uniform control flow.
-fn workgroup_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-// Max of `v` over the workgroup; every invocation gets it. Call in uniform control flow.
-fn workgroup_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let m = red[0];
-  workgroupBarrier();
-  return m;
 }

@@ -36,14 +36,15 @@ struct Params {
 
 // One workgroup per row.
 @compute @workgroup_size(WG)
-fn cross_entropy_chunk_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn cross_entropy_chunk_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let lid = lane.lid;
   let n = flat_workgroup(wid, nwg);
   if (n >= p.B * p.T || n % p.T == p.T - 1u) { return; }
   let row = n * p.vc;
   let tgt = ids[n + 1u] - i32(p.v0); // target column inside the chunk (may lie outside it)
   var mx = -3.0e38;
   for (var j = lid; j < p.vc; j += WG) { mx = max(mx, logits[row + j]); }
-  mx = workgroup_max(lid, mx);
+  mx = workgroup_max(lane, mx);
   var prev = stats[n];
   if (p.first != 0u) { prev = vec4<f32>(mx, 0.0, 0.0, 0.0); }
   let m = max(prev.x, mx);
@@ -58,9 +59,9 @@ fn cross_entropy_chunk_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num
       s2Ex += e * e;
     }
   }
-  s = workgroup_sum(lid, s);
-  sEx = workgroup_sum(lid, sEx);
-  s2Ex = workgroup_sum(lid, s2Ex);
+  s = workgroup_sum(lane, s);
+  sEx = workgroup_sum(lane, sEx);
+  s2Ex = workgroup_sum(lane, s2Ex);
   if (lid == 0u) {
     let r = exp(prev.x - m);
     stats[n] = vec4<f32>(m, prev.y * r + s, prev.z * r + sEx, prev.w * r * r + s2Ex);

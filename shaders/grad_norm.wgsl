@@ -17,13 +17,14 @@ struct PartialParams {
 @group(0) @binding(2) var<uniform> pp: PartialParams;
 
 @compute @workgroup_size(WG)
-fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let lid = lane.lid;
   var ss = 0.0;
   for (var i = wid.x * WG + lid; i < pp.n; i += nwg.x * WG) {
     let g = grads[i];
     ss += g * g;
   }
-  let total = workgroup_sum(lid, ss);
+  let total = workgroup_sum(lane, ss);
   if (lid == 0u) { partials[pp.base + wid.x] = total; }
 }
 
@@ -33,10 +34,11 @@ fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 @group(0) @binding(3) var<uniform> hyper: Hyper;
 
 @compute @workgroup_size(WG)
-fn grad_norm_finalize(@builtin(local_invocation_index) lid: u32) {
+fn grad_norm_finalize(lane: Lane) {
+  let lid = lane.lid;
   var ss = 0.0;
   for (var i = lid; i < arrayLength(&fpartials); i += WG) { ss += fpartials[i]; }
-  let total = workgroup_sum(lid, ss);
+  let total = workgroup_sum(lane, ss);
   if (lid != 0u) { return; }
   let norm = sqrt(total);
   var clip = 1.0;

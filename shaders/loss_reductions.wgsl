@@ -29,7 +29,8 @@ struct Params {
 @group(0) @binding(6) var<uniform> p: Params;
 
 @compute @workgroup_size(WG)
-fn loss_reductions(@builtin(local_invocation_index) lid: u32) {
+fn loss_reductions(lane: Lane) {
+  let lid = lane.lid;
   var acc: array<f32, SUMS>;
   for (var n = lid; n < p.B * p.T; n += WG) {
     let t = n % p.T;
@@ -52,7 +53,7 @@ fn loss_reductions(@builtin(local_invocation_index) lid: u32) {
     }
   }
   for (var j = 0u; j < SUMS; j++) {
-    let total = workgroup_sum(lid, acc[j]);
+    let total = workgroup_sum(lane, acc[j]);
     if (lid == 0u) { sums[j] = sums[j] + total; }
   }
 }

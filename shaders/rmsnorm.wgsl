@@ -16,13 +16,14 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(WG)
-fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let lid = lane.lid;
   let n = flat_workgroup(wid, nwg);
   if (n >= p.N) { return; }
   let o = n * p.C;
   var ss = 0.0;
   for (var c = lid; c < p.C; c += WG) { ss += x[o + c] * x[o + c]; }
-  let r = inverseSqrt(workgroup_sum(lid, ss) / f32(p.C) + p.eps);
+  let r = inverseSqrt(workgroup_sum(lane, ss) / f32(p.C) + p.eps);
   if (lid == 0u) { rstd[n] = r; }
   for (var c = lid; c < p.C; c += WG) { out[o + c] = x[o + c] * r * w[c]; }
 }
@@ -35,14 +36,15 @@ fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 @group(0) @binding(5) var<uniform> bp: Params;
 
 @compute @workgroup_size(WG)
-fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let lid = lane.lid;
   let n = flat_workgroup(wid, nwg);
   if (n >= bp.N) { return; }
   let o = n * bp.C;
   let r = brstd[n];
   var dot = 0.0; // sum_c g_c * xhat_c
   for (var c = lid; c < bp.C; c += WG) { dot += dout[o + c] * bw[c] * bx[o + c] * r; }
-  let meanDot = workgroup_sum(lid, dot) / f32(bp.C);
+  let meanDot = workgroup_sum(lane, dot) / f32(bp.C);
   for (var c = lid; c < bp.C; c += WG) {
     dx[o + c] = r * (dout[o + c] * bw[c] - bx[o + c] * r * meanDot);
   }

@@ -88,8 +88,14 @@ describe('decode ops vs the Float64 reference', () => {
     }
   });
 
-  it('attentionDecode over a cache filled by attentionDecodeAppend = rows of reference attentionForward (one row, and chunks with padding)', async () => {
-    const g = await testGpu();
+  // Subgroup reductions where the adapter has them, and the workgroup-memory fallback.
+  it.each([true, false])('attentionDecode over a cache filled by attentionDecodeAppend = rows of reference attentionForward (one row, and chunks with padding; subgroups %s)', async (subgroups) => {
+    const probe = await testGpu();
+    if (subgroups && !probe.ctx.kernels.subgroups) {
+      console.log('attentionDecode: this adapter has no subgroups; only the workgroup-memory path is checked');
+      return;
+    }
+    const g = await testGpu(64, subgroups);
     const rng = makeRng(8);
     const T = 70, NH = 6, NKV = 2, hs = 10, Tmax = 75; // T > WG: the key loop strides
     const q = randn(rng, T * NH * hs), k = randn(rng, T * NKV * hs), v = randn(rng, T * NKV * hs);
@@ -116,7 +122,7 @@ describe('decode ops vs the Float64 reference', () => {
         expect(Array.from(got.subarray(rows * NH * hs)).every((x) => x === 0)).toBe(true); // padding rows output 0
       }
     }
-    console.log(`attentionDecode vs reference attentionForward rows: max |Δ| ${worst.toExponential(2)}`);
+    console.log(`attentionDecode (${subgroups ? 'subgroup' : 'workgroup-memory'} reductions) vs reference attentionForward rows: max |Δ| ${worst.toExponential(2)}`);
   });
 });
 

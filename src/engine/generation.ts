@@ -155,7 +155,7 @@ export class Decoder {
     if (!(Number.isInteger(this.P) && this.P >= 1)) throw new Error(`prefillChunk ${opts.prefillChunk} must be a whole number ≥ 1.`);
     for (const s of decoderTable(cfg, Tmax, this.P)) this.tensors.set(s.name, createTensor(this.device, `Decoder.${s.name}`, s.shape));
     this.staging = this.device.createBuffer({ label: 'Decoder.logits.staging', size: Math.max(16, cfg.vocab_size * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.kernels = Kernels.for(this.device);
+    this.kernels = Kernels.for(this.device, engine.subgroups);
     const hs = headSize(cfg);
     const ctx: OpContext = {
       device: this.device,

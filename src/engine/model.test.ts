@@ -26,8 +26,11 @@ function weightsOf(c: FixtureCase): Record<string, Float32Array> {
   return Object.fromEntries(Object.entries(c.params).map(([k, v]) => [k, Float32Array.from(v)]));
 }
 
-/** vocabChunk: LM-head vocabulary rows per chunk (undefined: the default, one chunk here). */
-async function runCase(name: FixtureCase['name'], vocabChunk?: number) {
+/**
+ * vocabChunk: LM-head vocabulary rows per chunk (undefined: the default, one chunk here).
+ * subgroups: EngineOptions.subgroups (undefined: subgroup reductions where the adapter has them).
+ */
+async function runCase(name: FixtureCase['name'], vocabChunk?: number, subgroups?: boolean) {
   const c = fixtureCase(name);
   const batch = fixtureBatch(c);
   const settings = fixtureTrainSettings(c);
@@ -35,7 +38,8 @@ async function runCase(name: FixtureCase['name'], vocabChunk?: number) {
 
   // Forward, loss, backward over the whole batch (one micro-batch). lr = 0 leaves the weights as
   // they are, so the gradients left in the engine are the fixture's.
-  const one = await Engine.create({ gpu, config: c.config, B: batch.B, T: batch.T, weights: weightsOf(c), vocabChunk });
+  const one = await Engine.create({ gpu, config: c.config, B: batch.B, T: batch.T, weights: weightsOf(c), vocabChunk, subgroups });
+  expect(one.subgroups).toBe(subgroups ?? gpu.device.features.has('subgroups'));
   if (vocabChunk) expect(one.layout.vocabChunk, 'the head must run in several chunks').toBeLessThan(V);
   const ev = await one.evaluate(batch, 'mean_tokens', true);
   check(compareTensor(`${name} logits`, ev.logits!, c.logits, 1e-5, 1e-3));
@@ -68,7 +72,7 @@ async function runCase(name: FixtureCase['name'], vocabChunk?: number) {
 
   // 10 AdamW steps, accumulating the fixture's micro-batches, submitted back to back (pipelined).
   const micro = fixtureMicroBatches(c);
-  const eng = await Engine.create({ gpu, config: c.config, B: Math.max(...micro.map((m) => m.B)), T: batch.T, microBatches: micro.length, weights: weightsOf(c), vocabChunk });
+  const eng = await Engine.create({ gpu, config: c.config, B: Math.max(...micro.map((m) => m.B)), T: batch.T, microBatches: micro.length, weights: weightsOf(c), vocabChunk, subgroups });
   const reports = await Promise.all(c.steps.losses.map(() => eng.trainStep(micro, settings)));
   const clipped: number[] = [];
   reports.forEach((r, i) => {
@@ -95,5 +99,8 @@ describe('GPU engine vs PyTorch fixture', () => {
   });
   it('micro with the LM head in vocabulary chunks of 64 (online log-sum-exp across chunks)', async () => {
     await runCase('micro', 64);
+  });
+  it('micro with the workgroup-memory reductions forced (EngineOptions.subgroups = false)', async () => {
+    await runCase('micro', 64, false);
   });
 });

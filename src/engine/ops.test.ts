@@ -3,7 +3,7 @@
  * odd shapes (not multiples of the workgroup size 64 or the matmul tile 16). Tolerance
  * |gpu - ref| <= 1e-5 + 1e-3*|ref| unless a comment says why it is looser.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
 import { makeRng, randn } from '../reference/rng';
 import { testGpu, compare, type TestGpu } from './ops/testkit';
@@ -20,16 +20,22 @@ import { decodeLossSums, LOSS_SUMS, lossReductions } from './ops/lossReductions'
 import { decodeStepState, gradNorm, STEP_STATE_WORDS } from './ops/gradNorm';
 import { adamwStep, hyperData, HYPER_BYTES, type AdamWSettings } from './ops/adamw';
 import { readTensors } from '../gpu/buffers';
+import { hasSubgroups } from '../gpu/kernel';
+import { acquireNodeDevice } from '../gpu/node-device';
 
 let g: TestGpu;
+let gDefault: TestGpu;
 const rng = makeRng(1234);
 
 beforeAll(async () => {
-  g = await testGpu();
+  g = gDefault = await testGpu();
 });
 
+/** Prefix of printed comparisons: which row-reduction path ran ('' outside reductionPaths). */
+let path = '';
+
 function expectClose(name: string, gpu: ArrayLike<number>, want: ArrayLike<number>, atol = 1e-5, rtol = 1e-3) {
-  const r = compare(name, gpu, want, atol, rtol);
+  const r = compare(`${path}${name}`, gpu, want, atol, rtol);
   expect(r.bad, `${name}: ${r.bad} elements out of tolerance (first at ${r.firstBad})`).toBe(0);
 }
 
@@ -58,7 +64,32 @@ describe('embedding', () => {
   });
 });
 
-describe('rmsnorm', () => {
+// Whether this adapter offers subgroups (SwiftShader: yes, size 4); known before the suites are declared.
+const SUBGROUPS = hasSubgroups((await acquireNodeDevice()).device);
+
+/**
+ * Declares `body` once per row-reduction path (workgroup_sum / workgroup_max): subgroup operations
+ * where the adapter has them, and the workgroup-memory fallback always. Both meet the same tolerance.
+ */
+function reductionPaths(body: () => void) {
+  for (const subgroups of [true, false]) {
+    const name = subgroups ? 'subgroup reductions' : 'workgroup-memory reductions';
+    describe.skipIf(subgroups && !SUBGROUPS)(name, () => {
+      beforeAll(async () => {
+        g = await testGpu(64, subgroups);
+        expect(g.ctx.kernels.subgroups).toBe(subgroups);
+        path = `[${subgroups ? 'subgroup' : 'wg-memory'}] `;
+      });
+      afterAll(() => {
+        g = gDefault;
+        path = '';
+      });
+      body();
+    });
+  }
+}
+
+reductionPaths(() => describe('rmsnorm', () => {
   it('forward and backward', async () => {
     const N = 19, C = 77, eps = 1e-5; // C > WG exercises the strided row loop
     const x = randn(rng, N * C, 2);
@@ -80,7 +111,26 @@ describe('rmsnorm', () => {
     expectClose('rmsnormBackward dx', await g.read(dx), wDx);
     expectClose('rmsnormBackward dw', await g.read(dw), wDw);
   });
-});
+
+  it('forward and backward at workgroup sizes 2 (below SwiftShader\'s subgroup size 4) and 256', async () => {
+    const N = 5, C = 301, eps = 1e-6;
+    const x = randn(rng, N * C), w = randn(rng, C), dout = randn(rng, N * C);
+    const wOut = new Float64Array(N * C), wRstd = new Float64Array(N), wDx = new Float64Array(N * C), wDw = new Float64Array(C);
+    ref.rmsnormForward(wOut, wRstd, x, w, N, C, eps);
+    ref.rmsnormBackward(wDx, wDw, dout, x, w, wRstd, N, C);
+    for (const wg of [2, 256]) {
+      const h = await testGpu(wg, g.ctx.kernels.subgroups);
+      const tx = h.tensor('x', [N, C], x), tw = h.tensor('w', [C], w);
+      const out = h.tensor('out', [N, C]), rstd = h.tensor('rstd', [N]), dx = h.tensor('dx', [N, C]), dw = h.tensor('dw', [C]);
+      await h.run([
+        ...rmsnormForward(h.ctx, out, rstd, tx, tw, N, C, eps),
+        ...rmsnormBackward(h.ctx, dx, dw, h.tensor('dout', [N, C], dout), tx, tw, rstd, N, C),
+      ]);
+      expectClose(`rmsnormForward out (WG ${wg})`, await h.read(out), wOut);
+      expectClose(`rmsnormBackward dx (WG ${wg})`, await h.read(dx), wDx);
+    }
+  });
+}));
 
 describe('matmul', () => {
   for (const withBias of [true, false]) {
@@ -262,7 +312,7 @@ function ceBatch(B: number, T: number, V: number) {
   return { N, ids, labels, weights, roles };
 }
 
-describe('LM head fused with cross-entropy, and loss reductions', () => {
+reductionPaths(() => describe('LM head fused with cross-entropy, and loss reductions', () => {
   // Against the reference's unfused chain: logits = lnf @ W^T, crossEntropyForward, then
   // matmulBackward of the head. VC = 64 splits V = 150 into 64 + 64 + 22 (the last chunk partial);
   // VC = V is the one-chunk path (no recompute in backward; the chunk buffer ends up holding dlogits).
@@ -336,9 +386,9 @@ describe('LM head fused with cross-entropy, and loss reductions', () => {
     // Relative, not absolute: the norm itself is ~1e-6.
     expectClose('near-certain target: dlogit norms', await g.read(norms), wNorms, 1e-9, 1e-3);
   });
-});
+}));
 
-describe('gradNorm and adamw', () => {
+reductionPaths(() => describe('gradNorm and adamw', () => {
   const hyper = (s: AdamWSettings) => {
     const buf = g.gpu.device.createBuffer({ label: 'test.hyper', size: HYPER_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     g.gpu.device.queue.writeBuffer(buf, 0, hyperData(s));
@@ -409,4 +459,4 @@ describe('gradNorm and adamw', () => {
     expectClose('adamw skipped: m', await g.read(tm), Float32Array.from(m0), 0, 0);
     expectClose('adamw skipped: v', await g.read(tv), Float32Array.from(v0), 0, 0);
   });
-});
+}));

@@ -15,7 +15,7 @@
  */
 import type { Gpu } from '../gpu/device';
 import { readTensors, writeTensor, type GpuTensor } from '../gpu/buffers';
-import { encode, Kernels, type Dispatch } from '../gpu/kernel';
+import { encode, hasSubgroups, Kernels, type Dispatch } from '../gpu/kernel';
 import { ReadbackRing } from '../gpu/readback';
 import { DispatchTimer, type TimedDispatch } from '../gpu/timing';
 import { headSize, validateConfig, type LlamaConfig } from './config';
@@ -58,6 +58,11 @@ export interface EngineOptions {
   matmulTiles?: MatmulTiles;
   /** Vocabulary rows per LM-head chunk (layout.ts defaultVocabChunk when absent; tests force several chunks). */
   vocabChunk?: number;
+  /**
+   * Row reductions (RMSNorm, cross-entropy, loss sums, grad norm) with subgroup operations. Default:
+   * where the device has the `subgroups` feature; false forces the workgroup-memory fallback.
+   */
+  subgroups?: boolean;
 }
 
 /** A step report with what the GPU engine adds to the reference's. */
@@ -158,7 +163,7 @@ export class Engine {
     writeTensor(this.device, rope, ropeTableData(hs, opts.config.rope_theta, this.layout.ropePositions));
     const ctx: OpContext = {
       device: this.device,
-      kernels: Kernels.for(this.device),
+      kernels: Kernels.for(this.device, opts.subgroups ?? hasSubgroups(this.device)),
       wg,
       where: '',
       rope: { tensor: rope, hs, theta: opts.config.rope_theta, P: this.layout.ropePositions },
@@ -170,12 +175,15 @@ export class Engine {
       },
     };
     this.kernels = ctx.kernels;
+    this.subgroups = ctx.kernels.subgroups;
     this.device.pushErrorScope('validation');
     this.program = buildModel(ctx, this.mem, this.hyper);
     this.setParameters(opts.weights);
   }
 
   private readonly kernels: Kernels;
+  /** Whether row reductions use subgroup operations (EngineOptions.subgroups); the decoder follows it. */
+  readonly subgroups: boolean;
   /** How the matmul tile shape was chosen (null when the caller gave one). */
   matmulTuning: MatmulTuning | null = null;
 

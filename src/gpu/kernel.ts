@@ -1,11 +1,20 @@
 /**
- * Kernel = one WGSL file (with shaders/common.wgsl prepended, here and nowhere else) + entry point +
- * override constants → a labelled compute pipeline, compiled once per device and cached.
+ * Kernel = one WGSL file (with shaders/common.wgsl and the row reductions prepended, here and nowhere
+ * else) + entry point + override constants → a labelled compute pipeline, compiled once per device
+ * and reduction variant, and cached.
+ *
+ * Row reductions (workgroup_sum / workgroup_max): where the device has the `subgroups` feature the
+ * prelude is `enable subgroups;` + common.wgsl + reduce_subgroups.wgsl, else common.wgsl +
+ * reduce_workgroup.wgsl (workgroup-memory tree). Both define the same functions and the `Lane`
+ * entry-point input, so every op shader has one source. `new Kernels(device, false)` forces the
+ * fallback on a device that has subgroups (tests run both; EngineOptions.subgroups).
  *
  * Ops do not encode work directly: a dispatcher records a `Dispatch` (pipeline, bind group,
  * workgroup counts) once when the model is built, and every step replays the recorded list.
  */
 import common from '../../shaders/common.wgsl?raw';
+import reduceSubgroups from '../../shaders/reduce_subgroups.wgsl?raw';
+import reduceWorkgroup from '../../shaders/reduce_workgroup.wgsl?raw';
 import type { GpuTensor } from './buffers';
 
 /** A shader file: `name` is its file name (used in labels and error messages). */
@@ -24,26 +33,70 @@ export interface Dispatch {
   flops?: number;
 }
 
-const COMMON_LINES = common.split('\n').length;
+/** One file of the prelude, with its text as prepended (each part ends in a newline). */
+interface PreludePart {
+  file: string;
+  text: string;
+}
 
-const perDevice = new WeakMap<GPUDevice, Kernels>();
+/** The text prepended to every shader for one reduction variant, file by file. */
+function prelude(subgroups: boolean): PreludePart[] {
+  return [
+    ...(subgroups ? [{ file: 'src/gpu/kernel.ts (prelude)', text: 'enable subgroups;\n' }] : []),
+    { file: 'shaders/common.wgsl', text: `${common}\n` },
+    subgroups ? { file: 'shaders/reduce_subgroups.wgsl', text: `${reduceSubgroups}\n` } : { file: 'shaders/reduce_workgroup.wgsl', text: `${reduceWorkgroup}\n` },
+  ];
+}
 
-/** Compiles shader modules and pipelines once per device. */
+/** Lines of `text` as a WGSL compiler counts them (a trailing newline starts the next part's line). */
+function lineCount(text: string): number {
+  return text.split('\n').length - 1;
+}
+
+/** True when `device` was created with the `subgroups` feature. */
+export function hasSubgroups(device: GPUDevice): boolean {
+  return device.features.has('subgroups');
+}
+
+const perDevice = new WeakMap<GPUDevice, Map<boolean, Kernels>>();
+
+/** Compiles shader modules and pipelines once per device and reduction variant. */
 export class Kernels {
-  /** The device's shared cache: engines rebuilt on the same device reuse compiled pipelines. */
-  static for(device: GPUDevice): Kernels {
-    let k = perDevice.get(device);
+  /**
+   * The device's shared cache for one reduction variant (default: subgroups where the device has
+   * them): engines rebuilt on the same device reuse compiled pipelines.
+   */
+  static for(device: GPUDevice, subgroups = hasSubgroups(device)): Kernels {
+    let byVariant = perDevice.get(device);
+    if (!byVariant) {
+      byVariant = new Map();
+      perDevice.set(device, byVariant);
+    }
+    let k = byVariant.get(subgroups);
     if (!k) {
-      k = new Kernels(device);
-      perDevice.set(device, k);
+      k = new Kernels(device, subgroups);
+      byVariant.set(subgroups, k);
     }
     return k;
   }
 
   private modules = new Map<string, { module: GPUShaderModule; src: ShaderSource; compiled: boolean }>();
   private pipelines = new Map<string, GPUComputePipeline>();
+  private readonly prelude: PreludePart[];
 
-  constructor(readonly device: GPUDevice) {}
+  /**
+   * `subgroups`: row reductions use subgroup operations (default where the device has the feature);
+   * false forces the workgroup-memory fallback.
+   */
+  constructor(
+    readonly device: GPUDevice,
+    readonly subgroups = hasSubgroups(device),
+  ) {
+    if (subgroups && !hasSubgroups(device)) {
+      throw new Error("Subgroup reductions were requested but this device was created without the 'subgroups' feature (the adapter lacks it, or acquireDevice did not ask for it). Leave the subgroups option unset to use the workgroup-memory reductions.");
+    }
+    this.prelude = prelude(subgroups);
+  }
 
   /** The pipeline for `entryPoint` of `src`, labelled like 'RmsnormForward.pipeline'. */
   pipeline(src: ShaderSource, entryPoint: string, constants: Record<string, number> = {}): GPUComputePipeline {
@@ -63,8 +116,9 @@ export class Kernels {
   private module(src: ShaderSource): GPUShaderModule {
     let m = this.modules.get(src.name);
     if (!m) {
-      // Exactly one place prepends common.wgsl; error positions are mapped back below.
-      m = { module: this.device.createShaderModule({ label: src.name, code: `${common}\n${src.code}` }), src, compiled: false };
+      // Exactly one place prepends the prelude; error positions are mapped back below.
+      const code = `${this.prelude.map((p) => p.text).join('')}${src.code}`;
+      m = { module: this.device.createShaderModule({ label: src.name, code }), src, compiled: false };
       this.modules.set(src.name, m);
     }
     return m.module;
@@ -83,13 +137,21 @@ export class Kernels {
       m.compiled = !info.messages.some((msg) => msg.type === 'error');
       for (const msg of info.messages) {
         if (msg.type !== 'error') continue;
-        const inCommon = msg.lineNum <= COMMON_LINES;
-        const file = inCommon ? 'shaders/common.wgsl' : `shaders/${src.name}`;
-        const line = inCommon ? msg.lineNum : msg.lineNum - COMMON_LINES;
-        problems.push(`${file}:${line}:${msg.linePos}: ${msg.message}`);
+        problems.push(`${this.position(src, msg.lineNum)}:${msg.linePos}: ${msg.message}`);
       }
     }
-    if (problems.length) throw new Error(`WGSL compilation failed:\n${problems.join('\n')}`);
+    if (problems.length) throw new Error(`WGSL compilation failed (${this.subgroups ? 'subgroup' : 'workgroup-memory'} reductions):\n${problems.join('\n')}`);
+  }
+
+  /** 'file:line' on disk for line `lineNum` (1-based) of the concatenated module. */
+  private position(src: ShaderSource, lineNum: number): string {
+    let first = 1;
+    for (const part of this.prelude) {
+      const n = lineCount(part.text);
+      if (lineNum < first + n) return `${part.file}:${lineNum - first + 1}`;
+      first += n;
+    }
+    return `shaders/${src.name}:${lineNum - first + 1}`;
   }
 }
 

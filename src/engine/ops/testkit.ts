@@ -5,7 +5,7 @@
  */
 import { createTensor, readTensors, writeTensor, type GpuTensor } from '../../gpu/buffers';
 import { acquireNodeDevice } from '../../gpu/node-device';
-import { encode, Kernels, type Dispatch } from '../../gpu/kernel';
+import { encode, hasSubgroups, Kernels, type Dispatch } from '../../gpu/kernel';
 import type { Gpu } from '../../gpu/device';
 import type { OpContext } from './context';
 import { ropeTableData } from './rope';
@@ -21,10 +21,14 @@ export interface TestGpu {
   setRope(hs: number, theta: number, P: number): void;
 }
 
-export async function testGpu(wg = 64): Promise<TestGpu> {
+/**
+ * `subgroups`: row reductions with subgroup operations (default where the device has them); false
+ * forces the workgroup-memory fallback, so tests can check both paths on one adapter.
+ */
+export async function testGpu(wg = 64, subgroups?: boolean): Promise<TestGpu> {
   const gpu = await acquireNodeDevice();
   const { device } = gpu;
-  const kernels = new Kernels(device);
+  const kernels = new Kernels(device, subgroups ?? hasSubgroups(device));
   const scratch = new Map<string, GpuTensor>();
   const ctx: OpContext = {
     device,
