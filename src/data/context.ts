@@ -2,6 +2,7 @@
 // [maxLen, T) are dropped, the HF "right truncation" default). Long prompts + short answers are the
 // classic case where the cut silently removes the whole response and the sample trains nothing.
 import type { ContextCheck, LabelResult, TokenizedSample } from './types';
+import { IGNORE_INDEX } from './labels';
 
 export function checkContext(sample: TokenizedSample, labels: LabelResult, maxLen: number): ContextCheck {
   if (!Number.isInteger(maxLen) || maxLen < 1) {
@@ -12,7 +13,7 @@ export function checkContext(sample: TokenizedSample, labels: LabelResult, maxLe
   let trainedRemoved = 0;
   let trainedKept = 0;
   for (let i = 0; i < T; i++) {
-    if (labels.labels[i] === -100 || labels.weights[i] < 1) continue;
+    if (labels.labels[i] === IGNORE_INDEX || labels.weights[i] < 1) continue;
     if (i >= maxLen) trainedRemoved++;
     else trainedKept++;
   }

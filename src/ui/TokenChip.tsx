@@ -3,6 +3,7 @@
 // Click / Enter / Space are handled by delegation on the list (TokenList), not per chip.
 import { memo, type CSSProperties } from 'react';
 import type { TokenRole } from '../data';
+import { IGNORE_INDEX } from '../data/labels';
 import type { HeatCell } from './train/HeatmapControls';
 
 export interface TokenChipProps {
@@ -33,7 +34,7 @@ const heatAttr = (v: number) => (Number.isFinite(v) ? String(v) : 'NaN');
 export const formatWeight = (w: number) => String(Number(w.toFixed(4)));
 
 export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
-  const masked = p.label === -100;
+  const masked = p.label === IGNORE_INDEX;
   const partial = !masked && p.weight < 1;
   const cls =
     `tok role-${p.role}` +

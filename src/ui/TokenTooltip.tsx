@@ -2,6 +2,7 @@
 import { useLayoutEffect, useRef, useState } from 'react';
 import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
 import { formatWeight } from './TokenChip';
+import { IGNORE_INDEX } from '../data/labels';
 import type { Probe } from './TokenList';
 import type { HeatCell } from './train/HeatmapControls';
 
@@ -49,7 +50,7 @@ export function TokenTooltip({
   const role = ROLE_CODES[tokens.roles[t]];
   const text = tokens.rendered.slice(tokens.starts[t], tokens.ends[t]);
   const cutAt = labels.context.cutAt;
-  const state = label === -100 ? 'masked' : weight < 1 ? `partial weight ${formatWeight(weight)}` : 'trained';
+  const state = label === IGNORE_INDEX ? 'masked' : weight < 1 ? `partial weight ${formatWeight(weight)}` : 'trained';
 
   return (
     <div
