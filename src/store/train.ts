@@ -321,8 +321,10 @@ function flush(): void {
 
 function onMessage(m: FromTrainer): void {
   const set = useTrain.setState;
-  const kind = 'id' in m && m.id !== undefined ? pending.get(m.id) : undefined;
-  if ('id' in m && m.id !== undefined) pending.delete(m.id);
+  // An answer ends its request; progress events only name theirs.
+  const answer = 'id' in m && m.id !== undefined && m.type !== 'loadProgress' ? m.id : undefined;
+  const kind = answer !== undefined ? pending.get(answer) : undefined;
+  if (answer !== undefined) pending.delete(answer);
   switch (m.type) {
     case 'gpu':
       set({ gpu: m.ok ? { status: 'ok', adapter: m.adapter, message: null } : { status: 'unavailable', adapter: null, message: m.message } });
@@ -692,7 +694,7 @@ export const useTrain = create<TrainState>()((set, get) => ({
     set((s) => ({
       model: {
         ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
-        error: `Loading ${cancelled} was cancelled.${s.model.loaded ? ` Still using ${s.model.loaded.name}.` : ''}`,
+        error: `Loading ${cancelled} was cancelled.`,
       },
     }));
   },

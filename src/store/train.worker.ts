@@ -199,12 +199,34 @@ async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
     });
 }
 
+/**
+ * The side files that are what their name says: JSON objects. A dev server (Vite) or an SPA host
+ * answers a missing optional file (special_tokens_map.json) with its index.html and status 200; the
+ * loader keeps such bytes as they came, and an exported folder must not carry them.
+ */
+function jsonSideFiles(files: Record<string, Uint8Array>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  const text = new TextDecoder('utf-8', { fatal: true });
+  for (const [name, bytes] of Object.entries(files)) {
+    if (name.endsWith('.json')) {
+      try {
+        const v: unknown = JSON.parse(text.decode(bytes));
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
+      } catch {
+        continue;
+      }
+    }
+    out[name] = bytes;
+  }
+  return out;
+}
+
 async function exportRun(m: Extract<ToTrainer, { type: 'export' }>): Promise<void> {
   const md = need(model, 'The model is not loaded yet.');
   const s = need(session, 'There are no trained weights: train first (weights are not kept across reloads).');
   if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
   const weights = await s.weights(m.run);
-  const files = exportFineTuned(md.lm, weights, { ...m.metadata, steps: String(s.completed) });
+  const files = exportFineTuned({ ...md.lm, sideFiles: jsonSideFiles(md.lm.sideFiles) }, weights, { ...m.metadata, steps: String(s.completed) });
   post({ type: 'exported', id: m.id, run: m.run, files });
 }
 
