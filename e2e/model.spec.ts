@@ -160,6 +160,53 @@ test('model picker: errors next to the field keep the model in use; a folder mod
   expect((await chips(page)).map((c) => c.id)).toEqual(microTokens);
 });
 
+test('a Hub model (huggingface.co stood in for by a route): loads, the token view uses its tokenizer, a reload reads the browser cache', async ({ page }) => {
+  // huggingface.co/test-org/tiny-chat/resolve/main/<file> answers with e2e/fixtures/tiny-hf-model/<file>, or 404.
+  const served: string[] = [];
+  const hub = /^https:\/\/huggingface\.co\/test-org\/tiny-chat\/resolve\/main\/([\w.-]+)$/;
+  await page.context().route('https://huggingface.co/**', async (route) => {
+    const file = hub.exec(route.request().url())?.[1];
+    served.push(file ?? route.request().url());
+    const headers = { 'access-control-allow-origin': '*' };
+    let body: Buffer | null = null;
+    try {
+      body = file ? readFileSync(`./e2e/fixtures/tiny-hf-model/${file}`) : null;
+    } catch {
+      body = null;
+    }
+    await route.fulfill(body ? { status: 200, body, headers: { ...headers, 'content-length': String(body.length) } } : { status: 404, body: 'Entry not found', headers });
+  });
+  await open(page);
+  await modelReady(page, 'micro-model');
+  await paste(page, SIMPLE);
+  await load(page, 'test-org/tiny-chat');
+  await modelReady(page, 'test-org/tiny-chat');
+  await expect(page.getByTestId('model-status')).toContainText('Hugging Face Hub');
+  expect(served.slice(0, 2)).toEqual(['config.json', 'tokenizer.json']);
+  expect(served).toContain('model.safetensors');
+  expect(new URL(page.url()).searchParams.get('model')).toBe('test-org/tiny-chat');
+  await expect(defaultTokenizerLabel(page)).toHaveText('test-org/tiny-chat (loaded model)');
+  await idle(page);
+  const ids = (await chips(page)).map((c) => c.id);
+  expect(Math.max(...ids)).toBeLessThan(67);
+  // The data worker read the tokenizer from the model cache, not from the Hub a second time.
+  expect(served.filter((f) => f === 'tokenizer.json').length).toBe(1);
+
+  // Offline now: the reload (?model=test-org/tiny-chat) loads everything from Cache Storage.
+  await page.context().unrouteAll();
+  const offline: string[] = [];
+  await page.context().route('https://huggingface.co/**', (route) => {
+    offline.push(route.request().url());
+    return route.abort('internetdisconnected');
+  });
+  await page.reload();
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  await modelReady(page, 'test-org/tiny-chat');
+  await idle(page);
+  expect((await chips(page)).map((c) => c.id)).toEqual(ids);
+  expect(offline).toEqual([]);
+});
+
 test('cancelling a download keeps the model in use', async ({ page }) => {
   await open(page);
   await modelReady(page, 'micro-model');

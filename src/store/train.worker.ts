@@ -103,12 +103,11 @@ async function loadFromSource(id: number, src: ModelSource, limits: MemoryLimits
     throw new Error(`${name}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${lm.config.vocab_size}; they do not belong together.`);
   }
   const stopIds = [...new Set([...lm.stopTokenIds, tok.eosTokenId, ...tok.endOfTurnTokenIds])];
-  const notes = fitNote ? [fitNote, ...lm.notes] : lm.notes;
   return {
     lm, tok,
     loaded: {
       name, source: loc.source, kind: loc.kind, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4,
-      stopIds, tokenizerLabel: tok.label, notes,
+      stopIds, tokenizerLabel: tok.label, notes: lm.notes, memoryNote: fitNote,
     },
   };
 }

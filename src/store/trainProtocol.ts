@@ -71,6 +71,8 @@ export interface LoadedModel {
   tokenizerLabel: string;
   /** What the loader noticed (ignored tensors, a context cut to the sliding window, …). */
   notes: string[];
+  /** The load-time memory check's numbers and suggestions when a shorter context is needed (trainLoad.ts); null when it fits. */
+  memoryNote: string | null;
 }
 
 export interface StartedInfo {

@@ -93,6 +93,11 @@ export const ModelPicker = memo(function ModelPicker() {
           {model.loaded && ` Still using ${model.loaded.name}.`}
         </p>
       )}
+      {model.loaded?.memoryNote && (
+        <p className="message warn" data-testid="model-memory">
+          {model.loaded.memoryNote}
+        </p>
+      )}
       {model.loaded && model.loaded.notes.length > 0 && (
         <ul className="notes" data-testid="model-notes">
           {model.loaded.notes.map((n) => (
