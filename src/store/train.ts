@@ -726,7 +726,6 @@ export const useTrain = create<TrainState>()((set, get) => ({
   },
 }));
 
-
 // ---- start-up: worker, saved runs, share links, autosave ----
 
 let initialised = false;
