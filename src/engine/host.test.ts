@@ -4,45 +4,19 @@
  * getWeights, evaluate, and errors that name the problem.
  */
 import { describe, expect, it } from 'vitest';
-import { acquireNodeDevice } from '../gpu/node-device';
 import { MICRO_CONFIG } from './config';
 import { packBatch } from '../reference/batch';
 import { randomModel } from '../reference/testkit';
 import { tensorView } from '../reference/model';
-import { createEngineHost } from './host';
+import { hostHarness } from './hostHarness';
 import { DEFAULT_TRAIN_SETTINGS } from './trainer';
-import type { FromEngine, ProgressEvent, ToEngine } from './protocol';
+import type { ProgressEvent } from './protocol';
 
 const M = -100;
 
-/** A request without its id (Omit distributed over the union). */
-type Request = ToEngine extends infer U ? (U extends unknown ? Omit<U, 'id'> : never) : never;
-
-function harness() {
-  const got: FromEngine[] = [];
-  const waiters: { pred: (m: FromEngine) => boolean; resolve: (m: FromEngine) => void }[] = [];
-  const handle = createEngineHost((m) => {
-    got.push(m);
-    for (const w of [...waiters]) if (w.pred(m)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m); }
-  }, acquireNodeDevice);
-  const next = (pred: (m: FromEngine) => boolean) => {
-    const seen = got.find(pred);
-    return seen ? Promise.resolve(seen) : new Promise<FromEngine>((resolve) => waiters.push({ pred, resolve }));
-  };
-  let id = 0;
-  /** Sends a request and resolves with its answer (any message with the same id). */
-  const request = (msg: Request) => {
-    const m = { ...msg, id: ++id } as ToEngine;
-    const answer = next((r) => 'id' in r && r.id === m.id);
-    void handle(m);
-    return answer;
-  };
-  return { got, request, next, send: (msg: ToEngine) => handle(msg) };
-}
-
 describe('engine worker protocol (host)', () => {
   it('init, run with progress, stop, pause/resume, weights, evaluate, errors', async () => {
-    const h = harness();
+    const h = hostHarness();
     expect(await h.request({ type: 'trainStep', microBatches: [] })).toMatchObject({ type: 'error', message: expect.stringMatching(/not initialised/) });
 
     const ref = randomModel(MICRO_CONFIG, 5);

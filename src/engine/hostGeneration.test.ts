@@ -5,51 +5,25 @@
  * while the run is paused it is allowed.
  */
 import { describe, expect, it } from 'vitest';
-import { acquireNodeDevice } from '../gpu/node-device';
 import { MICRO_CONFIG } from './config';
 import { packBatch } from '../reference/batch';
 import { randomModel } from '../reference/testkit';
 import { forward, tensorView } from '../reference/model';
-import { createEngineHost } from './host';
+import { hostHarness } from './hostHarness';
 import { DEFAULT_TRAIN_SETTINGS } from './trainer';
-import type { FromEngine, ToEngine } from './protocol';
 import { argmax } from '../model/generate';
-
-type Request = ToEngine extends infer U ? (U extends unknown ? Omit<U, 'id'> : never) : never;
-
-function harness() {
-  const got: FromEngine[] = [];
-  const waiters: { pred: (m: FromEngine) => boolean; resolve: (m: FromEngine) => void }[] = [];
-  const handle = createEngineHost((m) => {
-    got.push(m);
-    for (const w of [...waiters]) if (w.pred(m)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m); }
-  }, acquireNodeDevice);
-  const next = (pred: (m: FromEngine) => boolean) => {
-    const seen = got.find(pred);
-    return seen ? Promise.resolve(seen) : new Promise<FromEngine>((resolve) => waiters.push({ pred, resolve }));
-  };
-  let id = 0;
-  /** Sends a request; resolves with its final answer (not its 'token' events). */
-  const request = (msg: Request) => {
-    const m = { ...msg, id: ++id } as ToEngine;
-    const answer = next((r) => 'id' in r && r.id === m.id && r.type !== 'token');
-    void handle(m);
-    return { id: m.id, answer };
-  };
-  return { got, request, next };
-}
 
 describe('engine worker protocol: generate', () => {
   it('streams tokens, answers generated, stops on request, refuses during a run', async () => {
-    const h = harness();
-    expect(await h.request({ type: 'generate', prompt: [1, 2], options: {} }).answer).toMatchObject({ type: 'error', message: expect.stringMatching(/not initialised/) });
+    const h = hostHarness();
+    expect(await h.start({ type: 'generate', prompt: [1, 2], options: {} }).answer).toMatchObject({ type: 'error', message: expect.stringMatching(/not initialised/) });
 
     const ref = randomModel(MICRO_CONFIG, 21);
     const weights = Object.fromEntries(ref.layout.slots.map((s) => [s.name, Float32Array.from(tensorView(ref.layout, ref.params, s.name))]));
-    expect((await h.request({ type: 'init', config: MICRO_CONFIG, weights, B: 1, T: 8, microBatches: 1, settings: { ...DEFAULT_TRAIN_SETTINGS, lr: 1e-2 } }).answer).type).toBe('ready');
+    expect((await h.start({ type: 'init', config: MICRO_CONFIG, weights, B: 1, T: 8, microBatches: 1, settings: { ...DEFAULT_TRAIN_SETTINGS, lr: 1e-2 } }).answer).type).toBe('ready');
 
     const prompt = [3, 14, 15, 9, 26];
-    const g = h.request({ type: 'generate', prompt, options: { maxNewTokens: 7 } });
+    const g = h.start({ type: 'generate', prompt, options: { maxNewTokens: 7 } });
     const done = await g.answer;
     expect(done).toMatchObject({ type: 'generated', reason: 'max_new_tokens', promptTokens: 5 });
     if (done.type !== 'generated') return;
@@ -64,25 +38,25 @@ describe('engine worker protocol: generate', () => {
     expect(done.tokens).toEqual(ids.slice(prompt.length));
 
     // stopGeneration after the second token: answered 'ok', the generation ends 'aborted'.
-    const long = h.request({ type: 'generate', prompt, options: { maxNewTokens: 50, temperature: 1, seed: 1 } });
+    const long = h.start({ type: 'generate', prompt, options: { maxNewTokens: 50, temperature: 1, seed: 1 } });
     await h.next((m) => m.type === 'token' && m.id === long.id && m.index === 1);
-    expect(await h.request({ type: 'stopGeneration' }).answer).toMatchObject({ type: 'ok' });
+    expect(await h.start({ type: 'stopGeneration' }).answer).toMatchObject({ type: 'ok' });
     const stopped = await long.answer;
     expect(stopped).toMatchObject({ type: 'generated', reason: 'aborted' });
     if (stopped.type === 'generated') expect(stopped.tokens.length).toBeLessThan(50);
 
     // During a run: refused while stepping, allowed while paused.
     const batch = packBatch([{ ids: [1, 2, 3, 4, 5, 6, 7, 8] }], 8);
-    const run = h.request({ type: 'run', steps: 1000, plan: [[batch]] });
+    const run = h.start({ type: 'run', steps: 1000, plan: [[batch]] });
     await h.next((m) => m.type === 'progress' && m.step === 2);
-    expect(await h.request({ type: 'generate', prompt, options: { maxNewTokens: 2 } }).answer)
+    expect(await h.start({ type: 'generate', prompt, options: { maxNewTokens: 2 } }).answer)
       .toMatchObject({ type: 'error', message: expect.stringMatching(/A training run is in progress: pause or stop it before generating/) });
-    await h.request({ type: 'pause' }).answer;
-    expect(await h.request({ type: 'generate', prompt, options: { maxNewTokens: 2 } }).answer).toMatchObject({ type: 'generated', tokens: [expect.any(Number), expect.any(Number)] });
-    await h.request({ type: 'stop' }).answer;
+    await h.start({ type: 'pause' }).answer;
+    expect(await h.start({ type: 'generate', prompt, options: { maxNewTokens: 2 } }).answer).toMatchObject({ type: 'generated', tokens: [expect.any(Number), expect.any(Number)] });
+    await h.start({ type: 'stop' }).answer;
     expect(await run.answer).toMatchObject({ type: 'runDone', reason: 'stopped' });
-    expect(await h.request({ type: 'generate', prompt: Array(64).fill(1), options: {} }).answer)
+    expect(await h.start({ type: 'generate', prompt: Array(64).fill(1), options: {} }).answer)
       .toMatchObject({ type: 'error', message: expect.stringMatching(/The prompt has 64 tokens, but the model's context holds 64/) });
-    expect(await h.request({ type: 'dispose' }).answer).toMatchObject({ type: 'ok' });
+    expect(await h.start({ type: 'dispose' }).answer).toMatchObject({ type: 'ok' });
   });
 });
