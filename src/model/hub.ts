@@ -162,7 +162,10 @@ export async function fetchModelFile(loc: ModelLocation, file: string, opts: Fet
       (loc.kind === 'hub' ? 'Check the internet connection; huggingface.co must be reachable from this page.' : 'Check that the folder is served (the dev server serves public/ and the project root).'),
     );
   }
-  if (res.status === 404) {
+  // Single-page-app servers (Vite's dev server among them) answer a missing file with index.html
+  // and status 200. No model file is HTML, so such an answer means the file is not there.
+  const isHtml = (res.headers.get('content-type') ?? '').startsWith('text/html');
+  if (res.status === 404 || (res.ok && isHtml)) {
     // Cached as missing: probing optional files costs nothing on the next load.
     await cache?.put(url, new Response(null, { status: 404, headers: { [MISSING_HEADER]: '1' } }));
     throw notFound(loc, file, url);

@@ -88,6 +88,17 @@ describe('loadModel', () => {
     for (const k of Object.keys(a.weights)) expect(b.weights[k]).toEqual(a.weights[k]);
   });
 
+  it('treats a dev server index.html answer (200, text/html) for a missing file as missing', async () => {
+    const disk = diskFetch(TINY_DIR, TINY_URL);
+    const spaFetch: FetchLike = async (url, init) => {
+      const res = await disk.fetch(url, init);
+      return res.status === 404 ? new Response('<!doctype html><html></html>', { status: 200, headers: { 'content-type': 'text/html' } }) : res;
+    };
+    const m = await loadModel(TINY_URL, { fetch: spaFetch });
+    expect(Object.keys(m.sideFiles)).not.toContain('special_tokens_map.json');
+    for (const bytes of Object.values(m.sideFiles)) expect(new TextDecoder().decode(bytes.subarray(0, 1))).toBe('{');
+  });
+
   it('loads an F16 sharded qwen2 model (index + 2 shards, untied head, q/k/v bias, no generation_config)', async () => {
     const served = diskFetch(TINY_DIR, TINY_URL);
     const events: LoadProgress[] = [];
