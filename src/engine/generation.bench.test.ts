@@ -9,7 +9,7 @@
  * are real (the engine computes every position of T), so `recomputeCalls` calls are timed.
  */
 import { readFileSync } from 'node:fs';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { MICRO_CONFIG, type LlamaConfig } from './config';
@@ -45,6 +45,9 @@ async function bench(name: string, config: LlamaConfig, weights: Record<string, 
     logits = await dec.step(best);
   }
   const decodeMs = (performance.now() - t0) / newTokens;
+  // A timing is only worth printing if the decoder still produced usable logits.
+  expect(logits.length).toBe(config.vocab_size);
+  expect(logits.every(Number.isFinite)).toBe(true);
   if (process.env.GENERATION_BENCH === 'decode') recomputeCalls = 0;
   const ids = [...prompt];
   if (recomputeCalls) await engine.evaluate(packBatch([{ ids }], T)); // warm-up

@@ -5,12 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice, nodeGpu } from './node-device';
 import { hasSubgroups, Kernels } from './kernel';
+import brokenWgsl from './fixtures/broken.wgsl?raw';
 
 describe('Kernels', () => {
   it('maps a compile error to the shader file and line, with subgroup and workgroup-memory reductions', async () => {
     const { device } = await acquireNodeDevice();
-    // Line 4 of this "file" uses an undeclared identifier.
-    const broken = { name: 'broken.wgsl', code: '@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n@compute @workgroup_size(WG)\nfn broken_entry(lane: Lane) {\n  o[lane.lid] = workgroup_sum(lane, notDeclared);\n}\n' };
+    // Line 4 of fixtures/broken.wgsl uses an undeclared identifier.
+    const broken = { name: 'broken.wgsl', code: brokenWgsl };
     const variants = hasSubgroups(device) ? [true, false] : [false];
     for (const subgroups of variants) {
       const k = new Kernels(device, subgroups);
