@@ -30,9 +30,9 @@ export async function warmUp(browser: Browser): Promise<void> {
  * checkout while tests run, and a Vite full-page reload in mid-test would reset the page to its
  * saved input. The app itself opens no WebSocket.
  */
-export async function openFresh(page: Page): Promise<void> {
+export async function openFresh(page: Page, url = '/'): Promise<void> {
   await page.routeWebSocket(/.*/, () => {});
-  await page.goto('/');
+  await page.goto(url);
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
   await idle(page);
 }

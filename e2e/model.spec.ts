@@ -9,7 +9,7 @@
 //   too-large-model/    config.json of a LLaMA with a 1,000,000 × 4096 embedding (refused by the memory check)
 import { readFileSync } from 'node:fs';
 import { expect, test, type Download, type Page } from '@playwright/test';
-import { chat, chips, idle, paste, screen, warmUp } from './helpers';
+import { openFresh, chat, chips, idle, paste, screen, warmUp } from './helpers';
 
 const MICRO_DIR = '/e2e/fixtures/micro-model/';
 const MICRO = `/?model=${MICRO_DIR}`;
@@ -24,12 +24,8 @@ test.beforeAll(async ({ browser }) => {
   await warmUp(browser);
 });
 
-async function open(page: Page, url = MICRO): Promise<void> {
-  await page.routeWebSocket(/.*/, () => {});
-  await page.goto(url);
-  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
-  await idle(page);
-}
+/** The app at a URL (the micro model by default): openFresh from helpers.ts. */
+const open = (page: Page, url = MICRO) => openFresh(page, url);
 
 async function modelReady(page: Page, name: string): Promise<void> {
   await expect(page.getByTestId('model-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });

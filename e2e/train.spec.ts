@@ -6,7 +6,7 @@
 // model (e2e/fixtures/micro-model: same tokenizer and vocabulary, C = 16, 2 layers) with ?model=.
 import { readFileSync } from 'node:fs';
 import { chromium, expect, test, type Page, type TestInfo } from '@playwright/test';
-import { chat, idle, longestTask, paste, screen, warmUp, watchLongTasks } from './helpers';
+import { openFresh, chat, longestTask, paste, screen, warmUp, watchLongTasks } from './helpers';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
 
@@ -23,13 +23,8 @@ test.beforeAll(async ({ browser }) => {
   await warmUp(browser);
 });
 
-/** openFresh (helpers.ts) at a URL: HMR socket silenced, hydrated, worker idle. */
-async function open(page: Page, url = MICRO): Promise<void> {
-  await page.routeWebSocket(/.*/, () => {});
-  await page.goto(url);
-  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
-  await idle(page);
-}
+/** The app at a URL (the micro model by default): openFresh from helpers.ts. */
+const open = (page: Page, url = MICRO) => openFresh(page, url);
 
 /**
  * screen() (a full-page screenshot) resizes the viewport and back and leaves the page scrolled
