@@ -45,6 +45,7 @@ import { ropeForward } from './ops/rope';
 import { attentionDecode, attentionDecodeAppend } from './ops/attentionDecode';
 import { swigluForward } from './ops/swiglu';
 import { residualForward } from './ops/residual';
+import { residualRmsnormForward } from './ops/residualRmsnorm';
 
 /** Cache rows when the caller does not choose: enough for chat turns, small for big models. */
 export const DEFAULT_MAX_CONTEXT = 2048;
@@ -296,8 +297,7 @@ export class Decoder {
         ...attentionDecodeAppend(ctx, kc, vc, t('kr'), t('v'), positions, R, NH, NKV, hs, Tmax),
         ...attentionDecode(ctx, t('atty'), t('scores'), t('qr'), kc, vc, positions, R, NH, NKV, hs, Tmax),
         ...linear(ctx, t('branch'), t('atty'), w(`${p}.self_attn.o_proj.weight`), null, R, NH * hs, C),
-        ...residualForward(ctx, t('res1'), xin, t('branch'), R * C),
-        ...rmsnormForward(ctx, t('ln'), t('rstd'), t('res1'), w(`${p}.post_attention_layernorm.weight`), R, C, eps),
+        ...residualRmsnormForward(ctx, t('res1'), t('ln'), t('rstd'), xin, t('branch'), w(`${p}.post_attention_layernorm.weight`), R, C, eps),
         ...linear(ctx, t('gate'), t('ln'), w(`${p}.mlp.gate_proj.weight`), null, R, C, F),
         ...linear(ctx, t('up'), t('ln'), w(`${p}.mlp.up_proj.weight`), null, R, C, F),
         ...swigluForward(ctx, t('swi'), t('gate'), t('up'), R * F),

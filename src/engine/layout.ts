@@ -154,7 +154,6 @@ export function activationGradTable(c: LlamaConfig, B: number, T: number): Tenso
     { name: 'dlnf', shape: [N, C] },
     { name: 'dres', shape: [N, C] },       // d residual stream between layers (d res2 of the layer being visited)
     { name: 'dres1', shape: [N, C] },      // d res1: skip path + post-attention norm path
-    { name: 'dnormIn', shape: [N, C] },    // an rmsnorm's dx before it joins the residual stream
     { name: 'dln', shape: [N, C] },        // d ln1 / d ln2 (q,k,v or gate,up accumulate into it)
     { name: 'dswi', shape: [N, F] },
     { name: 'dgate', shape: [N, F] },

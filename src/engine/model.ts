@@ -1,12 +1,15 @@
 /**
  * The LLaMA model on the GPU, as recorded dispatch lists: forward is a straight list of op calls,
- * backward the same calls in reverse (mirroring src/reference/model.ts call for call), then the loss
- * and the optimizer. Built once per Engine; every step replays the lists.
+ * backward the same calls in reverse (mirroring src/reference/model.ts call for call, except that
+ * each residual add is fused into the norm after it), then the loss and the optimizer. Built once
+ * per Engine; every step replays the lists.
  *
  * Gradient conventions (ops.ts): parameter gradients accumulate (+=) — the step clears them once, so
  * micro-batches accumulate; activation gradients overwrite. Where the residual stream forks (into an
- * rmsnorm and the skip connection) its gradient is the sum of both paths, formed by residualForward
- * (out = a + b) into a separate buffer, so nothing needs zeroing between layers.
+ * rmsnorm and the skip connection) its gradient is the sum of both paths: residualRmsnormBackward
+ * adds the skip path's gradient to the norm's dx as it writes it, into a separate buffer, so nothing
+ * needs zeroing between layers. The reference keeps the adds as separate calls (residualForward);
+ * residualRmsnorm is exactly those two calls in one kernel.
  */
 import { headSize } from './config';
 import type { Dispatch } from '../gpu/kernel';
@@ -18,7 +21,7 @@ import { matmulBackward, matmulForward } from './ops/matmul';
 import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
-import { residualForward } from './ops/residual';
+import { residualRmsnormBackward, residualRmsnormForward } from './ops/residualRmsnorm';
 import { lmHeadLossBackward, lmHeadLossForward, vocabChunks, type VocabChunk } from './ops/lmHead';
 import { lossReductions } from './ops/lossReductions';
 import { gradNorm } from './ops/gradNorm';
@@ -89,14 +92,19 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   const residualIn = (l: number) => (l > 0 ? la(l - 1, 'res2') : a('encoded'));
 
   // ---- forward ----
+  // Each residual add is fused into the rmsnorm that reads its sum (residualRmsnorm): layer l's
+  // post-attention norm, and layer l+1's input norm (or the final norm, after the last layer).
   const forward: Dispatch[] = [];
   forward.push(...embeddingForward(at(base, 'embed_tokens'), a('encoded'), ids, w.wte, N, C));
+  const head = at(base, 'lm_head');
+  if (L === 0) forward.push(...rmsnormForward(head, a('lnf'), a('rstdf'), a('encoded'), w.norm, N, C, eps));
+  else forward.push(...rmsnormForward(at(base, 'layers.0'), la(0, 'ln1'), la(0, 'rstd1'), a('encoded'), w.layers[0].ln1, N, C, eps));
   for (let l = 0; l < L; l++) {
     const ctx = at(base, `layers.${l}`);
     const lw = w.layers[l];
     const x = residualIn(l);
+    const last = l === L - 1;
     forward.push(
-      ...rmsnormForward(ctx, la(l, 'ln1'), la(l, 'rstd1'), x, lw.ln1, N, C, eps),
       ...matmulForward(ctx, a('q'), la(l, 'ln1'), lw.q, lw.qb, N, C, NH * hs),
       ...matmulForward(ctx, a('k'), la(l, 'ln1'), lw.k, lw.kb, N, C, NKV * hs),
       ...matmulForward(ctx, la(l, 'v'), la(l, 'ln1'), lw.v, lw.vb, N, C, NKV * hs),
@@ -104,17 +112,16 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
       ...ropeForward(ctx, la(l, 'kr'), a('k'), positions, B, T, NKV, hs, theta),
       ...attentionForward(ctx, la(l, 'atty'), la(l, 'att'), la(l, 'qr'), la(l, 'kr'), la(l, 'v'), docIds, B, T, NH, NKV, hs),
       ...matmulForward(ctx, a('branch'), la(l, 'atty'), lw.o, null, N, NH * hs, C),
-      ...residualForward(ctx, la(l, 'res1'), x, a('branch'), N * C),
-      ...rmsnormForward(ctx, la(l, 'ln2'), la(l, 'rstd2'), la(l, 'res1'), lw.ln2, N, C, eps),
+      ...residualRmsnormForward(ctx, la(l, 'res1'), la(l, 'ln2'), la(l, 'rstd2'), x, a('branch'), lw.ln2, N, C, eps),
       ...matmulForward(ctx, la(l, 'gate'), la(l, 'ln2'), lw.gate, null, N, C, F),
       ...matmulForward(ctx, la(l, 'up'), la(l, 'ln2'), lw.up, null, N, C, F),
       ...swigluForward(ctx, la(l, 'swi'), la(l, 'gate'), la(l, 'up'), N * F),
       ...matmulForward(ctx, a('branch'), la(l, 'swi'), lw.down, null, N, F, C),
-      ...residualForward(ctx, la(l, 'res2'), la(l, 'res1'), a('branch'), N * C),
+      ...(last
+        ? residualRmsnormForward(head, la(l, 'res2'), a('lnf'), a('rstdf'), la(l, 'res1'), a('branch'), w.norm, N, C, eps)
+        : residualRmsnormForward(at(base, `layers.${l + 1}`), la(l, 'res2'), la(l + 1, 'ln1'), la(l + 1, 'rstd1'), la(l, 'res1'), a('branch'), w.layers[l + 1].ln1, N, C, eps)),
     );
   }
-  const head = at(base, 'lm_head');
-  forward.push(...rmsnormForward(head, a('lnf'), a('rstdf'), residualIn(L), w.norm, N, C, eps));
 
   // ---- loss: the LM head fused with the cross-entropy, VC vocabulary rows at a time ----
   const VC = mem.layout.vocabChunk;
@@ -126,6 +133,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   ];
 
   // ---- backward: forward's calls in reverse ----
+  // The final norm's input only feeds that norm; every other norm input also takes the skip
+  // connection, so residualRmsnormBackward adds the skip path's gradient (dskip) as it goes.
   const backward: Dispatch[] = [
     ...lmHeadLossBackward(head, d('dlnf'), g.lmHead, a('lmHead.chunk'), a('lnf'), w.lmHead, a('lmHead.lse'), labels, weightsIn, seqScale, B, T, C, V, VC),
     ...rmsnormBackward(head, d('dres'), g.norm, d('dlnf'), residualIn(L), w.norm, a('rstdf'), N, C),
@@ -139,9 +148,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
       ...swigluBackward(ctx, d('dgate'), d('dup'), d('dswi'), la(l, 'gate'), la(l, 'up'), N * F),
       ...matmulBackward(ctx, d('dln'), lg.up, null, d('dup'), la(l, 'ln2'), lw.up, N, C, F, false),
       ...matmulBackward(ctx, d('dln'), lg.gate, null, d('dgate'), la(l, 'ln2'), lw.gate, N, C, F, true),
-      ...rmsnormBackward(ctx, d('dnormIn'), lg.ln2, d('dln'), la(l, 'res1'), lw.ln2, la(l, 'rstd2'), N, C),
-      ...residualForward(ctx, d('dres1'), d('dres'), d('dnormIn'), N * C), // fork: skip path + norm path
-      // d attproj = d res1 (skip connection)
+      // d res1 = d res2 (skip path) + the post-attention norm's dx; d attproj = d res1.
+      ...residualRmsnormBackward(ctx, d('dres1'), lg.ln2, d('dln'), d('dres'), la(l, 'res1'), lw.ln2, la(l, 'rstd2'), N, C),
       ...matmulBackward(ctx, d('datty'), lg.o, null, d('dres1'), la(l, 'atty'), lw.o, N, NH * hs, C, false),
       ...attentionBackward(ctx, d('dqr'), d('dkr'), d('dv'), d('datty'), la(l, 'qr'), la(l, 'kr'), la(l, 'v'), la(l, 'att'), docIds, B, T, NH, NKV, hs),
       ...ropeBackward(ctx, d('dk'), d('dkr'), positions, B, T, NKV, hs, theta),
@@ -149,8 +157,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
       ...matmulBackward(ctx, d('dln'), lg.v, lg.vb, d('dv'), la(l, 'ln1'), lw.v, N, C, NKV * hs, false),
       ...matmulBackward(ctx, d('dln'), lg.k, lg.kb, d('dk'), la(l, 'ln1'), lw.k, N, C, NKV * hs, true),
       ...matmulBackward(ctx, d('dln'), lg.q, lg.qb, d('dq'), la(l, 'ln1'), lw.q, N, C, NH * hs, true),
-      ...rmsnormBackward(ctx, d('dnormIn'), lg.ln1, d('dln'), residualIn(l), lw.ln1, la(l, 'rstd1'), N, C),
-      ...residualForward(ctx, d('dres'), d('dres1'), d('dnormIn'), N * C), // fork: d res2 of layer l-1
+      // d res2 of layer l-1 (or d encoded) = d res1 (skip path) + the input norm's dx.
+      ...residualRmsnormBackward(ctx, d('dres'), lg.ln1, d('dln'), d('dres1'), residualIn(l), lw.ln1, la(l, 'rstd1'), N, C),
     );
   }
   backward.push(...embeddingBackward(at(base, 'embed_tokens'), g.wte, d('dres'), ids, N, C));

@@ -14,6 +14,7 @@ import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { residualBackward, residualForward } from './ops/residual';
+import { residualRmsnormBackward, residualRmsnormForward } from './ops/residualRmsnorm';
 import { CE_STATS } from './ops/crossEntropy';
 import { lmHeadLossBackward, lmHeadLossForward } from './ops/lmHead';
 import { decodeLossSums, LOSS_SUMS, lossReductions } from './ops/lossReductions';
@@ -128,6 +129,31 @@ reductionPaths(() => describe('rmsnorm', () => {
       ]);
       expectClose(`rmsnormForward out (WG ${wg})`, await h.read(out), wOut);
       expectClose(`rmsnormBackward dx (WG ${wg})`, await h.read(dx), wDx);
+    }
+  });
+}));
+
+reductionPaths(() => describe('residualRmsnorm', () => {
+  it('forward (h = a + b, then the norm) and backward (dh = dskip + the norm\'s dx, dw +=) at workgroup sizes 2, 64 and 256', async () => {
+    const N = 5, C = 301, eps = 1e-6;
+    const a = randn(rng, N * C), b = randn(rng, N * C), w = randn(rng, C), dout = randn(rng, N * C), dskip = randn(rng, N * C), dw0 = randn(rng, C);
+    const wH = new Float64Array(N * C), wOut = new Float64Array(N * C), wRstd = new Float64Array(N), wDh = new Float64Array(N * C), wDw = Float64Array.from(dw0);
+    ref.residualRmsnormForward(wH, wOut, wRstd, a, b, w, N, C, eps);
+    ref.residualRmsnormBackward(wDh, wDw, dout, dskip, wH, w, wRstd, N, C);
+    for (const wg of [2, 64, 256]) {
+      const k = await testGpu(wg, g.ctx.kernels.subgroups);
+      const tw = k.tensor('w', [C], w);
+      const h = k.tensor('h', [N, C]), out = k.tensor('out', [N, C]), rstd = k.tensor('rstd', [N]);
+      const dh = k.tensor('dh', [N, C], randn(rng, N * C)), dw = k.tensor('dw', [C], dw0);
+      await k.run([
+        ...residualRmsnormForward(k.ctx, h, out, rstd, k.tensor('a', [N, C], a), k.tensor('b', [N, C], b), tw, N, C, eps),
+        ...residualRmsnormBackward(k.ctx, dh, dw, k.tensor('dout', [N, C], dout), k.tensor('dskip', [N, C], dskip), h, tw, rstd, N, C),
+      ]);
+      expectClose(`residualRmsnormForward h (WG ${wg})`, await k.read(h), wH);
+      expectClose(`residualRmsnormForward out (WG ${wg})`, await k.read(out), wOut);
+      expectClose(`residualRmsnormForward rstd (WG ${wg})`, await k.read(rstd), wRstd);
+      expectClose(`residualRmsnormBackward dh (WG ${wg})`, await k.read(dh), wDh);
+      expectClose(`residualRmsnormBackward dw (WG ${wg})`, await k.read(dw), wDw);
     }
   });
 }));

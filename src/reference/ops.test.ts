@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   IGNORE_INDEX, adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward,
   embeddingBackward, embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward,
-  residualBackward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
+  residualBackward, residualForward, residualRmsnormBackward, residualRmsnormForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
   swigluBackward, swigluForward,
 } from './ops';
 import { dot, formatCheck, gradCheck, type GradCheckResult } from './gradcheck';
@@ -45,6 +45,21 @@ describe('reference ops: backward vs finite differences', () => {
     rmsnormBackward(dx, dw, r, x, w, rstd, N, C);
     expectPass(gradCheck('rmsnormBackward dx', f, x, dx));
     expectPass(gradCheck('rmsnormBackward dw', f, w, dw));
+  });
+
+  it('residualRmsnorm (h goes to the norm and to the skip connection)', () => {
+    const N = 4, C = 6, eps = 1e-5;
+    const a = randn(rng, N * C), b = randn(rng, N * C), w = randn(rng, C), r = randn(rng, N * C), s = randn(rng, N * C);
+    const h = new Float64Array(N * C), out = new Float64Array(N * C), rstd = new Float64Array(N);
+    // s is the gradient reaching h through the skip connection: the loss sees h directly too.
+    const f = () => { residualRmsnormForward(h, out, rstd, a, b, w, N, C, eps); return dot(r, out) + dot(s, h); };
+    f();
+    const dh = randn(rng, N * C); // garbage: dh is overwritten
+    const dw = new Float64Array(C);
+    residualRmsnormBackward(dh, dw, r, s, h, w, rstd, N, C);
+    expectPass(gradCheck('residualRmsnormBackward dh = da', f, a, dh));
+    expectPass(gradCheck('residualRmsnormBackward dh = db', f, b, dh));
+    expectPass(gradCheck('residualRmsnormBackward dw', f, w, dw));
   });
 
   it('matmul (with bias, accumulateDx both ways, no bias)', () => {

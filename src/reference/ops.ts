@@ -322,6 +322,26 @@ export function residualBackward(da: Float64Array, db: Float64Array, dout: Float
 }
 
 // ---------------------------------------------------------------------------------------------
+// residualRmsnorm: h = a + b, then rmsnorm(h); the GPU fuses the two into one pass
+// ---------------------------------------------------------------------------------------------
+
+/** h (N,C) = a + b, out (N,C) = rmsnorm(h) * w, rstd (N). */
+export function residualRmsnormForward(h: Float64Array, out: Float64Array, rstd: Float64Array, a: Float64Array, b: Float64Array, w: Float64Array, N: number, C: number, eps: number): void {
+  residualForward(h, a, b, N * C);
+  rmsnormForward(out, rstd, h, w, N, C, eps);
+}
+
+/**
+ * dh (N,C) =, dw (C) +=, dout (N,C), dskip (N,C), h (N,C), w (C), rstd (N).
+ * h feeds the norm and the skip connection, so dh = dskip + the norm's dx; dh is also da and db.
+ */
+export function residualRmsnormBackward(dh: Float64Array, dw: Float64Array, dout: Float64Array, dskip: Float64Array, h: Float64Array, w: Float64Array, rstd: Float64Array, N: number, C: number): void {
+  const normDx = new Float64Array(N * C);
+  rmsnormBackward(normDx, dw, dout, h, w, rstd, N, C);
+  residualForward(dh, dskip, normDx, N * C);
+}
+
+// ---------------------------------------------------------------------------------------------
 // cross-entropy: fused, masked, weighted, HF shift inside.
 // ---------------------------------------------------------------------------------------------
 

@@ -25,6 +25,11 @@ export function rmsnormBackward(ctx: OpContext, dx: GpuTensor, dw: GpuTensor, do
   expectSize('rmsnormBackward', rstd, [N], 'rstd');
   return [
     dispatch(ctx, src, 'rmsnorm_backward', [dx, dout, x, w, rstd], { u32: [N, C], f32: [0] }, grid(N)),
-    dispatch(ctx, src, 'rmsnorm_backward_weight', [dw, dout, x, rstd], { u32: [N, C], f32: [0] }, grid1d(C, ctx.wg)),
+    ...rmsnormBackwardWeight(ctx, dw, dout, x, rstd, N, C),
   ];
+}
+
+/** dw (C) += sum over rows of dout * x * rstd; also the weight gradient of residualRmsnorm. */
+export function rmsnormBackwardWeight(ctx: OpContext, dw: GpuTensor, dout: GpuTensor, x: GpuTensor, rstd: GpuTensor, N: number, C: number): Dispatch[] {
+  return [dispatch(ctx, src, 'rmsnorm_backward_weight', [dw, dout, x, rstd], { u32: [N, C], f32: [0] }, grid1d(C, ctx.wg))];
 }
