@@ -161,6 +161,8 @@ export interface OursResult {
   profile: { totalMs: number; kernels: KernelRow[]; matmul: MatmulSummary } | null;
   /** GPU bytes the engine allocates (layout size table), by category. */
   memory: Record<string, number>;
+  /** Whether the matmuls read f16 copies of the projection matrices (EngineOptions.f16Weights). */
+  f16Weights: boolean;
   /** Matmul tile shape in use. */
   matmulTiles: string;
   /** The autotune's measurements on this case's MLP product (forward + dx + dw), naive kernel included. */

@@ -99,6 +99,9 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 async function run(): Promise<BenchResult> {
   const params = new URLSearchParams(location.search);
   const only = params.get('only');
+  // f16=1 / f16=0 force the engine's f16 weight copies on / off; absent: the adapter's default.
+  const f16 = params.get('f16');
+  const f16Weights = f16 === '1' ? true : f16 === '0' ? false : undefined;
   const probe = await acquireDevice();
   const a = probe.adapter;
   probe.device.destroy();
@@ -114,7 +117,7 @@ async function run(): Promise<BenchResult> {
       name: c.name, config: c.config, B: c.B, T: c.T, parameters: parameterCount(c.config), rounds: c.rounds, perRound: c.perRound,
       ours: { error: 'not run' }, tfjs: { error: 'not run' },
     };
-    const ours = only === 'tfjs' ? null : await startOurs(c, log).catch((e: unknown) => ((r.ours = { error: errorText(e) }), null));
+    const ours = only === 'tfjs' ? null : await startOurs(c, log, f16Weights).catch((e: unknown) => ((r.ours = { error: errorText(e) }), null));
     // Loaded on first use, so a run of ours alone never initialises TF.js.
     const tfjs = only === 'ours' ? null : await import('./tfjs').then(({ startTfjs }) => startTfjs(c, log)).catch((e: unknown) => ((r.tfjs = { error: errorText(e) }), null));
     const oursMs: number[] = [], tfjsMs: number[] = [];

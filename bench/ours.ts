@@ -25,7 +25,7 @@ export interface BenchSide<R> {
 }
 
 /** Start-up on a fresh device (autotune, Engine.create), then the first and the warm-up steps. */
-export async function startOurs(c: BenchCase, log: (s: string) => void): Promise<BenchSide<OursResult>> {
+export async function startOurs(c: BenchCase, log: (s: string) => void, f16Weights?: boolean): Promise<BenchSide<OursResult>> {
   const gpu = await acquireDevice(); // fresh device: no pipeline cached from an earlier case
   const weights = initWeights(c.config);
   const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
@@ -43,10 +43,10 @@ export async function startOurs(c: BenchCase, log: (s: string) => void): Promise
     const tuning = await tuneMatmul(gpu, { N: c.B * c.T, I: c.config.hidden_size, O: c.config.intermediate_size }, { includeNaive: true });
     log(`ours ${c.name}: matmul autotune ${tuning.ms.toFixed(0)} ms on ${tuning.shape.N}x${tuning.shape.I}x${tuning.shape.O}: ${tuning.timings.map((t) => `${t.tiles === 'naive' ? 'naive' : `${t.tiles.wgx}x${t.tiles.wgy}/${t.tiles.bk}`} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
     const t0 = performance.now();
-    const e = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles });
+    const e = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles, f16Weights });
     engine = e;
     const startupMs = performance.now() - t0;
-    log(`ours ${c.name}: Engine.create ${startupMs.toFixed(0)} ms`);
+    log(`ours ${c.name}: Engine.create ${startupMs.toFixed(0)} ms${e.f16Weights ? ' (f16 weights)' : ''}`);
     const losses: number[] = [];
     const t1 = performance.now();
     const first = await e.trainStep([batch], BENCH_SETTINGS);
@@ -78,11 +78,11 @@ export async function startOurs(c: BenchCase, log: (s: string) => void): Promise
           profile = summarise(dispatches);
           log(`ours ${c.name}: profiled step ${profile.totalMs.toFixed(1)} ms GPU, matmul ${profile.matmul.gflops.toFixed(2)} GFLOP/s (${(100 * profile.matmul.share).toFixed(0)}% of the step)`);
         }
-        const memory: Record<string, number> = { ...memoryEstimate(c.config, c.B, c.T) };
+        const memory: Record<string, number> = { ...memoryEstimate(c.config, c.B, c.T, 1, e.layout.vocabChunk, e.f16Weights) };
         const matmulTiles = e.matmulTiles;
         abort();
         return {
-          startupMs, firstStepMs, ...roundStats(c, roundsMs, perRound), losses, profile, memory, matmulTiles,
+          startupMs, firstStepMs, ...roundStats(c, roundsMs, perRound), losses, profile, memory, matmulTiles, f16Weights: e.f16Weights,
           autotune: {
             ms: tuning.ms, shape: tuning.shape,
             timings: tuning.timings.map((t) => ({ tiles: t.tiles === 'naive' ? 'naive (oracle)' : describeTiles(t.tiles), ms: t.ms, gflops: t.gflops })),

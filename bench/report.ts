@@ -15,7 +15,7 @@ function caseTable(r: BenchResult): string {
       isError(x)
         ? `| ${c.name} | ${model} | ${c.B}×${c.T} | ${engine} | ${x.error === 'not run' ? 'not run' : `failed: ${x.error.replace(/\|/g, '/')}`} | | | | | |`
         : `| ${c.name} | ${model} | ${c.B}×${c.T} | ${engine} | ${f(x.tokensPerSec, 0)} | ${f(x.stepMs)} | ${f(x.firstStepMs, 0)} | ${f(x.startupMs, 0)} | ${f(x.losses[0], 4)} → ${f(x.losses[x.losses.length - 1], 4)} | ${mem} |`;
-    rows.push(line('ours (WGSL)', c.ours, isError(c.ours) ? '' : `${mib(c.ours.memory.total)} (size table)`));
+    rows.push(line(!isError(c.ours) && c.ours.f16Weights ? 'ours (WGSL, f16 weights)' : 'ours (WGSL)', c.ours, isError(c.ours) ? '' : `${mib(c.ours.memory.total)} (size table)`));
     rows.push(line('TF.js webgpu', c.tfjs, isError(c.tfjs) || c.tfjs.gpuBytesAllocated === undefined ? '' : `${mib(c.tfjs.gpuBytesAllocated)} (TF.js buffer pool, grows over cases)`));
     rows.push(`| ${c.name} | | | **ours ÷ TF.js** | **${c.speedup === undefined ? 'n/a' : `${f(c.speedup, 2)}×`}** | ${c.roundSpeedups ? `per round: ${c.roundSpeedups.map((x) => `${f(x, 2)}×`).join(', ')}` : ''} | | | | |`);
   }

@@ -16,12 +16,15 @@ test('benchmark: our engine vs TF.js', async ({ page }, info) => {
   const q = new URLSearchParams();
   if (process.env.BENCH_SCALE) q.set('scale', process.env.BENCH_SCALE);
   if (process.env.BENCH_ONLY) q.set('only', process.env.BENCH_ONLY);
+  if (process.env.BENCH_F16) q.set('f16', process.env.BENCH_F16);
   await page.goto(`/bench/index.html?${q}`);
   const handle = await page.waitForFunction(() => window.__bench, null, { timeout: info.timeout, polling: 1000 });
   const out = (await handle.jsonValue()) as { result?: BenchResult; error?: string };
   if (!out.result) throw new Error(`The benchmark page failed: ${out.error}`);
   const md = markdownReport(out.result);
-  writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(out.result, null, 1)}\n`);
-  writeFileSync(fileURLToPath(new URL('./results.md', import.meta.url)), `# Benchmark results\n\n${md}`);
+  // A run that forces f16 weights on or off writes beside the default run's files, not over them.
+  const name = process.env.BENCH_F16 ? `results-f16-${process.env.BENCH_F16 === '1' ? 'on' : 'off'}` : 'results';
+  writeFileSync(fileURLToPath(new URL(`./${name}.json`, import.meta.url)), `${JSON.stringify(out.result, null, 1)}\n`);
+  writeFileSync(fileURLToPath(new URL(`./${name}.md`, import.meta.url)), `# Benchmark results\n\n${md}`);
   console.log(md);
 });

@@ -12,6 +12,9 @@
 // workgroup memory k-major, so the inner loop reads one vec4 of a and one of b per k and does 16
 // multiply-adds. WGX, WGY, BK come from the autotune (src/engine/autotune.ts); every candidate is
 // tested against the reference (src/engine/ops.test.ts).
+// b may be stored as f16 (B_F16: forward and dx with the f16 copy of a weight, see pack_f16.wgsl):
+// b is bound as raw u32 words either way, read through b_load / b_load4, and every product still
+// accumulates in f32.
 
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
@@ -19,6 +22,8 @@ override BK: u32 = 16u;
 // a(m, k) at m*lda + k (true) or k*lda + m (false); b(k, p) at p*ldb + k (true) or k*ldb + p (false).
 override A_KCONTIG: bool = true;
 override B_KCONTIG: bool = true;
+// b's words hold f32 bits (false) or two f16 halves each, element 2i in the low half (true).
+override B_F16: bool = false;
 
 struct Params {
   M: u32,
@@ -31,9 +36,18 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read_write> c: array<f32>; // (M, P)
 @group(0) @binding(1) var<storage, read> a: array<f32>;       // a(m, k), see A_KCONTIG
-@group(0) @binding(2) var<storage, read> b: array<f32>;       // b(k, p), see B_KCONTIG
+@group(0) @binding(2) var<storage, read> b: array<u32>;       // b(k, p), see B_KCONTIG and B_F16
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;    // (P)
+
+// Element i of b (an index into the f32 or f16 array).
+fn b_load(i: u32) -> f32 {
+  if (B_F16) {
+    let pair = unpack2x16float(b[i / 2u]);
+    return select(pair.x, pair.y, (i & 1u) == 1u);
+  }
+  return bitcast<f32>(b[i]);
+}
 
 // as_[k * WGY + r] = a rows 4r..4r+3 of the tile at slice column k; bs_ likewise for b's columns.
 var<workgroup> as_: array<vec4<f32>, BK * WGY>;
@@ -61,7 +75,7 @@ fn load_b(p0: u32, k0: u32, lid: u32) {
     let gq = p0 + q;
     let gk = k0 + k;
     var v = 0.0;
-    if (gq < p.P && gk < p.K) { v = b[select(gk * p.ldb + gq, gq * p.ldb + gk, B_KCONTIG)]; }
+    if (gq < p.P && gk < p.K) { v = b_load(select(gk * p.ldb + gq, gq * p.ldb + gk, B_KCONTIG)); }
     bs_[k * WGX + q / 4u][q % 4u] = v;
   }
 }
@@ -128,7 +142,7 @@ fn a_at(m: u32, k: u32) -> f32 {
 
 fn b_at(k: u32, q: u32) -> f32 {
   if (q >= p.P) { return 0.0; }
-  return b[select(k * p.ldb + q, q * p.ldb + k, B_KCONTIG)];
+  return b_load(select(k * p.ldb + q, q * p.ldb + k, B_KCONTIG));
 }
 
 fn direct_tile(m: u32, q: u32) -> array<vec4<f32>, 4> {
@@ -167,7 +181,17 @@ fn matmul_direct_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 // columns past the edge read clamped (valid) addresses and are not stored.
 @group(0) @binding(0) var<storage, read_write> c4: array<vec4<f32>>; // (M, P/4)
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<u32>>;
+
+// Elements i .. i+3 of b, i a multiple of 4: one 16-byte load of f32, or half of one of f16.
+fn b_load4(i: u32) -> vec4<f32> {
+  if (B_F16) {
+    let w = b4[i / 8u];
+    let h = select(w.xy, w.zw, (i % 8u) >= 4u);
+    return vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y));
+  }
+  return bitcast<vec4<f32>>(b4[i / 4u]);
+}
 
 // Column r = a(m + r, k .. k+3).
 fn a_block(m: u32, k: u32) -> mat4x4<f32> {
@@ -185,12 +209,12 @@ fn a_block(m: u32, k: u32) -> mat4x4<f32> {
 fn b_block(k: u32, q: u32) -> mat4x4<f32> {
   if (B_KCONTIG) {
     let last = p.P - 1u;
-    return transpose(mat4x4<f32>(b4[(min(q, last) * p.ldb + k) / 4u], b4[(min(q + 1u, last) * p.ldb + k) / 4u],
-                                 b4[(min(q + 2u, last) * p.ldb + k) / 4u], b4[(min(q + 3u, last) * p.ldb + k) / 4u]));
+    return transpose(mat4x4<f32>(b_load4(min(q, last) * p.ldb + k), b_load4(min(q + 1u, last) * p.ldb + k),
+                                 b_load4(min(q + 2u, last) * p.ldb + k), b_load4(min(q + 3u, last) * p.ldb + k)));
   }
   let qq = min(q, p.P - 4u);
-  return mat4x4<f32>(b4[(k * p.ldb + qq) / 4u], b4[((k + 1u) * p.ldb + qq) / 4u],
-                     b4[((k + 2u) * p.ldb + qq) / 4u], b4[((k + 3u) * p.ldb + qq) / 4u]);
+  return mat4x4<f32>(b_load4(k * p.ldb + qq), b_load4((k + 1u) * p.ldb + qq),
+                     b_load4((k + 2u) * p.ldb + qq), b_load4((k + 3u) * p.ldb + qq));
 }
 
 fn direct4_tile(m: u32, q: u32) -> array<vec4<f32>, 4> {

@@ -82,7 +82,7 @@ export function createEngineHost(post: Post, acquire: () => Promise<Gpu>): (msg:
           engine = await Engine.create({ gpu, config: msg.config, B: msg.B, T: msg.T, microBatches: msg.microBatches, weights: msg.weights });
           settings = msg.settings;
           void gpu.device.lost.then((info) => post({ type: 'error', message: `The GPU device was lost (${info.reason}): ${info.message}. Reload the page to start again.` }));
-          post({ type: 'ready', id: msg.id, adapter: gpu.adapter, memory: memoryEstimate(msg.config, msg.B, msg.T, msg.microBatches), B: msg.B, T: msg.T, microBatches: msg.microBatches });
+          post({ type: 'ready', id: msg.id, adapter: gpu.adapter, memory: memoryEstimate(msg.config, msg.B, msg.T, msg.microBatches, engine.layout.vocabChunk, engine.f16Weights), B: msg.B, T: msg.T, microBatches: msg.microBatches });
           return;
         }
         case 'setSettings':

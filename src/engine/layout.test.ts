@@ -40,9 +40,9 @@ describe('engine layout', () => {
     const { config } = llamaConfigFromHf(hf, 'playground-base/config.json');
     const params = paramTable(config).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
     expect(params).toBe(3_819_776); // the model card's count
-    const rows = ([[1, 256], [4, 256]] as const).map(([B, T]) => ({ B, T, est: memoryEstimate(config, B, T) }));
+    const rows = ([[1, 256, false], [4, 256, false], [4, 256, true]] as const).map(([B, T, f16]) => ({ B, T, f16, est: memoryEstimate(config, B, T, 1, undefined, f16) }));
     const mibs = (v: number) => (v / 2 ** 20).toFixed(1);
-    const lines = ['| category | ' + rows.map((r) => `B=${r.B}, T=${r.T} (MiB)`).join(' | ') + ' |', '|---|' + rows.map(() => '---:').join('|') + '|'];
+    const lines = ['| category | ' + rows.map((r) => `B=${r.B}, T=${r.T}${r.f16 ? ', f16 weights' : ''} (MiB)`).join(' | ') + ' |', '|---|' + rows.map(() => '---:').join('|') + '|'];
     for (const cat of [...CATEGORIES, 'total'] as const) lines.push(`| ${cat} | ${rows.map((r) => mibs(r.est[cat])).join(' | ')} |`);
     console.log(lines.join('\n'));
     for (const r of rows) expect(r.est.parameters).toBeGreaterThanOrEqual(params * 4);

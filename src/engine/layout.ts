@@ -12,6 +12,9 @@
  *                A group is split into several arenas when it exceeds the adapter's buffer limit.
  *   gradients, adam_m, adam_v   the same arenas and offsets as parameters, so AdamW and the
  *                gradient norm run over whole arenas.
+ *   weights_f16  with `f16Weights`: an f16 copy of each layer's projection matrices (two halves per
+ *                u32), rewritten after every AdamW update. The matmuls' forward and dx read it;
+ *                the f32 parameters stay the master copy that AdamW updates.
  *   activations  what backward needs, per layer, for one micro-batch (B, T), plus shared
  *                transients (pre-RoPE q/k, the branch output before a residual add) and the LM
  *                head's (N, VC) vocabulary chunk: the (N, V) logits and dlogits are never stored.
@@ -31,10 +34,10 @@ import { LOSS_SUMS } from './ops/lossReductions';
 import { CE_STATS } from './ops/crossEntropy';
 
 export type Category =
-  | 'parameters' | 'gradients' | 'adam_m' | 'adam_v'
+  | 'parameters' | 'gradients' | 'adam_m' | 'adam_v' | 'weights_f16'
   | 'activations' | 'activation_grads' | 'inputs' | 'staging' | 'constants' | 'scratch';
 
-export const CATEGORIES: readonly Category[] = ['parameters', 'gradients', 'adam_m', 'adam_v', 'activations', 'activation_grads', 'inputs', 'staging', 'constants', 'scratch'];
+export const CATEGORIES: readonly Category[] = ['parameters', 'gradients', 'adam_m', 'adam_v', 'weights_f16', 'activations', 'activation_grads', 'inputs', 'staging', 'constants', 'scratch'];
 
 /** WebGPU's largest minStorageBufferOffsetAlignment: every tensor starts on it. */
 export const ALIGN = 256;
@@ -46,7 +49,7 @@ export interface Slot extends TensorSpec {
   arena: number;
   /** Byte offset inside the arena. */
   offset: number;
-  /** Bytes of data (elements * 4). */
+  /** Bytes of data (elements * 4; for weights_f16, elements * 2 rounded up to whole u32 words). */
   bytes: number;
 }
 
@@ -81,6 +84,13 @@ export interface LayoutOptions {
   maxArenaBytes?: number;
   /** Vocabulary rows per LM-head chunk; default defaultVocabChunk(V, B*T). A multiple of 64 below V. */
   vocabChunk?: number;
+  /** Adds the weights_f16 category: f16 copies of the layers' projection matrices. Default false. */
+  f16Weights?: boolean;
+}
+
+/** The parameters stored again as f16 when f16Weights is on: the layers' projection matrices. */
+export function isF16Weight(name: string): boolean {
+  return /^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj\.weight$/.test(name);
 }
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
@@ -201,7 +211,7 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
     const created: number[] = [];
     let cur: Arena | null = null;
     for (const s of specs) {
-      const bytes = numel(s.shape) * F32;
+      const bytes = category === 'weights_f16' ? Math.ceil(numel(s.shape) / 2) * F32 : numel(s.shape) * F32;
       const padded = align(Math.max(bytes, F32));
       if (padded > limit) {
         throw new Error(
@@ -230,6 +240,7 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
   for (const category of ['parameters', 'gradients', 'adam_m', 'adam_v'] as const) {
     for (const g of groups) pack(category, `${category}.${g.suffix}`, g.specs, g.decay);
   }
+  if (opts.f16Weights) pack('weights_f16', 'weights_f16', params.filter((s) => isF16Weight(s.name)), false);
   pack('activations', 'activations', activationTable(config, B, T, vocabChunk), false, true);
   pack('activation_grads', 'activation_grads', activationGradTable(config, B, T), false, true);
   const inputs = inputTable(B, T);
@@ -259,8 +270,8 @@ export type MemoryEstimate = Record<Category, number> & { total: number };
  * (uniform buffers and readback staging, < 1 KiB together, are left out). Compare the total with the
  * adapter's memory and each arena with maxBufferSize.
  */
-export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number): MemoryEstimate {
-  const layout = buildLayout(config, B, T, { microBatches, vocabChunk });
+export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number, f16Weights = false): MemoryEstimate {
+  const layout = buildLayout(config, B, T, { microBatches, vocabChunk, f16Weights });
   const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as MemoryEstimate;
   out.total = 0;
   for (const a of layout.arenas) {

@@ -21,7 +21,8 @@ export class GpuMemory {
   /** The view of one tensor. */
   tensor(category: Category, name: string): GpuTensor {
     const s = this.slot(category, name);
-    return { name: `${category}:${name}`, shape: s.shape, buffer: this.buffers[s.arena], offset: s.offset, size: Math.max(4, s.bytes) };
+    const t: GpuTensor = { name: `${category}:${name}`, shape: s.shape, buffer: this.buffers[s.arena], offset: s.offset, size: Math.max(4, s.bytes) };
+    return category === 'weights_f16' ? { ...t, dtype: 'f16' } : t;
   }
 
   /** Indices of the arenas of a category, in layout order. */

@@ -26,6 +26,7 @@ import { lmHeadLossBackward, lmHeadLossForward, vocabChunks, type VocabChunk } f
 import { lossReductions } from './ops/lossReductions';
 import { gradNorm } from './ops/gradNorm';
 import { adamwStep } from './ops/adamw';
+import { packF16Forward } from './ops/packF16';
 import type { GpuMemory } from './memory';
 
 export interface ModelProgram {
@@ -43,8 +44,10 @@ export interface ModelProgram {
   vocabChunks: VocabChunk[];
   /** The head's gradient (chunk by chunk) → parameter gradients (+=). */
   backward: Dispatch[];
-  /** Gradient norm, clip factor, non-finite check, AdamW over every parameter arena. */
+  /** Gradient norm, clip factor, non-finite check, AdamW over every parameter arena, then packWeights. */
   optimizer: Dispatch[];
+  /** Rewrites the weights_f16 copies from the f32 parameters (empty without f16 weights). */
+  packWeights: Dispatch[];
 }
 
 interface LayerParams {
@@ -52,10 +55,15 @@ interface LayerParams {
   o: GpuTensor; ln2: GpuTensor; gate: GpuTensor; up: GpuTensor; down: GpuTensor;
 }
 
-/** Views of the parameters (or, with category 'gradients', of their gradients: same names). */
+/**
+ * Views of the parameters (or, with category 'gradients', of their gradients: same names). The
+ * parameters' projection matrices are their f16 copies when the layout has them: the matmuls read
+ * those, AdamW updates the f32 arenas.
+ */
 function weights(mem: GpuMemory, category: 'parameters' | 'gradients') {
   const cfg = mem.layout.config;
-  const t = (name: string) => mem.tensor(category, name);
+  const f16 = mem.layout.slots.weights_f16;
+  const t = (name: string) => (category === 'parameters' && f16.has(name) ? mem.tensor('weights_f16', name) : mem.tensor(category, name));
   const maybe = (name: string) => (mem.layout.slots[category].has(name) ? t(name) : null);
   const layers: LayerParams[] = [];
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
@@ -174,5 +182,7 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     const n = arena.bytes / 4;
     optimizer.push(...adamwStep(at(base, `optimizer.${arena.label}`), mem.arena(params[j]), mem.arena(gi), mem.arena(ms[j]), mem.arena(vs[j]), n, hyper, state, arena.decay));
   });
-  return { forward, loss: [...headLoss.chunks.flat(), ...lossFinal], lossChunks: headLoss.chunks, lossFinal, vocabChunks: vocabChunks(V, VC), backward, optimizer };
+  const packWeights = [...mem.layout.slots.weights_f16.keys()].flatMap((name) => packF16Forward(opt, mem.tensor('weights_f16', name), mem.tensor('parameters', name)));
+  optimizer.push(...packWeights);
+  return { forward, loss: [...headLoss.chunks.flat(), ...lossFinal], lossChunks: headLoss.chunks, lossFinal, vocabChunks: vocabChunks(V, VC), backward, optimizer, packWeights };
 }

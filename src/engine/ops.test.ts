@@ -15,6 +15,7 @@ import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { residualBackward, residualForward } from './ops/residual';
 import { residualRmsnormBackward, residualRmsnormForward } from './ops/residualRmsnorm';
+import { packF16Forward } from './ops/packF16';
 import { CE_STATS } from './ops/crossEntropy';
 import { lmHeadLossBackward, lmHeadLossForward } from './ops/lmHead';
 import { decodeLossSums, LOSS_SUMS, lossReductions } from './ops/lossReductions';
@@ -230,6 +231,66 @@ describe('matmul', () => {
     ref.matmulForward(wOut, x, w, null, N, I, O);
     expectClose('naive out vs reference', await g.read(nOut), wOut);
   });
+});
+
+describe('packF16 and matmul with f16 weights', () => {
+  it('packF16Forward rounds to a neighbouring f16 value (exact where representable), clamps, and packs two per word', async () => {
+    // Odd n (the last word's high half is 0), exact values, values beyond f16's range, subnormals.
+    const special = [0, -0, 0.5, -2, 1024, 65504, -65504, 70000, -1e9, 2 ** -24, 3 * 2 ** -25, 1e-9, 1 / 3, 0.1];
+    const x = Float64Array.from([...special, ...randn(rng, 51, 3)]);
+    const n = x.length;
+    const out = g.tensorF16('x16', [n]);
+    await g.run(packF16Forward(g.ctx, out, g.tensor('x', [n], x)));
+    const got = await g.readF16(out);
+    const want = new Float64Array(n);
+    ref.packF16Forward(want, Float64Array.from(x, (v) => Math.fround(v)), n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.min(ref.F16_MAX, Math.max(-ref.F16_MAX, Math.fround(x[i])));
+      expect(ref.roundF16(got[i]), `x[${i}] = ${x[i]}: ${got[i]} is an f16 value`).toBe(got[i]);
+      // WGSL lets the conversion round either way when a value falls between two f16 values.
+      expect(Math.abs(got[i] - v), `x[${i}] = ${x[i]} -> ${got[i]}`).toBeLessThan(ref.f16Quantum(v));
+      if (ref.roundF16(v) === v) expect(got[i], `x[${i}] = ${x[i]} is exact in f16`).toBe(v);
+      expect([0, ref.f16Quantum(v)]).toContain(Math.abs(got[i] - want[i]));
+    }
+    expect(got[7]).toBe(65504);
+    expect(got[8]).toBe(-65504);
+    const words = new Uint32Array((await readTensors(g.gpu.device, [out]))[0]);
+    expect(words.length).toBe(Math.ceil(n / 2));
+    expect(words[words.length - 1] >>> 16, 'padding half of the last word').toBe(0);
+  });
+
+  it('rejects an f16 tensor where an op reads f32, by name', () => {
+    const t = g.tensorF16('w16', [4, 4]);
+    expect(() => rmsnormForward(g.ctx, g.tensor('o', [1, 4]), g.tensor('r', [1]), g.tensor('x', [1, 4]), g.tensorF16('w', [4]), 1, 4, 1e-5)).toThrow(/rmsnormForward: w 'w' is stored as f16/);
+    expect(() => matmulNaiveForward(g.ctx, g.tensor('o', [2, 4]), g.tensor('x', [2, 4]), t, null, 2, 4, 4)).toThrow(/matmulNaiveForward: w 'w16' is stored as f16/);
+  });
+
+  // Forward and dx read the f16 copy; dw reads only f32 activations. The reference runs on the
+  // decoded f16 values, so the comparison keeps the f32 kernel tolerance.
+  for (const tiles of MATMUL_TILE_CANDIDATES) for (const [N, I, O] of [[70, 45, 133], [68, 44, 132]]) {
+    it(`f16 weights, ${describeTiles(tiles)}, ${N}x${I}x${O}: forward (bias) and backward (accumulate) vs the reference on the f16 values`, async () => {
+      const ctx = { ...g.ctx, matmulTiles: tiles };
+      const x = randn(rng, N * I), w = randn(rng, O * I), b = randn(rng, O), dout = randn(rng, N * O);
+      const dx0 = randn(rng, N * I), dw0 = randn(rng, O * I);
+      const tx = g.tensor('x', [N, I], x), w16 = g.tensorF16('w16', [O, I]);
+      await g.run(packF16Forward(ctx, w16, g.tensor('w', [O, I], w)));
+      const out = g.tensor('out', [N, O]), dx = g.tensor('dx', [N, I], dx0), dw = g.tensor('dw', [O, I], dw0);
+      await g.run([
+        ...matmulForward(ctx, out, tx, w16, g.tensor('b', [O], b), N, I, O),
+        ...matmulBackward(ctx, dx, dw, null, g.tensor('dout', [N, O], dout), tx, w16, N, I, O, true),
+      ]);
+      const wh = await g.readF16(w16);
+      let moved = 0;
+      for (let i = 0; i < wh.length; i++) moved = Math.max(moved, Math.abs(wh[i] - Math.fround(w[i])));
+      expect(moved, 'f16 rounding changed the weights').toBeGreaterThan(0);
+      const wOut = new Float64Array(N * O), wDx = Float64Array.from(dx0), wDw = Float64Array.from(dw0);
+      ref.matmulForward(wOut, x, wh, b, N, I, O);
+      ref.matmulBackward(wDx, wDw, null, dout, x, wh, N, I, O, true);
+      expectClose(`f16 ${tiles.wgx}x${tiles.wgy}/${tiles.bk} out`, await g.read(out), wOut);
+      expectClose(`f16 ${tiles.wgx}x${tiles.wgy}/${tiles.bk} dx`, await g.read(dx), wDx);
+      expectClose(`f16 ${tiles.wgx}x${tiles.wgy}/${tiles.bk} dw`, await g.read(dw), wDw);
+    });
+  }
 });
 
 describe('rope', () => {

@@ -13,7 +13,7 @@
  *   AdamW then skips); the report names the step; weights are untouched.
  * - Weight decay only on 2-D matrices (reference `decays`); clipping by the global L2 norm.
  */
-import type { Gpu } from '../gpu/device';
+import type { AdapterReport, Gpu } from '../gpu/device';
 import { readTensors, writeTensor, type GpuTensor } from '../gpu/buffers';
 import { encode, hasSubgroups, Kernels, type Dispatch } from '../gpu/kernel';
 import { ReadbackRing } from '../gpu/readback';
@@ -63,6 +63,20 @@ export interface EngineOptions {
    * where the device has the `subgroups` feature; false forces the workgroup-memory fallback.
    */
   subgroups?: boolean;
+  /**
+   * Keep an f16 copy of the layers' projection matrices for the matmuls to read (f32 accumulation,
+   * f32 master weights for AdamW). Default: defaultF16Weights(adapter).
+   */
+  f16Weights?: boolean;
+}
+
+/**
+ * f16 weight storage by default where the adapter has `shader-f16`: a sign that it handles half
+ * precision natively. The kernels themselves use WGSL's core pack2x16float / unpack2x16float, so
+ * any adapter can run them (tests force them on the CPU adapter, which lacks shader-f16).
+ */
+export function defaultF16Weights(adapter: AdapterReport): boolean {
+  return adapter.features.includes('shader-f16');
 }
 
 /** A step report with what the GPU engine adds to the reference's. */
@@ -152,6 +166,7 @@ export class Engine {
       microBatches: opts.microBatches ?? 1,
       maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxArenaBytes ?? Infinity),
       vocabChunk: opts.vocabChunk,
+      f16Weights: opts.f16Weights ?? defaultF16Weights(gpu.adapter),
     });
     // Popped in create(): allocation failures become one readable error.
     this.device.pushErrorScope('out-of-memory');
@@ -184,6 +199,10 @@ export class Engine {
   private readonly kernels: Kernels;
   /** Whether row reductions use subgroup operations (EngineOptions.subgroups); the decoder follows it. */
   readonly subgroups: boolean;
+  /** Whether the matmuls read f16 copies of the projection matrices (EngineOptions.f16Weights). */
+  get f16Weights(): boolean {
+    return this.layout.slots.weights_f16.size > 0;
+  }
   /** How the matmul tile shape was chosen (null when the caller gave one). */
   matmulTuning: MatmulTuning | null = null;
 
@@ -207,7 +226,7 @@ export class Engine {
     const oom = await e.device.popErrorScope();
     if (oom) {
       e.destroy();
-      const mib = (memoryEstimate(opts.config, opts.B, opts.T, opts.microBatches ?? 1).total / 2 ** 20).toFixed(0);
+      const mib = (memoryEstimate(opts.config, opts.B, opts.T, opts.microBatches ?? 1, opts.vocabChunk, opts.f16Weights ?? defaultF16Weights(opts.gpu.adapter)).total / 2 ** 20).toFixed(0);
       throw new Error(`The GPU ran out of memory allocating the engine (about ${mib} MiB for B=${opts.B}, T=${opts.T}): ${oom.message}. Reduce the batch size or sequence length, or use a smaller model.`);
     }
     await e.kernels.checkCompilation();
@@ -233,6 +252,11 @@ export class Engine {
       for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
       const state = this.mem.tensor('scratch', 'stepState');
       enc.clearBuffer(state.buffer, state.offset, state.size);
+      if (this.program.packWeights.length) {
+        const pass = enc.beginComputePass({ label: 'Engine.packWeights.pass' });
+        encode(pass, this.program.packWeights);
+        pass.end();
+      }
       this.device.queue.submit([enc.finish()]);
     });
   }

@@ -10,6 +10,11 @@ export interface GpuTensor {
   buffer: GPUBuffer;
   offset: number;
   size: number;
+  /**
+   * Absent: 4-byte elements (f32, or i32 inputs). 'f16': two halves per u32 word (WGSL's
+   * pack2x16float layout; element 2i in the low half); only ops that say so read it (matmul's b).
+   */
+  dtype?: 'f16';
 }
 
 /** Storage buffers are also copy source/destination: uploads, readback, clears. */
@@ -50,7 +55,8 @@ export function writeTensor(device: GPUDevice, t: GpuTensor, data: Float32Array 
  * the training-step path (that uses ReadbackRing, which never waits on the step it just submitted).
  */
 export async function readTensors(device: GPUDevice, ts: readonly GpuTensor[]): Promise<ArrayBuffer[]> {
-  const sizes = ts.map((t) => align(numel(t.shape) * 4, 4));
+  // f16 tensors come back as their raw u32 words (two halves each).
+  const sizes = ts.map((t) => (t.dtype === 'f16' ? Math.ceil(numel(t.shape) / 2) * 4 : numel(t.shape) * 4));
   const total = Math.max(16, sizes.reduce((a, b) => a + b, 0));
   const staging = device.createBuffer({ label: 'readTensors.staging', size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = device.createCommandEncoder({ label: 'readTensors.encoder' });

@@ -63,6 +63,8 @@ export interface MemorySuggestion {
 export interface MemoryCheckOptions {
   /** Also count a generation decoder with this many context tokens (KV caches). */
   generationContext?: number;
+  /** Count the engine's f16 copies of the projection matrices (EngineOptions.f16Weights). */
+  f16Weights?: boolean;
 }
 
 const MIB = 2 ** 20;
@@ -78,12 +80,12 @@ interface Fit {
 
 function measure(config: LlamaConfig, B: number, T: number, microBatches: number, limits: MemoryLimits, opts: MemoryCheckOptions): Fit {
   const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  const layout = buildLayout(config, B, T, { microBatches });
+  const layout = buildLayout(config, B, T, { microBatches, f16Weights: opts.f16Weights });
   let largest: BufferNeed = { name: '', shape: [], bytes: 0 };
   for (const a of layout.arenas) {
     for (const s of a.slots) if (s.bytes > largest.bytes) largest = { name: `${s.category}:${s.name}`, shape: s.shape, bytes: s.bytes };
   }
-  const estimate = memoryEstimate(config, B, T, microBatches);
+  const estimate = memoryEstimate(config, B, T, microBatches, undefined, opts.f16Weights);
   let generationBytes = 0;
   if (opts.generationContext) {
     const g = decoderBytes(config, opts.generationContext);

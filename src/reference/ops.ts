@@ -342,6 +342,48 @@ export function residualRmsnormBackward(dh: Float64Array, dw: Float64Array, dout
 }
 
 // ---------------------------------------------------------------------------------------------
+// packF16: a weight matrix stored as f16 (the GPU's weights_f16 copy)
+// ---------------------------------------------------------------------------------------------
+
+/** f16's largest finite value: the GPU clamps to it before packing. */
+export const F16_MAX = 65504;
+
+/** Spacing of f16 values around |v| (v finite, |v| <= F16_MAX): 2^-24 below 2^-14, else 2^(e-10). */
+export function f16Quantum(v: number): number {
+  const a = Math.abs(v);
+  if (a < 2 ** -14) return 2 ** -24;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--; // log2 may round across a power of two
+  if (2 ** (e + 1) <= a) e++;
+  return 2 ** (e - 10);
+}
+
+/** v rounded to the nearest f16 value, ties to even, after clamping to +-F16_MAX. */
+export function roundF16(v: number): number {
+  if (Number.isNaN(v)) return v;
+  const c = Math.min(F16_MAX, Math.max(-F16_MAX, v));
+  const q = f16Quantum(c);
+  const r = Math.abs(c) / q; // exact: q is a power of two
+  const f = Math.floor(r);
+  const up = r - f > 0.5 || (r - f === 0.5 && f % 2 === 1);
+  return Math.sign(c) * (up ? f + 1 : f) * q;
+}
+
+/** The value of one f16 bit pattern (the low 16 bits of h). */
+export function decodeF16(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m ? NaN : sign * Infinity;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** out (n) = x (n) rounded to f16. The GPU stores the halves packed; here they stay Float64. */
+export function packF16Forward(out: Float64Array, x: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = roundF16(x[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // cross-entropy: fused, masked, weighted, HF shift inside.
 // ---------------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import { resolveModelSource } from '../model/hub';
 import { checkMemory, mib, type MemoryLimits } from '../model/memoryCheck';
 import { exportFineTuned } from '../model/export';
 import { decoderBytes } from '../engine/generation';
+import { defaultF16Weights } from '../engine/trainer';
 import { checkOptimizer, checkOverrides, policiesFor, prepareSample, type PreparedSample } from './trainPlan';
 import { loadFit } from './trainLoad';
 import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
@@ -168,8 +169,9 @@ async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
   // Refuse before allocating: every buffer must fit the adapter's binding limit (checkMemory, the
   // engine's own size table); the total is what all runs, the scratch engine and answers need.
   const genContext = Math.min(config.max_position_embeddings, T + MAX_ANSWER_TOKENS);
-  const memoryBytes = sessionBytes(config, runs, B, T) + decoderBytes(config, genContext).total;
-  const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext });
+  const f16Weights = defaultF16Weights(g.adapter);
+  const memoryBytes = sessionBytes(config, runs, B, T, f16Weights) + decoderBytes(config, genContext).total;
+  const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext, f16Weights });
   if (!fit.ok) {
     throw new Error(`${runs} run${runs === 1 ? '' : 's'} of ${md.loaded.name} at batch ${B} × ${T} tokens do not fit this GPU (${mib(memoryBytes)} in all): ${fit.message ?? fit.problems.join('; ')}`);
   }

@@ -14,7 +14,7 @@ import type { LlamaConfig } from '../engine/config';
 import { Decoder } from '../engine/generation';
 import { generate, type GenerationResult } from '../model/generate';
 import { memoryEstimate } from '../engine/layout';
-import { Engine, type EngineStepReport } from '../engine/trainer';
+import { defaultF16Weights, Engine, type EngineStepReport } from '../engine/trainer';
 import type { TrainSettings } from '../reference/model';
 import { dataOrder, lrAt, sampleBatch, stepBatch, type OptimizerSettings, type PreparedSample } from './trainPlan';
 
@@ -71,8 +71,8 @@ export function sessionShape(samples: readonly PreparedSample[], batchSize: numb
  * GPU bytes a session needs: one engine per run at (B, T), the scratch engine at (1, T), and a
  * generation cache. What the memory check compares against the adapter.
  */
-export function sessionBytes(config: LlamaConfig, runs: number, B: number, T: number): number {
-  return runs * memoryEstimate(config, B, T, 1).total + memoryEstimate(config, 1, T, 1).total;
+export function sessionBytes(config: LlamaConfig, runs: number, B: number, T: number, f16Weights = false): number {
+  return runs * memoryEstimate(config, B, T, 1, undefined, f16Weights).total + memoryEstimate(config, 1, T, 1, undefined, f16Weights).total;
 }
 
 /** Evenly spaced snapshot steps (never the last: at the end "current" is that step). */
@@ -118,7 +118,7 @@ export class TrainingSession {
       }
     } catch (err) {
       for (const e of engines) e.destroy();
-      const mib = (sessionBytes(o.config, o.runs, shape.B, shape.T) / 2 ** 20).toFixed(0);
+      const mib = (sessionBytes(o.config, o.runs, shape.B, shape.T, defaultF16Weights(o.gpu.adapter)) / 2 ** 20).toFixed(0);
       const why = err instanceof Error ? err.message : String(err);
       throw new Error(`Could not build run ${engines.length + 1} of ${o.runs} on the GPU (all runs need about ${mib} MiB at batch ${shape.B} × ${shape.T} tokens): ${why}`);
     }

@@ -55,10 +55,11 @@ function product(
   const y = Math.ceil(M / (4 * t.wgy));
   if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
   const direct = t.bk === 0;
+  const bF16 = b.dtype === 'f16';
   // 16-byte loads and stores need every vec4 to start on a multiple of 4 elements.
   const vec4 = direct && K % 4 === 0 && lda % 4 === 0 && ldb % 4 === 0 && P % 4 === 0 && (aKContig || M % 4 === 0) && (bKContig || P % 4 === 0);
   // BK sizes the workgroup arrays, which the direct entry points do not use; any valid value does.
-  const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0 };
+  const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0, B_F16: bF16 ? 1 : 0 };
   const bindings = bias ? [c, a, b, bias] : [c, a, b];
   const directEntry = vec4 ? (bias ? 'matmul_direct4_bias' : 'matmul_direct4') : bias ? 'matmul_direct_bias' : 'matmul_direct';
   const d = dispatch(ctx, src, direct ? directEntry : entry, bindings, { u32: [M, P, K, lda, ldb, accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
@@ -66,24 +67,24 @@ function product(
   return { ...d, label: `${name}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * M * P * K };
 }
 
-/** out (N,O) =, x (N,I), w (O,I), bias (O) or null. */
+/** out (N,O) =, x (N,I), w (O,I) (f32 or dtype f16), bias (O) or null. */
 export function matmulForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, N: number, I: number, O: number): Dispatch[] {
   expectSize('matmulForward', out, [N, O], 'out');
   expectSize('matmulForward', x, [N, I], 'x');
-  expectSize('matmulForward', w, [O, I], 'w');
+  expectSize('matmulForward', w, [O, I], 'w', true); // f32, or its f16 copy (read as b)
   if (bias) expectSize('matmulForward', bias, [O], 'bias');
   // c = out (N, O), a = x (N, I) k-contiguous, b(k, o) = w[o, k] k-contiguous
   return [product(ctx, 'MatmulForward', bias ? 'matmul_bias' : 'matmul', out, x, w, bias, N, O, I, I, I, true, true, false, 'matmulForward')];
 }
 
-/** dx (N,I) = (or += with accumulateDx), dw (O,I) +=, dbias (O) += or null, dout (N,O), x (N,I), w (O,I). */
+/** dx (N,I) = (or += with accumulateDx), dw (O,I) +=, dbias (O) += or null, dout (N,O), x (N,I), w (O,I) (f32 or dtype f16: dx reads it). */
 export function matmulBackward(
   ctx: OpContext,
   dx: GpuTensor, dw: GpuTensor, dbias: GpuTensor | null,
   dout: GpuTensor, x: GpuTensor, w: GpuTensor,
   N: number, I: number, O: number, accumulateDx: boolean,
 ): Dispatch[] {
-  checkBackward('matmulBackward', dx, dw, dbias, dout, x, w, N, I, O);
+  checkBackward('matmulBackward', dx, dw, dbias, dout, x, w, N, I, O, true);
   const out: Dispatch[] = [
     // c = dx (N, I), a = dout (N, O) k-contiguous, b(o, i) = w[o, i] row-major
     product(ctx, 'MatmulBackwardDx', 'matmul', dx, dout, w, null, N, I, O, O, I, true, false, accumulateDx, 'matmulBackward'),
@@ -94,13 +95,14 @@ export function matmulBackward(
   return out;
 }
 
-function checkBackward(op: string, dx: GpuTensor, dw: GpuTensor, dbias: GpuTensor | null, dout: GpuTensor, x: GpuTensor, w: GpuTensor, N: number, I: number, O: number): void {
+/** w may be the f16 copy where the op reads it only as dx's b operand (allowF16W). */
+function checkBackward(op: string, dx: GpuTensor, dw: GpuTensor, dbias: GpuTensor | null, dout: GpuTensor, x: GpuTensor, w: GpuTensor, N: number, I: number, O: number, allowF16W = false): void {
   expectSize(op, dx, [N, I], 'dx');
   expectSize(op, dw, [O, I], 'dw');
   if (dbias) expectSize(op, dbias, [O], 'dbias');
   expectSize(op, dout, [N, O], 'dout');
   expectSize(op, x, [N, I], 'x');
-  expectSize(op, w, [O, I], 'w');
+  expectSize(op, w, [O, I], 'w', allowF16W);
 }
 
 // ---- the naive kernel: test oracle only ----

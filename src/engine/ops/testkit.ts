@@ -3,7 +3,8 @@
  * arrays, running recorded dispatches, and the |a-b| <= atol + rtol*|b| comparison that prints its
  * max errors.
  */
-import { createTensor, readTensors, writeTensor, type GpuTensor } from '../../gpu/buffers';
+import { createStorageBuffer, createTensor, readTensors, writeTensor, type GpuTensor } from '../../gpu/buffers';
+import { decodeF16 } from '../../reference/ops';
 import { acquireNodeDevice } from '../../gpu/node-device';
 import { encode, hasSubgroups, Kernels, type Dispatch } from '../../gpu/kernel';
 import type { Gpu } from '../../gpu/device';
@@ -17,6 +18,10 @@ export interface TestGpu {
   tensor(name: string, shape: readonly number[], data?: Float64Array | Float32Array | Int32Array): GpuTensor;
   run(dispatches: readonly Dispatch[]): Promise<void>;
   read(t: GpuTensor): Promise<Float32Array>;
+  /** An empty f16 tensor (dtype 'f16', ceil(n/2) u32 words), e.g. for packF16Forward's output. */
+  tensorF16(name: string, shape: readonly number[]): GpuTensor;
+  /** An f16 tensor's values, decoded (two per word, low half first). */
+  readF16(t: GpuTensor): Promise<Float64Array>;
   /** Installs a RoPE table for (hs, theta) covering positions [0, P). */
   setRope(hs: number, theta: number, P: number): void;
 }
@@ -69,6 +74,16 @@ export async function testGpu(wg = 64, subgroups?: boolean): Promise<TestGpu> {
     },
     async read(t) {
       return new Float32Array((await readTensors(device, [t]))[0]);
+    },
+    tensorF16(name, shape) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const size = Math.max(4, Math.ceil(n / 2) * 4);
+      return { name, shape, buffer: createStorageBuffer(device, name, size), offset: 0, size, dtype: 'f16' };
+    },
+    async readF16(t) {
+      const words = new Uint32Array((await readTensors(device, [t]))[0]);
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      return Float64Array.from({ length: n }, (_, i) => decodeF16(i % 2 ? words[i >> 1] >>> 16 : words[i >> 1] & 0xffff));
     },
     setRope(hs, theta, P) {
       ctx.rope = { tensor: tensor('rope.table', [P, hs / 2, 2], ropeTableData(hs, theta, P)), hs, theta, P };
