@@ -3,7 +3,7 @@
  * submitted the way the worker does (a few in flight), one profiled step split by kernel, memory
  * from the size table.
  */
-import { acquireDevice } from '../src/gpu/device';
+import { acquireDevice, type Gpu } from '../src/gpu/device';
 import type { TimedDispatch } from '../src/gpu/timing';
 import { memoryEstimate } from '../src/engine/layout';
 import { Engine } from '../src/engine/trainer';
@@ -25,8 +25,8 @@ export interface BenchSide<R> {
 }
 
 /** Start-up on a fresh device (autotune, Engine.create), then the first and the warm-up steps. */
-export async function startOurs(c: BenchCase, log: (s: string) => void, f16Weights?: boolean): Promise<BenchSide<OursResult>> {
-  const gpu = await acquireDevice(); // fresh device: no pipeline cached from an earlier case
+export async function startOurs(c: BenchCase, log: (s: string) => void, f16Weights?: boolean, acquire: () => Promise<Gpu> = () => acquireDevice()): Promise<BenchSide<OursResult>> {
+  const gpu = await acquire(); // fresh device: no pipeline cached from an earlier case
   const weights = initWeights(c.config);
   const batch = syntheticBatch(c.B, c.T, c.config.vocab_size);
   let engine: Engine | null = null;

@@ -51,7 +51,9 @@ export function markdownReport(r: BenchResult): string {
       ? `Baseline check on a micro model (same weights and batch): loss ours ${r.baselineCheck.oursLoss.toFixed(6)}, TF.js ${r.baselineCheck.tfjsLoss.toFixed(6)}; every gradient agrees to ${(100 * r.baselineCheck.relative).toFixed(3)}% of its largest entry (worst: ${r.baselineCheck.worstTensor}); losses over ${r.baselineCheck.oursLosses.length} AdamW steps ours ${r.baselineCheck.oursLosses.map((x) => x.toFixed(5)).join(', ')} / TF.js ${r.baselineCheck.tfjsLosses.map((x) => x.toFixed(5)).join(', ')}, parameters then within ${r.baselineCheck.paramDiff.toExponential(1)} (moved up to ${r.baselineCheck.paramMoved.toExponential(1)}) — ${r.baselineCheck.ok ? 'the baseline computes the same training step' : '**MISMATCH: the comparison is not valid**'}.`
       : 'Baseline check not run (one side only).',
     '',
-    'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping): all timed tokens over all timed wall time, in rounds that alternate between the two sides (so load from other processes falls on both), up to 3 steps in flight on both sides; ms/step is the median round. Both start from the same weights and batch, so the first losses must agree.',
+    r.cases.some((c) => !isError(c.ours) && !isError(c.tfjs))
+      ? 'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping): all timed tokens over all timed wall time, in rounds that alternate between the two sides (so load from other processes falls on both), up to 3 steps in flight on both sides; ms/step is the median round. Both start from the same weights and batch, so the first losses must agree.'
+      : 'Tokens/s counts every position of the B×T batch per optimizer step (forward, backward, AdamW, grad-norm clipping): all timed tokens over all timed wall time, up to 3 steps in flight; ms/step is the median round.',
     '',
     caseTable(r),
     '',
