@@ -11,7 +11,7 @@ import { tuneMatmul } from '../src/engine/autotune';
 import { describeTiles } from '../src/engine/ops/matmul';
 import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
 
-/** Steps in flight while timing, as src/engine/host.ts runs them (RUN_AHEAD 2 + the awaited one). */
+/** Steps in flight while timing, as the app's TrainingSession runs them (src/store/trainSession.ts: RUN_AHEAD 2 + the awaited one). */
 const IN_FLIGHT = 3;
 
 /** One side of the benchmark, alive for a whole case so timed rounds can alternate with the other side. */

@@ -2,7 +2,7 @@
  * The GPU training engine: construct it with a config, (B, T) and weights; then `trainStep` runs one
  * optimizer step over up to `microBatches` micro-batches in ONE command encoder and ONE queue
  * submission, and resolves with its report once the small read-back lands (the next step can be
- * submitted before that). Runs in a Web Worker (worker.ts) or directly in Node.
+ * submitted before that). Runs in a Web Worker (the app's src/store/train.worker.ts) or directly in Node.
  *
  * Step semantics are the reference's (src/reference/model.ts trainStep):
  * - seqScale per micro-batch from normalisationScales over the TOTAL trained weight (and trained
