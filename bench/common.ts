@@ -113,6 +113,24 @@ export function initWeights(config: LlamaConfig, seed = 1): Record<string, Float
 }
 
 /** ms per step (median over rounds) and tokens/s (all timed tokens over all timed time). */
+/** Steps in flight while timing, as the app's TrainingSession runs them (src/store/trainSession.ts: RUN_AHEAD 2 + the awaited one). */
+const IN_FLIGHT = 3;
+
+/**
+ * Wall time of `n` steps, pipelined the same way on both sides: `step()` queues one step and
+ * resolves when its loss has been read, with up to IN_FLIGHT of them outstanding.
+ */
+export async function timePipelined(n: number, step: () => Promise<void>): Promise<number> {
+  const inflight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    inflight.push(step());
+    if (inflight.length >= IN_FLIGHT) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  return performance.now() - start;
+}
+
 export function roundStats(c: BenchCase, roundsMs: readonly number[], perRound: number): { stepMs: number; tokensPerSec: number; roundsMs: number[] } {
   const sorted = [...roundsMs].sort((a, b) => a - b);
   const total = roundsMs.reduce((a, b) => a + b, 0);
@@ -145,10 +163,11 @@ export interface MatmulSummary {
   share: number;
 }
 
-export interface OursResult {
-  /** Engine.create on a fresh device: layout, buffers, weight upload, every pipeline compiled. */
+/** What both sides report. */
+export interface SideResult {
+  /** Ours: Engine.create on a fresh device (layout, buffers, weight upload, every pipeline compiled); TF.js: variables created and backend ready. */
   startupMs: number;
-  /** The first trainStep (includes any compilation the browser deferred to first use). */
+  /** The first step (includes any compilation the browser deferred to first use). */
   firstStepMs: number;
   /** Median over the timed rounds of wall time per step (steps pipelined as the worker does). */
   stepMs: number;
@@ -157,6 +176,9 @@ export interface OursResult {
   roundsMs: number[];
   /** Losses of every step (warm-up first). */
   losses: number[];
+}
+
+export interface OursResult extends SideResult {
   /** From timestamp queries of one profiled step; null without timestamp-query. */
   profile: { totalMs: number; kernels: KernelRow[]; matmul: MatmulSummary } | null;
   /** GPU bytes the engine allocates (layout size table), by category. */
@@ -169,14 +191,7 @@ export interface OursResult {
   autotune: { ms: number; shape: { N: number; I: number; O: number }; timings: { tiles: string; ms: number; gflops: number }[] };
 }
 
-export interface TfjsResult {
-  /** Variables created and backend ready. */
-  startupMs: number;
-  firstStepMs: number;
-  stepMs: number;
-  tokensPerSec: number;
-  roundsMs: number[];
-  losses: number[];
+export interface TfjsResult extends SideResult {
   /** tf.memory(): bytes the WebGPU backend holds in GPU buffers after the timed steps (its buffer pool). */
   gpuBytesAllocated?: number;
 }

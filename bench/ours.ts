@@ -9,10 +9,7 @@ import { memoryEstimate } from '../src/engine/layout';
 import { Engine } from '../src/engine/trainer';
 import { tuneMatmul } from '../src/engine/autotune';
 import { describeTiles } from '../src/engine/ops/matmul';
-import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
-
-/** Steps in flight while timing, as the app's TrainingSession runs them (src/store/trainSession.ts: RUN_AHEAD 2 + the awaited one). */
-const IN_FLIGHT = 3;
+import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
 
 /** One side of the benchmark, alive for a whole case so timed rounds can alternate with the other side. */
 export interface BenchSide<R> {
@@ -57,17 +54,10 @@ export async function startOurs(c: BenchCase, log: (s: string) => void, f16Weigh
     return {
       abort,
       async steps(n) {
-        const inflight: Promise<void>[] = [];
-        const start = performance.now();
-        for (let i = 0; i < n; i++) {
-          inflight.push(e.trainStep([batch], BENCH_SETTINGS).then((r) => {
-            if (r.status !== 'ok') throw new Error(`ours ${c.name}: step ${r.step} ${r.status}: ${r.message}`);
-            losses.push(r.loss);
-          }));
-          if (inflight.length >= IN_FLIGHT) await inflight.shift();
-        }
-        await Promise.all(inflight);
-        const ms = performance.now() - start;
+        const ms = await timePipelined(n, () => e.trainStep([batch], BENCH_SETTINGS).then((r) => {
+          if (r.status !== 'ok') throw new Error(`ours ${c.name}: step ${r.step} ${r.status}: ${r.message}`);
+          losses.push(r.loss);
+        }));
         log(`ours ${c.name}: ${n} step(s) in ${ms.toFixed(0)} ms, loss ${losses[losses.length - 1].toFixed(4)}`);
         return ms;
       },

@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_LAUNCH } from '../playwright.config';
 
 // `npm run bench`: serves bench/index.html with Vite and runs it in Debian's Chromium (WebGPU on
 // whatever adapter Chromium offers: SwiftShader on a machine without a GPU). BENCH_SCALE=cpu|gpu
@@ -14,14 +15,10 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      ...CHROMIUM_LAUNCH,
       args: [
-        '--enable-unsafe-webgpu',
+        ...CHROMIUM_LAUNCH.args,
         '--enable-webgpu-developer-features', // un-quantised timestamp queries
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
         ...(process.env.BENCH_CHROMIUM_ARGS ? process.env.BENCH_CHROMIUM_ARGS.split(' ') : []),
       ],
     },

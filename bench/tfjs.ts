@@ -15,10 +15,8 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { headSize, type LlamaConfig } from '../src/engine/config';
 import { IGNORE_INDEX } from '../src/reference/ops';
 import type { Batch } from '../src/reference/model';
-import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, type BenchCase, type TfjsResult } from './common';
+import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type TfjsResult } from './common';
 import type { BenchSide } from './ours';
-
-const IN_FLIGHT = 3;
 
 interface Layer {
   ln1: tf.Variable; q: tf.Variable; k: tf.Variable; v: tf.Variable; o: tf.Variable;
@@ -255,18 +253,13 @@ export async function startTfjs(c: BenchCase, log: (s: string) => void): Promise
       abort,
       // Same pipelining as ours: read step i's loss while later steps are already queued.
       async steps(n) {
-        const inflight: Promise<void>[] = [];
-        const start = performance.now();
-        for (let i = 0; i < n; i++) {
+        const ms = await timePipelined(n, () => {
           const l = trainStep(model, opt, ids, onehot, weights);
-          inflight.push(l.data().then((d) => {
+          return l.data().then((d) => {
             losses.push(d[0]);
             l.dispose();
-          }));
-          if (inflight.length >= IN_FLIGHT) await inflight.shift();
-        }
-        await Promise.all(inflight);
-        const ms = performance.now() - start;
+          });
+        });
         log(`tfjs ${c.name}: ${n} step(s) in ${ms.toFixed(0)} ms, loss ${losses[losses.length - 1].toFixed(4)}`);
         return ms;
       },

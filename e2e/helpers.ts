@@ -8,6 +8,13 @@ export interface Msg {
 
 export const chat = (...messages: Msg[]) => JSON.stringify(messages, null, 2);
 
+/** The short chat most tests paste: a system prompt, a question, a one-sentence answer. */
+export const SIMPLE = chat(
+  { role: 'system', content: 'You are a terse assistant.' },
+  { role: 'user', content: 'What is the capital of France?' },
+  { role: 'assistant', content: 'Paris is the capital of France.' },
+);
+
 /**
  * Load the app once so Vite's dev server has discovered and pre-bundled every dependency,
  * including those only the data worker imports: Vite's start-up scan does not follow

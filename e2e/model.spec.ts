@@ -9,16 +9,10 @@
 //   too-large-model/    config.json of a LLaMA with a 1,000,000 × 4096 embedding (refused by the memory check)
 import { readFileSync } from 'node:fs';
 import { expect, test, type Download, type Page } from '@playwright/test';
-import { openFresh, chat, chips, idle, paste, screen, warmUp } from './helpers';
+import { openFresh, chips, idle, paste, screen, SIMPLE, warmUp } from './helpers';
 
 const MICRO_DIR = '/e2e/fixtures/micro-model/';
 const MICRO = `/?model=${MICRO_DIR}`;
-
-const SIMPLE = chat(
-  { role: 'system', content: 'You are a terse assistant.' },
-  { role: 'user', content: 'What is the capital of France?' },
-  { role: 'assistant', content: 'Paris is the capital of France.' },
-);
 
 test.beforeAll(async ({ browser }) => {
   await warmUp(browser);

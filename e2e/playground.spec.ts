@@ -13,16 +13,11 @@ import {
   paste,
   pickTokenizer,
   screen,
+  SIMPLE,
   warmUp,
   watchLongTasks,
 } from './helpers';
 import { EXAMPLES } from '../src/data/examples';
-
-const SIMPLE = chat(
-  { role: 'system', content: 'You are a terse assistant.' },
-  { role: 'user', content: 'What is the capital of France?' },
-  { role: 'assistant', content: 'Paris is the capital of France.' },
-);
 
 test.beforeAll(async ({ browser }) => {
   await warmUp(browser);

@@ -6,15 +6,10 @@
 // model (e2e/fixtures/micro-model: same tokenizer and vocabulary, C = 16, 2 layers) with ?model=.
 import { readFileSync } from 'node:fs';
 import { chromium, expect, test, type Page, type TestInfo } from '@playwright/test';
-import { openFresh, chat, longestTask, paste, screen, warmUp, watchLongTasks } from './helpers';
+import { openFresh, longestTask, paste, screen, SIMPLE, warmUp, watchLongTasks } from './helpers';
+import { CHROMIUM_LAUNCH } from '../playwright.config';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
-
-const SIMPLE = chat(
-  { role: 'system', content: 'You are a terse assistant.' },
-  { role: 'user', content: 'What is the capital of France?' },
-  { role: 'assistant', content: 'Paris is the capital of France.' },
-);
 
 /** A run's main-thread tasks while training stay below this (the page must stay responsive). */
 const MAX_TASK_MS = 200;
@@ -360,8 +355,8 @@ test('a JSONL dataset trains on every sample; a share link restores the sample a
 test('without WebGPU: a clear message, the token view still works, Train is off', async ({ baseURL }, testInfo) => {
   // Its own browser with WebGPU switched off (the config's browser enables it for every test).
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-features=WebGPU', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    ...CHROMIUM_LAUNCH,
+    args: [...CHROMIUM_LAUNCH.args.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-features=WebGPU'],
   });
   try {
     const page = await browser.newPage({ baseURL });

@@ -256,6 +256,19 @@ class _ParaParser(HTMLParser):
             self.buf.append(data)
 
 
+def group_paragraphs(paras):
+    """Consecutive paragraphs joined into documents of just over 1500 chars (the last may be shorter), scrubbed."""
+    docs, cur = [], []
+    for para in paras:
+        cur.append(para)
+        if sum(len(x) for x in cur) > 1500:
+            docs.append(scrub("\n\n".join(cur)))
+            cur = []
+    if cur:
+        docs.append(scrub("\n\n".join(cur)))
+    return docs
+
+
 def read_debian_reference():
     """List of documents: consecutive paragraphs of one chapter, grouped to ~1500 chars."""
     docs = []
@@ -265,16 +278,7 @@ def read_debian_reference():
         p = _ParaParser()
         with open(os.path.join(DEBREF_DIR, name), encoding="utf-8") as f:
             p.feed(f.read())
-        cur = []
-        for para in p.paras:
-            if len(para) < 40:
-                continue
-            cur.append(html.unescape(para))
-            if sum(len(x) for x in cur) > 1500:
-                docs.append(scrub("\n\n".join(cur)))
-                cur = []
-        if cur:
-            docs.append(scrub("\n\n".join(cur)))
+        docs.extend(group_paragraphs([html.unescape(x) for x in p.paras if len(x) >= 40]))
     return docs
 
 
@@ -289,16 +293,7 @@ def read_licenses():
         with open(os.path.join(LICENSE_DIR, name), encoding="utf-8", errors="replace") as f:
             raw = f.read()
         paras = [re.sub(r"[ \t]*\n[ \t]*", " ", p).strip() for p in re.split(r"\n\s*\n", raw)]
-        cur = []
-        for para in paras:
-            if len(para) < 20:
-                continue
-            cur.append(para)
-            if sum(len(x) for x in cur) > 1500:
-                docs.append(scrub("\n\n".join(cur)))
-                cur = []
-        if cur:
-            docs.append(scrub("\n\n".join(cur)))
+        docs.extend(group_paragraphs([x for x in paras if len(x) >= 20]))
     return docs
 
 

@@ -6,7 +6,7 @@
 //
 // Every request carries a `seq`; the store drops any reply whose seq is not the latest one it
 // sent, and the worker only ever works on the newest request it has received.
-import type { ContextCheck, InputError, InputFormat, MaskPolicy, RoleCount, TokenRole, TokenizerId } from '../data';
+import type { ContextCheck, InputError, InputFormat, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
 
 export interface RunRequest {
   kind: 'run';
@@ -80,17 +80,10 @@ export interface TokenColumns {
   modelMaxLength: number | null;
 }
 
-export interface LabelColumns {
+/** computeLabels' result (labels, weights, counts), plus what the view needs to place it. */
+export interface LabelColumns extends LabelResult {
   /** TokenColumns.key these labels were computed for. */
   key: string;
-  labels: Int32Array; // (T,) HF labels: input id or -100
-  weights: Float32Array; // (T,) loss weight, 0 where label == -100
-  trained: number;
-  masked: number;
-  partial: number;
-  perRole: Record<TokenRole, RoleCount>;
-  nothingToTrain: boolean;
-  message: string | null;
   /** The context length the check used (the user's, or the tokenizer's own). */
   contextLength: number;
   /** Whether contextLength came from the user (false: the tokenizer's own / fallback). */
