@@ -113,7 +113,7 @@ export function initWeights(config: LlamaConfig, seed = 1): Record<string, Float
 }
 
 /** ms per step (median over rounds) and tokens/s (all timed tokens over all timed time). */
-/** Steps in flight while timing, as the app's TrainingSession runs them (src/store/trainSession.ts: RUN_AHEAD 2 + the awaited one). */
+/** Steps in flight while timing, as the app's TrainingSession runs them (src/worker/trainSession.ts: RUN_AHEAD 2 + the awaited one). */
 const IN_FLIGHT = 3;
 
 /**

@@ -7,7 +7,7 @@
  * run table always carry the raw numbers.
  */
 import type { RunCurve } from './train';
-import type { StepEvent } from './trainSession';
+import type { StepEvent } from '../worker/trainSession';
 
 const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
 

@@ -4,7 +4,7 @@
  * refused with a message rather than half-applied.
  */
 import type { Settings } from './store';
-import type { OptimizerSettings } from './trainPlan';
+import type { OptimizerSettings } from '../spec/optimizer';
 import type { RunSpec } from './train';
 
 export const SHARE_PARAM = 'share';

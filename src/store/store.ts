@@ -12,7 +12,7 @@ import { EXAMPLES } from '../data/examples';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { InputError, MaskPolicy, TokenRole, TokenizerId } from '../data/types';
 import { PERSISTED, WRITE_DEBOUNCE_MS, loadPersisted, savePersisted, type PersistedKey } from './persist';
-import type { FailStage, LabelColumns, ModelTokenizer, ParseInfo, RunRequest, TokenColumns, WorkerReply } from './protocol';
+import type { FailStage, LabelColumns, ModelTokenizer, ParseInfo, RunRequest, TokenColumns, WorkerReply } from '../worker/dataProtocol';
 
 /** The mask policy minus the hand overrides (those live next to the tokens they index). */
 export type PolicySettings = Omit<MaskPolicy, 'overrides'>;
@@ -101,7 +101,7 @@ let received: TokenColumns | null = null;
 
 function getWorker(): Worker {
   if (!worker) {
-    worker = new Worker(new URL('./data.worker.ts', import.meta.url), { type: 'module', name: 'data' });
+    worker = new Worker(new URL('../worker/data.worker.ts', import.meta.url), { type: 'module', name: 'data' });
     worker.onmessage = (ev: MessageEvent<WorkerReply>) => onReply(ev.data);
     worker.onerror = (ev) => {
       usePlayground.setState({

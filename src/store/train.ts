@@ -21,12 +21,12 @@ import { create } from 'zustand';
 import type { AdapterReport } from '../gpu/device';
 import { usePlayground, setDiscardGuard, type PolicySettings } from './store';
 import { TOKEN_ROLES, type TokenRole, type TokenizerId } from '../data/types';
-import { defaultOptimizer, checkOptimizer, type OptimizerSettings } from './trainPlan';
+import { defaultOptimizer, checkOptimizer, type OptimizerSettings } from '../spec/optimizer';
 import { loadTraining, saveTraining, TRAIN_PERSISTED, TRAIN_WRITE_DEBOUNCE_MS, type TrainPersistedKey } from './trainPersist';
 import { decodeShare, shareInHash, shareUrl, type SharedState } from './share';
 import { appendStep } from './curves';
 import { resolveModelSource } from '../model/hub';
-import { ANSWER_TOKENS, MAX_ANSWER_TOKENS, type Answer, type ExportedFile, type FromTrainer, type HandOverrides, type HeatmapData, type LoadedModel, type StartedInfo, type StepEvent, type ToTrainer } from './trainProtocol';
+import { ANSWER_TOKENS, MAX_ANSWER_TOKENS, type Answer, type ExportedFile, type FromTrainer, type HandOverrides, type HeatmapData, type LoadedModel, type StartedInfo, type StepEvent, type ToTrainer } from '../worker/trainProtocol';
 
 export interface RunSpec {
   id: string;
@@ -255,7 +255,7 @@ function send(msg: ToTrainer): void {
 
 function getWorker(): Worker {
   if (!worker) {
-    worker = new Worker(new URL('./train.worker.ts', import.meta.url), { type: 'module', name: 'train' });
+    worker = new Worker(new URL('../worker/train.worker.ts', import.meta.url), { type: 'module', name: 'train' });
     worker.onmessage = (ev: MessageEvent<FromTrainer>) => onMessage(ev.data);
     worker.onerror = (ev) => {
       const message = `The training worker failed${ev.message ? `: ${ev.message}` : ' to start'}. Reload the page.`;

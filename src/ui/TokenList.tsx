@@ -9,7 +9,7 @@
 //   token's hand override; so does a mouse click.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { visibleWhitespace } from '../data/whitespace';
-import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
+import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
 import { TokenChip } from './TokenChip';
 import type { HeatCell } from './train/HeatmapControls';
 

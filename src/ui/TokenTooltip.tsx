@@ -1,6 +1,6 @@
 // Details of the hovered or focused chip: one shared element, positioned next to the chip.
 import { useLayoutEffect, useRef, useState } from 'react';
-import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../store/protocol';
+import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
 import { formatWeight } from './TokenChip';
 import { IGNORE_INDEX } from '../data/labels';
 import type { Probe } from './TokenList';

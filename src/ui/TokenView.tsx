@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { TOKEN_ROLES } from '../data/types';
 import { usePlayground } from '../store/store';
-import type { LabelColumns, TokenColumns } from '../store/protocol';
+import type { LabelColumns, TokenColumns } from '../worker/dataProtocol';
 import { TokenList, type Probe } from './TokenList';
 import { TokenTooltip } from './TokenTooltip';
 import { HeatmapControls, useHeatCells } from './train/HeatmapControls';

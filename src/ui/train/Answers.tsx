@@ -2,7 +2,7 @@
 // run's current weights, side by side, next to the answer in the data.
 import { memo } from 'react';
 import { useTrain, type RunSpec } from '../../store/train';
-import { MAX_ANSWER_TOKENS } from '../../store/trainProtocol';
+import { MAX_ANSWER_TOKENS } from '../../worker/trainProtocol';
 import { visibleWhitespace } from '../../data/whitespace';
 
 export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[] }) {

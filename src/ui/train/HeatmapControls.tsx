@@ -4,8 +4,8 @@
 import { useMemo } from 'react';
 import { useTrain, type HeatMetric } from '../../store/train';
 import { usePlayground } from '../../store/store';
-import type { HeatmapData } from '../../store/trainProtocol';
-import type { TokenColumns } from '../../store/protocol';
+import type { HeatmapData } from '../../worker/trainProtocol';
+import type { TokenColumns } from '../../worker/dataProtocol';
 
 /** What one chip shows and carries in its data-* attributes. */
 export interface HeatCell {

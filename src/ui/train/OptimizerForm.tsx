@@ -2,7 +2,7 @@
 // Enter, so typing "0.0005" never trains at "0". Defaults follow the loaded model's size until edited.
 import { memo, useEffect, useId, useState } from 'react';
 import { useTrain } from '../../store/train';
-import { lrAt, type OptimizerSettings } from '../../store/trainPlan';
+import { lrAt, type OptimizerSettings } from '../../spec/optimizer';
 
 type NumericKey = { [K in keyof OptimizerSettings]: OptimizerSettings[K] extends number ? K : never }[keyof OptimizerSettings];
 

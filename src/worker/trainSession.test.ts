@@ -18,7 +18,8 @@ import { tokenizeConversation } from '../data/attribution';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX } from '../reference/ops';
-import { dataOrder, defaultOptimizer, prepareSample, type PreparedSample } from './trainPlan';
+import { dataOrder, prepareSample, type PreparedSample } from './trainPlan';
+import { defaultOptimizer } from '../spec/optimizer';
 import { pickSnapshotSteps, TrainingSession, type StepEvent } from './trainSession';
 
 const dir = new URL('../../e2e/fixtures/micro-model/', import.meta.url);

@@ -16,7 +16,8 @@ import { generate, type GenerationResult } from '../model/generate';
 import { memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport } from '../engine/trainer';
 import type { TrainSettings } from '../reference/model';
-import { dataOrder, lrAt, sampleBatch, stepBatch, type OptimizerSettings, type PreparedSample } from './trainPlan';
+import { dataOrder, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
+import { lrAt, type OptimizerSettings } from '../spec/optimizer';
 
 /** Steps submitted ahead of the one whose report is awaited. */
 const RUN_AHEAD = 2;

@@ -9,11 +9,12 @@ import { tokenizeConversation } from '../data/attribution';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../reference/ops';
-import { checkOverrides, dataOrder, defaultOptimizer, checkOptimizer, lrAt, policiesFor, prepareSample, stepBatch, type HandOverrides, type PreparedSample } from './trainPlan';
-import { appendStep, chartData, curvesCsv, ema } from './curves';
+import { defaultOptimizer, checkOptimizer, lrAt } from '../spec/optimizer';
+import { checkOverrides, dataOrder, policiesFor, prepareSample, stepBatch, type HandOverrides, type PreparedSample } from './trainPlan';
+import { appendStep, chartData, curvesCsv, ema } from '../store/curves';
 import type { StepEvent } from './trainSession';
-import { decodeShare, encodeShare, shareInHash, type SharedState } from './share';
-import type { RunCurve } from './train';
+import { decodeShare, encodeShare, shareInHash, type SharedState } from '../store/share';
+import type { RunCurve } from '../store/train';
 
 const RESPONSE_ONLY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only' };
 const FULL: MaskPolicy = { ...DEFAULT_POLICY, mode: 'full' };

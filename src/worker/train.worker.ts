@@ -19,8 +19,9 @@ import { checkMemory, mib, type MemoryLimits } from '../model/memoryCheck';
 import { exportFineTuned } from '../model/export';
 import { decoderBytes } from '../engine/generation';
 import { defaultF16Weights } from '../engine/trainer';
-import { checkOptimizer, checkOverrides, policiesFor, prepareSample, type PreparedSample } from './trainPlan';
-import { loadFit } from './trainLoad';
+import { checkOptimizer } from '../spec/optimizer';
+import { checkOverrides, policiesFor, prepareSample, type PreparedSample } from './trainPlan';
+import { loadFit } from '../model/trainLoad';
 import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
 import { MAX_ANSWER_TOKENS, type Answer, type FromTrainer, type HeatmapData, type LoadedModel, type ModelSource, type ToTrainer } from './trainProtocol';
 

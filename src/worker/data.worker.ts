@@ -32,7 +32,7 @@ import {
   type RunRequest,
   type TokenColumns,
   type WorkerReply,
-} from './protocol';
+} from './dataProtocol';
 
 interface LoadedTokenizer {
   tok: ChatTokenizer;

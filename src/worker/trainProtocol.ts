@@ -8,7 +8,8 @@ import type { AdapterReport } from '../gpu/device';
 import type { LlamaConfig } from '../engine/config';
 import type { MaskPolicy } from '../data/types';
 import type { ExportedFile } from '../model/export';
-import type { HandOverrides, OptimizerSettings } from './trainPlan';
+import type { HandOverrides } from './trainPlan';
+import type { OptimizerSettings } from '../spec/optimizer';
 import type { StepEvent } from './trainSession';
 
 export type { StepEvent, HandOverrides, ExportedFile };

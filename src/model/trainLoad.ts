@@ -13,7 +13,7 @@
  */
 import type { LlamaConfig } from '../engine/config';
 import { checkMemory, type MemoryLimits } from '../model/memoryCheck';
-import { MAX_ANSWER_TOKENS } from './trainProtocol';
+import { MAX_ANSWER_TOKENS } from '../worker/trainProtocol';
 
 /** Tokens of the one sequence the load-time check sizes for. */
 export const LOAD_CHECK_TOKENS = 256;

@@ -1,0 +1,73 @@
+/**
+ * The optimizer settings every layer shares: the store edits and checks them, share links and saved
+ * runs carry them, the training worker steps with them (AdamW with decoupled decay, global-norm
+ * clipping, a warm-up and a decay schedule).
+ */
+export type LrSchedule = 'constant' | 'cosine' | 'linear';
+
+export interface OptimizerSettings {
+  /** Peak learning rate. */
+  lr: number;
+  /** Linear warm-up from lr/warmup to lr over this many steps (0 = none). */
+  warmupSteps: number;
+  /** After warm-up: constant, cosine or linear decay to minLrRatio·lr at the last step. */
+  schedule: LrSchedule;
+  minLrRatio: number;
+  /** Optimizer steps per run. */
+  steps: number;
+  /** Sequences per step (B). */
+  batchSize: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay on 2-D matrices. */
+  weightDecay: number;
+  /** Global L2 gradient clip; 0 = none. */
+  maxGradNorm: number;
+  /** Seeds the data order (the only randomness: no dropout, the base weights are given). */
+  seed: number;
+}
+
+/** Learning rate at step (1-based). */
+export function lrAt(step: number, o: OptimizerSettings): number {
+  if (o.warmupSteps > 0 && step <= o.warmupSteps) return (o.lr * step) / o.warmupSteps;
+  if (o.schedule === 'constant') return o.lr;
+  const span = Math.max(1, o.steps - o.warmupSteps);
+  const progress = Math.min(1, Math.max(0, (step - o.warmupSteps) / span));
+  const floor = o.lr * o.minLrRatio;
+  const shape = o.schedule === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * progress)) : 1 - progress;
+  return floor + (o.lr - floor) * shape;
+}
+
+/**
+ * Defaults for a model of `params` parameters: small models take (and need) larger steps.
+ * SFT usually runs at 1e-5..2e-4 for 0.1–8B models; the 3.8M playground model moves at 1e-3.
+ */
+export function defaultOptimizer(params: number, samples = 1): OptimizerSettings {
+  const lr = params < 20e6 ? 1e-3 : params < 300e6 ? 1e-4 : 2e-5;
+  return {
+    lr, warmupSteps: 5, schedule: 'cosine', minLrRatio: 0.1, steps: 60, batchSize: Math.max(1, Math.min(4, samples)),
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: 0,
+  };
+}
+
+/** Problems with the settings, for people (empty when they are usable). */
+export function checkOptimizer(o: OptimizerSettings): string[] {
+  const p: string[] = [];
+  const pos = (v: number, name: string) => { if (!(Number.isFinite(v) && v > 0)) p.push(`${name} must be a positive number (got ${v}).`); };
+  const int = (v: number, name: string, min: number, max: number) => {
+    if (!(Number.isInteger(v) && v >= min && v <= max)) p.push(`${name} must be a whole number from ${min} to ${max} (got ${v}).`);
+  };
+  pos(o.lr, 'Learning rate');
+  int(o.steps, 'Steps', 1, 100_000);
+  int(o.batchSize, 'Batch size', 1, 256);
+  int(o.warmupSteps, 'Warm-up steps', 0, 100_000);
+  int(o.seed, 'Seed', 0, 2 ** 31 - 1);
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) p.push(`AdamW beta1 must be in [0, 1) (got ${o.beta1}).`);
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) p.push(`AdamW beta2 must be in [0, 1) (got ${o.beta2}).`);
+  pos(o.eps, 'AdamW epsilon');
+  if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) p.push(`Weight decay must be ≥ 0 (got ${o.weightDecay}).`);
+  if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm))) p.push(`Gradient clip must be ≥ 0; 0 turns clipping off (got ${o.maxGradNorm}).`);
+  if (!(o.minLrRatio >= 0 && o.minLrRatio <= 1)) p.push(`Final learning-rate ratio must be in [0, 1] (got ${o.minLrRatio}).`);
+  return p;
+}
