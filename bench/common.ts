@@ -3,12 +3,14 @@
  * training batch, the initial weights and the optimizer settings, so that our engine and the
  * TF.js baseline train the same model on the same data with the same optimizer.
  *
- * Letters as in src/engine/config.ts (B, T, C, V, L, NH, NKV, F).
+ * Letters as in src/spec/config.ts (B, T, C, V, L, NH, NKV, F).
  */
-import type { LlamaConfig } from '../src/engine/config';
-import { decays, paramTable, type Batch, type TrainSettings } from '../src/reference/model';
-import { makeRng } from '../src/reference/rng';
-import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../src/reference/ops';
+import type { LlamaConfig } from '../src/spec/config';
+import { decays, paramTable } from '../src/spec/params';
+import type { Batch } from '../src/spec/batch';
+import type { TrainSettings } from '../src/spec/step';
+import { makeRng } from '../src/spec/rng';
+import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../src/spec/loss';
 
 /**
  * 'cpu': sizes that finish in minutes on a software adapter (SwiftShader);

@@ -5,7 +5,7 @@
  */
 import { acquireDevice } from '../src/gpu/device';
 import { llamaConfigFromHf } from '../src/model/hfConfig';
-import type { LlamaConfig } from '../src/engine/config';
+import type { LlamaConfig } from '../src/spec/config';
 import { startOurs } from './ours';
 import { Engine } from '../src/engine/trainer';
 import { DEFAULT_MATMUL_TILES } from '../src/engine/ops/matmul';

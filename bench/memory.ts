@@ -3,7 +3,7 @@
  * cross-entropy holds logits and dlogits, (N, V) each; the fused one holds only what its layout
  * lists under the names in LOSS_PATH_TENSORS.
  */
-import type { LlamaConfig } from '../src/engine/config';
+import type { LlamaConfig } from '../src/spec/config';
 import { buildLayout } from '../src/engine/layout';
 
 /** Tensors whose size grows with V on the loss path (whichever exist in the current layout). */

@@ -12,9 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { headSize, type LlamaConfig } from '../src/engine/config';
-import { IGNORE_INDEX } from '../src/reference/ops';
-import type { Batch } from '../src/reference/model';
+import { headSize, type LlamaConfig } from '../src/spec/config';
+import { IGNORE_INDEX } from '../src/spec/loss';
+import type { Batch } from '../src/spec/batch';
 import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type TfjsResult } from './common';
 import type { BenchSide } from './ours';
 

@@ -12,7 +12,7 @@ normalisation mode, every parameter gradient of the mean_tokens loss, the AdamW 
 micro-batches and a clip threshold that clips on some steps and not on others.
 
 Cases:
-  micro       MICRO_CONFIG from src/engine/config.ts (untied, attention_bias, GQA NKV < NH); B=3, T=12:
+  micro       MICRO_CONFIG from src/spec/config.ts (untied, attention_bias, GQA NKV < NH); B=3, T=12:
               a full sequence with a masked prompt, a padded sequence with prompt labels at weight 0.1,
               and a packed sequence of two documents (block-diagonal mask, positions restart).
   tiny_tied   tie_word_embeddings, no bias, NKV = 1, rope_theta 500000; B=2, T=7 with padding.
@@ -37,8 +37,8 @@ torch.set_default_dtype(torch.float64)
 
 
 def micro_config_from_ts():
-    """MICRO_CONFIG's fields, read from src/engine/config.ts so the fixture follows the one definition."""
-    path = os.path.join(ROOT, "src", "engine", "config.ts")
+    """MICRO_CONFIG's fields, read from src/spec/config.ts so the fixture follows the one definition."""
+    path = os.path.join(ROOT, "src", "spec", "config.ts")
     src = open(path).read()
     m = re.search(r"export const MICRO_CONFIG: LlamaConfig = \{(.*?)\};", src, re.S)
     if not m:

@@ -23,9 +23,9 @@
 // Prompt tokens get weight promptLossWeight (0 → label -100). Overrides are applied last.
 import type { LabelResult, MaskPolicy, RoleCount, TokenInfo, TokenRole, TokenizedSample } from './types';
 import { TOKEN_ROLES } from './types';
-import { IGNORE_INDEX } from '../reference/ops';
+import { IGNORE_INDEX } from '../spec/loss';
 
-// One definition of the ignore index, shared with the loss (src/reference/ops.ts).
+// One definition of the ignore index, shared with the loss (src/spec/loss.ts).
 export { IGNORE_INDEX };
 export const NOTHING_TO_TRAIN = 'nothing to train: every label is -100';
 

@@ -9,11 +9,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
 import type { Gpu } from '../gpu/device';
-import { MICRO_CONFIG } from './config';
+import { MICRO_CONFIG } from '../spec/config';
 import { Engine } from './trainer';
 import { randomModel, testBatch } from '../reference/testkit';
-import { activationGrad, backward, crossEntropy, forward, tensorView, type Batch } from '../reference/model';
-import { IGNORE_INDEX, normalisationScales } from '../reference/ops';
+import { activationGrad, backward, crossEntropy, forward, tensorView } from '../reference/model';
+import type { Batch } from '../spec/batch';
+import { IGNORE_INDEX, normalisationScales } from '../spec/loss';
 import { compareTensor, formatComparison } from '../reference/fixture';
 
 let gpu: Gpu;

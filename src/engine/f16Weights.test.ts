@@ -10,12 +10,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
 import type { Gpu } from '../gpu/device';
 import { readTensors } from '../gpu/buffers';
-import { MICRO_CONFIG } from './config';
+import { MICRO_CONFIG } from '../spec/config';
 import { defaultF16Weights, DEFAULT_TRAIN_SETTINGS, Engine } from './trainer';
 import { isF16Weight, memoryEstimate } from './layout';
 import { randomModel, testBatch } from '../reference/testkit';
-import { backward, createModel, crossEntropy, forward, paramTable, setParams, tensorView } from '../reference/model';
-import { decodeF16, f16Quantum, normalisationScales, roundF16 } from '../reference/ops';
+import { backward, createModel, crossEntropy, forward, setParams, tensorView } from '../reference/model';
+import { paramTable } from '../spec/params';
+import { decodeF16, f16Quantum, roundF16 } from '../reference/ops';
+import { normalisationScales } from '../spec/loss';
 import { compareTensor, formatComparison } from '../reference/fixture';
 
 let gpu: Gpu;

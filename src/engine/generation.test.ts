@@ -9,14 +9,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
 import type { Gpu } from '../gpu/device';
-import { MICRO_CONFIG, type LlamaConfig } from './config';
+import { MICRO_CONFIG, type LlamaConfig } from '../spec/config';
 import { Engine, DEFAULT_TRAIN_SETTINGS } from './trainer';
 import { Decoder, decoderBytes, decoderTable } from './generation';
-import { packBatch } from '../reference/batch';
+import { packBatch } from '../spec/batch';
 import { randomModel } from '../reference/testkit';
 import { forward, tensorView } from '../reference/model';
 import { compareTensor, formatComparison } from '../reference/fixture';
-import { makeRng, randn } from '../reference/rng';
+import { makeRng, randn } from '../spec/rng';
 import * as ref from '../reference/ops';
 import { compare, testGpu } from './ops/testkit';
 import { matvecForward } from './ops/matvec';

@@ -29,13 +29,13 @@
  * bounds a GPU. Step projections run as matvec (ops/matvec.ts): the tiled matmul would compute
  * 15 empty rows per 16-row tile for N = 1.
  *
- * Shapes: Tmax = maxContext (cache rows). Letters as in config.ts.
+ * Shapes: Tmax = maxContext (cache rows). Letters as in src/spec/config.ts.
  */
 import { createTensor, numel, writeTensor, type GpuTensor } from '../gpu/buffers';
 import { encode, Kernels, type Dispatch } from '../gpu/kernel';
-import { headSize, type LlamaConfig } from './config';
+import { headSize, type LlamaConfig } from '../spec/config';
 import type { Engine } from './trainer';
-import type { TensorSpec } from '../reference/model';
+import type { TensorSpec } from '../spec/params';
 import { at, type OpContext } from './ops/context';
 import { embeddingForward } from './ops/embedding';
 import { rmsnormForward } from './ops/rmsnorm';

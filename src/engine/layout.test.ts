@@ -4,11 +4,12 @@
  * across several arenas), and an oversized tensor is refused with a message that says what to do.
  */
 import { describe, expect, it } from 'vitest';
-import { MICRO_CONFIG, type LlamaConfig } from './config';
+import { MICRO_CONFIG, type LlamaConfig } from '../spec/config';
 import { ALIGN, CATEGORIES, activationGradTable, activationTable, buildLayout, defaultVocabChunk, memoryEstimate, VOCAB_CHUNK_ELEMENTS } from './layout';
-import { paramTable, tensorView } from '../reference/model';
+import { tensorView } from '../reference/model';
+import { paramTable } from '../spec/params';
 import { randomModel } from '../reference/testkit';
-import { packBatch } from '../reference/batch';
+import { packBatch } from '../spec/batch';
 import { acquireNodeDevice } from '../gpu/node-device';
 import { DEFAULT_TRAIN_SETTINGS, Engine } from './trainer';
 

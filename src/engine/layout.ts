@@ -7,8 +7,8 @@
  * arena only where no dispatch reads one of them while writing another (parameters, gradients and
  * moments: AdamW and the gradient norm then run over whole arenas); activations, activation
  * gradients and scratch get one buffer per tensor; inputs and constants are only read. Categories:
- *   parameters   HF names and shapes from the reference's paramTable (src/reference/model.ts), in
- *                two groups: 2-D matrices (weight decay, see `decays` there) and everything else.
+ *   parameters   HF names and shapes from paramTable (src/spec/params.ts), in two groups:
+ *                2-D matrices (weight decay, see `decays` there) and everything else.
  *                A group is split into several arenas when it exceeds the adapter's buffer limit.
  *   gradients, adam_m, adam_v   the same arenas and offsets as parameters, so AdamW and the
  *                gradient norm run over whole arenas.
@@ -25,10 +25,10 @@
  *   scratch      attention score gradients, grad-norm partials, loss sums, the GPU step state.
  * Small uniform buffers (op sizes, optimizer settings; tens of bytes each) are not in this table.
  *
- * N = B*T; letters as in config.ts.
+ * N = B*T; letters as in src/spec/config.ts.
  */
-import { headSize, type LlamaConfig } from './config';
-import { decays, paramTable, type TensorSpec } from '../reference/model';
+import { headSize, type LlamaConfig } from '../spec/config';
+import { decays, paramTable, type TensorSpec } from '../spec/params';
 import { GRAD_NORM_GROUPS, STEP_STATE_WORDS } from './ops/gradNorm';
 import { LOSS_SUMS } from './ops/lossReductions';
 import { CE_STATS } from './ops/crossEntropy';

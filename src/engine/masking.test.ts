@@ -8,12 +8,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
 import type { Gpu } from '../gpu/device';
 import { readF32 } from '../gpu/buffers';
-import { MICRO_CONFIG } from './config';
-import { packBatch, selectSequences } from '../reference/batch';
+import { MICRO_CONFIG } from '../spec/config';
+import { packBatch, selectSequences, type Batch } from '../spec/batch';
+import type { TrainSettings } from '../spec/step';
 import { randomModel } from '../reference/testkit';
 import { tensorView } from '../reference/model';
 import { compareTensor, formatComparison } from '../reference/fixture';
-import { DEFAULT_TRAIN_SETTINGS, Engine, type Batch, type TrainSettings } from './trainer';
+import { DEFAULT_TRAIN_SETTINGS, Engine } from './trainer';
 
 const cfg = MICRO_CONFIG;
 const V = cfg.vocab_size, C = cfg.hidden_size;

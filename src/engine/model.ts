@@ -11,7 +11,7 @@
  * needs zeroing between layers. The reference keeps the adds as separate calls (residualForward);
  * residualRmsnorm is exactly those two calls in one kernel.
  */
-import { headSize } from './config';
+import { headSize } from '../spec/config';
 import type { Dispatch } from '../gpu/kernel';
 import type { GpuTensor } from '../gpu/buffers';
 import { at, type OpContext } from './ops/context';

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
-import { makeRng, randn } from '../reference/rng';
+import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE, normalisationScales } from '../spec/loss';
+import { makeRng, randn } from '../spec/rng';
 import { testGpu, compare, type TestGpu } from './ops/testkit';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm';
@@ -386,14 +387,14 @@ function ceBatch(B: number, T: number, V: number) {
     for (let t = 0; t < T; t++) {
       const n = b * T + t;
       const prompt = t < 3 || b === 1; // sequence 1 is all prompt: no trained token
-      if (prompt) labels[n] = ref.IGNORE_INDEX;
+      if (prompt) labels[n] = IGNORE_INDEX;
       else weights[n] = 0.5 + rng.uniform();
       // roles[n] describes the target ids[n+1]
-      if (t < T - 1) roles[n] = t + 1 < 3 || b === 1 ? ref.ROLE_PROMPT : ref.ROLE_RESPONSE;
+      if (t < T - 1) roles[n] = t + 1 < 3 || b === 1 ? ROLE_PROMPT : ROLE_RESPONSE;
     }
   }
   // Last two tokens of sequence 2 are padding: label -100, role 0.
-  for (const t of [T - 2, T - 1]) labels[2 * T + t] = ref.IGNORE_INDEX;
+  for (const t of [T - 2, T - 1]) labels[2 * T + t] = IGNORE_INDEX;
   roles[2 * T + T - 3] = 0;
   roles[2 * T + T - 2] = 0;
   return { N, ids, labels, weights, roles };
@@ -408,7 +409,7 @@ reductionPaths(() => describe('LM head fused with cross-entropy, and loss reduct
       const B = 3, T = 6, V = 150, C = 20; // V > WG: strided row loop
       const { N, ids, labels, weights, roles } = ceBatch(B, T, V);
       const lnf = randn(rng, N * C), W = randn(rng, V * C, 0.7);
-      const seqScale = ref.normalisationScales(labels, weights, B, T, mode);
+      const seqScale = normalisationScales(labels, weights, B, T, mode);
       const t = (name: string, shape: number[], data?: Float64Array | Int32Array) => g.tensor(name, shape, data);
       const losses = t('losses', [N]), norms = t('norms', [N]), lse = t('lse', [N]), stats = t('stats', [N, CE_STATS]), tgt = t('tgt', [N]);
       const chunk = t('chunk', [N, VC]);
@@ -438,7 +439,7 @@ reductionPaths(() => describe('LM head fused with cross-entropy, and loss reduct
         expectClose('one chunk: dlogits left in the chunk', gD, wD);
         for (let n = 0; n < N; n++) {
           const tt = n % T;
-          const trained = tt < T - 1 && labels[n + 1] !== ref.IGNORE_INDEX;
+          const trained = tt < T - 1 && labels[n + 1] !== IGNORE_INDEX;
           if (!trained) for (let i = 0; i < V; i++) expect(Object.is(gD[n * V + i], 0), `dlogits[${n},${i}] must be exactly +0`).toBe(true);
         }
       }
@@ -459,7 +460,7 @@ reductionPaths(() => describe('LM head fused with cross-entropy, and loss reduct
     const lnf = new Float64Array(N * C), W = new Float64Array(V * C);
     for (let n = 0; n < N; n++) lnf[n * C] = 1;
     W[67 * C] = 18; // every row puts p ≈ 1 - 69 e^-18 ≈ 1 - 1e-6 on id 67, the target of row 0
-    const seqScale = ref.normalisationScales(labels, weights, B, T, 'sum');
+    const seqScale = normalisationScales(labels, weights, B, T, 'sum');
     const t = (name: string, shape: number[], data?: Float64Array | Int32Array) => g.tensor(name, shape, data);
     const losses = t('losses', [N]), norms = t('norms', [N]), lse = t('lse', [N]), stats = t('stats', [N, CE_STATS]), tgt = t('tgt', [N]);
     const fwd = lmHeadLossForward(g.ctx, losses, norms, lse, stats, tgt, t('chunk', [N, VC]), t('lnf', [N, C], lnf), t('W', [V, C], W), t('ids', [N], ids), t('labels', [N], labels), t('weights', [N], weights), t('seqScale', [B], seqScale), B, T, C, V, VC);

@@ -5,20 +5,20 @@
  * submitted before that). Runs in a Web Worker (the app's src/store/train.worker.ts) or directly in Node.
  *
  * Step semantics are the reference's (src/reference/model.ts trainStep):
- * - seqScale per micro-batch from normalisationScales over the TOTAL trained weight (and trained
- *   sequences) of the accumulated step, computed here on the CPU before submit.
+ * - seqScale per micro-batch from normalisationScales (src/spec/loss.ts) over the TOTAL trained
+ *   weight (and trained sequences) of the accumulated step, computed here on the CPU before submit.
  * - No trained tokens (known on the CPU): forward and loss only, the report says so, weights,
  *   moments and the step count are untouched.
  * - Non-finite loss or gradient: detected on the GPU (grad_norm_finalize sets StepState.nonFinite,
  *   AdamW then skips); the report names the step; weights are untouched.
- * - Weight decay only on 2-D matrices (reference `decays`); clipping by the global L2 norm.
+ * - Weight decay only on 2-D matrices (`decays`, src/spec/params.ts); clipping by the global L2 norm.
  */
 import type { AdapterReport, Gpu } from '../gpu/device';
 import { readTensors, writeTensor, type GpuTensor } from '../gpu/buffers';
 import { encode, hasSubgroups, Kernels, type Dispatch } from '../gpu/kernel';
 import { ReadbackRing } from '../gpu/readback';
 import { DispatchTimer, type TimedDispatch } from '../gpu/timing';
-import { headSize, validateConfig, type LlamaConfig } from './config';
+import { headSize, validateConfig, type LlamaConfig } from '../spec/config';
 import { buildLayout, memoryEstimate, type Layout } from './layout';
 import { GpuMemory } from './memory';
 import { buildModel, type ModelProgram } from './model';
@@ -29,10 +29,10 @@ import { decodeStepState, STEP_STATE_WORDS } from './ops/gradNorm';
 import { hyperData, HYPER_BYTES } from './ops/adamw';
 import { DEFAULT_MATMUL_TILES, describeTiles, type MatmulTiles } from './ops/matmul';
 import { matmulTilesFor, type MatmulTuning } from './autotune';
-import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from '../reference/ops';
-import { paramTable, type Batch, type StepReport, type TrainSettings } from '../reference/model';
-
-export type { Batch, TrainSettings, StepReport };
+import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from '../spec/loss';
+import { paramTable } from '../spec/params';
+import type { Batch } from '../spec/batch';
+import type { StepReport, TrainSettings } from '../spec/step';
 
 /** PyTorch AdamW defaults with HF Trainer's clip, mean over trained tokens. */
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {

@@ -9,8 +9,8 @@
  *   tokenizer and generation files   copied byte for byte from the source (loader.ts SIDE_FILES)
  * scripts/check_export.py loads such a folder in PyTorch and compares its logits with the engine's.
  */
-import type { LlamaConfig } from '../engine/config';
-import { paramTable } from '../reference/model';
+import type { LlamaConfig } from '../spec/config';
+import { paramTable } from '../spec/params';
 import { llamaConfigFromHf } from './hfConfig';
 import { serializeSafetensors } from './safetensors';
 import { SIDE_FILES, type LoadedModel } from './loader';

@@ -11,7 +11,7 @@ import type { Gpu } from '../gpu/device';
 import { Engine } from '../engine/trainer';
 import { Decoder } from '../engine/generation';
 import { createModel, forward, setParams } from '../reference/model';
-import { makeRng } from '../reference/rng';
+import { makeRng } from '../spec/rng';
 import { argmax, generate, generateStream, logprobOf, optionsFromGenerationConfig, resolveOptions, sampleToken, type GeneratedToken } from './generate';
 import { loadModel, type LoadedModel } from './loader';
 import { MemoryCache } from './hub';

@@ -9,7 +9,7 @@
  * included in the result so a UI can show it, or after maxNewTokens, or when the context is full,
  * or when the signal aborts.
  */
-import { makeRng, type Rng } from '../reference/rng';
+import { makeRng, type Rng } from '../spec/rng';
 
 /** What generation needs from a model: src/engine/generation.ts's Decoder implements it. */
 export interface NextTokenModel {

@@ -12,7 +12,7 @@
  *
  * Defaults for absent fields follow transformers' config classes for each model type.
  */
-import { type LlamaConfig, validateConfig } from '../engine/config';
+import { type LlamaConfig, validateConfig } from '../spec/config';
 
 interface TypeDefaults {
   /** Architectures entry of a causal LM of this type. */

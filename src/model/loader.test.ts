@@ -14,7 +14,7 @@ import { loadModel, type LoadProgress } from './loader';
 import { clearModelCache, MemoryCache, MODEL_CACHE_NAME, resolveModelSource, type FetchLike } from './hub';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, parseSafetensors, serializeSafetensors } from './safetensors';
 import { diskFetch, REPO_ROOT, servingFetch, TINY_DIR, TINY_SEED, TINY_SHARDED, TINY_TIED, TINY_URL, tinyFixtureFiles, tinyWeights, writeTinyFixture } from './testkit';
-import { paramTable } from '../reference/model';
+import { paramTable } from '../spec/params';
 
 const round = (w: Float32Array, to: (x: number) => number, back: (h: number) => number) => w.map((x) => back(to(x)));
 
@@ -231,7 +231,7 @@ describe('the embedded model (public/models/playground-base/)', () => {
   it('loads through loadModel, and the GPU Engine reproduces its held-out loss from eval_tokens.json', async () => {
     const { acquireNodeDevice } = await import('../gpu/node-device');
     const { Engine } = await import('../engine/trainer');
-    const { packBatch } = await import('../reference/batch');
+    const { packBatch } = await import('../spec/batch');
     const served = diskFetch(join(REPO_ROOT, 'public'), '/');
     const m = await loadModel(undefined, { fetch: served.fetch, cache: null });
     expect(m.location.baseUrl).toBe('/models/playground-base/');

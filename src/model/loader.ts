@@ -15,7 +15,7 @@
  * Tensors the engine does not use (e.g. rotary_emb.inv_freq buffers) are ignored and listed in
  * `notes`. Checkpoints saved from the bare decoder (names without the 'model.' prefix) are mapped.
  */
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 import { hfParameterShapes, llamaConfigFromHf, type HfModelInfo } from './hfConfig';
 import { parseSafetensors, type SafetensorsDtype } from './safetensors';
 import { DEFAULT_MODEL, defaultCacheFor, FileNotFoundError, fetchModelFile, resolveModelSource, type FetchOptions, type FileProgress, type ModelLocation } from './hub';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkMemory } from './memoryCheck';
 import { buildLayout, memoryEstimate } from '../engine/layout';
 import { decoderBytes } from '../engine/generation';
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 
 /** playground-base's shape (public/models/playground-base/config.json). */
 const BASE: LlamaConfig = {

@@ -14,7 +14,7 @@
  * nearest settings that do fit (shorter context T, smaller batch B, fewer micro-batches), or says
  * the model itself is too large. Never throws.
  */
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 import { buildLayout, memoryEstimate, type MemoryEstimate } from '../engine/layout';
 import { decoderBytes } from '../engine/generation';
 

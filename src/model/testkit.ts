@@ -14,8 +14,9 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MICRO_CONFIG, type LlamaConfig } from '../engine/config';
-import { paramTable, tensorView } from '../reference/model';
+import { MICRO_CONFIG, type LlamaConfig } from '../spec/config';
+import { tensorView } from '../reference/model';
+import { paramTable } from '../spec/params';
 import { randomModel } from '../reference/testkit';
 import { serializeSafetensors, type SafetensorsDtype } from './safetensors';
 import type { FetchLike } from './hub';

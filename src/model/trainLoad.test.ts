@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { llamaConfigFromHf } from '../model/hfConfig';
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 import { LOAD_CHECK_TOKENS, loadFit } from './trainLoad';
 
 const FIXTURES = resolve(import.meta.dirname, '../../e2e/fixtures');

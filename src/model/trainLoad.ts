@@ -11,7 +11,7 @@
  *                                     suggestions as a note
  *   - does not fit even at B = 1, T = 16 → refused, with the numbers (checkMemory's message)
  */
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 import { checkMemory, type MemoryLimits } from '../model/memoryCheck';
 import { MAX_ANSWER_TOKENS } from '../worker/trainProtocol';
 

@@ -11,7 +11,7 @@ import {
   loadMicroFixture, type FixtureCase, type TensorComparison,
 } from './fixture';
 import { activationGrad, backward, createModel, crossEntropy, forward, setParams, tensorView, trainStep, zeroGrads } from './model';
-import { normalisationScales, type LossMode } from './ops';
+import { normalisationScales, type LossMode } from '../spec/loss';
 
 const ATOL = 1e-12, RTOL = 1e-10;
 

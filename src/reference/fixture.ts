@@ -6,10 +6,10 @@
  * dlogits (B*T, V); params and grads keyed by Hugging Face name (nn.Linear weights are (out, in)).
  * dlogits is d(mean_tokens loss)/d(logits). Step losses are measured before each update.
  */
-import type { LlamaConfig } from '../engine/config';
-import { selectSequences } from './batch';
-import type { Batch, TrainSettings } from './model';
-import type { LossMode } from './ops';
+import type { LlamaConfig } from '../spec/config';
+import { selectSequences, type Batch } from '../spec/batch';
+import type { TrainSettings } from '../spec/step';
+import type { LossMode } from '../spec/loss';
 import fixtureJson from './fixtures/micro.json';
 
 export interface FixtureCase {

@@ -3,13 +3,12 @@
  * normalisation modes, gradient accumulation (the Oct-2024 fix), and the no-update paths.
  */
 import { describe, expect, it } from 'vitest';
-import { MICRO_CONFIG } from '../engine/config';
-import { packBatch, selectSequences } from './batch';
-import {
-  activationGrad, backward, crossEntropy, decays, forward, trainStep, zeroGrads,
-  type Batch, type ReferenceModel, type TrainSettings,
-} from './model';
-import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from './ops';
+import { MICRO_CONFIG } from '../spec/config';
+import { packBatch, selectSequences, type Batch } from '../spec/batch';
+import { activationGrad, backward, crossEntropy, forward, trainStep, zeroGrads, type ReferenceModel } from './model';
+import { decays } from '../spec/params';
+import type { TrainSettings } from '../spec/step';
+import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from '../spec/loss';
 import { randomModel, testBatch } from './testkit';
 
 const cfg = MICRO_CONFIG;

@@ -4,14 +4,13 @@
  * The batch has padding, a packed pair of documents, masked and down-weighted labels.
  */
 import { describe, expect, it } from 'vitest';
-import { MICRO_CONFIG, type LlamaConfig } from '../engine/config';
+import { MICRO_CONFIG, type LlamaConfig } from '../spec/config';
 import { formatCheck, gradCheck } from './gradcheck';
-import {
-  activationTable, backward, crossEntropy, forward, layoutTensors, paramTable, zeroGrads,
-  type Batch, type ReferenceModel,
-} from './model';
-import { normalisationScales, type LossMode } from './ops';
-import { makeRng } from './rng';
+import { activationTable, backward, crossEntropy, forward, layoutTensors, zeroGrads, type ReferenceModel } from './model';
+import { paramTable } from '../spec/params';
+import type { Batch } from '../spec/batch';
+import { normalisationScales, type LossMode } from '../spec/loss';
+import { makeRng } from '../spec/rng';
 import { randomModel, testBatch } from './testkit';
 
 function objective(model: ReferenceModel, batch: Batch, mode: LossMode): number {

@@ -4,33 +4,33 @@
  * checked against PyTorch (scripts/make_fixture.py → fixtures/micro.json).
  *
  * Memory, as in llm.c: parameters are offsets into one Float64Array described by one size table
- * (`paramTable`); gradients and the AdamW moments use the same layout. Activations (and their
- * gradients) are offsets into one Float64Array described by `activationTable`, per (B, T).
+ * (`paramTable`, src/spec/params.ts: HF names, shapes, order); gradients and the AdamW moments use
+ * the same layout. Activations (and their gradients) are offsets into one Float64Array described
+ * by `activationTable`, per (B, T).
  *
  * Gradient conventions: see ops.ts. `backward` adds into the parameter gradients, so gradient
  * accumulation over micro-batches is: zeroGrads once, then forward/crossEntropy/backward per
- * micro-batch with seqScale normalised over the whole accumulated batch.
+ * micro-batch with seqScale normalised over the whole accumulated batch (src/spec/loss.ts).
  *
  * Weight decay applies to 2-D matrices only (embeddings, projections, lm_head), never to norm
- * weights or biases: `decays()` is the one place that says so.
+ * weights or biases: `decays()` in src/spec/params.ts is the one place that says so.
  */
-import { headSize, validateConfig, type LlamaConfig } from '../engine/config';
+import { headSize, validateConfig, type LlamaConfig } from '../spec/config';
+import { decays, paramTable, type TensorSpec } from '../spec/params';
+import { IGNORE_INDEX, normalisationScales, trainedTotals } from '../spec/loss';
+import type { Batch } from '../spec/batch';
+import type { StepReport, TrainSettings } from '../spec/step';
+import { makeRng } from '../spec/rng';
 import {
   adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward, embeddingBackward,
-  embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward, normalisationScales,
+  embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward,
   residualBackward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
-  swigluBackward, swigluForward, trainedTotals, IGNORE_INDEX, type LossMode, type LossReductions,
+  swigluBackward, swigluForward, type LossReductions,
 } from './ops';
-import { makeRng } from './rng';
 
 // ---------------------------------------------------------------------------------------------
 // Size tables and layout
 // ---------------------------------------------------------------------------------------------
-
-export interface TensorSpec {
-  name: string;
-  shape: readonly number[];
-}
 
 export interface TensorSlot extends TensorSpec {
   /** First element in the shared Float64Array. */
@@ -66,51 +66,6 @@ export function tensorView(layout: TensorLayout, data: Float64Array, name: strin
   const s = layout.byName.get(name);
   if (!s) throw new Error(`No tensor named "${name}" in this layout (known: ${[...layout.byName.keys()].slice(0, 6).join(', ')}, …).`);
   return data.subarray(s.offset, s.offset + s.size);
-}
-
-/**
- * The parameter size table, Hugging Face names, in this order (the order of the flat arrays and
- * of the GPU engine's parameter buffer):
- *   model.embed_tokens.weight                        (V, C)
- *   per layer i:
- *     model.layers.{i}.input_layernorm.weight        (C)
- *     model.layers.{i}.self_attn.q_proj.weight       (NH*hs, C)  + .bias (NH*hs)  if attention_bias
- *     model.layers.{i}.self_attn.k_proj.weight       (NKV*hs, C) + .bias (NKV*hs) if attention_bias
- *     model.layers.{i}.self_attn.v_proj.weight       (NKV*hs, C) + .bias (NKV*hs) if attention_bias
- *     model.layers.{i}.self_attn.o_proj.weight       (C, NH*hs)
- *     model.layers.{i}.post_attention_layernorm.weight (C)
- *     model.layers.{i}.mlp.gate_proj.weight          (F, C)
- *     model.layers.{i}.mlp.up_proj.weight            (F, C)
- *     model.layers.{i}.mlp.down_proj.weight          (C, F)
- *   model.norm.weight                                (C)
- *   lm_head.weight                                   (V, C)  absent when tie_word_embeddings
- */
-export function paramTable(cfg: LlamaConfig): TensorSpec[] {
-  const C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
-  const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
-  const bias = cfg.attention_bias === true;
-  const t: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [V, C] }];
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const p = `model.layers.${i}`;
-    t.push({ name: `${p}.input_layernorm.weight`, shape: [C] });
-    for (const [proj, O] of [['q_proj', NH * hs], ['k_proj', NKV * hs], ['v_proj', NKV * hs]] as const) {
-      t.push({ name: `${p}.self_attn.${proj}.weight`, shape: [O, C] });
-      if (bias) t.push({ name: `${p}.self_attn.${proj}.bias`, shape: [O] });
-    }
-    t.push({ name: `${p}.self_attn.o_proj.weight`, shape: [C, NH * hs] });
-    t.push({ name: `${p}.post_attention_layernorm.weight`, shape: [C] });
-    t.push({ name: `${p}.mlp.gate_proj.weight`, shape: [F, C] });
-    t.push({ name: `${p}.mlp.up_proj.weight`, shape: [F, C] });
-    t.push({ name: `${p}.mlp.down_proj.weight`, shape: [C, F] });
-  }
-  t.push({ name: 'model.norm.weight', shape: [C] });
-  if (!cfg.tie_word_embeddings) t.push({ name: 'lm_head.weight', shape: [V, C] });
-  return t;
-}
-
-/** Weight decay applies to 2-D matrices only: not to norm weights, not to biases. */
-export function decays(spec: TensorSpec): boolean {
-  return spec.shape.length === 2;
 }
 
 /** Views of one layer's weights (or of their gradients: same layout). */
@@ -228,18 +183,6 @@ function actViews(cfg: LlamaConfig, layout: TensorLayout, data: Float64Array): A
 // The model
 // ---------------------------------------------------------------------------------------------
 
-/** One micro-batch. All arrays are (N) = (B*T), row n = b*T + t. */
-export interface Batch {
-  B: number;
-  T: number;
-  ids: Int32Array;       // token ids; padding uses a real id (e.g. the pad token)
-  labels: Int32Array;    // ids, or -100 where not trained (HF, unshifted)
-  weights: Float64Array; // per-label weight (1 normally; e.g. 0.1 for down-weighted prompt tokens)
-  docIds: Int32Array;    // document per token; -1 = padding; distinct ids for packed documents
-  positions: Int32Array; // RoPE positions (restart at 0 per packed document)
-  roles?: Int32Array | Uint8Array; // per predicting position: 0 none, 1 prompt, 2 response (see ops.lossReductions)
-}
-
 export interface ReferenceModel {
   config: LlamaConfig;
   layout: TensorLayout;       // parameter size table with offsets
@@ -349,7 +292,7 @@ export function forward(model: ReferenceModel, ids: Int32Array, docIds: Int32Arr
 
 /**
  * The fused loss on the last forward's logits: fills losses (N) and dlogits (N, V) and returns
- * this micro-batch's reductions. seqScale (B) comes from ops.normalisationScales.
+ * this micro-batch's reductions. seqScale (B) comes from normalisationScales (src/spec/loss.ts).
  */
 export function crossEntropy(model: ReferenceModel, batch: Batch, seqScale: Float64Array): LossReductions {
   const acts = model.acts;
@@ -429,38 +372,6 @@ export function activation(model: ReferenceModel, name: string): Float64Array {
 // ---------------------------------------------------------------------------------------------
 // Training step: gradient accumulation, clipping, AdamW
 // ---------------------------------------------------------------------------------------------
-
-export interface TrainSettings {
-  lr: number;
-  beta1: number;          // 0.9
-  beta2: number;          // 0.999 (torch default) or 0.95
-  eps: number;            // 1e-8
-  weightDecay: number;    // applied to 2-D matrices only (see decays)
-  maxGradNorm: number;    // global L2 clip; Infinity (or 0) = no clipping
-  lossMode: LossMode;     // 'mean_tokens' (HF num_items_in_batch) by default
-}
-
-export type StepStatus = 'ok' | 'no trained tokens' | 'non-finite';
-
-export interface StepReport {
-  status: StepStatus;
-  /** The optimizer step this was (1-based); on failure, the step that was not applied. */
-  step: number;
-  /** The objective over the accumulated batch (for mean_tokens: the weighted mean loss). */
-  loss: number;
-  trainedWeight: number;
-  trainedCount: number;
-  /** Pre-clip global gradient norm (NaN when no backward ran). */
-  gradNorm: number;
-  /** The factor the gradients were multiplied by (1 = not clipped). */
-  clipFactor: number;
-  promptLossSum: number;
-  promptCount: number;
-  responseLossSum: number;
-  responseCount: number;
-  /** Why no update was applied, for people. */
-  message?: string;
-}
 
 /**
  * One optimizer step over the micro-batches of an accumulated batch. The normalisation uses the

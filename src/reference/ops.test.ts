@@ -5,13 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  IGNORE_INDEX, adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward,
+  adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward,
   embeddingBackward, embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward,
   residualBackward, residualForward, residualRmsnormBackward, residualRmsnormForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
   swigluBackward, swigluForward,
 } from './ops';
+import { IGNORE_INDEX } from '../spec/loss';
 import { dot, formatCheck, gradCheck, type GradCheckResult } from './gradcheck';
-import { makeRng, randn } from './rng';
+import { makeRng, randn } from '../spec/rng';
 
 function expectPass(r: GradCheckResult): void {
   console.log(formatCheck(r));

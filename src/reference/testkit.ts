@@ -2,10 +2,11 @@
  * Shared builders for the reference tests (and the GPU engine's comparisons): a model with
  * random, non-trivial parameters and a batch that exercises every masking path.
  */
-import type { LlamaConfig } from '../engine/config';
-import { packBatch } from './batch';
-import { createModel, decays, initParams, type Batch, type ReferenceModel } from './model';
-import { makeRng } from './rng';
+import type { LlamaConfig } from '../spec/config';
+import { packBatch, type Batch } from '../spec/batch';
+import { createModel, initParams, type ReferenceModel } from './model';
+import { decays } from '../spec/params';
+import { makeRng } from '../spec/rng';
 
 /** Random params large enough that every gradient is well above finite-difference noise. */
 export function randomModel(cfg: LlamaConfig, seed: number): ReferenceModel {

@@ -8,7 +8,7 @@ import { loadNodeTokenizer } from '../data/testkit';
 import { tokenizeConversation } from '../data/attribution';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
-import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../reference/ops';
+import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 import { defaultOptimizer, checkOptimizer, lrAt } from '../spec/optimizer';
 import { checkOverrides, dataOrder, policiesFor, prepareSample, stepBatch, type HandOverrides, type PreparedSample } from './trainPlan';
 import { appendStep, chartData, curvesCsv, ema } from '../store/curves';

@@ -12,9 +12,8 @@
  */
 import { computeLabels } from '../data/labels';
 import type { MaskPolicy, TokenizedSample } from '../data/types';
-import { packBatch } from '../reference/batch';
-import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../reference/ops';
-import type { Batch } from '../reference/model';
+import { packBatch, type Batch } from '../spec/batch';
+import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 
 export const RULER_POLICY: MaskPolicy = {
   mode: 'response-only',

@@ -5,7 +5,7 @@
  * flushes to React a few times per second.
  */
 import type { AdapterReport } from '../gpu/device';
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 import type { MaskPolicy } from '../data/types';
 import type { ExportedFile } from '../model/export';
 import type { HandOverrides } from './trainPlan';

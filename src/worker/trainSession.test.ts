@@ -17,7 +17,7 @@ import { loadNodeTokenizer } from '../data/testkit';
 import { tokenizeConversation } from '../data/attribution';
 import { DEFAULT_POLICY } from '../data/labels';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
-import { IGNORE_INDEX } from '../reference/ops';
+import { IGNORE_INDEX } from '../spec/loss';
 import { dataOrder, prepareSample, type PreparedSample } from './trainPlan';
 import { defaultOptimizer } from '../spec/optimizer';
 import { pickSnapshotSteps, TrainingSession, type StepEvent } from './trainSession';

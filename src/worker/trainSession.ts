@@ -10,12 +10,12 @@
  * the base model's answer, so the runs' engines (and their optimizer state) are never overwritten.
  */
 import type { Gpu } from '../gpu/device';
-import type { LlamaConfig } from '../engine/config';
+import type { LlamaConfig } from '../spec/config';
 import { Decoder } from '../engine/generation';
 import { generate, type GenerationResult } from '../model/generate';
 import { memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport } from '../engine/trainer';
-import type { TrainSettings } from '../reference/model';
+import type { TrainSettings } from '../spec/step';
 import { dataOrder, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
 

@@ -1,9 +1,21 @@
 /**
- * Builds a right-padded (B, T) Batch from per-sequence arrays, for tests and fixtures.
- * Padding: id `padId`, label -100, weight 0, docId -1, position 0, role 0.
+ * The micro-batch every layer passes around (data plan → engine or reference), and builders:
+ * packBatch makes a right-padded (B, T) Batch from per-sequence arrays (padding: id `padId`,
+ * label -100, weight 0, docId -1, position 0, role 0); selectSequences cuts a micro-batch out.
  */
-import { IGNORE_INDEX, ROLE_NONE } from './ops';
-import type { Batch } from './model';
+import { IGNORE_INDEX, ROLE_NONE } from './loss';
+
+/** One micro-batch. All arrays are (N) = (B*T), row n = b*T + t. */
+export interface Batch {
+  B: number;
+  T: number;
+  ids: Int32Array;       // token ids; padding uses a real id (e.g. the pad token)
+  labels: Int32Array;    // ids, or -100 where not trained (HF, unshifted)
+  weights: Float64Array; // per-label weight (1 normally; e.g. 0.1 for down-weighted prompt tokens)
+  docIds: Int32Array;    // document per token; -1 = padding; distinct ids for packed documents
+  positions: Int32Array; // RoPE positions (restart at 0 per packed document)
+  roles?: Int32Array | Uint8Array; // per predicting position: 0 none, 1 prompt, 2 response (loss.ts ROLE_*)
+}
 
 export interface SequenceSpec {
   ids: readonly number[];
