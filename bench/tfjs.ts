@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { headSize, type LlamaConfig } from '../src/spec/config';
+import { EMBED_TOKENS, FINAL_NORM, layerParamNames, LM_HEAD } from '../src/spec/params';
 import { IGNORE_INDEX } from '../src/spec/loss';
 import type { Batch } from '../src/spec/batch';
 import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type TfjsResult } from './common';
@@ -40,18 +41,18 @@ class TfLlama {
     const vec = (name: string) => tf.variable(tf.tensor1d(w[name]), true, `${prefix}/${name}`);
     // HF (out, in) → (in, out)
     const mat = (name: string, out: number, inp: number) => tf.variable(tf.tidy(() => tf.tensor2d(w[name], [out, inp]).transpose()), true, `${prefix}/${name}`);
-    this.wte = tf.variable(tf.tensor2d(w['model.embed_tokens.weight'], [c.vocab_size, C]), true, `${prefix}/model.embed_tokens.weight`);
-    this.lmHead = c.tie_word_embeddings ? this.wte : tf.variable(tf.tensor2d(w['lm_head.weight'], [c.vocab_size, C]), true, `${prefix}/lm_head.weight`);
-    this.norm = vec('model.norm.weight');
+    this.wte = tf.variable(tf.tensor2d(w[EMBED_TOKENS], [c.vocab_size, C]), true, `${prefix}/${EMBED_TOKENS}`);
+    this.lmHead = c.tie_word_embeddings ? this.wte : tf.variable(tf.tensor2d(w[LM_HEAD], [c.vocab_size, C]), true, `${prefix}/${LM_HEAD}`);
+    this.norm = vec(FINAL_NORM);
     const qO = c.num_attention_heads * hs, kvO = c.num_key_value_heads * hs, F = c.intermediate_size;
     this.layers = Array.from({ length: c.num_hidden_layers }, (_, i) => {
-      const p = `model.layers.${i}`;
+      const n = layerParamNames(i);
       return {
-        ln1: vec(`${p}.input_layernorm.weight`),
-        q: mat(`${p}.self_attn.q_proj.weight`, qO, C), k: mat(`${p}.self_attn.k_proj.weight`, kvO, C),
-        v: mat(`${p}.self_attn.v_proj.weight`, kvO, C), o: mat(`${p}.self_attn.o_proj.weight`, C, qO),
-        ln2: vec(`${p}.post_attention_layernorm.weight`),
-        gate: mat(`${p}.mlp.gate_proj.weight`, F, C), up: mat(`${p}.mlp.up_proj.weight`, F, C), down: mat(`${p}.mlp.down_proj.weight`, C, F),
+        ln1: vec(n.ln1),
+        q: mat(n.q, qO, C), k: mat(n.k, kvO, C),
+        v: mat(n.v, kvO, C), o: mat(n.o, C, qO),
+        ln2: vec(n.ln2),
+        gate: mat(n.gate, F, C), up: mat(n.up, F, C), down: mat(n.down, C, F),
       };
     });
     this.matrices = [this.wte, ...(c.tie_word_embeddings ? [] : [this.lmHead]), ...this.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])];
@@ -154,7 +155,7 @@ let caseCounter = 0;
 /** A parameter-shaped tensor's values in HF layout: matrices are stored (in, out), HF's are (out, in); the embedding is (V, C) in both. */
 async function hfData(t: tf.Tensor, name = (t as tf.Variable).name): Promise<Float32Array> {
   const hf = name.slice(name.indexOf('/') + 1);
-  const transposed = t.rank === 2 && !hf.startsWith('model.embed_tokens') && !hf.startsWith('lm_head');
+  const transposed = t.rank === 2 && hf !== EMBED_TOKENS && hf !== LM_HEAD;
   const x = transposed ? tf.tidy(() => t.transpose()) : t;
   const data = (await x.data()) as Float32Array;
   if (transposed) x.dispose();

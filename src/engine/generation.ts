@@ -35,7 +35,7 @@ import { createTensor, numel, writeTensor, type GpuTensor } from '../gpu/buffers
 import { encode, Kernels, type Dispatch } from '../gpu/kernel';
 import { headSize, type LlamaConfig } from '../spec/config';
 import type { Engine } from './trainer';
-import type { TensorSpec } from '../spec/params';
+import { EMBED_TOKENS, FINAL_NORM, layerParamNames, LM_HEAD, type TensorSpec } from '../spec/params';
 import { at, type OpContext } from './ops/context';
 import { embeddingForward } from './ops/embedding';
 import { rmsnormForward } from './ops/rmsnorm';
@@ -281,27 +281,27 @@ export class Decoder {
     const t = (name: string) => this.t(`${prefix}${name}`);
     const ids = t('ids'), positions = t('positions');
     const x = [t('x0'), t('x1')];
-    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, w('model.embed_tokens.weight'), R, C)];
+    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, w(EMBED_TOKENS), R, C)];
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const ctx = at(base, `${base.where}.layers.${l}`);
-      const p = `model.layers.${l}`;
+      const n = layerParamNames(l);
       const xin = x[l % 2], xout = x[(l + 1) % 2];
       const kc = this.t(`layers.${l}.kcache`), vc = this.t(`layers.${l}.vcache`);
       out.push(
-        ...rmsnormForward(ctx, t('ln'), t('rstd'), xin, w(`${p}.input_layernorm.weight`), R, C, eps),
-        ...linear(ctx, t('q'), t('ln'), w(`${p}.self_attn.q_proj.weight`), maybe(`${p}.self_attn.q_proj.bias`), R, C, NH * hs),
-        ...linear(ctx, t('k'), t('ln'), w(`${p}.self_attn.k_proj.weight`), maybe(`${p}.self_attn.k_proj.bias`), R, C, NKV * hs),
-        ...linear(ctx, t('v'), t('ln'), w(`${p}.self_attn.v_proj.weight`), maybe(`${p}.self_attn.v_proj.bias`), R, C, NKV * hs),
+        ...rmsnormForward(ctx, t('ln'), t('rstd'), xin, w(n.ln1), R, C, eps),
+        ...linear(ctx, t('q'), t('ln'), w(n.q), maybe(n.qb), R, C, NH * hs),
+        ...linear(ctx, t('k'), t('ln'), w(n.k), maybe(n.kb), R, C, NKV * hs),
+        ...linear(ctx, t('v'), t('ln'), w(n.v), maybe(n.vb), R, C, NKV * hs),
         ...ropeForward(ctx, t('qr'), t('q'), positions, 1, R, NH, hs, cfg.rope_theta),
         ...ropeForward(ctx, t('kr'), t('k'), positions, 1, R, NKV, hs, cfg.rope_theta),
         ...attentionDecodeAppend(ctx, kc, vc, t('kr'), t('v'), positions, R, NH, NKV, hs, Tmax),
         ...attentionDecode(ctx, t('atty'), t('scores'), t('qr'), kc, vc, positions, R, NH, NKV, hs, Tmax),
-        ...linear(ctx, t('branch'), t('atty'), w(`${p}.self_attn.o_proj.weight`), null, R, NH * hs, C),
-        ...residualRmsnormForward(ctx, t('res1'), t('ln'), t('rstd'), xin, t('branch'), w(`${p}.post_attention_layernorm.weight`), R, C, eps),
-        ...linear(ctx, t('gate'), t('ln'), w(`${p}.mlp.gate_proj.weight`), null, R, C, F),
-        ...linear(ctx, t('up'), t('ln'), w(`${p}.mlp.up_proj.weight`), null, R, C, F),
+        ...linear(ctx, t('branch'), t('atty'), w(n.o), null, R, NH * hs, C),
+        ...residualRmsnormForward(ctx, t('res1'), t('ln'), t('rstd'), xin, t('branch'), w(n.ln2), R, C, eps),
+        ...linear(ctx, t('gate'), t('ln'), w(n.gate), null, R, C, F),
+        ...linear(ctx, t('up'), t('ln'), w(n.up), null, R, C, F),
         ...swigluForward(ctx, t('swi'), t('gate'), t('up'), R * F),
-        ...linear(ctx, t('branch'), t('swi'), w(`${p}.mlp.down_proj.weight`), null, R, F, C),
+        ...linear(ctx, t('branch'), t('swi'), w(n.down), null, R, F, C),
         ...residualForward(ctx, xout, t('res1'), t('branch'), R * C),
       );
     }
@@ -312,9 +312,9 @@ export class Decoder {
   private recordHead(ctx: OpContext): Dispatch[] {
     const cfg = this.config, e = this.engine;
     const w = (name: string) => e.tensor('parameters', name);
-    const lmHead = cfg.tie_word_embeddings ? w('model.embed_tokens.weight') : w('lm_head.weight');
+    const lmHead = cfg.tie_word_embeddings ? w(EMBED_TOKENS) : w(LM_HEAD);
     return [
-      ...rmsnormForward(ctx, this.t('ln'), this.t('rstd'), this.t(`x${cfg.num_hidden_layers % 2}`), w('model.norm.weight'), 1, cfg.hidden_size, cfg.rms_norm_eps),
+      ...rmsnormForward(ctx, this.t('ln'), this.t('rstd'), this.t(`x${cfg.num_hidden_layers % 2}`), w(FINAL_NORM), 1, cfg.hidden_size, cfg.rms_norm_eps),
       ...matvecForward(ctx, this.t('logits'), this.t('ln'), lmHead, null, 1, cfg.hidden_size, cfg.vocab_size),
     ];
   }

@@ -28,7 +28,7 @@
  * N = B*T; letters as in src/spec/config.ts.
  */
 import { headSize, type LlamaConfig } from '../spec/config';
-import { decays, paramTable, type TensorSpec } from '../spec/params';
+import { decays, layerParamOf, paramTable, PROJECTIONS, type TensorSpec } from '../spec/params';
 import { GRAD_NORM_GROUPS, STEP_STATE_WORDS } from './ops/gradNorm';
 import { LOSS_SUMS } from './ops/lossReductions';
 import { CE_STATS } from './ops/crossEntropy';
@@ -90,7 +90,8 @@ export interface LayoutOptions {
 
 /** The parameters stored again as f16 when f16Weights is on: the layers' projection matrices. */
 export function isF16Weight(name: string): boolean {
-  return /^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj\.weight$/.test(name);
+  const key = layerParamOf(name);
+  return key !== null && PROJECTIONS.includes(key);
 }
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;

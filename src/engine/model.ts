@@ -12,6 +12,7 @@
  * residualRmsnorm is exactly those two calls in one kernel.
  */
 import { headSize } from '../spec/config';
+import { EMBED_TOKENS, FINAL_NORM, layerParamNames, LM_HEAD } from '../spec/params';
 import type { Dispatch } from '../gpu/kernel';
 import type { GpuTensor } from '../gpu/buffers';
 import { at, type OpContext } from './ops/context';
@@ -67,20 +68,20 @@ function weights(mem: GpuMemory, category: 'parameters' | 'gradients') {
   const maybe = (name: string) => (mem.layout.slots[category].has(name) ? t(name) : null);
   const layers: LayerParams[] = [];
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const p = `model.layers.${i}`;
+    const n = layerParamNames(i);
     layers.push({
-      ln1: t(`${p}.input_layernorm.weight`),
-      q: t(`${p}.self_attn.q_proj.weight`), qb: maybe(`${p}.self_attn.q_proj.bias`),
-      k: t(`${p}.self_attn.k_proj.weight`), kb: maybe(`${p}.self_attn.k_proj.bias`),
-      v: t(`${p}.self_attn.v_proj.weight`), vb: maybe(`${p}.self_attn.v_proj.bias`),
-      o: t(`${p}.self_attn.o_proj.weight`),
-      ln2: t(`${p}.post_attention_layernorm.weight`),
-      gate: t(`${p}.mlp.gate_proj.weight`), up: t(`${p}.mlp.up_proj.weight`), down: t(`${p}.mlp.down_proj.weight`),
+      ln1: t(n.ln1),
+      q: t(n.q), qb: maybe(n.qb),
+      k: t(n.k), kb: maybe(n.kb),
+      v: t(n.v), vb: maybe(n.vb),
+      o: t(n.o),
+      ln2: t(n.ln2),
+      gate: t(n.gate), up: t(n.up), down: t(n.down),
     });
   }
-  const wte = t('model.embed_tokens.weight');
+  const wte = t(EMBED_TOKENS);
   // Tied: the LM head is the embedding, so its gradient adds into d wte.
-  return { wte, layers, norm: t('model.norm.weight'), lmHead: cfg.tie_word_embeddings ? wte : t('lm_head.weight') };
+  return { wte, layers, norm: t(FINAL_NORM), lmHead: cfg.tie_word_embeddings ? wte : t(LM_HEAD) };
 }
 
 /** Records the whole model for the layout's (B, T). `hyper` is the per-step optimizer uniform. */

@@ -13,6 +13,7 @@
  * Defaults for absent fields follow transformers' config classes for each model type.
  */
 import { type LlamaConfig, validateConfig } from '../spec/config';
+import { paramTable } from '../spec/params';
 
 interface TypeDefaults {
   /** Architectures entry of a causal LM of this type. */
@@ -191,32 +192,8 @@ export function llamaConfigFromHf(json: unknown, source = 'config.json'): HfMode
 
 /**
  * Tensor names and shapes of a Hugging Face checkpoint for this config (the layout of
- * scripts/torch_llama.py), in model order. hs = C / NH.
+ * scripts/torch_llama.py), in model order: the parameter table of src/spec/params.ts.
  */
 export function hfParameterShapes(c: LlamaConfig): Map<string, number[]> {
-  const C = c.hidden_size;
-  const hs = C / c.num_attention_heads;
-  const q = c.num_attention_heads * hs;
-  const kv = c.num_key_value_heads * hs;
-  const F = c.intermediate_size;
-  const m = new Map<string, number[]>();
-  m.set('model.embed_tokens.weight', [c.vocab_size, C]);
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const p = `model.layers.${i}.`;
-    m.set(`${p}input_layernorm.weight`, [C]);
-    m.set(`${p}self_attn.q_proj.weight`, [q, C]);
-    if (c.attention_bias) m.set(`${p}self_attn.q_proj.bias`, [q]);
-    m.set(`${p}self_attn.k_proj.weight`, [kv, C]);
-    if (c.attention_bias) m.set(`${p}self_attn.k_proj.bias`, [kv]);
-    m.set(`${p}self_attn.v_proj.weight`, [kv, C]);
-    if (c.attention_bias) m.set(`${p}self_attn.v_proj.bias`, [kv]);
-    m.set(`${p}self_attn.o_proj.weight`, [C, q]);
-    m.set(`${p}post_attention_layernorm.weight`, [C]);
-    m.set(`${p}mlp.gate_proj.weight`, [F, C]);
-    m.set(`${p}mlp.up_proj.weight`, [F, C]);
-    m.set(`${p}mlp.down_proj.weight`, [C, F]);
-  }
-  m.set('model.norm.weight', [C]);
-  if (!c.tie_word_embeddings) m.set('lm_head.weight', [c.vocab_size, C]);
-  return m;
+  return new Map(paramTable(c).map((s) => [s.name, [...s.shape]]));
 }

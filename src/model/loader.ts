@@ -16,6 +16,7 @@
  * `notes`. Checkpoints saved from the bare decoder (names without the 'model.' prefix) are mapped.
  */
 import type { LlamaConfig } from '../spec/config';
+import { EMBED_TOKENS, LM_HEAD } from '../spec/params';
 import { hfParameterShapes, llamaConfigFromHf, type HfModelInfo } from './hfConfig';
 import { parseSafetensors, type SafetensorsDtype } from './safetensors';
 import { DEFAULT_MODEL, defaultCacheFor, FileNotFoundError, fetchModelFile, resolveModelSource, type FetchOptions, type FileProgress, type ModelLocation } from './hub';
@@ -23,6 +24,9 @@ import { DEFAULT_MODEL, defaultCacheFor, FileNotFoundError, fetchModelFile, reso
 export { DEFAULT_MODEL };
 
 type Json = Record<string, unknown>;
+
+/** What the causal LM puts before the decoder's names; a checkpoint of the bare decoder lacks it (not the LM head). */
+const BARE_PREFIX = 'model.';
 
 /** Files besides the weights that export copies into the fine-tuned model folder (when present). */
 export const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
@@ -160,10 +164,9 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
     const bytes = single ?? (await get(file));
     single = null; // the single file's bytes are dropped after conversion, like each shard's
     const st = parseSafetensors(bytes, `${name}/${file}`);
-    // Names saved from the bare decoder ('layers.0...') get the 'model.' prefix of the causal LM.
-    const bare = !st.info('model.embed_tokens.weight') && Boolean(st.info('embed_tokens.weight'));
+    const bare = !st.info(EMBED_TOKENS) && Boolean(st.info(EMBED_TOKENS.slice(BARE_PREFIX.length)));
     for (const t of st.tensors) {
-      const hfName = bare && t.name !== 'lm_head.weight' ? `model.${t.name}` : t.name;
+      const hfName = bare && t.name !== LM_HEAD ? `${BARE_PREFIX}${t.name}` : t.name;
       const shape = want.get(hfName);
       if (!shape) {
         ignored.push(t.name);
@@ -184,14 +187,14 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
     if (!found.has(n)) {
       throw new WeightMismatchError(
         `${name}: tensor "${n}" (shape [${shape.join(', ')}]) is missing from ${shardFiles.join(', ')}. ` +
-        (n === 'lm_head.weight' ? 'config.json says tie_word_embeddings is false, so the checkpoint needs its own LM head. ' : '') +
+        (n === LM_HEAD ? 'config.json says tie_word_embeddings is false, so the checkpoint needs its own LM head. ' : '') +
         'The checkpoint does not match config.json.',
       );
     }
   }
   if (ignored.length) {
-    const tiedHead = config.tie_word_embeddings && ignored.includes('lm_head.weight');
-    notes.push(`${ignored.length} stored tensor(s) not used by the model${tiedHead ? ' (lm_head.weight: the head is tied to the embedding)' : ''}: ${ignored.slice(0, 4).join(', ')}${ignored.length > 4 ? ', …' : ''}`);
+    const tiedHead = config.tie_word_embeddings && ignored.includes(LM_HEAD);
+    notes.push(`${ignored.length} stored tensor(s) not used by the model${tiedHead ? ` (${LM_HEAD}: the head is tied to the embedding)` : ''}: ${ignored.slice(0, 4).join(', ')}${ignored.length > 4 ? ', …' : ''}`);
   }
 
   return {

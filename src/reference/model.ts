@@ -16,7 +16,7 @@
  * weights or biases: `decays()` in src/spec/params.ts is the one place that says so.
  */
 import { headSize, validateConfig, type LlamaConfig } from '../spec/config';
-import { decays, paramTable, type TensorSpec } from '../spec/params';
+import { decays, EMBED_TOKENS, FINAL_NORM, layerParamNames, LM_HEAD, paramTable, type TensorSpec } from '../spec/params';
 import { IGNORE_INDEX, normalisationScales, trainedTotals } from '../spec/loss';
 import type { Batch } from '../spec/batch';
 import type { StepReport, TrainSettings } from '../spec/step';
@@ -96,19 +96,19 @@ function weightViews(cfg: LlamaConfig, layout: TensorLayout, data: Float64Array)
   const maybe = (name: string) => (layout.byName.has(name) ? at(name) : null);
   const layers: LayerWeights[] = [];
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const p = `model.layers.${i}`;
+    const n = layerParamNames(i);
     layers.push({
-      ln1: at(`${p}.input_layernorm.weight`),
-      q: at(`${p}.self_attn.q_proj.weight`), qb: maybe(`${p}.self_attn.q_proj.bias`),
-      k: at(`${p}.self_attn.k_proj.weight`), kb: maybe(`${p}.self_attn.k_proj.bias`),
-      v: at(`${p}.self_attn.v_proj.weight`), vb: maybe(`${p}.self_attn.v_proj.bias`),
-      o: at(`${p}.self_attn.o_proj.weight`),
-      ln2: at(`${p}.post_attention_layernorm.weight`),
-      gate: at(`${p}.mlp.gate_proj.weight`), up: at(`${p}.mlp.up_proj.weight`), down: at(`${p}.mlp.down_proj.weight`),
+      ln1: at(n.ln1),
+      q: at(n.q), qb: maybe(n.qb),
+      k: at(n.k), kb: maybe(n.kb),
+      v: at(n.v), vb: maybe(n.vb),
+      o: at(n.o),
+      ln2: at(n.ln2),
+      gate: at(n.gate), up: at(n.up), down: at(n.down),
     });
   }
-  const wte = at('model.embed_tokens.weight');
-  return { wte, layers, norm: at('model.norm.weight'), lmHead: cfg.tie_word_embeddings ? wte : at('lm_head.weight') };
+  const wte = at(EMBED_TOKENS);
+  return { wte, layers, norm: at(FINAL_NORM), lmHead: cfg.tie_word_embeddings ? wte : at(LM_HEAD) };
 }
 
 /**
