@@ -45,15 +45,35 @@ export function describeTiles(t: MatmulTiles): string {
   return `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, ${t.bk ? `K slice ${t.bk} in workgroup memory` : 'no workgroup memory (vec4 loads where aligned)'}`;
 }
 
-/** The tiled product c (M,P) (=|+=) a (M,K) @ b (K,P) (+ bias), a and b read as the orientations say. */
-function product(
-  ctx: OpContext, name: 'MatmulForward' | 'MatmulBackwardDx' | 'MatmulBackwardDw', entry: 'matmul' | 'matmul_bias', c: GpuTensor, a: GpuTensor, b: GpuTensor, bias: GpuTensor | null,
-  M: number, P: number, K: number, lda: number, ldb: number, aKContig: boolean, bKContig: boolean, accumulate: boolean, op: string,
-): Dispatch {
+/**
+ * One tiled product c (M,P) (=|+=) a (M,K) @ b (K,P) (+ bias (P)), c row-major; a and b are read
+ * through a leading dimension and an orientation (shaders/matmul.wgsl A_KCONTIG / B_KCONTIG).
+ */
+interface Product {
+  /** The dispatch label. */
+  name: 'MatmulForward' | 'MatmulBackwardDx' | 'MatmulBackwardDw';
+  /** The public op, for error messages. */
+  op: string;
+  c: GpuTensor;           // (M, P), row-major
+  a: GpuTensor;           // a(m, k) at m*lda + k (aKContig) or k*lda + m
+  b: GpuTensor;           // b(k, p) at p*ldb + k (bKContig) or k*ldb + p; f32 or dtype f16
+  bias: GpuTensor | null; // (P), added to every row of c
+  M: number;              // rows of c and a
+  P: number;              // columns of c and b
+  K: number;              // the summed dimension
+  lda: number;            // a's leading dimension
+  ldb: number;            // b's leading dimension
+  aKContig: boolean;      // WGSL A_KCONTIG
+  bKContig: boolean;      // WGSL B_KCONTIG
+  accumulate: boolean;    // c += instead of c =
+}
+
+function product(ctx: OpContext, pr: Product): Dispatch {
+  const { c, a, b, bias, M, P, K, lda, ldb, aKContig, bKContig } = pr;
   const t = ctx.matmulTiles ?? DEFAULT_MATMUL_TILES;
   const x = Math.ceil(P / (4 * t.wgx));
   const y = Math.ceil(M / (4 * t.wgy));
-  if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
+  if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${pr.op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
   const direct = t.bk === 0;
   const bF16 = b.dtype === 'f16';
   // 16-byte loads and stores need every vec4 to start on a multiple of 4 elements.
@@ -61,10 +81,11 @@ function product(
   // BK sizes the workgroup arrays, which the direct entry points do not use; any valid value does.
   const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0, B_F16: bF16 ? 1 : 0 };
   const bindings = bias ? [c, a, b, bias] : [c, a, b];
+  const tiledEntry = bias ? 'matmul_bias' : 'matmul';
   const directEntry = vec4 ? (bias ? 'matmul_direct4_bias' : 'matmul_direct4') : bias ? 'matmul_direct_bias' : 'matmul_direct';
-  const d = dispatch(ctx, src, direct ? directEntry : entry, bindings, { u32: [M, P, K, lda, ldb, accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
+  const d = dispatch(ctx, src, direct ? directEntry : tiledEntry, bindings, { u32: [M, P, K, lda, ldb, pr.accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
   // Labelled by the product, not the shared entry point, so profiles split forward, dx and dw.
-  return { ...d, label: `${name}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * M * P * K };
+  return { ...d, label: `${pr.name}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * M * P * K };
 }
 
 /** out (N,O) =, x (N,I), w (O,I) (f32 or dtype f16), bias (O) or null. */
@@ -73,8 +94,14 @@ export function matmulForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: G
   expectSize('matmulForward', x, [N, I], 'x');
   expectSize('matmulForward', w, [O, I], 'w', true); // f32, or its f16 copy (read as b)
   if (bias) expectSize('matmulForward', bias, [O], 'bias');
-  // c = out (N, O), a = x (N, I) k-contiguous, b(k, o) = w[o, k] k-contiguous
-  return [product(ctx, 'MatmulForward', bias ? 'matmul_bias' : 'matmul', out, x, w, bias, N, O, I, I, I, true, true, false, 'matmulForward')];
+  return [product(ctx, {
+    name: 'MatmulForward', op: 'matmulForward',
+    c: out,  // (N, O)
+    a: x,    // (N, I), k-contiguous
+    b: w,    // b(k, o) = w[o, k], k-contiguous
+    bias,
+    M: N, P: O, K: I, lda: I, ldb: I, aKContig: true, bKContig: true, accumulate: false,
+  })];
 }
 
 /** dx (N,I) = (or += with accumulateDx), dw (O,I) +=, dbias (O) += or null, dout (N,O), x (N,I), w (O,I) (f32 or dtype f16: dx reads it). */
@@ -86,10 +113,22 @@ export function matmulBackward(
 ): Dispatch[] {
   checkBackward('matmulBackward', dx, dw, dbias, dout, x, w, N, I, O, true);
   const out: Dispatch[] = [
-    // c = dx (N, I), a = dout (N, O) k-contiguous, b(o, i) = w[o, i] row-major
-    product(ctx, 'MatmulBackwardDx', 'matmul', dx, dout, w, null, N, I, O, O, I, true, false, accumulateDx, 'matmulBackward'),
-    // c = dw (O, I) +=, a(o, n) = dout[n, o] row-major, b(n, i) = x[n, i] row-major
-    product(ctx, 'MatmulBackwardDw', 'matmul', dw, dout, x, null, O, I, N, O, I, false, false, true, 'matmulBackward'),
+    product(ctx, {
+      name: 'MatmulBackwardDx', op: 'matmulBackward',
+      c: dx,   // (N, I)
+      a: dout, // (N, O), k-contiguous
+      b: w,    // b(o, i) = w[o, i], row-major
+      bias: null,
+      M: N, P: I, K: O, lda: O, ldb: I, aKContig: true, bKContig: false, accumulate: accumulateDx,
+    }),
+    product(ctx, {
+      name: 'MatmulBackwardDw', op: 'matmulBackward',
+      c: dw,   // (O, I) +=
+      a: dout, // a(o, n) = dout[n, o], row-major
+      b: x,    // b(n, i) = x[n, i], row-major
+      bias: null,
+      M: O, P: I, K: N, lda: O, ldb: I, aKContig: false, bKContig: false, accumulate: true,
+    }),
   ];
   if (dbias) out.push(dispatch(ctx, src, 'matmul_backward_bias', [dbias, dout], { u32: [N, O, 0, 0, 0, 0] }, grid1d(O, ctx.wg)));
   return out;
