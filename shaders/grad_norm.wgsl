@@ -30,7 +30,7 @@ fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 
 @group(0) @binding(0) var<storage, read_write> state: StepState;
 @group(0) @binding(1) var<storage, read> fpartials: array<f32>;     // (count)
-@group(0) @binding(2) var<storage, read> stepSums: array<f32>;      // loss_reductions sums; [0] = objective
+@group(0) @binding(2) var<storage, read> stepSums: array<f32>;      // (SUMS) loss_reductions sums (SUM_* prepended)
 @group(0) @binding(3) var<uniform> hyper: Hyper;
 
 @compute @workgroup_size(WG)
@@ -43,7 +43,7 @@ fn grad_norm_finalize(lane: Lane) {
   let norm = sqrt(total);
   var clip = 1.0;
   if (hyper.maxNorm > 0.0) { clip = min(1.0, hyper.maxNorm / (norm + 1e-6)); }
-  let bad = !is_finite(norm) || !is_finite(stepSums[0]);
+  let bad = !is_finite(norm) || !is_finite(stepSums[SUM_OBJECTIVE]);
   state.norm = norm;
   state.clip = clip;
   state.nonFinite = select(0u, 1u, bad);

@@ -1,26 +1,24 @@
 // Sums over one micro-batch of crossEntropyForward's losses, ADDED into `sums` so micro-batches of
 // an accumulated step accumulate (the trainer clears `sums` once per step). Index (b, t) describes
-// the target token ids[b, t+1]; t = T-1 is skipped. sums (8), in this order:
-//   0 objective        sum over trained of weights[n+1] * seqScale[b] * losses[n]
-//   1 trainedWeight    sum over trained of weights[n+1]
-//   2 trainedCount     trained positions
-//   3 trainedLossSum   sum over trained of weights[n+1] * losses[n]
-//   4 promptLossSum    ruler loss where roles[n] == 1 (trained or not)
-//   5 promptCount
-//   6 responseLossSum  ruler loss where roles[n] == 2
-//   7 responseCount
+// the target token ids[b, t+1]; t = T-1 is skipped. sums (SUMS):
+//   SUM_OBJECTIVE           sum over trained of weights[n+1] * seqScale[b] * losses[n]
+//   SUM_TRAINED_WEIGHT      sum over trained of weights[n+1]
+//   SUM_TRAINED_COUNT       trained positions
+//   SUM_TRAINED_LOSS_SUM    sum over trained of weights[n+1] * losses[n]
+//   SUM_PROMPT_LOSS_SUM     ruler loss where roles[n] == ROLE_PROMPT (trained or not)
+//   SUM_PROMPT_COUNT
+//   SUM_RESPONSE_LOSS_SUM   ruler loss where roles[n] == ROLE_RESPONSE
+//   SUM_RESPONSE_COUNT
+// The indices, SUMS and the ROLE_* values are constants that src/gpu/kernel.ts prepends, generated
+// from LOSS_SUMS in src/engine/ops/lossReductions.ts and from src/spec/loss.ts.
 // trained(n) iff labels[n+1] != -100. One workgroup; each invocation strides over the rows.
-
-const SUMS: u32 = 8u;
-const ROLE_PROMPT: i32 = 1;
-const ROLE_RESPONSE: i32 = 2;
 
 struct Params {
   B: u32,
   T: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> sums: array<f32>;  // (8) +=
+@group(0) @binding(0) var<storage, read_write> sums: array<f32>;  // (SUMS) +=
 @group(0) @binding(1) var<storage, read> losses: array<f32>;      // (N)
 @group(0) @binding(2) var<storage, read> labels: array<i32>;      // (N)
 @group(0) @binding(3) var<storage, read> weights: array<f32>;     // (N)
@@ -38,18 +36,18 @@ fn loss_reductions(lane: Lane) {
     let l = losses[n];
     if (labels[n + 1u] != IGNORE_INDEX) {
       let w = weights[n + 1u];
-      acc[0] += w * seqScale[n / p.T] * l;
-      acc[1] += w;
-      acc[2] += 1.0;
-      acc[3] += w * l;
+      acc[SUM_OBJECTIVE] += w * seqScale[n / p.T] * l;
+      acc[SUM_TRAINED_WEIGHT] += w;
+      acc[SUM_TRAINED_COUNT] += 1.0;
+      acc[SUM_TRAINED_LOSS_SUM] += w * l;
     }
     let role = roles[n];
     if (role == ROLE_PROMPT) {
-      acc[4] += l;
-      acc[5] += 1.0;
+      acc[SUM_PROMPT_LOSS_SUM] += l;
+      acc[SUM_PROMPT_COUNT] += 1.0;
     } else if (role == ROLE_RESPONSE) {
-      acc[6] += l;
-      acc[7] += 1.0;
+      acc[SUM_RESPONSE_LOSS_SUM] += l;
+      acc[SUM_RESPONSE_COUNT] += 1.0;
     }
   }
   for (var j = 0u; j < SUMS; j++) {

@@ -1,6 +1,7 @@
 /**
- * Kernels: the prelude (common.wgsl + one row-reduction variant) is prepended in one place, and
- * WGSL compile errors point at the file on disk and its own line numbers under either variant.
+ * Kernels: the prelude (common.wgsl + one row-reduction variant) and a shader's generated header are
+ * prepended in one place, and WGSL compile errors point at the file on disk and its own line
+ * numbers under either variant (or at the header's line, by the name of the table it came from).
  */
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice, nodeGpu } from './node-device';
@@ -23,6 +24,25 @@ describe('Kernels', () => {
       expect(err).toMatch(/^WGSL compilation failed/);
       expect(err).toContain('shaders/broken.wgsl:4:');
     }
+  });
+
+  it('prepends a generated header after the prelude: errors map into the file or into the header by its table', async () => {
+    const { device } = await acquireNodeDevice();
+    const compile = async (src: { name: string; code: string; header: { from: string; text: string } }, entry: string) => {
+      const k = new Kernels(device, false);
+      device.pushErrorScope('validation');
+      k.pipeline(src, entry, { WG: 64 });
+      await device.popErrorScope();
+      return k.checkCompilation().then(() => null, (e: Error) => e.message);
+    };
+    const header = { from: 'test table', text: 'const FIRST: u32 = 0u;\nconst SECOND: u32 = 1u;\n' };
+    const inFile = await compile({ name: 'broken.wgsl', code: brokenWgsl, header }, 'broken_entry');
+    expect(inFile).toContain('shaders/broken.wgsl:4:');
+    const badHeader = { from: 'test table', text: 'const FIRST: u32 = 0u;\nconst SECOND: u32 = undeclared_name;\n' };
+    const inHeader = await compile({ name: 'uses_header.wgsl', code: '@compute @workgroup_size(1) fn uses_header() { _ = FIRST + SECOND; }\n', header: badHeader }, 'uses_header');
+    console.log(`header: ${inHeader}`);
+    expect(inHeader).toContain('test table:2:');
+    expect(await compile({ name: 'uses_header_ok.wgsl', code: '@compute @workgroup_size(1) fn uses_header_ok() { _ = FIRST + SECOND; }\n', header }, 'uses_header_ok')).toBeNull();
   });
 
   it('refuses subgroup reductions on a device created without the feature', async () => {

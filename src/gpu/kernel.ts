@@ -1,7 +1,11 @@
 /**
  * Kernel = one WGSL file (with shaders/common.wgsl and the row reductions prepended, here and nowhere
- * else) + entry point + override constants → a labelled compute pipeline, compiled once per device
- * and reduction variant, and cached.
+ * else, then the file's own generated header if it has one) + entry point + override constants → a
+ * labelled compute pipeline, compiled once per device and reduction variant, and cached.
+ *
+ * A header is WGSL generated from a TS table that the shader and its dispatcher both read (e.g. the
+ * loss sums' indices, ops/lossReductions.ts): the table is the one source of the names, and the
+ * header is prepended here like the prelude, so error positions point into it by its table's name.
  *
  * Row reductions (workgroup_sum / workgroup_max): where the device has the `subgroups` feature the
  * prelude is `enable subgroups;` + common.wgsl + reduce_subgroups.wgsl, else common.wgsl +
@@ -21,6 +25,8 @@ import type { GpuTensor } from './buffers';
 export interface ShaderSource {
   name: string;
   code: string;
+  /** WGSL generated from TS (`from` names the table, for error positions); ends in a newline. */
+  header?: { from: string; text: string };
 }
 
 /** One recorded compute dispatch. */
@@ -116,8 +122,8 @@ export class Kernels {
   private module(src: ShaderSource): GPUShaderModule {
     let m = this.modules.get(src.name);
     if (!m) {
-      // Exactly one place prepends the prelude; error positions are mapped back below.
-      const code = `${this.prelude.map((p) => p.text).join('')}${src.code}`;
+      // Exactly one place prepends the prelude and headers; error positions are mapped back below.
+      const code = `${this.parts(src).map((p) => p.text).join('')}${src.code}`;
       m = { module: this.device.createShaderModule({ label: src.name, code }), src, compiled: false };
       this.modules.set(src.name, m);
     }
@@ -143,10 +149,15 @@ export class Kernels {
     if (problems.length) throw new Error(`WGSL compilation failed (${this.subgroups ? 'subgroup' : 'workgroup-memory'} reductions):\n${problems.join('\n')}`);
   }
 
+  /** What goes before `src.code`: the prelude, then src's header. */
+  private parts(src: ShaderSource): PreludePart[] {
+    return src.header ? [...this.prelude, { file: src.header.from, text: src.header.text }] : this.prelude;
+  }
+
   /** 'file:line' on disk for line `lineNum` (1-based) of the concatenated module. */
   private position(src: ShaderSource, lineNum: number): string {
     let first = 1;
-    for (const part of this.prelude) {
+    for (const part of this.parts(src)) {
       const n = lineCount(part.text);
       if (lineNum < first + n) return `${part.file}:${lineNum - first + 1}`;
       first += n;

@@ -3,8 +3,9 @@ import shader from '../../../shaders/grad_norm.wgsl?raw';
 import { numel, type GpuTensor } from '../../gpu/buffers';
 import type { Dispatch } from '../../gpu/kernel';
 import { dispatch, expectSize, type OpContext } from './context';
+import { LOSS_SUMS_HEADER } from './lossReductions';
 
-const src = { name: 'grad_norm.wgsl', code: shader };
+const src = { name: 'grad_norm.wgsl', code: shader, header: LOSS_SUMS_HEADER };
 
 /** Workgroups per gradient arena in the partial pass. */
 export const GRAD_NORM_GROUPS = 64;
@@ -26,10 +27,10 @@ export function decodeStepState(data: ArrayBuffer): StepState {
 }
 
 /**
- * state (StepState) =, grads (one tensor per gradient arena), stepSums (lossReductions sums,
- * [0] = objective), hyper (Hyper uniform: maxNorm). Uses scratch 'gradNorm.partials'.
- * Writes norm = ||all grads||_2, clip = min(1, maxNorm / (norm + 1e-6)), nonFinite, and counts the
- * update in adamStep unless nonFinite.
+ * state (StepState) =, grads (one tensor per gradient arena), stepSums (lossReductions sums),
+ * hyper (Hyper uniform: maxNorm). Uses scratch 'gradNorm.partials'. Writes norm = ||all grads||_2,
+ * clip = min(1, maxNorm / (norm + 1e-6)), nonFinite (norm or the summed objective not finite),
+ * and counts the update in adamStep unless nonFinite.
  */
 export function gradNorm(ctx: OpContext, state: GpuTensor, grads: readonly GpuTensor[], stepSums: GpuTensor, hyper: GPUBuffer): Dispatch[] {
   expectSize('gradNorm', state, [STEP_STATE_WORDS], 'state');
