@@ -34,7 +34,7 @@ describe('engine layout', () => {
     console.log('SmolLM2-135M shape, B=4 T=256 (MiB):', Object.fromEntries(Object.entries(s).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)])));
   });
 
-  it('prints the embedded model memory table (the README quotes it)', async () => {
+  it('prints the embedded model memory table, and the README quotes it exactly', async () => {
     const { readFile } = await import('node:fs/promises');
     const { llamaConfigFromHf } = await import('../model/hfConfig');
     const hf = JSON.parse(await readFile('public/models/playground-base/config.json', 'utf8'));
@@ -47,6 +47,14 @@ describe('engine layout', () => {
     for (const cat of [...CATEGORIES, 'total'] as const) lines.push(`| ${cat} | ${rows.map((r) => mibs(r.est[cat])).join(' | ')} |`);
     console.log(lines.join('\n'));
     for (const r of rows) expect(r.est.parameters).toBeGreaterThanOrEqual(params * 4);
+    // The README's copy must say what the size table says: its header row, then one row per category.
+    const cells = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim());
+    const readme = (await readFile('README.md', 'utf8')).split('\n');
+    const at = readme.findIndex((l) => l.startsWith('| category |'));
+    expect(at, 'README.md has no memory table (a row starting "| category |")').toBeGreaterThanOrEqual(0);
+    const end = readme.findIndex((l, i) => i > at && !l.startsWith('|'));
+    const quoted = readme.slice(at, end < 0 ? undefined : end);
+    expect(quoted.map(cells), 'README.md memory table vs the size table: rerun this test and paste its output').toEqual(lines.map(cells));
   });
 
   it('the LM head holds one (N, VC) chunk, never the (N, V) logits or dlogits', () => {
