@@ -225,7 +225,17 @@ test('a sample longer than the context: cut marker, dimmed tokens, warning when 
   await marker.scrollIntoViewIfNeeded();
   await screen(page, testInfo, '05-context-cut');
 
-  // A context long enough removes the cut.
+  // The model's tokenizer cannot go past the model's 256 positions (training cuts there too), and says so.
+  await page.getByTestId('context-length').fill('4096');
+  await page.getByTestId('context-length').press('Enter');
+  await idle(page);
+  await expect(page.getByTestId('context-length')).toHaveValue('256');
+  await expect(page.getByTestId('context-limit')).toContainText('256 positions');
+  await expect(marker).toBeVisible();
+
+  // A tokenizer with no model behind it takes a context long enough to remove the cut.
+  await page.getByTestId('tokenizer').selectOption('llama3');
+  await idle(page);
   await page.getByTestId('context-length').fill('4096');
   await page.getByTestId('context-length').press('Enter');
   await idle(page);

@@ -6,7 +6,7 @@
 // model (e2e/fixtures/micro-model: same tokenizer and vocabulary, C = 16, 2 layers) with ?model=.
 import { readFileSync } from 'node:fs';
 import { chromium, expect, test, type Page, type TestInfo } from '@playwright/test';
-import { openFresh, longestTask, paste, screen, SIMPLE, warmUp, watchLongTasks } from './helpers';
+import { chat, chips, idle, openFresh, longestTask, paste, screen, SIMPLE, warmUp, watchLongTasks } from './helpers';
 import { CHROMIUM_LAUNCH } from '../playwright.config';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
@@ -372,4 +372,49 @@ test('without WebGPU: a clear message, the token view still works, Train is off'
   } finally {
     await browser.close();
   }
+});
+
+test('one source of labels: with a cut, a hand override and a prompt weight, training trains exactly the tokens the view shows', async ({ page }) => {
+  await open(page);
+  await modelReady(page);
+  const sample = chat(
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Hi there' },
+    { role: 'assistant', content: 'Hello! How can I help?' },
+    { role: 'user', content: Array.from({ length: 6 }, (_, i) => `Line ${i}: sum it up.`).join('\n') },
+    { role: 'assistant', content: 'Every line asks for a summary, so here is one sentence that keeps going for a while.' },
+  );
+  await paste(page, sample);
+  // A policy that is not the default: prompt tokens train at weight 0.1 (run C has the same rule).
+  await page.getByTestId('prompt-weight').fill('0.1');
+  await idle(page);
+  let cs = await chips(page);
+  const answer = cs.filter((c) => c.role === 'assistant' && c.label !== -100);
+  expect(answer.length).toBeGreaterThan(10);
+  // A cut in the middle of the last answer, set by hand (the micro model has 128 positions).
+  const cutAt = answer[answer.length - 5].index;
+  expect(cutAt).toBeLessThan(128);
+  await page.getByTestId('context-length').fill(String(cutAt));
+  await page.getByTestId('context-length').press('Enter');
+  await idle(page);
+  // A hand override: mask one trained answer token before the cut.
+  const masked = answer[2];
+  await page.locator(`[data-index="${masked.index}"]`).click();
+  await idle(page);
+  await expect(page.locator(`[data-index="${masked.index}"]`)).toHaveAttribute('data-label', '-100');
+  cs = await chips(page);
+  expect(cs.some((c) => c.beyondCut && c.role === 'assistant')).toBe(true);
+  expect(cs.filter((c) => c.weight > 0 && c.weight < 1).length).toBeGreaterThan(0);
+  // What the view says trains: labels that are not -100 inside the cut, from position 1 (position 0 predicts nothing).
+  const viewTrained = cs.filter((c) => c.index >= 1 && !c.beyondCut && c.label !== -100).length;
+
+  await page.getByTestId('add-run').click();
+  await expect(page.getByTestId('run-2-prompt-weight')).toHaveValue('0.1');
+  await setOpt(page, 'steps', 1);
+  await setOpt(page, 'batchSize', 1);
+  await page.getByTestId('train').click();
+  await expect.poll(() => phase(page), { timeout: 120_000 }).toBe('done');
+  const trained = Number(await page.getByTestId('run-row-2').getAttribute('data-trained'));
+  console.log(`one source of labels: view ${viewTrained} trained tokens, run C trained ${trained}`);
+  expect(trained).toBe(viewTrained);
 });

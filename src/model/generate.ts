@@ -58,6 +58,10 @@ export interface GenerationResult {
 
 export const DEFAULT_MAX_NEW_TOKENS = 128;
 
+/** Tokens each answer in the app may add: the default, and the most (the memory checks size the decoder for it). */
+export const ANSWER_TOKENS = 48;
+export const MAX_ANSWER_TOKENS = 64;
+
 /** Checks the options and fills in defaults; throws a message naming the bad field. */
 export function resolveOptions(o: GenerateOptions): Required<GenerateOptions> {
   const r = {

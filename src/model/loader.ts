@@ -54,7 +54,11 @@ export interface LoadedModel {
   weights: Record<string, Float32Array>;
   /** config.json as parsed (export writes it back, so fields the engine ignores survive). */
   configJson: Json;
-  tokenizerJson: Json;
+  /**
+   * tokenizer.json, parsed on first read: the app never reads it here (the data worker is the
+   * page's one tokenizer), so its megabytes are parsed once per page, there.
+   */
+  readonly tokenizerJson: Json;
   /** {} when the repo has no tokenizer_config.json. */
   tokenizerConfig: Json;
   /** null when the repo has no generation_config.json. */
@@ -133,7 +137,8 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
     }) : await optional(f);
     if (b) sideFiles[f] = b;
   }
-  const tokenizerJson = parseJsonFile(sideFiles['tokenizer.json'], `${name}/tokenizer.json`);
+  let tokenizerJson: Json | undefined;
+  const readTokenizerJson = () => (tokenizerJson ??= parseJsonFile(sideFiles['tokenizer.json'], `${name}/tokenizer.json`));
   const tokenizerConfig = sideFiles['tokenizer_config.json'] ? parseJsonFile(sideFiles['tokenizer_config.json'], `${name}/tokenizer_config.json`) : {};
   const generationConfig = sideFiles['generation_config.json'] ? parseJsonFile(sideFiles['generation_config.json'], `${name}/generation_config.json`) : null;
 
@@ -198,16 +203,22 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
   }
 
   return {
-    location, config, info, weights, configJson, tokenizerJson, tokenizerConfig, generationConfig, sideFiles,
-    stopTokenIds: stopTokenIds(info, tokenizerJson, tokenizerConfig, generationConfig),
+    location, config, info, weights, configJson, tokenizerConfig, generationConfig, sideFiles,
+    get tokenizerJson() {
+      return readTokenizerJson();
+    },
+    stopTokenIds: stopTokenIds(info, readTokenizerJson, tokenizerConfig, generationConfig),
     dtypes,
     parameterCount: [...want.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0),
     notes,
   };
 }
 
-/** generation_config eos ids, then config.json's, then the tokenizer's eos_token; unique, in that order. */
-export function stopTokenIds(info: HfModelInfo, tokenizerJson: Json, tokenizerConfig: Json, generationConfig: Json | null): number[] {
+/**
+ * generation_config eos ids, then config.json's, unique, in that order; the tokenizer's eos_token
+ * (looked up in tokenizer.json, read only then) when neither file names one.
+ */
+export function stopTokenIds(info: HfModelInfo, tokenizerJson: () => Json, tokenizerConfig: Json, generationConfig: Json | null): number[] {
   const ids: number[] = [];
   const add = (v: unknown) => {
     for (const x of Array.isArray(v) ? v : [v]) if (Number.isInteger(x) && !ids.includes(x as number)) ids.push(x as number);
@@ -216,10 +227,11 @@ export function stopTokenIds(info: HfModelInfo, tokenizerJson: Json, tokenizerCo
   add(info.eosTokenIds);
   const eos = tokenizerConfig.eos_token;
   const content = typeof eos === 'string' ? eos : typeof eos === 'object' && eos !== null ? (eos as Json).content : undefined;
-  if (typeof content === 'string') {
-    const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as Json[]) : [];
+  if (typeof content === 'string' && ids.length === 0) {
+    const tj = tokenizerJson();
+    const added = Array.isArray(tj.added_tokens) ? (tj.added_tokens as Json[]) : [];
     const hit = added.find((t) => t.content === content);
-    const vocab = (tokenizerJson.model as Json | undefined)?.vocab;
+    const vocab = (tj.model as Json | undefined)?.vocab;
     add(hit ? hit.id : typeof vocab === 'object' && vocab !== null && !Array.isArray(vocab) ? (vocab as Record<string, unknown>)[content] : undefined);
   }
   return ids;

@@ -1,4 +1,7 @@
 /**
+ * Loading a model for training: the loader's files and weights, plus a summary for the page
+ * (loadForTraining), and the load-time fit check.
+ *
  * Will a model picked in the UI train on this GPU at all? Asked by the training worker when the
  * model's config.json has arrived, before its weights download (src/model/loader.ts checkConfig),
  * so a 2 GB checkpoint that cannot run is refused in a second instead of after the download.
@@ -12,8 +15,11 @@
  *   - does not fit even at B = 1, T = 16 → refused, with the numbers (checkMemory's message)
  */
 import type { LlamaConfig } from '../spec/config';
-import { checkMemory, type MemoryLimits } from '../model/memoryCheck';
-import { MAX_ANSWER_TOKENS } from '../worker/trainProtocol';
+import { checkMemory, type MemoryLimits } from './memoryCheck';
+import { loadModel, type LoadedModel } from './loader';
+import { resolveModelSource } from './hub';
+
+import { MAX_ANSWER_TOKENS } from './generate';
 
 /** Tokens of the one sequence the load-time check sizes for. */
 export const LOAD_CHECK_TOKENS = 256;
@@ -32,4 +38,75 @@ export function loadFit(name: string, config: LlamaConfig, limits: MemoryLimits)
   if (fit.ok) return { refuse: null, note: null };
   if (fit.suggestions.length === 0) return { refuse: `${name} cannot train on this GPU, so its weights were not downloaded. ${fit.message}`, note: null };
   return { refuse: null, note: `${name} at ${T} tokens per sequence: ${fit.message} Set the context length in the settings before training.` };
+}
+
+/** What the page shows of a loaded model. */
+export interface ModelSummary {
+  name: string;
+  /** What was asked for (folder URL or Hub repo id): `?model=` takes the same string. */
+  source: string;
+  kind: 'folder' | 'hub';
+  /** Folder the files came from (ends in '/'). */
+  url: string;
+  config: LlamaConfig;
+  params: number;
+  /** Bytes of the weights as float32. */
+  bytes: number;
+  /** Ids that end an answer from the model's own files (generation_config, config.json); the data worker adds the tokenizer's eos and end-of-turn ids. */
+  stopIds: number[];
+  tokenizerLabel: string;
+  /** What the loader noticed (ignored tensors, a context cut to the sliding window, …). */
+  notes: string[];
+  /** The load-time memory check's numbers and suggestions when a shorter context is needed; null when it fits. */
+  memoryNote: string | null;
+}
+
+/** Download progress: the file being read (`loaded` of `total` bytes; total null while unknown), and the bytes of every file so far. */
+export interface LoadProgress {
+  file: string;
+  loaded: number;
+  total: number | null;
+  bytesReceived: number;
+  cached: boolean;
+}
+
+/**
+ * The model through loader.ts (folder URL or Hub id, Cache Storage, progress), refused before its
+ * weights download when it cannot train on a GPU with `limits` (null: no GPU, no check; the token
+ * view still uses the model's tokenizer). Progress is reported at most every 100 ms, and at each
+ * file's end.
+ */
+export async function loadForTraining(
+  source: string,
+  limits: MemoryLimits | null,
+  signal: AbortSignal,
+  onProgress: (p: LoadProgress) => void,
+): Promise<{ lm: LoadedModel; summary: ModelSummary }> {
+  const loc = resolveModelSource(source);
+  const name = loc.kind === 'hub' ? loc.repo ?? loc.source : decodeURIComponent(loc.baseUrl.replace(/\/$/, '').split('/').pop() || loc.baseUrl);
+  let lastPost = 0;
+  let fitNote: string | null = null;
+  const lm = await loadModel(source, {
+    signal,
+    checkConfig: (info) => {
+      if (!limits) return;
+      const fit = loadFit(name, info.config, limits);
+      if (fit.refuse) throw new Error(fit.refuse);
+      fitNote = fit.note;
+    },
+    onProgress: (p) => {
+      const now = performance.now();
+      if (p.done || now - lastPost > 100) {
+        lastPost = now;
+        onProgress({ file: p.file, loaded: p.received, total: p.total, bytesReceived: p.bytesReceived, cached: p.cached });
+      }
+    },
+  });
+  return {
+    lm,
+    summary: {
+      name, source: loc.source, kind: loc.kind, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4,
+      stopIds: lm.stopTokenIds, tokenizerLabel: name, notes: lm.notes, memoryNote: fitNote,
+    },
+  };
 }

@@ -6,8 +6,8 @@
  * Smoothing is a debiased EMA (as TensorBoard's), applied to the drawn copy only; the CSV and the
  * run table always carry the raw numbers.
  */
-import type { RunCurve } from './train';
-import type { StepEvent } from '../worker/trainSession';
+import type { RunCurve } from './types';
+import type { StepEvent } from '../worker/trainProtocol';
 
 const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
 

@@ -1,11 +1,13 @@
 /**
  * Share links: the sample and every setting, as deflate-raw-compressed JSON in base64url, carried in
  * the URL's hash (#share=…) so it never reaches a server. Versioned: a link from an older shape is
- * refused with a message rather than half-applied.
+ * refused with a message rather than half-applied. Read through the same validators as the saved
+ * state (validate.ts): a damaged field is refused here, never applied.
  */
-import type { Settings } from './store';
 import type { OptimizerSettings } from '../spec/optimizer';
-import type { RunSpec } from './train';
+import type { RunSpec, Settings } from './types';
+import { DEFAULT_SETTINGS } from './defaults';
+import { validOptimizer, validRuns, validSampleIndex, validSettings, validText } from './validate';
 
 export const SHARE_PARAM = 'share';
 const VERSION = 1;
@@ -42,19 +44,24 @@ export async function encodeShare(state: SharedState): Promise<string> {
 }
 
 /** The state in a share string; throws a message for people when it is damaged or from another version. */
-export async function decodeShare(s: string): Promise<SharedState> {
+export async function decodeShare(s: string, defaults: Settings = DEFAULT_SETTINGS): Promise<SharedState> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(await pipe(fromBase64Url(s), new DecompressionStream('deflate-raw'))));
   } catch {
     throw new Error('This share link is damaged (it does not decompress to JSON). Ask for the link again; it may have been cut when copied.');
   }
-  const o = parsed as Partial<SharedState> & { v?: unknown };
+  const o = (parsed ?? {}) as Record<string, unknown>;
   if (o.v !== VERSION) throw new Error(`This share link has format version ${String(o.v)}; this page reads version ${VERSION}.`);
-  if (typeof o.text !== 'string' || typeof o.sampleIndex !== 'number' || !o.settings || !o.optimizer || !Array.isArray(o.runs)) {
-    throw new Error('This share link is missing the sample or the settings.');
+  const text = validText(o.text);
+  const sampleIndex = validSampleIndex(o.sampleIndex);
+  const settings = validSettings(o.settings, defaults);
+  const optimizer = validOptimizer(o.optimizer);
+  const runs = validRuns(o.runs);
+  if (text === null || sampleIndex === null || !settings || !optimizer || !runs) {
+    throw new Error('This share link is missing the sample or the settings, or they are damaged.');
   }
-  return { text: o.text, sampleIndex: o.sampleIndex, settings: o.settings, optimizer: o.optimizer, runs: o.runs };
+  return { text, sampleIndex, settings: settings.settings, optimizer, runs };
 }
 
 /** The page URL with `state` in its hash. */

@@ -1,18 +1,17 @@
 // Page layout: header, the paste box and the settings side by side, the token view below, then
 // training and comparison.
-import { useEffect } from 'react';
-import { usePlayground } from '../store/store';
-import { initTraining } from '../store/train';
+import { useStore } from '../store';
 import { InputPanel } from './InputPanel';
 import { SettingsPanel } from './SettingsPanel';
 import { TokenView } from './TokenView';
 import { TrainPanel } from './train/TrainPanel';
 
 export function App() {
-  const busy = usePlayground((s) => s.busy);
-  const status = usePlayground((s) => s.status);
-  const hydrated = usePlayground((s) => s.hydrated);
-  useEffect(() => void initTraining(), []);
+  const busy = useStore((s) => s.busy);
+  const status = useStore((s) => s.status);
+  const hydrated = useStore((s) => s.hydrated);
+  const notice = useStore((s) => s.notice);
+  const dismissNotice = useStore((s) => s.dismissNotice);
   return (
     <div className="app" data-busy={busy} data-hydrated={hydrated}>
       <header className="app-header">
@@ -34,6 +33,14 @@ export function App() {
           )}
         </div>
       </header>
+      {notice && (
+        <div className="notice" role="status" data-testid="restore-notice">
+          {notice}{' '}
+          <button type="button" onClick={dismissNotice}>
+            Dismiss
+          </button>
+        </div>
+      )}
       <main className="layout">
         <InputPanel />
         <SettingsPanel />

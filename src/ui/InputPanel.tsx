@@ -1,8 +1,8 @@
 // The paste box: examples menu, detected format, JSONL sample stepper, and every message about
 // the input (parse errors, nothing to train, context cut) right under the text the user edits.
+import { useStore, type Failure } from '../store';
 import { useId, useRef } from 'react';
 import { EXAMPLES } from '../data/examples';
-import { usePlayground, type Failure } from '../store/store';
 
 const STAGE_TITLE: Record<Failure['stage'], string> = {
   parse: 'Cannot read this input',
@@ -24,15 +24,15 @@ function offsetOf(text: string, line: number, column: number): number {
 }
 
 export function InputPanel() {
-  const text = usePlayground((s) => s.text);
-  const setText = usePlayground((s) => s.setText);
-  const loadExample = usePlayground((s) => s.loadExample);
-  const parse = usePlayground((s) => s.parse);
-  const sampleIndex = usePlayground((s) => s.sampleIndex);
-  const stepSample = usePlayground((s) => s.stepSample);
-  const failure = usePlayground((s) => s.failure);
-  const stale = usePlayground((s) => s.stale);
-  const labels = usePlayground((s) => s.labels);
+  const text = useStore((s) => s.text);
+  const setText = useStore((s) => s.setText);
+  const loadExample = useStore((s) => s.loadExample);
+  const parse = useStore((s) => s.parse);
+  const sampleIndex = useStore((s) => s.sampleIndex);
+  const stepSample = useStore((s) => s.stepSample);
+  const failure = useStore((s) => s.failure);
+  const stale = useStore((s) => s.stale);
+  const labels = useStore((s) => s.labels);
   const textareaRef = useRef<HTMLTextAreaElement>(null);
   const textId = useId();
   const exampleId = useId();

@@ -1,16 +1,19 @@
 // Tokenizer, context length and the mask policy. Every control applies at once (no "apply").
+import { useStore } from '../store';
+import { MAX_CONTEXT } from '../store/validate';
+import { contextLimit } from '../worker/dataProtocol';
 import { useEffect, useId, useState } from 'react';
 import { TOKENIZERS } from '../data/sources';
 import { TOKEN_ROLES, type TokenizerId } from '../data/types';
-import { MAX_CONTEXT, usePlayground } from '../store/store';
 import { Explainer } from './Explainer';
 
 const ROLE_TITLE = { system: 'System', user: 'User', assistant: 'Assistant', template: 'Template markup' } as const;
 
 function ContextLengthInput() {
-  const own = usePlayground((s) => s.settings.contextLengths[s.settings.tokenizerId]);
-  const effective = usePlayground((s) => s.labels?.contextLength ?? null);
-  const setContextLength = usePlayground((s) => s.setContextLength);
+  const own = useStore((s) => s.settings.contextLengths[s.settings.tokenizerId]);
+  const effective = useStore((s) => s.labels?.contextLength ?? null);
+  const limit = useStore((s) => contextLimit(s.settings.tokenizerId, s.modelTokenizer));
+  const setContextLength = useStore((s) => s.setContextLength);
   const id = useId();
   // Local draft so typing "1" on the way to "1024" does not cut the sample at 1 token.
   const [draft, setDraft] = useState<string>('');
@@ -20,7 +23,12 @@ function ContextLengthInput() {
   const commit = () => {
     const v = Number(draft);
     if (draft.trim() === '' || !Number.isFinite(v) || v < 1) setDraft(shown === null ? '' : String(shown));
-    else if (v !== shown) setContextLength(v);
+    else {
+      // Past the model's positions the store keeps the limit: show that, not what was typed.
+      const kept = limit !== null ? Math.min(Math.round(v), limit) : Math.round(v);
+      setDraft(String(kept));
+      if (kept !== shown) setContextLength(kept);
+    }
   };
   return (
     <div className="field">
@@ -31,7 +39,7 @@ function ContextLengthInput() {
           type="number"
           inputMode="numeric"
           min={1}
-          max={MAX_CONTEXT}
+          max={limit ?? MAX_CONTEXT}
           step={1}
           value={draft}
           data-testid="context-length"
@@ -50,20 +58,26 @@ function ContextLengthInput() {
       </div>
       <p className="hint">
         {own === null ? "The model's limit" : 'Your setting'}; longer samples are cut here (right truncation).
+        {limit !== null && (
+          <span data-testid="context-limit">
+            {' '}
+            It stops at {limit}: the model has {limit} positions, so training cannot see further.
+          </span>
+        )}
       </p>
     </div>
   );
 }
 
 export function SettingsPanel() {
-  const tokenizerId = usePlayground((s) => s.settings.tokenizerId);
-  const modelTokenizer = usePlayground((s) => s.modelTokenizer);
-  const policy = usePlayground((s) => s.settings.policy);
-  const setTokenizer = usePlayground((s) => s.setTokenizer);
-  const setPolicy = usePlayground((s) => s.setPolicy);
-  const setRoleTrained = usePlayground((s) => s.setRoleTrained);
-  const overrideCount = usePlayground((s) => Object.keys(s.overrides).length);
-  const clearOverrides = usePlayground((s) => s.clearOverrides);
+  const tokenizerId = useStore((s) => s.settings.tokenizerId);
+  const modelTokenizer = useStore((s) => s.modelTokenizer);
+  const policy = useStore((s) => s.settings.policy);
+  const setTokenizer = useStore((s) => s.setTokenizer);
+  const setPolicy = useStore((s) => s.setPolicy);
+  const setRoleTrained = useStore((s) => s.setRoleTrained);
+  const overrideCount = useStore((s) => Object.keys(s.overrides).length);
+  const clearOverrides = useStore((s) => s.clearOverrides);
   const tokId = useId();
   const weightId = useId();
   const full = policy.mode === 'full';

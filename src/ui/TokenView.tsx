@@ -1,7 +1,7 @@
 // The token view panel: counts, legend, the chips, the hover/focus details and the rendered text.
+import { useStore } from '../store';
 import { useCallback, useEffect, useState } from 'react';
 import { TOKEN_ROLES } from '../data/types';
-import { usePlayground } from '../store/store';
 import type { LabelColumns, TokenColumns } from '../worker/dataProtocol';
 import { TokenList, type Probe } from './TokenList';
 import { TokenTooltip } from './TokenTooltip';
@@ -123,12 +123,12 @@ function Rendered({ tokens }: { tokens: TokenColumns }) {
 const ignoreToggle = () => {};
 
 export function TokenView() {
-  const tokens = usePlayground((s) => s.tokens);
-  const labels = usePlayground((s) => s.labels);
-  const overrides = usePlayground((s) => s.overrides);
-  const stale = usePlayground((s) => s.stale);
-  const toggleOverride = usePlayground((s) => s.toggleOverride);
-  const lastRunMs = usePlayground((s) => s.lastRunMs);
+  const tokens = useStore((s) => s.tokens);
+  const labels = useStore((s) => s.labels);
+  const overrides = useStore((s) => s.overrides);
+  const stale = useStore((s) => s.stale);
+  const toggleOverride = useStore((s) => s.toggleOverride);
+  const lastRunMs = useStore((s) => s.lastRunMs);
   const [probe, setProbe] = useState<Probe | null>(null);
   const heat = useHeatCells(tokens);
   // The tooltip is placed in viewport coordinates: any scroll moves the chip away from it.

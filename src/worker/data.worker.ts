@@ -1,11 +1,15 @@
 // Data worker: pasted text → parse → chat template → tokens + roles → labels → context check.
-// Runs off the main thread so a 1 MB paste never freezes typing. Protocol: see protocol.ts.
+// Runs off the main thread so a 1 MB paste never freezes typing. Protocol: dataProtocol.ts over
+// protocol.ts. It is the page's only tokenizer: it labels the shown sample for the token view, prepares
+// every sample for training (`prepare`), and renders the prompts answers continue (`prompt`), so
+// each tokenizer is parsed once per page and the labels training gets are the labels shown.
 //
 // Caching, cheapest change first:
 //   settings only (mask policy, overrides, context length) → labels recomputed, tokens not resent;
 //   sample index or tokenizer → tokenization redone, parse reused;
 //   text → everything.
-// Requests are coalesced: when several arrive while one step runs, only the newest is processed.
+// Label requests are coalesced: when several arrive while one runs, only the newest is processed
+// and the others fail as superseded.
 import {
   TOKENIZERS,
   checkContext,
@@ -14,6 +18,7 @@ import {
   parseChatInput,
   tokenizeConversation,
   type ChatTokenizer,
+  type Conversation,
   type ParseResult,
   type TokenizedSample,
   type TokenizerId,
@@ -25,14 +30,23 @@ import {
   FLAG_STRADDLES,
   ROLE_CODES,
   resolveContextLength,
+  type DataProtocol,
   type FailStage,
   type LabelColumns,
+  type LabelFailure,
+  type LabelReply,
+  type LabelRequest,
   type ModelTokenizer,
   type ParseInfo,
-  type RunRequest,
+  type PreparedData,
+  type PrepareRequest,
+  type PromptReply,
+  type PromptRequest,
   type TokenColumns,
-  type WorkerReply,
+  type TokenTable,
 } from './dataProtocol';
+import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from './protocol';
+import { checkOverrides, policiesFor, prepareSample } from './trainPlan';
 
 interface LoadedTokenizer {
   tok: ChatTokenizer;
@@ -59,9 +73,6 @@ let tokenizationCount = 0;
 /** Key of the tokenization last sent to the main thread, which keeps the last columns it
  *  received even from replies it otherwise ignores, so a repeat can be omitted. */
 let sentKey: string | null = null;
-
-const post = (reply: WorkerReply, transfer: Transferable[] = []) =>
-  (self as unknown as Worker).postMessage(reply, transfer);
 
 async function fetchJson(url: string): Promise<unknown> {
   const res = await fetch(url);
@@ -165,20 +176,42 @@ class StepError extends Error {
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-let pending: RunRequest | null = null;
-let running = false;
+type Status = HandlerContext<{ status: string }>;
 
-async function run(req: RunRequest): Promise<void> {
+function parseText(text: string): ParseResult {
+  if (!parsed || parsed.text !== text) parsed = { text, result: parseChatInput(text) };
+  return parsed.result;
+}
+
+/** The tokenizer, saying so when its first use has to download it. */
+async function tokenizer(id: TokenizerId, model: ModelTokenizer | null, ctx: Status): Promise<LoadedTokenizer> {
+  const key = tokenizerKey(id, model);
+  const srcLabel = tokenizerSource(id, model)?.src.label ?? id;
+  try {
+    if (!tokenizers.has(key)) ctx.emit({ status: `Loading the ${srcLabel} tokenizer…` });
+    return await getTokenizer(id, model);
+  } catch (err) {
+    throw new StepError('tokenizer', `Could not load the ${srcLabel} tokenizer: ${messageOf(err)}. Pick another tokenizer or check that its files are served.`);
+  }
+}
+
+/** Sample `index` of `text` tokenized by `key`'s tokenizer (the last one is cached: the view's). */
+function tokenizeSample(text: string, index: number, key: string, loaded: LoadedTokenizer, conv: Conversation): Tokenized {
+  if (tokenized && tokenized.text === text && tokenized.sampleIndex === index && tokenized.tokenizerKey === key) return tokenized;
+  let sample: TokenizedSample;
+  try {
+    sample = tokenizeConversation(loaded.tok, conv);
+  } catch (err) {
+    throw new StepError('template', `Sample ${index + 1}: ${messageOf(err)}`, { sample: index });
+  }
+  return { text, sampleIndex: index, tokenizerKey: key, sample, columns: toColumns(`t${++tokenizationCount}`, sample, loaded) };
+}
+
+async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelReply>> {
   const t0 = performance.now();
   // 1. Parse (cached by text).
-  if (!parsed || parsed.text !== req.text) {
-    parsed = { text: req.text, result: parseChatInput(req.text) };
-  }
-  const pr = parsed.result;
-  if (!pr.ok) {
-    post({ kind: 'error', seq: req.seq, stage: 'parse', error: pr.error, parse: null });
-    return;
-  }
+  const pr = parseText(req.text);
+  if (!pr.ok) throw new HandlerError(pr.error.message, { stage: 'parse', error: pr.error, parse: null } satisfies LabelFailure);
   const sampleCount = pr.samples.length;
   const sampleIndex = Math.min(Math.max(0, req.sampleIndex), Math.max(0, sampleCount - 1));
   const parse: ParseInfo = { format: pr.format, formatLabel: pr.formatLabel, sampleCount, sampleIndex };
@@ -187,31 +220,9 @@ async function run(req: RunRequest): Promise<void> {
       throw new StepError('sample', 'The input parsed, but it holds no chat sample. Paste at least one message.');
     }
     // 2. Tokenizer (cached per id; first use downloads 1–11 MB, so say so).
-    const key = tokenizerKey(req.tokenizerId, req.modelTokenizer);
-    const srcLabel = tokenizerSource(req.tokenizerId, req.modelTokenizer)?.src.label ?? req.tokenizerId;
-    let loaded: LoadedTokenizer;
-    try {
-      if (!tokenizers.has(key)) post({ kind: 'status', seq: req.seq, message: `Loading the ${srcLabel} tokenizer…` });
-      loaded = await getTokenizer(req.tokenizerId, req.modelTokenizer);
-    } catch (err) {
-      throw new StepError('tokenizer', `Could not load the ${srcLabel} tokenizer: ${messageOf(err)}. Pick another tokenizer or check that its files are served.`);
-    }
+    const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
     // 3. Template + tokenize + attribute (cached by text, sample, tokenizer).
-    const same =
-      tokenized !== null &&
-      tokenized.text === req.text &&
-      tokenized.sampleIndex === sampleIndex &&
-      tokenized.tokenizerKey === key;
-    if (!tokenized || !same) {
-      let sample: TokenizedSample;
-      try {
-        sample = tokenizeConversation(loaded.tok, pr.samples[sampleIndex]);
-      } catch (err) {
-        throw new StepError('template', `Sample ${sampleIndex + 1}: ${messageOf(err)}`, { sample: sampleIndex });
-      }
-      const columns = toColumns(`t${++tokenizationCount}`, sample, loaded);
-      tokenized = { text: req.text, sampleIndex, tokenizerKey: key, sample, columns };
-    }
+    tokenized = tokenizeSample(req.text, sampleIndex, tokenizerKey(req.tokenizerId, req.modelTokenizer), loaded, pr.samples[sampleIndex]);
     const columnsKey = tokenized.columns.key;
     // 4. Labels + context check (always: they depend on the settings).
     let labels: LabelColumns;
@@ -227,32 +238,98 @@ async function run(req: RunRequest): Promise<void> {
     // are cloned (once per tokenization), not transferred.
     const tokens = sentKey === columnsKey ? null : tokenized.columns;
     sentKey = columnsKey;
-    post(
-      { kind: 'result', seq: req.seq, parse, tokens, labels, ms: performance.now() - t0 },
-      [labels.labels.buffer, labels.weights.buffer],
-    );
+    return new Transfer({ parse, tokens, labels, ms: performance.now() - t0 }, [labels.labels.buffer, labels.weights.buffer]);
   } catch (err) {
     const stage: FailStage = err instanceof StepError ? err.stage : 'template';
     const where = err instanceof StepError ? err.where : {};
-    post({ kind: 'error', seq: req.seq, stage, error: { message: messageOf(err), ...where }, parse });
+    throw new HandlerError(messageOf(err), { stage, error: { message: messageOf(err), ...where }, parse } satisfies LabelFailure);
   }
+}
+
+const where = (e: { line?: number; column?: number }) => (e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : '');
+
+/** The training data: every sample through the same steps as the view, with each run's policy. */
+async function prepare(req: PrepareRequest, ctx: Status): Promise<PreparedData> {
+  const pr = parseText(req.text);
+  if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}. Fix the paste box first.`);
+  if (pr.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
+  const loaded = await tokenizer('default', req.modelTokenizer, ctx);
+  const { tok } = loaded;
+  if (tok.vocabSize > req.vocabSize) {
+    throw new Error(`the tokenizer ${tok.label} has ${tok.vocabSize} tokens but the model's vocab_size is ${req.vocabSize}; they do not belong together.`);
+  }
+  const key = tokenizerKey('default', req.modelTokenizer);
+  const contextLength = resolveContextLength('default', req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
+  const samples = pr.samples.map((conv, i) => {
+    const { sample } = tokenizeSample(req.text, i, key, loaded, conv);
+    if (req.hand && req.hand.sample === i) {
+      const why = checkOverrides(req.hand, Int32Array.from(sample.tokens, (t) => t.id));
+      if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);
+    }
+    return prepareSample(sample, policiesFor(req.policies, i, req.hand), contextLength);
+  });
+  return { samples, contextLength, padId: tok.padTokenId ?? tok.eosTokenId, stopIds: [...new Set([tok.eosTokenId, ...tok.endOfTurnTokenIds])], vocab: tokenTable(key, tok), tokenizerLabel: tok.label };
+}
+
+const tables = new Map<string, TokenTable>();
+function tokenTable(key: string, tok: ChatTokenizer): TokenTable {
+  let t = tables.get(key);
+  if (!t) {
+    const parts = Array.from({ length: tok.vocabSize }, (_, id) => tok.tokenBytes(id));
+    const offsets = new Int32Array(parts.length + 1);
+    parts.forEach((p, i) => (offsets[i + 1] = offsets[i] + p.length));
+    const bytes = new Uint8Array(offsets[parts.length]);
+    parts.forEach((p, i) => bytes.set(p, offsets[i]));
+    t = { bytes, offsets };
+    tables.set(key, t);
+  }
+  return t;
+}
+
+async function prompt(req: PromptRequest): Promise<PromptReply> {
+  const pr = parseText(req.text);
+  if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}.`);
+  const conv = pr.samples[req.sample];
+  if (!conv) throw new Error(`Sample ${req.sample + 1} is not in the training data (${pr.samples.length} samples).`);
+  const { tok } = await getTokenizer('default', req.modelTokenizer);
+  let last = -1;
+  conv.forEach((msg, i) => {
+    if (msg.role === 'assistant') last = i;
+  });
+  const context = last >= 0 ? conv.slice(0, last) : conv;
+  if (context.length === 0) throw new Error('The conversation starts with the assistant: there is no prompt to answer. Add a user message first.');
+  const text = tok.render(context, true);
+  return { ids: Int32Array.from(tok.encode(text)), text, reference: last >= 0 ? conv[last].content : null };
+}
+
+/** The newest label request waiting to run; an older one waiting is superseded. */
+let waiting: { req: LabelRequest; ctx: Status; resolve(v: Transfer<LabelReply>): void; reject(e: unknown): void } | null = null;
+let running = false;
+
+function coalesced(req: LabelRequest, ctx: Status): Promise<Transfer<LabelReply>> {
+  return new Promise((resolve, reject) => {
+    waiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED));
+    waiting = { req, ctx, resolve, reject };
+    void drain();
+  });
 }
 
 async function drain(): Promise<void> {
   if (running) return;
   running = true;
   try {
-    while (pending) {
-      const req = pending;
-      pending = null;
-      await run(req);
+    while (waiting) {
+      const w = waiting;
+      waiting = null;
+      await label(w.req, w.ctx).then(w.resolve, w.reject);
     }
   } finally {
     running = false;
   }
 }
 
-self.onmessage = (ev: MessageEvent<RunRequest>) => {
-  pending = ev.data;
-  void drain();
-};
+serve<DataProtocol>({
+  label: (req, ctx) => coalesced(req, ctx),
+  prepare: (req, ctx) => prepare(req, ctx),
+  prompt: (req) => prompt(req),
+});

@@ -1,25 +1,15 @@
-// Messages between the store (main thread) and data.worker.ts.
+// Requests to data.worker.ts (convention: protocol.ts), and what they answer.
 //
 // The worker owns the expensive steps (parse → chat template → tokenize → attribute roles →
-// labels). Results travel as columns (typed arrays + one string) rather than one object per
-// token, so a 250k-token sample is transferred without cloning 250k objects.
+// labels), for the token view and for training alike: the labels training receives are computed
+// here, by the same code, at the same context length as those the view shows. Results travel as
+// columns (typed arrays + one string) rather than one object per token, so a 250k-token sample is
+// transferred without cloning 250k objects.
 //
-// Every request carries a `seq`; the store drops any reply whose seq is not the latest one it
-// sent, and the worker only ever works on the newest request it has received.
+// The store ignores any label reply but its latest request's, and the worker only works on the
+// newest label request it has: older ones fail as superseded (protocol.ts SUPERSEDED).
+import type { HandOverrides, PreparedSample } from './trainPlan';
 import type { ContextCheck, InputError, InputFormat, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
-
-export interface RunRequest {
-  kind: 'run';
-  seq: number;
-  text: string;
-  sampleIndex: number;
-  tokenizerId: TokenizerId;
-  policy: MaskPolicy;
-  /** The user's context length; null = the tokenizer's own limit (see resolveContextLength). */
-  contextLength: number | null;
-  /** What tokenizerId 'default' reads when the loaded model is not the embedded one; null = the embedded model's files. */
-  modelTokenizer: ModelTokenizer | null;
-}
 
 /**
  * The loaded model's own tokenizer. 'default' in the tokenizer menu means "the model's tokenizer":
@@ -42,8 +32,18 @@ export interface ModelTokenizer {
  */
 export const FALLBACK_CONTEXT: Record<TokenizerId, number> = { default: 256, llama3: 8192, qwen3: 40960 };
 
+/**
+ * The most positions a sample may keep: for the model's own tokenizer ('default'), the model's
+ * position table, which training cannot exceed; null for the other tokenizers (no model behind them).
+ */
+export function contextLimit(id: TokenizerId, model: ModelTokenizer | null): number | null {
+  return id === 'default' ? (model?.contextLength ?? FALLBACK_CONTEXT.default) : null;
+}
+
+/** The context length the view and training cut at: the user's (capped at contextLimit), else the tokenizer's own. */
 export function resolveContextLength(id: TokenizerId, own: number | null, modelMaxLength: number | null, model: ModelTokenizer | null = null): number {
-  if (own !== null) return own;
+  const limit = contextLimit(id, model);
+  if (own !== null) return limit === null ? own : Math.min(own, limit);
   if (id === 'default' && model) return model.contextLength;
   if (id !== 'default' && modelMaxLength !== null) return modelMaxLength;
   return FALLBACK_CONTEXT[id];
@@ -102,15 +102,83 @@ export interface ParseInfo {
 /** Which step failed: shown to the user so they know whether to fix the text or the settings. */
 export type FailStage = 'parse' | 'sample' | 'tokenizer' | 'template' | 'labels';
 
-export type WorkerReply =
-  | { kind: 'status'; seq: number; message: string }
-  | {
-      kind: 'result';
-      seq: number;
-      parse: ParseInfo;
-      /** Omitted when the tokenization did not change since the last reply (only labels did). */
-      tokens: TokenColumns | null;
-      labels: LabelColumns;
-      ms: number;
-    }
-  | { kind: 'error'; seq: number; stage: FailStage; error: InputError; parse: ParseInfo | null };
+/** Label the shown sample of the pasted text for the token view. */
+export interface LabelRequest {
+  text: string;
+  sampleIndex: number;
+  tokenizerId: TokenizerId;
+  policy: MaskPolicy;
+  /** The user's context length; null = the tokenizer's own limit (see resolveContextLength). */
+  contextLength: number | null;
+  /** What tokenizerId 'default' reads when the loaded model is not the embedded one; null = the embedded model's files. */
+  modelTokenizer: ModelTokenizer | null;
+}
+
+export interface LabelReply {
+  parse: ParseInfo;
+  /** Omitted when the tokenization did not change since the last reply (only labels did). */
+  tokens: TokenColumns | null;
+  labels: LabelColumns;
+  ms: number;
+}
+
+/** A failed label request's WorkerError.detail. */
+export interface LabelFailure {
+  stage: FailStage;
+  error: InputError;
+  parse: ParseInfo | null;
+}
+
+/**
+ * Everything a training needs from the text, computed here once and handed to the training
+ * worker: every sample with the model's tokenizer, each run's labels and weights (its policy, the
+ * hand overrides on their sample), cut at the same context length the token view uses.
+ */
+export interface PrepareRequest {
+  text: string;
+  modelTokenizer: ModelTokenizer | null;
+  /** The user's context length (null: the model's); resolved and capped as for the view. */
+  contextLength: number | null;
+  policies: MaskPolicy[];
+  hand: HandOverrides | null;
+  /** The model's vocab_size: a tokenizer with more ids does not belong to it. */
+  vocabSize: number;
+}
+
+export interface PreparedData {
+  samples: PreparedSample[];
+  /** The context length the samples were cut at. */
+  contextLength: number;
+  padId: number;
+  /** The tokenizer's eos and end-of-turn ids (generation stops at them). */
+  stopIds: number[];
+  /** Every token's bytes, so the training worker can decode answers without a tokenizer. */
+  vocab: TokenTable;
+  tokenizerLabel: string;
+}
+
+/** Token id → bytes: token i is bytes.subarray(offsets[i], offsets[i + 1]). V = vocabulary size. */
+export interface TokenTable {
+  bytes: Uint8Array;
+  offsets: Int32Array; // (V + 1,)
+}
+
+/** The prompt an answer continues: sample `sample` up to its last assistant turn, with the generation prompt. */
+export interface PromptRequest {
+  text: string;
+  sample: number;
+  modelTokenizer: ModelTokenizer | null;
+}
+
+export interface PromptReply {
+  ids: Int32Array;
+  text: string;
+  /** The last assistant turn's content in the data, null when the sample has none. */
+  reference: string | null;
+}
+
+export type DataProtocol = {
+  label: { req: LabelRequest; res: LabelReply; event: { status: string } };
+  prepare: { req: PrepareRequest; res: PreparedData; event: { status: string } };
+  prompt: { req: PromptRequest; res: PromptReply };
+};

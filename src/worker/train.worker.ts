@@ -1,33 +1,30 @@
 /**
- * The training worker: acquires the GPU, loads the model, tokenizes the data set with the model's
- * tokenizer, trains every run side by side (trainSession.ts: one Engine per run on one device),
- * and answers heatmap, answer and export requests. Protocol: trainProtocol.ts. Nothing here blocks
- * the page: the main thread only receives small step events and the arrays it asked for.
+ * The training worker: acquires the GPU, loads the model, trains every run side by side
+ * (trainSession.ts: one Engine per run on one device) on the samples the data worker prepared,
+ * and answers heatmap, answer and export requests. Protocol: trainProtocol.ts over protocol.ts.
+ * Nothing here blocks the page: the main thread only receives small step events and the arrays
+ * it asked for. It holds no tokenizer: the labels it trains on are the ones the token view shows
+ * (computed once, in the data worker), and answers are decoded with the data worker's token table.
  *
  * Loading another model: the one in use stays until the new one has loaded completely (so a
  * failed download, an unsupported architecture or a model too large for the GPU change nothing);
  * a newer load, or cancelLoad, aborts the download in progress.
  */
 import { acquireDevice, type Gpu } from '../gpu/device';
-import { parseChatInput } from '../data/parse';
-import { loadTokenizer } from '../data/tokenizer';
-import { tokenizeConversation } from '../data/attribution';
-import type { ChatTokenizer, Conversation, TokenizedSample } from '../data/types';
-import { loadModel, type LoadedModel as LoaderModel } from '../model/loader';
-import { resolveModelSource } from '../model/hub';
-import { checkMemory, mib, type MemoryLimits } from '../model/memoryCheck';
+import type { LoadedModel as LoaderModel } from '../model/loader';
+import { loadForTraining } from '../model/trainLoad';
+import { checkMemory, mib } from '../model/memoryCheck';
 import { exportFineTuned } from '../model/export';
 import { decoderBytes } from '../engine/generation';
 import { defaultF16Weights } from '../engine/trainer';
+import { IGNORE_INDEX } from '../spec/loss';
 import { checkOptimizer } from '../spec/optimizer';
-import { checkOverrides, policiesFor, prepareSample, type PreparedSample } from './trainPlan';
-import { loadFit } from '../model/trainLoad';
+import type { TokenTable } from './dataProtocol';
+import { Transfer, serve, type RequestOf } from './protocol';
 import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
-import { MAX_ANSWER_TOKENS, type Answer, type FromTrainer, type HeatmapData, type LoadedModel, type ModelSource, type ToTrainer } from './trainProtocol';
+import { MAX_ANSWER_TOKENS, type Answer, type HeatmapData, type LoadedModel, type TrainBroadcast, type TrainProtocol } from './trainProtocol';
 
-const scope = self as unknown as DedicatedWorkerGlobalScope;
-const post = (m: FromTrainer, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+type Req<K extends keyof TrainProtocol & string> = RequestOf<TrainProtocol, K>;
 
 /** Weight snapshots kept for the heatmap, over all runs together. */
 const SNAPSHOT_BUDGET_BYTES = 256 * 2 ** 20;
@@ -36,102 +33,82 @@ const MAX_SNAPSHOTS = 8;
 interface Model {
   /** What the loader returned: config, base weights, config.json and tokenizer files (export copies them). */
   lm: LoaderModel;
-  tok: ChatTokenizer;
   loaded: LoadedModel;
 }
 
 let gpuPromise: Promise<Gpu> | null = null;
 let model: Model | null = null;
 let session: TrainingSession | null = null;
-let training: Promise<void> | null = null;
-let conversations: Conversation[] = [];
-let prepared: PreparedSample[] = [];
+let training: Promise<unknown> | null = null;
+/** What the running session was prepared with: the token table and stop ids for answers. */
+let vocab: TokenTable | null = null;
+let stopIds: number[] = [];
 /** A start is building its engines; a stop that arrives meanwhile ends the run at once. */
 let starting = false;
 let stopWhenStarted = false;
 /** The load in progress (a newer load or cancelLoad aborts it). */
-let loading: { id: number; abort: AbortController } | null = null;
+let loading: AbortController | null = null;
+
+const rpc = serve<TrainProtocol, TrainBroadcast>({
+  gpu: async () => (await gpu()).adapter,
+  load,
+  cancelLoad: () => void loading?.abort(),
+  start: async (m, ctx) => {
+    starting = true;
+    stopWhenStarted = false;
+    let run: { done: Promise<TrainProtocol['start']['res']> };
+    try {
+      run = await start(m, (e) => ctx.emit(e));
+    } finally {
+      starting = false;
+    }
+    if (stopWhenStarted) session?.stop();
+    return run.done;
+  },
+  pause: () => session?.pause(),
+  resume: () => session?.resume(),
+  stop: () => {
+    if (session) session.stop();
+    else stopWhenStarted = starting;
+  },
+  reset,
+  evaluate: heatmap,
+  generate: answers,
+  export: exportRun,
+});
 
 function gpu(): Promise<Gpu> {
   if (!gpuPromise) {
     gpuPromise = acquireDevice();
     gpuPromise.then(
       (g) => {
-        post({ type: 'gpu', ok: true, adapter: g.adapter });
         void g.device.lost.then((info) => {
-          if (info.reason !== 'destroyed') post({ type: 'error', message: `The GPU device was lost (${info.reason}): ${info.message}. Reload the page to train again.` });
+          if (info.reason !== 'destroyed') rpc.broadcast({ kind: 'deviceLost', message: `The GPU device was lost (${info.reason}): ${info.message}. Reload the page to train again.` });
         });
       },
-      (err) => post({ type: 'gpu', ok: false, message: messageOf(err) }),
+      () => undefined, // the `gpu` request reports it
     );
   }
   return gpuPromise;
 }
 
-/**
- * The model through src/model/loader.ts (folder URL or Hub id, Cache Storage, progress), and its
- * tokenizer from the files the loader already parsed.
- */
-async function loadFromSource(id: number, src: ModelSource, limits: MemoryLimits | null, signal: AbortSignal): Promise<Model> {
-  const loc = resolveModelSource(src.url);
-  const name = loc.kind === 'hub' ? loc.repo ?? loc.source : decodeURIComponent(loc.baseUrl.replace(/\/$/, '').split('/').pop() || loc.baseUrl);
-  let lastPost = 0;
-  let fitNote: string | null = null;
-  const lm = await loadModel(src.url, {
-    signal,
-    // Before the weights download: refuse a model that cannot train here (no GPU: no check, the
-    // token view still uses the model's tokenizer).
-    checkConfig: (info) => {
-      if (!limits) return;
-      const fit = loadFit(name, info.config, limits);
-      if (fit.refuse) throw new Error(fit.refuse);
-      fitNote = fit.note;
-    },
-    onProgress: (p) => {
-      const now = performance.now();
-      if (p.done || now - lastPost > 100) {
-        lastPost = now;
-        post({ type: 'loadProgress', id, file: p.file, loaded: p.received, total: p.total, bytesReceived: p.bytesReceived, cached: p.cached });
-      }
-    },
-  });
-  const tokUrl = `${lm.location.baseUrl}tokenizer.json`;
-  const cfgUrl = `${lm.location.baseUrl}tokenizer_config.json`;
-  const tok = await loadTokenizer(
-    { id: 'default', label: name, tokenizerUrl: tokUrl, configUrl: cfgUrl },
-    async (url) => (url === tokUrl ? lm.tokenizerJson : lm.tokenizerConfig),
-  );
-  if (tok.vocabSize > lm.config.vocab_size) {
-    throw new Error(`${name}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${lm.config.vocab_size}; they do not belong together.`);
-  }
-  const stopIds = [...new Set([...lm.stopTokenIds, tok.eosTokenId, ...tok.endOfTurnTokenIds])];
-  return {
-    lm, tok,
-    loaded: {
-      name, source: loc.source, kind: loc.kind, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4,
-      stopIds, tokenizerLabel: tok.label, notes: lm.notes, memoryNote: fitNote,
-    },
-  };
-}
-
-async function load(m: Extract<ToTrainer, { type: 'load' }>): Promise<void> {
-  loading?.abort.abort();
-  const mine = { id: m.id, abort: new AbortController() };
-  loading = mine;
+async function load(m: Req<'load'>, ctx: { emit(e: TrainProtocol['load']['event']): void }): Promise<LoadedModel> {
+  loading?.abort();
+  const abort = new AbortController();
+  loading = abort;
+  const cancelled = () => new Error(`Loading ${m.source.url} was cancelled.`);
   try {
-    const g = await gpu().catch(() => null); // a failure is reported by gpu(); the model still loads
-    const next = await loadFromSource(m.id, m.source, g?.adapter.limits ?? null, mine.abort.signal).catch((err: unknown) => {
-      throw mine.abort.signal.aborted ? new Error(`Loading ${m.source.url} was cancelled.`) : err;
+    const g = await gpu().catch(() => null); // the `gpu` request reports a failure; the model still loads
+    const next = await loadForTraining(m.source.url, g?.adapter.limits ?? null, abort.signal, (p) => ctx.emit(p)).catch((err: unknown) => {
+      throw abort.signal.aborted ? cancelled() : err;
     });
-    if (mine.abort.signal.aborted) throw new Error(`Loading ${m.source.url} was cancelled.`);
+    if (abort.signal.aborted) throw cancelled();
     // Runs were built on the old model's weights: they go with it (the page asked before loading).
     await reset();
-    conversations = [];
-    prepared = [];
-    model = next;
-    post({ type: 'loaded', id: m.id, model: next.loaded });
+    model = { lm: next.lm, loaded: next.summary };
+    return next.summary;
   } finally {
-    if (loading === mine) loading = null;
+    if (loading === abort) loading = null;
   }
 }
 
@@ -140,32 +117,20 @@ function need<T>(v: T | null, what: string): T {
   return v;
 }
 
-async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
+/** Build the session and start training; resolves once it runs, with the promise of its end (boxed: a promise would be awaited through). */
+async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event']) => void): Promise<{ done: Promise<TrainProtocol['start']['res']> }> {
   const md = need(model, 'The model is not loaded yet; wait for the progress bar to finish.');
   const g = await gpu();
   await reset();
   const problems = checkOptimizer(m.optimizer);
   if (problems.length) throw new Error(`Optimizer settings: ${problems.join(' ')}`);
-  const parsed = parseChatInput(m.text);
-  if (!parsed.ok) throw new Error(`The data does not parse: ${parsed.error.message}${parsed.error.line ? ` (line ${parsed.error.line}${parsed.error.column ? `, column ${parsed.error.column}` : ''})` : ''}. Fix the paste box first.`);
-  if (parsed.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
   const config = md.lm.config;
-  const maxLen = Math.min(m.contextLength, config.max_position_embeddings);
-  conversations = parsed.samples;
-  prepared = parsed.samples.map((conv, i) => {
-    let sample: TokenizedSample;
-    try {
-      sample = tokenizeConversation(md.tok, conv);
-    } catch (err) {
-      throw new Error(`Sample ${i + 1}: ${messageOf(err)}`);
-    }
-    if (m.overrides && m.overrides.sample === i) {
-      const why = checkOverrides(m.overrides, Int32Array.from(sample.tokens, (t) => t.id));
-      if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);
-    }
-    return prepareSample(sample, policiesFor(m.policies, i, m.overrides), maxLen);
-  });
-  const runs = m.policies.length;
+  const prepared = m.data.samples;
+  const runs = m.runs;
+  if (prepared.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
+  if (m.data.contextLength > config.max_position_embeddings) {
+    throw new Error(`The samples were cut at ${m.data.contextLength} tokens, past the model's ${config.max_position_embeddings} positions.`);
+  }
   const { B, T } = sessionShape(prepared, m.optimizer.batchSize);
   // Refuse before allocating: every buffer must fit the adapter's binding limit (checkMemory, the
   // engine's own size table); the total is what all runs, the scratch engine and answers need.
@@ -179,26 +144,30 @@ async function start(m: Extract<ToTrainer, { type: 'start' }>): Promise<void> {
   const snapshotCount = Math.min(MAX_SNAPSHOTS, Math.floor(SNAPSHOT_BUDGET_BYTES / (md.loaded.bytes * runs)));
   const snapshotSteps = pickSnapshotSteps(m.optimizer.steps, snapshotCount);
   session = await TrainingSession.create({
-    gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer,
-    padId: md.tok.padTokenId ?? md.tok.eosTokenId, snapshotSteps,
+    gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer, padId: m.data.padId, snapshotSteps,
   }).catch((err) => {
     throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
   });
-  const trainedPerRun = m.policies.map((_, r) => prepared.reduce((n, s) => n + s.labels[r].slice(1).filter((l) => l !== -100).length, 0));
-  post({
-    type: 'started', id: m.id,
+  vocab = m.data.vocab;
+  stopIds = [...new Set([...md.loaded.stopIds, ...m.data.stopIds])];
+  // Position 0 predicts nothing: a token's label counts from position 1 (the HF shift).
+  const trainedPerRun = Array.from({ length: runs }, (_, r) => prepared.reduce((n, s) => n + s.labels[r].slice(1).filter((l) => l !== IGNORE_INDEX).length, 0));
+  emit({
+    kind: 'started',
     info: { samples: prepared.length, cutSamples: prepared.filter((s) => s.fullLength > s.ids.length).length, B, T, memoryBytes, snapshotSteps, trainedPerRun },
   });
   const s = session;
-  training = s
-    .train((e) => post({ type: 'step', ...e }), (step) => post({ type: 'snapshot', step }))
+  const done = s
+    .train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }))
     .then(
-      (reason) => post({ type: 'done', reason, steps: s.completed }),
-      (err) => post({ type: 'done', reason: 'error', steps: s.completed, message: messageOf(err) }),
+      (reason) => ({ reason, steps: s.completed }),
+      (err) => ({ reason: 'error' as const, steps: s.completed, message: messageOf(err) }),
     )
     .finally(() => {
-      training = null;
+      if (training === done) training = null;
     });
+  training = done;
+  return { done };
 }
 
 /**
@@ -223,13 +192,12 @@ function jsonSideFiles(files: Record<string, Uint8Array>): Record<string, Uint8A
   return out;
 }
 
-async function exportRun(m: Extract<ToTrainer, { type: 'export' }>): Promise<void> {
+async function exportRun(m: Req<'export'>) {
   const md = need(model, 'The model is not loaded yet.');
   const s = need(session, 'There are no trained weights: train first (weights are not kept across reloads).');
   if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
   const weights = await s.weights(m.run);
-  const files = exportFineTuned({ ...md.lm, sideFiles: jsonSideFiles(md.lm.sideFiles) }, weights, { ...m.metadata, steps: String(s.completed) });
-  post({ type: 'exported', id: m.id, run: m.run, files });
+  return exportFineTuned({ ...md.lm, sideFiles: jsonSideFiles(md.lm.sideFiles) }, weights, { ...m.metadata, steps: String(s.completed) });
 }
 
 async function reset(): Promise<void> {
@@ -239,10 +207,9 @@ async function reset(): Promise<void> {
   session = null;
 }
 
-async function heatmap(m: Extract<ToTrainer, { type: 'evaluate' }>): Promise<void> {
+async function heatmap(m: Req<'evaluate'>): Promise<Transfer<HeatmapData>> {
   const s = need(session, 'There are no runs to evaluate: train first.');
-  const sample = prepared[m.sample];
-  if (!sample) throw new Error(`Sample ${m.sample + 1} is not in the training data (${prepared.length} samples).`);
+  const sample = s.sample(m.sample);
   const ev = await s.evaluate(m.run, m.at, m.sample);
   const L = sample.ids.length;
   const loss = new Float32Array(L).fill(NaN);
@@ -255,11 +222,12 @@ async function heatmap(m: Extract<ToTrainer, { type: 'evaluate' }>): Promise<voi
   }
   dembed.set(ev.dembedNorms.subarray(0, L));
   const data: HeatmapData = { run: m.run, step: ev.step, sample: m.sample, ids: sample.ids.slice(), labels: sample.labels[m.run].slice(), loss, dlogit, dembed };
-  post({ type: 'heatmap', id: m.id, data }, [data.ids.buffer, data.labels.buffer, loss.buffer, dlogit.buffer, dembed.buffer]);
+  return new Transfer(data, [data.ids.buffer, data.labels.buffer, loss.buffer, dlogit.buffer, dembed.buffer]);
 }
 
-function decode(tok: ChatTokenizer, ids: readonly number[]): string {
-  const parts = ids.map((id) => tok.tokenBytes(id));
+/** Text of `ids` from the data worker's token table (a byte-level piece may be half a character). */
+function decode(table: TokenTable, ids: readonly number[]): string {
+  const parts = ids.map((id) => table.bytes.subarray(table.offsets[id], table.offsets[id + 1]));
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -269,20 +237,11 @@ function decode(tok: ChatTokenizer, ids: readonly number[]): string {
   return new TextDecoder().decode(bytes);
 }
 
-async function answers(m: Extract<ToTrainer, { type: 'generate' }>): Promise<void> {
-  const md = need(model, 'The model is not loaded yet.');
+async function answers(m: Req<'generate'>, ctx: { emit(e: TrainProtocol['generate']['event']): void }): Promise<Answer[]> {
   const s = need(session, 'There are no runs: train first.');
-  const conv = conversations[m.sample];
-  if (!conv) throw new Error(`Sample ${m.sample + 1} is not in the training data.`);
-  let last = -1;
-  conv.forEach((msg, i) => {
-    if (msg.role === 'assistant') last = i;
-  });
-  const context = last >= 0 ? conv.slice(0, last) : conv;
-  if (context.length === 0) throw new Error('The conversation starts with the assistant: there is no prompt to answer. Add a user message first.');
-  const promptText = md.tok.render(context, true);
-  const prompt = md.tok.encode(promptText);
-  const stop = new Set(md.loaded.stopIds);
+  const table = need(vocab, 'There are no runs: train first.');
+  const prompt = Array.from(m.prompt);
+  const stop = new Set(stopIds);
   const maxNew = Math.min(MAX_ANSWER_TOKENS, Math.max(1, Math.trunc(m.maxNewTokens)));
   // Generation reads the runs' live weights: hold training (after the steps in flight) meanwhile.
   const hold = s.isTraining && !s.isPaused;
@@ -290,12 +249,17 @@ async function answers(m: Extract<ToTrainer, { type: 'generate' }>): Promise<voi
   const out: Answer[] = [];
   try {
     for (const which of ['base' as const, ...Array.from({ length: s.runs }, (_, r) => r)]) {
+      const run = which === 'base' ? -1 : which;
       const t0 = performance.now();
-      const g = await s.generate(which, prompt, maxNew, stop);
+      const ids: number[] = [];
+      const g = await s.generate(which, prompt, maxNew, stop, m.sampling, (t) => {
+        ids.push(t.id);
+        if (!stop.has(t.id)) ctx.emit({ run, text: decode(table, ids) });
+      });
       const stopped = g.reason === 'end_of_turn';
       out.push({
-        run: which === 'base' ? -1 : which,
-        text: decode(md.tok, stopped ? g.tokens.slice(0, -1) : g.tokens),
+        run,
+        text: decode(table, stopped ? g.tokens.slice(0, -1) : g.tokens),
         tokens: g.tokens.length,
         ms: performance.now() - t0,
         stoppedBy: stopped ? 'stop token' : 'length',
@@ -304,53 +268,7 @@ async function answers(m: Extract<ToTrainer, { type: 'generate' }>): Promise<voi
   } finally {
     if (hold) s.resume();
   }
-  post({ type: 'answers', id: m.id, prompt: promptText, reference: last >= 0 ? conv[last].content : null, answers: out });
+  return out;
 }
 
-scope.onmessage = (e: MessageEvent<ToTrainer>) => {
-  const m = e.data;
-  const run = async () => {
-    switch (m.type) {
-      case 'load':
-        await load(m);
-        return;
-      case 'cancelLoad':
-        loading?.abort.abort();
-        return;
-      case 'start':
-        starting = true;
-        stopWhenStarted = false;
-        try {
-          await start(m);
-        } finally {
-          starting = false;
-        }
-        if (stopWhenStarted) session?.stop();
-        return;
-      case 'pause':
-        session?.pause();
-        return;
-      case 'resume':
-        session?.resume();
-        return;
-      case 'stop':
-        if (session) session.stop();
-        else stopWhenStarted = starting;
-        return;
-      case 'reset':
-        await reset();
-        post({ type: 'ok', id: m.id });
-        return;
-      case 'evaluate':
-        await heatmap(m);
-        return;
-      case 'generate':
-        await answers(m);
-        return;
-      case 'export':
-        await exportRun(m);
-        return;
-    }
-  };
-  run().catch((err) => post({ type: 'error', id: 'id' in m ? m.id : undefined, message: messageOf(err) }));
-};
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));

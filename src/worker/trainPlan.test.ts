@@ -14,7 +14,7 @@ import { checkOverrides, dataOrder, policiesFor, prepareSample, stepBatch, type 
 import { appendStep, chartData, curvesCsv, ema } from '../store/curves';
 import type { StepEvent } from './trainSession';
 import { decodeShare, encodeShare, shareInHash, type SharedState } from '../store/share';
-import type { RunCurve } from '../store/train';
+import type { RunCurve } from '../store/types';
 
 const RESPONSE_ONLY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only' };
 const FULL: MaskPolicy = { ...DEFAULT_POLICY, mode: 'full' };

@@ -1,22 +1,24 @@
 /**
- * Messages between the training store (train.ts, main thread) and the training worker
- * (train.worker.ts). Requests that expect an answer carry an `id`; the answer carries the same id
- * (or comes as an `error` with it). Step events stream while runs train; the store buffers them and
- * flushes to React a few times per second.
+ * Requests to the training worker (train.worker.ts), in protocol.ts's convention: each resolves with
+ * its `res`, and may report `event`s while it runs. A training is one `start` request: its events
+ * are `started`, then one `step` per run and step (the store buffers them and flushes to React a
+ * few times per second), and it resolves when the training ends. The worker holds no tokenizer:
+ * the data worker prepares the samples (PreparedData) and the prompts, and its token table lets
+ * this worker decode answers.
  */
 import type { AdapterReport } from '../gpu/device';
-import type { LlamaConfig } from '../spec/config';
-import type { MaskPolicy } from '../data/types';
 import type { ExportedFile } from '../model/export';
+import type { PreparedData } from './dataProtocol';
 import type { HandOverrides } from './trainPlan';
 import type { OptimizerSettings } from '../spec/optimizer';
 import type { StepEvent } from './trainSession';
 
-export type { StepEvent, HandOverrides, ExportedFile };
-
-/** Tokens each answer may add: the default, and the most (the worker sizes its memory check for it). */
-export const ANSWER_TOKENS = 48;
-export const MAX_ANSWER_TOKENS = 64;
+export type { StepEvent, HandOverrides, ExportedFile, AdapterReport };
+/** The adapter in words, for the page (a pure function of the report). */
+export { describeAdapter } from '../gpu/device';
+export type { ModelSummary as LoadedModel, LoadProgress } from '../model/trainLoad';
+export { ANSWER_TOKENS, MAX_ANSWER_TOKENS } from '../model/generate';
+import type { LoadProgress, ModelSummary as LoadedModel } from '../model/trainLoad';
 
 /**
  * Where the weights come from: a Hugging Face-layout folder URL (config.json, model.safetensors,
@@ -24,56 +26,6 @@ export const MAX_ANSWER_TOKENS = 64;
  */
 export interface ModelSource {
   url: string;
-}
-
-export type ToTrainer =
-  /**
-   * Acquire the GPU, then fetch the model (progress events, then `loaded`). The model in use stays
-   * until the new one has loaded and passed the memory check: a failed load changes nothing. A
-   * newer load aborts an older one still downloading (the older answers `error`).
-   */
-  | { type: 'load'; id: number; source: ModelSource }
-  /** Abort the load in progress (it answers `error`); the model in use stays. */
-  | { type: 'cancelLoad' }
-  /**
-   * Tokenize `text` (every sample), label it per run, check memory, build one engine per run, and
-   * train (answers `started`, then step events, then `done`).
-   */
-  | { type: 'start'; id: number; text: string; contextLength: number; policies: MaskPolicy[]; optimizer: OptimizerSettings; overrides: HandOverrides | null }
-  | { type: 'pause' }
-  | { type: 'resume' }
-  | { type: 'stop' }
-  /** Stop and free every engine (answers `ok`). */
-  | { type: 'reset'; id: number }
-  /** Heatmap data for run `run` at 'current', 0 (base) or a snapshot step, on sample `sample`. */
-  | { type: 'evaluate'; id: number; run: number; at: 'current' | number; sample: number }
-  /** Complete sample `sample` up to its last assistant turn: base model and every run. */
-  | { type: 'generate'; id: number; sample: number; maxNewTokens: number }
-  /**
-   * Run `run`'s current weights as a Hugging Face folder (src/model/export.ts: model.safetensors,
-   * config.json, tokenizer and generation files), answered by `exported`. `metadata` goes into the
-   * safetensors header (run name, mask, steps).
-   */
-  | { type: 'export'; id: number; run: number; metadata: Record<string, string> };
-
-export interface LoadedModel {
-  name: string;
-  /** What was asked for (folder URL or Hub repo id): `?model=` takes the same string. */
-  source: string;
-  kind: 'folder' | 'hub';
-  /** Folder the files came from (ends in '/'). */
-  url: string;
-  config: LlamaConfig;
-  params: number;
-  /** Bytes of the weights as float32. */
-  bytes: number;
-  /** Ids that end an answer (eos, end of turn). */
-  stopIds: number[];
-  tokenizerLabel: string;
-  /** What the loader noticed (ignored tensors, a context cut to the sliding window, …). */
-  notes: string[];
-  /** The load-time memory check's numbers and suggestions when a shorter context is needed (trainLoad.ts); null when it fits. */
-  memoryNote: string | null;
 }
 
 export interface StartedInfo {
@@ -116,21 +68,52 @@ export interface Answer {
   stoppedBy: 'stop token' | 'length';
 }
 
-export type FromTrainer =
-  | { type: 'gpu'; ok: true; adapter: AdapterReport }
-  | { type: 'gpu'; ok: false; message: string }
+/** Sampling for answers (src/model/generate.ts): temperature 0 is greedy; the seed makes sampling repeatable. */
+export interface Sampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+}
+export const GREEDY: Sampling = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+export type TrainEvent =
+  | { kind: 'started'; info: StartedInfo }
+  | ({ kind: 'step' } & StepEvent)
+  | { kind: 'snapshot'; step: number };
+
+export interface TrainDone {
+  reason: 'completed' | 'stopped' | 'error';
+  steps: number;
+  message?: string;
+}
+
+export type TrainProtocol = {
+  /** Acquire the GPU: the adapter, or a failure saying why there is none. */
+  gpu: { req: object; res: AdapterReport };
   /**
-   * Download progress of load `id`: the file being read (`loaded` of `total` bytes; total null while
-   * unknown), and the bytes of every file so far.
+   * Fetch the model. The model in use stays until the new one has loaded and passed the memory
+   * check: a failed load changes nothing. A newer load, or cancelLoad, aborts this one (it fails).
    */
-  | { type: 'loadProgress'; id: number; file: string; loaded: number; total: number | null; bytesReceived: number; cached: boolean }
-  | { type: 'loaded'; id: number; model: LoadedModel }
-  | { type: 'started'; id: number; info: StartedInfo }
-  | ({ type: 'step' } & StepEvent)
-  | { type: 'snapshot'; step: number }
-  | { type: 'done'; reason: 'completed' | 'stopped' | 'error'; steps: number; message?: string }
-  | { type: 'heatmap'; id: number; data: HeatmapData }
-  | { type: 'answers'; id: number; prompt: string; reference: string | null; answers: Answer[] }
-  | { type: 'exported'; id: number; run: number; files: ExportedFile[] }
-  | { type: 'ok'; id: number }
-  | { type: 'error'; id?: number; message: string };
+  load: { req: { source: ModelSource }; res: LoadedModel; event: LoadProgress };
+  cancelLoad: { req: object; res: void };
+  /** Check memory, build one engine per run, and train: resolves when the training ends. */
+  start: { req: { data: PreparedData; runs: number; optimizer: OptimizerSettings }; res: TrainDone; event: TrainEvent };
+  pause: { req: object; res: void };
+  resume: { req: object; res: void };
+  stop: { req: object; res: void };
+  /** Stop and free every engine. */
+  reset: { req: object; res: void };
+  /** Heatmap data for run `run` at 'current', 0 (base) or a snapshot step, on sample `sample`. */
+  evaluate: { req: { run: number; at: 'current' | number; sample: number }; res: HeatmapData };
+  /** Continue `prompt` (the data worker's PromptReply) with the base model and every run, streaming each answer's text. */
+  generate: { req: { prompt: Int32Array; maxNewTokens: number; sampling: Sampling }; res: Answer[]; event: { run: number; text: string } };
+  /**
+   * Run `run`'s current weights as a Hugging Face folder (src/model/export.ts: model.safetensors,
+   * config.json, tokenizer and generation files). `metadata` goes into the safetensors header.
+   */
+  export: { req: { run: number; metadata: Record<string, string> }; res: ExportedFile[] };
+};
+
+/** News from the training worker that no request asked for. */
+export type TrainBroadcast = { kind: 'deviceLost'; message: string };

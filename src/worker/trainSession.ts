@@ -12,7 +12,7 @@
 import type { Gpu } from '../gpu/device';
 import type { LlamaConfig } from '../spec/config';
 import { Decoder } from '../engine/generation';
-import { generate, type GenerationResult } from '../model/generate';
+import { generate, type GeneratedToken, type GenerateOptions, type GenerationResult } from '../model/generate';
 import { memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport } from '../engine/trainer';
 import type { TrainSettings } from '../spec/step';
@@ -236,11 +236,15 @@ export class TrainingSession {
   }
 
   /**
-   * Greedy completion of `prompt` with run `which`'s current weights, or the base weights
+   * Completion of `prompt` with run `which`'s current weights, or the base weights
    * (src/model/generate.ts over a KV-cache Decoder): new ids, at most maxNew, ending at (and
-   * including) the first stop id.
+   * including) the first stop id; greedy at temperature 0, else sampled from the seeded PRNG.
+   * `onToken` sees each id as it is chosen.
    */
-  async generate(which: number | 'base', prompt: readonly number[], maxNew: number, stop: ReadonlySet<number>): Promise<GenerationResult> {
+  async generate(
+    which: number | 'base', prompt: readonly number[], maxNew: number, stop: ReadonlySet<number>,
+    sampling: Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'seed'> = { temperature: 0 }, onToken?: (t: GeneratedToken) => void,
+  ): Promise<GenerationResult> {
     const engine = which === 'base' ? await this.scratchWith('base', this.o.base) : this.engines[which];
     if (!engine) throw new Error(`There is no run ${Number(which) + 1}.`);
     const ctx = this.o.config.max_position_embeddings;
@@ -248,10 +252,17 @@ export class TrainingSession {
     if (room < 1) throw new Error(`The prompt has ${prompt.length} tokens and the model's context is ${ctx}: no room to answer. Shorten the conversation.`);
     const dec = await Decoder.create(engine, { maxContext: prompt.length + room });
     try {
-      return await generate(dec, prompt, { maxNewTokens: room, temperature: 0, stopTokenIds: [...stop] });
+      return await generate(dec, prompt, { ...sampling, maxNewTokens: room, stopTokenIds: [...stop] }, onToken);
     } finally {
       dec.destroy();
     }
+  }
+
+  /** Sample `index` of the training data. */
+  sample(index: number): PreparedSample {
+    const s = this.o.samples[index];
+    if (!s) throw new Error(`Sample ${index + 1} is not in the training data (${this.o.samples.length} samples).`);
+    return s;
   }
 
   /** Run `run`'s current weights by HF name (queued behind the steps submitted so far). */

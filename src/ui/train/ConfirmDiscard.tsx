@@ -1,12 +1,12 @@
 // "Discard the runs?" A modal <dialog> (focus trapped, Escape cancels): Discard applies the held
 // change after discarding; Cancel keeps the runs and drops the change.
+import { useStore } from '../../store';
 import { memo, useEffect, useRef } from 'react';
-import { useTrain } from '../../store/train';
 
 export const ConfirmDiscard = memo(function ConfirmDiscard() {
-  const confirm = useTrain((s) => s.confirm);
-  const confirmDiscard = useTrain((s) => s.confirmDiscard);
-  const cancelDiscard = useTrain((s) => s.cancelDiscard);
+  const confirm = useStore((s) => s.confirm);
+  const confirmDiscard = useStore((s) => s.confirmDiscard);
+  const cancelDiscard = useStore((s) => s.cancelDiscard);
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;

@@ -1,9 +1,8 @@
 // Per-token heatmap on the token view: pick a run, the weights (current, base, or a kept step) and
 // what to colour by. The numbers come from the training worker (a forward and a backward pass
 // without update); cells are built once per result and metric, so chips re-render once, not per step.
+import { useStore, type HeatMetric } from '../../store';
 import { useMemo } from 'react';
-import { useTrain, type HeatMetric } from '../../store/train';
-import { usePlayground } from '../../store/store';
 import type { HeatmapData } from '../../worker/trainProtocol';
 import type { TokenColumns } from '../../worker/dataProtocol';
 
@@ -62,27 +61,27 @@ export function heatCells(h: HeatmapData | null, metric: HeatMetric, tokens: Tok
 
 /** The heat cells for the token view, or null. */
 export function useHeatCells(tokens: TokenColumns | null): (HeatCell | undefined)[] | null {
-  const heatmap = useTrain((s) => s.heatmap);
-  const metric = useTrain((s) => s.heatMetric);
-  const sampleIndex = usePlayground((s) => s.sampleIndex);
+  const heatmap = useStore((s) => s.heatmap);
+  const metric = useStore((s) => s.heatMetric);
+  const sampleIndex = useStore((s) => s.sampleIndex);
   return useMemo(() => heatCells(heatmap, metric, tokens, sampleIndex), [heatmap, metric, tokens, sampleIndex]);
 }
 
 export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
-  const phase = useTrain((s) => s.phase);
-  const restored = useTrain((s) => s.restored);
-  const runs = useTrain((s) => s.runs);
-  const snapshots = useTrain((s) => s.snapshots);
-  const heatRun = useTrain((s) => s.heatRun);
-  const heatAt = useTrain((s) => s.heatAt);
-  const metric = useTrain((s) => s.heatMetric);
-  const heatmap = useTrain((s) => s.heatmap);
-  const busy = useTrain((s) => s.heatBusy);
-  const error = useTrain((s) => s.heatError);
-  const { setHeat, requestHeatmap, clearHeatmap } = useTrain.getState();
-  const sampleIndex = usePlayground((s) => s.sampleIndex);
-  const overrideCount = usePlayground((s) => Object.keys(s.overrides).length);
-  const hand = useTrain((s) => s.hand);
+  const phase = useStore((s) => s.phase);
+  const restored = useStore((s) => s.restored);
+  const runs = useStore((s) => s.runs);
+  const snapshots = useStore((s) => s.snapshots);
+  const heatRun = useStore((s) => s.heatRun);
+  const heatAt = useStore((s) => s.heatAt);
+  const metric = useStore((s) => s.heatMetric);
+  const heatmap = useStore((s) => s.heatmap);
+  const busy = useStore((s) => s.heatBusy);
+  const error = useStore((s) => s.heatError);
+  const { setHeat, requestHeatmap, clearHeatmap } = useStore.getState();
+  const sampleIndex = useStore((s) => s.sampleIndex);
+  const overrideCount = useStore((s) => Object.keys(s.overrides).length);
+  const hand = useStore((s) => s.hand);
   const cells = useHeatCells(tokens);
   // Always laid out (disabled without runs), so starting a training does not move the token view.
   const off = phase === 'idle' || phase === 'starting' || restored;

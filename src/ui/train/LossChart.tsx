@@ -2,10 +2,10 @@
 // response-token loss (dashed) and the prompt-token loss (dotted). The chart subscribes to the
 // store's curveVersion and calls setData itself: React renders this component when the run list or
 // the axis options change, never per step.
+import { getCurves, useStore, type RunSpec } from '../../store';
 import { memo, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { getCurves, useTrain, type RunSpec } from '../../store/train';
 import { chartData, curvesCsv, SERIES_KINDS, SERIES_TITLE, type SeriesKind } from '../../store/curves';
 import { downloadFiles } from './download';
 
@@ -90,20 +90,20 @@ function download(blob: Blob, name: string): void {
 export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunSpec[] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const smoothing = useTrain((s) => s.smoothing);
-  const logScale = useTrain((s) => s.logScale);
-  const setChart = useTrain((s) => s.setChart);
-  const empty = useTrain((s) => s.phase === 'idle' && s.record === null);
+  const smoothing = useStore((s) => s.smoothing);
+  const logScale = useStore((s) => s.logScale);
+  const setChart = useStore((s) => s.setChart);
+  const empty = useStore((s) => s.phase === 'idle' && s.record === null);
 
   // (Re)build when the series or the y distribution change; data arrives through the subscription.
   useEffect(() => {
     const el = box.current;
     if (!el) return;
     const width = Math.max(320, el.clientWidth);
-    const draw = () => chartData(getCurves(), { smoothing: useTrain.getState().smoothing, log: useTrain.getState().logScale }) as uPlot.AlignedData;
+    const draw = () => chartData(getCurves(), { smoothing: useStore.getState().smoothing, log: useStore.getState().logScale }) as uPlot.AlignedData;
     const u = new uPlot(options(runs, width, logScale), draw(), el);
     plot.current = u;
-    const unsub = useTrain.subscribe((s, prev) => {
+    const unsub = useStore.subscribe((s, prev) => {
       if (s.curveVersion !== prev.curveVersion || s.smoothing !== prev.smoothing) u.setData(draw());
     });
     const ro = new ResizeObserver(() => {

@@ -1,8 +1,9 @@
 // Pick the model to train: a folder URL (Hugging Face layout, served by this page's server) or a
 // Hub repo id, with suggestions; download progress (bytes and %) with Cancel; the reason a load
 // failed next to the field (the model in use stays); a way back to the embedded model.
+import { useStore, type LoadProgress } from '../../store';
+import { EMBEDDED_MODEL, MODEL_SUGGESTIONS, isEmbedded } from '../../store/slices/model';
 import { memo, useId, useState } from 'react';
-import { EMBEDDED_MODEL, MODEL_SUGGESTIONS, isEmbedded, useTrain, type LoadProgress } from '../../store/train';
 import './ModelPicker.css';
 
 const MIB = 2 ** 20;
@@ -26,9 +27,9 @@ function Progress({ p }: { p: LoadProgress | null }) {
 }
 
 export const ModelPicker = memo(function ModelPicker() {
-  const model = useTrain((s) => s.model);
-  const loadModel = useTrain((s) => s.loadModel);
-  const cancelLoad = useTrain((s) => s.cancelLoad);
+  const model = useStore((s) => s.model);
+  const loadModel = useStore((s) => s.loadModel);
+  const cancelLoad = useStore((s) => s.cancelLoad);
   const [draft, setDraft] = useState('');
   const id = useId();
   const loading = model.status === 'loading';

@@ -1,14 +1,14 @@
 // Optimizer settings shared by every run. Each number is a draft while typed and applies on blur or
 // Enter, so typing "0.0005" never trains at "0". Defaults follow the loaded model's size until edited.
+import { useStore } from '../../store';
 import { memo, useEffect, useId, useState } from 'react';
-import { useTrain } from '../../store/train';
 import { lrAt, type OptimizerSettings } from '../../spec/optimizer';
 
 type NumericKey = { [K in keyof OptimizerSettings]: OptimizerSettings[K] extends number ? K : never }[keyof OptimizerSettings];
 
 function NumberField({ k, label, hint, step, min, max, integer }: { k: NumericKey; label: string; hint?: string; step: number; min: number; max?: number; integer?: boolean }) {
-  const value = useTrain((s) => s.optimizer[k]);
-  const setOptimizer = useTrain((s) => s.setOptimizer);
+  const value = useStore((s) => s.optimizer[k]);
+  const setOptimizer = useStore((s) => s.setOptimizer);
   const id = useId();
   const [draft, setDraft] = useState(String(value));
   useEffect(() => setDraft(String(value)), [value]);
@@ -41,10 +41,10 @@ function NumberField({ k, label, hint, step, min, max, integer }: { k: NumericKe
 }
 
 export const OptimizerForm = memo(function OptimizerForm() {
-  const o = useTrain((s) => s.optimizer);
-  const optimizerFor = useTrain((s) => s.optimizerFor);
-  const modelName = useTrain((s) => s.model.loaded?.name ?? null);
-  const setOptimizer = useTrain((s) => s.setOptimizer);
+  const o = useStore((s) => s.optimizer);
+  const optimizerFor = useStore((s) => s.optimizerFor);
+  const modelName = useStore((s) => s.model.loaded?.name ?? null);
+  const setOptimizer = useStore((s) => s.setOptimizer);
   const scheduleId = useId();
   const peakAt = Math.max(1, o.warmupSteps);
   return (

@@ -1,17 +1,17 @@
 // The latest numbers of every run (raw, not smoothed): the same values the CSV holds, and each run's
 // "Download weights" once training has finished or stopped. Re-rendered at the store's flush rate
 // through curveVersion, never per step.
+import { getCurves, useStore, type RunSpec } from '../../store';
 import { memo } from 'react';
-import { getCurves, useTrain, type RunSpec } from '../../store/train';
 import { downloadFiles } from './download';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
 function DownloadWeights({ run, name }: { run: number; name: string }) {
-  const phase = useTrain((s) => s.phase);
-  const restored = useTrain((s) => s.restored);
-  const exporting = useTrain((s) => s.exporting);
-  const exportRun = useTrain((s) => s.exportRun);
+  const phase = useStore((s) => s.phase);
+  const restored = useStore((s) => s.restored);
+  const exporting = useStore((s) => s.exporting);
+  const exportRun = useStore((s) => s.exportRun);
   // The weights live in the worker's engines: after training (done or stopped), never for a
   // restored record (a reload frees the GPU).
   const ready = !restored && (phase === 'done' || phase === 'stopped');
@@ -37,8 +37,8 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
 }
 
 export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpec[] }) {
-  useTrain((s) => s.curveVersion);
-  const exportError = useTrain((s) => s.exportError);
+  useStore((s) => s.curveVersion);
+  const exportError = useStore((s) => s.exportError);
   const curves = getCurves();
   return (
     <>

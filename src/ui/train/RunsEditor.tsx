@@ -1,17 +1,18 @@
 // The runs to compare: one card per run with its mask settings (the only thing that differs
 // between runs), "+ add run", remove. Edits while runs exist go through the discard dialog. Labels
 // differ from the first screen's mask controls ("Full sequence", "User"…) so each name finds one control.
+import { useStore, type RunSpec } from '../../store';
+import { MAX_RUNS } from '../../store/validate';
 import { memo, useId, type CSSProperties } from 'react';
 import { TOKEN_ROLES } from '../../data/types';
-import { MAX_RUNS, useTrain, type RunSpec } from '../../store/train';
 
 const ROLE_TITLE = { system: 'system', user: 'user', assistant: 'assistant', template: 'markup' } as const;
 
 function RunCard({ run, index, removable, locked }: { run: RunSpec; index: number; removable: boolean; locked: boolean }) {
-  const setRunPolicy = useTrain((s) => s.setRunPolicy);
-  const setRunRole = useTrain((s) => s.setRunRole);
-  const setRunName = useTrain((s) => s.setRunName);
-  const removeRun = useTrain((s) => s.removeRun);
+  const setRunPolicy = useStore((s) => s.setRunPolicy);
+  const setRunRole = useStore((s) => s.setRunRole);
+  const setRunName = useStore((s) => s.setRunName);
+  const removeRun = useStore((s) => s.removeRun);
   const id = useId();
   const p = run.policy;
   const full = p.mode === 'full';
@@ -86,9 +87,9 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
 }
 
 export const RunsEditor = memo(function RunsEditor() {
-  const runs = useTrain((s) => s.runs);
-  const addRun = useTrain((s) => s.addRun);
-  const locked = useTrain((s) => s.phase !== 'idle' || s.record !== null);
+  const runs = useStore((s) => s.runs);
+  const addRun = useStore((s) => s.addRun);
+  const locked = useStore((s) => s.phase !== 'idle' || s.record !== null);
   return (
     <div className="runs-editor">
       <ol className="run-cards">

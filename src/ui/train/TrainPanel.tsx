@@ -1,7 +1,6 @@
 // "Train and compare": model and GPU status, the runs and their masks, the optimizer, the controls,
 // progress, live curves, the latest numbers, answers, share link and the discard dialog.
-import { useTrain } from '../../store/train';
-import { usePlayground } from '../../store/store';
+import { useStore } from '../../store';
 import { Answers } from './Answers';
 import { ConfirmDiscard } from './ConfirmDiscard';
 import { LossChart } from './LossChart';
@@ -12,12 +11,12 @@ import { TrainExplainer } from './TrainExplainer';
 import { ModelStatus, TrainProgress } from './TrainStatus';
 
 function Controls() {
-  const phase = useTrain((s) => s.phase);
-  const modelReady = useTrain((s) => s.model.status === 'ready');
-  const gpuOk = useTrain((s) => s.gpu.status !== 'unavailable');
-  const hasRecord = useTrain((s) => s.record !== null);
-  const { train, pause, resume, stop, reset } = useTrain.getState();
-  const inputOk = usePlayground((s) => s.failure === null && !s.busy);
+  const phase = useStore((s) => s.phase);
+  const modelReady = useStore((s) => s.model.status === 'ready');
+  const gpuOk = useStore((s) => s.gpu.status !== 'unavailable');
+  const hasRecord = useStore((s) => s.record !== null);
+  const { train, pause, resume, stop, reset } = useStore.getState();
+  const inputOk = useStore((s) => s.failure === null && !s.busy);
   const running = phase === 'training' || phase === 'paused' || phase === 'starting';
   return (
     <div className="train-controls" role="group" aria-label="Training controls">
@@ -45,8 +44,8 @@ function Controls() {
 }
 
 function Messages() {
-  const error = useTrain((s) => s.error);
-  const warnings = useTrain((s) => s.warnings);
+  const error = useStore((s) => s.error);
+  const warnings = useStore((s) => s.warnings);
   return (
     <>
       {error && (
@@ -71,8 +70,8 @@ function Messages() {
 }
 
 function ShareLink() {
-  const share = useTrain((s) => s.share);
-  const makeShareLink = useTrain((s) => s.makeShareLink);
+  const share = useStore((s) => s.share);
+  const makeShareLink = useStore((s) => s.makeShareLink);
   return (
     <div className="share">
       <button type="button" onClick={() => void makeShareLink()} data-testid="share">
@@ -89,8 +88,8 @@ function ShareLink() {
 }
 
 export function TrainPanel() {
-  const runs = useTrain((s) => s.runs);
-  const phase = useTrain((s) => s.phase);
+  const runs = useStore((s) => s.runs);
+  const phase = useStore((s) => s.phase);
   return (
     <section className="panel train-panel" aria-labelledby="train-h" data-phase={phase} data-testid="train-panel">
       <div className="panel-head">

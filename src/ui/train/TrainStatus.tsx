@@ -1,7 +1,8 @@
 // Model and GPU status (name, parameters, the model picker with its loading progress; adapter;
 // CPU-fallback and no-WebGPU warnings) and the training progress line (step k of N, tokens/s, ms/step, time left).
-import { describeAdapter } from '../../gpu/device';
-import { isEmbedded, useTrain } from '../../store/train';
+import { useStore } from '../../store';
+import { isEmbedded } from '../../store/slices/model';
+import { describeAdapter } from '../../worker/trainProtocol';
 import { ModelPicker } from './ModelPicker';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MiB`;
@@ -22,8 +23,8 @@ function formatDuration(sec: number): string {
 }
 
 export function ModelStatus() {
-  const model = useTrain((s) => s.model);
-  const gpu = useTrain((s) => s.gpu);
+  const model = useStore((s) => s.model);
+  const gpu = useStore((s) => s.gpu);
   const m = model.loaded;
   return (
     <div className="model-status">
@@ -68,11 +69,11 @@ export function ModelStatus() {
 }
 
 export function TrainProgress() {
-  const progress = useTrain((s) => s.progress);
-  const phase = useTrain((s) => s.phase);
-  const info = useTrain((s) => s.info);
-  const restored = useTrain((s) => s.restored);
-  const hand = useTrain((s) => s.hand);
+  const progress = useStore((s) => s.progress);
+  const phase = useStore((s) => s.phase);
+  const info = useStore((s) => s.info);
+  const restored = useStore((s) => s.restored);
+  const hand = useStore((s) => s.hand);
   if (phase === 'idle') return null;
   if (phase === 'starting') {
     return (

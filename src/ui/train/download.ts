@@ -1,6 +1,6 @@
 // Saving Blobs as files through download links. No zip: each file is its own download, one after
 // another (Chrome may drop a download that starts right after another one).
-import type { ExportedFile } from '../../model/export';
+import type { ExportedFile } from '../../worker/trainProtocol';
 
 const DOWNLOAD_GAP_MS = 250;
 /** Object URLs live this long: the browser reads the Blob when the download starts, not at click time. */

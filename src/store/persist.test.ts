@@ -1,0 +1,89 @@
+// One persistence table, one migration path, one validator per shape (persist.ts, validate.ts).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { PERSISTED, RECORDS, migrate, readPersisted } from './persist';
+import { DEFAULT_SETTINGS, defaultRuns } from './defaults';
+import { validPolicy, validRecord, validRuns, validSettings } from './validate';
+import { decodeShare, encodeShare } from './share';
+import { defaultOptimizer } from '../spec/optimizer';
+
+/** Records exactly as the first version's two persistence modules wrote them (keys input-and-settings/v1, training/v1). */
+const TODAY = {
+  'input-and-settings': {
+    text: '[{"role":"user","content":"hi"}]',
+    sampleIndex: 2,
+    settings: {
+      tokenizerId: 'qwen3',
+      contextLengths: { default: null, llama3: 512, qwen3: null },
+      policy: { mode: 'full', assistantTurns: 'last', trainEndOfTurn: false, roles: { system: false, user: true, assistant: true, template: true }, promptLossWeight: 0.25 },
+    },
+  },
+  training: {
+    optimizer: { ...defaultOptimizer(3_819_776), steps: 12 },
+    runs: defaultRuns(),
+    record: null,
+  },
+};
+
+describe('persistence', () => {
+  it('every persisted field lives in a known record', () => {
+    for (const [k, v] of Object.entries(PERSISTED)) expect(Object.keys(RECORDS), k).toContain(v.record);
+  });
+
+  it("restores today's records field for field", () => {
+    const r = readPersisted(TODAY, DEFAULT_SETTINGS);
+    expect(r.bad).toBe(0);
+    expect(r.patch.text).toBe(TODAY['input-and-settings'].text);
+    expect(r.patch.sampleIndex).toBe(2);
+    expect(r.patch.settings).toEqual(TODAY['input-and-settings'].settings);
+    expect(r.patch.optimizer?.steps).toBe(12);
+    expect(r.patch.optimizerFor).toBeNull();
+    expect(r.patch.runs).toEqual(defaultRuns());
+    expect(r.record).toBeNull();
+  });
+
+  it('a damaged field keeps its default and is counted; the others are restored', () => {
+    const damaged = {
+      'input-and-settings': { ...TODAY['input-and-settings'], sampleIndex: -3, settings: { ...TODAY['input-and-settings'].settings, tokenizerId: '__proto__', contextLengths: { llama3: 'big' } } },
+      training: { ...TODAY.training, runs: [{ id: 1 }], optimizer: { lr: -1 } },
+    };
+    const r = readPersisted(damaged, DEFAULT_SETTINGS);
+    expect(r.patch.text).toBe(TODAY['input-and-settings'].text);
+    expect(r.patch.sampleIndex).toBeUndefined();
+    expect(r.patch.settings?.tokenizerId).toBe('default');
+    expect(r.patch.settings?.contextLengths.llama3).toBeNull();
+    expect(r.patch.settings?.policy).toEqual(TODAY['input-and-settings'].settings.policy);
+    expect(r.patch.runs).toBeUndefined();
+    expect(r.patch.optimizer).toBeUndefined();
+    // sampleIndex, tokenizerId, contextLengths.llama3, runs, optimizer
+    expect(r.bad).toBe(5);
+  });
+
+  it('migration: the current version passes through; unknown versions have no path', () => {
+    const rec = { a: 1 };
+    expect(migrate('training', RECORDS.training, rec)).toBe(rec);
+    expect(migrate('training', RECORDS.training + 1, rec)).toBeNull();
+    expect(migrate('training', 0, rec)).toBeNull();
+  });
+
+  it('validators never throw and never let a prototype key through', () => {
+    fc.assert(
+      fc.property(fc.anything(), (v) => {
+        validSettings(v, DEFAULT_SETTINGS);
+        validRuns(v);
+        validRecord(v);
+        validPolicy(v);
+      }),
+      { numRuns: 300 },
+    );
+    const polluted = JSON.parse('{"mode":"full","assistantTurns":"all","trainEndOfTurn":true,"promptLossWeight":0,"roles":{"__proto__":{"system":true,"user":true,"assistant":true,"template":true}}}');
+    expect(validPolicy(polluted)).toBeNull();
+  });
+
+  it('share links read through the same validators: a damaged field is refused, not applied', async () => {
+    const good = { text: 'x', sampleIndex: 0, settings: DEFAULT_SETTINGS, optimizer: defaultOptimizer(1), runs: defaultRuns() };
+    expect(await decodeShare(await encodeShare(good))).toEqual(good);
+    const bad = { ...good, runs: [{ ...good.runs[0], policy: { ...good.runs[0].policy, promptLossWeight: 7 } }] };
+    await expect(decodeShare(await encodeShare(bad))).rejects.toThrow(/damaged/);
+  });
+});

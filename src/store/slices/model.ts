@@ -1,0 +1,167 @@
+/**
+ * The model slice: the GPU, the model in use and its loading, and weight export. The embedded
+ * model, or what `?model=` names, loads when the page opens; loadModel() loads another (folder URL
+ * or Hub repo id). The model in use stays until the new one has loaded, so a failed load
+ * (offline, unsupported architecture, too large for the GPU) only shows an error. A loaded model's
+ * tokenizer becomes the token view's 'default' tokenizer (setModelTokenizer).
+ */
+import { resolveModelSource } from '../../model/hub';
+import { defaultOptimizer } from '../../spec/optimizer';
+import type { ExportedFile, LoadedModel } from '../../worker/trainProtocol';
+import { trainWorker, trainHooks } from '../clients';
+import type { GpuState, ModelState } from '../types';
+import type { Slice } from '../index';
+
+/** The embedded model's folder (public/models/playground-base/): loads when no `?model=` is given. */
+export const EMBEDDED_MODEL = `${import.meta.env.BASE_URL}models/playground-base/`;
+/** Offered in the model field (small LLaMA-style chat models on the Hub; they need the network). */
+export const MODEL_SUGGESTIONS = ['HuggingFaceTB/SmolLM2-135M-Instruct', 'HuggingFaceTB/SmolLM2-360M-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct'] as const;
+
+/** Whether `m` is the embedded model (its tokenizer is the token view's built-in 'default'). */
+export const isEmbedded = (m: LoadedModel): boolean => m.kind === 'folder' && m.url === resolveModelSource(EMBEDDED_MODEL).baseUrl;
+
+const modelDiscardMessage = (source: string): string =>
+  `Loading ${source} replaces the model the runs were trained from, so their curves, heatmap, answers and weights go once it has loaded (if it fails to load, they stay). Discard the runs and load it?`;
+
+export interface ModelSlice {
+  model: ModelState;
+  gpu: GpuState;
+  /** Run whose weights are being exported, and the last export's error. */
+  exporting: number | null;
+  exportError: string | null;
+  /** Acquire the GPU and load the start-up model (`?model=` or the embedded one). Call once. */
+  startModel(): void;
+  /** Load another model (folder URL or Hub repo id); asks first when runs exist. */
+  loadModel(source: string): void;
+  /** Stop the download in progress; the model in use stays. */
+  cancelLoad(): void;
+  /** Run `run`'s current weights as Hugging Face files (model.safetensors, config.json, tokenizer files). */
+  exportRun(run: number): Promise<ExportedFile[]>;
+}
+
+/** The load whose progress and answer count (older ones were superseded or cancelled). */
+let loadingId = 0;
+
+export const createModelSlice: Slice<ModelSlice> = (set, get) => {
+  function onLoaded(model: LoadedModel, byUser: boolean): void {
+    const s = get();
+    set({
+      model: { status: 'ready', url: model.source, progress: null, loaded: model, error: null },
+      // Defaults follow the model until the user edits a setting.
+      ...(s.optimizerFor !== null ? { optimizer: defaultOptimizer(model.params, s.parse?.sampleCount ?? 1), optimizerFor: model.name } : {}),
+    });
+    // The token view follows a model the user picked (or `?model=`): training tokenizes with that
+    // model's tokenizer, and hand overrides index its tokens. The embedded model at start-up leaves
+    // the user's saved tokenizer choice alone.
+    const embedded = isEmbedded(model);
+    if (byUser || !embedded) {
+      get().setModelTokenizer(embedded ? null : { source: model.source, label: model.name, contextLength: model.config.max_position_embeddings });
+    }
+    if (byUser) {
+      // A reload (or a share link) opens the same model: `?model=` names it, the embedded one needs none.
+      const url = new URL(location.href);
+      if (embedded) url.searchParams.delete('model');
+      else url.searchParams.set('model', model.source);
+      history.replaceState(history.state, '', url);
+    }
+  }
+
+  /** Ask the worker for `source`; the model in use stays until it has loaded. */
+  function startLoad(source: string, byUser: boolean): void {
+    const mine = ++loadingId;
+    set((s) => ({ model: { ...s.model, status: 'loading', url: source, progress: null, error: null } }));
+    trainWorker
+      .request('load', { source: { url: source } }, { onEvent: (p) => mine === loadingId && set((s) => ({ model: { ...s.model, progress: p } })) })
+      .then(
+        (model) => {
+          if (mine !== loadingId) return;
+          if (byUser) get().discardRuns(); // the worker dropped the runs with the old model
+          onLoaded(model, byUser);
+        },
+        (err: unknown) => {
+          if (mine !== loadingId) return; // superseded or cancelled: the page already moved on
+          const message = err instanceof Error ? err.message : String(err);
+          set((s) => ({
+            model: {
+              ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
+              error: `${navigator.onLine ? '' : 'This browser is offline. '}Could not load ${s.model.url}: ${message}`,
+            },
+          }));
+        },
+      );
+  }
+
+  return {
+    model: { status: 'loading', url: '', progress: null, loaded: null, error: null },
+    gpu: { status: 'pending', adapter: null, message: null },
+    exporting: null,
+    exportError: null,
+
+    startModel() {
+      trainHooks.onBroadcast = (e) => {
+        if (e.kind === 'deviceLost') set((s) => ({ error: e.message, phase: s.phase === 'training' || s.phase === 'paused' || s.phase === 'starting' ? 'error' : s.phase }));
+      };
+      trainHooks.onCrash = (message) => set((s) => ({ gpu: s.gpu.status === 'pending' ? { status: 'unavailable', adapter: null, message } : s.gpu }));
+      trainWorker.request('gpu', {}).then(
+        (adapter) => set({ gpu: { status: 'ok', adapter, message: null } }),
+        (err: unknown) => set({ gpu: { status: 'unavailable', adapter: null, message: err instanceof Error ? err.message : String(err) } }),
+      );
+      startLoad(new URLSearchParams(location.search).get('model') ?? EMBEDDED_MODEL, false);
+    },
+    loadModel(source) {
+      const src = source.trim();
+      const current = get().model.loaded;
+      const fail = (error: string) => set((s) => ({ model: { ...s.model, error } }));
+      if (src === '') {
+        fail(`Enter a folder URL ending in / (like ${EMBEDDED_MODEL}) or a Hugging Face repo id (like ${MODEL_SUGGESTIONS[0]}).`);
+        return;
+      }
+      try {
+        resolveModelSource(src);
+      } catch (err) {
+        fail(err instanceof Error ? err.message : String(err));
+        return;
+      }
+      if (current && current.source === src && get().model.status === 'ready') {
+        fail(`${current.name} is already loaded.`);
+        return;
+      }
+      // The runs stay until the new model has loaded: a typo in the field costs nothing.
+      if (get().guard(() => startLoad(src, true), modelDiscardMessage(src), true)) startLoad(src, true);
+    },
+    cancelLoad() {
+      if (get().model.status !== 'loading') return;
+      const cancelled = get().model.url;
+      loadingId++;
+      void trainWorker.request('cancelLoad', {});
+      set((s) => ({
+        model: {
+          ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
+          error: `Loading ${cancelled} was cancelled.`,
+        },
+      }));
+    },
+    async exportRun(run) {
+      const s = get();
+      if (s.restored || (s.phase !== 'done' && s.phase !== 'stopped')) {
+        throw new Error('Download the weights after the training has finished or been stopped (weights are not kept across reloads).');
+      }
+      const spec = s.runs[run];
+      const model = s.model.loaded;
+      if (!spec || !model) throw new Error(`There is no run ${run + 1}.`);
+      set({ exporting: run, exportError: null });
+      try {
+        const files = await trainWorker.request('export', {
+          run,
+          metadata: { run: spec.name, mask_policy: JSON.stringify(spec.policy), base_model: model.source, ...(s.hand ? { hand_overrides: JSON.stringify(s.hand) } : {}) },
+        });
+        set({ exporting: null });
+        return files;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        set({ exporting: null, exportError: `Could not export ${spec.name}: ${message}` });
+        throw err;
+      }
+    },
+  };
+};

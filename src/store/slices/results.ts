@@ -1,0 +1,118 @@
+/**
+ * The results slice: what the trained runs say about the shown sample. The heatmap (per-token
+ * loss, p(target), ||dlogits||, ||d embedding|| of one run at one step) and the answers (the base
+ * model and every run continue the sample from its last assistant turn, streamed as they are
+ * decoded). The prompt comes from the data worker (the page's one tokenizer), the tokens from the
+ * training worker.
+ */
+import { ANSWER_TOKENS, GREEDY, MAX_ANSWER_TOKENS, type HeatmapData, type Sampling } from '../../worker/trainProtocol';
+import { dataWorker, trainWorker } from '../clients';
+import type { AnswersState, HeatMetric } from '../types';
+import type { Slice } from '../index';
+
+export interface ResultsSlice {
+  heatmap: HeatmapData | null;
+  heatBusy: boolean;
+  heatRun: number;
+  heatAt: 'current' | number;
+  heatMetric: HeatMetric;
+  heatError: string | null;
+  answers: AnswersState | null;
+  answersBusy: boolean;
+  answersError: string | null;
+  /** The answers being decoded, by run (-1 = base), while answersBusy. */
+  answersLive: Record<number, string> | null;
+  /** Most tokens each answer may add. */
+  answerTokens: number;
+  /** Greedy by default; temperature > 0 samples with top-k / top-p from the seed. */
+  sampling: Sampling;
+  /** Why the last sampling edit was refused, for the field (null: all fine). */
+  samplingError: string | null;
+
+  requestHeatmap(): void;
+  setHeat(patch: Partial<Pick<ResultsSlice, 'heatRun' | 'heatAt' | 'heatMetric'>>): void;
+  clearHeatmap(): void;
+  requestAnswers(): void;
+  setAnswerTokens(n: number): void;
+  setSampling(patch: Partial<Sampling>): void;
+}
+
+/** The allowed range of each sampling field, for the check and the message. */
+export const SAMPLING_RANGE: Record<keyof Sampling, { min: number; max: number; integer: boolean }> = {
+  temperature: { min: 0, max: 5, integer: false },
+  topK: { min: 0, max: 100_000, integer: true },
+  topP: { min: 0.01, max: 1, integer: false },
+  seed: { min: 0, max: 2 ** 31 - 1, integer: true },
+};
+
+/** Answer requests: the newest one's events and result count. */
+let answersId = 0;
+
+export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
+  heatmap: null,
+  heatBusy: false,
+  heatRun: 0,
+  heatAt: 'current',
+  heatMetric: 'dlogit',
+  heatError: null,
+  answers: null,
+  answersBusy: false,
+  answersError: null,
+  answersLive: null,
+  answerTokens: ANSWER_TOKENS,
+  sampling: GREEDY,
+  samplingError: null,
+
+  requestHeatmap() {
+    const s = get();
+    if (s.restored || s.phase === 'idle' || s.phase === 'starting') return;
+    set({ heatBusy: true, heatError: null });
+    trainWorker.request('evaluate', { run: s.heatRun, at: s.heatAt, sample: s.sampleIndex }).then(
+      (data) => set({ heatmap: data, heatBusy: false, heatError: null }),
+      (err: unknown) => set({ heatBusy: false, heatError: err instanceof Error ? err.message : String(err) }),
+    );
+  },
+  setHeat(patch) {
+    set(patch);
+    const s = get();
+    if (s.heatmap && ('heatRun' in patch || 'heatAt' in patch)) s.requestHeatmap();
+  },
+  clearHeatmap() {
+    set({ heatmap: null, heatError: null });
+  },
+  requestAnswers() {
+    const s = get();
+    if (s.restored || s.phase === 'idle' || s.phase === 'starting' || s.answersBusy) return;
+    const mine = ++answersId;
+    const sample = s.sampleIndex;
+    const sampling = s.sampling;
+    set({ answersBusy: true, answersError: null, answersLive: {} });
+    const fail = (err: unknown) => mine === answersId && set({ answersBusy: false, answersLive: null, answersError: err instanceof Error ? err.message : String(err) });
+    dataWorker.request('prompt', { text: s.startedText, sample, modelTokenizer: s.modelTokenizer }).then((prompt) => {
+      if (mine !== answersId) return;
+      return trainWorker
+        .request('generate', { prompt: prompt.ids, maxNewTokens: s.answerTokens, sampling }, {
+          onEvent: (e) => mine === answersId && set((st) => ({ answersLive: { ...st.answersLive, [e.run]: e.text } })),
+        })
+        .then((answers) => {
+          if (mine !== answersId) return;
+          const st = get();
+          const state: AnswersState = { sample, step: st.progress?.step ?? 0, prompt: prompt.text, reference: prompt.reference, answers, sampling };
+          set({ answers: state, answersBusy: false, answersLive: null, answersError: null, record: st.record ? { ...st.record, answers: state } : st.record });
+        });
+    }).catch(fail);
+  },
+  setAnswerTokens(n) {
+    if (Number.isInteger(n) && n >= 1 && n <= MAX_ANSWER_TOKENS) set({ answerTokens: n });
+  },
+  setSampling(patch) {
+    for (const [k, v] of Object.entries(patch) as [keyof Sampling, number][]) {
+      const r = SAMPLING_RANGE[k];
+      if (!(Number.isFinite(v) && v >= r.min && v <= r.max && (!r.integer || Number.isInteger(v)))) {
+        set({ samplingError: `${k === 'topK' ? 'Top-k' : k === 'topP' ? 'Top-p' : k[0].toUpperCase() + k.slice(1)} must be ${r.integer ? 'a whole number' : 'a number'} from ${r.min} to ${r.max} (got ${v}).` });
+        return;
+      }
+    }
+    set((s) => ({ sampling: { ...s.sampling, ...patch }, samplingError: null }));
+  },
+});

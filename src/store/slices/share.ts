@@ -1,0 +1,47 @@
+/** The share slice: a link carrying the sample and every setting (share.ts encodes it), and applying one. */
+import { decodeShare, shareUrl, type SharedState } from '../share';
+import type { Slice } from '../index';
+
+export interface ShareSlice {
+  share: { url: string | null; message: string | null };
+  makeShareLink(): Promise<void>;
+  /** Apply the state in a share string (asks before discarding runs). */
+  applyShare(encoded: string): Promise<void>;
+}
+
+export const createShareSlice: Slice<ShareSlice> = (set, get) => ({
+  share: { url: null, message: null },
+
+  async makeShareLink() {
+    const s = get();
+    try {
+      const url = await shareUrl({ text: s.text, sampleIndex: s.sampleIndex, settings: s.settings, optimizer: s.optimizer, runs: s.runs });
+      let message = 'Link ready.';
+      try {
+        await navigator.clipboard.writeText(url);
+        message = 'Link copied to the clipboard.';
+      } catch {
+        message = 'Copy the link below (the clipboard is not available here).';
+      }
+      set({ share: { url, message } });
+    } catch (err) {
+      set({ share: { url: null, message: `Could not make a link: ${err instanceof Error ? err.message : String(err)}` } });
+    }
+  },
+  async applyShare(encoded) {
+    let shared: SharedState;
+    try {
+      shared = await decodeShare(encoded, get().settings);
+    } catch (err) {
+      set({ share: { url: null, message: err instanceof Error ? err.message : String(err) } });
+      return;
+    }
+    // Consumed: a reload shows the user's own edits, not the link again.
+    history.replaceState(null, '', location.pathname + location.search);
+    const apply = () => {
+      set({ text: shared.text, sampleIndex: shared.sampleIndex, overrides: {}, settings: shared.settings, runs: shared.runs, optimizer: shared.optimizer, optimizerFor: null, share: { url: null, message: 'Loaded the sample and settings from the link.' } });
+      get().relabel();
+    };
+    if (get().guard(apply)) apply();
+  },
+});

@@ -1,0 +1,123 @@
+/**
+ * The shapes the store holds and persists (the slices in slices/ hold them; validate.ts checks the
+ * persisted ones). Types only: the store's layer rule (scripts/check-imports.mjs) lets it see the
+ * workers only through their protocols.
+ */
+import type { InputError, MaskPolicy } from '../data/types';
+import type { TokenizerId } from '../data/types';
+import type { FailStage } from '../worker/dataProtocol';
+import type { AdapterReport, Answer, LoadedModel, StartedInfo } from '../worker/trainProtocol';
+import type { OptimizerSettings } from '../spec/optimizer';
+
+/** The mask policy minus the hand overrides (those live next to the tokens they index). */
+export type PolicySettings = Omit<MaskPolicy, 'overrides'>;
+
+export interface Settings {
+  tokenizerId: TokenizerId;
+  /** Context length per tokenizer; null = the tokenizer's own limit (dataProtocol.resolveContextLength). */
+  contextLengths: Record<TokenizerId, number | null>;
+  policy: PolicySettings;
+}
+
+export interface Failure {
+  stage: FailStage;
+  error: InputError;
+}
+
+export interface RunSpec {
+  id: string;
+  name: string;
+  color: string;
+  policy: PolicySettings;
+}
+
+export type Phase = 'idle' | 'starting' | 'training' | 'paused' | 'done' | 'stopped' | 'error';
+
+/** One run's curves, one entry per reported step. null = not plotted (non-finite, or no such tokens). */
+export interface RunCurve {
+  step: number[];
+  objective: (number | null)[];
+  response: (number | null)[];
+  prompt: (number | null)[];
+  /** Trained positions so far (cumulative). */
+  trainedTokens: number[];
+  lr: number[];
+}
+
+export interface Progress {
+  /** Steps every run has finished. */
+  step: number;
+  total: number;
+  tokensPerSec: number | null;
+  msPerStep: number | null;
+  etaSec: number | null;
+  /** Cumulative trained tokens per run. */
+  trainedTokens: number[];
+}
+
+export interface LoadProgress {
+  /** The file being read, e.g. 'model.safetensors'. */
+  file: string;
+  /** Bytes of that file so far, and its size (null while unknown). */
+  loaded: number;
+  total: number | null;
+  /** Bytes of every file of this load so far. */
+  bytesReceived: number;
+  /** The file came from the browser's model cache. */
+  cached: boolean;
+}
+
+export interface ModelState {
+  /**
+   * loading: a load is in flight (`loaded` still holds the model in use, if any); ready: `loaded`
+   * is in use; error: no model is loaded (the first load failed).
+   */
+  status: 'loading' | 'ready' | 'error';
+  /** The source being loaded, or the loaded model's. */
+  url: string;
+  progress: LoadProgress | null;
+  loaded: LoadedModel | null;
+  /** Why the last load failed; the model in use (if any) stays. */
+  error: string | null;
+}
+
+export interface GpuState {
+  status: 'pending' | 'ok' | 'unavailable';
+  adapter: AdapterReport | null;
+  message: string | null;
+}
+
+export type HeatMetric = 'loss' | 'prob' | 'dlogit' | 'dembed';
+
+export interface AnswersState {
+  sample: number;
+  /** Steps trained when the answers were generated. */
+  step: number;
+  prompt: string;
+  reference: string | null;
+  answers: Answer[];
+  /** How they were decoded (absent in records saved before sampling existed: greedy). */
+  sampling?: { temperature: number; topK: number; topP: number; seed: number };
+}
+
+/** The first screen's hand overrides a training applied to every run: on which sample, how many tokens. */
+export interface HandApplied {
+  sample: number;
+  tokens: number;
+}
+
+/** A finished (or stopped) comparison: what is saved and restored. */
+export interface TrainingRecord {
+  runs: RunSpec[];
+  optimizer: OptimizerSettings;
+  model: { name: string; params: number };
+  text: string;
+  info: StartedInfo;
+  curves: RunCurve[];
+  reason: 'completed' | 'stopped' | 'error';
+  finishedAt: number;
+  answers: AnswersState | null;
+  warnings: string[];
+  /** Hand overrides the runs were trained with (absent in records saved before they existed). */
+  hand?: HandApplied | null;
+}

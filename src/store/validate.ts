@@ -1,0 +1,97 @@
+/**
+ * One validator per persisted shape: IndexedDB restore (persist.ts) and share links (share.ts) read
+ * through the same functions. Each takes an unknown value and returns it typed, or null when it is
+ * not that shape (the caller then keeps its default and says so); none throws.
+ */
+import { TOKEN_ROLES, type TokenRole, type TokenizerId } from '../data/types';
+import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
+import type { PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
+
+/** Runs a comparison holds at most (one colour each). */
+export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'];
+export const MAX_RUNS = RUN_COLORS.length;
+export const TOKENIZER_IDS: readonly TokenizerId[] = ['default', 'llama3', 'qwen3'];
+/** The context-length field's ceiling for tokenizers with no model behind them. */
+export const MAX_CONTEXT = 1_048_576;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const own = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+
+export function validText(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+export function validSampleIndex(v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
+}
+
+export function validPolicy(v: unknown): PolicySettings | null {
+  if (!isObject(v)) return null;
+  const roles = own(v, 'roles');
+  const ok =
+    (v.mode === 'full' || v.mode === 'response-only') && (v.assistantTurns === 'all' || v.assistantTurns === 'last') &&
+    typeof v.trainEndOfTurn === 'boolean' && typeof v.promptLossWeight === 'number' && v.promptLossWeight >= 0 && v.promptLossWeight <= 1 &&
+    isObject(roles) && TOKEN_ROLES.every((r) => typeof own(roles, r) === 'boolean');
+  if (!ok) return null;
+  return {
+    mode: v.mode as PolicySettings['mode'], assistantTurns: v.assistantTurns as PolicySettings['assistantTurns'],
+    trainEndOfTurn: v.trainEndOfTurn as boolean, promptLossWeight: v.promptLossWeight as number,
+    roles: Object.fromEntries(TOKEN_ROLES.map((r) => [r, own(roles as Record<string, unknown>, r)])) as Record<TokenRole, boolean>,
+  };
+}
+
+/**
+ * Settings field by field over `defaults`: a malformed field keeps its default (and `bad` counts
+ * it), so one damaged value does not cost the rest.
+ */
+export function validSettings(v: unknown, defaults: Settings): { settings: Settings; bad: number } | null {
+  if (!isObject(v)) return null;
+  let bad = 0;
+  const id = own(v, 'tokenizerId');
+  const tokenizerId = TOKENIZER_IDS.find((t) => t === id) ?? (bad++, defaults.tokenizerId);
+  const contextLengths = { ...defaults.contextLengths };
+  const saved = own(v, 'contextLengths');
+  for (const t of TOKENIZER_IDS) {
+    const n = isObject(saved) ? own(saved, t) : undefined;
+    if (n === null || n === undefined) continue;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_CONTEXT) contextLengths[t] = n;
+    else bad++;
+  }
+  const policy = validPolicy(own(v, 'policy')) ?? (bad++, defaults.policy);
+  return { settings: { tokenizerId, contextLengths, policy }, bad };
+}
+
+export function validRuns(v: unknown): RunSpec[] | null {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_RUNS) return null;
+  const runs: RunSpec[] = [];
+  for (const r of v) {
+    if (!isObject(r) || typeof r.id !== 'string' || typeof r.name !== 'string' || typeof r.color !== 'string') return null;
+    const policy = validPolicy(own(r, 'policy'));
+    if (!policy) return null;
+    runs.push({ id: r.id, name: r.name, color: r.color, policy });
+  }
+  return runs;
+}
+
+const SCHEDULES: readonly string[] = ['constant', 'cosine', 'linear'];
+
+/** Missing fields take the defaults (older saves lack newer fields); a wrong value rejects the whole. */
+export function validOptimizer(v: unknown): OptimizerSettings | null {
+  if (!isObject(v)) return null;
+  const o = { ...defaultOptimizer(1), ...(v as Partial<OptimizerSettings>) };
+  return checkOptimizer(o).length === 0 && SCHEDULES.includes(o.schedule) ? o : null;
+}
+
+const numberArray = (v: unknown): boolean => Array.isArray(v) && v.every((x) => x === null || typeof x === 'number');
+
+export function validRecord(v: unknown): TrainingRecord | null {
+  if (!isObject(v)) return null;
+  const runs = validRuns(own(v, 'runs'));
+  const optimizer = validOptimizer(own(v, 'optimizer'));
+  const curves = own(v, 'curves');
+  const info = own(v, 'info');
+  if (!runs || !optimizer || !Array.isArray(curves) || curves.length !== runs.length || !isObject(info)) return null;
+  const curvesOk = curves.every((c) => isObject(c) && ['step', 'objective', 'response', 'prompt', 'trainedTokens', 'lr'].every((k) => numberArray(own(c, k))));
+  if (!curvesOk || typeof v.text !== 'string' || !['completed', 'stopped', 'error'].includes(v.reason as string)) return null;
+  return { ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string => typeof w === 'string') : [] };
+}
