@@ -99,7 +99,7 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 async function run(): Promise<BenchResult> {
   const params = new URLSearchParams(location.search);
   const only = params.get('only');
-  // f16=1 / f16=0 force the engine's f16 weight copies on / off; absent: the adapter's default.
+  // f16=1 / f16=0 force the engine's f16 weight copies on / off; absent: the engine's default (off).
   const f16 = params.get('f16');
   const f16Weights = f16 === '1' ? true : f16 === '0' ? false : undefined;
   const probe = await acquireDevice();

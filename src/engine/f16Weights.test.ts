@@ -3,8 +3,9 @@
  * projection matrices, accumulate in f32, and AdamW updates the f32 master weights, after which the
  * copies are rewritten. Checked against the Float64 reference run on the very f16 values the GPU
  * holds, so the usual kernel tolerance applies; plus the copies' refresh after setParameters and
- * after every step. The CPU adapter here has no `shader-f16`: the kernels do not need it
- * (pack2x16float / unpack2x16float are core WGSL), so the tests force the option on.
+ * after every step. The option is off by default everywhere; the CPU adapter here has no
+ * `shader-f16`, which the kernels do not need (pack2x16float / unpack2x16float are core WGSL), so
+ * the tests force the option on.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
@@ -13,6 +14,7 @@ import { readTensors } from '../gpu/buffers';
 import { MICRO_CONFIG } from '../spec/config';
 import { defaultF16Weights, DEFAULT_TRAIN_SETTINGS, Engine } from './trainer';
 import { isF16Weight, memoryEstimate } from './layout';
+import { DEFAULT_MATMUL_TILES } from './ops/matmul';
 import { randomModel, testBatch } from '../reference/testkit';
 import { backward, createModel, crossEntropy, forward, setParams, tensorView } from '../reference/model';
 import { paramTable } from '../spec/params';
@@ -49,10 +51,18 @@ function expectCopiesOf(copies: Record<string, Float64Array>, master: Record<str
 }
 
 describe('f16 weight storage', () => {
-  it('is off by default on an adapter without shader-f16, and the size table counts the copies', async () => {
+  it('is off by default, with or without shader-f16, and the size table counts the copies', async () => {
     expect(gpu.adapter.features.includes('shader-f16')).toBe(false);
     expect(defaultF16Weights(gpu.adapter)).toBe(false);
-    expect(defaultF16Weights({ ...gpu.adapter, features: [...gpu.adapter.features, 'shader-f16'] })).toBe(true);
+    const withF16 = { ...gpu.adapter, features: [...gpu.adapter.features, 'shader-f16'] };
+    expect(defaultF16Weights(withF16)).toBe(false);
+    // An engine left to its default keeps f32 weights only, even where the adapter reports shader-f16.
+    const ref = randomModel(MICRO_CONFIG, 3);
+    const weights = Object.fromEntries(ref.layout.slots.map((s) => [s.name, Float32Array.from(tensorView(ref.layout, ref.params, s.name))]));
+    const plain = await Engine.create({ gpu: { ...gpu, adapter: withF16 }, config: MICRO_CONFIG, B: 2, T: 8, weights, matmulTiles: DEFAULT_MATMUL_TILES });
+    expect(plain.f16Weights).toBe(false);
+    expect(plain.layout.slots.weights_f16.size).toBe(0);
+    plain.destroy();
     const matrices = paramTable(MICRO_CONFIG).filter((s) => isF16Weight(s.name));
     expect(matrices.length).toBe(7 * MICRO_CONFIG.num_hidden_layers);
     expect(new Set(matrices.map((s) => s.name.replace(/^model\.layers\.\d+\./, '')))).toEqual(new Set(
