@@ -417,4 +417,16 @@ test('one source of labels: with a cut, a hand override and a prompt weight, tra
   const trained = Number(await page.getByTestId('run-row-2').getAttribute('data-trained'));
   console.log(`one source of labels: view ${viewTrained} trained tokens, run C trained ${trained}`);
   expect(trained).toBe(viewTrained);
+
+  // Answers: a sampling value out of range is refused next to its field; a valid one is used and said.
+  await expect(page.getByTestId('answer-base')).toBeVisible({ timeout: 120_000 });
+  await page.getByTestId('answer-tokens').fill('4');
+  await page.getByTestId('sampling-topP').fill('5');
+  await expect(page.getByTestId('sampling')).toContainText('Top-p must be a number from 0.01 to 1 (got 5).');
+  await page.getByTestId('sampling-topP').fill('0.9');
+  await expect(page.getByTestId('sampling')).not.toContainText('Top-p must be');
+  await page.getByTestId('sampling-temperature').fill('0.8');
+  await page.getByTestId('sampling-seed').fill('7');
+  await page.getByTestId('generate-answers').click();
+  await expect(page.getByTestId('answers')).toContainText('sampled at temperature 0.8, top-k 0, top-p 0.9, seed 7', { timeout: 120_000 });
 });
