@@ -6,7 +6,9 @@
 import type { InputError, MaskPolicy } from '../data/types';
 import type { TokenizerId } from '../data/types';
 import type { FailStage } from '../worker/dataProtocol';
-import type { AdapterReport, Answer, LoadedModel, StartedInfo } from '../worker/trainProtocol';
+import type { AdapterReport, Answer, LoadedModel, LoadProgress, StartedInfo } from '../worker/trainProtocol';
+
+export type { LoadProgress };
 import type { OptimizerSettings } from '../spec/optimizer';
 
 /** The mask policy minus the hand overrides (those live next to the tokens they index). */
@@ -53,18 +55,6 @@ export interface Progress {
   etaSec: number | null;
   /** Cumulative trained tokens per run. */
   trainedTokens: number[];
-}
-
-export interface LoadProgress {
-  /** The file being read, e.g. 'model.safetensors'. */
-  file: string;
-  /** Bytes of that file so far, and its size (null while unknown). */
-  loaded: number;
-  total: number | null;
-  /** Bytes of every file of this load so far. */
-  bytesReceived: number;
-  /** The file came from the browser's model cache. */
-  cached: boolean;
 }
 
 export interface ModelState {
