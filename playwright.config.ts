@@ -14,7 +14,8 @@ export const CHROMIUM_LAUNCH = {
   ],
 };
 
-const PORT = 4319;
+// PLAYWRIGHT_PORT lets two test runs share a machine (each starts its own dev server).
+const PORT = Number(process.env.PLAYWRIGHT_PORT ?? 4319);
 export default defineConfig({
   testDir: 'e2e',
   timeout: 180_000,
