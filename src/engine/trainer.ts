@@ -82,6 +82,15 @@ export function defaultF16Weights(_adapter: AdapterReport): boolean {
 }
 
 /** A step report with what the GPU engine adds to the reference's. */
+/** A run's whole optimizer state (Engine.getTrainingState): enough to continue bit for bit. */
+export interface TrainingState {
+  parameters: Record<string, Float32Array>;
+  adamM: Record<string, Float32Array>;
+  adamV: Record<string, Float32Array>;
+  /** (STEP_STATE_WORDS,) raw words of the step state: norm, clip, non-finite flag, AdamW step. */
+  stepState: Uint32Array;
+}
+
 export interface EngineStepReport extends StepReport {
   /** trainStep call number, 1-based (counts skipped steps too); `step` is the same number. */
   step: number;
@@ -267,6 +276,45 @@ export class Engine {
   /** Current weights by HF name (Float32Array each). */
   getParameters(): Promise<Record<string, Float32Array>> {
     return this.readNamed('parameters');
+  }
+
+  /**
+   * Everything a run needs to continue exactly where it is: the weights, both AdamW moments (by HF
+   * name) and the step state (AdamW's step count among its words). Queued behind the steps
+   * submitted so far, so it is the state after the last of them.
+   */
+  getTrainingState(): Promise<TrainingState> {
+    return this.serial(async () => {
+      const specs = paramTable(this.config);
+      const cats = ['parameters', 'adam_m', 'adam_v'] as const;
+      const data = await readTensors(this.device, [...cats.flatMap((c) => specs.map((s) => this.mem.tensor(c, s.name))), this.mem.tensor('scratch', 'stepState')]);
+      const named = (k: number) => Object.fromEntries(specs.map((s, i) => [s.name, new Float32Array(data[k * specs.length + i])]));
+      return { parameters: named(0), adamM: named(1), adamV: named(2), stepState: new Uint32Array(data[cats.length * specs.length]) };
+    });
+  }
+
+  /** Puts back a getTrainingState() result: the next step continues from it (gradients cleared). */
+  setTrainingState(state: TrainingState): void {
+    checkWeights(this.config, state.parameters);
+    checkWeights(this.config, state.adamM);
+    checkWeights(this.config, state.adamV);
+    const specs = paramTable(this.config);
+    const copies = ([['parameters', state.parameters], ['adam_m', state.adamM], ['adam_v', state.adamV]] as const).flatMap(([c, t]) =>
+      specs.map((s) => [c, s.name, t[s.name].slice()] as const),
+    );
+    const stepState = state.stepState.slice();
+    void this.serial(() => {
+      for (const [c, name, data] of copies) writeTensor(this.device, this.mem.tensor(c, name), data);
+      writeTensor(this.device, this.mem.tensor('scratch', 'stepState'), stepState);
+      const enc = this.device.createCommandEncoder({ label: 'Engine.setTrainingState.encoder' });
+      for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
+      if (this.program.packWeights.length) {
+        const pass = enc.beginComputePass({ label: 'Engine.packWeights.pass' });
+        encode(pass, this.program.packWeights);
+        pass.end();
+      }
+      this.device.queue.submit([enc.finish()]);
+    });
   }
 
   /** The gradients of the last step (cleared at the start of each step). */
