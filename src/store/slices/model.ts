@@ -2,10 +2,14 @@
  * The model slice: the GPU, the model in use and its loading, and weight export. The embedded
  * model, or what `?model=` names, loads when the page opens; loadModel() loads another (folder URL
  * or Hub repo id). The model in use stays until the new one has loaded, so a failed load
- * (offline, unsupported architecture, too large for the GPU) only shows an error. A loaded model's
- * tokenizer becomes the token view's 'default' tokenizer (setModelTokenizer).
+ * (offline, unsupported architecture, too large for the GPU) only shows an error. When runs exist,
+ * loading another model would discard them, so the source's config.json is read and checked first
+ * (checkSource): a typo, a missing folder, an unsupported architecture or an offline Hub only shows
+ * the error next to the field, and only a model that can load asks to discard the runs. A loaded
+ * model's tokenizer becomes the token view's 'default' tokenizer (setModelTokenizer).
  */
-import { resolveModelSource } from '../../model/hub';
+import { llamaConfigFromHf } from '../../model/hfConfig';
+import { fetchModelFile, resolveModelSource } from '../../model/hub';
 import { defaultOptimizer } from '../../spec/optimizer';
 import type { ExportedFile, LoadedModel } from '../../worker/trainProtocol';
 import { trainWorker, trainHooks } from '../clients';
@@ -41,6 +45,37 @@ export interface ModelSlice {
 
 /** The load whose progress and answer count (older ones were superseded or cancelled). */
 let loadingId = 0;
+/** The source check whose answer counts (a newer Load click supersedes it). */
+let checkingId = 0;
+
+/** A failed load's message, in the same words whether the source check or the worker failed. */
+const loadError = (source: string, message: string): string => `${navigator.onLine ? '' : 'This browser is offline. '}Could not load ${source}: ${message}`;
+
+/**
+ * Reads and checks `source`'s config.json (a few KiB; Hub files land in the model cache the
+ * worker reads next): null when it names a model this engine runs, else why not. The memory
+ * check needs the GPU's limits and stays with the worker.
+ */
+async function checkSource(source: string): Promise<string | null> {
+  const loc = resolveModelSource(source);
+  if (loc.kind === 'hub' && !navigator.onLine) {
+    return loadError(source, 'it is on the Hugging Face Hub, which needs the network. Go online, or load a folder model such as the embedded one.');
+  }
+  try {
+    const where = loc.kind === 'hub' ? `${loc.repo}/config.json` : `${loc.baseUrl}config.json`;
+    const bytes = await fetchModelFile(loc, 'config.json');
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (err) {
+      throw new Error(`${where} is not valid JSON (${err instanceof Error ? err.message : String(err)}). Check the file, or pick another model.`);
+    }
+    llamaConfigFromHf(json, where);
+    return null;
+  } catch (err) {
+    return loadError(source, err instanceof Error ? err.message : String(err));
+  }
+}
 
 export const createModelSlice: Slice<ModelSlice> = (set, get) => {
   function onLoaded(model: LoadedModel, byUser: boolean): void {
@@ -84,7 +119,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
           set((s) => ({
             model: {
               ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
-              error: `${navigator.onLine ? '' : 'This browser is offline. '}Could not load ${s.model.url}: ${message}`,
+              error: loadError(s.model.url, message),
             },
           }));
         },
@@ -126,8 +161,19 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
         fail(`${current.name} is already loaded.`);
         return;
       }
-      // The runs stay until the new model has loaded: a typo in the field costs nothing.
-      if (get().guard(() => startLoad(src, true), modelDiscardMessage(src), true)) startLoad(src, true);
+      const mine = ++checkingId;
+      if (!get().runsExist()) {
+        startLoad(src, true);
+        return;
+      }
+      // Runs exist: ask to discard them only for a model that can load. Even then they stay until
+      // it has loaded (keepRuns), so a failure later (download, GPU memory) costs nothing either.
+      set((s) => ({ model: { ...s.model, error: null } }));
+      void checkSource(src).then((error) => {
+        if (mine !== checkingId) return; // the user pressed Load again
+        if (error !== null) fail(error);
+        else if (get().guard(() => startLoad(src, true), modelDiscardMessage(src), true)) startLoad(src, true);
+      });
     },
     cancelLoad() {
       if (get().model.status !== 'loading') return;

@@ -1,6 +1,9 @@
 // "Train and compare": model and GPU status, the runs and their masks, the optimizer, the controls,
 // progress, live curves, the latest numbers, answers, share link and the discard dialog.
-import { useStore } from '../../store';
+import { useMemo } from 'react';
+import { useStore, type PolicySettings, type RunSpec } from '../../store';
+import { IGNORE_INDEX } from '../../spec/loss';
+import type { LabelColumns } from '../../worker/dataProtocol';
 import { Answers } from './Answers';
 import { ConfirmDiscard } from './ConfirmDiscard';
 import { LossChart } from './LossChart';
@@ -10,6 +13,64 @@ import { RunTable } from './RunTable';
 import { TrainExplainer } from './TrainExplainer';
 import { ModelStatus, TrainProgress } from './TrainStatus';
 
+/** Whether two masks label every token alike (roles count only in full mode). */
+function sameMask(a: PolicySettings, b: PolicySettings): boolean {
+  const roles = a.mode === 'response-only' || (Object.keys(a.roles) as (keyof PolicySettings['roles'])[]).every((r) => a.roles[r] === b.roles[r]);
+  return a.mode === b.mode && a.assistantTurns === b.assistantTurns && a.trainEndOfTurn === b.trainEndOfTurn && a.promptLossWeight === b.promptLossWeight && roles;
+}
+
+/** What untrainedRuns reads from the store. */
+interface ShownSample {
+  labels: LabelColumns | null;
+  /** The view shows the run's tokens: no failure, the model's tokenizer ('default'). */
+  current: boolean;
+  samples: number;
+  sampleIndex: number;
+  viewMask: PolicySettings;
+  runs: RunSpec[];
+  modelPositions: number | null;
+}
+
+interface Untrained {
+  /** Names of the runs that would train 0 tokens. */
+  runs: string[];
+  /** Every run trains nothing on the only sample: training would update nothing at all. */
+  all: boolean;
+  /** Where and why, and what to do. */
+  text: string;
+}
+
+/**
+ * Before training: the runs that would train nothing on the shown sample, and why. A run with the
+ * token view's mask gets the view's labels (training tokenizes the same way, with the same cut), so
+ * when no position from 1 to the cut has a label, that run has nothing to learn from this sample.
+ * Null when every such run has something, or when the view cannot tell (another tokenizer is shown).
+ */
+function untrainedRuns({ labels, current, samples, sampleIndex, viewMask, runs, modelPositions }: ShownSample): Untrained | null {
+  if (!labels || !current) return null;
+  const kept = labels.context.cutAt ?? labels.labels.length;
+  // Position 0 predicts nothing (the HF shift): training counts labels from position 1.
+  for (let i = 1; i < kept; i++) if (labels.labels[i] !== IGNORE_INDEX) return null;
+  const names = runs.filter((r) => sameMask(r.policy, viewMask)).map((r) => r.name);
+  if (names.length === 0) return null;
+  const where = samples === 1 ? 'this sample' : `sample ${sampleIndex + 1} of ${samples}`;
+  const atLimit = labels.contextLength === modelPositions;
+  const cut = labels.context.cutAt !== null && labels.context.trainedRemoved > 0;
+  const why = cut
+    ? `the context cut at ${labels.context.cutAt} tokens drops every token the mask trains${atLimit ? ` (the model has ${modelPositions} positions)` : ''}`
+    : 'the mask trains none of its tokens';
+  const fix = cut && atLimit ? 'Shorten the conversation or pick another mask: the context cannot grow past the model\'s positions.'
+    : cut ? 'Shorten the conversation, raise the context length, or pick another mask.' : 'Add an assistant turn or pick another mask.';
+  const all = samples === 1 && names.length === runs.length;
+  const then = all ? 'Train is off: no run has a token to learn from.'
+    : samples === 1 ? `${names.length === 1 ? 'Its' : 'Their'} steps would update nothing; the other runs train as usual.` : null;
+  const who = names.length === 1 ? `${names[0]} has` : `${names.join(', ')} have`;
+  return {
+    runs: names, all,
+    text: [`${who} the token view's mask and would train 0 tokens on ${where}: ${why}.`, then, fix].filter(Boolean).join(' '),
+  };
+}
+
 function Controls() {
   const phase = useStore((s) => s.phase);
   const modelReady = useStore((s) => s.model.status === 'ready');
@@ -17,29 +78,47 @@ function Controls() {
   const hasRecord = useStore((s) => s.record !== null);
   const { train, pause, resume, stop, reset } = useStore.getState();
   const inputOk = useStore((s) => s.failure === null && !s.busy);
+  const labels = useStore((s) => s.labels);
+  const current = useStore((s) => !s.stale && s.failure === null && s.settings.tokenizerId === 'default');
+  const samples = useStore((s) => s.parse?.sampleCount ?? 1);
+  const sampleIndex = useStore((s) => s.sampleIndex);
+  const viewMask = useStore((s) => s.settings.policy);
+  const runs = useStore((s) => s.runs);
+  const modelPositions = useStore((s) => s.modelTokenizer?.contextLength ?? null);
+  const untrained = useMemo(
+    () => untrainedRuns({ labels, current, samples, sampleIndex, viewMask, runs, modelPositions }),
+    [labels, current, samples, sampleIndex, viewMask, runs, modelPositions],
+  );
   const running = phase === 'training' || phase === 'paused' || phase === 'starting';
   return (
-    <div className="train-controls" role="group" aria-label="Training controls">
-      <button type="button" className="primary" onClick={train} disabled={!modelReady || !gpuOk || running || !inputOk} data-testid="train">
-        {phase === 'idle' ? 'Train' : 'Train again'}
-      </button>
-      {phase === 'paused' ? (
-        <button type="button" onClick={resume} data-testid="resume">
-          Resume
+    <>
+      <div className="train-controls" role="group" aria-label="Training controls">
+        <button type="button" className="primary" onClick={train} disabled={!modelReady || !gpuOk || running || !inputOk || untrained?.all === true} data-testid="train">
+          {phase === 'idle' ? 'Train' : 'Train again'}
         </button>
-      ) : (
-        <button type="button" onClick={pause} disabled={phase !== 'training'} data-testid="pause">
-          Pause
+        {phase === 'paused' ? (
+          <button type="button" onClick={resume} data-testid="resume">
+            Resume
+          </button>
+        ) : (
+          <button type="button" onClick={pause} disabled={phase !== 'training'} data-testid="pause">
+            Pause
+          </button>
+        )}
+        <button type="button" onClick={stop} disabled={!running} data-testid="stop">
+          Stop
         </button>
+        <button type="button" onClick={reset} disabled={phase === 'idle' && !hasRecord} data-testid="reset">
+          Reset
+        </button>
+        {!inputOk && <span className="muted small">Fix the sample above to train.</span>}
+      </div>
+      {untrained && !running && (
+        <p className="message warn train-untrained" role="status" data-testid="train-untrained">
+          {untrained.text}
+        </p>
       )}
-      <button type="button" onClick={stop} disabled={!running} data-testid="stop">
-        Stop
-      </button>
-      <button type="button" onClick={reset} disabled={phase === 'idle' && !hasRecord} data-testid="reset">
-        Reset
-      </button>
-      {!inputOk && <span className="muted small">Fix the sample above to train.</span>}
-    </div>
+    </>
   );
 }
 

@@ -68,7 +68,20 @@ export function ModelStatus() {
   );
 }
 
+/** Runs whose prepared data holds no trained label (the worker's count at start): said once, not once per step. */
+function UntrainedAtStart({ names }: { names: string[] }) {
+  if (names.length === 0) return null;
+  const one = names.length === 1;
+  return (
+    <p className="message warn" role="status" data-testid="runs-untrained">
+      {one ? `${names[0]} has` : `${names.join(', ')} have`} no trained token in the data (every label is -100 after the mask and
+      the context cut), so {one ? 'its' : 'their'} steps update nothing and {one ? 'its curve stays' : 'their curves stay'} empty.
+    </p>
+  );
+}
+
 export function TrainProgress() {
+  const runs = useStore((s) => s.runs);
   const progress = useStore((s) => s.progress);
   const phase = useStore((s) => s.phase);
   const info = useStore((s) => s.info);
@@ -113,6 +126,7 @@ export function TrainProgress() {
           {hand && ` · ${hand.tokens} hand override${hand.tokens === 1 ? '' : 's'} on sample ${hand.sample + 1}, applied to every run`}
         </p>
       )}
+      <UntrainedAtStart names={(info?.trainedPerRun ?? []).flatMap((n, r) => (n === 0 ? [runs[r]?.name ?? `Run ${r + 1}`] : []))} />
     </div>
   );
 }
