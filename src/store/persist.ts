@@ -9,9 +9,10 @@
  * key present is read and taken through MIGRATIONS one version at a time up to the current one;
  * a record from a version with no migration is dropped with a note, never half-applied.
  *
- * Not persisted, on purpose: hand overrides (they refer to token indices of one exact
- * tokenization), worker results, busy/error state, and the trained weights (tens of MB per run;
- * a reload frees the GPU, so a restored record's heatmap and answers are the ones saved with it).
+ * Not persisted here, on purpose: the view's hand overrides (they refer to token indices of one
+ * exact tokenization; a training's own overrides travel in its record), worker results and
+ * busy/error state. The trained weights (tens of MB per run) are saved by the training worker in
+ * the Origin Private File System (src/worker/checkpoints.ts); the record names them.
  */
 import { openDB, type IDBPDatabase } from 'idb';
 import { validOptimizer, validRecord, validRuns, validSampleIndex, validSettings, validText } from './validate';

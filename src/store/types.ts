@@ -96,7 +96,27 @@ export interface HandApplied {
   tokens: number;
 }
 
-/** A finished (or stopped) comparison: what is saved and restored. */
+/** Where a training's weights are saved (src/worker/checkpoints.ts) and up to which step. */
+export interface SavedWeights {
+  id: string;
+  step: number;
+  bytes: number;
+  /** Runs whose saved weights the user forgot (their curves stay). */
+  forgotten: number[];
+}
+
+/** What the data was prepared with, so a resumed training gets the very same labels. */
+export interface PreparedWith {
+  /** The user's context length for the model's tokenizer (null: the model's). */
+  contextLength: number | null;
+  /** The hand overrides, in full (HandApplied only counts them). */
+  hand: { sample: number; tokens: Record<number, 'train' | 'mask'>; ids: number[] } | null;
+}
+
+/**
+ * A comparison: what is saved and restored. Written when a training finishes or stops, and at
+ * every checkpoint while it runs (reason 'running'), so a reload resumes it.
+ */
 export interface TrainingRecord {
   runs: RunSpec[];
   optimizer: OptimizerSettings;
@@ -104,10 +124,13 @@ export interface TrainingRecord {
   text: string;
   info: StartedInfo;
   curves: RunCurve[];
-  reason: 'completed' | 'stopped' | 'error';
+  reason: 'completed' | 'stopped' | 'error' | 'running';
   finishedAt: number;
   answers: AnswersState | null;
   warnings: string[];
   /** Hand overrides the runs were trained with (absent in records saved before they existed). */
   hand?: HandApplied | null;
+  /** The saved weights (absent before weights were saved, or when saving failed). */
+  saved?: SavedWeights | null;
+  prepared?: PreparedWith;
 }

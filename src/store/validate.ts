@@ -33,10 +33,13 @@ export function validPolicy(v: unknown): PolicySettings | null {
     typeof v.trainEndOfTurn === 'boolean' && typeof v.promptLossWeight === 'number' && v.promptLossWeight >= 0 && v.promptLossWeight <= 1 &&
     isObject(roles) && TOKEN_ROLES.every((r) => typeof own(roles, r) === 'boolean');
   if (!ok) return null;
+  // Fields in the order the page writes them: a restored policy serialises as the original did
+  // (the exported weights' metadata quotes it).
   return {
     mode: v.mode as PolicySettings['mode'], assistantTurns: v.assistantTurns as PolicySettings['assistantTurns'],
-    trainEndOfTurn: v.trainEndOfTurn as boolean, promptLossWeight: v.promptLossWeight as number,
+    trainEndOfTurn: v.trainEndOfTurn as boolean,
     roles: Object.fromEntries(TOKEN_ROLES.map((r) => [r, own(roles as Record<string, unknown>, r)])) as Record<TokenRole, boolean>,
+    promptLossWeight: v.promptLossWeight as number,
   };
 }
 
@@ -92,6 +95,17 @@ export function validRecord(v: unknown): TrainingRecord | null {
   const info = own(v, 'info');
   if (!runs || !optimizer || !Array.isArray(curves) || curves.length !== runs.length || !isObject(info)) return null;
   const curvesOk = curves.every((c) => isObject(c) && ['step', 'objective', 'response', 'prompt', 'trainedTokens', 'lr'].every((k) => numberArray(own(c, k))));
-  if (!curvesOk || typeof v.text !== 'string' || !['completed', 'stopped', 'error'].includes(v.reason as string)) return null;
-  return { ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string => typeof w === 'string') : [] };
+  if (!curvesOk || typeof v.text !== 'string' || !['completed', 'stopped', 'error', 'running'].includes(v.reason as string)) return null;
+  const saved = own(v, 'saved');
+  const savedOk =
+    isObject(saved) && typeof saved.id === 'string' && Number.isInteger(saved.step) && (saved.step as number) >= 0 &&
+    typeof saved.bytes === 'number' && Array.isArray(saved.forgotten) && saved.forgotten.every((r) => Number.isInteger(r));
+  const prepared = own(v, 'prepared');
+  const preparedOk = isObject(prepared) && (prepared.contextLength === null || Number.isInteger(prepared.contextLength)) && (prepared.hand === null || isObject(prepared.hand));
+  return {
+    ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string => typeof w === 'string') : [],
+    // Without a readable place and preparation the weights cannot be used: the curves still are.
+    saved: savedOk && preparedOk ? (saved as unknown as TrainingRecord['saved']) : null,
+    prepared: preparedOk ? (prepared as unknown as TrainingRecord['prepared']) : undefined,
+  };
 }

@@ -75,6 +75,12 @@ describe('worker protocol', () => {
     close();
   });
 
+  it('a request field named like the envelope (id, type) is refused, not silently overwritten', async () => {
+    const { client, close } = connect();
+    await expect(client.request('add', { a: 1, b: 2, id: 'mine' } as unknown as { a: number; b: number })).rejects.toThrow(/field named id or type/);
+    close();
+  });
+
   it('results can transfer their buffers', async () => {
     const { client, close } = connect();
     const b = await client.request('bytes', { n: 16 });

@@ -66,6 +66,8 @@ export class WorkerClient<P extends Protocol, B = never> {
   ) {}
 
   request<K extends keyof P & string>(type: K, req: P[K]['req'], opts: RequestOptions<EventOf<P, K>> = {}): Promise<P[K]['res']> {
+    // The envelope owns `type` and `id`: a request field of that name would be overwritten.
+    if (Object.hasOwn(req, 'id') || Object.hasOwn(req, 'type')) return Promise.reject(new Error(`request "${type}" has a field named id or type; rename it (the envelope uses them)`));
     const id = ++this.nextId;
     return new Promise<P[K]['res']>((resolve, reject) => {
       this.open.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: opts.onEvent as ((e: unknown) => void) | undefined });

@@ -20,6 +20,8 @@ import { defaultF16Weights } from '../engine/trainer';
 import { IGNORE_INDEX } from '../spec/loss';
 import { checkOptimizer } from '../spec/optimizer';
 import type { TokenTable } from './dataProtocol';
+import type { TrainingState } from '../engine/trainer';
+import { forgetCheckpoint, forgetOthers, loadCheckpoint, saveCheckpoint } from './checkpoints';
 import { Transfer, serve, type RequestOf } from './protocol';
 import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
 import { MAX_ANSWER_TOKENS, type Answer, type HeatmapData, type LoadedModel, type TrainBroadcast, type TrainProtocol } from './trainProtocol';
@@ -43,6 +45,12 @@ let training: Promise<unknown> | null = null;
 /** What the running session was prepared with: the token table and stop ids for answers. */
 let vocab: TokenTable | null = null;
 let stopIds: number[] = [];
+/** The running training's id (its saved weights), and the runs whose saved weights were forgotten. */
+let trainingId: string | null = null;
+const forgotten = new Set<number>();
+
+/** A checkpoint every tenth of the steps: a reload or a lost device costs at most that much. */
+const checkpointEvery = (steps: number) => Math.max(1, Math.ceil(steps / 10));
 /** A start is building its engines; a stop that arrives meanwhile ends the run at once. */
 let starting = false;
 let stopWhenStarted = false;
@@ -72,21 +80,35 @@ const rpc = serve<TrainProtocol, TrainBroadcast>({
     else stopWhenStarted = starting;
   },
   reset,
+  forget: async (m) => {
+    if (m.training === trainingId && m.run !== null) forgotten.add(m.run);
+    const meta = await forgetCheckpoint(m.training, m.run);
+    return { bytes: meta?.bytes ?? 0 };
+  },
+  loseDevice: async () => (await gpu()).device.destroy(),
   evaluate: heatmap,
   generate: answers,
   export: exportRun,
 });
 
+/** The device; after a loss the next call acquires a new one (the runs come back from their checkpoint). */
 function gpu(): Promise<Gpu> {
   if (!gpuPromise) {
-    gpuPromise = acquireDevice();
-    gpuPromise.then(
+    const p = acquireDevice();
+    gpuPromise = p;
+    p.then(
       (g) => {
         void g.device.lost.then((info) => {
-          if (info.reason !== 'destroyed') rpc.broadcast({ kind: 'deviceLost', message: `The GPU device was lost (${info.reason}): ${info.message}. Reload the page to train again.` });
+          if (gpuPromise === p) gpuPromise = null;
+          // The engines lived on that device: drop them (their state is in the last checkpoint).
+          session?.stop();
+          session = null;
+          rpc.broadcast({ kind: 'deviceLost', message: `The GPU device was lost (${info.reason === 'destroyed' ? 'destroyed' : info.reason}${info.message ? `: ${info.message}` : ''}).` });
         });
       },
-      () => undefined, // the `gpu` request reports it
+      () => {
+        if (gpuPromise === p) gpuPromise = null; // the `gpu` request reports it; try again next time
+      },
     );
   }
   return gpuPromise;
@@ -142,9 +164,25 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
     throw new Error(`${runs} run${runs === 1 ? '' : 's'} of ${md.loaded.name} at batch ${B} × ${T} tokens do not fit this GPU (${mib(memoryBytes)} in all): ${fit.message ?? fit.problems.join('; ')}`);
   }
   const snapshotCount = Math.min(MAX_SNAPSHOTS, Math.floor(SNAPSHOT_BUDGET_BYTES / (md.loaded.bytes * runs)));
-  const snapshotSteps = pickSnapshotSteps(m.optimizer.steps, snapshotCount);
+  const from = m.resume?.step ?? 0;
+  const snapshotSteps = pickSnapshotSteps(m.optimizer.steps, snapshotCount).filter((k) => k > from);
+  let resume: { step: number; states: (TrainingState | null)[] } | undefined;
+  forgotten.clear();
+  if (m.resume) {
+    const saved = await loadCheckpoint(m.resume.id).catch((err: unknown) => {
+      throw new Error(`Could not read the saved weights: ${messageOf(err)}`);
+    });
+    if (saved.meta.step !== m.resume.step) throw new Error(`The saved weights are from step ${saved.meta.step}, not ${m.resume.step}.`);
+    resume = { step: saved.meta.step, states: saved.states };
+    saved.meta.forgotten.forEach((r) => forgotten.add(r));
+  } else {
+    // A new training: the saved weights of earlier ones go (the page asked before discarding them).
+    await forgetOthers(null).catch(() => undefined);
+  }
+  trainingId = m.training;
   session = await TrainingSession.create({
     gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer, padId: m.data.padId, snapshotSteps,
+    resume, checkpointEvery: checkpointEvery(m.optimizer.steps),
   }).catch((err) => {
     throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
   });
@@ -157,8 +195,17 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
     info: { samples: prepared.length, cutSamples: prepared.filter((s) => s.fullLength > s.ids.length).length, B, T, memoryBytes, snapshotSteps, trainedPerRun },
   });
   const s = session;
+  const id = m.training;
+  const save = async (step: number, states: TrainingState[]) => {
+    try {
+      const meta = await saveCheckpoint(id, step, states, [...forgotten]);
+      emit({ kind: 'checkpoint', step, bytes: meta.bytes });
+    } catch (err) {
+      emit({ kind: 'checkpointFailed', step, message: messageOf(err) });
+    }
+  };
   const done = s
-    .train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }))
+    .train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save)
     .then(
       (reason) => ({ reason, steps: s.completed }),
       (err) => ({ reason: 'error' as const, steps: s.completed, message: messageOf(err) }),
@@ -196,6 +243,7 @@ async function exportRun(m: Req<'export'>) {
   const md = need(model, 'The model is not loaded yet.');
   const s = need(session, 'There are no trained weights: train first (weights are not kept across reloads).');
   if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
+  notForgotten(m.run);
   const weights = await s.weights(m.run);
   return exportFineTuned({ ...md.lm, sideFiles: jsonSideFiles(md.lm.sideFiles) }, weights, { ...m.metadata, steps: String(s.completed) });
 }
@@ -207,8 +255,14 @@ async function reset(): Promise<void> {
   session = null;
 }
 
+/** Runs whose saved weights were forgotten hold the base weights: nothing to show for them. */
+function notForgotten(run: number): void {
+  if (forgotten.has(run)) throw new Error(`Run ${run + 1}'s saved weights were forgotten; only its curves remain. Train again to see it.`);
+}
+
 async function heatmap(m: Req<'evaluate'>): Promise<Transfer<HeatmapData>> {
   const s = need(session, 'There are no runs to evaluate: train first.');
+  notForgotten(m.run);
   const sample = s.sample(m.sample);
   const ev = await s.evaluate(m.run, m.at, m.sample);
   const L = sample.ids.length;
@@ -248,7 +302,7 @@ async function answers(m: Req<'generate'>, ctx: { emit(e: TrainProtocol['generat
   if (hold) s.pause();
   const out: Answer[] = [];
   try {
-    for (const which of ['base' as const, ...Array.from({ length: s.runs }, (_, r) => r)]) {
+    for (const which of ['base' as const, ...Array.from({ length: s.runs }, (_, r) => r).filter((r) => !forgotten.has(r))]) {
       const run = which === 'base' ? -1 : which;
       const t0 = performance.now();
       const ids: number[] = [];

@@ -80,7 +80,17 @@ export const GREEDY: Sampling = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 export type TrainEvent =
   | { kind: 'started'; info: StartedInfo }
   | ({ kind: 'step' } & StepEvent)
-  | { kind: 'snapshot'; step: number };
+  | { kind: 'snapshot'; step: number }
+  /** Every run's state after `step` is saved (checkpoints.ts): a reload or a lost device resumes here. */
+  | { kind: 'checkpoint'; step: number; bytes: number }
+  /** A checkpoint could not be saved (e.g. the storage is full): the runs go on in memory. */
+  | { kind: 'checkpointFailed'; step: number; message: string };
+
+/** Where a training's weights are saved, and the step to continue from. */
+export interface ResumeFrom {
+  id: string;
+  step: number;
+}
 
 export interface TrainDone {
   reason: 'completed' | 'stopped' | 'error';
@@ -97,8 +107,16 @@ export type TrainProtocol = {
    */
   load: { req: { source: ModelSource }; res: LoadedModel; event: LoadProgress };
   cancelLoad: { req: object; res: void };
-  /** Check memory, build one engine per run, and train: resolves when the training ends. */
-  start: { req: { data: PreparedData; runs: number; optimizer: OptimizerSettings }; res: TrainDone; event: TrainEvent };
+  /**
+   * Check memory, build one engine per run, and train: resolves when the training ends. `training`
+   * names its saved weights; with `resume`, every run continues from that checkpoint (a finished
+   * training resumed at its last step trains nothing and is ready for heatmaps, answers, export).
+   */
+  start: { req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null }; res: TrainDone; event: TrainEvent };
+  /** Forget the saved weights of run `run` of `training` (null: all of them). */
+  forget: { req: { training: string; run: number | null }; res: { bytes: number } };
+  /** Fault injection for tests (`?faults=1`): destroy the GPU device, as a driver reset would. */
+  loseDevice: { req: object; res: void };
   pause: { req: object; res: void };
   resume: { req: object; res: void };
   stop: { req: object; res: void };

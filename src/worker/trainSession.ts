@@ -14,7 +14,7 @@ import type { LlamaConfig } from '../spec/config';
 import { Decoder } from '../engine/generation';
 import { generate, type GeneratedToken, type GenerateOptions, type GenerationResult } from '../model/generate';
 import { memoryEstimate } from '../engine/layout';
-import { defaultF16Weights, Engine, type EngineStepReport } from '../engine/trainer';
+import { defaultF16Weights, Engine, type EngineStepReport, type TrainingState } from '../engine/trainer';
 import type { TrainSettings } from '../spec/step';
 import { dataOrder, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
@@ -57,6 +57,10 @@ export interface SessionOptions {
   padId: number;
   /** Steps after which each run's weights are kept (for the heatmap). */
   snapshotSteps?: readonly number[];
+  /** Continue from a checkpoint: every run's state after `step` (null: that run's weights were forgotten; it keeps the base). */
+  resume?: { step: number; states: readonly (TrainingState | null)[] };
+  /** A checkpoint every this many steps, and at the end or a stop (0: none). */
+  checkpointEvery?: number;
 }
 
 export type Weights = Record<string, Float32Array>;
@@ -93,6 +97,8 @@ export class TrainingSession {
   submitted = 0;
   /** Steps whose reports arrived for every run. */
   completed = 0;
+  /** The step of the last checkpoint (or of the resumed one). */
+  checkpointed = 0;
   readonly snapshots = new Map<number, Weights[]>();
   private readonly order: Int32Array;
   private paused = false;
@@ -123,7 +129,13 @@ export class TrainingSession {
       const why = err instanceof Error ? err.message : String(err);
       throw new Error(`Could not build run ${engines.length + 1} of ${o.runs} on the GPU (all runs need about ${mib} MiB at batch ${shape.B} × ${shape.T} tokens): ${why}`);
     }
-    return new TrainingSession(o, engines, shape);
+    const session = new TrainingSession(o, engines, shape);
+    if (o.resume) {
+      if (o.resume.states.length !== o.runs) throw new Error(`The saved weights hold ${o.resume.states.length} runs, not ${o.runs}.`);
+      o.resume.states.forEach((st, r) => st && engines[r].setTrainingState(st));
+      session.submitted = session.completed = session.checkpointed = Math.min(o.resume.step, o.optimizer.steps);
+    }
+    return session;
   }
 
   get runs(): number {
@@ -149,12 +161,21 @@ export class TrainingSession {
    * Trains every run to optimizer.steps (or until stop()), calling onStep per run per step in step
    * order. Resolves 'stopped' or 'completed'. Throws (after the steps in flight) on an engine error.
    */
-  async train(onStep: (e: StepEvent) => void, onSnapshot: (step: number) => void = () => {}): Promise<'completed' | 'stopped'> {
+  async train(
+    onStep: (e: StepEvent) => void, onSnapshot: (step: number) => void = () => {},
+    onCheckpoint: (step: number, states: TrainingState[]) => Promise<void> = async () => {},
+  ): Promise<'completed' | 'stopped'> {
     if (this.training) throw new Error('This session is already training.');
     this.training = true;
     this.stopRequested = false;
     const { steps } = this.o.optimizer;
     const snapshotAt = new Set(this.o.snapshotSteps ?? []);
+    const every = this.o.checkpointEvery ?? 0;
+    // getTrainingState is queued behind the steps submitted so far on each engine: exactly step `step`'s state.
+    const checkpoint = async (step: number) => {
+      this.checkpointed = step;
+      await onCheckpoint(step, await Promise.all(this.engines.map((e) => e.getTrainingState())));
+    };
     const inflight: Promise<void>[] = [];
     try {
       while (this.submitted < steps) {
@@ -169,7 +190,8 @@ export class TrainingSession {
           const batch = stepBatch(this.o.samples, this.order, step, this.B, this.T, r, this.o.padId);
           let tokens = 0;
           for (let n = 0; n < batch.docIds.length; n++) if (batch.docIds[n] >= 0) tokens++;
-          return e.trainStep([batch], settings).then((rep) => onStep(toEvent(r, rep, settings.lr, tokens)));
+          // The session's step, not the engine's own count (an engine resumed from a checkpoint counts from 1).
+          return e.trainStep([batch], settings).then((rep) => onStep(toEvent(r, step, rep, settings.lr, tokens)));
         });
         this.submitted = step;
         inflight.push(Promise.all(reports).then(() => void (this.completed = step)));
@@ -178,9 +200,11 @@ export class TrainingSession {
           this.snapshots.set(step, await Promise.all(this.engines.map((e) => e.getParameters())));
           onSnapshot(step);
         }
+        if (every > 0 && (step % every === 0 || step === steps)) await checkpoint(step);
         if (inflight.length > RUN_AHEAD) await inflight.shift();
       }
       await Promise.all(inflight);
+      if (every > 0 && this.checkpointed !== this.submitted) await checkpoint(this.submitted);
     } finally {
       this.training = false;
     }
@@ -281,9 +305,9 @@ export class TrainingSession {
   }
 }
 
-function toEvent(run: number, r: EngineStepReport, lr: number, tokens: number): StepEvent {
+function toEvent(run: number, step: number, r: EngineStepReport, lr: number, tokens: number): StepEvent {
   return {
-    run, step: r.step, lr, status: r.status, message: r.message, objective: r.loss,
+    run, step, lr, status: r.status, message: r.message, objective: r.loss,
     promptLoss: r.promptCount > 0 ? r.promptLossSum / r.promptCount : null,
     responseLoss: r.responseCount > 0 ? r.responseLossSum / r.responseCount : null,
     promptTokens: r.promptCount, responseTokens: r.responseCount,

@@ -134,7 +134,14 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
 
     startModel() {
       trainHooks.onBroadcast = (e) => {
-        if (e.kind === 'deviceLost') set((s) => ({ error: e.message, phase: s.phase === 'training' || s.phase === 'paused' || s.phase === 'starting' ? 'error' : s.phase }));
+        // The runs' engines went with the device; their curves stay, and recover() continues from the saved step.
+        if (e.kind === 'deviceLost') {
+          set((s) => ({
+            deviceLost: s.phase !== 'idle' && s.saved !== null,
+            error: `${e.message} ${s.saved ? `The runs keep their curves and their weights saved at step ${s.saved.step}: Recover continues from there.` : 'Reload the page to train again.'}`,
+            phase: s.phase === 'training' || s.phase === 'paused' || s.phase === 'starting' ? 'error' : s.phase,
+          }));
+        }
       };
       trainHooks.onCrash = (message) => set((s) => ({ gpu: s.gpu.status === 'pending' ? { status: 'unavailable', adapter: null, message } : s.gpu }));
       trainWorker.request('gpu', {}).then(

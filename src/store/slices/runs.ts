@@ -10,13 +10,13 @@
  */
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../../spec/optimizer';
 import type { TokenRole } from '../../data/types';
-import type { PreparedData } from '../../worker/dataProtocol';
-import type { StartedInfo, TrainDone, TrainEvent } from '../../worker/trainProtocol';
-import { dataWorker, trainWorker } from '../clients';
-import { defaultRuns, extraRun, runName } from '../defaults';
-import { onStep, progressNow, resetCurves, restartSpeed, getCurves } from '../live';
+import type { StartedInfo } from '../../worker/trainProtocol';
+import { trainWorker } from '../clients';
+import { defaultRuns, extraRun } from '../defaults';
+import { progressNow, resetCurves, restartSpeed } from '../live';
+import { forgetRunning, runTraining } from '../training';
 import { MAX_RUNS } from '../validate';
-import type { HandApplied, Phase, PolicySettings, Progress, RunSpec, TrainingRecord } from '../types';
+import type { HandApplied, Phase, PolicySettings, PreparedWith, Progress, RunSpec, SavedWeights, TrainingRecord } from '../types';
 import type { Slice } from '../index';
 
 /** playground-base's parameter count: the defaults until the loaded model reports its own. */
@@ -45,8 +45,15 @@ export interface RunsSlice {
   restored: boolean;
   /** Hand overrides of the shown training (null: none). */
   hand: HandApplied | null;
-  /** The text the shown runs were trained on. */
+  /** The text the shown runs were trained on, and how its data was prepared. */
   startedText: string;
+  preparedWith: PreparedWith | null;
+  /** Where the shown runs' weights are saved, up to which step (null: not saved). */
+  saved: SavedWeights | null;
+  /** Why the last checkpoint could not be saved (null: fine). */
+  checkpointError: string | null;
+  /** The GPU device was lost under the shown runs: recover() continues from `saved`. */
+  deviceLost: boolean;
   /** The discard dialog; `keepRuns`: the runs go only once `proceed` succeeds (a model load), not on confirming. */
   confirm: { message: string; proceed: () => void; keepRuns?: boolean } | null;
   smoothing: boolean;
@@ -77,92 +84,18 @@ export interface RunsSlice {
   discardRuns(): void;
   /** Show a saved record (restore or share: no weights on the GPU). */
   showRecord(rec: TrainingRecord): void;
+  /**
+   * Bring the shown record's saved weights back onto the GPU: a finished training becomes live
+   * again (heatmap, answers, download) without retraining; an interrupted one continues.
+   */
+  restoreSaved(): void;
+  /** After a lost device: a new device, every run from its last checkpoint, training continues. */
+  recover(): void;
+  /** Forget run `run`'s saved weights (null: every run's); its curves stay. */
+  forgetWeights(run: number | null): void;
 }
 
-/** The training whose events count: discard or a new training starts another. */
-let generation = 0;
-
 export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
-  const flush = (warnings: string[]) => {
-    const s = get();
-    set({ curveVersion: s.curveVersion + 1, progress: progressNow(s.info ? s.optimizer.steps : 0), warnings: warnings.length ? [...s.warnings, ...warnings] : s.warnings });
-  };
-
-  function onEvent(mine: number, e: TrainEvent): void {
-    if (mine !== generation) return;
-    if (e.kind === 'started') set({ phase: get().phase === 'paused' ? 'paused' : 'training', info: e.info });
-    else if (e.kind === 'step') onStep(e, get().runs[e.run]?.name ?? runName(e.run), flush);
-    else set((s) => ({ snapshots: [...s.snapshots, e.step] }));
-  }
-
-  function onDone(mine: number, done: TrainDone): void {
-    if (mine !== generation) return;
-    flush([]);
-    const s = get();
-    const model = s.model.loaded;
-    const record: TrainingRecord | null =
-      s.info && model
-        ? {
-            runs: s.runs, optimizer: s.optimizer, model: { name: model.name, params: model.params }, text: s.startedText,
-            info: s.info, curves: getCurves() as TrainingRecord['curves'], reason: done.reason, finishedAt: Date.now(), answers: null, warnings: s.warnings, hand: s.hand,
-          }
-        : null;
-    set({
-      phase: done.reason === 'completed' ? 'done' : done.reason === 'stopped' ? 'stopped' : 'error',
-      error: done.reason === 'error' ? `Training stopped with an error: ${done.message ?? 'unknown'}` : s.error,
-      record,
-    });
-    if (done.reason !== 'error') {
-      get().requestAnswers();
-      if (s.heatmap) get().requestHeatmap();
-    }
-  }
-
-  function onFail(mine: number, err: unknown): void {
-    if (mine !== generation) return;
-    const message = err instanceof Error ? err.message : String(err);
-    // Nothing was trained yet: back to set-up, with the reason. Else the curves stay, with it.
-    if (get().phase === 'starting') set({ phase: 'idle', error: message, progress: null });
-    else set({ phase: 'error', error: `Training stopped with an error: ${message}` });
-  }
-
-  async function begin(mine: number): Promise<void> {
-    const s = get();
-    const model = s.model.loaded;
-    if (!model) return;
-    let optimizer = s.optimizer;
-    if (s.optimizerFor !== null) optimizer = { ...optimizer, batchSize: defaultOptimizer(model.params, s.parse?.sampleCount ?? 1).batchSize };
-    const problems = checkOptimizer(optimizer);
-    if (problems.length) {
-      set({ error: `Fix the optimizer settings first: ${problems.join(' ')}` });
-      return;
-    }
-    resetCurves(s.runs.length);
-    const hand = s.handOverrides();
-    set((st) => ({
-      optimizer, phase: 'starting', info: null, error: null, warnings: [], snapshots: [], restored: false, record: null, exportError: null, startedText: st.text,
-      hand: hand ? { sample: hand.sample, tokens: Object.keys(hand.tokens).length } : null,
-      heatmap: null, heatError: null, answers: null, answersError: null, heatRun: Math.min(st.heatRun, st.runs.length - 1), heatAt: 'current',
-      progress: { step: 0, total: optimizer.steps, tokensPerSec: null, msPerStep: null, etaSec: null, trainedTokens: st.runs.map(() => 0) },
-      curveVersion: st.curveVersion + 1,
-    }));
-    let data: PreparedData;
-    try {
-      data = await dataWorker.request('prepare', {
-        text: s.text, modelTokenizer: s.modelTokenizer, contextLength: s.settings.contextLengths.default,
-        policies: s.runs.map((r) => ({ ...r.policy, overrides: {} })), hand, vocabSize: model.config.vocab_size,
-      });
-    } catch (err) {
-      onFail(mine, err);
-      return;
-    }
-    if (mine !== generation) return;
-    const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...data.samples.flatMap((p) => [p.ids.buffer, p.roles.buffer, ...p.labels.map((l) => l.buffer), ...p.weights.map((w) => w.buffer)])];
-    trainWorker
-      .request('start', { data, runs: s.runs.length, optimizer }, { transfer, onEvent: (e) => onEvent(mine, e) })
-      .then((done) => onDone(mine, done), (err) => onFail(mine, err));
-  }
-
   const runsExist = () => get().phase !== 'idle' || get().record !== null;
 
   return {
@@ -180,6 +113,10 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
     restored: false,
     hand: null,
     startedText: '',
+    preparedWith: null,
+    saved: null,
+    checkpointError: null,
+    deviceLost: false,
     confirm: null,
     smoothing: false,
     logScale: false,
@@ -219,7 +156,18 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
         set({ error: s.gpu.message ?? 'WebGPU is not available in this browser.' });
         return;
       }
-      const go = () => void begin(++generation);
+      const go = () => {
+        const st = get();
+        let optimizer = st.optimizer;
+        if (st.optimizerFor !== null) optimizer = { ...optimizer, batchSize: defaultOptimizer(st.model.loaded!.params, st.parse?.sampleCount ?? 1).batchSize };
+        const problems = checkOptimizer(optimizer);
+        if (problems.length) {
+          set({ error: `Fix the optimizer settings first: ${problems.join(' ')}` });
+          return;
+        }
+        set({ optimizer });
+        void runTraining(set, get, null);
+      };
       if (runsExist()) {
         set({ confirm: { message: 'Train again from the base weights? The current runs (curves, heatmap, answers) will be discarded.', proceed: go } });
       } else go();
@@ -263,13 +211,16 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
       return false;
     },
     discardRuns() {
-      generation++;
+      forgetRunning();
       resetCurves(0);
+      const saved = get().saved;
       if (trainWorker.started) void trainWorker.request('reset', {}).catch(() => undefined);
+      // The user agreed to discard the runs: their saved weights go too.
+      if (saved) void trainWorker.request('forget', { training: saved.id, run: null }).catch(() => undefined);
       set((s) => ({
         phase: 'idle', info: null, progress: null, curveVersion: s.curveVersion + 1, warnings: [], error: null, snapshots: [],
         restored: false, heatmap: null, heatBusy: false, heatError: null, answers: null, answersBusy: false, answersError: null, answersLive: null, record: null,
-        hand: null, exportError: null,
+        hand: null, exportError: null, saved: null, preparedWith: null, checkpointError: null, deviceLost: false,
       }));
     },
     showRecord(rec) {
@@ -278,7 +229,40 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
         record: rec, restored: true, phase: rec.reason === 'completed' ? 'done' : rec.reason === 'stopped' ? 'stopped' : 'error',
         info: rec.info, answers: rec.answers, warnings: rec.warnings, runs: rec.runs, optimizer: rec.optimizer, optimizerFor: null, hand: rec.hand ?? null,
         startedText: rec.text, curveVersion: s.curveVersion + 1, progress: progressNow(rec.optimizer.steps),
+        saved: rec.saved ?? null, preparedWith: rec.prepared ?? null,
       }));
+    },
+    restoreSaved() {
+      const s = get();
+      const rec = s.record;
+      if (!rec?.saved || !rec.prepared || !s.model.loaded || s.gpu.status !== 'ok') return;
+      if (rec.model.name !== s.model.loaded.name) {
+        set({ notice: `The saved weights belong to ${rec.model.name}; load that model to use them (the curves are shown either way).` });
+        return;
+      }
+      const finished = rec.reason === 'completed' || (rec.reason === 'stopped' && rec.saved.step === rec.curves[0]?.step.at(-1));
+      if (rec.reason === 'running') {
+        const at = rec.curves[0]?.step.at(-1) ?? rec.saved.step;
+        set({ notice: `The training was interrupted at step ${at} (the page was reloaded or closed); it continues from the saved step ${rec.saved.step}.` });
+      }
+      void runTraining(set, get, { saved: rec.saved, prepared: rec.prepared, text: rec.text, restoreOnly: finished });
+    },
+    recover() {
+      const s = get();
+      if (!s.deviceLost || !s.saved || !s.preparedWith) return;
+      set({ notice: `A new GPU device: every run continues from its saved step ${s.saved.step}.` });
+      void runTraining(set, get, { saved: s.saved, prepared: s.preparedWith, text: s.startedText, restoreOnly: false });
+    },
+    forgetWeights(run) {
+      const saved = get().saved;
+      if (!saved) return;
+      void trainWorker.request('forget', { training: saved.id, run }).then(
+        ({ bytes }) => {
+          const next = run === null ? null : { ...saved, bytes, forgotten: [...new Set([...saved.forgotten, run])] };
+          set((st) => ({ saved: next, record: st.record ? { ...st.record, saved: next } : st.record }));
+        },
+        (err: unknown) => set({ error: `Could not forget the saved weights: ${err instanceof Error ? err.message : String(err)}` }),
+      );
     },
   };
 };

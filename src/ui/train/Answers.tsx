@@ -43,7 +43,7 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
         <span className="muted small">
           {sampling.temperature === 0 ? 'Greedy decoding' : `Sampling at temperature ${sampling.temperature} (seed ${sampling.seed})`} of the shown sample, from its last assistant turn on.
           {phase === 'training' && ' Training holds while the runs answer.'}
-          {restored && ' Saved answers from the finished training (the weights are not kept across reloads).'}
+          {restored && ' Saved answers from the finished training.'}
         </span>
       </div>
       <fieldset className="sampling" data-testid="sampling">

@@ -14,9 +14,12 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
   const exportRun = useStore((s) => s.exportRun);
   // The weights live in the worker's engines: after training (done or stopped), never for a
   // restored record (a reload frees the GPU).
-  const ready = !restored && (phase === 'done' || phase === 'stopped');
-  const title = restored
-    ? 'The weights are not kept across reloads: train again to download them.'
+  const forgotten = useStore((s) => s.saved?.forgotten.includes(run) ?? false);
+  const ready = !restored && !forgotten && (phase === 'done' || phase === 'stopped');
+  const title = forgotten
+    ? 'These weights were forgotten: train again to download them.'
+    : restored
+    ? 'The saved weights are being loaded back onto the GPU (or could not be): see the status above.'
     : ready
       ? `${name}: model.safetensors (float32), config.json and the tokenizer files`
       : 'Available when the training has finished or been stopped.';
@@ -32,6 +35,27 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
       onClick={() => exportRun(run).then(downloadFiles, () => undefined)}
     >
       {exporting === run ? 'Exporting…' : 'Download weights'}
+    </button>
+  );
+}
+
+/** Forget one run's saved weights (its curves stay; the dialog-free action is undone by training again). */
+function ForgetWeights({ run, name }: { run: number; name: string }) {
+  const saved = useStore((s) => s.saved);
+  const forgetWeights = useStore((s) => s.forgetWeights);
+  if (!saved) return null;
+  const forgotten = saved.forgotten.includes(run);
+  return (
+    <button
+      type="button"
+      className="small link"
+      disabled={forgotten}
+      aria-label={`Forget the saved weights of ${name}`}
+      title={forgotten ? 'Forgotten: only the curves remain.' : 'Remove this run\'s saved weights from the browser; its curves stay.'}
+      data-testid={`forget-weights-${run}`}
+      onClick={() => forgetWeights(run)}
+    >
+      {forgotten ? 'forgotten' : 'forget'}
     </button>
   );
 }
@@ -86,7 +110,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
                 <td data-testid={`run-${i}-prompt`}>{fmt(prompt)}</td>
                 <td>{(at(c?.trainedTokens) ?? 0).toLocaleString()}</td>
                 <td>
-                  <DownloadWeights run={i} name={r.name} />
+                  <DownloadWeights run={i} name={r.name} /> <ForgetWeights run={i} name={r.name} />
                 </td>
               </tr>
             );

@@ -10,6 +10,7 @@ import { LossChart } from './LossChart';
 import { OptimizerForm } from './OptimizerForm';
 import { RunsEditor } from './RunsEditor';
 import { RunTable } from './RunTable';
+import { SavedWeights } from './SavedWeights';
 import { TrainExplainer } from './TrainExplainer';
 import { ModelStatus, TrainProgress } from './TrainStatus';
 
@@ -182,6 +183,7 @@ export function TrainPanel() {
       <Controls />
       <Messages />
       <TrainProgress />
+      <SavedWeights />
       {/* Mounted before training starts: building the chart is the costliest render here, and it
           must not land in the same task as the click on Train. */}
       <LossChart runs={runs} />

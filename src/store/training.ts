@@ -1,0 +1,131 @@
+/**
+ * One training, from the page's side: prepare the data in the data worker (the labels the view
+ * shows), then train in the training worker on exactly those arrays, folding its events into the
+ * store. A training may start fresh or continue from saved weights (a reload, a lost device, a
+ * finished training whose weights come back without retraining).
+ */
+import type { PreparedData } from '../worker/dataProtocol';
+import type { TrainDone, TrainEvent } from '../worker/trainProtocol';
+import { dataWorker, trainWorker } from './clients';
+import { runName } from './defaults';
+import { getCurves, onStep, progressNow, resetCurves } from './live';
+import type { State } from './index';
+import type { PreparedWith, RunCurve, SavedWeights, TrainingRecord } from './types';
+
+type Set = (p: Partial<State> | ((s: State) => Partial<State>)) => void;
+type Get = () => State;
+
+/** The training whose events count: a discard or a new training starts another. */
+let generation = 0;
+export const newGeneration = (): number => ++generation;
+
+/** Where to continue from: the saved weights, and what the data was prepared with then. */
+export interface Continue {
+  saved: SavedWeights;
+  prepared: PreparedWith;
+  text: string;
+  /** Only bring the weights back (a finished training): no answers are regenerated. */
+  restoreOnly: boolean;
+}
+
+const cut = (c: RunCurve, step: number): RunCurve => {
+  const n = c.step.findIndex((s) => s > step);
+  const k = n < 0 ? c.step.length : n;
+  return { step: c.step.slice(0, k), objective: c.objective.slice(0, k), response: c.response.slice(0, k), prompt: c.prompt.slice(0, k), trainedTokens: c.trainedTokens.slice(0, k), lr: c.lr.slice(0, k) };
+};
+
+/** The record of the shown training as it stands (curves copied: they keep growing). */
+export function recordNow(s: State, reason: TrainingRecord['reason']): TrainingRecord | null {
+  const model = s.model.loaded;
+  if (!s.info || !model) return null;
+  return {
+    runs: s.runs, optimizer: s.optimizer, model: { name: model.name, params: model.params }, text: s.startedText, info: s.info,
+    curves: getCurves().map((c) => cut(c, Infinity)), reason, finishedAt: Date.now(), answers: s.answers, warnings: s.warnings, hand: s.hand,
+    saved: s.saved, prepared: s.preparedWith ?? undefined,
+  };
+}
+
+export async function runTraining(set: Set, get: Get, from: Continue | null): Promise<void> {
+  const mine = newGeneration();
+  const s = get();
+  const model = s.model.loaded;
+  if (!model) return;
+  const prepared: PreparedWith = from?.prepared ?? (() => {
+    const hand = s.handOverrides();
+    return { contextLength: s.settings.contextLengths.default, hand: hand ? { sample: hand.sample, tokens: hand.tokens, ids: Array.from(hand.ids) } : null };
+  })();
+  const text = from?.text ?? s.text;
+  const id = from?.saved.id ?? `t${Date.now().toString(36)}`;
+  const step = from?.saved.step ?? 0;
+  resetCurves(from ? getCurves().map((c) => cut(c, step)) : s.runs.length);
+  set((st) => ({
+    phase: 'starting', info: null, error: null, snapshots: [], restored: false, exportError: null, startedText: text, preparedWith: prepared,
+    saved: from?.saved ?? null, deviceLost: false, checkpointError: null,
+    ...(from ? {} : { warnings: [], record: null, answers: null, answersError: null, heatmap: null, heatError: null }),
+    hand: prepared.hand ? { sample: prepared.hand.sample, tokens: Object.keys(prepared.hand.tokens).length } : null,
+    heatRun: Math.min(st.heatRun, st.runs.length - 1), heatAt: 'current',
+    progress: progressNow(st.optimizer.steps),
+    curveVersion: st.curveVersion + 1,
+  }));
+
+  const flush = (warnings: string[]) => {
+    const st = get();
+    set({ curveVersion: st.curveVersion + 1, progress: progressNow(st.optimizer.steps), warnings: warnings.length ? [...st.warnings, ...warnings] : st.warnings });
+  };
+  const onEvent = (e: TrainEvent) => {
+    if (mine !== generation) return;
+    if (e.kind === 'started') set({ phase: get().phase === 'paused' ? 'paused' : from?.restoreOnly ? 'starting' : 'training', info: e.info });
+    else if (e.kind === 'step') onStep(e, get().runs[e.run]?.name ?? runName(e.run), flush);
+    else if (e.kind === 'snapshot') set((st) => ({ snapshots: [...st.snapshots, e.step] }));
+    else if (e.kind === 'checkpoint') {
+      const saved: SavedWeights = { id, step: e.step, bytes: e.bytes, forgotten: get().saved?.forgotten ?? [] };
+      set({ saved, checkpointError: null });
+      // Written at every checkpoint: a reload resumes from here.
+      if (get().phase !== 'done' && get().phase !== 'stopped') set({ record: recordNow(get(), 'running') });
+    } else set({ checkpointError: e.message });
+  };
+  const onDone = (done: TrainDone) => {
+    if (mine !== generation) return;
+    flush([]);
+    const phase = done.reason === 'completed' ? 'done' : done.reason === 'stopped' ? 'stopped' : 'error';
+    const lost = get().deviceLost;
+    set({
+      phase,
+      error: done.reason === 'error' ? `Training stopped with an error: ${lost ? 'the GPU device was lost' : done.message ?? 'unknown'}${lost && get().saved ? ` Recover to continue from the saved step ${get().saved?.step}.` : ''}` : get().error,
+    });
+    set({ record: recordNow(get(), done.reason) });
+    if (done.reason !== 'error' && !from?.restoreOnly) {
+      get().requestAnswers();
+      if (get().heatmap) get().requestHeatmap();
+    }
+  };
+  const onFail = (err: unknown) => {
+    if (mine !== generation) return;
+    const message = err instanceof Error ? err.message : String(err);
+    // Nothing was trained yet: back to set-up, with the reason. Else the curves stay, with it.
+    if (get().phase === 'starting' && !from) set({ phase: 'idle', error: message, progress: null });
+    else set({ phase: 'error', error: `${from ? 'Could not continue from the saved weights' : 'Training stopped with an error'}: ${message}` });
+  };
+
+  let data: PreparedData;
+  try {
+    data = await dataWorker.request('prepare', {
+      text, modelTokenizer: s.modelTokenizer, contextLength: prepared.contextLength, vocabSize: model.config.vocab_size,
+      policies: s.runs.map((r) => ({ ...r.policy, overrides: {} })),
+      hand: prepared.hand ? { ...prepared.hand, ids: Int32Array.from(prepared.hand.ids) } : null,
+    });
+  } catch (err) {
+    onFail(err);
+    return;
+  }
+  if (mine !== generation) return;
+  const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...data.samples.flatMap((p) => [p.ids.buffer, p.roles.buffer, ...p.labels.map((l) => l.buffer), ...p.weights.map((w) => w.buffer)])];
+  trainWorker
+    .request('start', { training: id, data, runs: s.runs.length, optimizer: s.optimizer, resume: from ? { id, step } : null }, { transfer, onEvent })
+    .then(onDone, onFail);
+}
+
+/** The events of any training still running no longer count. */
+export function forgetRunning(): void {
+  generation++;
+}

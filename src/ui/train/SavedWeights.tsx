@@ -1,0 +1,46 @@
+// Where the shown runs' weights are kept across reloads (the browser's private file system), how
+// much space they take, and what to do when something went wrong: a checkpoint that could not be
+// written, or a GPU device that was lost under the runs (Recover continues from the saved step).
+import { memo } from 'react';
+import { useStore } from '../../store';
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+export const SavedWeights = memo(function SavedWeights() {
+  const saved = useStore((s) => s.saved);
+  const steps = useStore((s) => s.optimizer.steps);
+  const phase = useStore((s) => s.phase);
+  const checkpointError = useStore((s) => s.checkpointError);
+  const deviceLost = useStore((s) => s.deviceLost);
+  const recover = useStore((s) => s.recover);
+  const forgetWeights = useStore((s) => s.forgetWeights);
+  const live = phase === 'training' || phase === 'paused' || phase === 'starting';
+  if (!saved && !checkpointError && !deviceLost) return null;
+  return (
+    <div className="saved-weights" data-testid="saved-weights" data-step={saved?.step ?? ''}>
+      {saved && (
+        <p className="small">
+          Weights saved in this browser at step {saved.step} of {steps}: {mib(saved.bytes)}
+          {saved.forgotten.length > 0 && ` (${saved.forgotten.length} run${saved.forgotten.length === 1 ? '' : 's'} forgotten)`}.{' '}
+          {live ? 'A checkpoint every tenth of the steps: a reload continues from the last one.' : 'A reload brings them back without retraining.'}{' '}
+          <button type="button" className="small link" disabled={live} onClick={() => forgetWeights(null)} data-testid="forget-all-weights">
+            forget all
+          </button>
+        </p>
+      )}
+      {checkpointError && (
+        <p className="message warning small" role="status" data-testid="checkpoint-error">
+          {checkpointError}
+        </p>
+      )}
+      {deviceLost && (
+        <p className="message error" role="alert">
+          The GPU device was lost.{' '}
+          <button type="button" onClick={recover} data-testid="recover">
+            Recover from step {saved?.step ?? 0}
+          </button>
+        </p>
+      )}
+    </div>
+  );
+});

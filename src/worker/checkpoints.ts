@@ -1,0 +1,167 @@
+/**
+ * Saved training state in the Origin Private File System, written by the training worker: each
+ * run's weights, AdamW moments and step state (Engine.getTrainingState) at checkpoints and at the
+ * end, so a reload, a closed tab or a lost GPU device loses at most one checkpoint interval.
+ *
+ * Layout: checkpoints/<training id>/s<step>-r<run>.bin, one file per run and step, then meta.json
+ * naming the step they hold, written last (a file's writes land atomically on close, so a crash
+ * between the two leaves the previous checkpoint whole); older step files are removed after.
+ *
+ * File format (little-endian): u32 header length, UTF-8 JSON header { names, lengths, stepState },
+ * then for each of parameters, adam_m, adam_v the f32 tensors in header order.
+ */
+import type { TrainingState } from '../engine/trainer';
+
+export interface CheckpointMeta {
+  id: string;
+  step: number;
+  runs: number;
+  /** Runs whose saved weights the user forgot. */
+  forgotten: number[];
+  bytes: number;
+  savedAt: number;
+}
+
+const ROOT = 'checkpoints';
+
+async function root(): Promise<FileSystemDirectoryHandle> {
+  if (!navigator.storage?.getDirectory) throw new Error('this browser has no Origin Private File System, so trained weights cannot be saved');
+  return (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true });
+}
+
+async function dir(id: string, create = false): Promise<FileSystemDirectoryHandle> {
+  return (await root()).getDirectoryHandle(id, { create });
+}
+
+export function encodeState(s: TrainingState): Uint8Array {
+  const names = Object.keys(s.parameters);
+  const lengths = names.map((n) => s.parameters[n].length);
+  const header = new TextEncoder().encode(JSON.stringify({ names, lengths, stepState: Array.from(s.stepState) }));
+  const floats = 3 * lengths.reduce((a, b) => a + b, 0);
+  const pad = (4 - ((4 + header.length) % 4)) % 4;
+  const out = new Uint8Array(4 + header.length + pad + floats * 4);
+  new DataView(out.buffer).setUint32(0, header.length + pad, true);
+  out.set(header, 4);
+  out.fill(0x20, 4 + header.length, 4 + header.length + pad); // JSON tolerates trailing spaces
+  const f = new Float32Array(out.buffer, 4 + header.length + pad, floats);
+  let at = 0;
+  for (const group of [s.parameters, s.adamM, s.adamV]) {
+    for (const n of names) {
+      f.set(group[n], at);
+      at += group[n].length;
+    }
+  }
+  return out;
+}
+
+export function decodeState(bytes: ArrayBuffer): TrainingState {
+  const hlen = new DataView(bytes).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 4, hlen))) as { names: string[]; lengths: number[]; stepState: number[] };
+  const f = new Float32Array(bytes, 4 + hlen);
+  let at = 0;
+  const group = () => Object.fromEntries(header.names.map((n, i) => {
+    const t = f.slice(at, at + header.lengths[i]);
+    at += header.lengths[i];
+    return [n, t];
+  }));
+  const parameters = group(), adamM = group(), adamV = group();
+  if (at !== f.length) throw new Error(`a saved checkpoint is damaged (${f.length} values, expected ${at})`);
+  return { parameters, adamM, adamV, stepState: Uint32Array.from(header.stepState) };
+}
+
+/** Entry names of a directory (TypeScript's DOM lib lacks the async iteration Chromium has). */
+async function names(d: FileSystemDirectoryHandle): Promise<string[]> {
+  const out: string[] = [];
+  for await (const n of (d as unknown as { keys(): AsyncIterable<string> }).keys()) out.push(n);
+  return out;
+}
+
+async function writeFile(d: FileSystemDirectoryHandle, name: string, data: Uint8Array | string): Promise<void> {
+  const w = await (await d.getFileHandle(name, { create: true })).createWritable();
+  try {
+    await w.write(data as FileSystemWriteChunkType);
+    await w.close();
+  } catch (err) {
+    await w.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function readMeta(d: FileSystemDirectoryHandle): Promise<CheckpointMeta | null> {
+  try {
+    const text = await (await (await d.getFileHandle('meta.json')).getFile()).text();
+    return JSON.parse(text) as CheckpointMeta;
+  } catch {
+    return null;
+  }
+}
+
+/** Write every run's state at `step`; throws a message for people when the storage is full. */
+export async function saveCheckpoint(id: string, step: number, states: TrainingState[], forgotten: readonly number[] = []): Promise<CheckpointMeta> {
+  try {
+    const d = await dir(id, true);
+    let bytes = 0;
+    for (let r = 0; r < states.length; r++) {
+      if (forgotten.includes(r)) continue;
+      const data = encodeState(states[r]);
+      bytes += data.length;
+      await writeFile(d, `s${step}-r${r}.bin`, data);
+    }
+    const meta: CheckpointMeta = { id, step, runs: states.length, forgotten: [...forgotten], bytes, savedAt: Date.now() };
+    await writeFile(d, 'meta.json', JSON.stringify(meta));
+    for (const name of await names(d)) if (name.endsWith('.bin') && !name.startsWith(`s${step}-`)) await d.removeEntry(name);
+    return meta;
+  } catch (err) {
+    const quota = err instanceof DOMException && err.name === 'QuotaExceededError';
+    const est = quota ? await navigator.storage.estimate().catch(() => null) : null;
+    const why = quota
+      ? `the browser's storage for this page is full${est?.usage !== undefined && est.quota !== undefined ? ` (${(est.usage / 2 ** 20).toFixed(0)} of ${(est.quota / 2 ** 20).toFixed(0)} MiB used)` : ''}`
+      : err instanceof Error ? err.message : String(err);
+    throw new Error(`Could not save the weights at step ${step}: ${why}. The runs stay in memory; free some space or forget older saved weights to keep them across a reload.`);
+  }
+}
+
+/** The checkpoint of training `id`: its meta and every run's state (null for forgotten runs). */
+export async function loadCheckpoint(id: string): Promise<{ meta: CheckpointMeta; states: (TrainingState | null)[] }> {
+  const d = await dir(id).catch(() => null);
+  const meta = d ? await readMeta(d) : null;
+  if (!d || !meta) throw new Error('no saved weights were found for this training (they may have been forgotten or cleared by the browser)');
+  const states: (TrainingState | null)[] = [];
+  for (let r = 0; r < meta.runs; r++) {
+    if (meta.forgotten.includes(r)) {
+      states.push(null);
+      continue;
+    }
+    const file = await (await d.getFileHandle(`s${meta.step}-r${r}.bin`)).getFile();
+    states.push(decodeState(await file.arrayBuffer()));
+  }
+  return { meta, states };
+}
+
+/** Forget run `run`'s saved weights (or all of training `id` when run is null). */
+export async function forgetCheckpoint(id: string, run: number | null): Promise<CheckpointMeta | null> {
+  const r = await root();
+  if (run === null) {
+    await r.removeEntry(id, { recursive: true }).catch(() => undefined);
+    return null;
+  }
+  const d = await dir(id).catch(() => null);
+  const meta = d ? await readMeta(d) : null;
+  if (!d || !meta) return null;
+  await d.removeEntry(`s${meta.step}-r${run}.bin`).catch(() => undefined);
+  const next: CheckpointMeta = { ...meta, forgotten: [...new Set([...meta.forgotten, run])] };
+  let bytes = 0;
+  for (let k = 0; k < meta.runs; k++) {
+    if (next.forgotten.includes(k)) continue;
+    bytes += (await (await d.getFileHandle(`s${meta.step}-r${k}.bin`)).getFile()).size;
+  }
+  next.bytes = bytes;
+  await writeFile(d, 'meta.json', JSON.stringify(next));
+  return next;
+}
+
+/** Remove every saved training but `keep`. */
+export async function forgetOthers(keep: string | null): Promise<void> {
+  const r = await root();
+  for (const name of await names(r)) if (name !== keep) await r.removeEntry(name, { recursive: true }).catch(() => undefined);
+}
