@@ -125,3 +125,36 @@ test('a lost GPU device: a message, the curves stay, and one click continues fro
   for (const s of steps) expect(s).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   await idle(page);
 });
+
+test('a stopped training continues from its saved step; a hidden tab keeps training with no gap in the curves', async ({ page }) => {
+  await openFresh(page, MICRO);
+  await ready(page);
+  await paste(page, SIMPLE);
+  await page.getByTestId('answer-tokens').fill('2');
+  await setOpt(page, 'steps', 40);
+  await page.getByTestId('train').click();
+  await expect.poll(() => runStep(page, 0), { timeout: 120_000 }).toBeGreaterThanOrEqual(3);
+  // The tab goes to the background for a while, then comes back.
+  const hide = (hidden: boolean) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+  await hide(true);
+  const hiddenAt = await runStep(page, 0);
+  await page.waitForTimeout(1500);
+  await hide(false);
+  await expect.poll(() => runStep(page, 0), { timeout: 60_000 }).toBeGreaterThan(hiddenAt);
+  await page.getByTestId('stop').click();
+  await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'stopped', { timeout: 60_000 });
+  const stoppedAt = await runStep(page, 0);
+  await expect.poll(() => savedStep(page), { timeout: 30_000 }).toBe(stoppedAt);
+  await page.getByTestId('continue-training').click();
+  await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'done', { timeout: 180_000 });
+  const steps = await page.evaluate(async () => {
+    const path = '/src/store/index.ts';
+    const { getCurves } = (await import(/* @vite-ignore */ path)) as { getCurves(): { step: number[] }[] };
+    return getCurves().map((c) => c.step);
+  });
+  for (const s of steps) expect(s).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+});

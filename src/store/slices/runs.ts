@@ -91,6 +91,8 @@ export interface RunsSlice {
   restoreSaved(): void;
   /** After a lost device: a new device, every run from its last checkpoint, training continues. */
   recover(): void;
+  /** A stopped training goes on from its saved step to the last one. */
+  continueTraining(): void;
   /** Forget run `run`'s saved weights (null: every run's); its curves stay. */
   forgetWeights(run: number | null): void;
 }
@@ -251,6 +253,11 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
       const s = get();
       if (!s.deviceLost || !s.saved || !s.preparedWith) return;
       set({ notice: `A new GPU device: every run continues from its saved step ${s.saved.step}.` });
+      void runTraining(set, get, { saved: s.saved, prepared: s.preparedWith, text: s.startedText, restoreOnly: false });
+    },
+    continueTraining() {
+      const s = get();
+      if (s.phase !== 'stopped' || !s.saved || !s.preparedWith || s.saved.step >= s.optimizer.steps || s.restored) return;
       void runTraining(set, get, { saved: s.saved, prepared: s.preparedWith, text: s.startedText, restoreOnly: false });
     },
     forgetWeights(run) {

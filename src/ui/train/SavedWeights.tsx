@@ -14,6 +14,8 @@ export const SavedWeights = memo(function SavedWeights() {
   const deviceLost = useStore((s) => s.deviceLost);
   const recover = useStore((s) => s.recover);
   const forgetWeights = useStore((s) => s.forgetWeights);
+  const continueTraining = useStore((s) => s.continueTraining);
+  const restored = useStore((s) => s.restored);
   const live = phase === 'training' || phase === 'paused' || phase === 'starting';
   if (!saved && !checkpointError && !deviceLost) return null;
   return (
@@ -25,6 +27,13 @@ export const SavedWeights = memo(function SavedWeights() {
           {live ? 'A checkpoint every tenth of the steps: a reload continues from the last one.' : 'A reload brings them back without retraining.'}{' '}
           <button type="button" className="small link" disabled={live} onClick={() => forgetWeights(null)} data-testid="forget-all-weights">
             forget all
+          </button>
+        </p>
+      )}
+      {saved && phase === 'stopped' && !restored && saved.step < steps && (
+        <p className="small">
+          <button type="button" onClick={continueTraining} data-testid="continue-training">
+            Continue training from step {saved.step}
           </button>
         </p>
       )}
