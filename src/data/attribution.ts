@@ -6,7 +6,11 @@
 // straddling tokens that carry part of the answer are trainable), else its first non-template role,
 // else 'template'. Prefix renderings are used only to DETECT templates that rewrite earlier turns
 // (reported in notes); attribution itself always uses renderings of the full conversation.
-import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizedSample } from './types';
+// Special-token text typed in a message's content ("<|im_end|>" in a user message) is read as the
+// special token by default, as transformers does; such tokens are flagged (typedSpecial) and
+// noted. With splitSpecialTokens the content runs that hold such text are encoded with
+// encodePlain (transformers' split_special_tokens), the markup around them as usual.
+import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizeOptions, TokenizedSample } from './types';
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
 
@@ -20,7 +24,57 @@ function quote(s: string, max = 60): string {
   return JSON.stringify(t);
 }
 
-export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation): TokenizedSample {
+/** Where a message's content holds the text of a special token. */
+interface TypedSpecial {
+  start: number;
+  end: number;
+  message: number;
+  text: string;
+}
+
+/** Most notes about typed special-token text per sample (the chips flag every one). */
+const MAX_TYPED_NOTES = 8;
+
+function messageLabel(conv: Conversation, k: number, turnOf: Int32Array): string {
+  return conv[k].role === 'assistant' ? `Assistant turn ${turnOf[k]} (message ${k})` : `Message ${k} (${conv[k].role})`;
+}
+
+/** Occurrences of special-token text lying wholly inside one message's content. */
+function typedSpecials(tok: ChatTokenizer, rendered: string, isContent: (i: number) => boolean, charMessage: Int32Array): TypedSpecial[] {
+  const found: TypedSpecial[] = [];
+  for (const text of tok.specialTexts) {
+    for (let at = rendered.indexOf(text); at >= 0; at = rendered.indexOf(text, at + 1)) {
+      let inside = true;
+      for (let i = at; i < at + text.length && inside; i++) inside = isContent(i) && charMessage[i] === charMessage[at];
+      if (inside) found.push({ start: at, end: at + text.length, message: charMessage[at], text });
+    }
+  }
+  return found.sort((a, b) => a.start - b.start);
+}
+
+/** Ids of `rendered`, with each content run that holds typed special text encoded as plain text. */
+function encodeSplit(tok: ChatTokenizer, rendered: string, typed: TypedSpecial[], isContent: (i: number) => boolean, charMessage: Int32Array): number[] {
+  const runs: { start: number; end: number }[] = [];
+  for (const t of typed) {
+    let { start, end } = t;
+    while (start > 0 && isContent(start - 1) && charMessage[start - 1] === t.message) start--;
+    while (end < rendered.length && isContent(end) && charMessage[end] === t.message) end++;
+    const last = runs[runs.length - 1];
+    if (last && start < last.end) last.end = Math.max(last.end, end);
+    else runs.push({ start, end });
+  }
+  const ids: number[] = [];
+  let pos = 0;
+  for (const r of runs) {
+    if (r.start > pos) ids.push(...tok.encode(rendered.slice(pos, r.start)));
+    ids.push(...tok.encodePlain(rendered.slice(r.start, r.end)));
+    pos = r.end;
+  }
+  if (pos < rendered.length) ids.push(...tok.encode(rendered.slice(pos)));
+  return ids;
+}
+
+export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, options: TokenizeOptions = {}): TokenizedSample {
   if (conv.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
   const render = (c: Conversation): string => tok.render(c);
   const rendered = render(conv);
@@ -66,7 +120,10 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation): To
   const charRoles: TokenRole[] = new Array(rendered.length);
   for (let i = 0; i < rendered.length; i++) charRoles[i] = roleOf(charMessage[i]);
 
-  const ids = tok.encode(rendered);
+  const isContent = (i: number) => charMessage[i] >= 0 && eotOwner[i] < 0;
+  const typed = typedSpecials(tok, rendered, isContent, charMessage);
+  const split = options.splitSpecialTokens === true && typed.length > 0;
+  const ids = split ? encodeSplit(tok, rendered, typed, isContent, charMessage) : tok.encode(rendered);
   const spans = tokenSpans(tok, rendered, ids);
   const eot = new Set(tok.endOfTurnTokenIds);
   const tokens: TokenInfo[] = ids.map((id, index) => {
@@ -90,10 +147,30 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation): To
       messageIndex,
       turnIndex: messageIndex !== null && turnOf[messageIndex] >= 0 ? turnOf[messageIndex] : null,
       isEndOfTurn: eot.has(id) && sp.end > sp.start && eotOwner[sp.start] >= 0,
+      typedSpecial: tok.isSpecial(id) && sp.end > sp.start && isContent(sp.start),
       straddles: roles.length > 1,
       roles,
     };
   });
+
+  const seen = new Set<string>();
+  for (const t of typed) {
+    const key = `${t.message} ${t.text}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (seen.size > MAX_TYPED_NOTES) {
+      notes.push(split ? 'More special-token text in the messages is encoded as plain text too.' : 'More special-token text is typed in the messages; every such token is marked on its chip.');
+      break;
+    }
+    const label = messageLabel(conv, t.message, turnOf);
+    notes.push(
+      split
+        ? `${label}: the text ${JSON.stringify(t.text)} is encoded as plain text (split_special_tokens), not as the special token.`
+        : `${label}: the text ${JSON.stringify(t.text)} is read as the special token ${t.text}, as transformers does by default. ` +
+            'The label follows the message, but the model sees a control token here, not characters. ' +
+            'Tick "Encode special-token text as plain characters" in the settings to train it as text.',
+    );
+  }
 
   notes.push(...describeTemplate(tok, conv, rendered, charMessage, windows, turnOf));
   return { rendered, tokens, conversation: conv, attribution: 'content-diff', notes, charRoles, charMessage };
@@ -131,7 +208,7 @@ function describeTemplate(
   conv.forEach((m, k) => {
     const w = windows[k];
     const text = rendered.slice(w.start, w.end);
-    const label = m.role === 'assistant' ? `Assistant turn ${turnOf[k]} (message ${k})` : `Message ${k} (${m.role})`;
+    const label = messageLabel(conv, k, turnOf);
     if (w.verbatim && text !== m.content) {
       notes.push(`${label}: the template did not copy ${m.content.length - text.length} leading/trailing content character(s) (e.g. trimmed whitespace, or a <think> tag it writes itself); they are not trained as content.`);
     } else if (!w.verbatim && w.matched < m.content.length) {
@@ -155,7 +232,12 @@ function describeTemplate(
     prevEnd = Math.max(prevEnd, w.end);
   });
 
-  // 3. Text after the last message (Llama-3 appends an assistant header even without a generation prompt).
+  // 3. Nothing before the first assistant turn: it is trained with no prompt to answer.
+  if (conv[0].role === 'assistant') {
+    notes.push('The conversation starts with an assistant turn (message 0): there is no prompt before it, so the model learns to say it unprompted. Add a user message first if that is not intended.');
+  }
+
+  // 4. Text after the last message (Llama-3 appends an assistant header even without a generation prompt).
   let lastOwned = rendered.length;
   while (lastOwned > 0 && charMessage[lastOwned - 1] < 0) lastOwned--;
   const tail = rendered.slice(lastOwned);

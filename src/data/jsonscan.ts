@@ -2,7 +2,13 @@
 // some engines (Safari, older V8 "Unexpected token"), and never gives positions of values.
 // - findJsonError(text): offset + description of the first syntax error (RFC 8259 grammar).
 // - locateJsonPath(text, path): offset where the value at `path` (e.g. ['messages', 3]) starts.
+// - findTooDeep(text): offset of the first bracket that opens level MAX_JSON_DEPTH + 1 (iterative).
 // Offsets are UTF-16 indices into `text`; lineColumn() turns them into 1-based line/column.
+// The scanner recurses once per nesting level, so it refuses to go deeper than MAX_JSON_DEPTH:
+// a pasted 5,000-level array would otherwise overflow the stack.
+
+/** Deepest nesting of arrays and objects accepted in a pasted JSON text (a chat sample needs about 5). */
+export const MAX_JSON_DEPTH = 1000;
 
 export interface JsonSyntaxError {
   offset: number;
@@ -20,9 +26,14 @@ class ScanFailure extends Error {
   }
 }
 
+/** Characters that print as nothing (or as a blank): named by code point, never quoted bare. */
+const INVISIBLE = /[\p{C}\p{Z}]/u;
+
 function describe(ch: string | undefined): string {
   if (ch === undefined) return 'end of input';
   if (ch === '\n') return 'a line break';
+  if (ch === '\uFEFF') return 'an invisible byte-order mark (U+FEFF)';
+  if (ch !== ' ' && INVISIBLE.test(ch)) return `an invisible character (U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`;
   return `'${ch}'`;
 }
 
@@ -55,6 +66,9 @@ class Scanner {
   /** path = keys from the root to this value; used to record the target's offset. */
   value(path: PathKey[]): void {
     this.ws();
+    if (path.length >= MAX_JSON_DEPTH && (this.s[this.i] === '[' || this.s[this.i] === '{')) {
+      this.fail(`Nested more than ${MAX_JSON_DEPTH} levels deep`);
+    }
     if (this.target && this.found === null && sameKeys(path, this.target)) this.found = this.i;
     const c = this.s[this.i];
     if (c === '{') this.object(path);
@@ -215,6 +229,25 @@ export function locateJsonPath(text: string, path: PathKey[]): number | null {
     if (!(e instanceof ScanFailure)) throw e;
   }
   return sc.found;
+}
+
+/** Offset of the first '[' or '{' that opens nesting level MAX_JSON_DEPTH + 1, or null. A
+ *  bracket count outside strings, without recursion; it does not check the rest of the syntax. */
+export function findTooDeep(text: string, max = MAX_JSON_DEPTH): number | null {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return null;
 }
 
 /** 1-based line and column (in UTF-16 units) of `offset` in `text`. */

@@ -126,7 +126,18 @@ export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]):
     }
     let j = i;
     while (j < ids.length && tok.addedTokenContent(ids[j]) === null) j++;
-    const runEnd = j < ids.length ? rendered.indexOf(tok.addedTokenContent(ids[j]) as string, r) : rendered.length;
+    // The run ends where the next added token's text starts, at the first such place the run's
+    // bytes reach: the same text may come earlier as plain characters (encodePlain).
+    let runBytes = 0;
+    for (let t = i; t < j; t++) runBytes += tok.tokenBytes(ids[t]).length;
+    let runEnd = rendered.length;
+    if (j < ids.length) {
+      const next = tok.addedTokenContent(ids[j]) as string;
+      runEnd = rendered.indexOf(next, r);
+      while (runEnd >= 0 && utf8LengthOf(identity ? rendered.slice(r, runEnd) : tok.normalize(rendered.slice(r, runEnd))) < runBytes) {
+        runEnd = rendered.indexOf(next, runEnd + 1);
+      }
+    }
     if (runEnd < 0) throw new Error(`${tok.label}: token ${j} is not found in the rendered text after char ${r}.`);
     const text = rendered.slice(r, runEnd);
 

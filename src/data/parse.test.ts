@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonErrorAt, parseChatInput } from './parse';
+import { MAX_JSON_DEPTH, MAX_LINE_ERRORS, jsonErrorAt, parseChatInput } from './parse';
 import { visibleWhitespace } from './whitespace';
 import type { Conversation, ParseResult } from './types';
 import { findJsonError, lineColumn } from './jsonscan';
@@ -134,23 +134,96 @@ describe('parseChatInput: errors', () => {
     expect(e.message).toMatch(/^Message 1 \(assistant\) is empty/);
     expect(e.line).toBe(1);
   });
-  it('JSONL: syntax error names the line, column and sample', () => {
+  it('JSONL: a broken line is named by its 1-based line and column; the other lines stay samples', () => {
     const text = [JSON.stringify(CONV), '', JSON.stringify(CONV), '[{"role": "user" "content": "x"}]'].join('\n');
-    const e = err(parseChatInput(text));
-    expect(e).toMatchObject({ line: 4, column: 18, sample: 2 });
-    expect(e.message).toMatch(/^JSONL line 4 \(sample 2\): Invalid JSON at line 4, column 18/);
+    const r = parseChatInput(text);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.samples).toHaveLength(2);
+    expect(r.sampleLines).toEqual([1, 3]);
+    expect(r.lineErrors).toMatchObject({ total: 1, lines: 3 });
+    const e = r.lineErrors!.errors[0];
+    expect(e).toMatchObject({ line: 4, column: 18 });
+    expect(e.message).toMatch(/^Line 4, column 18: Invalid JSON: /);
+    expect(e.message).not.toMatch(/sample/);
   });
-  it('JSONL: unknown role names the line and sample', () => {
+  it('JSONL: unknown role names the line and column', () => {
     const text = [JSON.stringify(CONV), JSON.stringify([{ role: 'user', content: 'a' }, { role: 'bot', content: 'b' }])].join('\n');
-    const e = err(parseChatInput(text));
-    expect(e).toMatchObject({ line: 2, sample: 1 });
-    expect(e.message).toMatch(/^JSONL line 2 \(sample 1\): Message 1 has unknown role "bot"/);
+    const r = parseChatInput(text);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.lineErrors!.errors[0]).toMatchObject({ line: 2 });
+    expect(r.lineErrors!.errors[0].message).toMatch(/^Line 2: Message 1 has unknown role "bot".*\(column \d+\)$/);
+    expect(r.sampleLines).toBeNull();
   });
   it('JSONL: empty message', () => {
     const text = [JSON.stringify(CONV), JSON.stringify({ messages: [{ role: 'user', content: '' }] })].join('\n');
-    const e = err(parseChatInput(text));
-    expect(e).toMatchObject({ line: 2, sample: 1 });
-    expect(e.message).toMatch(/Message 0 \(user\) is empty/);
+    const r = parseChatInput(text);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.lineErrors!.errors[0]).toMatchObject({ line: 2 });
+    expect(r.lineErrors!.errors[0].message).toMatch(/^Line 2: Message 0 \(user\) is empty/);
+  });
+  it('JSONL: every broken line is reported, the first MAX_LINE_ERRORS listed and the rest counted', () => {
+    const lines = [JSON.stringify(CONV), ...Array.from({ length: MAX_LINE_ERRORS + 5 }, (_, k) => (k % 2 ? '{"messages": [}' : '[1]'))];
+    const r = parseChatInput(lines.join('\n'));
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.samples).toHaveLength(1);
+    expect(r.lineErrors!.total).toBe(MAX_LINE_ERRORS + 5);
+    expect(r.lineErrors!.errors.map((e) => e.line)).toEqual(Array.from({ length: MAX_LINE_ERRORS }, (_, k) => k + 2));
+    expect(r.formatLabel).toMatch(/25 broken lines left out/);
+  });
+  it('JSONL: no usable line at all is an error that still lists every line', () => {
+    const r = parseChatInput('{"messages": [}\n{"messages": []}\n{"conversations": [{"from": "constructor", "value": "x"}]}');
+    const e = err(r);
+    expect(e.message).toMatch(/^None of the 3 JSONL lines is a usable sample/);
+    expect(e).toMatchObject({ line: 1, column: 15 });
+    if (r.ok) return;
+    expect(r.lineErrors!.errors.map((x) => x.line)).toEqual([1, 2, 3]);
+    expect(r.lineErrors!.errors[2].message).toMatch(/unknown "from" value "constructor"/);
+  });
+  it('role names that are Object.prototype keys are unknown roles, in every format', () => {
+    for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+      const openai = err(parseChatInput(JSON.stringify([{ role, content: 'hi' }])));
+      expect(openai.message).toContain(`unknown role "${role}"`);
+      const sharegpt = err(parseChatInput(JSON.stringify({ conversations: [{ from: role, value: 'hi' }] })));
+      expect(sharegpt.message).toContain(`unknown "from" value "${role}"`);
+    }
+    // A "__proto__" key in the JSON is an own key: it does not make an object a sample.
+    expect(err(parseChatInput('{"__proto__": {"messages": []}}')).message).toMatch(/no "messages" or "conversations" field \(its keys: "__proto__"\)/);
+  });
+  it(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused with the place, valid or not`, () => {
+    const valid = '['.repeat(5000) + ']'.repeat(5000);
+    const e = err(parseChatInput(valid));
+    expect(e).toMatchObject({ line: 1, column: MAX_JSON_DEPTH + 1 });
+    expect(e.message).toMatch(new RegExp(`^The JSON is nested more than ${MAX_JSON_DEPTH} levels deep at line 1, column ${MAX_JSON_DEPTH + 1}`));
+    const unclosed = '{"messages":\n' + '['.repeat(5000);
+    expect(err(parseChatInput(unclosed))).toMatchObject({ line: 2, column: MAX_JSON_DEPTH });
+    // Exactly at the limit is fine for the depth check (and then is simply not a conversation).
+    expect(err(parseChatInput('['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH))).message).not.toMatch(/levels deep/);
+    // In JSONL the deep line is one broken line.
+    const r = parseChatInput([JSON.stringify(CONV), '['.repeat(3000)].join('\n'));
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.lineErrors!.errors[0].message).toMatch(new RegExp(`^Line 2, column ${MAX_JSON_DEPTH + 1}: The JSON is nested more than`));
+  });
+  it('a leading UTF-8 byte-order mark is removed and the format label says so', () => {
+    const r = parseChatInput('\uFEFF' + JSON.stringify(CONV));
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.samples).toEqual([CONV]);
+    expect(r.formatLabel).toBe('OpenAI messages array · UTF-8 byte-order mark removed');
+    // Columns on line 1 count the mark, as the paste box does.
+    const e = err(parseChatInput('\uFEFF[{"role": "user" "content": "x"}]'));
+    expect(e).toMatchObject({ line: 1, column: 19 });
+    expect(e.message).toContain('line 1, column 19');
+    expect(err(parseChatInput('\uFEFFUser: hi\nAssistant:'))).toMatchObject({ line: 2, column: 1 });
+    const text = parseChatInput('\uFEFFUser: hi\nAssistant: hello');
+    expect(text.ok && text.samples[0]).toEqual([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }]);
+    // An invisible character is named, never quoted bare.
+    expect(err(parseChatInput('[\u200B]')).message).toContain('U+200B');
+  });
+  it('a bare JSON value is not a conversation', () => {
+    expect(err(parseChatInput('42')).message).toMatch(/^Expected a conversation but found a number \(line 1, column 1\)/);
+    expect(err(parseChatInput(' "hi"')).message).toMatch(/found a string/);
+    expect(err(parseChatInput('null')).message).toMatch(/found null/);
+    expect(err(parseChatInput('true')).message).toMatch(/found a boolean/);
+    expect(err(parseChatInput('no roles here')).message).toMatch(/does not start with a role/);
   });
   it('plain text without role prefixes', () => {
     const e = err(parseChatInput('\nhello there\nUser: hi'));

@@ -7,12 +7,22 @@
 // A JSON array whose elements are themselves samples (arrays or objects with messages /
 // conversations) is also accepted as a dataset and reported with the element's format.
 //
-// Errors name the place: 1-based line/column in the pasted text, the 0-based sample (JSONL line
-// among non-empty lines) and the 0-based message index. JSON.parse positions differ by engine
+// Errors name the place: 1-based line/column in the pasted text and the 0-based message index;
+// a JSONL sample is named by its 1-based line. A broken JSONL line does not cost the others: every
+// broken line is reported (the first MAX_LINE_ERRORS of them listed, the rest counted) and the good
+// lines are the dataset. A leading UTF-8 byte-order mark is removed (and the format label says
+// so); JSON nested deeper than MAX_JSON_DEPTH is refused with the place it gets too deep.
+// Role names are looked up in Maps: a role such as "constructor" or "__proto__" is an unknown
+// role, not a property of Object.prototype. JSON.parse positions differ by engine
 // ("at position N" in V8, "line L column C" in Firefox/new V8, none in Safari), so the position
 // is read from the message when present and otherwise found by our own scanner (jsonscan.ts).
-import type { ChatMessage, Conversation, InputError, InputFormat, MessageRole, ParseResult } from './types';
-import { findJsonError, lineColumn, locateJsonPath, offsetOf } from './jsonscan';
+import type { ChatMessage, Conversation, InputError, InputFormat, LineErrors, MessageRole, ParseResult } from './types';
+import { MAX_JSON_DEPTH, findJsonError, findTooDeep, lineColumn, locateJsonPath, offsetOf } from './jsonscan';
+
+export { MAX_JSON_DEPTH };
+/** Broken JSONL lines listed one by one; the rest are counted. */
+export const MAX_LINE_ERRORS = 20;
+const BOM = '\uFEFF';
 
 const FORMAT_LABELS: Record<InputFormat, string> = {
   'openai-array': 'OpenAI messages array',
@@ -39,28 +49,31 @@ class SampleProblem extends Error {
   }
 }
 
-const OPENAI_ROLES: Record<string, MessageRole> = {
-  system: 'system',
-  developer: 'system',
-  user: 'user',
-  assistant: 'assistant',
-};
+const OPENAI_ROLES: ReadonlyMap<string, MessageRole> = new Map([
+  ['system', 'system'],
+  ['developer', 'system'],
+  ['user', 'user'],
+  ['assistant', 'assistant'],
+]);
 
-const SHAREGPT_ROLES: Record<string, MessageRole> = {
-  system: 'system',
-  human: 'user',
-  user: 'user',
-  gpt: 'assistant',
-  assistant: 'assistant',
-  model: 'assistant',
-  chatgpt: 'assistant',
-};
+const SHAREGPT_ROLES: ReadonlyMap<string, MessageRole> = new Map([
+  ['system', 'system'],
+  ['human', 'user'],
+  ['user', 'user'],
+  ['gpt', 'assistant'],
+  ['assistant', 'assistant'],
+  ['model', 'assistant'],
+  ['chatgpt', 'assistant'],
+]);
+
+const has = (o: object, key: string) => Object.hasOwn(o, key);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function kindOf(v: unknown): string {
+  if (v === undefined) return 'missing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
@@ -112,10 +125,10 @@ function openaiMessages(list: unknown[], path: PathKey[]): Conversation {
     const mp = [...path, k];
     if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"role": …, "content": …}.`, mp);
     if (typeof m.role !== 'string') {
-      const hint = 'from' in m ? ' (it has "from": is this ShareGPT? Wrap it as {"conversations": [ … ]})' : '';
+      const hint = has(m, 'from') ? ' (it has "from": is this ShareGPT? Wrap it as {"conversations": [ … ]})' : '';
       throw new SampleProblem(`Message ${k} has no "role" string${hint}.`, mp);
     }
-    const role = OPENAI_ROLES[m.role.toLowerCase()];
+    const role = OPENAI_ROLES.get(m.role.toLowerCase());
     if (!role) {
       throw new SampleProblem(`Message ${k} has unknown role "${m.role}"; expected "system", "user" or "assistant".`, [...mp, 'role']);
     }
@@ -129,7 +142,7 @@ function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
     const mp = [...path, k];
     if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"from": …, "value": …}.`, mp);
     if (typeof m.from !== 'string') throw new SampleProblem(`Message ${k} has no "from" string.`, mp);
-    const role = SHAREGPT_ROLES[m.from.toLowerCase()];
+    const role = SHAREGPT_ROLES.get(m.from.toLowerCase());
     if (!role) {
       throw new SampleProblem(`Message ${k} has unknown "from" value "${m.from}"; expected "system", "human" or "gpt".`, [...mp, 'from']);
     }
@@ -146,17 +159,17 @@ type SampleFormat = Exclude<InputFormat, 'jsonl' | 'role-prefixed-text'>;
 function sampleFromJson(v: unknown, path: PathKey[]): { format: SampleFormat; conversation: Conversation } {
   if (Array.isArray(v)) return { format: 'openai-array', conversation: openaiMessages(v, path) };
   if (isObject(v)) {
-    if ('messages' in v) {
+    if (has(v, 'messages')) {
       if (!Array.isArray(v.messages)) throw new SampleProblem(`"messages" is ${kindOf(v.messages)}; expected an array of messages.`, [...path, 'messages']);
       return { format: 'messages-object', conversation: openaiMessages(v.messages, [...path, 'messages']) };
     }
-    if ('conversations' in v) {
+    if (has(v, 'conversations')) {
       if (!Array.isArray(v.conversations)) {
         throw new SampleProblem(`"conversations" is ${kindOf(v.conversations)}; expected an array of {"from", "value"}.`, [...path, 'conversations']);
       }
       return { format: 'sharegpt', conversation: sharegptMessages(v.conversations, [...path, 'conversations']) };
     }
-    if ('role' in v && 'content' in v) {
+    if (has(v, 'role') && has(v, 'content')) {
       throw new SampleProblem('This is a single message, not a conversation. Wrap it in [ ] (or {"messages": [ … ]}).', path);
     }
     const keys = Object.keys(v).slice(0, 6).map((k) => `"${k}"`).join(', ');
@@ -165,9 +178,14 @@ function sampleFromJson(v: unknown, path: PathKey[]): { format: SampleFormat; co
   throw new SampleProblem(`Expected a conversation but found ${kindOf(v)}.`, path);
 }
 
+/** An object that holds one sample (as opposed to one message). */
+function isSampleObject(v: Record<string, unknown>): boolean {
+  return has(v, 'messages') || has(v, 'conversations');
+}
+
 /** A whole JSON document: one sample, or an array of samples. */
 function samplesFromJson(v: unknown): { format: SampleFormat; samples: Conversation[]; dataset: boolean } {
-  if (Array.isArray(v) && v.length > 0 && (Array.isArray(v[0]) || (isObject(v[0]) && !('role' in v[0]) && ('messages' in v[0] || 'conversations' in v[0])))) {
+  if (Array.isArray(v) && v.length > 0 && (Array.isArray(v[0]) || (isObject(v[0]) && !has(v[0], 'role') && isSampleObject(v[0])))) {
     const parsed = v.map((s, k) => sampleFromJson(s, [k]));
     return { format: parsed[0].format, samples: parsed.map((p) => p.conversation), dataset: true };
   }
@@ -193,85 +211,169 @@ export function jsonErrorAt(text: string, err: unknown): { offset: number; messa
   return { offset: offset ?? scanned?.offset ?? text.length, message: cleaned };
 }
 
-function jsonSyntaxError(text: string, err: unknown, where: { lineBase: number; sample?: number; prefix: string }): InputError {
-  const { offset, message } = jsonErrorAt(text, err);
-  const { line, column } = lineColumn(text, offset);
-  const absLine = line + where.lineBase;
-  return {
-    message: `${where.prefix}Invalid JSON at line ${absLine}, column ${column}: ${message}.`,
-    line: absLine,
-    column,
-    ...(where.sample !== undefined ? { sample: where.sample } : {}),
-  };
+/** Where a piece of JSON sits in the paste: the whole text (lineBase 0), or one JSONL line. */
+interface Where {
+  /** 0-based line of the piece's first line in the pasted text. */
+  lineBase: number;
+  /** The piece is one JSONL line: messages start "Line N" and name only the column. */
+  jsonl: boolean;
 }
 
-function sampleError(text: string, p: SampleProblem, where: { lineBase: number; sample?: number; prefix: string }): InputError {
+function placed(message: string, line: number, column: number, where: Where): InputError {
+  return { message: where.jsonl ? `Line ${line}, column ${column}: ${message}` : `${message} at line ${line}, column ${column}`, line, column };
+}
+
+function jsonSyntaxError(text: string, err: unknown, where: Where): InputError {
+  const { offset, message } = jsonErrorAt(text, err);
+  const { line, column } = lineColumn(text, offset);
+  const e = placed('Invalid JSON', line + where.lineBase, column, where);
+  e.message += `: ${message}.`;
+  return e;
+}
+
+function depthError(text: string, offset: number, where: Where): InputError {
+  const { line, column } = lineColumn(text, offset);
+  const e = placed(`The JSON is nested more than ${MAX_JSON_DEPTH} levels deep`, line + where.lineBase, column, where);
+  e.message +=
+    ` (level ${MAX_JSON_DEPTH + 1} opens there). A chat sample needs only a few levels, and deeper input is refused so the page` +
+    ' cannot run out of stack. Look for runaway brackets.';
+  return e;
+}
+
+function sampleError(text: string, p: SampleProblem, where: Where): InputError {
   const at = locateJsonPath(text, p.path);
-  const err: InputError = { message: `${where.prefix}${p.message}` };
+  const prefix = where.jsonl ? `Line ${where.lineBase + 1}: ` : '';
+  const err: InputError = { message: `${prefix}${p.message}` };
   if (at !== null) {
     const { line, column } = lineColumn(text, at);
     err.line = line + where.lineBase;
     err.column = column;
-    err.message += ` (line ${err.line}, column ${column})`;
-  }
-  if (where.sample !== undefined) err.sample = where.sample;
+    err.message += where.jsonl ? ` (column ${column})` : ` (line ${err.line}, column ${column})`;
+  } else if (where.jsonl) err.line = where.lineBase + 1;
   return err;
+}
+
+/** One JSONL line → its sample, or what is wrong with it. */
+function jsonlLine(line: string, li: number): { format: SampleFormat; conversation: Conversation } | InputError {
+  const where: Where = { lineBase: li, jsonl: true };
+  const deep = findTooDeep(line);
+  if (deep !== null) return depthError(line, deep, where);
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (e) {
+    return jsonSyntaxError(line, e, where);
+  }
+  try {
+    return sampleFromJson(v, []);
+  } catch (e) {
+    if (e instanceof SampleProblem) return sampleError(line, e, where);
+    throw e;
+  }
 }
 
 function parseJsonl(text: string): ParseResult {
   const lines = text.split('\n');
   const samples: Conversation[] = [];
+  const sampleLines: number[] = [];
   const formats = new Set<SampleFormat>();
+  const errors: InputError[] = [];
+  let broken = 0;
+  let nonEmpty = 0;
   for (let li = 0; li < lines.length; li++) {
     const line = lines[li].endsWith('\r') ? lines[li].slice(0, -1) : lines[li];
     if (line.trim() === '') continue;
-    const sample = samples.length;
-    const where = { lineBase: li, sample, prefix: `JSONL line ${li + 1} (sample ${sample}): ` };
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      return { ok: false, error: jsonSyntaxError(line, e, where) };
+    nonEmpty++;
+    const one = jsonlLine(line, li);
+    if ('message' in one) {
+      if (broken++ < MAX_LINE_ERRORS) errors.push(one);
+      continue;
     }
-    try {
-      const one = sampleFromJson(v, []);
-      formats.add(one.format);
-      samples.push(one.conversation);
-    } catch (e) {
-      if (e instanceof SampleProblem) return { ok: false, error: sampleError(line, e, where) };
-      throw e;
-    }
+    formats.add(one.format);
+    samples.push(one.conversation);
+    sampleLines.push(li + 1);
+  }
+  const lineErrors: LineErrors | null = broken > 0 ? { errors, total: broken, lines: nonEmpty } : null;
+  if (samples.length === 0) {
+    const first = errors[0];
+    return {
+      ok: false,
+      error: { ...first, message: `None of the ${nonEmpty} JSONL lines is a usable sample; each one is listed below. ${first.message}` },
+      lineErrors: lineErrors as LineErrors,
+    };
   }
   const kinds = [...formats].map((f) => FORMAT_LABELS[f]).join(' + ');
-  return { ok: true, format: 'jsonl', formatLabel: `JSONL, ${samples.length} samples (${kinds})`, samples };
+  const left = broken > 0 ? `; ${broken} broken line${broken === 1 ? '' : 's'} left out` : '';
+  return {
+    ok: true,
+    format: 'jsonl',
+    formatLabel: `JSONL, ${samples.length} samples (${kinds})${left}`,
+    samples,
+    lineErrors,
+    sampleLines: sampleLines.every((l, k) => l === k + 1) ? null : sampleLines,
+  };
 }
 
-function parseJson(text: string): ParseResult {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    // Several lines that each hold a JSON value → JSONL. Checked only after the whole-text parse
-    // failed, so pretty-printed JSON is never mistaken for JSONL.
-    const nonEmpty = text.split('\n').filter((l) => l.trim() !== '');
-    if (nonEmpty.length > 1) {
-      try {
-        JSON.parse(nonEmpty[0]);
-        return parseJsonl(text);
-      } catch {
-        // First line is not a complete value: a broken multi-line JSON document; report it as such.
-      }
+/** Several lines, each a complete JSON sample or at least some of them: JSONL. Asked only after the
+ *  whole text failed to parse, so pretty-printed JSON (first line "[" or "{") is never JSONL. */
+function looksLikeJsonl(text: string): boolean {
+  const nonEmpty = text.split('\n').filter((l) => l.trim() !== '');
+  if (nonEmpty.length < 2) return false;
+  const first = nonEmpty[0].trim();
+  if (first === '[' || first === '{') return false;
+  const sampleShaped = (line: string): boolean => {
+    if (findTooDeep(line) !== null) return false;
+    try {
+      const v: unknown = JSON.parse(line);
+      return Array.isArray(v) || (isObject(v) && isSampleObject(v));
+    } catch {
+      return false;
     }
-    return { ok: false, error: jsonSyntaxError(text, e, { lineBase: 0, prefix: '' }) };
+  };
+  return sampleShaped(nonEmpty[0]) || nonEmpty.slice(1).some(sampleShaped);
+}
+
+const WHOLE: Where = { lineBase: 0, jsonl: false };
+
+function parseJson(text: string): ParseResult {
+  const deep = findTooDeep(text);
+  let v: unknown;
+  let syntax: unknown = null;
+  if (deep === null) {
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      syntax = e;
+    }
+  }
+  if (deep !== null || syntax !== null) {
+    if (looksLikeJsonl(text)) return parseJsonl(text);
+    return { ok: false, error: deep !== null ? depthError(text, deep, WHOLE) : jsonSyntaxError(text, syntax, WHOLE) };
   }
   try {
     const { format, samples, dataset } = samplesFromJson(v);
     const formatLabel = dataset ? `JSON array of ${samples.length} samples (${FORMAT_LABELS[format]})` : FORMAT_LABELS[format];
-    return { ok: true, format, formatLabel, samples };
+    return { ok: true, format, formatLabel, samples, lineErrors: null, sampleLines: null };
   } catch (e) {
-    if (e instanceof SampleProblem) return { ok: false, error: sampleError(text, e, { lineBase: 0, prefix: '' }) };
+    if (e instanceof SampleProblem) return { ok: false, error: sampleError(text, e, WHOLE) };
     throw e;
   }
+}
+
+/** A bare JSON value that is not an array or object ("42", "\"hi\"", null): not a conversation. */
+function parseScalar(text: string): ParseResult | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const at = text.length - text.trimStart().length;
+  const { line, column } = lineColumn(text, at);
+  return {
+    ok: false,
+    error: { message: `Expected a conversation but found ${kindOf(v)} (line ${line}, column ${column}). ${EXPECTED_FORMATS}`, line, column },
+  };
 }
 
 const ROLE_PREFIX = /^(system|user|assistant)[ \t]*:[ \t]*/i;
@@ -331,13 +433,35 @@ function parseRolePrefixed(text: string): ParseResult {
   }
   const err = flush();
   if (err) return { ok: false, error: err };
-  return { ok: true, format: 'role-prefixed-text', formatLabel: FORMAT_LABELS['role-prefixed-text'], samples: [conv] };
+  return { ok: true, format: 'role-prefixed-text', formatLabel: FORMAT_LABELS['role-prefixed-text'], samples: [conv], lineErrors: null, sampleLines: null };
 }
 
-export function parseChatInput(text: string): ParseResult {
+function parseBody(text: string): ParseResult {
   const first = /\S/.exec(text);
   if (!first) return { ok: false, error: { message: `Nothing to parse: the input is empty. ${EXPECTED_FORMATS}` } };
   const c = first[0];
   if (c === '[' || c === '{') return parseJson(text);
+  if (/[-0-9"tfn]/.test(c)) {
+    const scalar = parseScalar(text);
+    if (scalar) return scalar;
+  }
   return parseRolePrefixed(text);
+}
+
+/** Columns on line 1 counted without the BOM, moved back to the pasted text (which has it). */
+function withBomColumn(e: InputError): InputError {
+  return e.line === 1 && e.column !== undefined ? { ...e, column: e.column + 1 } : e;
+}
+
+export function parseChatInput(text: string): ParseResult {
+  if (!text.startsWith(BOM)) return parseBody(text);
+  // JSON: the mark becomes a space, so every offset, line and column (in messages too) stays the
+  // paste box's. Plain text needs its role prefix at the start of the line: the mark is cut, and
+  // the column of an error on line 1 moved back by one (its messages name lines only).
+  const json = /^\s*[-0-9"tfn[{]/.test(text.slice(BOM.length));
+  const r = parseBody(json ? ` ${text.slice(BOM.length)}` : text.slice(BOM.length));
+  const fix = json ? (e: InputError) => e : withBomColumn;
+  const lineErrors = r.lineErrors ? { ...r.lineErrors, errors: r.lineErrors.errors.map(fix) } : null;
+  if (!r.ok) return { ...r, error: fix(r.error), ...(lineErrors ? { lineErrors } : {}) };
+  return { ...r, formatLabel: `${r.formatLabel} · UTF-8 byte-order mark removed`, lineErrors };
 }

@@ -6,18 +6,25 @@
 // characters, see offsets.ts). transformers.js gives no offsets, so bytes come from the vocabulary:
 // byte-level BPE token strings are the GPT-2 byte→unicode mapping of raw bytes; SentencePiece
 // byte-fallback tokens are <0xNN>; added tokens are their literal content.
+//
+// transformers.js v4 has no `split_special_tokens` option: its encode always matches added tokens.
+// encodePlain() is that option: a second tokenizer built from the same files without the special
+// added tokens (built on first use), so text such as "<|im_end|>" goes through the normalizer,
+// pre-tokenizer and model like any other text. Non-special added tokens (Qwen3's <think>) are still
+// matched, as in transformers.
 import { GPT2Tokenizer, LlamaTokenizer, PreTrainedTokenizer, Qwen2Tokenizer } from '@huggingface/transformers';
 import type { ChatTokenizer, Conversation, TokenizerSource } from './types';
 import { attributeChars } from './spans';
 
 type Json = Record<string, unknown>;
 
-const CLASSES: Record<string, typeof PreTrainedTokenizer> = {
-  PreTrainedTokenizer,
-  Qwen2Tokenizer,
-  LlamaTokenizer,
-  GPT2Tokenizer,
-};
+/** tokenizer_config.json's tokenizer_class (a string from the model's files) → class. */
+const CLASSES: ReadonlyMap<string, typeof PreTrainedTokenizer> = new Map([
+  ['PreTrainedTokenizer', PreTrainedTokenizer],
+  ['Qwen2Tokenizer', Qwen2Tokenizer],
+  ['LlamaTokenizer', LlamaTokenizer],
+  ['GPT2Tokenizer', GPT2Tokenizer],
+]);
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -96,7 +103,7 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   if (!isObject(cj)) throw new Error(`${src.configUrl} is not a tokenizer_config.json object.`);
   const template = pickTemplate(cj, src.configUrl);
   const className = typeof cj.tokenizer_class === 'string' ? cj.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
-  const Cls = CLASSES[className] ?? PreTrainedTokenizer;
+  const Cls = CLASSES.get(className) ?? PreTrainedTokenizer;
   const hf = new Cls(tj, { ...cj, chat_template: template });
 
   // id → token string: model vocab + added tokens (added tokens win).
@@ -105,16 +112,22 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   if (isObject(vocab)) for (const [s, id] of Object.entries(vocab)) idToString[id as number] = s;
   else if (Array.isArray(vocab)) vocab.forEach((e, id) => (idToString[id] = Array.isArray(e) ? String(e[0]) : String(e)));
   const added = new Map<number, string>();
-  if (Array.isArray(tj.added_tokens)) {
-    for (const a of tj.added_tokens) if (isObject(a) && typeof a.id === 'number' && typeof a.content === 'string') added.set(a.id, a.content);
+  const special = new Set<number>();
+  const addedTokens = Array.isArray(tj.added_tokens) ? tj.added_tokens : [];
+  for (const a of addedTokens) {
+    if (isObject(a) && typeof a.id === 'number' && typeof a.content === 'string') {
+      added.set(a.id, a.content);
+      if (a.special === true) special.add(a.id);
+    }
   }
   for (const [id, s] of added) idToString[id] = s;
   const idOf = (s: string | null): number | null => {
     if (s === null) return null;
     for (const [id, c] of added) if (c === s) return id;
-    const v = isObject(vocab) ? vocab[s] : undefined;
+    const v = isObject(vocab) && Object.hasOwn(vocab, s) ? vocab[s] : undefined;
     return typeof v === 'number' ? v : null;
   };
+  const specialTexts = [...special].map((id) => added.get(id) as string).filter((c) => c !== '');
 
   const byteLevel = hasType(tj.decoder, 'ByteLevel');
   const decoder = byteLevel ? byteDecoder() : null;
@@ -157,6 +170,11 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     }
   };
   const encode = (text: string): number[] => hf.encode(text, { add_special_tokens: false });
+  let plain: PreTrainedTokenizer | null = null;
+  const encodePlain = (text: string): number[] => {
+    plain ??= new Cls({ ...tj, added_tokens: addedTokens.filter((a) => !(isObject(a) && a.special === true)) }, { ...cj, chat_template: template });
+    return plain.encode(text, { add_special_tokens: false });
+  };
 
   const eosTokenId = idOf(tokenContent(cj.eos_token));
   if (eosTokenId === null) throw new Error(`${src.configUrl}: eos_token ${JSON.stringify(cj.eos_token)} is not in the vocabulary.`);
@@ -194,6 +212,9 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     warnings,
     render,
     encode,
+    encodePlain,
+    specialTexts,
+    isSpecial: (id) => special.has(id),
     tokenBytes,
     tokenString: (id) => idToString[id] ?? `<unknown ${id}>`,
     addedTokenContent: (id) => added.get(id) ?? null,

@@ -29,13 +29,30 @@ export interface InputError {
   line?: number;
   /** 1-based column in the pasted text. */
   column?: number;
-  /** 0-based JSONL line / sample index. */
+  /** 0-based index of the sample (among the parsed samples) the error is about. */
   sample?: number;
 }
 
+/** JSONL lines that are not usable samples: the first MAX_LINE_ERRORS (parse.ts), and how many in all. */
+export interface LineErrors {
+  errors: InputError[];
+  total: number;
+  /** Non-empty lines in the text. */
+  lines: number;
+}
+
 export type ParseResult =
-  | { ok: true; format: InputFormat; formatLabel: string; samples: Conversation[] }
-  | { ok: false; error: InputError };
+  | {
+      ok: true;
+      format: InputFormat;
+      formatLabel: string;
+      samples: Conversation[];
+      /** Broken JSONL lines left out of `samples`; null when there are none. */
+      lineErrors: LineErrors | null;
+      /** 1-based line of each sample when that is not simply its position (blank or broken lines before it); else null. */
+      sampleLines: number[] | null;
+    }
+  | { ok: false; error: InputError; lineErrors?: LineErrors };
 
 export type TokenizerId = 'default' | 'llama3' | 'qwen3';
 
@@ -62,6 +79,13 @@ export interface ChatTokenizer {
   render(conv: Conversation, addGenerationPrompt?: boolean): string;
   /** Token ids of `text` with no BOS/EOS added (special-token strings in the text are matched). */
   encode(text: string): number[];
+  /** Token ids of `text` with no BOS/EOS added, special-token strings encoded as plain text
+   *  (transformers' split_special_tokens=True). */
+  encodePlain(text: string): number[];
+  /** Contents of the special added tokens (<|im_end|>, <|eot_id|>…). */
+  specialTexts: string[];
+  /** The id is a special added token. */
+  isSpecial(id: number): boolean;
   /** Raw bytes of one token id as the tokenizer's model sees them (after normalization): UTF-8,
    *  possibly a partial character for byte-level BPE pieces. */
   tokenBytes(id: number): Uint8Array;
@@ -90,10 +114,18 @@ export interface TokenInfo {
   turnIndex: number | null;
   /** The end-of-turn special token that closes an assistant turn. */
   isEndOfTurn: boolean;
+  /** A special token whose text was typed in a message's content (not written by the template). */
+  typedSpecial: boolean;
   /** Chars from more than one role (or a byte-split char shared with another role). */
   straddles: boolean;
   /** Roles of the chars this token covers (length ≥ 1; > 1 iff straddles by role). */
   roles: TokenRole[];
+}
+
+export interface TokenizeOptions {
+  /** Encode special-token text inside message content as plain characters (transformers'
+   *  split_special_tokens); false/absent: it becomes the special token, as transformers does. */
+  splitSpecialTokens?: boolean;
 }
 
 export interface TokenizedSample {

@@ -18,6 +18,8 @@ export const DEFAULT_SETTINGS: Settings = {
     roles: { ...ALL_ROLES },
     promptLossWeight: DEFAULT_POLICY.promptLossWeight,
   },
+  // As transformers encodes by default: typed special-token text is the special token (and is flagged).
+  splitSpecialTokens: false,
 };
 
 export const RESPONSE_ONLY: PolicySettings = { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, roles: { ...ALL_ROLES }, promptLossWeight: 0 };

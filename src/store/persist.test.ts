@@ -35,7 +35,8 @@ describe('persistence', () => {
     expect(r.bad).toBe(0);
     expect(r.patch.text).toBe(TODAY['input-and-settings'].text);
     expect(r.patch.sampleIndex).toBe(2);
-    expect(r.patch.settings).toEqual(TODAY['input-and-settings'].settings);
+    // Fields added since (splitSpecialTokens) take their defaults.
+    expect(r.patch.settings).toEqual({ ...TODAY['input-and-settings'].settings, splitSpecialTokens: false });
     expect(r.patch.optimizer?.steps).toBe(12);
     expect(r.patch.optimizerFor).toBeNull();
     expect(r.patch.runs).toEqual(defaultRuns());
@@ -57,6 +58,13 @@ describe('persistence', () => {
     expect(r.patch.optimizer).toBeUndefined();
     // sampleIndex, tokenizerId, contextLengths.llama3, runs, optimizer
     expect(r.bad).toBe(5);
+  });
+
+  it('settings saved before splitSpecialTokens existed stay valid and take its default; a wrong value is counted', () => {
+    const { splitSpecialTokens: _omitted, ...old } = DEFAULT_SETTINGS;
+    expect(validSettings(old, DEFAULT_SETTINGS)).toEqual({ settings: DEFAULT_SETTINGS, bad: 0 });
+    expect(validSettings({ ...old, splitSpecialTokens: true }, DEFAULT_SETTINGS)?.settings.splitSpecialTokens).toBe(true);
+    expect(validSettings({ ...old, splitSpecialTokens: 'yes' }, DEFAULT_SETTINGS)).toEqual({ settings: DEFAULT_SETTINGS, bad: 1 });
   });
 
   it('migration: the current version passes through; unknown versions have no path', () => {

@@ -113,6 +113,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
       text, modelTokenizer: s.modelTokenizer, contextLength: prepared.contextLength, vocabSize: model.config.vocab_size,
       policies: s.runs.map((r) => ({ ...r.policy, overrides: {} })),
       hand: prepared.hand ? { ...prepared.hand, ids: Int32Array.from(prepared.hand.ids) } : null,
+      splitSpecialTokens: s.settings.splitSpecialTokens,
     });
   } catch (err) {
     onFail(err);

@@ -3,7 +3,7 @@
  * persisted ones). Types only: the store's layer rule (scripts/check-imports.mjs) lets it see the
  * workers only through their protocols.
  */
-import type { InputError, MaskPolicy } from '../data/types';
+import type { InputError, LineErrors, MaskPolicy } from '../data/types';
 import type { TokenizerId } from '../data/types';
 import type { FailStage } from '../worker/dataProtocol';
 import type { AdapterReport, Answer, LoadedModel, LoadProgress, StartedInfo } from '../worker/trainProtocol';
@@ -19,11 +19,16 @@ export interface Settings {
   /** Context length per tokenizer; null = the tokenizer's own limit (dataProtocol.resolveContextLength). */
   contextLengths: Record<TokenizerId, number | null>;
   policy: PolicySettings;
+  /** Special-token text typed in a message ("<|im_end|>") is encoded as plain characters
+   *  (transformers' split_special_tokens) instead of becoming the special token. View and training alike. */
+  splitSpecialTokens: boolean;
 }
 
 export interface Failure {
   stage: FailStage;
   error: InputError;
+  /** Broken JSONL lines of the failed input (all of them, when no line was usable); null when none. */
+  lineErrors: LineErrors | null;
 }
 
 export interface RunSpec {

@@ -61,7 +61,10 @@ export function validSettings(v: unknown, defaults: Settings): { settings: Setti
     else bad++;
   }
   const policy = validPolicy(own(v, 'policy')) ?? (bad++, defaults.policy);
-  return { settings: { tokenizerId, contextLengths, policy }, bad };
+  // Absent in settings saved before the option existed: the default, and not counted as damage.
+  const split = own(v, 'splitSpecialTokens');
+  const splitSpecialTokens = typeof split === 'boolean' ? split : split === undefined ? defaults.splitSpecialTokens : (bad++, defaults.splitSpecialTokens);
+  return { settings: { tokenizerId, contextLengths, policy, splitSpecialTokens }, bad };
 }
 
 export function validRuns(v: unknown): RunSpec[] | null {

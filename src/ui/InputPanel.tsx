@@ -1,6 +1,8 @@
 // The paste box: examples menu, detected format, JSONL sample stepper, and every message about
-// the input (parse errors, nothing to train, context cut) right under the text the user edits.
+// the input (parse errors, broken JSONL lines, nothing to train, context cut) right under the text
+// the user edits.
 import { useStore, type Failure } from '../store';
+import type { InputError } from '../data/types';
 import { useId, useRef } from 'react';
 import { EXAMPLES } from '../data/examples';
 
@@ -38,9 +40,8 @@ export function InputPanel() {
   const exampleId = useId();
   const hintId = useId();
 
-  const showLocation = () => {
+  const showLocation = (e: InputError | undefined) => {
     const ta = textareaRef.current;
-    const e = failure?.error;
     if (!ta || !e?.line) return;
     const at = offsetOf(ta.value, e.line, e.column ?? 1);
     ta.focus();
@@ -48,6 +49,8 @@ export function InputPanel() {
   };
 
   const n = parse?.sampleCount ?? 0;
+  // Broken JSONL lines: of the shown input when it parsed, else of the failed input.
+  const lineErrors = parse?.lineErrors ?? failure?.lineErrors ?? null;
   // Messages about the current view only make sense when it is not stale.
   const current = !stale && !failure ? labels : null;
   const location =
@@ -92,6 +95,7 @@ export function InputPanel() {
             </button>
             <span data-testid="sample-position" aria-live="polite">
               sample {sampleIndex + 1} of {n}
+              {parse?.sampleLine != null && ` · line ${parse.sampleLine}`}
             </span>
             <button type="button" onClick={() => stepSample(1)} disabled={sampleIndex >= n - 1} aria-label="Next sample">
               Next ›
@@ -125,17 +129,40 @@ export function InputPanel() {
         {failure && (
           <div className="message error" role="alert" data-testid="input-error">
             <strong>{STAGE_TITLE[failure.stage]}</strong>: {failure.error.message}
-            {failure.error.sample !== undefined && failure.stage === 'parse' && (
-              <span> (sample {failure.error.sample + 1})</span>
-            )}
             <div className="message-actions">
               {location && (
-                <button type="button" className="link" onClick={showLocation}>
+                <button type="button" className="link" onClick={() => showLocation(failure.error)}>
                   Show {location} in the text
                 </button>
               )}
               {stale && <span className="stale-note">The token view below shows the last input that worked.</span>}
             </div>
+          </div>
+        )}
+        {lineErrors && (
+          <div className="message warn line-errors" role="status" data-testid="line-errors">
+            <strong>
+              {lineErrors.total} of {lineErrors.lines} lines left out
+            </strong>
+            {parse ? `: they are not samples; the other ${parse.sampleCount} are.` : ': none of the lines is a sample.'}
+            <ul>
+              {lineErrors.errors.map((e, k) => (
+                <li key={k}>
+                  {e.line !== undefined ? (
+                    <button type="button" className="link" onClick={() => showLocation(e)} title="Show it in the text">
+                      {e.message}
+                    </button>
+                  ) : (
+                    e.message
+                  )}
+                </li>
+              ))}
+            </ul>
+            {lineErrors.total > lineErrors.errors.length && (
+              <p>
+                …and {lineErrors.total - lineErrors.errors.length} more broken line{lineErrors.total - lineErrors.errors.length === 1 ? '' : 's'}.
+              </p>
+            )}
           </div>
         )}
         {current?.nothingToTrain && (

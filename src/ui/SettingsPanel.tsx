@@ -78,6 +78,8 @@ export function SettingsPanel() {
   const setRoleTrained = useStore((s) => s.setRoleTrained);
   const overrideCount = useStore((s) => Object.keys(s.overrides).length);
   const clearOverrides = useStore((s) => s.clearOverrides);
+  const splitSpecialTokens = useStore((s) => s.settings.splitSpecialTokens);
+  const setSplitSpecialTokens = useStore((s) => s.setSplitSpecialTokens);
   const tokId = useId();
   const weightId = useId();
   const full = policy.mode === 'full';
@@ -102,6 +104,21 @@ export function SettingsPanel() {
         </select>
       </div>
       <ContextLengthInput />
+      <div className="field">
+        <label className="choice">
+          <input
+            type="checkbox"
+            data-testid="split-special-tokens"
+            checked={splitSpecialTokens}
+            onChange={(e) => setSplitSpecialTokens(e.target.checked)}
+          />
+          Encode special-token text as plain characters <span className="muted">(split_special_tokens)</span>
+        </label>
+        <p className="hint">
+          Off: <code>{'<|im_end|>'}</code> typed in a message becomes that special token, as transformers does (marked ⚠ on
+          its chip). On: it is tokenized as ordinary text, for the view and for training.
+        </p>
+      </div>
 
       <fieldset className="field">
         <legend>Loss on</legend>

@@ -16,6 +16,8 @@ export interface TokenChipProps {
   role: TokenRole;
   straddles: boolean;
   endOfTurn: boolean;
+  /** A special token whose text was typed in a message (not written by the chat template). */
+  typedSpecial: boolean;
   /** At or after the context cut: the trainer would drop it. */
   beyondCut: boolean;
   override: 'train' | 'mask' | undefined;
@@ -41,6 +43,7 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
     (masked ? ' masked' : partial ? ' partial' : ' trained') +
     (p.straddles ? ' straddles' : '') +
     (p.endOfTurn ? ' eot' : '') +
+    (p.typedSpecial ? ' typed-special' : '') +
     (p.beyondCut ? ' beyond-cut' : '') +
     (p.override ? ' overridden' : '') +
     (p.heat ? ' heat' : '');
@@ -57,6 +60,7 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
       data-role={p.role}
       data-weight={formatWeight(p.weight)}
       data-straddles={p.straddles || undefined}
+      data-typed-special={p.typedSpecial || undefined}
       data-override={p.override}
       data-beyond-cut={p.beyondCut || undefined}
       data-loss={p.heat ? heatAttr(p.heat.loss) : undefined}
@@ -66,9 +70,14 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
       data-run-label={p.heat?.label}
       aria-pressed={p.override !== undefined}
       aria-describedby={p.described ? 'token-tooltip' : undefined}
-      aria-label={`Token ${p.index}: ${p.text === '' ? 'partial character' : p.text}, id ${p.id}, label ${p.label}, ${p.role}${p.straddles ? ', straddles roles' : ''}`}
+      aria-label={`Token ${p.index}: ${p.text === '' ? 'partial character' : p.text}, id ${p.id}, label ${p.label}, ${p.role}${p.straddles ? ', straddles roles' : ''}${p.typedSpecial ? ', special-token text typed in a message' : ''}`}
       style={style}
     >
+      {p.typedSpecial && (
+        <span className="tok-typed" aria-hidden="true" title="Typed in a message, read as a special token">
+          ⚠
+        </span>
+      )}
       <span className={`tok-text${p.text === '' ? ' tok-empty' : ''}`}>{p.text}</span>
       <span className="tok-meta">
         <span className="tok-id">{p.id}</span>

@@ -9,7 +9,7 @@
 //   token's hand override; so does a mouse click.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { visibleWhitespace } from '../data/whitespace';
-import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
+import { FLAG_END_OF_TURN, FLAG_STRADDLES, FLAG_TYPED_SPECIAL, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
 import { TokenChip } from './TokenChip';
 import type { HeatCell } from './train/HeatmapControls';
 
@@ -116,6 +116,7 @@ const Chunk = memo(function Chunk(p: ChunkProps) {
         role={ROLE_CODES[tokens.roles[i]]}
         straddles={(f & FLAG_STRADDLES) !== 0}
         endOfTurn={(f & FLAG_END_OF_TURN) !== 0}
+        typedSpecial={(f & FLAG_TYPED_SPECIAL) !== 0}
         beyondCut={cutAt !== null && i >= cutAt}
         override={p.overrides[i]}
         tabbable={i === p.active}

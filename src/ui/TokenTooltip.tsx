@@ -1,6 +1,6 @@
 // Details of the hovered or focused chip: one shared element, positioned next to the chip.
 import { useLayoutEffect, useRef, useState } from 'react';
-import { FLAG_END_OF_TURN, FLAG_STRADDLES, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
+import { FLAG_END_OF_TURN, FLAG_STRADDLES, FLAG_TYPED_SPECIAL, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
 import { formatWeight } from './TokenChip';
 import { IGNORE_INDEX } from '../data/labels';
 import type { Probe } from './TokenList';
@@ -104,6 +104,13 @@ export function TokenTooltip({
         </p>
       )}
       {(flags & FLAG_END_OF_TURN) !== 0 && <p className="tt-note">Closes an assistant turn (end-of-turn token).</p>}
+      {(flags & FLAG_TYPED_SPECIAL) !== 0 && (
+        <p className="tt-note tt-warn" data-testid="tooltip-typed-special">
+          Special-token text typed in message {tokens.messages[t]}: the text {JSON.stringify(text)} is read as the special
+          token (id {id}), a control token, not characters. To encode it as text, tick “Encode special-token text as plain
+          characters” in the settings.
+        </p>
+      )}
       {override && <p className="tt-note">Hand override: {override}. Click again to undo.</p>}
       {cutAt !== null && t >= cutAt && <p className="tt-note">Beyond the context cut at {cutAt}: dropped.</p>}
     </div>

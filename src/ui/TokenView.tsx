@@ -167,7 +167,7 @@ export function TokenView() {
           <Legend />
           <HeatmapControls tokens={tokens} />
           {tokens.notes.length > 0 && (
-            <ul className="notes">
+            <ul className="notes" data-testid="sample-notes">
               {tokens.notes.map((n) => (
                 <li key={n}>{n}</li>
               ))}

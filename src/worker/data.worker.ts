@@ -28,6 +28,7 @@ import { fetchModelFile, resolveModelSource } from '../model/hub';
 import {
   FLAG_END_OF_TURN,
   FLAG_STRADDLES,
+  FLAG_TYPED_SPECIAL,
   ROLE_CODES,
   resolveContextLength,
   type DataProtocol,
@@ -64,6 +65,7 @@ interface Tokenized {
   text: string;
   sampleIndex: number;
   tokenizerKey: string;
+  split: boolean;
   sample: TokenizedSample;
   columns: TokenColumns;
 }
@@ -142,7 +144,7 @@ function toColumns(key: string, sample: TokenizedSample, loaded: LoadedTokenizer
     let mask = 0;
     for (const r of t.roles) mask |= 1 << ROLE_CODES.indexOf(r);
     roleMasks[i] = mask;
-    flags[i] = (t.straddles ? FLAG_STRADDLES : 0) | (t.isEndOfTurn ? FLAG_END_OF_TURN : 0);
+    flags[i] = (t.straddles ? FLAG_STRADDLES : 0) | (t.isEndOfTurn ? FLAG_END_OF_TURN : 0) | (t.typedSpecial ? FLAG_TYPED_SPECIAL : 0);
     messages[i] = t.messageIndex ?? -1;
     joined += t.text;
   }
@@ -195,26 +197,36 @@ async function tokenizer(id: TokenizerId, model: ModelTokenizer | null, ctx: Sta
   }
 }
 
+/** How a sample is named to the user: its number, and its JSONL line when that differs. */
+function sampleName(pr: ParseResult, index: number): string {
+  const line = pr.ok ? pr.sampleLines?.[index] : undefined;
+  return `Sample ${index + 1}${line !== undefined ? ` (line ${line})` : ''}`;
+}
+
 /** Sample `index` of `text` tokenized by `key`'s tokenizer (the last one is cached: the view's). */
-function tokenizeSample(text: string, index: number, key: string, loaded: LoadedTokenizer, conv: Conversation): Tokenized {
-  if (tokenized && tokenized.text === text && tokenized.sampleIndex === index && tokenized.tokenizerKey === key) return tokenized;
+function tokenizeSample(text: string, index: number, key: string, loaded: LoadedTokenizer, conv: Conversation, split: boolean): Tokenized {
+  if (tokenized && tokenized.text === text && tokenized.sampleIndex === index && tokenized.tokenizerKey === key && tokenized.split === split) return tokenized;
   let sample: TokenizedSample;
   try {
-    sample = tokenizeConversation(loaded.tok, conv);
+    sample = tokenizeConversation(loaded.tok, conv, { splitSpecialTokens: split });
   } catch (err) {
-    throw new StepError('template', `Sample ${index + 1}: ${messageOf(err)}`, { sample: index });
+    throw new StepError('template', `${sampleName(parseText(text), index)}: ${messageOf(err)}`, { sample: index });
   }
-  return { text, sampleIndex: index, tokenizerKey: key, sample, columns: toColumns(`t${++tokenizationCount}`, sample, loaded) };
+  return { text, sampleIndex: index, tokenizerKey: key, split, sample, columns: toColumns(`t${++tokenizationCount}`, sample, loaded) };
 }
 
 async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelReply>> {
   const t0 = performance.now();
   // 1. Parse (cached by text).
   const pr = parseText(req.text);
-  if (!pr.ok) throw new HandlerError(pr.error.message, { stage: 'parse', error: pr.error, parse: null } satisfies LabelFailure);
+  if (!pr.ok) {
+    throw new HandlerError(pr.error.message, { stage: 'parse', error: pr.error, parse: null, ...(pr.lineErrors ? { lineErrors: pr.lineErrors } : {}) } satisfies LabelFailure);
+  }
   const sampleCount = pr.samples.length;
   const sampleIndex = Math.min(Math.max(0, req.sampleIndex), Math.max(0, sampleCount - 1));
-  const parse: ParseInfo = { format: pr.format, formatLabel: pr.formatLabel, sampleCount, sampleIndex };
+  const parse: ParseInfo = {
+    format: pr.format, formatLabel: pr.formatLabel, sampleCount, sampleIndex, sampleLine: pr.sampleLines?.[sampleIndex] ?? null, lineErrors: pr.lineErrors,
+  };
   try {
     if (sampleCount === 0) {
       throw new StepError('sample', 'The input parsed, but it holds no chat sample. Paste at least one message.');
@@ -222,7 +234,7 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
     // 2. Tokenizer (cached per id; first use downloads 1–11 MB, so say so).
     const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
     // 3. Template + tokenize + attribute (cached by text, sample, tokenizer).
-    tokenized = tokenizeSample(req.text, sampleIndex, tokenizerKey(req.tokenizerId, req.modelTokenizer), loaded, pr.samples[sampleIndex]);
+    tokenized = tokenizeSample(req.text, sampleIndex, tokenizerKey(req.tokenizerId, req.modelTokenizer), loaded, pr.samples[sampleIndex], req.splitSpecialTokens);
     const columnsKey = tokenized.columns.key;
     // 4. Labels + context check (always: they depend on the settings).
     let labels: LabelColumns;
@@ -261,7 +273,7 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<PreparedData> 
   const key = tokenizerKey('default', req.modelTokenizer);
   const contextLength = resolveContextLength('default', req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
   const samples = pr.samples.map((conv, i) => {
-    const { sample } = tokenizeSample(req.text, i, key, loaded, conv);
+    const { sample } = tokenizeSample(req.text, i, key, loaded, conv, req.splitSpecialTokens);
     if (req.hand && req.hand.sample === i) {
       const why = checkOverrides(req.hand, Int32Array.from(sample.tokens, (t) => t.id));
       if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);

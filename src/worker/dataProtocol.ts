@@ -9,7 +9,7 @@
 // The store ignores any label reply but its latest request's, and the worker only works on the
 // newest label request it has: older ones fail as superseded (protocol.ts SUPERSEDED).
 import type { HandOverrides, PreparedSample } from './trainPlan';
-import type { ContextCheck, InputError, InputFormat, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
+import type { ContextCheck, InputError, InputFormat, LineErrors, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
 
 /**
  * The loaded model's own tokenizer. 'default' in the tokenizer menu means "the model's tokenizer":
@@ -55,6 +55,8 @@ export const ROLE_CODES: readonly TokenRole[] = ['system', 'user', 'assistant', 
 /** Bit flags in `TokenColumns.flags`. */
 export const FLAG_STRADDLES = 1;
 export const FLAG_END_OF_TURN = 2;
+/** A special token whose text was typed in a message (TokenInfo.typedSpecial). */
+export const FLAG_TYPED_SPECIAL = 4;
 
 /** One tokenized sample, column-wise. T = number of tokens. */
 export interface TokenColumns {
@@ -97,6 +99,10 @@ export interface ParseInfo {
   sampleCount: number;
   /** The sample actually shown (the request's index clamped to the sample count). */
   sampleIndex: number;
+  /** 1-based line of the shown sample when it is not sampleIndex + 1 (JSONL with blank or broken lines); else null. */
+  sampleLine: number | null;
+  /** Broken JSONL lines left out of the samples (not fatal: the good lines are the dataset); null when none. */
+  lineErrors: LineErrors | null;
 }
 
 /** Which step failed: shown to the user so they know whether to fix the text or the settings. */
@@ -112,6 +118,8 @@ export interface LabelRequest {
   contextLength: number | null;
   /** What tokenizerId 'default' reads when the loaded model is not the embedded one; null = the embedded model's files. */
   modelTokenizer: ModelTokenizer | null;
+  /** Special-token text in message content is encoded as plain characters (Settings.splitSpecialTokens). */
+  splitSpecialTokens: boolean;
 }
 
 export interface LabelReply {
@@ -127,6 +135,8 @@ export interface LabelFailure {
   stage: FailStage;
   error: InputError;
   parse: ParseInfo | null;
+  /** When no JSONL line was usable: every broken line (parse is null then). */
+  lineErrors?: LineErrors;
 }
 
 /**
@@ -143,6 +153,8 @@ export interface PrepareRequest {
   hand: HandOverrides | null;
   /** The model's vocab_size: a tokenizer with more ids does not belong to it. */
   vocabSize: number;
+  /** As in the label request: training encodes special-token text the way the view does. */
+  splitSpecialTokens: boolean;
 }
 
 export interface PreparedData {

@@ -52,6 +52,8 @@ export interface InputSlice {
   setTokenizer(id: TokenizerId): void;
   /** null = back to the tokenizer's own limit. */
   setContextLength(n: number | null): void;
+  /** Encode special-token text typed in messages as plain characters (Settings.splitSpecialTokens). */
+  setSplitSpecialTokens(on: boolean): void;
   /** A model was loaded: 'default' now reads its tokenizer and the view switches to it. */
   setModelTokenizer(model: ModelTokenizer | null): void;
   dismissNotice(): void;
@@ -79,6 +81,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
         {
           text: s.text, sampleIndex: s.sampleIndex, tokenizerId: s.settings.tokenizerId, policy: { ...s.settings.policy, overrides: s.overrides },
           contextLength: s.settings.contextLengths[s.settings.tokenizerId], modelTokenizer: s.modelTokenizer,
+          splitSpecialTokens: s.settings.splitSpecialTokens,
         },
         { onEvent: (e) => id === latest && set({ status: e.status }) },
       )
@@ -107,7 +110,9 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
           parse: f?.parse ?? null,
           stale: st.tokens !== null,
           // No stage: the worker itself failed on this input (or crashed); say what it said.
-          failure: f ? { stage: f.stage, error: f.error } : { stage: 'parse', error: { message: `The data worker could not process this input: ${message}` } },
+          failure: f
+            ? { stage: f.stage, error: f.error, lineErrors: f.parse?.lineErrors ?? f.lineErrors ?? null }
+            : { stage: 'parse', error: { message: `The data worker could not process this input: ${message}` }, lineErrors: null },
         }));
       });
   }
@@ -173,6 +178,13 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
       set((s) => ({
         settings: { ...s.settings, contextLengths: { ...s.settings.contextLengths, [s.settings.tokenizerId]: v } },
       }));
+      get().relabel();
+    },
+    setSplitSpecialTokens(on) {
+      if (on === get().settings.splitSpecialTokens) return;
+      // It changes the tokens (and so every run's labels): ask before discarding runs, like the text.
+      if (!get().guard(() => get().setSplitSpecialTokens(on))) return;
+      set((s) => ({ settings: { ...s.settings, splitSpecialTokens: on }, overrides: {} }));
       get().relabel();
     },
     setModelTokenizer(model) {
