@@ -68,4 +68,6 @@ test('training uses the view\'s choice: with plain-text special tokens it trains
   await page.getByTestId('train').click();
   await expect.poll(async () => page.getByTestId('train-panel').getAttribute('data-phase'), { timeout: 120_000 }).toBe('done');
   expect(Number(await page.getByTestId('run-row-0').getAttribute('data-trained'))).toBe(viewTrained);
+  // The answers' prompt is encoded the same way (the data worker's prompt request): they come.
+  await expect(page.getByTestId('answer-base')).toBeVisible({ timeout: 120_000 });
 });

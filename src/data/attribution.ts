@@ -74,6 +74,17 @@ function encodeSplit(tok: ChatTokenizer, rendered: string, typed: TypedSpecial[]
   return ids;
 }
 
+/** Ids of `render(conv)` (e.g. a prompt with the generation prompt), with typed special-token text
+ *  encoded as tokenizeConversation encodes it. */
+export function encodeChat(tok: ChatTokenizer, conv: Conversation, render: (c: Conversation) => string, options: TokenizeOptions = {}): { rendered: string; ids: number[] } {
+  const rendered = render(conv);
+  if (options.splitSpecialTokens !== true) return { rendered, ids: tok.encode(rendered) };
+  const { charMessage } = attributeChars(render, conv, rendered);
+  const isContent = (i: number) => charMessage[i] >= 0;
+  const typed = typedSpecials(tok, rendered, isContent, charMessage);
+  return { rendered, ids: typed.length > 0 ? encodeSplit(tok, rendered, typed, isContent, charMessage) : tok.encode(rendered) };
+}
+
 export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, options: TokenizeOptions = {}): TokenizedSample {
   if (conv.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
   const render = (c: Conversation): string => tok.render(c);

@@ -5,7 +5,7 @@ export * from './types';
 export { parseChatInput } from './parse';
 export { loadTokenizer } from './tokenizer';
 export { TOKENIZERS } from './sources';
-export { tokenizeConversation } from './attribution';
+export { encodeChat, tokenizeConversation } from './attribution';
 export { DEFAULT_POLICY, computeLabels } from './labels';
 export { checkContext } from './context';
 export { EXAMPLES } from './examples';

@@ -3,7 +3,7 @@
 // proof for the plain path: its ids hold no special token and decode back to the same text.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeTokenizer } from './testkit';
-import { tokenizeConversation } from './attribution';
+import { encodeChat, tokenizeConversation } from './attribution';
 import { DEFAULT_POLICY, computeLabels } from './labels';
 import type { ChatTokenizer, Conversation, TokenizerId } from './types';
 
@@ -76,6 +76,18 @@ describe.each(IDS)('%s tokenizer', (id) => {
     const lr = computeLabels(plain, DEFAULT_POLICY);
     plain.tokens.forEach((t, i) => expect([t.id, -100]).toContain(lr.labels[i]));
     expect(plain.tokens.filter((t) => t.isEndOfTurn).length).toBe(1);
+  });
+
+  it('encodeChat (the answers\' prompt, with the generation prompt) encodes typed text the same way', () => {
+    const tok = toks[id];
+    const [a] = TYPED[id];
+    const conv: Conversation = [{ role: 'user', content: `Repeat ${a} twice` }];
+    const render = (c: Conversation) => tok.render(c, true);
+    const read = encodeChat(tok, conv, render);
+    expect(read.ids).toEqual(tok.encode(render(conv)));
+    const plain = encodeChat(tok, conv, render, { splitSpecialTokens: true });
+    expect(decode(tok, plain.ids)).toBe(plain.rendered);
+    expect(plain.ids.filter((t) => tok.isSpecial(t)).length).toBe(read.ids.filter((t) => tok.isSpecial(t)).length - 1);
   });
 
   it('without typed special text, splitSpecialTokens changes nothing', () => {

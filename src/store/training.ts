@@ -52,7 +52,10 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   if (!model) return;
   const prepared: PreparedWith = from?.prepared ?? (() => {
     const hand = s.handOverrides();
-    return { contextLength: s.settings.contextLengths.default, hand: hand ? { sample: hand.sample, tokens: hand.tokens, ids: Array.from(hand.ids) } : null };
+    return {
+      contextLength: s.settings.contextLengths.default, hand: hand ? { sample: hand.sample, tokens: hand.tokens, ids: Array.from(hand.ids) } : null,
+      splitSpecialTokens: s.settings.splitSpecialTokens,
+    };
   })();
   const text = from?.text ?? s.text;
   const id = from?.saved.id ?? `t${Date.now().toString(36)}`;
@@ -113,7 +116,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
       text, modelTokenizer: s.modelTokenizer, contextLength: prepared.contextLength, vocabSize: model.config.vocab_size,
       policies: s.runs.map((r) => ({ ...r.policy, overrides: {} })),
       hand: prepared.hand ? { ...prepared.hand, ids: Int32Array.from(prepared.hand.ids) } : null,
-      splitSpecialTokens: s.settings.splitSpecialTokens,
+      splitSpecialTokens: prepared.splitSpecialTokens ?? false,
     });
   } catch (err) {
     onFail(err);

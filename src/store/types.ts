@@ -116,6 +116,8 @@ export interface PreparedWith {
   contextLength: number | null;
   /** The hand overrides, in full (HandApplied only counts them). */
   hand: { sample: number; tokens: Record<number, 'train' | 'mask'>; ids: number[] } | null;
+  /** Settings.splitSpecialTokens at the start (absent in records from before the option: false). */
+  splitSpecialTokens?: boolean;
 }
 
 /**

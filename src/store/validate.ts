@@ -104,7 +104,9 @@ export function validRecord(v: unknown): TrainingRecord | null {
     isObject(saved) && typeof saved.id === 'string' && Number.isInteger(saved.step) && (saved.step as number) >= 0 &&
     typeof saved.bytes === 'number' && Array.isArray(saved.forgotten) && saved.forgotten.every((r) => Number.isInteger(r));
   const prepared = own(v, 'prepared');
-  const preparedOk = isObject(prepared) && (prepared.contextLength === null || Number.isInteger(prepared.contextLength)) && (prepared.hand === null || isObject(prepared.hand));
+  const preparedOk =
+    isObject(prepared) && (prepared.contextLength === null || Number.isInteger(prepared.contextLength)) && (prepared.hand === null || isObject(prepared.hand)) &&
+    (prepared.splitSpecialTokens === undefined || typeof prepared.splitSpecialTokens === 'boolean');
   return {
     ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string => typeof w === 'string') : [],
     // Without a readable place and preparation the weights cannot be used: the curves still are.

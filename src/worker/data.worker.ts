@@ -14,6 +14,7 @@ import {
   TOKENIZERS,
   checkContext,
   computeLabels,
+  encodeChat,
   loadTokenizer,
   parseChatInput,
   tokenizeConversation,
@@ -310,8 +311,8 @@ async function prompt(req: PromptRequest): Promise<PromptReply> {
   });
   const context = last >= 0 ? conv.slice(0, last) : conv;
   if (context.length === 0) throw new Error('The conversation starts with the assistant: there is no prompt to answer. Add a user message first.');
-  const text = tok.render(context, true);
-  return { ids: Int32Array.from(tok.encode(text)), text, reference: last >= 0 ? conv[last].content : null };
+  const { rendered: text, ids } = encodeChat(tok, context, (c) => tok.render(c, true), { splitSpecialTokens: req.splitSpecialTokens });
+  return { ids: Int32Array.from(ids), text, reference: last >= 0 ? conv[last].content : null };
 }
 
 /** The newest label request waiting to run; an older one waiting is superseded. */

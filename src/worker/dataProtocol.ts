@@ -180,6 +180,8 @@ export interface PromptRequest {
   text: string;
   sample: number;
   modelTokenizer: ModelTokenizer | null;
+  /** As the training data was prepared: typed special-token text encoded as plain characters. */
+  splitSpecialTokens: boolean;
 }
 
 export interface PromptReply {

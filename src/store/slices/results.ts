@@ -88,7 +88,9 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
     const sampling = s.sampling;
     set({ answersBusy: true, answersError: null, answersLive: {} });
     const fail = (err: unknown) => mine === answersId && set({ answersBusy: false, answersLive: null, answersError: err instanceof Error ? err.message : String(err) });
-    dataWorker.request('prompt', { text: s.startedText, sample, modelTokenizer: s.modelTokenizer }).then((prompt) => {
+    // The prompt is encoded as the training data was (typed special-token text included).
+    const splitSpecialTokens = s.preparedWith?.splitSpecialTokens ?? false;
+    dataWorker.request('prompt', { text: s.startedText, sample, modelTokenizer: s.modelTokenizer, splitSpecialTokens }).then((prompt) => {
       if (mine !== answersId) return;
       return trainWorker
         .request('generate', { prompt: prompt.ids, maxNewTokens: s.answerTokens, sampling }, {
