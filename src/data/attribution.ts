@@ -1,7 +1,8 @@
 // Conversation → rendered chat → tokens with roles (see spans.ts for the character attribution and
 // offsets.ts for the character → token mapping).
-// Role of a character: content of message k → conv[k].role; the end-of-turn token right after an
-// assistant message's content → that assistant turn (role 'assistant', isEndOfTurn); every other
+// Role of a character: content of message k → conv[k].role; the end-of-turn token of an assistant
+// turn (the first special token after it, endOfTurn.ts) → that turn (role 'assistant',
+// isEndOfTurn); every other
 // character → 'template'. A token's role: 'assistant' if it holds any assistant character (so
 // straddling tokens that carry part of the answer are trainable), else its first non-template role,
 // else 'template'. Prefix renderings are used only to DETECT templates that rewrite earlier turns
@@ -13,6 +14,7 @@
 import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizeOptions, TokenizedSample } from './types';
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
+import { findTurnClosers } from './endOfTurn';
 
 /** Budget of the rewrite detector: prefix renderings, and their total characters (a long chat
  *  checks its early turns only, which is where a rewriting template already shows). */
@@ -102,26 +104,17 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, opt
   conv.forEach((m, k) => {
     if (m.role === 'assistant') turnOf[k] = turns++;
   });
+  // Each turn's closer is found in this rendering (endOfTurn.ts), after everything the turn wrote.
   const eotOwner = new Int32Array(rendered.length).fill(-1);
-  const eotTexts = tok.endOfTurnTokenIds.map((id) => tok.addedTokenContent(id) ?? tok.tokenString(id));
+  const turnClosers = findTurnClosers(rendered, conv, windows, tok.specialTexts, tok.bosText, charMessage);
   conv.forEach((m, k) => {
     if (m.role !== 'assistant') return;
-    const from = windows[k].end;
-    const limit = k + 1 < conv.length ? windows[k + 1].start : rendered.length;
-    let best = -1;
-    let bestLen = 0;
-    for (const t of eotTexts) {
-      const at = rendered.indexOf(t, from);
-      if (at >= 0 && at + t.length <= limit && (best < 0 || at < best)) {
-        best = at;
-        bestLen = t.length;
-      }
-    }
-    if (best < 0) {
-      notes.push(`Assistant turn ${turnOf[k]} (message ${k}) has no end-of-turn token after it in the rendered chat.`);
+    const closer = turnClosers[k];
+    if (closer === null) {
+      notes.push(`Assistant turn ${turnOf[k]} (message ${k}) has no end-of-turn token after it in the rendered chat: the template writes no special token between it and the next message.`);
       return;
     }
-    for (let i = best; i < best + bestLen; i++) {
+    for (let i = closer.start; i < closer.end; i++) {
       eotOwner[i] = k;
       charMessage[i] = k;
     }
@@ -136,7 +129,6 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, opt
   const split = options.splitSpecialTokens === true && typed.length > 0;
   const ids = split ? encodeSplit(tok, rendered, typed, isContent, charMessage) : tok.encode(rendered);
   const spans = tokenSpans(tok, rendered, ids);
-  const eot = new Set(tok.endOfTurnTokenIds);
   const tokens: TokenInfo[] = ids.map((id, index) => {
     const sp = spans[index];
     const roles: TokenRole[] = [];
@@ -157,7 +149,7 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, opt
       role,
       messageIndex,
       turnIndex: messageIndex !== null && turnOf[messageIndex] >= 0 ? turnOf[messageIndex] : null,
-      isEndOfTurn: eot.has(id) && sp.end > sp.start && eotOwner[sp.start] >= 0,
+      isEndOfTurn: tok.isSpecial(id) && sp.end > sp.start && eotOwner[sp.start] >= 0,
       typedSpecial: tok.isSpecial(id) && sp.end > sp.start && isContent(sp.start),
       straddles: roles.length > 1,
       roles,

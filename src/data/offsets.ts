@@ -5,6 +5,11 @@
 // streams together. The unit of text is a normalization cluster (a code point, or a base char with
 // the combining marks that NFC may merge into it), because normalization can change a cluster's
 // bytes but never moves bytes between clusters.
+// SentencePiece tokenizers (Gemma, Llama 2, Mistral) normalize a space to "▁" (tok.normalize does
+// too) and may insert a "▁" at the start of a run (Prepend, Metaspace: tok.insertedPrefix), e.g.
+// after every special token: such inserted bytes belong to no character. A token made only of them
+// has empty text and covers the character after it. Added tokens made of normalized spaces
+// (Gemma's "▁▁") come out of the model for runs of spaces, so they map like model tokens.
 // Byte-level BPE may split one character's bytes over several tokens. A cluster's text goes to
 // the token holding its LAST byte, so token texts concatenate exactly to the rendered text and a
 // token holding only leading bytes of a character has empty text (start === end). Every token
@@ -24,8 +29,21 @@ const utf8 = new TextEncoder();
 
 /** Combining marks and Hangul medial/final jamo can compose with the character before them. */
 const JOINS_PREVIOUS = /[\p{M}\u1160-\u11FF]/u;
-/** Characters below U+0300 are the same in every Unicode normal form. */
+/** Characters below U+0300 are the same in every Unicode normal form (other steps, such as a
+ *  space → "▁", rewrite them one by one: see lowByteTable). */
 const NORMAL_BELOW = 0x300;
+
+/** Normalized UTF-8 length of each character below NORMAL_BELOW; -1 where normalizing it alone
+ *  may differ from normalizing it in context (then it is normalized with its neighbours). */
+function lowByteTable(normalize: (t: string) => string): Int32Array {
+  const table = new Int32Array(NORMAL_BELOW);
+  for (let cp = 0; cp < NORMAL_BELOW; cp++) {
+    const ch = String.fromCharCode(cp);
+    const n = normalize(ch);
+    table[cp] = n === ch || normalize(`a${ch}a`) === `${normalize('a')}${n}${normalize('a')}` ? utf8LengthOf(n) : -1;
+  }
+  return table;
+}
 
 function utf8Length(cp: number): number {
   return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
@@ -48,7 +66,7 @@ function utf8LengthOf(s: string): number {
  * result (e.g. "\n" + U+0301 never composes, so the mark is not glued to template markup). One unit
  * for the whole text if even that is not exact.
  */
-function units(s: string, normalize: (t: string) => string, identity: boolean): { starts: number[]; bytes: number[] } {
+function units(s: string, normalize: (t: string) => string, identity: boolean, lowBytes: Int32Array | null): { starts: number[]; bytes: number[] } {
   const starts: number[] = [];
   const bytes: number[] = [];
   if (identity) {
@@ -71,10 +89,10 @@ function units(s: string, normalize: (t: string) => string, identity: boolean): 
       if (next < NORMAL_BELOW || !JOINS_PREVIOUS.test(String.fromCodePoint(next))) break;
       e += next > 0xffff ? 2 : 1;
     }
-    if (e === i + 1 && cp < NORMAL_BELOW) {
-      joined += s[i];
+    if (e === i + 1 && cp < NORMAL_BELOW && lowBytes !== null && lowBytes[cp] >= 0) {
+      joined += lowBytes[cp] === utf8Length(cp) ? s[i] : normalize(s[i]);
       starts.push(i);
-      bytes.push(utf8Length(cp));
+      bytes.push(lowBytes[cp]);
       i = e;
       continue;
     }
@@ -108,13 +126,66 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return n;
 }
 
+/** Text that every supported normalizer changes (a space, NFC/NFD pairs, case). */
+const NORMALIZER_PROBE = '\u00e9e\u0301\u1100\u1161 A';
+
+function startsWithBytes(a: Uint8Array, at: number, b: Uint8Array): boolean {
+  if (at + b.length > a.length) return false;
+  for (let i = 0; i < b.length; i++) if (a[at + i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Align a run's token bytes (`have`) with the normalized text's bytes (`want`), where `have` may
+ * hold whole copies of `prefix` that the tokenizer inserted: first at the start of the run (where
+ * Prepend and Metaspace write it), then wherever the text does not go on with it (a run encoded
+ * in pieces, as encodeChat does, gets one per piece). Returns, per byte of `have`, whether it was
+ * inserted; null when the two cannot be aligned that way.
+ */
+function alignRun(want: Uint8Array, have: Uint8Array, prefix: Uint8Array): Uint8Array | null {
+  const extra = have.length - want.length;
+  if (extra < 0 || (extra > 0 && (prefix.length === 0 || extra % prefix.length !== 0))) return null;
+  const attempt = (insertAtStart: boolean): Uint8Array | null => {
+    const inserted = new Uint8Array(have.length);
+    let left = prefix.length === 0 ? 0 : extra / prefix.length;
+    let h = 0;
+    let w = 0;
+    if (insertAtStart) {
+      if (left === 0 || !startsWithBytes(have, 0, prefix)) return null;
+      inserted.fill(1, 0, prefix.length);
+      h = prefix.length;
+      left--;
+    }
+    while (h < have.length) {
+      if (left > 0 && startsWithBytes(have, h, prefix) && !startsWithBytes(want, w, prefix)) {
+        inserted.fill(1, h, h + prefix.length);
+        h += prefix.length;
+        left--;
+      } else if (w < want.length && have[h] === want[w]) {
+        h++;
+        w++;
+      } else return null;
+    }
+    return w === want.length && left === 0 ? inserted : null;
+  };
+  return attempt(true) ?? attempt(false);
+}
+
 export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]): TokenSpan[] {
   const spans: TokenSpan[] = new Array(ids.length);
-  const identity = tok.normalize('\u00e9e\u0301\u1100\u1161') === '\u00e9e\u0301\u1100\u1161';
+  const identity = tok.normalize(NORMALIZER_PROBE) === NORMALIZER_PROBE;
+  const normalized = (text: string) => (identity ? text : tok.normalize(text));
+  const lowBytes = identity ? null : lowByteTable(tok.normalize);
+  const prefix = utf8.encode(tok.insertedPrefix);
+  const space = tok.normalize(' ');
+  const literal = (id: number): string | null => {
+    const c = tok.addedTokenContent(id);
+    return c !== null && (space === ' ' || !c.includes(space)) ? c : null;
+  };
   let r = 0; // UTF-16 position in rendered
   let i = 0;
   while (i < ids.length) {
-    const addedText = tok.addedTokenContent(ids[i]);
+    const addedText = literal(ids[i]);
     if (addedText !== null) {
       if (!rendered.startsWith(addedText, r)) {
         throw new Error(`${tok.label}: token ${i} (${JSON.stringify(addedText)}) does not match the rendered text at char ${r}.`);
@@ -125,44 +196,58 @@ export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]):
       continue;
     }
     let j = i;
-    while (j < ids.length && tok.addedTokenContent(ids[j]) === null) j++;
-    // The run ends where the next added token's text starts, at the first such place the run's
-    // bytes reach: the same text may come earlier as plain characters (encodePlain).
-    let runBytes = 0;
-    for (let t = i; t < j; t++) runBytes += tok.tokenBytes(ids[t]).length;
-    let runEnd = rendered.length;
-    if (j < ids.length) {
-      const next = tok.addedTokenContent(ids[j]) as string;
-      runEnd = rendered.indexOf(next, r);
-      while (runEnd >= 0 && utf8LengthOf(identity ? rendered.slice(r, runEnd) : tok.normalize(rendered.slice(r, runEnd))) < runBytes) {
-        runEnd = rendered.indexOf(next, runEnd + 1);
+    while (j < ids.length && literal(ids[j]) === null) j++;
+    const got: Uint8Array[] = [];
+    for (let t = i; t < j; t++) got.push(tok.tokenBytes(ids[t]));
+    const have = concat(got);
+
+    // The run ends where the next added token's text starts, at the first such place whose
+    // normalized text the run's bytes reproduce: the same text may come earlier as plain
+    // characters (encodePlain).
+    const next = j < ids.length ? (literal(ids[j]) as string) : null;
+    let runEnd = next === null ? rendered.length : rendered.indexOf(next, r);
+    let want: Uint8Array | null = null;
+    let inserted: Uint8Array | null = null;
+    let closest: { want: Uint8Array; end: number } | null = null;
+    while (runEnd >= 0) {
+      const w = utf8.encode(normalized(rendered.slice(r, runEnd)));
+      if (w.length > have.length) break;
+      closest = { want: w, end: runEnd };
+      inserted = alignRun(w, have, prefix);
+      if (inserted) {
+        want = w;
+        break;
       }
+      runEnd = next === null ? -1 : rendered.indexOf(next, runEnd + 1);
     }
-    if (runEnd < 0) throw new Error(`${tok.label}: token ${j} is not found in the rendered text after char ${r}.`);
+    if (want === null || inserted === null) {
+      const text = rendered.slice(r, closest?.end ?? (next === null ? rendered.length : r));
+      const at = closest ? firstDifference(closest.want, have) : 0;
+      throw new Error(
+        `${tok.label}: tokens ${i}–${j - 1} do not reassemble the rendered text ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} ` +
+          `at char ${r} (first differing byte ${at}; the tokens decode to ${JSON.stringify(new TextDecoder().decode(have.slice(0, 60)))}). ` +
+          `Attribution models this tokenizer as: ${tok.pipeline}${tok.insertedPrefix ? `, inserting ${JSON.stringify(tok.insertedPrefix)} at the start of a run` : ''}. ` +
+          'A step that drops, moves or rewrites text otherwise (or an unknown-token <unk>) cannot be mapped back to characters.',
+      );
+    }
     const text = rendered.slice(r, runEnd);
 
-    // Unit byte ends (cumulative, over normalized bytes) and token byte ends.
-    const { starts, bytes } = units(text, tok.normalize, identity);
+    // Unit byte ends (cumulative, over normalized bytes) and token byte ends in the same
+    // coordinates (inserted bytes skipped).
+    const { starts, bytes } = units(text, tok.normalize, identity, lowBytes);
     const nC = starts.length - 1;
     const clusterByteEnd = new Float64Array(nC);
     let acc = 0;
     for (let c = 0; c < nC; c++) clusterByteEnd[c] = acc += bytes[c];
-    const tokenByteEnd = new Float64Array(j - i);
-    const got: Uint8Array[] = [];
-    let tacc = 0;
-    for (let t = i; t < j; t++) {
-      const b = tok.tokenBytes(ids[t]);
-      got.push(b);
-      tokenByteEnd[t - i] = tacc += b.length;
+    if (acc !== want.length) {
+      throw new Error(`${tok.label}: the normalized text at char ${r} has ${want.length} bytes but its characters ${acc} (${tok.pipeline}); attribution cannot split it by character.`);
     }
-    const want = utf8.encode(identity ? text : tok.normalize(text));
-    const have = concat(got);
-    if (want.length !== acc || want.length !== have.length || firstDifference(want, have) !== want.length) {
-      const at = firstDifference(want, have);
-      throw new Error(
-        `${tok.label}: tokens ${i}–${j - 1} do not reassemble the rendered text (first differing byte ${at} of the run starting at char ${r}). ` +
-          'Attribution needs byte-level BPE or byte-fallback tokens and a Unicode-normalization-only normalizer.',
-      );
+    const tokenByteEnd = new Float64Array(j - i);
+    let h = 0;
+    let tacc = 0;
+    for (let t = 0; t < j - i; t++) {
+      for (let e = h + got[t].length; h < e; h++) if (!inserted[h]) tacc++;
+      tokenByteEnd[t] = tacc;
     }
 
     // Cluster c goes to the token holding its last byte: the first t with tokenByteEnd[t] ≥ clusterByteEnd[c].

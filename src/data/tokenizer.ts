@@ -15,6 +15,7 @@
 import { GPT2Tokenizer, LlamaTokenizer, PreTrainedTokenizer, Qwen2Tokenizer } from '@huggingface/transformers';
 import type { ChatTokenizer, Conversation, TokenizerSource } from './types';
 import { attributeChars } from './spans';
+import { findTurnClosers } from './endOfTurn';
 
 type Json = Record<string, unknown>;
 
@@ -56,20 +57,83 @@ function hasType(node: unknown, type: string): boolean {
   return Array.isArray(kids) && kids.some((k) => hasType(k, type));
 }
 
-/** The normalizer as a string function; only Unicode normalization forms (the ones our
- *  tokenizers use) are supported, anything else is reported when the tokenizer loads. */
-function buildNormalizer(node: unknown): { normalize: (s: string) => string; unsupported: string[] } {
+/** What the normalizer and pre-tokenizer do to the text between added tokens, as attribution needs
+ *  it (offsets.ts): a per-character rewrite (Unicode forms, Replace, Lowercase, Metaspace's
+ *  space → "▁"), and the text they may insert at the start of a run (Prepend, Metaspace's
+ *  prepend_scheme, byte-level add_prefix_space). Steps that drop or move text are reported. */
+interface TextPipeline {
+  normalize: (s: string) => string;
+  insertedPrefix: string;
+  unsupported: string[];
+  /** e.g. "BPE model with byte fallback, normalizer Sequence[Prepend, Replace], no pre-tokenizer". */
+  description: string;
+}
+
+function stepNames(node: unknown, kids: 'normalizers' | 'pretokenizers'): string {
+  if (!isObject(node)) return 'none';
+  const list = node[kids];
+  return node.type === 'Sequence' && Array.isArray(list) ? `Sequence[${list.map((k) => stepNames(k, kids)).join(', ')}]` : String(node.type);
+}
+
+/** A Replace step's pattern as a global RegExp (tokenizer.json: {String} or {Regex}). */
+function replacePattern(pattern: unknown): RegExp | null {
+  if (!isObject(pattern)) return null;
+  if (typeof pattern.String === 'string') return new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
+  if (typeof pattern.Regex === 'string') {
+    try {
+      return new RegExp(pattern.Regex, 'gu');
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+function buildPipeline(tj: Json): TextPipeline {
   const unsupported: string[] = [];
-  const forms: ('NFC' | 'NFD' | 'NFKC' | 'NFKD')[] = [];
-  const walk = (n: unknown): void => {
+  const steps: ((s: string) => string)[] = [];
+  let insertedPrefix = '';
+  const normalizer = (n: unknown): void => {
     if (!isObject(n)) return;
     const t = String(n.type);
-    if (t === 'Sequence' && Array.isArray(n.normalizers)) n.normalizers.forEach(walk);
-    else if (t === 'NFC' || t === 'NFD' || t === 'NFKC' || t === 'NFKD') forms.push(t);
-    else unsupported.push(t);
+    if (t === 'Sequence' && Array.isArray(n.normalizers)) n.normalizers.forEach(normalizer);
+    else if (t === 'NFC' || t === 'NFD' || t === 'NFKC' || t === 'NFKD') steps.push((s) => s.normalize(t));
+    else if (t === 'Lowercase') steps.push((s) => s.toLowerCase());
+    else if (t === 'Prepend' && typeof n.prepend === 'string') insertedPrefix = n.prepend;
+    else if (t === 'Replace' && replacePattern(n.pattern)) {
+      const re = replacePattern(n.pattern) as RegExp;
+      const by = typeof n.content === 'string' ? n.content : '';
+      steps.push((s) => s.replaceAll(re, by));
+    } else unsupported.push(`normalizer ${t}`);
   };
-  walk(node);
-  return { normalize: (s) => forms.reduce((acc, f) => acc.normalize(f), s), unsupported };
+  const preTokenizer = (n: unknown): void => {
+    if (!isObject(n)) return;
+    const t = String(n.type);
+    if (t === 'Sequence' && Array.isArray(n.pretokenizers)) n.pretokenizers.forEach(preTokenizer);
+    else if (t === 'Metaspace') {
+      const by = typeof n.replacement === 'string' ? n.replacement : '\u2581';
+      steps.push((s) => s.replaceAll(' ', by));
+      const scheme = n.prepend_scheme ?? (n.add_prefix_space === false ? 'never' : 'always');
+      if (scheme !== 'never') insertedPrefix ||= by;
+    } else if (t === 'ByteLevel') {
+      if (n.add_prefix_space === true) insertedPrefix ||= ' ';
+    } else if (t === 'Replace' && replacePattern(n.pattern)) {
+      const re = replacePattern(n.pattern) as RegExp;
+      const by = typeof n.content === 'string' ? n.content : '';
+      steps.push((s) => s.replaceAll(re, by));
+    } else if (t !== 'Split' && t !== 'Digits' && t !== 'Punctuation' && t !== 'Whitespace' && t !== 'WhitespaceSplit' && t !== 'FixedLength') {
+      // These only cut the text into words; anything else may change it.
+      unsupported.push(`pre-tokenizer ${t}`);
+    }
+  };
+  normalizer(tj.normalizer);
+  preTokenizer(tj.pre_tokenizer);
+  const model = isObject(tj.model) ? tj.model : {};
+  const modelType = typeof model.type === 'string' ? model.type : Array.isArray(model.vocab) ? 'Unigram' : 'unknown';
+  const description =
+    `${modelType} model${model.byte_fallback === true ? ' with byte fallback' : ''}, ` +
+    `normalizer ${stepNames(tj.normalizer, 'normalizers')}, pre-tokenizer ${stepNames(tj.pre_tokenizer, 'pretokenizers')}`;
+  return { normalize: (s) => steps.reduce((acc, f) => f(acc), s), insertedPrefix, unsupported, description };
 }
 
 function tokenContent(v: unknown): string | null {
@@ -88,11 +152,20 @@ function pickTemplate(cfg: Json, where: string): string {
   throw new Error(`${where} has no "chat_template". This playground renders chats with the model's own template; use a tokenizer_config.json that includes one.`);
 }
 
-/** Probe conversation for the end-of-turn marker: the added token that the template writes right
- *  after the assistant content (after optional whitespace). */
-const PROBE: Conversation = [
-  { role: 'user', content: 'Hello' },
-  { role: 'assistant', content: 'Hi there' },
+/** Probe conversations for the end-of-turn tokens: two assistant turns, as templates may close
+ *  the final turn with a different token than earlier ones (gpt-oss: <|end|>, then <|return|>);
+ *  one turn for templates that refuse the longer chat. */
+const PROBES: Conversation[] = [
+  [
+    { role: 'user', content: 'Hello' },
+    { role: 'assistant', content: 'Hi there' },
+    { role: 'user', content: 'Thanks' },
+    { role: 'assistant', content: 'Bye' },
+  ],
+  [
+    { role: 'user', content: 'Hello' },
+    { role: 'assistant', content: 'Hi there' },
+  ],
 ];
 
 export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: string) => Promise<unknown>): Promise<ChatTokenizer> {
@@ -156,10 +229,10 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     return b;
   };
 
-  const { normalize, unsupported } = buildNormalizer(tj.normalizer);
+  const { normalize, insertedPrefix, unsupported, description } = buildPipeline(tj);
   const warnings: string[] = [];
   if (unsupported.length) {
-    warnings.push(`${src.label}: normalizer step(s) ${unsupported.join(', ')} are not modelled; token texts may not reassemble the rendered chat.`);
+    warnings.push(`${src.label}: ${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not modelled (${description}); token texts may not reassemble the rendered chat.`);
   }
 
   const render = (conv: Conversation, addGenerationPrompt = false): string => {
@@ -180,18 +253,20 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   if (eosTokenId === null) throw new Error(`${src.configUrl}: eos_token ${JSON.stringify(cj.eos_token)} is not in the vocabulary.`);
   const padTokenId = idOf(tokenContent(cj.pad_token));
 
-  // End-of-turn: whatever added token the template writes right after assistant content.
-  const probe = render(PROBE);
-  const { windows } = attributeChars((c) => render(c), PROBE, probe);
-  const after = windows[1].end;
-  const ws = /^\s*/.exec(probe.slice(after)) as RegExpExecArray;
+  // End-of-turn: the special tokens that close the probe's assistant turns (endOfTurn.ts).
+  const bosText = tokenContent(cj.bos_token);
   let endOfTurnTokenIds: number[] = [];
-  let longest = 0;
-  for (const [id, c] of added) {
-    if (c.length > longest && probe.startsWith(c, after + ws[0].length)) {
-      endOfTurnTokenIds = [id];
-      longest = c.length;
+  for (const probe of PROBES) {
+    let rendered: string;
+    try {
+      rendered = render(probe);
+    } catch {
+      continue;
     }
+    const { windows } = attributeChars((c) => render(c), probe, rendered);
+    const closers = findTurnClosers(rendered, probe, windows, specialTexts, bosText);
+    endOfTurnTokenIds = [...new Set(closers.flatMap((c) => (c === null ? [] : [idOf(c.text) as number])))];
+    break;
   }
   if (endOfTurnTokenIds.length === 0) {
     warnings.push(`${src.label}: the chat template writes no special token after an assistant message, so there is no end-of-turn token to train.`);
@@ -214,10 +289,13 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     encode,
     encodePlain,
     specialTexts,
+    bosText,
     isSpecial: (id) => special.has(id),
     tokenBytes,
     tokenString: (id) => idToString[id] ?? `<unknown ${id}>`,
     addedTokenContent: (id) => added.get(id) ?? null,
     normalize,
+    insertedPrefix,
+    pipeline: description,
   };
 }

@@ -84,6 +84,8 @@ export interface ChatTokenizer {
   encodePlain(text: string): number[];
   /** Contents of the special added tokens (<|im_end|>, <|eot_id|>…). */
   specialTexts: string[];
+  /** The BOS token's text (tokenizer_config's bos_token); null when it names none. */
+  bosText: string | null;
   /** The id is a special added token. */
   isSpecial(id: number): boolean;
   /** Raw bytes of one token id as the tokenizer's model sees them (after normalization): UTF-8,
@@ -94,8 +96,14 @@ export interface ChatTokenizer {
   /** Content of an added token (special or not: <|im_end|>, <think>…); null for model tokens.
    *  Added tokens are split out before normalization, so they appear verbatim in the text. */
   addedTokenContent(id: number): string | null;
-  /** The tokenizer's normalizer applied to text between added tokens (e.g. NFC for Qwen3). */
+  /** The tokenizer's normalizer applied to text between added tokens (e.g. NFC for Qwen3), with
+   *  the pre-tokenizer's character rewrites (SentencePiece's space → "▁"). */
   normalize(text: string): string;
+  /** Text the normalizer or pre-tokenizer may insert before a run of model tokens: "▁" for
+   *  SentencePiece's Prepend / Metaspace, " " for byte-level add_prefix_space; '' for none. */
+  insertedPrefix: string;
+  /** Model type, normalizer and pre-tokenizer, for messages ("BPE model with byte fallback, normalizer Replace, …"). */
+  pipeline: string;
 }
 
 export interface TokenInfo {
