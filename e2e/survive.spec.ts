@@ -24,6 +24,21 @@ const phase = async (page: Page) => (await page.getByTestId('train-panel').getAt
 const savedStep = async (page: Page) => Number((await page.getByTestId('saved-weights').getAttribute('data-step').catch(() => null)) || 0);
 const runStep = async (page: Page, run: number) => Number(await page.getByTestId(`run-row-${run}`).getAttribute('data-step'));
 
+/** The step the saved training record names, as IndexedDB holds it now (what a reload reads). */
+const recordedStep = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const open = indexedDB.open('sft-playground');
+        open.onsuccess = () => {
+          const get = open.result.transaction('kv').objectStore('kv').get('training/v1');
+          get.onsuccess = () => resolve((get.result as { record?: { saved?: { step: number } } } | undefined)?.record?.saved?.step ?? 0);
+          get.onerror = () => resolve(0);
+        };
+        open.onerror = () => resolve(0);
+      }),
+  );
+
 /** model.safetensors of run `run`, downloaded as a user does. */
 async function weightsOf(page: Page, run: number, testInfo: TestInfo, tag: string): Promise<Buffer> {
   const downloads: Download[] = [];
@@ -49,6 +64,7 @@ test('finished runs survive a reload: heatmap, answers and download come back wi
   await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });
   await expect(page.getByTestId('answer-run-0')).toBeVisible({ timeout: 120_000 });
   await expect.poll(() => savedStep(page), { timeout: 30_000 }).toBe(6);
+  await expect.poll(() => recordedStep(page), { timeout: 30_000 }).toBe(6);
   const before = await weightsOf(page, 0, testInfo, 'before');
   const answerBefore = await page.getByTestId('answer-run-0').textContent();
 
@@ -80,8 +96,8 @@ test('a run in progress at reload continues from its last checkpoint, with a not
   await page.getByTestId('answer-tokens').fill('2');
   await setOpt(page, 'steps', 60);
   await page.getByTestId('train').click();
-  // A checkpoint every 6 steps: wait for one, then leave mid-run.
-  await expect.poll(() => savedStep(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(6);
+  // A checkpoint every 6 steps: wait until one is on disk and named by the saved record, then leave mid-run.
+  await expect.poll(() => recordedStep(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(6);
   await page.reload();
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
   await ready(page);
@@ -126,7 +142,7 @@ test('a lost GPU device: a message, the curves stay, and one click continues fro
   await idle(page);
 });
 
-test('a stopped training continues from its saved step; a hidden tab keeps training with no gap in the curves', async ({ page }) => {
+test('a stopped training stays stopped across a reload and continues from its saved step; a hidden tab keeps training with no gap in the curves', async ({ page }) => {
   await openFresh(page, MICRO);
   await ready(page);
   await paste(page, SIMPLE);
@@ -149,6 +165,14 @@ test('a stopped training continues from its saved step; a hidden tab keeps train
   await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'stopped', { timeout: 60_000 });
   const stoppedAt = await runStep(page, 0);
   await expect.poll(() => savedStep(page), { timeout: 30_000 }).toBe(stoppedAt);
+  await expect.poll(() => recordedStep(page), { timeout: 30_000 }).toBe(stoppedAt);
+  // A reload brings the stopped runs back stopped: nothing trains until the user continues.
+  await page.reload();
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  await ready(page);
+  await expect(page.getByTestId('continue-training')).toBeVisible({ timeout: 60_000 });
+  expect(await phase(page)).toBe('stopped');
+  expect(await runStep(page, 0)).toBe(stoppedAt);
   await page.getByTestId('continue-training').click();
   await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'done', { timeout: 180_000 });
   const steps = await page.evaluate(async () => {

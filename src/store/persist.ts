@@ -133,7 +133,9 @@ export function startAutosave<S extends Record<PersistedKey, unknown>>(get: () =
     for (const name of Object.keys(RECORDS) as RecordName[]) {
       if (fields(name).some((k) => s[k] !== prev[k])) {
         clearTimeout(timers.get(name));
-        timers.set(name, setTimeout(() => write(name), RECORD_DEBOUNCE_MS));
+        // The training record changes at checkpoints and at the end: written at once, so a reload
+        // right after a stop does not find the record of the checkpoint before.
+        timers.set(name, setTimeout(() => write(name), name === 'training' ? 0 : RECORD_DEBOUNCE_MS));
       }
     }
   });

@@ -24,7 +24,7 @@ export interface Continue {
   saved: SavedWeights;
   prepared: PreparedWith;
   text: string;
-  /** Only bring the weights back (a finished training): no answers are regenerated. */
+  /** Only bring the weights back (a finished or stopped training): nothing is trained, no answers are regenerated. */
   restoreOnly: boolean;
 }
 
@@ -125,7 +125,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   if (mine !== generation) return;
   const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...data.samples.flatMap((p) => [p.ids.buffer, p.roles.buffer, ...p.labels.map((l) => l.buffer), ...p.weights.map((w) => w.buffer)])];
   trainWorker
-    .request('start', { training: id, data, runs: s.runs.length, optimizer: s.optimizer, resume: from ? { id, step } : null }, { transfer, onEvent })
+    .request('start', { training: id, data, runs: s.runs.length, optimizer: s.optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false }, { transfer, onEvent })
     .then(onDone, onFail);
 }
 

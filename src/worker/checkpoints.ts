@@ -5,7 +5,9 @@
  *
  * Layout: checkpoints/<training id>/s<step>-r<run>.bin, one file per run and step, then meta.json
  * naming the step they hold, written last (a file's writes land atomically on close, so a crash
- * between the two leaves the previous checkpoint whole); older step files are removed after.
+ * between the two leaves the previous checkpoint whole). The checkpoint before the newest is kept
+ * too: the page's record names a step only after its files are written, so a tab closed in
+ * between still finds the step its record names.
  *
  * File format (little-endian): u32 header length, UTF-8 JSON header { names, lengths, stepState },
  * then for each of parameters, adam_m, adam_v the f32 tensors in header order.
@@ -14,7 +16,9 @@ import type { TrainingState } from '../engine/trainer';
 
 export interface CheckpointMeta {
   id: string;
+  /** The newest checkpoint, and the one before it (kept until the next), if any. */
   step: number;
+  previous: number | null;
   runs: number;
   /** Runs whose saved weights the user forgot. */
   forgotten: number[];
@@ -107,9 +111,14 @@ export async function saveCheckpoint(id: string, step: number, states: TrainingS
       bytes += data.length;
       await writeFile(d, `s${step}-r${r}.bin`, data);
     }
-    const meta: CheckpointMeta = { id, step, runs: states.length, forgotten: [...forgotten], bytes, savedAt: Date.now() };
+    const before = await readMeta(d);
+    // The previous checkpoint stays until the next one: the page's record may still name it (it is
+    // written after this file, and a closed tab can come in between).
+    const previous = before && before.step !== step ? before.step : null;
+    const meta: CheckpointMeta = { id, step, previous, runs: states.length, forgotten: [...forgotten], bytes, savedAt: Date.now() };
     await writeFile(d, 'meta.json', JSON.stringify(meta));
-    for (const name of await names(d)) if (name.endsWith('.bin') && !name.startsWith(`s${step}-`)) await d.removeEntry(name);
+    const keep = [`s${step}-`, ...(previous !== null ? [`s${previous}-`] : [])];
+    for (const name of await names(d)) if (name.endsWith('.bin') && !keep.some((k) => name.startsWith(k))) await d.removeEntry(name);
     return meta;
   } catch (err) {
     const quota = err instanceof DOMException && err.name === 'QuotaExceededError';
@@ -121,21 +130,22 @@ export async function saveCheckpoint(id: string, step: number, states: TrainingS
   }
 }
 
-/** The checkpoint of training `id`: its meta and every run's state (null for forgotten runs). */
-export async function loadCheckpoint(id: string): Promise<{ meta: CheckpointMeta; states: (TrainingState | null)[] }> {
+/** Training `id`'s checkpoint at `step` (the newest or the one before): its meta and every run's state (null for forgotten runs). */
+export async function loadCheckpoint(id: string, step: number): Promise<{ meta: CheckpointMeta; states: (TrainingState | null)[] }> {
   const d = await dir(id).catch(() => null);
   const meta = d ? await readMeta(d) : null;
   if (!d || !meta) throw new Error('no saved weights were found for this training (they may have been forgotten or cleared by the browser)');
+  if (step !== meta.step && step !== meta.previous) throw new Error(`the saved weights are from step ${meta.step}${meta.previous !== null ? ` and ${meta.previous}` : ''}, not ${step}`);
   const states: (TrainingState | null)[] = [];
   for (let r = 0; r < meta.runs; r++) {
     if (meta.forgotten.includes(r)) {
       states.push(null);
       continue;
     }
-    const file = await (await d.getFileHandle(`s${meta.step}-r${r}.bin`)).getFile();
+    const file = await (await d.getFileHandle(`s${step}-r${r}.bin`)).getFile();
     states.push(decodeState(await file.arrayBuffer()));
   }
-  return { meta, states };
+  return { meta: { ...meta, step }, states };
 }
 
 /** Forget run `run`'s saved weights (or all of training `id` when run is null). */
@@ -148,7 +158,7 @@ export async function forgetCheckpoint(id: string, run: number | null): Promise<
   const d = await dir(id).catch(() => null);
   const meta = d ? await readMeta(d) : null;
   if (!d || !meta) return null;
-  await d.removeEntry(`s${meta.step}-r${run}.bin`).catch(() => undefined);
+  for (const k of [meta.step, meta.previous]) if (k !== null) await d.removeEntry(`s${k}-r${run}.bin`).catch(() => undefined);
   const next: CheckpointMeta = { ...meta, forgotten: [...new Set([...meta.forgotten, run])] };
   let bytes = 0;
   for (let k = 0; k < meta.runs; k++) {

@@ -169,10 +169,9 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   let resume: { step: number; states: (TrainingState | null)[] } | undefined;
   forgotten.clear();
   if (m.resume) {
-    const saved = await loadCheckpoint(m.resume.id).catch((err: unknown) => {
+    const saved = await loadCheckpoint(m.resume.id, m.resume.step).catch((err: unknown) => {
       throw new Error(`Could not read the saved weights: ${messageOf(err)}`);
     });
-    if (saved.meta.step !== m.resume.step) throw new Error(`The saved weights are from step ${saved.meta.step}, not ${m.resume.step}.`);
     resume = { step: saved.meta.step, states: saved.states };
     saved.meta.forgotten.forEach((r) => forgotten.add(r));
   } else {
@@ -204,8 +203,10 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
       emit({ kind: 'checkpointFailed', step, message: messageOf(err) });
     }
   };
-  const done = s
-    .train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save)
+  const trained = m.hold
+    ? Promise.resolve<'completed' | 'stopped'>(s.completed >= m.optimizer.steps ? 'completed' : 'stopped')
+    : s.train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save);
+  const done = trained
     .then(
       (reason) => ({ reason, steps: s.completed }),
       (err) => ({ reason: 'error' as const, steps: s.completed, message: messageOf(err) }),

@@ -111,8 +111,10 @@ export type TrainProtocol = {
    * Check memory, build one engine per run, and train: resolves when the training ends. `training`
    * names its saved weights; with `resume`, every run continues from that checkpoint (a finished
    * training resumed at its last step trains nothing and is ready for heatmaps, answers, export).
+   * `hold`: build the runs from the checkpoint and train no further (a stopped training brought
+   * back after a reload stays stopped until the user continues it).
    */
-  start: { req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null }; res: TrainDone; event: TrainEvent };
+  start: { req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null; hold?: boolean }; res: TrainDone; event: TrainEvent };
   /** Forget the saved weights of run `run` of `training` (null: all of them). */
   forget: { req: { training: string; run: number | null }; res: { bytes: number } };
   /** Fault injection for tests (`?faults=1`): destroy the GPU device, as a driver reset would. */

@@ -242,7 +242,8 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
         set({ notice: `The saved weights belong to ${rec.model.name}; load that model to use them (the curves are shown either way).` });
         return;
       }
-      const finished = rec.reason === 'completed' || (rec.reason === 'stopped' && rec.saved.step === rec.curves[0]?.step.at(-1));
+      // Finished or stopped: the weights come back and nothing trains. Running (or an error mid-run): it continues.
+      const finished = rec.reason === 'completed' || rec.reason === 'stopped';
       if (rec.reason === 'running') {
         const at = rec.curves[0]?.step.at(-1) ?? rec.saved.step;
         set({ notice: `The training was interrupted at step ${at} (the page was reloaded or closed); it continues from the saved step ${rec.saved.step}.` });
