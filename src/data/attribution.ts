@@ -11,10 +11,13 @@
 // special token by default, as transformers does; such tokens are flagged (typedSpecial) and
 // noted. With splitSpecialTokens the content runs that hold such text are encoded with
 // encodePlain (transformers' split_special_tokens), the markup around them as usual.
+// Fields beyond content (reasoning, tool calls, the sample's tools) are rendered and attributed as
+// fields.ts says: an assistant message's characters are then 'assistant', 'reasoning' or 'tool_call'.
 import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizeOptions, TokenizedSample } from './types';
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
 import { findTurnClosers } from './endOfTurn';
+import { ASSISTANT_SIDE, PART_TOOL_CALL, attributeFields, charRole, resolveRoles, withTools } from './fields';
 
 /** Budget of the rewrite detector: prefix renderings, and their total characters (a long chat
  *  checks its early turns only, which is where a rewriting template already shows). */
@@ -87,16 +90,19 @@ export function encodeChat(tok: ChatTokenizer, conv: Conversation, render: (c: C
   return { rendered, ids: typed.length > 0 ? encodeSplit(tok, rendered, typed, isContent, charMessage) : tok.encode(rendered) };
 }
 
-export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, options: TokenizeOptions = {}): TokenizedSample {
-  if (conv.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
+export function tokenizeConversation(base: ChatTokenizer, input: Conversation, options: TokenizeOptions = {}): TokenizedSample {
+  if (input.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
+  const tok = withTools(base, options.tools);
   const render = (c: Conversation): string => tok.render(c);
+  const { conv, notes: roleNotes } = resolveRoles(render, input, tok.label);
   const rendered = render(conv);
   const { charMessage, windows, method } = attributeChars(render, conv, rendered);
+  const { charPart, notes: fieldNotes } = attributeFields(render, conv, rendered, charMessage, windows);
   const how =
     method === 'skeleton'
       ? 'every message fits the template skeleton rendered with one probe character per message'
       : "each message's content swapped for a probe character and the chat re-rendered";
-  const notes: string[] = [`Roles: content diff on the full ${tok.label} rendering (${how}); tokens mapped by byte offsets.`, ...tok.warnings];
+  const notes: string[] = [`Roles: content diff on the full ${tok.label} rendering (${how}); tokens mapped by byte offsets.`, ...tok.warnings, ...roleNotes];
 
   // Assistant turn numbers, and each turn's end-of-turn token right after its content.
   const turnOf = new Int32Array(conv.length).fill(-1);
@@ -120,11 +126,11 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, opt
     }
   });
 
-  const roleOf = (msg: number): TokenRole => (msg < 0 ? 'template' : conv[msg].role);
   const charRoles: TokenRole[] = new Array(rendered.length);
-  for (let i = 0; i < rendered.length; i++) charRoles[i] = roleOf(charMessage[i]);
+  for (let i = 0; i < rendered.length; i++) charRoles[i] = charRole(conv, charMessage[i], charPart[i]);
 
-  const isContent = (i: number) => charMessage[i] >= 0 && eotOwner[i] < 0;
+  // Typed text: content and reasoning (a tool call's markup is the template's, not typed).
+  const isContent = (i: number) => charMessage[i] >= 0 && eotOwner[i] < 0 && charPart[i] !== PART_TOOL_CALL;
   const typed = typedSpecials(tok, rendered, isContent, charMessage);
   const split = options.splitSpecialTokens === true && typed.length > 0;
   const ids = split ? encodeSplit(tok, rendered, typed, isContent, charMessage) : tok.encode(rendered);
@@ -138,7 +144,7 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, opt
       if (!roles.includes(r)) roles.push(r);
       if (charMessage[i] >= 0 && !firstMsgOfRole.has(r)) firstMsgOfRole.set(r, charMessage[i]);
     }
-    const role: TokenRole = roles.includes('assistant') ? 'assistant' : (roles.find((r) => r !== 'template') ?? 'template');
+    const role: TokenRole = ASSISTANT_SIDE.find((r) => roles.includes(r)) ?? roles.find((r) => r !== 'template') ?? 'template';
     const messageIndex = role === 'template' ? null : (firstMsgOfRole.get(role) as number);
     return {
       index,
@@ -175,7 +181,7 @@ export function tokenizeConversation(tok: ChatTokenizer, conv: Conversation, opt
     );
   }
 
-  notes.push(...describeTemplate(tok, conv, rendered, charMessage, windows, turnOf));
+  notes.push(...fieldNotes, ...describeTemplate(tok, conv, rendered, charMessage, windows, turnOf));
   return { rendered, tokens, conversation: conv, attribution: 'content-diff', notes, charRoles, charMessage };
 }
 
@@ -193,7 +199,12 @@ function describeTemplate(
   // 1. Does rendering a prefix of the chat give a prefix of the full rendering? (Qwen3: no.)
   let spent = 0;
   for (let k = 0; k < Math.min(conv.length - 1, MAX_PREFIX_CHECKS) && spent < MAX_PREFIX_CHARS; k++) {
-    const prefix = tok.render(conv.slice(0, k + 1));
+    let prefix: string;
+    try {
+      prefix = tok.render(conv.slice(0, k + 1));
+    } catch {
+      continue; // a template may refuse a prefix (tools in the first user message, none yet)
+    }
     spent += prefix.length;
     const lcp = commonPrefix(prefix, rendered);
     if (lcp < windows[k].end) {
@@ -220,7 +231,8 @@ function describeTemplate(
     if (!w.verbatim && w.end - w.start > w.matched) {
       notes.push(`${label}: the template inserted ${w.end - w.start - w.matched} markup character(s) inside the content; they count as template.`);
     }
-    if (m.role === 'assistant') {
+    // A reasoning field's block is explained by its chips ('reasoning'), not by these notes.
+    if (m.role === 'assistant' && !charMessage.subarray(prevEnd, w.start).includes(k)) {
       const gap = rendered.slice(prevEnd, w.start);
       const open = gap.lastIndexOf('<think>');
       if (open >= 0 && !m.content.includes('<think>') && gap.includes('</think>', open)) {

@@ -20,6 +20,10 @@
 //   (only assistant is eligible).
 // - 'full': a token trains when roles[token.role] is on; assistant tokens additionally need a
 //   selected turn, end-of-turn tokens need trainEndOfTurn. Everything else is prompt.
+// Parts of an assistant turn beside its content, and tool results, have their own switches in both
+// modes: reasoning (role 'reasoning') trains when trainReasoning, the tool calls it writes ('tool_call')
+// when trainToolCalls, each in a selected turn (and, in full mode, with roles.assistant); a tool
+// result ('tool') trains when trainToolResults, in any turn.
 // Prompt tokens get weight promptLossWeight (0 → label -100). Overrides are applied last.
 import type { LabelResult, MaskPolicy, RoleCount, TokenInfo, TokenRole, TokenizedSample } from './types';
 import { TOKEN_ROLES } from './types';
@@ -33,6 +37,10 @@ export const DEFAULT_POLICY: MaskPolicy = {
   mode: 'response-only',
   assistantTurns: 'all',
   trainEndOfTurn: true,
+  // The model learns to reason and to call tools; what a tool answers is input (as in TRL and Megatron's defaults).
+  trainReasoning: true,
+  trainToolCalls: true,
+  trainToolResults: false,
   // Read only in 'full' mode, where "full sequence" means every role trains until unticked.
   roles: { system: true, user: true, assistant: true, template: true },
   promptLossWeight: 0,
@@ -65,9 +73,19 @@ export function isTrainedByPolicy(t: TokenInfo, policy: MaskPolicy, lastTurn: nu
     if (!turnSelected || !policy.trainEndOfTurn) return false;
     return policy.mode === 'response-only' || policy.roles.assistant;
   }
-  if (policy.mode === 'response-only') return t.role === 'assistant' && turnSelected;
-  if (!policy.roles[t.role]) return false;
-  return t.role !== 'assistant' || turnSelected;
+  const assistantSide = policy.mode === 'response-only' || policy.roles.assistant;
+  switch (t.role) {
+    case 'tool':
+      return policy.trainToolResults;
+    case 'reasoning':
+      return assistantSide && turnSelected && policy.trainReasoning;
+    case 'tool_call':
+      return assistantSide && turnSelected && policy.trainToolCalls;
+    case 'assistant':
+      return assistantSide && turnSelected;
+    default:
+      return policy.mode === 'full' && policy.roles[t.role];
+  }
 }
 
 export function computeLabels(sample: TokenizedSample, policy: MaskPolicy): LabelResult {

@@ -76,7 +76,7 @@ describe('parseChatInput: formats', () => {
     expect(r.format).toBe('messages-object');
     expect(r.samples.length).toBe(2);
   });
-  it('OpenAI text parts are joined; "developer" is a system message', () => {
+  it('OpenAI text parts are joined; "developer" stays a developer message', () => {
     const r = ok(
       parseChatInput(
         JSON.stringify([
@@ -86,7 +86,7 @@ describe('parseChatInput: formats', () => {
       ),
     );
     expect(r.samples[0]).toEqual([
-      { role: 'system', content: 'Be kind.' },
+      { role: 'developer', content: 'Be kind.' },
       { role: 'user', content: 'Hello' },
     ]);
   });
@@ -120,9 +120,9 @@ describe('parseChatInput: errors', () => {
     expect([e.line, e.column]).toEqual([1, 35]);
   });
   it('unknown role names the message index and where it is', () => {
-    const text = '[\n {"role": "user", "content": "hi"},\n {"role": "tool", "content": "42"}\n]';
+    const text = '[\n {"role": "user", "content": "hi"},\n {"role": "bot", "content": "42"}\n]';
     const e = err(parseChatInput(text));
-    expect(e.message).toMatch(/^Message 1 has unknown role "tool"; expected "system", "user" or "assistant"/);
+    expect(e.message).toMatch(/^Message 1 has unknown role "bot"; expected "system", "developer", "user", "assistant" or "tool"/);
     expect([e.line, e.column]).toEqual([3, 11]);
   });
   it('unknown ShareGPT from', () => {

@@ -13,10 +13,16 @@
 // lines are the dataset. A leading UTF-8 byte-order mark is removed (and the format label says
 // so); JSON nested deeper than MAX_JSON_DEPTH is refused with the place it gets too deep.
 // Role names are looked up in Maps: a role such as "constructor" or "__proto__" is an unknown
-// role, not a property of Object.prototype. JSON.parse positions differ by engine
+// role, not a property of Object.prototype.
+// Fields beyond role and content (thinking, reasoning_content, tool_calls, tool_call_id, name, any
+// other) are kept as the message's `fields` and given to the template unchanged; they are read as
+// own properties, so a field named "__proto__" is data. An assistant message may have no content
+// when it calls a tool or carries reasoning. A sample object's top-level "tools" array is kept for
+// the template's `tools` argument. JSON.parse positions differ by engine
 // ("at position N" in V8, "line L column C" in Firefox/new V8, none in Safari), so the position
 // is read from the message when present and otherwise found by our own scanner (jsonscan.ts).
-import type { ChatMessage, Conversation, InputError, InputFormat, LineErrors, MessageRole, ParseResult } from './types';
+import type { ChatMessage, Conversation, InputError, InputFormat, LineErrors, MessageRole, ParseResult, ToolList } from './types';
+import { REASONING_FIELDS } from './fields';
 import { MAX_JSON_DEPTH, findJsonError, findTooDeep, lineColumn, locateJsonPath, offsetOf } from './jsonscan';
 
 export { MAX_JSON_DEPTH };
@@ -49,12 +55,22 @@ class SampleProblem extends Error {
   }
 }
 
-const OPENAI_ROLES: ReadonlyMap<string, MessageRole> = new Map([
-  ['system', 'system'],
-  ['developer', 'system'],
-  ['user', 'user'],
-  ['assistant', 'assistant'],
+/** Role name → role, and the name the template is given when that is not the role itself. */
+interface RoleName {
+  role: MessageRole;
+  templateRole?: string;
+}
+
+const OPENAI_ROLES: ReadonlyMap<string, RoleName> = new Map([
+  ['system', { role: 'system' }],
+  ['developer', { role: 'developer' }],
+  ['user', { role: 'user' }],
+  ['assistant', { role: 'assistant' }],
+  ['tool', { role: 'tool' }],
+  ['ipython', { role: 'tool', templateRole: 'ipython' }],
+  ['function', { role: 'tool', templateRole: 'function' }],
 ]);
+const OPENAI_ROLE_NAMES = '"system", "developer", "user", "assistant" or "tool" (also "ipython", "function")';
 
 const SHAREGPT_ROLES: ReadonlyMap<string, MessageRole> = new Map([
   ['system', 'system'],
@@ -64,6 +80,8 @@ const SHAREGPT_ROLES: ReadonlyMap<string, MessageRole> = new Map([
   ['assistant', 'assistant'],
   ['model', 'assistant'],
   ['chatgpt', 'assistant'],
+  ['tool', 'tool'],
+  ['observation', 'tool'],
 ]);
 
 const has = (o: object, key: string) => Object.hasOwn(o, key);
@@ -98,8 +116,10 @@ function checkContent(content: string, k: number, role: MessageRole, path: PathK
   return content;
 }
 
-/** OpenAI content: a string, or an array of {type: "text", text} parts (joined). */
-function openaiContent(c: unknown, k: number, role: MessageRole, path: PathKey[]): string {
+/** OpenAI content: a string, or an array of {type: "text", text} parts (joined). `optional`: the
+ *  message may have none (an assistant's tool call or reasoning): absent, null or "" give "". */
+function openaiContent(c: unknown, k: number, role: MessageRole, path: PathKey[], optional = false): string {
+  if (optional && (c === undefined || c === null || c === '')) return '';
   if (typeof c === 'string') return checkContent(c, k, role, path);
   if (Array.isArray(c)) {
     let out = '';
@@ -119,6 +139,33 @@ function openaiContent(c: unknown, k: number, role: MessageRole, path: PathKey[]
   throw new SampleProblem(`Message ${k} (${role}) content is ${kindOf(c)}; expected a string.`, path);
 }
 
+/** The message's fields other than role and content, checked where the page reads them. */
+function otherFields(m: Record<string, unknown>, k: number, role: MessageRole, mp: PathKey[]): Record<string, unknown> | null {
+  const keys = Object.keys(m).filter((key) => key !== 'role' && key !== 'content');
+  if (keys.length === 0) return null;
+  for (const key of keys) {
+    const v = m[key];
+    if (role === 'assistant' && REASONING_FIELDS.includes(key) && v !== null && typeof v !== 'string') {
+      throw new SampleProblem(`Message ${k} (${role}) "${key}" is ${kindOf(v)}; expected the reasoning as a string.`, [...mp, key]);
+    }
+    if (typeof v === 'string' && LONE_SURROGATE.test(v)) {
+      throw new SampleProblem(`Message ${k} (${role}) "${key}" contains an unpaired surrogate; it is not valid Unicode text. Remove it or complete the pair.`, [...mp, key]);
+    }
+    if (key === 'tool_calls' && v !== null && !(Array.isArray(v) && v.every(isObject))) {
+      throw new SampleProblem(`Message ${k} (${role}) "tool_calls" is ${kindOf(v)}; expected an array of {"type": "function", "function": {"name", "arguments"}}.`, [...mp, key]);
+    }
+  }
+  // fromEntries defines own data properties: a "__proto__" key stays a key.
+  return Object.fromEntries(keys.map((key) => [key, m[key]]));
+}
+
+/** An assistant message that calls a tool or carries reasoning may have no content. */
+function mayBeEmpty(role: MessageRole, fields: Record<string, unknown> | null): boolean {
+  if (role !== 'assistant' || !fields) return false;
+  const calls = has(fields, 'tool_calls') ? fields.tool_calls : undefined;
+  return (Array.isArray(calls) && calls.length > 0) || REASONING_FIELDS.some((f) => has(fields, f) && typeof fields[f] === 'string' && fields[f] !== '');
+}
+
 function openaiMessages(list: unknown[], path: PathKey[]): Conversation {
   if (list.length === 0) throw new SampleProblem('The conversation has no messages. Add at least one message.', path);
   return list.map((m, k): ChatMessage => {
@@ -128,12 +175,34 @@ function openaiMessages(list: unknown[], path: PathKey[]): Conversation {
       const hint = has(m, 'from') ? ' (it has "from": is this ShareGPT? Wrap it as {"conversations": [ … ]})' : '';
       throw new SampleProblem(`Message ${k} has no "role" string${hint}.`, mp);
     }
-    const role = OPENAI_ROLES.get(m.role.toLowerCase());
-    if (!role) {
-      throw new SampleProblem(`Message ${k} has unknown role "${m.role}"; expected "system", "user" or "assistant".`, [...mp, 'role']);
+    const named = OPENAI_ROLES.get(m.role.toLowerCase());
+    if (!named) {
+      throw new SampleProblem(`Message ${k} has unknown role "${m.role}"; expected ${OPENAI_ROLE_NAMES}.`, [...mp, 'role']);
     }
-    return { role, content: openaiContent(m.content, k, role, [...mp, 'content']) };
+    const { role, templateRole } = named;
+    const fields = otherFields(m, k, role, mp);
+    const raw = has(m, 'content') ? m.content : undefined;
+    const msg: ChatMessage = { role, content: openaiContent(raw, k, role, [...mp, 'content'], mayBeEmpty(role, fields)) };
+    if (templateRole) msg.templateRole = templateRole;
+    if (raw === undefined || raw === null) msg.noContent = raw === null ? 'null' : 'absent';
+    if (fields) msg.fields = fields;
+    return msg;
   });
+}
+
+/** A sample object's top-level "tools": an array (or, as LLaMA-Factory writes it, a JSON string of one). */
+function toolsOf(v: Record<string, unknown>, path: PathKey[]): ToolList | null {
+  if (!has(v, 'tools') || v.tools === null) return null;
+  let t = v.tools;
+  if (typeof t === 'string') {
+    try {
+      t = JSON.parse(t);
+    } catch {
+      throw new SampleProblem('"tools" is a string that is not JSON; expected an array of tool definitions.', [...path, 'tools']);
+    }
+  }
+  if (!Array.isArray(t)) throw new SampleProblem(`"tools" is ${kindOf(t)}; expected an array of tool definitions.`, [...path, 'tools']);
+  return t;
 }
 
 function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
@@ -144,7 +213,7 @@ function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
     if (typeof m.from !== 'string') throw new SampleProblem(`Message ${k} has no "from" string.`, mp);
     const role = SHAREGPT_ROLES.get(m.from.toLowerCase());
     if (!role) {
-      throw new SampleProblem(`Message ${k} has unknown "from" value "${m.from}"; expected "system", "human" or "gpt".`, [...mp, 'from']);
+      throw new SampleProblem(`Message ${k} has unknown "from" value "${m.from}"; expected "system", "human", "gpt" or "tool" (also "observation").`, [...mp, 'from']);
     }
     if (typeof m.value !== 'string') {
       throw new SampleProblem(`Message ${k} (${role}) "value" is ${kindOf(m.value)}; expected a string.`, [...mp, 'value']);
@@ -154,20 +223,25 @@ function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
 }
 
 type SampleFormat = Exclude<InputFormat, 'jsonl' | 'role-prefixed-text'>;
+interface OneSample {
+  format: SampleFormat;
+  conversation: Conversation;
+  tools: ToolList | null;
+}
 
 /** One JSON value that must be exactly one sample. */
-function sampleFromJson(v: unknown, path: PathKey[]): { format: SampleFormat; conversation: Conversation } {
-  if (Array.isArray(v)) return { format: 'openai-array', conversation: openaiMessages(v, path) };
+function sampleFromJson(v: unknown, path: PathKey[]): OneSample {
+  if (Array.isArray(v)) return { format: 'openai-array', conversation: openaiMessages(v, path), tools: null };
   if (isObject(v)) {
     if (has(v, 'messages')) {
       if (!Array.isArray(v.messages)) throw new SampleProblem(`"messages" is ${kindOf(v.messages)}; expected an array of messages.`, [...path, 'messages']);
-      return { format: 'messages-object', conversation: openaiMessages(v.messages, [...path, 'messages']) };
+      return { format: 'messages-object', conversation: openaiMessages(v.messages, [...path, 'messages']), tools: toolsOf(v, path) };
     }
     if (has(v, 'conversations')) {
       if (!Array.isArray(v.conversations)) {
         throw new SampleProblem(`"conversations" is ${kindOf(v.conversations)}; expected an array of {"from", "value"}.`, [...path, 'conversations']);
       }
-      return { format: 'sharegpt', conversation: sharegptMessages(v.conversations, [...path, 'conversations']) };
+      return { format: 'sharegpt', conversation: sharegptMessages(v.conversations, [...path, 'conversations']), tools: toolsOf(v, path) };
     }
     if (has(v, 'role') && has(v, 'content')) {
       throw new SampleProblem('This is a single message, not a conversation. Wrap it in [ ] (or {"messages": [ … ]}).', path);
@@ -183,15 +257,20 @@ function isSampleObject(v: Record<string, unknown>): boolean {
   return has(v, 'messages') || has(v, 'conversations');
 }
 
+/** Per-sample tools, or null when no sample has any (ParseResult.tools). */
+function toolColumn(parsed: OneSample[]): (ToolList | null)[] | null {
+  return parsed.some((p) => p.tools !== null) ? parsed.map((p) => p.tools) : null;
+}
+
 /** A whole JSON document: one sample, or an array of samples. */
-function samplesFromJson(v: unknown): { format: SampleFormat; samples: Conversation[]; dataset: boolean } {
+function samplesFromJson(v: unknown): { format: SampleFormat; samples: Conversation[]; tools: (ToolList | null)[] | null; dataset: boolean } {
   if (Array.isArray(v) && v.length > 0 && (Array.isArray(v[0]) || (isObject(v[0]) && !has(v[0], 'role') && isSampleObject(v[0])))) {
     const parsed = v.map((s, k) => sampleFromJson(s, [k]));
-    return { format: parsed[0].format, samples: parsed.map((p) => p.conversation), dataset: true };
+    return { format: parsed[0].format, samples: parsed.map((p) => p.conversation), tools: toolColumn(parsed), dataset: true };
   }
   if (Array.isArray(v) && v.length === 0) throw new SampleProblem('The JSON array is empty. Add at least one message.', []);
   const one = sampleFromJson(v, []);
-  return { format: one.format, samples: [one.conversation], dataset: false };
+  return { format: one.format, samples: [one.conversation], tools: toolColumn([one]), dataset: false };
 }
 
 /** Offset of a JSON.parse failure: from the engine's message when it has one, else our scan. */
@@ -254,7 +333,7 @@ function sampleError(text: string, p: SampleProblem, where: Where): InputError {
 }
 
 /** One JSONL line → its sample, or what is wrong with it. */
-function jsonlLine(line: string, li: number): { format: SampleFormat; conversation: Conversation } | InputError {
+function jsonlLine(line: string, li: number): OneSample | InputError {
   const where: Where = { lineBase: li, jsonl: true };
   const deep = findTooDeep(line);
   if (deep !== null) return depthError(line, deep, where);
@@ -275,6 +354,7 @@ function jsonlLine(line: string, li: number): { format: SampleFormat; conversati
 function parseJsonl(text: string): ParseResult {
   const lines = text.split('\n');
   const samples: Conversation[] = [];
+  const good: OneSample[] = [];
   const sampleLines: number[] = [];
   const formats = new Set<SampleFormat>();
   const errors: InputError[] = [];
@@ -291,6 +371,7 @@ function parseJsonl(text: string): ParseResult {
     }
     formats.add(one.format);
     samples.push(one.conversation);
+    good.push(one);
     sampleLines.push(li + 1);
   }
   const lineErrors: LineErrors | null = broken > 0 ? { errors, total: broken, lines: nonEmpty } : null;
@@ -311,6 +392,7 @@ function parseJsonl(text: string): ParseResult {
     samples,
     lineErrors,
     sampleLines: sampleLines.every((l, k) => l === k + 1) ? null : sampleLines,
+    tools: toolColumn(good),
   };
 }
 
@@ -351,9 +433,9 @@ function parseJson(text: string): ParseResult {
     return { ok: false, error: deep !== null ? depthError(text, deep, WHOLE) : jsonSyntaxError(text, syntax, WHOLE) };
   }
   try {
-    const { format, samples, dataset } = samplesFromJson(v);
+    const { format, samples, tools, dataset } = samplesFromJson(v);
     const formatLabel = dataset ? `JSON array of ${samples.length} samples (${FORMAT_LABELS[format]})` : FORMAT_LABELS[format];
-    return { ok: true, format, formatLabel, samples, lineErrors: null, sampleLines: null };
+    return { ok: true, format, formatLabel, samples, lineErrors: null, sampleLines: null, tools };
   } catch (e) {
     if (e instanceof SampleProblem) return { ok: false, error: sampleError(text, e, WHOLE) };
     throw e;
@@ -433,7 +515,7 @@ function parseRolePrefixed(text: string): ParseResult {
   }
   const err = flush();
   if (err) return { ok: false, error: err };
-  return { ok: true, format: 'role-prefixed-text', formatLabel: FORMAT_LABELS['role-prefixed-text'], samples: [conv], lineErrors: null, sampleLines: null };
+  return { ok: true, format: 'role-prefixed-text', formatLabel: FORMAT_LABELS['role-prefixed-text'], samples: [conv], lineErrors: null, sampleLines: null, tools: null };
 }
 
 function parseBody(text: string): ParseResult {

@@ -220,7 +220,7 @@ describe.each(['default', 'llama3', 'qwen3'] as const)('%s: properties over rand
 describe('parse → render round-trip', () => {
   const asText = (conv: Conversation) => conv.map((m) => `${m.role[0].toUpperCase()}${m.role.slice(1)}: ${m.content}`).join('\n');
   const sharegpt = (conv: Conversation) =>
-    JSON.stringify({ conversations: conv.map((m) => ({ from: { system: 'system', user: 'human', assistant: 'gpt' }[m.role], value: m.content })) });
+    JSON.stringify({ conversations: conv.map((m) => ({ from: new Map([['system', 'system'], ['user', 'human'], ['assistant', 'gpt']]).get(m.role), value: m.content })) });
 
   it('every format parses back to the same conversation, and the rendering carries each content exactly', () => {
     fc.assert(

@@ -126,7 +126,7 @@ export function lcsMaskMyers(a: number[], b: number[], maxD: number): Uint8Array
 }
 
 /** Mask over the UTF-16 units of `w` of characters aligned with `content`. */
-function alignWindow(w: string, content: string): { mask: Uint8Array; verbatim: boolean } {
+export function alignWindow(w: string, content: string): { mask: Uint8Array; verbatim: boolean } {
   const mask = new Uint8Array(w.length);
   if (w.length === 0) return { mask, verbatim: true };
   if (content.includes(w)) {
@@ -172,12 +172,23 @@ function perMessage(render: Render, conv: Conversation, R: string): CharAttribut
   const charMessage = new Int32Array(R.length).fill(-1);
   const probes = unusedPrivateChars([R, ...conv.map((m) => m.content)], 1);
   if (!probes) throw new Error('Every private-use character occurs in this conversation; cannot attribute roles.');
+  let prevEnd = 0;
   const windows = conv.map((msg, k): ContentWindow => {
-    const Rk = render(conv.map((m, j) => (j === k ? { role: m.role, content: probes[0] } : m)));
+    // The message keeps its other fields: only the content changes. A message with no content (a
+    // tool call alone) gets an empty window where a content would go; when the template refuses
+    // one there (gpt-oss: content and thinking beside a tool call), where the previous window ended.
+    let Rk: string;
+    try {
+      Rk = render(conv.map((m, j) => (j === k ? { ...m, noContent: undefined, content: probes[0] } : m)));
+    } catch (e) {
+      if (msg.content !== '') throw e;
+      return { start: prevEnd, end: prevEnd, matched: 0, verbatim: true };
+    }
     const p = commonPrefix(R, Rk);
     const s = commonSuffix(R, Rk, p);
     const end = Math.max(p, R.length - s);
     const { mask, verbatim } = alignWindow(R.slice(p, end), msg.content);
+    prevEnd = end;
     return { start: p, end, matched: claim(charMessage, p, mask, k), verbatim };
   });
   return { charMessage, windows, method: 'per-message' };
@@ -186,9 +197,10 @@ function perMessage(render: Render, conv: Conversation, R: string): CharAttribut
 /** Skeleton method: one rendering with every content replaced by its own probe; null when the
  *  chat does not fit the skeleton exactly and unambiguously. */
 function skeleton(render: Render, conv: Conversation, R: string): CharAttribution | null {
+  if (conv.some((m) => m.content === '')) return null;
   const probes = unusedPrivateChars([R, ...conv.map((m) => m.content)], conv.length);
   if (!probes) return null;
-  const S = render(conv.map((m, k) => ({ role: m.role, content: probes[k] })));
+  const S = render(conv.map((m, k) => ({ ...m, content: probes[k] })));
   const at = probes.map((p) => S.indexOf(p));
   if (at.some((x, k) => x < 0 || S.indexOf(probes[k], x + 1) >= 0)) return null;
   const order = conv.map((_, k) => k).sort((a, b) => at[a] - at[b]);

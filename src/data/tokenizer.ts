@@ -13,7 +13,8 @@
 // pre-tokenizer and model like any other text. Non-special added tokens (Qwen3's <think>) are still
 // matched, as in transformers.
 import { GPT2Tokenizer, LlamaTokenizer, PreTrainedTokenizer, Qwen2Tokenizer } from '@huggingface/transformers';
-import type { ChatTokenizer, Conversation, TokenizerSource } from './types';
+import type { ChatTokenizer, Conversation, ToolList, TokenizerSource } from './types';
+import { templateMessages, toolsArgument } from './fields';
 import { attributeChars } from './spans';
 import { findTurnClosers } from './endOfTurn';
 
@@ -235,9 +236,11 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     warnings.push(`${src.label}: ${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not modelled (${description}); token texts may not reassemble the rendered chat.`);
   }
 
-  const render = (conv: Conversation, addGenerationPrompt = false): string => {
+  const render = (conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null): string => {
     try {
-      return hf.apply_chat_template(conv, { tokenize: false, add_generation_prompt: addGenerationPrompt }) as string;
+      // Every message field, and the sample's tools, as the data has them (fields.ts).
+      const messages = templateMessages(conv) as unknown as Parameters<typeof hf.apply_chat_template>[0];
+      return hf.apply_chat_template(messages, { tokenize: false, add_generation_prompt: addGenerationPrompt, ...toolsArgument(tools) }) as string;
     } catch (e) {
       throw new Error(`The ${src.label} chat template rejected this conversation: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -10,16 +10,36 @@
 // - Roles are attributed per CHARACTER of the rendered text, then lifted to tokens. A token whose
 //   characters come from more than one role `straddles`.
 
-export type MessageRole = 'system' | 'user' | 'assistant';
-/** 'template' = markup the chat template adds (headers, special tokens, empty think blocks…). */
-export type TokenRole = MessageRole | 'template';
-export const TOKEN_ROLES: readonly TokenRole[] = ['system', 'user', 'assistant', 'template'];
+/** 'developer' is its own role for templates that have one (gpt-oss); 'tool' is a tool's result
+ *  (also written "ipython" or "function"). */
+export type MessageRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+/** 'template' = markup the chat template adds (headers, special tokens, empty think blocks…).
+ *  An assistant message's characters are 'assistant' (its content), 'reasoning' (its thinking /
+ *  reasoning_content field) or 'tool_call' (what its tool_calls field renders); a tool message's
+ *  are 'tool'; a developer message's are 'system' (an instruction, masked like one). */
+export type TokenRole = 'system' | 'user' | 'assistant' | 'reasoning' | 'tool_call' | 'tool' | 'template';
+export const TOKEN_ROLES: readonly TokenRole[] = ['system', 'user', 'assistant', 'reasoning', 'tool_call', 'tool', 'template'];
+/** The roles full mode's checkboxes select (reasoning, tool calls and tool results have their own switches). */
+export type PolicyRole = 'system' | 'user' | 'assistant' | 'template';
+export const POLICY_ROLES: readonly PolicyRole[] = ['system', 'user', 'assistant', 'template'];
 
 export interface ChatMessage {
   role: MessageRole;
+  /** '' when the message has none (an assistant message that only calls a tool or only reasons). */
   content: string;
+  /** The role name the template is given when it is not `role` ("ipython", "function", or "system"
+   *  for a developer message where the template has no developer role). */
+  templateRole?: string;
+  /** The data had no content: 'absent' (no key) or 'null'; the template is given it that way. */
+  noContent?: 'absent' | 'null';
+  /** Every other field of the message (thinking, reasoning_content, tool_calls, tool_call_id, name,
+   *  anything else), given to the template unchanged. Own properties only: a key such as
+   *  "__proto__" or "constructor" is plain data. */
+  fields?: Readonly<Record<string, unknown>>;
 }
 export type Conversation = ChatMessage[];
+/** A sample's top-level `tools` (function definitions), given to the template as `tools`. */
+export type ToolList = readonly unknown[];
 
 export type InputFormat = 'openai-array' | 'messages-object' | 'sharegpt' | 'jsonl' | 'role-prefixed-text';
 
@@ -51,6 +71,8 @@ export type ParseResult =
       lineErrors: LineErrors | null;
       /** 1-based line of each sample when that is not simply its position (blank or broken lines before it); else null. */
       sampleLines: number[] | null;
+      /** Each sample's top-level `tools` (null: it has none); null when no sample has any. */
+      tools: (ToolList | null)[] | null;
     }
   | { ok: false; error: InputError; lineErrors?: LineErrors };
 
@@ -74,9 +96,9 @@ export interface ChatTokenizer {
   vocabSize: number;
   /** Problems found while loading (e.g. pad == end-of-turn), shown with every sample. */
   warnings: string[];
-  /** apply_chat_template(conv, { tokenize: false, add_generation_prompt }). Throws a readable
+  /** apply_chat_template(conv, { tokenize: false, add_generation_prompt, tools }). Throws a readable
    *  Error when the template rejects the conversation. */
-  render(conv: Conversation, addGenerationPrompt?: boolean): string;
+  render(conv: Conversation, addGenerationPrompt?: boolean, tools?: ToolList | null): string;
   /** Token ids of `text` with no BOS/EOS added (special-token strings in the text are matched). */
   encode(text: string): number[];
   /** Token ids of `text` with no BOS/EOS added, special-token strings encoded as plain text
@@ -134,6 +156,8 @@ export interface TokenizeOptions {
   /** Encode special-token text inside message content as plain characters (transformers'
    *  split_special_tokens); false/absent: it becomes the special token, as transformers does. */
   splitSpecialTokens?: boolean;
+  /** The sample's top-level `tools`, given to the template. */
+  tools?: ToolList | null;
 }
 
 export interface TokenizedSample {
@@ -152,8 +176,15 @@ export interface MaskPolicy {
   mode: 'response-only' | 'full';
   assistantTurns: 'all' | 'last';
   trainEndOfTurn: boolean;
+  /** Reasoning (thinking / reasoning_content) of a selected assistant turn trains (Megatron's
+   *  train_on_thinking_traces). In full mode it also needs roles.assistant. */
+  trainReasoning: boolean;
+  /** The tool calls a selected assistant turn writes train. In full mode they also need roles.assistant. */
+  trainToolCalls: boolean;
+  /** Tool results (tool / ipython / function messages) train, in either mode. */
+  trainToolResults: boolean;
   /** In 'full' mode: which roles train. In 'response-only' only assistant is eligible. */
-  roles: Record<TokenRole, boolean>;
+  roles: Record<PolicyRole, boolean>;
   /** 0..1. 0 → prompt labels are -100; in (0,1] → prompt tokens keep labels at this weight. */
   promptLossWeight: number;
   /** Per token index; applied last. */

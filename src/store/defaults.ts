@@ -1,10 +1,10 @@
 /** What a first visit starts with: the settings, and the two runs the page is about. */
 import { DEFAULT_POLICY } from '../data/labels';
-import type { TokenRole } from '../data/types';
+import type { PolicyRole } from '../data/types';
 import { RUN_COLORS } from './validate';
 import type { PolicySettings, RunSpec, Settings } from './types';
 
-const ALL_ROLES: Record<TokenRole, boolean> = { system: true, user: true, assistant: true, template: true };
+const ALL_ROLES: Record<PolicyRole, boolean> = { system: true, user: true, assistant: true, template: true };
 
 export const DEFAULT_SETTINGS: Settings = {
   tokenizerId: 'default',
@@ -13,6 +13,9 @@ export const DEFAULT_SETTINGS: Settings = {
     mode: DEFAULT_POLICY.mode,
     assistantTurns: DEFAULT_POLICY.assistantTurns,
     trainEndOfTurn: DEFAULT_POLICY.trainEndOfTurn,
+    trainReasoning: DEFAULT_POLICY.trainReasoning,
+    trainToolCalls: DEFAULT_POLICY.trainToolCalls,
+    trainToolResults: DEFAULT_POLICY.trainToolResults,
     // "Full sequence" means every role trains until the user unticks one. (DEFAULT_POLICY.roles
     // has only assistant on, which would make full mode look identical to response-only.)
     roles: { ...ALL_ROLES },
@@ -22,7 +25,12 @@ export const DEFAULT_SETTINGS: Settings = {
   splitSpecialTokens: false,
 };
 
-export const RESPONSE_ONLY: PolicySettings = { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, roles: { ...ALL_ROLES }, promptLossWeight: 0 };
+export const RESPONSE_ONLY: PolicySettings = {
+  mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true,
+  // Reasoning and tool calls train, tool results do not, in every run unless edited (RunsEditor).
+  trainReasoning: true, trainToolCalls: true, trainToolResults: false,
+  roles: { ...ALL_ROLES }, promptLossWeight: 0,
+};
 const FULL: PolicySettings = { ...RESPONSE_ONLY, mode: 'full', roles: { ...ALL_ROLES } };
 
 export const runName = (i: number) => `Run ${String.fromCharCode(65 + i)}`;

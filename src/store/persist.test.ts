@@ -24,6 +24,8 @@ const TODAY = {
     record: null,
   },
 };
+/** The policy switches added since the first version, at their defaults (what an old save restores to). */
+const LATER_DEFAULTS = { trainReasoning: true, trainToolCalls: true, trainToolResults: false };
 
 describe('persistence', () => {
   it('every persisted field lives in a known record', () => {
@@ -35,8 +37,9 @@ describe('persistence', () => {
     expect(r.bad).toBe(0);
     expect(r.patch.text).toBe(TODAY['input-and-settings'].text);
     expect(r.patch.sampleIndex).toBe(2);
-    // Fields added since (splitSpecialTokens) take their defaults.
-    expect(r.patch.settings).toEqual({ ...TODAY['input-and-settings'].settings, splitSpecialTokens: false });
+    // Fields added since (splitSpecialTokens, the reasoning and tool switches) take their defaults.
+    const { settings } = TODAY['input-and-settings'];
+    expect(r.patch.settings).toEqual({ ...settings, policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false });
     expect(r.patch.optimizer?.steps).toBe(12);
     expect(r.patch.optimizerFor).toBeNull();
     expect(r.patch.runs).toEqual(defaultRuns());
@@ -53,7 +56,7 @@ describe('persistence', () => {
     expect(r.patch.sampleIndex).toBeUndefined();
     expect(r.patch.settings?.tokenizerId).toBe('default');
     expect(r.patch.settings?.contextLengths.llama3).toBeNull();
-    expect(r.patch.settings?.policy).toEqual(TODAY['input-and-settings'].settings.policy);
+    expect(r.patch.settings?.policy).toEqual({ ...TODAY['input-and-settings'].settings.policy, ...LATER_DEFAULTS });
     expect(r.patch.runs).toBeUndefined();
     expect(r.patch.optimizer).toBeUndefined();
     // sampleIndex, tokenizerId, contextLengths.llama3, runs, optimizer

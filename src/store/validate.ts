@@ -3,7 +3,8 @@
  * through the same functions. Each takes an unknown value and returns it typed, or null when it is
  * not that shape (the caller then keeps its default and says so); none throws.
  */
-import { TOKEN_ROLES, type TokenRole, type TokenizerId } from '../data/types';
+import { DEFAULT_POLICY } from '../data/labels';
+import { POLICY_ROLES, type PolicyRole, type TokenizerId } from '../data/types';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
 import type { PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
 
@@ -25,20 +26,26 @@ export function validSampleIndex(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
 }
 
+/** Switches added after the first saves: absent in those, so absent means the default. */
+const LATER_SWITCHES = ['trainReasoning', 'trainToolCalls', 'trainToolResults'] as const;
+
 export function validPolicy(v: unknown): PolicySettings | null {
   if (!isObject(v)) return null;
   const roles = own(v, 'roles');
   const ok =
     (v.mode === 'full' || v.mode === 'response-only') && (v.assistantTurns === 'all' || v.assistantTurns === 'last') &&
     typeof v.trainEndOfTurn === 'boolean' && typeof v.promptLossWeight === 'number' && v.promptLossWeight >= 0 && v.promptLossWeight <= 1 &&
-    isObject(roles) && TOKEN_ROLES.every((r) => typeof own(roles, r) === 'boolean');
+    isObject(roles) && POLICY_ROLES.every((r) => typeof own(roles, r) === 'boolean') &&
+    LATER_SWITCHES.every((k) => own(v, k) === undefined || typeof own(v, k) === 'boolean');
   if (!ok) return null;
+  const later = (k: (typeof LATER_SWITCHES)[number]): boolean => (own(v, k) as boolean | undefined) ?? DEFAULT_POLICY[k];
   // Fields in the order the page writes them: a restored policy serialises as the original did
   // (the exported weights' metadata quotes it).
   return {
     mode: v.mode as PolicySettings['mode'], assistantTurns: v.assistantTurns as PolicySettings['assistantTurns'],
     trainEndOfTurn: v.trainEndOfTurn as boolean,
-    roles: Object.fromEntries(TOKEN_ROLES.map((r) => [r, own(roles as Record<string, unknown>, r)])) as Record<TokenRole, boolean>,
+    trainReasoning: later('trainReasoning'), trainToolCalls: later('trainToolCalls'), trainToolResults: later('trainToolResults'),
+    roles: Object.fromEntries(POLICY_ROLES.map((r) => [r, own(roles as Record<string, unknown>, r)])) as Record<PolicyRole, boolean>,
     promptLossWeight: v.promptLossWeight as number,
   };
 }

@@ -4,7 +4,7 @@ import { MAX_CONTEXT } from '../store/validate';
 import { contextLimit } from '../worker/dataProtocol';
 import { useEffect, useId, useState } from 'react';
 import { TOKENIZERS } from '../data/sources';
-import { TOKEN_ROLES, type TokenizerId } from '../data/types';
+import { POLICY_ROLES, type TokenizerId } from '../data/types';
 import { Explainer } from './Explainer';
 
 const ROLE_TITLE = { system: 'System', user: 'User', assistant: 'Assistant', template: 'Template markup' } as const;
@@ -170,10 +170,41 @@ export function SettingsPanel() {
         </label>
       </fieldset>
 
+      <fieldset className="field">
+        <legend>Reasoning and tools</legend>
+        <label className="choice">
+          <input
+            type="checkbox"
+            name="train-reasoning"
+            checked={policy.trainReasoning}
+            onChange={(e) => setPolicy({ trainReasoning: e.target.checked })}
+          />
+          Train reasoning <span className="muted">(thinking / reasoning_content of the trained turns)</span>
+        </label>
+        <label className="choice">
+          <input
+            type="checkbox"
+            name="train-tool-calls"
+            checked={policy.trainToolCalls}
+            onChange={(e) => setPolicy({ trainToolCalls: e.target.checked })}
+          />
+          Train tool calls <span className="muted">(what the trained turns ask a tool)</span>
+        </label>
+        <label className="choice">
+          <input
+            type="checkbox"
+            name="train-tool-results"
+            checked={policy.trainToolResults}
+            onChange={(e) => setPolicy({ trainToolResults: e.target.checked })}
+          />
+          Train tool results <span className="muted">(what a tool answers; usually input, not output)</span>
+        </label>
+      </fieldset>
+
       <fieldset className="field" disabled={!full} aria-describedby={`${tokId}-roles-hint`}>
         <legend>Roles trained in full mode</legend>
         <div className="role-checks">
-          {TOKEN_ROLES.map((role) => (
+          {POLICY_ROLES.map((role) => (
             <label key={role} className={`choice role-choice role-${role}`}>
               <input
                 type="checkbox"

@@ -209,7 +209,8 @@ function tokenizeSample(text: string, index: number, key: string, loaded: Loaded
   if (tokenized && tokenized.text === text && tokenized.sampleIndex === index && tokenized.tokenizerKey === key && tokenized.split === split) return tokenized;
   let sample: TokenizedSample;
   try {
-    sample = tokenizeConversation(loaded.tok, conv, { splitSpecialTokens: split });
+    const pr = parseText(text);
+    sample = tokenizeConversation(loaded.tok, conv, { splitSpecialTokens: split, tools: pr.ok ? (pr.tools?.[index] ?? null) : null });
   } catch (err) {
     throw new StepError('template', `${sampleName(parseText(text), index)}: ${messageOf(err)}`, { sample: index });
   }
@@ -311,7 +312,8 @@ async function prompt(req: PromptRequest): Promise<PromptReply> {
   });
   const context = last >= 0 ? conv.slice(0, last) : conv;
   if (context.length === 0) throw new Error('The conversation starts with the assistant: there is no prompt to answer. Add a user message first.');
-  const { rendered: text, ids } = encodeChat(tok, context, (c) => tok.render(c, true), { splitSpecialTokens: req.splitSpecialTokens });
+  const tools = pr.tools?.[req.sample] ?? null;
+  const { rendered: text, ids } = encodeChat(tok, context, (c) => tok.render(c, true, tools), { splitSpecialTokens: req.splitSpecialTokens });
   return { ids: Int32Array.from(ids), text, reference: last >= 0 ? conv[last].content : null };
 }
 

@@ -50,7 +50,7 @@ export function resolveContextLength(id: TokenizerId, own: number | null, modelM
 }
 
 /** Role codes used in `TokenColumns.roles` (index into ROLE_CODES). */
-export const ROLE_CODES: readonly TokenRole[] = ['system', 'user', 'assistant', 'template'];
+export const ROLE_CODES: readonly TokenRole[] = ['system', 'user', 'assistant', 'template', 'reasoning', 'tool_call', 'tool'];
 
 /** Bit flags in `TokenColumns.flags`. */
 export const FLAG_STRADDLES = 1;

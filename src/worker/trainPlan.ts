@@ -7,7 +7,8 @@
  * (B, T), with the same ruler roles; only labels and weights differ (each run's mask policy).
  *
  * Ruler roles (the prompt/response curves, the same for every run): a token is "response" when
- * RULER_POLICY (response-only, every assistant turn, end-of-turn tokens included) trains it, else
+ * RULER_POLICY (response-only, every assistant turn, end-of-turn tokens, reasoning and tool calls
+ * included, tool results not) trains it, else
  * "prompt". So a run with that very policy has objective == response-token loss, step by step.
  */
 import { computeLabels } from '../data/labels';
@@ -19,6 +20,9 @@ export const RULER_POLICY: MaskPolicy = {
   mode: 'response-only',
   assistantTurns: 'all',
   trainEndOfTurn: true,
+  trainReasoning: true,
+  trainToolCalls: true,
+  trainToolResults: false,
   roles: { system: true, user: true, assistant: true, template: true },
   promptLossWeight: 0,
   overrides: {},

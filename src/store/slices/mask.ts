@@ -3,7 +3,7 @@
  * overrides are an edit of the data (they reach every training run, on the sample they were made
  * on), so changing one asks before discarding runs, like editing the text.
  */
-import type { TokenRole } from '../../data/types';
+import type { PolicyRole } from '../../data/types';
 import type { HandOverrides } from '../../worker/trainProtocol';
 import type { PolicySettings } from '../types';
 import type { Slice } from '../index';
@@ -12,7 +12,7 @@ export interface MaskSlice {
   /** Hand overrides by token index of the current tokenization; cleared when it changes. */
   overrides: Record<number, 'train' | 'mask'>;
   setPolicy(patch: Partial<PolicySettings>): void;
-  setRoleTrained(role: TokenRole, on: boolean): void;
+  setRoleTrained(role: PolicyRole, on: boolean): void;
   /** Flip one token between trained and masked; a second click removes the override. */
   toggleOverride(index: number): void;
   clearOverrides(): void;

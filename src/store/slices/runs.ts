@@ -9,7 +9,7 @@
  * confirm dialog when runs exist.
  */
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../../spec/optimizer';
-import type { TokenRole } from '../../data/types';
+import type { PolicyRole } from '../../data/types';
 import type { StartedInfo } from '../../worker/trainProtocol';
 import { trainWorker } from '../clients';
 import { defaultRuns, extraRun } from '../defaults';
@@ -61,7 +61,7 @@ export interface RunsSlice {
 
   setOptimizer(patch: Partial<OptimizerSettings>): void;
   setRunPolicy(index: number, patch: Partial<PolicySettings>): void;
-  setRunRole(index: number, role: TokenRole, on: boolean): void;
+  setRunRole(index: number, role: PolicyRole, on: boolean): void;
   setRunName(index: number, name: string): void;
   addRun(): void;
   removeRun(index: number): void;

@@ -4,7 +4,7 @@
 import { useStore, type RunSpec } from '../../store';
 import { MAX_RUNS } from '../../store/validate';
 import { memo, useId, type CSSProperties } from 'react';
-import { TOKEN_ROLES } from '../../data/types';
+import { POLICY_ROLES } from '../../data/types';
 
 const ROLE_TITLE = { system: 'system', user: 'user', assistant: 'assistant', template: 'markup' } as const;
 
@@ -44,10 +44,10 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
         {full && (
           <details className="run-roles-box">
             <summary>
-              roles trained: {TOKEN_ROLES.filter((r) => p.roles[r]).map((r) => ROLE_TITLE[r]).join(', ') || 'none'}
+              roles trained: {POLICY_ROLES.filter((r) => p.roles[r]).map((r) => ROLE_TITLE[r]).join(', ') || 'none'}
             </summary>
             <div className="run-roles">
-              {TOKEN_ROLES.map((role) => (
+              {POLICY_ROLES.map((role) => (
                 <label key={role} className={`choice role-choice role-${role}`}>
                   <input type="checkbox" checked={p.roles[role]} onChange={(e) => setRunRole(index, role, e.target.checked)} />
                   {ROLE_TITLE[role]}
@@ -64,6 +64,18 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
           <label className="choice">
             <input type="checkbox" checked={p.trainEndOfTurn} onChange={(e) => setRunPolicy(index, { trainEndOfTurn: e.target.checked })} />
             end-of-turn token
+          </label>
+          <label className="choice">
+            <input type="checkbox" checked={p.trainReasoning} onChange={(e) => setRunPolicy(index, { trainReasoning: e.target.checked })} />
+            reasoning
+          </label>
+          <label className="choice">
+            <input type="checkbox" checked={p.trainToolCalls} onChange={(e) => setRunPolicy(index, { trainToolCalls: e.target.checked })} />
+            tool calls
+          </label>
+          <label className="choice">
+            <input type="checkbox" checked={p.trainToolResults} onChange={(e) => setRunPolicy(index, { trainToolResults: e.target.checked })} />
+            tool results
           </label>
         </div>
         <label className="run-weight">

@@ -1,0 +1,235 @@
+// Message fields beyond role and content: how a message reaches the chat template, which rendered
+// characters its fields own, and which fields the template never reads.
+//
+// A message goes to the template as the data wrote it: its role name (templateRole when set), its
+// content (absent or null when the data had none) and every other field unchanged. Two kinds of
+// field are attributed, like content, by rendering the whole chat again with the field changed:
+// - reasoning (thinking / reasoning_content / reasoning, assistant messages): the field's text is
+//   replaced by one probe character; what changes, aligned with the text, is 'reasoning'.
+// - tool_calls (assistant messages): the chat is rendered without the field (and with "" as the
+//   content when it had none); everything that changes is the call, markup included ("<tool_call>\n{…}\n</tool_call>", the JSON): the model
+//   writes all of it to call the tool. Where removing it breaks the template (gpt-oss refuses a tool
+//   result that follows no call) or the change reaches another message, the span runs instead from
+//   the first character that changes with the tool names to the last that changes with the
+//   arguments. The special token after the call (gpt-oss's <|call|>) is the turn's end-of-turn
+//   token (endOfTurn.ts looks for it after every character of the turn).
+// Any other field is rendered without it once: an identical rendering means the template does not
+// read it, and the sample's notes say so. Roles the template does not know (a "developer" message
+// for a template without that role, "ipython" or "function" for one that only knows "tool") are
+// given the role it knows, and the notes say so.
+import type { ChatMessage, ChatTokenizer, Conversation, TokenRole, ToolList } from './types';
+import { alignWindow, commonPrefix, commonSuffix, unusedPrivateChars, type ContentWindow } from './spans';
+
+/** Field names that hold an assistant message's reasoning (gpt-oss: thinking; Qwen3, DeepSeek-R1: reasoning_content). */
+export const REASONING_FIELDS: readonly string[] = ['thinking', 'reasoning_content', 'reasoning'];
+
+/** What a character of an assistant message is: content, reasoning or a tool call (charPart). */
+export const PART_CONTENT = 0;
+export const PART_REASONING = 1;
+export const PART_TOOL_CALL = 2;
+
+/** Renderings spent on fields per sample (a long chat checks its first fields only). */
+const MAX_FIELD_RENDERS = 96;
+
+type Render = (conv: Conversation) => string;
+
+/** The message as the chat template sees it. */
+export function templateMessage(m: ChatMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { role: m.templateRole ?? m.role };
+  if (m.noContent !== 'absent') out.content = m.noContent === 'null' ? null : m.content;
+  // Spread defines own data properties: a field named "__proto__" stays a field.
+  return m.fields ? { ...out, ...m.fields } : out;
+}
+
+export function templateMessages(conv: Conversation): Record<string, unknown>[] {
+  return conv.map(templateMessage);
+}
+
+const own = (o: Readonly<Record<string, unknown>> | undefined, k: string): boolean => o !== undefined && Object.hasOwn(o, k);
+
+/** The message with one field set to `value` (undefined: removed). */
+function withField(m: ChatMessage, key: string, value: unknown): ChatMessage {
+  const fields = Object.fromEntries(Object.entries(m.fields ?? {}).filter(([k]) => k !== key));
+  if (value !== undefined) Object.defineProperty(fields, key, { value, enumerable: true, writable: true, configurable: true });
+  return { ...m, fields };
+}
+
+function tryRender(render: Render, conv: Conversation): string | null {
+  try {
+    return render(conv);
+  } catch {
+    return null;
+  }
+}
+
+const replaced = (conv: Conversation, k: number, m: ChatMessage): Conversation => conv.map((x, j) => (j === k ? m : x));
+
+/** [start, end) of what differs between R and another rendering. */
+function changed(R: string, other: string): { start: number; end: number } {
+  const p = commonPrefix(R, other);
+  const s = commonSuffix(R, other, p);
+  return { start: p, end: Math.max(p, R.length - s) };
+}
+
+const ALIASES: readonly { role: ChatMessage['role']; name: string; as: string }[] = [
+  { role: 'developer', name: 'developer', as: 'system' },
+  { role: 'tool', name: 'ipython', as: 'tool' },
+  { role: 'tool', name: 'function', as: 'tool' },
+];
+
+/** Role names the template does not render, swapped for the one it does (and said). */
+export function resolveRoles(render: Render, conv: Conversation, label: string): { conv: Conversation; notes: string[] } {
+  const notes: string[] = [];
+  let out = conv;
+  for (const a of ALIASES) {
+    const named = (m: ChatMessage) => m.role === a.role && (m.templateRole ?? m.role) === a.name;
+    const k = out.findIndex((m) => named(m) && m.content !== '');
+    if (k < 0) continue;
+    const probe = unusedPrivateChars([...out.map((m) => m.content)], 1);
+    if (!probe) continue;
+    const shows = (templateRole: string) => tryRender(render, replaced(out, k, { ...out[k], templateRole, content: probe[0] }))?.includes(probe[0]) === true;
+    if (shows(a.name) || !shows(a.as)) continue;
+    const which: number[] = [];
+    out = out.map((m, j) => {
+      if (!named(m)) return m;
+      which.push(j);
+      return { ...m, templateRole: a.as };
+    });
+    notes.push(`The ${label} template has no "${a.name}" role (it renders nothing for one): message${which.length > 1 ? 's' : ''} ${which.join(', ')} ${which.length > 1 ? 'are' : 'is'} given to it as "${a.as}".`);
+  }
+  return { conv: out, notes };
+}
+
+export interface FieldAttribution {
+  /** (R.length,) PART_* of each character owned by an assistant message. */
+  charPart: Uint8Array;
+  notes: string[];
+}
+
+/**
+ * Claims the characters of R that reasoning and tool-call fields render (in charMessage, as the
+ * message's, with charPart saying which), moves the empty window of a message with no content to
+ * the end of what its fields render, and notes the fields the template does not read.
+ */
+export function attributeFields(render: Render, conv: Conversation, R: string, charMessage: Int32Array, windows: ContentWindow[]): FieldAttribution {
+  const charPart = new Uint8Array(R.length);
+  const notes: string[] = [];
+  let renders = 0;
+  let skipped = 0;
+  const claim = (start: number, end: number, k: number, part: number, mask?: Uint8Array): number => {
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      if ((!mask || mask[i - start]) && charMessage[i] === -1) {
+        charMessage[i] = k;
+        charPart[i] = part;
+        n++;
+      }
+    }
+    return n;
+  };
+  const notRead = (key: string, k: number) => notes.push(`Field '${key}' of message ${k} is not used by this template: the chat renders the same without it.`);
+
+  conv.forEach((m, k) => {
+    if (!m.fields) return;
+    let fieldEnd = -1;
+    for (const key of Object.keys(m.fields)) {
+      if (renders >= MAX_FIELD_RENDERS) {
+        skipped++;
+        continue;
+      }
+      const value = m.fields[key];
+      if (m.role === 'assistant' && REASONING_FIELDS.includes(key) && typeof value === 'string' && value !== '') {
+        renders++;
+        const probe = unusedPrivateChars([R, value], 1);
+        const Rp = probe ? tryRender(render, replaced(conv, k, withField(m, key, probe[0]))) : null;
+        if (Rp === R) notRead(key, k);
+        if (Rp === null || Rp === R) continue;
+        const w = changed(R, Rp);
+        const { mask } = alignWindow(R.slice(w.start, w.end), value);
+        if (claim(w.start, w.end, k, PART_REASONING, mask) > 0) fieldEnd = Math.max(fieldEnd, w.end);
+      } else if (m.role === 'assistant' && key === 'tool_calls' && Array.isArray(value) && value.length > 0) {
+        renders++;
+        const span = toolCallSpan(render, conv, k, R, charMessage, () => renders++);
+        if (span === 'unused') notRead(key, k);
+        else if (span && claim(span.start, span.end, k, PART_TOOL_CALL) > 0) fieldEnd = Math.max(fieldEnd, span.end);
+      } else {
+        renders++;
+        if (tryRender(render, replaced(conv, k, withField(m, key, undefined))) === R) notRead(key, k);
+      }
+    }
+    // A message with no content: its (empty) window sits where its fields end, so its end-of-turn
+    // token is looked for after them.
+    if (m.content === '' && fieldEnd >= 0) windows[k] = { start: fieldEnd, end: fieldEnd, matched: 0, verbatim: true };
+  });
+  if (skipped > 0) notes.push(`${skipped} more message field(s) were not checked for use by the template (a long chat checks its first ${MAX_FIELD_RENDERS}).`);
+  return { charPart, notes };
+}
+
+/** The span of R that message k's tool calls render; 'unused' when R does not change without them. */
+function toolCallSpan(
+  render: Render,
+  conv: Conversation,
+  k: number,
+  R: string,
+  charMessage: Int32Array,
+  spend: () => void,
+): { start: number; end: number } | 'unused' | null {
+  const m = conv[k];
+  const calls = m.fields?.tool_calls as unknown[];
+  const bare = withField(m, 'tool_calls', undefined);
+  // Without the calls; a template that then needs content (Llama 3.1 trims it) gets "" when there was none.
+  for (const without of [bare, ...(m.noContent ? [{ ...bare, noContent: undefined }] : [])]) {
+    const other = tryRender(render, replaced(conv, k, without));
+    if (other === R) return 'unused';
+    if (other === null) continue;
+    const w = changed(R, other);
+    let foreign = false;
+    for (let i = w.start; i < w.end && !foreign; i++) foreign = charMessage[i] >= 0 && charMessage[i] !== k;
+    if (!foreign) return w;
+  }
+  // Change the names, then the arguments, of every call (same shapes, new values).
+  const probes = unusedPrivateChars([R], 2);
+  if (!probes) return null;
+  const edit = (f: (fn: Record<string, unknown>) => Record<string, unknown>) =>
+    calls.map((c) => {
+      if (typeof c !== 'object' || c === null) return c;
+      const call = c as Record<string, unknown>;
+      const fn = own(call, 'function') && typeof call.function === 'object' && call.function !== null ? (call.function as Record<string, unknown>) : null;
+      return fn ? { ...call, function: f(fn) } : f(call);
+    });
+  spend();
+  const renamed = tryRender(render, replaced(conv, k, withField(m, 'tool_calls', edit((fn) => ({ ...fn, name: `${probes[0]}${String(fn.name)}` })))));
+  spend();
+  const reargued = tryRender(
+    render,
+    replaced(conv, k, withField(m, 'tool_calls', edit((fn) => ({ ...fn, arguments: probes[1] })))),
+  );
+  if (renamed === null || reargued === null || renamed === R || reargued === R) return null;
+  // Arguments become a bare string: no closing bracket or quote is shared with the real ones.
+  const start = changed(R, renamed).start;
+  const end = changed(R, reargued).end;
+  return end > start ? { start, end } : null;
+}
+
+/** The tools argument as the template gets it: only when the data has some. */
+export function toolsArgument(tools: ToolList | null | undefined): { tools?: unknown[] } {
+  return tools && tools.length > 0 ? { tools: [...tools] } : {};
+}
+
+/** Role of a rendered character: its message's, with an assistant message's parts told apart. */
+export function charRole(conv: Conversation, msg: number, part: number): TokenRole {
+  if (msg < 0) return 'template';
+  const r = conv[msg].role;
+  if (r === 'assistant') return part === PART_REASONING ? 'reasoning' : part === PART_TOOL_CALL ? 'tool_call' : 'assistant';
+  return r === 'developer' ? 'system' : r;
+}
+
+/** A token with characters of several roles takes the first of these it has (the part of the answer
+ *  the model must produce), else its first role that is not template. */
+export const ASSISTANT_SIDE: readonly TokenRole[] = ['assistant', 'tool_call', 'reasoning'];
+
+/** The tokenizer with the sample's tools bound into every rendering. */
+export function withTools(tok: ChatTokenizer, tools: ToolList | null | undefined): ChatTokenizer {
+  if (!tools || tools.length === 0) return tok;
+  return { ...tok, render: (conv, addGenerationPrompt) => tok.render(conv, addGenerationPrompt, tools) };
+}
