@@ -1,7 +1,7 @@
 /**
- * What both sides of the benchmark share: the model configs per adapter class, the synthetic
- * training batch, the initial weights and the optimizer settings, so that our engine and the
- * TF.js baseline train the same model on the same data with the same optimizer.
+ * What every side of the benchmark shares: the model configs per adapter class, the synthetic
+ * training batch, the initial weights and the optimizer settings, so that our engine and its peers
+ * (TF.js, jax-js on WebGPU and on Wasm) train the same model on the same data with the same optimizer.
  *
  * Letters as in src/spec/config.ts (B, T, C, V, L, NH, NKV, F).
  */
@@ -167,7 +167,7 @@ export interface MatmulSummary {
 
 /** What both sides report. */
 export interface SideResult {
-  /** Ours: Engine.create on a fresh device (layout, buffers, weight upload, every pipeline compiled); TF.js: variables created and backend ready. */
+  /** Ours: Engine.create on a fresh device (layout, buffers, weight upload, every pipeline compiled); TF.js: variables created and backend ready; jax-js: backend ready, parameters and optimizer state on the device (the step compiles on first use). */
   startupMs: number;
   /** The first step (includes any compilation the browser deferred to first use). */
   firstStepMs: number;
@@ -198,6 +198,20 @@ export interface TfjsResult extends SideResult {
   gpuBytesAllocated?: number;
 }
 
+/** The sides `npm run bench` can run (BENCH_ONLY picks some). */
+export const SIDES = ['ours', 'tfjs', 'jax', 'jaxwasm'] as const;
+export type Side = (typeof SIDES)[number];
+export type Peer = Exclude<Side, 'ours'>;
+export const PEERS: readonly Peer[] = ['tfjs', 'jax', 'jaxwasm'];
+/** How each side is named in the tables. */
+export const SIDE_NAMES: Record<Side, string> = { ours: 'ours (WGSL)', tfjs: 'TF.js webgpu', jax: 'jax-js webgpu', jaxwasm: 'jax-js wasm' };
+
+/** ours tokens/s ÷ a peer's, over all timed rounds and per round (the spread is noise from the machine). */
+export interface Ratio {
+  total: number;
+  perRound: number[];
+}
+
 export interface CaseResult {
   name: string;
   config: LlamaConfig;
@@ -208,10 +222,10 @@ export interface CaseResult {
   perRound: number;
   ours: OursResult | { error: string };
   tfjs: TfjsResult | { error: string };
-  /** ours tokens/s ÷ TF.js tokens/s. */
-  speedup?: number;
-  /** The same ratio per pair of alternating rounds (spread = noise from the machine). */
-  roundSpeedups?: number[];
+  jax: SideResult | { error: string };
+  jaxwasm: SideResult | { error: string };
+  /** Per peer that ran beside ours. */
+  ratios: Partial<Record<Peer, Ratio>>;
 }
 
 export interface AdapterSummary {
@@ -224,21 +238,50 @@ export interface AdapterSummary {
   subgroupMaxSize?: number;
 }
 
-/** Our engine and the TF.js baseline on one micro batch: loss and every gradient. */
-export interface BaselineCheck {
+/** One peer against our engine on the micro batch: loss, every gradient, the first AdamW steps. */
+export interface PeerCheck {
+  side: Peer;
   ok: boolean;
-  oursLoss: number;
-  tfjsLoss: number;
+  loss: number;
   /** The gradient tensor with the largest difference relative to its largest entry. */
   worstTensor: string;
   maxAbs: number;
   relative: number;
-  /** Losses of the first AdamW steps (lr 1e-3, decay, clipping) on the micro batch, each side. */
-  oursLosses: number[];
-  tfjsLosses: number[];
+  /** Losses of the first AdamW steps (lr 1e-3, decay, clipping), each measured before its update. */
+  losses: number[];
+  /** Largest |Δ| / |ours| over the step-0 loss and those losses (agreement to 6 digits: ≤ 5e-6). */
+  lossRelative: number;
   /** Largest parameter difference after those steps, and the largest distance a parameter moved. */
   paramDiff: number;
   paramMoved: number;
+}
+
+/** Our engine and its peers on one micro batch (same weights and batch). */
+export interface BaselineCheck {
+  /** Every peer agrees. */
+  ok: boolean;
+  oursLoss: number;
+  oursLosses: number[];
+  peers: PeerCheck[];
+}
+
+/** C = A @ B with (n, n) f32 operands, one product per timed call, each side synchronised after it. */
+export interface MatmulRow {
+  n: number;
+  side: Side;
+  /** Median ms of one product over the timed repeats (results read back or waited for). */
+  ms: number;
+  gflops: number;
+  /** Ours: the tile shape in use. */
+  detail?: string;
+}
+
+/** One side of the matmul micro-benchmark at one size. */
+export interface MatmulSide {
+  /** Runs one product and resolves when it has finished, with its wall time in ms. */
+  once(): Promise<number>;
+  dispose(): void;
+  detail?: string;
 }
 
 export interface BenchResult {
@@ -246,8 +289,12 @@ export interface BenchResult {
   userAgent: string;
   scale: Scale;
   adapter: AdapterSummary;
-  /** null when only one side ran. */
+  /** null when ours or every peer was left out. */
   baselineCheck: BaselineCheck | null;
+  /** Whether the page was cross-origin isolated (jax-js's Wasm backend runs multi-threaded only then). */
+  crossOriginIsolated?: boolean;
+  /** The matmul micro-benchmark (sizes from BENCH_MATMUL_SIZES), with errors per side and size. */
+  matmul?: { sizes: number[]; rows: (MatmulRow | { n: number; side: Side; error: string })[] };
   /** Memory the fused LM-head cross-entropy saves at larger vocabularies, from the size table. */
   memoryNotes: { vocab: number; B: number; T: number; vocabChunk: number; logitsBytes: number; savedBytes: number }[];
   cases: CaseResult[];

@@ -37,6 +37,7 @@ it('benchmark (ours, Node + Dawn)', async () => {
     cases.push({
       name: c.name, config: c.config, B: c.B, T: c.T, parameters: parameterCount(c.config), rounds: c.rounds, perRound: c.perRound,
       ours: await ours.finish(ms, c.perRound), tfjs: { error: 'not run (Node: no browser for TF.js)' },
+      jax: { error: 'not run (Node: bench it in the browser)' }, jaxwasm: { error: 'not run (Node: bench it in the browser)' }, ratios: {},
     });
   }
   const large = cases[cases.length - 1];

@@ -7,9 +7,12 @@ import { acquireDevice, type Gpu } from '../src/gpu/device';
 import type { TimedDispatch } from '../src/gpu/timing';
 import { memoryEstimate } from '../src/engine/layout';
 import { Engine } from '../src/engine/trainer';
-import { tuneMatmul } from '../src/engine/autotune';
-import { describeTiles } from '../src/engine/ops/matmul';
-import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type KernelRow, type MatmulSummary, type OursResult } from './common';
+import { matmulTilesFor, tuneMatmul } from '../src/engine/autotune';
+import { describeTiles, matmulForward } from '../src/engine/ops/matmul';
+import { createTensor, writeTensor } from '../src/gpu/buffers';
+import { encode, Kernels } from '../src/gpu/kernel';
+import { makeRng } from '../src/spec/rng';
+import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type KernelRow, type MatmulSide, type MatmulSummary, type OursResult } from './common';
 
 /** One side of the benchmark, alive for a whole case so timed rounds can alternate with the other side. */
 export interface BenchSide<R> {
@@ -110,4 +113,51 @@ function summarise(ds: readonly TimedDispatch[]): NonNullable<OursResult['profil
   const ms = mm.reduce((a, d) => a + d.ms, 0);
   const matmul: MatmulSummary = { flops, ms, gflops: flops / (ms * 1e6), share: ms / totalMs };
   return { totalMs, kernels, matmul };
+}
+
+/** Random (n, n) f32 values, the matmul micro-benchmark's operands on every side. */
+export function matmulOperand(n: number, seed: number): Float32Array {
+  const rng = makeRng(seed);
+  const a = new Float32Array(n * n);
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  return a;
+}
+
+/**
+ * Our forward matmul kernel alone on (n, n) @ (n, n): out = x @ w^T (w stored (O, I) as the engine
+ * stores projections), with the tile shape the engine would pick on this adapter (matmulTilesFor).
+ */
+export async function startOursMatmul(n: number, acquire: () => Promise<Gpu> = () => acquireDevice()): Promise<MatmulSide> {
+  const gpu = await acquire();
+  const { device } = gpu;
+  try {
+    const tuning = await matmulTilesFor(gpu, { N: n, I: n, O: n }, null);
+    const x = createTensor(device, 'matmulBench.x', [n, n]), w = createTensor(device, 'matmulBench.w', [n, n]), out = createTensor(device, 'matmulBench.out', [n, n]);
+    writeTensor(device, x, matmulOperand(n, 1));
+    writeTensor(device, w, matmulOperand(n, 2));
+    const ctx = {
+      device, kernels: Kernels.for(device), wg: 64, where: 'matmulBench', rope: null, matmulTiles: tuning.tiles,
+      scratch: () => { throw new Error('matmulBench: no scratch'); },
+    };
+    const ds = matmulForward(ctx, out, x, w, null, n, n, n);
+    return {
+      detail: describeTiles(tuning.tiles),
+      async once() {
+        const t0 = performance.now();
+        const enc = device.createCommandEncoder({ label: 'matmulBench.encoder' });
+        const pass = enc.beginComputePass({ label: 'matmulBench.pass' });
+        encode(pass, ds);
+        pass.end();
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        return performance.now() - t0;
+      },
+      dispose() {
+        device.destroy();
+      },
+    };
+  } catch (err) {
+    device.destroy();
+    throw err;
+  }
 }

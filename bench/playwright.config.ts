@@ -3,8 +3,10 @@ import { CHROMIUM_LAUNCH } from '../playwright.config';
 
 // `npm run bench`: serves bench/index.html with Vite and runs it in Debian's Chromium (WebGPU on
 // whatever adapter Chromium offers: SwiftShader on a machine without a GPU). BENCH_SCALE=cpu|gpu
-// overrides the sizes picked from the adapter; BENCH_ONLY=ours|tfjs runs one side.
-const PORT = 4329;
+// overrides the sizes picked from the adapter; BENCH_ONLY=ours,jax (any of ours, tfjs, jax, jaxwasm)
+// runs those sides; BENCH_MATMUL_SIZES=512,1024,2048 (or 0) the matmul micro-benchmark's sizes;
+// BENCH_PORT the dev server's port (default 4329), for a second run beside another.
+const PORT = Number(process.env.BENCH_PORT ?? 4329);
 export default defineConfig({
   testDir: '.',
   testMatch: 'run.spec.ts',

@@ -16,8 +16,8 @@ import { headSize, type LlamaConfig } from '../src/spec/config';
 import { EMBED_TOKENS, FINAL_NORM, layerParamNames, LM_HEAD } from '../src/spec/params';
 import { IGNORE_INDEX } from '../src/spec/loss';
 import type { Batch } from '../src/spec/batch';
-import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type TfjsResult } from './common';
-import type { BenchSide } from './ours';
+import { BENCH_SETTINGS, initWeights, roundStats, syntheticBatch, timePipelined, type BenchCase, type MatmulSide, type TfjsResult } from './common';
+import { matmulOperand, type BenchSide } from './ours';
 
 interface Layer {
   ln1: tf.Variable; q: tf.Variable; k: tf.Variable; v: tf.Variable; o: tf.Variable;
@@ -280,4 +280,23 @@ export async function startTfjs(c: BenchCase, log: (s: string) => void): Promise
     abort();
     throw err;
   }
+}
+
+/** tf.matMul on (n, n) f32 operands; each product is waited for by reading one element of it. */
+export async function startTfjsMatmul(n: number): Promise<MatmulSide> {
+  await useWebgpu();
+  const a = tf.tensor2d(matmulOperand(n, 1), [n, n]), b = tf.tensor2d(matmulOperand(n, 2), [n, n]);
+  return {
+    async once() {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      const corner = tf.slice(c, [0, 0], [1, 1]);
+      await corner.data();
+      tf.dispose([c, corner]);
+      return performance.now() - t0;
+    },
+    dispose() {
+      tf.dispose([a, b]);
+    },
+  };
 }
