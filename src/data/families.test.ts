@@ -103,8 +103,7 @@ function shownText(tok: ChatTokenizer, [piece, , text]: Row): string {
   return piece.replace(/[▁Ġ]/g, ' ').replace(/Ċ/g, '\n');
 }
 
-const roleOf = (tag: Tag, conv: Conversation = CONV): TokenRole =>
-  tag[0] === 'T' ? 'template' : tag[0] === 'S' ? conv[0].role : tag[0] === 'U' ? 'user' : 'assistant';
+const roleOf = (tag: Tag): TokenRole => (tag[0] === 'T' ? 'template' : tag[0] === 'S' ? 'system' : tag[0] === 'U' ? 'user' : 'assistant');
 
 const policy = (p: Partial<MaskPolicy>): MaskPolicy => ({ ...DEFAULT_POLICY, ...p });
 const ALL_ROLES = { system: true, user: true, assistant: true, template: true };
