@@ -17,7 +17,7 @@ import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizeOptions
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
 import { findTurnClosers } from './endOfTurn';
-import { ASSISTANT_SIDE, PART_TOOL_CALL, attributeFields, charRole, resolveRoles, withTools } from './fields';
+import { ASSISTANT_SIDE, attributeFields, charRole, isTypedPart, resolveForTemplate, withTools } from './fields';
 
 /** Budget of the rewrite detector: prefix renderings, and their total characters (a long chat
  *  checks its early turns only, which is where a rewriting template already shows). */
@@ -35,6 +35,21 @@ interface TypedSpecial {
   end: number;
   message: number;
   text: string;
+}
+
+/** The texts of every added token (special or not: Qwen3's <tool_call> too), per tokenizer. */
+const addedCache = new WeakMap<ChatTokenizer['addedTokenContent'], string[]>();
+function addedTexts(tok: ChatTokenizer): string[] {
+  let out = addedCache.get(tok.addedTokenContent);
+  if (!out) {
+    out = [];
+    for (let id = 0; id < tok.vocabSize; id++) {
+      const c = tok.addedTokenContent(id);
+      if (c !== null && c !== '') out.push(c);
+    }
+    addedCache.set(tok.addedTokenContent, out);
+  }
+  return out;
 }
 
 /** Most notes about typed special-token text per sample (the chips flag every one). */
@@ -94,10 +109,10 @@ export function tokenizeConversation(base: ChatTokenizer, input: Conversation, o
   if (input.length === 0) throw new Error('The conversation has no messages; there is nothing to tokenize.');
   const tok = withTools(base, options.tools);
   const render = (c: Conversation): string => tok.render(c);
-  const { conv, notes: roleNotes } = resolveRoles(render, input, tok.label);
+  const { conv, notes: roleNotes } = resolveForTemplate(render, input, tok.label);
   const rendered = render(conv);
   const { charMessage, windows, method } = attributeChars(render, conv, rendered);
-  const { charPart, notes: fieldNotes } = attributeFields(render, conv, rendered, charMessage, windows);
+  const { charPart, notes: fieldNotes } = attributeFields(render, conv, rendered, charMessage, windows, addedTexts(tok));
   const how =
     method === 'skeleton'
       ? 'every message fits the template skeleton rendered with one probe character per message'
@@ -129,8 +144,8 @@ export function tokenizeConversation(base: ChatTokenizer, input: Conversation, o
   const charRoles: TokenRole[] = new Array(rendered.length);
   for (let i = 0; i < rendered.length; i++) charRoles[i] = charRole(conv, charMessage[i], charPart[i]);
 
-  // Typed text: content and reasoning (a tool call's markup is the template's, not typed).
-  const isContent = (i: number) => charMessage[i] >= 0 && eotOwner[i] < 0 && charPart[i] !== PART_TOOL_CALL;
+  // Typed text: content and reasoning (the markup a tool call or reasoning brings is not typed).
+  const isContent = (i: number) => charMessage[i] >= 0 && eotOwner[i] < 0 && isTypedPart(charPart[i]);
   const typed = typedSpecials(tok, rendered, isContent, charMessage);
   const split = options.splitSpecialTokens === true && typed.length > 0;
   const ids = split ? encodeSplit(tok, rendered, typed, isContent, charMessage) : tok.encode(rendered);

@@ -5,7 +5,8 @@
 // content (absent or null when the data had none) and every other field unchanged. Two kinds of
 // field are attributed, like content, by rendering the whole chat again with the field changed:
 // - reasoning (thinking / reasoning_content / reasoning, assistant messages): the field's text is
-//   replaced by one probe character; what changes, aligned with the text, is 'reasoning'.
+//   replaced by one probe character; what changes, aligned with the text, is 'reasoning', and so is
+//   the markup from there to the turn's content (the model writes it to close its reasoning).
 // - tool_calls (assistant messages): the chat is rendered without the field (and with "" as the
 //   content when it had none); everything that changes is the call, markup included ("<tool_call>\n{…}\n</tool_call>", the JSON): the model
 //   writes all of it to call the tool. Where removing it breaks the template (gpt-oss refuses a tool
@@ -14,7 +15,8 @@
 //   arguments. The special token after the call (gpt-oss's <|call|>) is the turn's end-of-turn
 //   token (endOfTurn.ts looks for it after every character of the turn).
 // Any other field is rendered without it once: an identical rendering means the template does not
-// read it, and the sample's notes say so. Roles the template does not know (a "developer" message
+// read it, and the sample's notes say so. A template that refuses a message with no content is
+// given "" for it. Roles the template does not know (a "developer" message
 // for a template without that role, "ipython" or "function" for one that only knows "tool") are
 // given the role it knows, and the notes say so.
 import type { ChatMessage, ChatTokenizer, Conversation, TokenRole, ToolList } from './types';
@@ -27,6 +29,13 @@ export const REASONING_FIELDS: readonly string[] = ['thinking', 'reasoning_conte
 export const PART_CONTENT = 0;
 export const PART_REASONING = 1;
 export const PART_TOOL_CALL = 2;
+/** The markup between a turn's reasoning and its content (Qwen3's "\n</think>\n\n", gpt-oss's
+ *  "<|end|><|start|>assistant<|channel|>final<|message|>"): the model writes it to close its
+ *  reasoning, so it is reasoning ('reasoning' role), but it is not typed text. */
+export const PART_REASONING_CLOSE = 3;
+
+/** Characters the data typed (content, reasoning), as opposed to markup a field brought. */
+export const isTypedPart = (part: number): boolean => part === PART_CONTENT || part === PART_REASONING;
 
 /** Renderings spent on fields per sample (a long chat checks its first fields only). */
 const MAX_FIELD_RENDERS = 96;
@@ -64,6 +73,23 @@ function tryRender(render: Render, conv: Conversation): string | null {
 
 const replaced = (conv: Conversation, k: number, m: ChatMessage): Conversation => conv.map((x, j) => (j === k ? m : x));
 
+/** Position i of R lies strictly inside the text of a special token. */
+function insideSpecial(R: string, i: number, specials: readonly string[]): boolean {
+  for (const t of specials) for (let j = 1; j < t.length; j++) if (R.startsWith(t, i - j)) return true;
+  return false;
+}
+
+/** The same change placed further left while a boundary cuts a special token: an inserted
+ *  "<tool_call>…</tool_call>" before "<|im_end|>" also diffs as "tool_call>…</tool_call><". */
+function settle(R: string, w: { start: number; end: number }, specials: readonly string[]): { start: number; end: number } {
+  let { start, end } = w;
+  while (start > 0 && end > start && R[start - 1] === R[end - 1] && (insideSpecial(R, start, specials) || insideSpecial(R, end, specials))) {
+    start--;
+    end--;
+  }
+  return { start, end };
+}
+
 /** [start, end) of what differs between R and another rendering. */
 function changed(R: string, other: string): { start: number; end: number } {
   const p = commonPrefix(R, other);
@@ -77,10 +103,20 @@ const ALIASES: readonly { role: ChatMessage['role']; name: string; as: string }[
   { role: 'tool', name: 'function', as: 'tool' },
 ];
 
-/** Role names the template does not render, swapped for the one it does (and said). */
-export function resolveRoles(render: Render, conv: Conversation, label: string): { conv: Conversation; notes: string[] } {
+/** The chat as this template can take it, and what was changed for it (said in the notes):
+ *  role names it does not render are swapped for the one it does; when it refuses a message with no
+ *  content (Qwen3 and Llama 3.1 read the content of every assistant message), those get "". */
+export function resolveForTemplate(render: Render, conv: Conversation, label: string): { conv: Conversation; notes: string[] } {
   const notes: string[] = [];
   let out = conv;
+  const empty = conv.flatMap((m, k) => (m.noContent ? [k] : []));
+  if (empty.length > 0 && tryRender(render, conv) === null) {
+    const given = conv.map((m) => (m.noContent ? { ...m, noContent: undefined } : m));
+    if (tryRender(render, given) !== null) {
+      out = given;
+      notes.push(`The ${label} template cannot render a message without content: message${empty.length > 1 ? 's' : ''} ${empty.join(', ')} ${empty.length > 1 ? 'are' : 'is'} given "" as content.`);
+    }
+  }
   for (const a of ALIASES) {
     const named = (m: ChatMessage) => m.role === a.role && (m.templateRole ?? m.role) === a.name;
     const k = out.findIndex((m) => named(m) && m.content !== '');
@@ -110,8 +146,16 @@ export interface FieldAttribution {
  * Claims the characters of R that reasoning and tool-call fields render (in charMessage, as the
  * message's, with charPart saying which), moves the empty window of a message with no content to
  * the end of what its fields render, and notes the fields the template does not read.
+ * `specials`: the texts of the added tokens (a span never cuts one).
  */
-export function attributeFields(render: Render, conv: Conversation, R: string, charMessage: Int32Array, windows: ContentWindow[]): FieldAttribution {
+export function attributeFields(
+  render: Render,
+  conv: Conversation,
+  R: string,
+  charMessage: Int32Array,
+  windows: ContentWindow[],
+  specials: readonly string[],
+): FieldAttribution {
   const charPart = new Uint8Array(R.length);
   const notes: string[] = [];
   let renders = 0;
@@ -146,10 +190,18 @@ export function attributeFields(render: Render, conv: Conversation, R: string, c
         if (Rp === null || Rp === R) continue;
         const w = changed(R, Rp);
         const { mask } = alignWindow(R.slice(w.start, w.end), value);
-        if (claim(w.start, w.end, k, PART_REASONING, mask) > 0) fieldEnd = Math.max(fieldEnd, w.end);
+        if (claim(w.start, w.end, k, PART_REASONING, mask) === 0) continue;
+        fieldEnd = Math.max(fieldEnd, w.end);
+        // Up to the content that follows it, if nothing else lies between.
+        let last = w.end;
+        while (last > w.start && charPart[last - 1] !== PART_REASONING) last--;
+        const content = windows[k];
+        if (m.content !== '' && content.start >= last && !charMessage.subarray(last, content.start).some((x) => x !== -1)) {
+          claim(last, content.start, k, PART_REASONING_CLOSE);
+        }
       } else if (m.role === 'assistant' && key === 'tool_calls' && Array.isArray(value) && value.length > 0) {
         renders++;
-        const span = toolCallSpan(render, conv, k, R, charMessage, () => renders++);
+        const span = toolCallSpan(render, conv, k, R, charMessage, specials, () => renders++);
         if (span === 'unused') notRead(key, k);
         else if (span && claim(span.start, span.end, k, PART_TOOL_CALL) > 0) fieldEnd = Math.max(fieldEnd, span.end);
       } else {
@@ -172,6 +224,7 @@ function toolCallSpan(
   k: number,
   R: string,
   charMessage: Int32Array,
+  specials: readonly string[],
   spend: () => void,
 ): { start: number; end: number } | 'unused' | null {
   const m = conv[k];
@@ -182,7 +235,7 @@ function toolCallSpan(
     const other = tryRender(render, replaced(conv, k, without));
     if (other === R) return 'unused';
     if (other === null) continue;
-    const w = changed(R, other);
+    const w = settle(R, changed(R, other), specials);
     let foreign = false;
     for (let i = w.start; i < w.end && !foreign; i++) foreign = charMessage[i] >= 0 && charMessage[i] !== k;
     if (!foreign) return w;
@@ -220,7 +273,7 @@ export function toolsArgument(tools: ToolList | null | undefined): { tools?: unk
 export function charRole(conv: Conversation, msg: number, part: number): TokenRole {
   if (msg < 0) return 'template';
   const r = conv[msg].role;
-  if (r === 'assistant') return part === PART_REASONING ? 'reasoning' : part === PART_TOOL_CALL ? 'tool_call' : 'assistant';
+  if (r === 'assistant') return part === PART_REASONING || part === PART_REASONING_CLOSE ? 'reasoning' : part === PART_TOOL_CALL ? 'tool_call' : 'assistant';
   return r === 'developer' ? 'system' : r;
 }
 
