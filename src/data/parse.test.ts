@@ -248,6 +248,85 @@ describe('parseChatInput: errors', () => {
   });
 });
 
+describe('parseChatInput: fields beyond role and content', () => {
+  const CALL = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } };
+  const TOOL = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+
+  it('reasoning, tool calls, tool results and any other field are kept as the data has them; the top-level tools too', () => {
+    const r = ok(
+      parseChatInput(
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: 'Weather in Paris?' },
+            { role: 'assistant', content: null, reasoning_content: 'Use the tool.', tool_calls: [CALL] },
+            { role: 'tool', tool_call_id: 'call_1', name: 'get_weather', content: '18 C' },
+            { role: 'assistant', thinking: 'Mild.', content: 'Sunny.', foo: { bar: [1] } },
+          ],
+          tools: [TOOL],
+        }),
+      ),
+    );
+    expect(r.samples[0]).toEqual([
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: '', noContent: 'null', fields: { reasoning_content: 'Use the tool.', tool_calls: [CALL] } },
+      { role: 'tool', content: '18 C', fields: { tool_call_id: 'call_1', name: 'get_weather' } },
+      { role: 'assistant', content: 'Sunny.', fields: { thinking: 'Mild.', foo: { bar: [1] } } },
+    ]);
+    expect(r.tools).toEqual([[TOOL]]);
+  });
+
+  it('tool result roles: "tool", and "ipython" / "function" given to the template under their own name', () => {
+    const r = ok(parseChatInput(JSON.stringify([{ role: 'ipython', content: 'a' }, { role: 'Function', name: 'f', content: 'b' }, { role: 'TOOL', content: 'c' }])));
+    expect(r.samples[0]).toEqual([
+      { role: 'tool', content: 'a', templateRole: 'ipython' },
+      { role: 'tool', content: 'b', templateRole: 'function', fields: { name: 'f' } },
+      { role: 'tool', content: 'c' },
+    ]);
+  });
+
+  it('an assistant message may have no content when it calls a tool or reasons; an absent key stays absent', () => {
+    const r = ok(parseChatInput(JSON.stringify([{ role: 'user', content: 'Q' }, { role: 'assistant', tool_calls: [CALL] }, { role: 'assistant', content: '', thinking: 'T' }])));
+    expect(r.samples[0][1]).toEqual({ role: 'assistant', content: '', noContent: 'absent', fields: { tool_calls: [CALL] } });
+    expect(r.samples[0][2]).toEqual({ role: 'assistant', content: '', fields: { thinking: 'T' } });
+    expect(r.tools).toBeNull();
+  });
+
+  it('still refused: no content and nothing else to say, reasoning that is not text, tool_calls that are not a list, tools that are not a list', () => {
+    expect(err(parseChatInput('[{"role": "assistant", "tool_calls": []}]')).message).toMatch(/^Message 0 \(assistant\) has no "content" field/);
+    expect(err(parseChatInput('[{"role": "user", "content": null, "thinking": "x"}]')).message).toMatch(/^Message 0 \(user\) content is null/);
+    expect(err(parseChatInput('[{"role": "assistant", "content": "a", "thinking": 3}]')).message).toMatch(/^Message 0 \(assistant\) "thinking" is a number; expected the reasoning as a string/);
+    const calls = err(parseChatInput('[\n{"role": "assistant", "content": "a", "tool_calls": {"name": "f"}}]'));
+    expect(calls.message).toMatch(/^Message 0 \(assistant\) "tool_calls" is an object; expected an array/);
+    expect([calls.line, calls.column]).toEqual([2, 53]);
+    expect(err(parseChatInput('{"messages": [{"role": "user", "content": "a"}], "tools": 5}')).message).toMatch(/^"tools" is a number; expected an array of tool definitions/);
+    expect(err(parseChatInput('{"messages": [{"role": "user", "content": "a"}], "tools": "[oops"}')).message).toMatch(/^"tools" is a string that is not JSON/);
+  });
+
+  it('tools written as a JSON string (LLaMA-Factory) are read; in JSONL each line keeps its own', () => {
+    const line1 = JSON.stringify({ conversations: [{ from: 'human', value: 'Q' }, { from: 'gpt', value: 'A' }], tools: JSON.stringify([TOOL]) });
+    const line2 = JSON.stringify({ messages: [{ role: 'user', content: 'Q' }] });
+    const r = ok(parseChatInput(`${line1}\n${line2}`));
+    expect(r.tools).toEqual([[TOOL], null]);
+  });
+
+  it('ShareGPT "tool" and "observation" turns are tool results', () => {
+    const r = ok(parseChatInput(JSON.stringify({ conversations: [{ from: 'human', value: 'Q' }, { from: 'observation', value: 'R' }, { from: 'tool', value: 'S' }] })));
+    expect(r.samples[0].map((m) => m.role)).toEqual(['user', 'tool', 'tool']);
+  });
+
+  it('field names that are Object.prototype keys are own data fields; nothing is polluted', () => {
+    const r = ok(parseChatInput('[{"role": "user", "content": "Hi", "__proto__": {"polluted": 1}, "constructor": "c", "toString": "t", "hasOwnProperty": 1}]'));
+    const fields = r.samples[0][0].fields as Record<string, unknown>;
+    expect(Object.keys(fields)).toEqual(['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
+    for (const k of Object.keys(fields)) expect(Object.hasOwn(fields, k)).toBe(true);
+    expect(Object.getPrototypeOf(fields)).toBe(Object.prototype);
+    expect(fields.__proto__).toEqual({ polluted: 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // A message whose only extra key is an inherited name has no fields.
+    expect(ok(parseChatInput('[{"role": "user", "content": "Hi"}]')).samples[0][0].fields).toBeUndefined();
+  });
+});
+
 describe('JSON error positions', () => {
   it('our scan agrees with V8 on every position V8 reports', () => {
     const broken = [

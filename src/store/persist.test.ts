@@ -91,6 +91,20 @@ describe('persistence', () => {
     expect(validPolicy(polluted)).toBeNull();
   });
 
+  it('the reasoning and tool switches: absent takes the default, a set one is kept, a wrong type refuses the policy', () => {
+    const old = TODAY['input-and-settings'].settings.policy;
+    expect(validPolicy(old)).toEqual({ ...old, ...LATER_DEFAULTS });
+    const set = { ...old, trainReasoning: false, trainToolCalls: false, trainToolResults: true };
+    expect(validPolicy(set)).toEqual(set);
+    expect(validPolicy({ ...old, trainToolResults: 'yes' })).toBeNull();
+    expect(validPolicy({ ...old, trainReasoning: null })).toBeNull();
+    // An inherited name is not a switch: only own properties are read.
+    expect(validPolicy(Object.assign(Object.create({ trainToolResults: true }), old))).toEqual({ ...old, ...LATER_DEFAULTS });
+    const runs = defaultRuns();
+    expect(runs.every((r) => r.policy.trainReasoning && r.policy.trainToolCalls && !r.policy.trainToolResults)).toBe(true);
+    expect(validRuns(JSON.parse(JSON.stringify(runs)))).toEqual(runs);
+  });
+
   it('share links read through the same validators: a damaged field is refused, not applied', async () => {
     const good = { text: 'x', sampleIndex: 0, settings: DEFAULT_SETTINGS, optimizer: defaultOptimizer(1), runs: defaultRuns() };
     expect(await decodeShare(await encodeShare(good))).toEqual(good);
