@@ -150,7 +150,10 @@ function pickTemplate(cfg: Json, where: string): string {
     const named = t.find((x) => isObject(x) && x.name === 'default') ?? t[0];
     if (isObject(named) && typeof named.template === 'string') return named.template;
   }
-  throw new Error(`${where} has no "chat_template". This playground renders chats with the model's own template; use a tokenizer_config.json that includes one.`);
+  throw new Error(
+    `${where} has no "chat_template" (nor a chat_template.jinja or chat_template.json beside it). ` +
+      "This playground renders chats with the model's own template; use a model folder that includes one.",
+  );
 }
 
 /** Probe conversations for the end-of-turn tokens: two assistant turns, as templates may close

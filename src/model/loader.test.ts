@@ -111,7 +111,7 @@ describe('loadModel', () => {
     expect(Object.keys(m.weights).sort()).toEqual(Object.keys(want).sort());
     for (const [k, w] of Object.entries(want)) expect(m.weights[k], k).toEqual(round(w, f32ToF16Bits, f16BitsToF32));
     const files = served.requests.map((u) => u.slice(`${TINY_URL}sharded/`.length));
-    expect(files).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json',
+    expect(files).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'chat_template.json', 'generation_config.json', 'special_tokens_map.json',
       'model.safetensors', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
     expectMonotone(events);
     expect(events[events.length - 1].filesKnown).toBe(5);

@@ -19,6 +19,7 @@ import type { LlamaConfig } from '../spec/config';
 import { EMBED_TOKENS, LM_HEAD } from '../spec/params';
 import { hfParameterShapes, llamaConfigFromHf, type HfModelInfo } from './hfConfig';
 import { parseSafetensors, type SafetensorsDtype } from './safetensors';
+import { CHAT_TEMPLATE_FILES, chooseChatTemplate, type ChosenTemplate } from './chatTemplate';
 import { DEFAULT_MODEL, defaultCacheFor, FileNotFoundError, fetchModelFile, resolveModelSource, type FetchOptions, type FileProgress, type ModelLocation } from './hub';
 
 export { DEFAULT_MODEL };
@@ -29,7 +30,7 @@ type Json = Record<string, unknown>;
 const BARE_PREFIX = 'model.';
 
 /** Files besides the weights that export copies into the fine-tuned model folder (when present). */
-export const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
+export const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', ...CHAT_TEMPLATE_FILES, 'generation_config.json', 'special_tokens_map.json'] as const;
 
 export interface LoadProgress extends FileProgress {
   /** Files finished so far, and the files known so far (grows when a sharded index is read). */
@@ -61,6 +62,10 @@ export interface LoadedModel {
   readonly tokenizerJson: Json;
   /** {} when the repo has no tokenizer_config.json. */
   tokenizerConfig: Json;
+  /** The chat template, from chat_template.jinja, chat_template.json or tokenizer_config.json
+   *  (transformers' precedence, chatTemplate.ts; the "default" one of named templates); null when
+   *  the repo has none. */
+  chatTemplate: ChosenTemplate | null;
   /** null when the repo has no generation_config.json. */
   generationConfig: Json | null;
   /** Raw bytes of the SIDE_FILES the source has, by file name. */
@@ -163,6 +168,20 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
   const weights: Record<string, Float32Array> = {};
   const dtypes: Partial<Record<SafetensorsDtype, number>> = {};
   const notes = [...info.notes];
+  // A missing "default" among named templates is the data worker's to report (it renders); here it is a note.
+  let chatTemplate: ChosenTemplate | null = null;
+  try {
+    chatTemplate = chooseChatTemplate(
+      {
+        jinja: sideFiles['chat_template.jinja'] ? new TextDecoder().decode(sideFiles['chat_template.jinja']) : null,
+        json: sideFiles['chat_template.json'] ? parseJsonFile(sideFiles['chat_template.json'], `${name}/chat_template.json`) : null,
+        config: tokenizerConfig,
+      },
+      name,
+    );
+  } catch (e) {
+    notes.push(e instanceof Error ? e.message : String(e));
+  }
   const found = new Map<string, { shape: number[]; file: string }>();
   const ignored: string[] = [];
   for (const file of shardFiles) {
@@ -203,7 +222,7 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
   }
 
   return {
-    location, config, info, weights, configJson, tokenizerConfig, generationConfig, sideFiles,
+    location, config, info, weights, configJson, tokenizerConfig, chatTemplate, generationConfig, sideFiles,
     get tokenizerJson() {
       return readTokenizerJson();
     },

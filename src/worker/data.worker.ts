@@ -25,7 +25,8 @@ import {
   type TokenizerId,
   type TokenizerSource,
 } from '../data';
-import { fetchModelFile, resolveModelSource } from '../model/hub';
+import { FileNotFoundError, fetchModelFile, resolveModelSource } from '../model/hub';
+import { CHAT_TEMPLATE_FILES, chooseChatTemplate } from '../model/chatTemplate';
 import {
   FLAG_END_OF_TURN,
   FLAG_STRADDLES,
@@ -93,7 +94,24 @@ function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: 
     const loc = resolveModelSource(model.source);
     const files: Record<string, string> = { [`${loc.baseUrl}tokenizer.json`]: 'tokenizer.json', [`${loc.baseUrl}tokenizer_config.json`]: 'tokenizer_config.json' };
     const src: TokenizerSource = { id, label: model.label, tokenizerUrl: `${loc.baseUrl}tokenizer.json`, configUrl: `${loc.baseUrl}tokenizer_config.json` };
-    return { src, fetch: async (url) => JSON.parse(new TextDecoder().decode(await fetchModelFile(loc, files[url]))) };
+    const text = async (file: string): Promise<string> => new TextDecoder().decode(await fetchModelFile(loc, file));
+    const optional = (file: string): Promise<string | null> => text(file).catch((e: unknown) => (e instanceof FileNotFoundError ? null : Promise.reject(e)));
+    const fetch = async (url: string): Promise<unknown> => {
+      const json: unknown = JSON.parse(await text(files[url]));
+      if (files[url] !== 'tokenizer_config.json' || json === null || typeof json !== 'object' || Array.isArray(json)) return json;
+      // The template as transformers picks it: chat_template.jinja, chat_template.json, then this file's own.
+      const [jinja, templateJson] = await Promise.all(CHAT_TEMPLATE_FILES.map(optional));
+      const config = json as Record<string, unknown>;
+      let parsed: unknown = null;
+      try {
+        parsed = templateJson === null ? null : JSON.parse(templateJson);
+      } catch (e) {
+        throw new Error(`${model.label}/chat_template.json is not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
+      }
+      const chosen = chooseChatTemplate({ jinja, json: parsed, config }, model.label);
+      return chosen === null ? config : { ...config, chat_template: chosen.template };
+    };
+    return { src, fetch };
   }
   const src = TOKENIZERS.find((s) => s.id === id);
   return src ? { src, fetch: fetchJson } : null;
