@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeTokenizer } from '../data/testkit';
 import { tokenizeConversation } from '../data/attribution';
 import { DEFAULT_POLICY } from '../data/labels';
+import { parseChatInput } from '../data/parse';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 import { defaultOptimizer, checkOptimizer, lrAt } from '../spec/optimizer';
@@ -46,6 +47,31 @@ describe('prepareSample', () => {
     const cut = prepareSample(tokenizeConversation(tok, [{ role: 'user', content: 'Hi there, how are you?' }, { role: 'assistant', content: 'Fine.' }]), [RESPONSE_ONLY], 5);
     expect(cut.ids.length).toBe(5);
     expect(cut.fullLength).toBeGreaterThan(5);
+  });
+
+  it("each run's reasoning and tool switches reach its labels; the ruler counts reasoning and calls as response, tool results as prompt", async () => {
+    const qwen = await loadNodeTokenizer('qwen3');
+    const r = parseChatInput(JSON.stringify({
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] },
+        { role: 'tool', content: '18 C' },
+        { role: 'assistant', reasoning_content: 'Mild.', content: 'Sunny.' },
+      ],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }],
+    }));
+    if (!r.ok) throw new Error(r.error.message);
+    const s = tokenizeConversation(qwen, r.samples[0], { tools: r.tools?.[0] });
+    const p = prepareSample(s, [RESPONSE_ONLY, { ...RESPONSE_ONLY, trainReasoning: false, trainToolCalls: false, trainToolResults: true }], 10_000);
+    const of = (role: string) => s.tokens.flatMap((t, i) => (t.role === role ? [i] : []));
+    for (const [role, byDefault] of [['reasoning', true], ['tool_call', true], ['tool', false]] as const) {
+      expect(of(role).length, role).toBeGreaterThan(0);
+      for (const i of of(role)) {
+        expect(p.labels[0][i] !== IGNORE_INDEX, role).toBe(byDefault);
+        expect(p.labels[1][i] !== IGNORE_INDEX, role).toBe(!byDefault);
+        expect(p.roles[i], role).toBe(byDefault ? ROLE_RESPONSE : ROLE_PROMPT);
+      }
+    }
   });
 
   it('stepBatch: every run gets the same ids and ruler roles, padded the same way', () => {
