@@ -8,8 +8,8 @@
 // SentencePiece tokenizers (Gemma, Llama 2, Mistral) normalize a space to "▁" (tok.normalize does
 // too) and may insert a "▁" at the start of a run (Prepend, Metaspace: tok.insertedPrefix), e.g.
 // after every special token: such inserted bytes belong to no character. A token made only of them
-// has empty text and covers the character after it. Added tokens made of normalized spaces
-// (Gemma's "▁▁") come out of the model for runs of spaces, so they map like model tokens.
+// has empty text and covers the character after it. Non-special added tokens made of normalized
+// spaces (Gemma's "▁▁") come out of the model for runs of spaces, so they map like model tokens.
 // Byte-level BPE may split one character's bytes over several tokens. A cluster's text goes to
 // the token holding its LAST byte, so token texts concatenate exactly to the rendered text and a
 // token holding only leading bytes of a character has empty text (start === end). Every token
@@ -180,7 +180,7 @@ export function tokenSpans(tok: ChatTokenizer, rendered: string, ids: number[]):
   const space = tok.normalize(' ');
   const literal = (id: number): string | null => {
     const c = tok.addedTokenContent(id);
-    return c !== null && (space === ' ' || !c.includes(space)) ? c : null;
+    return c !== null && (tok.isSpecial(id) || space === ' ' || !c.includes(space)) ? c : null;
   };
   let r = 0; // UTF-16 position in rendered
   let i = 0;
