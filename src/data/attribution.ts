@@ -17,7 +17,7 @@ import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizeOptions
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
 import { findTurnClosers } from './endOfTurn';
-import { ASSISTANT_SIDE, attributeFields, charRole, isTypedPart, resolveForTemplate, withTools } from './fields';
+import { ASSISTANT_SIDE, attributeFields, charRole, followsToolCall, isTypedPart, resolveForTemplate, withTools } from './fields';
 
 /** Budget of the rewrite detector: prefix renderings, and their total characters (a long chat
  *  checks its early turns only, which is where a rewriting template already shows). */
@@ -171,6 +171,7 @@ export function tokenizeConversation(base: ChatTokenizer, input: Conversation, o
       messageIndex,
       turnIndex: messageIndex !== null && turnOf[messageIndex] >= 0 ? turnOf[messageIndex] : null,
       isEndOfTurn: tok.isSpecial(id) && sp.end > sp.start && eotOwner[sp.start] >= 0,
+      closesToolCall: sp.end > sp.start && eotOwner[sp.start] >= 0 && followsToolCall(charMessage, charPart, sp.start, eotOwner[sp.start]),
       typedSpecial: tok.isSpecial(id) && sp.end > sp.start && isContent(sp.start),
       straddles: roles.length > 1,
       roles,

@@ -130,7 +130,7 @@ describe('gpt-oss (harmony): thinking and a tool call over several turns', () =>
     checkPieces(tok, s, PIECES, [
       { name: 'default: reasoning and calls train, the tool result does not', policy: DEFAULT_POLICY, trains: ASSISTANT },
       { name: 'reasoning off', policy: policy({ trainReasoning: false }), trains: ASSISTANT.filter((t) => t !== 'R2') },
-      { name: 'tool calls off (the turn still ends with its end-of-turn token)', policy: policy({ trainToolCalls: false }), trains: ASSISTANT.filter((t) => t !== 'C1') },
+      { name: 'tool calls off: the call and the <|call|> that ends it', policy: policy({ trainToolCalls: false }), trains: ASSISTANT.filter((t) => t !== 'C1' && t !== 'E1') },
       { name: 'tool results on', policy: policy({ trainToolResults: true }), trains: [...ASSISTANT, 'X'] },
       { name: 'last turn only', policy: policy({ assistantTurns: 'last' }), trains: ['R2', 'A2', 'E2'] },
       { name: 'full, every role: the tool result still follows its switch', policy: policy({ mode: 'full', roles: ALL_ROLES }), trains: [...PROMPT, ...ASSISTANT] },
@@ -201,7 +201,7 @@ describe('Llama 3.1 with tools: a tool call and a tool result', () => {
     const s = tokenize(tok, CHAT);
     checkPieces(tok, s, PIECES, [
       { name: 'default', policy: DEFAULT_POLICY, trains: ['C0', 'E0', 'A1', 'E1'] },
-      { name: 'tool calls off', policy: policy({ trainToolCalls: false }), trains: ['E0', 'A1', 'E1'] },
+      { name: 'tool calls off: the call and the end-of-turn token after it', policy: policy({ trainToolCalls: false }), trains: ['A1', 'E1'] },
       { name: 'tool results on', policy: policy({ trainToolResults: true }), trains: ['C0', 'E0', 'X', 'A1', 'E1'] },
       { name: 'no end-of-turn', policy: policy({ trainEndOfTurn: false }), trains: ['C0', 'A1'] },
     ]);
@@ -278,7 +278,14 @@ describe('Qwen3: reasoning_content, tools, developer', () => {
     expect(s.tokens.filter((t) => t.role === 'tool_call').map((t) => t.text).join('')).toBe(call);
     expect(s.tokens.filter((t) => t.role === 'tool').map((t) => t.text).join('')).toBe('18 C, sunny');
     expect(trainedText(s, DEFAULT_POLICY)).toBe(`${call}<|im_end|>Sunny, 18 C.<|im_end|>`);
-    expect(trainedText(s, policy({ trainToolCalls: false, trainToolResults: true }))).toBe('<|im_end|>18 C, sunnySunny, 18 C.<|im_end|>');
+    expect(trainedText(s, policy({ trainToolCalls: false, trainToolResults: true }))).toBe('18 C, sunnySunny, 18 C.<|im_end|>');
+  });
+
+  it('Llama 3 only prints the role name in its header: a developer message is given as system', async () => {
+    const llama3 = await loadNodeTokenizer('llama3');
+    const s = tokenize(llama3, JSON.stringify([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }]));
+    expect(s.rendered).toContain('<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>');
+    expect(s.notes).toContain('The Llama 3 template has no "developer" role (it only prints the name in a header the model was not trained on): message 0 is given to it as "system".');
   });
 
   it('a developer message becomes a system message where the template has no developer role, and says so', () => {

@@ -16,9 +16,9 @@
 //   token (endOfTurn.ts looks for it after every character of the turn).
 // Any other field is rendered without it once: an identical rendering means the template does not
 // read it, and the sample's notes say so. A template that refuses a message with no content is
-// given "" for it. Roles the template does not know (a "developer" message
-// for a template without that role, "ipython" or "function" for one that only knows "tool") are
-// given the role it knows, and the notes say so.
+// given "" for it. Roles the template does not know (a "developer" message for a template that
+// drops it or only prints the name in a header, "ipython" or "function" for one that only renders
+// "tool") are given the role it knows, and the notes say so.
 import type { ChatMessage, ChatTokenizer, Conversation, TokenRole, ToolList } from './types';
 import { alignWindow, commonPrefix, commonSuffix, unusedPrivateChars, type ContentWindow } from './spans';
 
@@ -97,14 +97,16 @@ function changed(R: string, other: string): { start: number; end: number } {
   return { start: p, end: Math.max(p, R.length - s) };
 }
 
-const ALIASES: readonly { role: ChatMessage['role']; name: string; as: string }[] = [
-  { role: 'developer', name: 'developer', as: 'system' },
-  { role: 'tool', name: 'ipython', as: 'tool' },
-  { role: 'tool', name: 'function', as: 'tool' },
+/** `echo`: a template that only prints the role name (ChatML, Llama 3's header) does not know it
+ *  either: the model never saw a "developer" header. (Not for ipython: Llama 3.1 was trained on it.) */
+const ALIASES: readonly { role: ChatMessage['role']; name: string; as: string; echo: boolean }[] = [
+  { role: 'developer', name: 'developer', as: 'system', echo: true },
+  { role: 'tool', name: 'ipython', as: 'tool', echo: false },
+  { role: 'tool', name: 'function', as: 'tool', echo: false },
 ];
 
 /** The chat as this template can take it, and what was changed for it (said in the notes):
- *  role names it does not render are swapped for the one it does; when it refuses a message with no
+ *  role names it does not render (or, for developer, only prints) are swapped for the one it does; when it refuses a message with no
  *  content (Qwen3 and Llama 3.1 read the content of every assistant message), those get "". */
 export function resolveForTemplate(render: Render, conv: Conversation, label: string): { conv: Conversation; notes: string[] } {
   const notes: string[] = [];
@@ -123,15 +125,20 @@ export function resolveForTemplate(render: Render, conv: Conversation, label: st
     if (k < 0) continue;
     const probe = unusedPrivateChars([...out.map((m) => m.content)], 1);
     if (!probe) continue;
-    const shows = (templateRole: string) => tryRender(render, replaced(out, k, { ...out[k], templateRole, content: probe[0] }))?.includes(probe[0]) === true;
-    if (shows(a.name) || !shows(a.as)) continue;
+    const as = (templateRole: string) => tryRender(render, replaced(out, k, { ...out[k], templateRole, content: probe[0] }));
+    const [mine, theirs] = [as(a.name), as(a.as)];
+    if (theirs === null || !theirs.includes(probe[0])) continue;
+    const dropped = mine === null || !mine.includes(probe[0]);
+    const echoed = a.echo && mine !== null && mine !== theirs && mine.split(a.name).join(a.as) === theirs;
+    if (!dropped && !echoed) continue;
     const which: number[] = [];
     out = out.map((m, j) => {
       if (!named(m)) return m;
       which.push(j);
       return { ...m, templateRole: a.as };
     });
-    notes.push(`The ${label} template has no "${a.name}" role (it renders nothing for one): message${which.length > 1 ? 's' : ''} ${which.join(', ')} ${which.length > 1 ? 'are' : 'is'} given to it as "${a.as}".`);
+    const why = dropped ? 'it renders nothing for one' : 'it only prints the name in a header the model was not trained on';
+    notes.push(`The ${label} template has no "${a.name}" role (${why}): message${which.length > 1 ? 's' : ''} ${which.join(', ')} ${which.length > 1 ? 'are' : 'is'} given to it as "${a.as}".`);
   }
   return { conv: out, notes };
 }
@@ -267,6 +274,16 @@ function toolCallSpan(
 /** The tools argument as the template gets it: only when the data has some. */
 export function toolsArgument(tools: ToolList | null | undefined): { tools?: unknown[] } {
   return tools && tools.length > 0 ? { tools: [...tools] } : {};
+}
+
+/** The nearest earlier character of message k, before `at`, is part of its tool call (and no other
+ *  message's character lies between). */
+export function followsToolCall(charMessage: Int32Array, charPart: Uint8Array, at: number, k: number): boolean {
+  for (let j = at - 1; j >= 0; j--) {
+    if (charMessage[j] === k) return charPart[j] === PART_TOOL_CALL;
+    if (charMessage[j] >= 0) return false;
+  }
+  return false;
 }
 
 /** Role of a rendered character: its message's, with an assistant message's parts told apart. */

@@ -23,7 +23,9 @@
 // Parts of an assistant turn beside its content, and tool results, have their own switches in both
 // modes: reasoning (role 'reasoning') trains when trainReasoning, the tool calls it writes ('tool_call')
 // when trainToolCalls, each in a selected turn (and, in full mode, with roles.assistant); a tool
-// result ('tool') trains when trainToolResults, in any turn.
+// result ('tool') trains when trainToolResults, in any turn. The end-of-turn token right after a
+// tool call (closesToolCall) also needs trainToolCalls: without the call it would teach the model
+// to stop with nothing said.
 // Prompt tokens get weight promptLossWeight (0 → label -100). Overrides are applied last.
 import type { LabelResult, MaskPolicy, RoleCount, TokenInfo, TokenRole, TokenizedSample } from './types';
 import { TOKEN_ROLES } from './types';
@@ -71,6 +73,7 @@ export function isTrainedByPolicy(t: TokenInfo, policy: MaskPolicy, lastTurn: nu
   const turnSelected = t.turnIndex !== null && (policy.assistantTurns === 'all' || t.turnIndex === lastTurn);
   if (t.isEndOfTurn) {
     if (!turnSelected || !policy.trainEndOfTurn) return false;
+    if (t.closesToolCall && !policy.trainToolCalls) return false;
     return policy.mode === 'response-only' || policy.roles.assistant;
   }
   const assistantSide = policy.mode === 'response-only' || policy.roles.assistant;

@@ -144,6 +144,9 @@ export interface TokenInfo {
   turnIndex: number | null;
   /** The end-of-turn special token that closes an assistant turn. */
   isEndOfTurn: boolean;
+  /** An end-of-turn token right after the turn's tool call (gpt-oss's <|call|>, Qwen3's <|im_end|>
+   *  after </tool_call>): it trains only when the calls do. */
+  closesToolCall: boolean;
   /** A special token whose text was typed in a message's content (not written by the template). */
   typedSpecial: boolean;
   /** Chars from more than one role (or a byte-split char shared with another role). */
