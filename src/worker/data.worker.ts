@@ -85,7 +85,8 @@ async function fetchJson(url: string): Promise<unknown> {
 }
 
 /** 'default' with a loaded model names that model's files; otherwise the fixed TOKENIZERS entry. */
-const tokenizerKey = (id: TokenizerId, model: ModelTokenizer | null) => (id === 'default' && model ? `model:${model.source}` : id);
+const tokenizerKey = (id: TokenizerId, model: ModelTokenizer | null) =>
+  id === 'default' && model ? `model:${model.source}${model.chatTemplateName ? `#${model.chatTemplateName}` : ''}` : id;
 
 function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: TokenizerSource; fetch: (url: string) => Promise<unknown> } | null {
   if (id === 'default' && model) {
@@ -108,7 +109,7 @@ function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: 
       } catch (e) {
         throw new Error(`${model.label}/chat_template.json is not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
       }
-      const chosen = chooseChatTemplate({ jinja, json: parsed, config }, model.label);
+      const chosen = chooseChatTemplate({ jinja, json: parsed, config }, model.label, model.chatTemplateName);
       return chosen === null ? config : { ...config, chat_template: chosen.template };
     };
     return { src, fetch };

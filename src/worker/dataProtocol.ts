@@ -22,6 +22,9 @@ export interface ModelTokenizer {
   label: string;
   /** The model's max_position_embeddings: the context length when the user has set none. */
   contextLength: number;
+  /** Which of the model's named chat templates to render with (src/model/chatTemplate.ts);
+   *  absent: "default", as transformers picks. */
+  chatTemplateName?: string;
 }
 
 /**
