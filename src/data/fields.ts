@@ -179,6 +179,8 @@ export function attributeFields(
     return n;
   };
   const notRead = (key: string, k: number) => notes.push(`Field '${key}' of message ${k} is not used by this template: the chat renders the same without it.`);
+  const notFound = (key: string, k: number) =>
+    notes.push(`Field '${key}' of message ${k} changes the rendering, but where it is rendered could not be found (the template refuses the changed chat or rewrites it elsewhere): its tokens count as template and are not trained.`);
 
   conv.forEach((m, k) => {
     if (!m.fields) return;
@@ -194,10 +196,12 @@ export function attributeFields(
         const probe = unusedPrivateChars([R, value], 1);
         const Rp = probe ? tryRender(render, replaced(conv, k, withField(m, key, probe[0]))) : null;
         if (Rp === R) notRead(key, k);
-        if (Rp === null || Rp === R) continue;
-        const w = changed(R, Rp);
-        const { mask } = alignWindow(R.slice(w.start, w.end), value);
-        if (claim(w.start, w.end, k, PART_REASONING, mask) === 0) continue;
+        if (Rp === R) continue;
+        const w = Rp === null ? null : changed(R, Rp);
+        if (w === null || claim(w.start, w.end, k, PART_REASONING, alignWindow(R.slice(w.start, w.end), value).mask) === 0) {
+          notFound(key, k);
+          continue;
+        }
         fieldEnd = Math.max(fieldEnd, w.end);
         // Up to the content that follows it, if nothing else lies between.
         let last = w.end;
@@ -211,6 +215,7 @@ export function attributeFields(
         const span = toolCallSpan(render, conv, k, R, charMessage, specials, () => renders++);
         if (span === 'unused') notRead(key, k);
         else if (span && claim(span.start, span.end, k, PART_TOOL_CALL) > 0) fieldEnd = Math.max(fieldEnd, span.end);
+        else notFound(key, k);
       } else {
         renders++;
         if (tryRender(render, replaced(conv, k, withField(m, key, undefined))) === R) notRead(key, k);
