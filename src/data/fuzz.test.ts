@@ -49,15 +49,33 @@ const jsonl = fc
 /** Conversations that parse (known roles, text content) but whose text is hostile. */
 const goodRole = fc.constantFrom('system', 'user', 'assistant');
 const goodContent = fc.oneof(anyText, fc.tuple(anyText, specialish, anyText).map(([a, s, b]) => a + s + b)).map((t) => `x${t}`);
+/** Fields beyond role and content: the ones templates read, prototype keys, anything. */
+const extraKey = fc.constantFrom(...PROTO_KEYS, 'thinking', 'reasoning_content', 'tool_calls', 'tool_call_id', 'name', 'foo');
+const extraValue = fc.oneof(
+  { arbitrary: goodContent, weight: 3 },
+  { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 },
+  { arbitrary: fc.constant([{ type: 'function', function: { name: 'f', arguments: { a: 1 } } }]), weight: 1 },
+);
+const withFields = fc
+  .array(
+    fc.record({
+      role: fc.constantFrom('system', 'developer', 'user', 'assistant', 'tool', 'ipython', 'function'),
+      content: fc.oneof({ arbitrary: goodContent, weight: 5 }, { arbitrary: fc.constant(null), weight: 1 }),
+      extra: fc.dictionary(extraKey, extraValue, { maxKeys: 3 }),
+    }),
+    { minLength: 1, maxLength: 5 },
+  )
+  .map((ms) => JSON.stringify(ms.map(({ role, content, extra }) => ({ ...extra, role, content }))));
 const parsable = fc.oneof(
   fc.array(fc.record({ role: goodRole, content: goodContent }), { minLength: 1, maxLength: 5 }).map((m) => JSON.stringify(m)),
+  withFields,
   fc
     .array(fc.array(fc.record({ from: fc.constantFrom('human', 'gpt', 'system'), value: goodContent }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 })
     .map((ss) => ss.map((conversations) => JSON.stringify({ conversations })).join('\n')),
   fc.array(fc.tuple(fc.constantFrom('User:', 'Assistant:', 'System:'), goodContent), { minLength: 1, maxLength: 4 }).map((ls) => ls.map(([p, t]) => `${p} ${t}`).join('\n')),
 );
 const hostile = fc.oneof(
-  { arbitrary: parsable, weight: 7 },
+  { arbitrary: parsable, weight: 8 },
   anyText,
   fc.jsonValue().map((v) => JSON.stringify(v)),
   sample.map((s) => JSON.stringify(s, null, 2)),
@@ -83,7 +101,7 @@ function checkParsed(r: ParseResult): void {
   for (const conv of r.samples) {
     expect(conv.length).toBeGreaterThan(0);
     for (const m of conv) {
-      expect(['system', 'user', 'assistant']).toContain(m.role);
+      expect(['system', 'developer', 'user', 'assistant', 'tool']).toContain(m.role);
       expect(typeof m.content).toBe('string');
     }
   }
