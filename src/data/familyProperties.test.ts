@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadFamilyTokenizer, type Family } from './testkit';
-import { tokenizeConversation } from './attribution';
+import { encodeChat, tokenizeConversation } from './attribution';
 import { DEFAULT_POLICY, computeLabels } from './labels';
 import type { ChatTokenizer, Conversation } from './types';
 
@@ -154,8 +154,17 @@ function content(tok: () => ChatTokenizer): fc.Arbitrary<string> {
     .filter((s) => s.trim() !== '' && !tok().specialTexts.some((t) => s.includes(t)) && !/<(unused|start_of|end_of|mask)|\[multimodal\]/.test(s));
 }
 
-function conversation(tok: () => ChatTokenizer): fc.Arbitrary<Conversation> {
-  const c = content(tok);
+/** Content with the family's special-token texts typed into it. */
+function typedContent(tok: () => ChatTokenizer): fc.Arbitrary<string> {
+  return fc
+    .tuple(content(tok), fc.nat(), content(tok))
+    .map(([a, pick, b]) => {
+      const texts = tok().specialTexts.filter((t) => !/^<(unused|reserved)/.test(t) && !/reserved_/.test(t));
+      return `${a}${texts[pick % texts.length]}${b}`;
+    });
+}
+
+function conversation(tok: () => ChatTokenizer, c: fc.Arbitrary<string> = content(tok)): fc.Arbitrary<Conversation> {
   return fc
     .tuple(fc.option(c, { nil: null }), fc.array(c, { minLength: 1, maxLength: 5 }))
     .map(([sys, texts]) => {
@@ -194,6 +203,22 @@ describe.each(FAMILIES)('%s: properties over random Unicode chats', (family) => 
           pos = t.end;
         }
         expect(pos).toBe(s.rendered.length);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('typed special-token text, read as special tokens or encoded as plain text: attribution still equals the oracle and the tokens tile the rendering', () => {
+    const typed = conversation(() => toks[family], typedContent(() => toks[family]));
+    fc.assert(
+      fc.property(typed, fc.boolean(), (conv, splitSpecialTokens) => {
+        const tok = toks[family];
+        const s = tokenizeConversation(tok, conv, { splitSpecialTokens });
+        const ref = REFERENCE[family](conv);
+        expect(s.rendered).toBe(ref.text);
+        expect(Array.from(s.charMessage)).toEqual(ref.owner);
+        expect(s.tokens.map((t) => t.id)).toEqual(encodeChat(tok, conv, (c) => tok.render(c), { splitSpecialTokens }).ids);
+        expect(s.tokens.map((t) => t.text).join('')).toBe(s.rendered);
       }),
       { numRuns: RUNS },
     );
