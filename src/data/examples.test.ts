@@ -6,7 +6,7 @@ import { parseChatInput } from './parse';
 import { tokenizeConversation } from './attribution';
 import { DEFAULT_POLICY, computeLabels } from './labels';
 import { checkContext } from './context';
-import type { ChatTokenizer, Conversation, MaskPolicy, TokenizerId } from './types';
+import type { ChatTokenizer, Conversation, MaskPolicy, TokenizerId, ToolList } from './types';
 
 const RESPONSE_ALL = DEFAULT_POLICY;
 const RESPONSE_LAST: MaskPolicy = { ...DEFAULT_POLICY, assistantTurns: 'last' };
@@ -24,6 +24,13 @@ function samplesOf(text: string): Conversation[] {
   return r.samples;
 }
 
+/** Each sample with its top-level tools. */
+function withTools(text: string): [Conversation, ToolList | null][] {
+  const r = parseChatInput(text);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.samples.map((c, k) => [c, r.tools?.[k] ?? null]);
+}
+
 describe('the built-in examples', () => {
   it('cover the required situations', () => {
     const byId = Object.fromEntries(EXAMPLES.map((e) => [e.id, samplesOf(e.text)]));
@@ -35,14 +42,15 @@ describe('the built-in examples', () => {
     const long = byId['long-prompt'][0];
     expect(long[0].content.length).toBeGreaterThan(10 * long[1].content.length);
     expect(byId['jsonl-dataset'].length).toBe(3);
+    expect(byId['tool-use'][0].map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
     for (const samples of Object.values(byId)) for (const c of samples) expect(assistants(c)).toBeGreaterThanOrEqual(1);
   });
 });
 
 describe.each(['default', 'llama3', 'qwen3'] as const)('%s: every example × policy', (id) => {
   it.each(EXAMPLES.map((e) => [e.id, e] as const))('%s', (_name, example) => {
-    for (const conv of samplesOf(example.text)) {
-      const s = tokenizeConversation(toks[id], conv);
+    for (const [conv, tools] of withTools(example.text)) {
+      const s = tokenizeConversation(toks[id], conv, { tools });
       const T = s.tokens.length;
       expect(s.tokens.map((t) => t.text).join('')).toBe(s.rendered);
       const all = computeLabels(s, RESPONSE_ALL);
@@ -51,17 +59,17 @@ describe.each(['default', 'llama3', 'qwen3'] as const)('%s: every example × pol
       const full = computeLabels(s, FULL_ALL);
       const turns = conv.filter((m) => m.role === 'assistant').length;
 
-      // response-only trains assistant tokens only, from every assistant turn
+      // response-only trains the assistant's tokens only (its content, reasoning and tool calls), from every assistant turn
       expect(all.nothingToTrain).toBe(false);
       expect(all.trained).toBeGreaterThan(0);
-      expect(all.perRole.assistant.trained).toBe(all.trained);
-      for (const r of ['system', 'user', 'template'] as const) expect(all.perRole[r].trained).toBe(0);
+      expect(all.perRole.assistant.trained + all.perRole.reasoning.trained + all.perRole.tool_call.trained).toBe(all.trained);
+      for (const r of ['system', 'user', 'template', 'tool'] as const) expect(all.perRole[r].trained).toBe(0);
       const trainedTurns = new Set(s.tokens.filter((_, i) => all.weights[i] === 1).map((t) => t.turnIndex));
       expect(trainedTurns.size).toBe(turns);
       expect(all.trained + all.masked).toBe(T);
 
-      // full trains everything, hence more
-      expect(full.trained).toBe(T);
+      // full trains everything but tool results (their own switch, off), hence more
+      expect(full.trained).toBe(T - full.perRole.tool.tokens);
       expect(full.trained).toBeGreaterThan(all.trained);
 
       // last turn ⊆ all turns; strictly smaller with several turns
@@ -85,6 +93,16 @@ describe('example-specific behaviour', () => {
     const r = computeLabels(s, DEFAULT_POLICY);
     const trained = s.tokens.filter((_, i) => r.weights[i] === 1).map((t) => t.text).join('');
     expect(trained).toBe(`${conv[1].content.slice('<think>\n'.length)}<|im_end|>`);
+  });
+  it('tool use: Qwen3 renders the tools and trains the call, not the result; the base ChatML template says it never reads the call', () => {
+    const [[conv, tools]] = withTools(EXAMPLES.find((e) => e.id === 'tool-use')?.text ?? '');
+    const q = tokenizeConversation(toks.qwen3, conv, { tools });
+    const r = computeLabels(q, DEFAULT_POLICY);
+    const trained = q.tokens.filter((_, i) => r.weights[i] === 1).map((t) => t.text).join('');
+    expect(trained).toBe('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>It is 18 °C and sunny in Paris.<|im_end|>');
+    expect(q.rendered).toContain('<tools>');
+    const d = tokenizeConversation(toks.default, conv, { tools });
+    expect(d.notes).toContain("Field 'tool_calls' of message 1 is not used by this template: the chat renders the same without it.");
   });
   it('long prompt + one-word answer on the 256-token base model: the cut removes the answer', () => {
     const conv = samplesOf(EXAMPLES.find((e) => e.id === 'long-prompt')?.text ?? '')[0];

@@ -98,6 +98,36 @@ export const EXAMPLES: Example[] = [
     ),
   },
   {
+    id: 'tool-use',
+    title: 'Tool call and tool result (with "tools")',
+    text: JSON.stringify(
+      {
+        messages: [
+          { role: 'user', content: 'What is the weather in Paris right now?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '{"temperature_c": 18, "sky": "sunny"}' },
+          { role: 'assistant', content: 'It is 18 °C and sunny in Paris.' },
+        ],
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'get_weather',
+              description: 'Current weather in a city',
+              parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+            },
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  },
+  {
     id: 'jsonl-dataset',
     title: 'Small JSONL dataset (3 samples)',
     text: [
