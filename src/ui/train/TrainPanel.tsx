@@ -17,7 +17,8 @@ import { ModelStatus, TrainProgress } from './TrainStatus';
 /** Whether two masks label every token alike (roles count only in full mode). */
 function sameMask(a: PolicySettings, b: PolicySettings): boolean {
   const roles = a.mode === 'response-only' || (Object.keys(a.roles) as (keyof PolicySettings['roles'])[]).every((r) => a.roles[r] === b.roles[r]);
-  return a.mode === b.mode && a.assistantTurns === b.assistantTurns && a.trainEndOfTurn === b.trainEndOfTurn && a.promptLossWeight === b.promptLossWeight && roles;
+  const parts = a.trainReasoning === b.trainReasoning && a.trainToolCalls === b.trainToolCalls && a.trainToolResults === b.trainToolResults;
+  return a.mode === b.mode && a.assistantTurns === b.assistantTurns && a.trainEndOfTurn === b.trainEndOfTurn && a.promptLossWeight === b.promptLossWeight && roles && parts;
 }
 
 /** What untrainedRuns reads from the store. */
