@@ -155,6 +155,14 @@ describe('gpt-oss (harmony): thinking and a tool call over several turns', () =>
     expect(without.tokens.some((t) => t.role === 'reasoning')).toBe(false);
   });
 
+  it('reasoning under a name this template does not read: the note says which name it reads', () => {
+    const s = tokenize(tok, JSON.stringify([{ role: 'user', content: 'Hi' }, { role: 'assistant', reasoning_content: 'Greet.', content: 'Hello!' }]));
+    expect(s.notes).toContain(
+      "Field 'reasoning_content' of message 1 is not used by this template: the chat renders the same without it. This template reads 'thinking' instead: rename the field to have it rendered.",
+    );
+    expect(s.tokens.some((t) => t.role === 'reasoning')).toBe(false);
+  });
+
   it('a developer message is given as "developer" (the template reads it)', () => {
     const s = tokenize(tok, JSON.stringify([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }]));
     expect(s.rendered).toContain('<|start|>developer<|message|># Instructions\n\nBe brief.<|end|>');

@@ -178,7 +178,17 @@ export function attributeFields(
     }
     return n;
   };
-  const notRead = (key: string, k: number) => notes.push(`Field '${key}' of message ${k} is not used by this template: the chat renders the same without it.`);
+  const notRead = (key: string, k: number, hint = '') => notes.push(`Field '${key}' of message ${k} is not used by this template: the chat renders the same without it.${hint}`);
+  /** The reasoning field name this template reads instead, if another one changes the rendering. */
+  const readsInstead = (m: ChatMessage, k: number, key: string, value: string): string => {
+    for (const other of REASONING_FIELDS) {
+      if (other === key || own(m.fields, other) || renders >= MAX_FIELD_RENDERS) continue;
+      renders++;
+      const r = tryRender(render, replaced(conv, k, withField(withField(m, key, undefined), other, value)));
+      if (r !== null && r !== R) return ` This template reads '${other}' instead: rename the field to have it rendered.`;
+    }
+    return '';
+  };
   const notFound = (key: string, k: number) =>
     notes.push(`Field '${key}' of message ${k} changes the rendering, but where it is rendered could not be found (the template refuses the changed chat or rewrites it elsewhere): its tokens count as template and are not trained.`);
 
@@ -195,8 +205,10 @@ export function attributeFields(
         renders++;
         const probe = unusedPrivateChars([R, value], 1);
         const Rp = probe ? tryRender(render, replaced(conv, k, withField(m, key, probe[0]))) : null;
-        if (Rp === R) notRead(key, k);
-        if (Rp === R) continue;
+        if (Rp === R) {
+          notRead(key, k, readsInstead(m, k, key, value));
+          continue;
+        }
         const w = Rp === null ? null : changed(R, Rp);
         if (w === null || claim(w.start, w.end, k, PART_REASONING, alignWindow(R.slice(w.start, w.end), value).mask) === 0) {
           notFound(key, k);
