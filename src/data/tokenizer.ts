@@ -93,14 +93,18 @@ function replacePattern(pattern: unknown): RegExp | null {
 function buildPipeline(tj: Json): TextPipeline {
   const unsupported: string[] = [];
   const steps: ((s: string) => string)[] = [];
-  let insertedPrefix = '';
+  // The inserted text, and how many steps come before it (the later ones rewrite it too).
+  let prefix: { text: string; at: number } | null = null;
+  const insert = (text: string) => {
+    prefix ??= { text, at: steps.length };
+  };
   const normalizer = (n: unknown): void => {
     if (!isObject(n)) return;
     const t = String(n.type);
     if (t === 'Sequence' && Array.isArray(n.normalizers)) n.normalizers.forEach(normalizer);
     else if (t === 'NFC' || t === 'NFD' || t === 'NFKC' || t === 'NFKD') steps.push((s) => s.normalize(t));
     else if (t === 'Lowercase') steps.push((s) => s.toLowerCase());
-    else if (t === 'Prepend' && typeof n.prepend === 'string') insertedPrefix = n.prepend;
+    else if (t === 'Prepend' && typeof n.prepend === 'string') insert(n.prepend);
     else if (t === 'Replace' && replacePattern(n.pattern)) {
       const re = replacePattern(n.pattern) as RegExp;
       const by = typeof n.content === 'string' ? n.content : '';
@@ -115,15 +119,16 @@ function buildPipeline(tj: Json): TextPipeline {
       const by = typeof n.replacement === 'string' ? n.replacement : '\u2581';
       steps.push((s) => s.replaceAll(' ', by));
       const scheme = n.prepend_scheme ?? (n.add_prefix_space === false ? 'never' : 'always');
-      if (scheme !== 'never') insertedPrefix ||= by;
+      if (scheme !== 'never') insert(by);
     } else if (t === 'ByteLevel') {
-      if (n.add_prefix_space === true) insertedPrefix ||= ' ';
+      if (n.add_prefix_space === true) insert(' ');
     } else if (t === 'Replace' && replacePattern(n.pattern)) {
       const re = replacePattern(n.pattern) as RegExp;
       const by = typeof n.content === 'string' ? n.content : '';
       steps.push((s) => s.replaceAll(re, by));
-    } else if (t !== 'Split' && t !== 'Digits' && t !== 'Punctuation' && t !== 'Whitespace' && t !== 'WhitespaceSplit' && t !== 'FixedLength') {
-      // These only cut the text into words; anything else may change it.
+    } else if (!((t === 'Split' && String(n.behavior).toLowerCase() !== 'removed') || t === 'Digits' || t === 'Punctuation' || t === 'FixedLength')) {
+      // These only cut the text into words; anything else (Whitespace, a Split that removes its
+      // matches, BertPreTokenizer) drops or changes characters.
       unsupported.push(`pre-tokenizer ${t}`);
     }
   };
@@ -134,6 +139,8 @@ function buildPipeline(tj: Json): TextPipeline {
   const description =
     `${modelType} model${model.byte_fallback === true ? ' with byte fallback' : ''}, ` +
     `normalizer ${stepNames(tj.normalizer, 'normalizers')}, pre-tokenizer ${stepNames(tj.pre_tokenizer, 'pretokenizers')}`;
+  const inserted = prefix as { text: string; at: number } | null;
+  const insertedPrefix = inserted === null ? '' : steps.slice(inserted.at).reduce((acc, f) => f(acc), inserted.text);
   return { normalize: (s) => steps.reduce((acc, f) => f(acc), s), insertedPrefix, unsupported, description };
 }
 
