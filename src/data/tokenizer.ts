@@ -5,7 +5,11 @@
 // Besides encode/render, attribution needs each token's exact bytes (to map tokens back onto
 // characters, see offsets.ts). transformers.js gives no offsets, so bytes come from the vocabulary:
 // byte-level BPE token strings are the GPT-2 byte→unicode mapping of raw bytes; SentencePiece
-// byte-fallback tokens are <0xNN>; added tokens are their literal content.
+// byte-fallback tokens are <0xNN>; other SentencePiece pieces are their UTF-8, with "▁" for a
+// space; added tokens are their literal content. What the normalizer and pre-tokenizer do to the
+// text (space → "▁", a "▁" inserted at the start of a run) is modelled by buildPipeline.
+// A model folder's chat template may sit in chat_template.jinja / chat_template.json; the worker
+// picks it (src/model/chatTemplate.ts) and hands it in as the config's chat_template.
 //
 // transformers.js v4 has no `split_special_tokens` option: its encode always matches added tokens.
 // encodePlain() is that option: a second tokenizer built from the same files without the special

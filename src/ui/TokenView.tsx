@@ -1,7 +1,7 @@
 // The token view panel: counts, legend, the chips, the hover/focus details and the rendered text.
 import { useStore } from '../store';
 import { useCallback, useEffect, useState } from 'react';
-import { TOKEN_ROLES } from '../data/types';
+import { TOKEN_ROLES, type TokenRole } from '../data/types';
 import type { LabelColumns, TokenColumns } from '../worker/dataProtocol';
 import { TokenList, type Probe } from './TokenList';
 import { TokenTooltip } from './TokenTooltip';
@@ -50,11 +50,11 @@ function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns 
           </tr>
         </thead>
         <tbody>
-          {TOKEN_ROLES.map((r) => (
+          {TOKEN_ROLES.filter((r) => !SOMETIMES.has(r) || labels.perRole[r].tokens > 0).map((r) => (
             <tr key={r} data-testid={`role-count-${r}`}>
               <th scope="row">
                 <span className={`swatch role-${r}`} aria-hidden="true" />
-                {r}
+                {ROLE_NAME.get(r) ?? r}
               </th>
               <td>{labels.perRole[r].tokens.toLocaleString()}</td>
               <td>{labels.perRole[r].trained.toLocaleString()}</td>
@@ -66,13 +66,22 @@ function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns 
   );
 }
 
+/** Roles shown in words where the code name is not one. */
+const ROLE_NAME: ReadonlyMap<TokenRole, string> = new Map([
+  ['tool_call', 'tool call'],
+  ['tool', 'tool result'],
+  ['template', 'template markup'],
+]);
+/** Roles only some chats have: their count rows appear when the sample has such tokens. */
+const SOMETIMES: ReadonlySet<TokenRole> = new Set(['reasoning', 'tool_call', 'tool']);
+
 function Legend() {
   return (
     <ul className="legend" aria-label="Legend">
       {TOKEN_ROLES.map((r) => (
         <li key={r}>
           <span className={`swatch role-${r}`} aria-hidden="true" />
-          {r === 'template' ? 'template markup' : r}
+          {ROLE_NAME.get(r) ?? r}
         </li>
       ))}
       <li>
