@@ -33,10 +33,16 @@ const JOINS_PREVIOUS = /[\p{M}\u1160-\u11FF]/u;
  *  space → "▁", rewrite them one by one: see lowByteTable). */
 const NORMAL_BELOW = 0x300;
 
+/** One table per tokenizer (its normalize function), built on first use. */
+const lowByteTables = new WeakMap<(t: string) => string, Int32Array>();
+
 /** Normalized UTF-8 length of each character below NORMAL_BELOW; -1 where normalizing it alone
  *  may differ from normalizing it in context (then it is normalized with its neighbours). */
 function lowByteTable(normalize: (t: string) => string): Int32Array {
+  const cached = lowByteTables.get(normalize);
+  if (cached) return cached;
   const table = new Int32Array(NORMAL_BELOW);
+  lowByteTables.set(normalize, table);
   for (let cp = 0; cp < NORMAL_BELOW; cp++) {
     const ch = String.fromCharCode(cp);
     const n = normalize(ch);
