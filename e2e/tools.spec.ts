@@ -57,3 +57,34 @@ test('tool use (Qwen3): tool result chips are -100, tool call chips trained; eac
   // The final answer still trains.
   expect(all.filter((c) => c.role === 'assistant' && c.label !== -100).map((c) => c.text).join('')).toContain(shown('It is 18 C and sunny in Paris.'));
 });
+
+test("training uses each run's tool switches: a run that trains tool results trains what the view shows with them on", async ({ page }) => {
+  await openFresh(page, '/?model=/e2e/fixtures/micro-model/');
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+  await paste(
+    page,
+    JSON.stringify([
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: 'Checking.', tool_calls: [{ type: 'function', function: { name: 'w', arguments: {} } }] },
+      { role: 'tool', content: 'sunny' },
+      { role: 'assistant', content: 'Sunny.' },
+    ]),
+  );
+  // What the view trains: labels that are not -100 inside the cut, from position 1 (position 0 predicts nothing).
+  const viewTrained = async () => (await chips(page)).filter((c) => c.index >= 1 && !c.beyondCut && c.label !== -100).length;
+  const without = await viewTrained();
+  await page.getByLabel('Train tool results').check();
+  await idle(page);
+  const withResults = await viewTrained();
+  expect(withResults).toBeGreaterThan(without);
+
+  const runA = page.getByTestId('run-card-0');
+  await runA.getByLabel('tool results').check();
+  for (const [key, value] of [['steps', 1], ['batchSize', 1]] as const) {
+    await page.getByTestId(`opt-${key}`).fill(String(value));
+    await page.getByTestId(`opt-${key}`).press('Enter');
+  }
+  await page.getByTestId('train').click();
+  await expect.poll(async () => page.getByTestId('train-panel').getAttribute('data-phase'), { timeout: 120_000 }).toBe('done');
+  expect(Number(await page.getByTestId('run-row-0').getAttribute('data-trained'))).toBe(withResults);
+});
