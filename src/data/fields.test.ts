@@ -309,6 +309,20 @@ describe('Qwen3: reasoning_content, tools, developer', () => {
     expect(s.notes).toContain('The Llama 3 template has no "developer" role (it only prints the name in a header the model was not trained on): message 0 is given to it as "system".');
   });
 
+  it('a tool call after reasoning: the reasoning and the </think> that closes it train with the reasoning, the call with the calls', () => {
+    const s = tokenize(tok, JSON.stringify([
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', reasoning_content: 'Ask the tool.', tool_calls: [WEATHER_CALL] },
+      { role: 'tool', content: '18 C' },
+      { role: 'assistant', content: 'Mild.' },
+    ]));
+    const call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>';
+    expect(s.rendered).toContain(`<|im_start|>assistant\n<think>\nAsk the tool.\n</think>\n\n${call}<|im_end|>`);
+    expect(s.tokens.filter((t) => t.role === 'reasoning').map((t) => t.text).join('')).toBe('Ask the tool.\n</think>\n\n');
+    expect(trainedText(s, policy({ trainReasoning: false }))).toBe(`${call}<|im_end|>Mild.<|im_end|>`);
+    expect(trainedText(s, policy({ trainToolCalls: false }))).toBe('Ask the tool.\n</think>\n\nMild.<|im_end|>');
+  });
+
   it('a developer message becomes a system message where the template has no developer role, and says so', () => {
     const s = tokenize(tok, JSON.stringify([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }]));
     expect(s.rendered.startsWith('<|im_start|>system\nBe brief.<|im_end|>\n')).toBe(true);

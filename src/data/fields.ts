@@ -6,7 +6,8 @@
 // field are attributed, like content, by rendering the whole chat again with the field changed:
 // - reasoning (thinking / reasoning_content / reasoning, assistant messages): the field's text is
 //   replaced by one probe character; what changes, aligned with the text, is 'reasoning', and so is
-//   the markup from there to the turn's content (the model writes it to close its reasoning).
+//   the markup from there to what the turn writes next, its content or its tool call (the model
+//   writes it to close its reasoning).
 // - tool_calls (assistant messages): the chat is rendered without the field (and with "" as the
 //   content when it had none); everything that changes is the call, markup included ("<tool_call>\n{…}\n</tool_call>", the JSON): the model
 //   writes all of it to call the tool. Where removing it breaks the template (gpt-oss refuses a tool
@@ -29,7 +30,7 @@ export const REASONING_FIELDS: readonly string[] = ['thinking', 'reasoning_conte
 export const PART_CONTENT = 0;
 export const PART_REASONING = 1;
 export const PART_TOOL_CALL = 2;
-/** The markup between a turn's reasoning and its content (Qwen3's "\n</think>\n\n", gpt-oss's
+/** The markup between a turn's reasoning and what it writes next, content or tool call (Qwen3's "\n</think>\n\n", gpt-oss's
  *  "<|end|><|start|>assistant<|channel|>final<|message|>"): the model writes it to close its
  *  reasoning, so it is reasoning ('reasoning' role), but it is not typed text. */
 export const PART_REASONING_CLOSE = 3;
@@ -195,6 +196,7 @@ export function attributeFields(
   conv.forEach((m, k) => {
     if (!m.fields) return;
     let fieldEnd = -1;
+    let reasoningEnd = -1;
     for (const key of Object.keys(m.fields)) {
       if (renders >= MAX_FIELD_RENDERS) {
         skipped++;
@@ -215,13 +217,9 @@ export function attributeFields(
           continue;
         }
         fieldEnd = Math.max(fieldEnd, w.end);
-        // Up to the content that follows it, if nothing else lies between.
         let last = w.end;
         while (last > w.start && charPart[last - 1] !== PART_REASONING) last--;
-        const content = windows[k];
-        if (m.content !== '' && content.start >= last && !charMessage.subarray(last, content.start).some((x) => x !== -1)) {
-          claim(last, content.start, k, PART_REASONING_CLOSE);
-        }
+        reasoningEnd = Math.max(reasoningEnd, last);
       } else if (m.role === 'assistant' && key === 'tool_calls' && Array.isArray(value) && value.length > 0) {
         renders++;
         const span = toolCallSpan(render, conv, k, R, charMessage, specials, () => renders++);
@@ -232,6 +230,13 @@ export function attributeFields(
         renders++;
         if (tryRender(render, replaced(conv, k, withField(m, key, undefined))) === R) notRead(key, k);
       }
+    }
+    // The markup from the reasoning to what the turn writes next (its content or its tool call),
+    // when nothing else lies between: the model writes it to close the reasoning.
+    if (reasoningEnd >= 0) {
+      let next = reasoningEnd;
+      while (next < R.length && charMessage[next] === -1) next++;
+      if (next < R.length && next > reasoningEnd && charMessage[next] === k) claim(reasoningEnd, next, k, PART_REASONING_CLOSE);
     }
     // A message with no content: its (empty) window sits where its fields end, so its end-of-turn
     // token is looked for after them.
