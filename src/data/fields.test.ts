@@ -323,6 +323,20 @@ describe('Qwen3: reasoning_content, tools, developer', () => {
     expect(trainedText(s, policy({ trainToolCalls: false }))).toBe('Ask the tool.\n</think>\n\nMild.<|im_end|>');
   });
 
+  it('ShareGPT with function_call / observation turns and tools as a JSON string (LLaMA-Factory) renders and masks the same way', () => {
+    const s = tokenize(tok, JSON.stringify({
+      conversations: [
+        { from: 'human', value: 'Weather in Paris?' },
+        { from: 'function_call', value: JSON.stringify({ name: 'get_weather', arguments: { city: 'Paris' } }) },
+        { from: 'observation', value: '18 C' },
+        { from: 'gpt', value: 'Mild.' },
+      ],
+      tools: JSON.stringify([WEATHER_TOOL]),
+    }));
+    expect(s.rendered).toContain('<tools>');
+    expect(trainedText(s, DEFAULT_POLICY)).toBe('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>Mild.<|im_end|>');
+  });
+
   it('a developer message becomes a system message where the template has no developer role, and says so', () => {
     const s = tokenize(tok, JSON.stringify([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }]));
     expect(s.rendered.startsWith('<|im_start|>system\nBe brief.<|im_end|>\n')).toBe(true);

@@ -309,7 +309,15 @@ describe('parseChatInput: fields beyond role and content', () => {
     expect(r.tools).toEqual([[TOOL], null]);
   });
 
+  it('ShareGPT "function_call" turns (LLaMA-Factory) are assistant tool calls; a value that is not a call is refused', () => {
+    const call = { name: 'get_weather', arguments: { city: 'Paris' } };
+    const r = ok(parseChatInput(JSON.stringify({ conversations: [{ from: 'human', value: 'Q' }, { from: 'function_call', value: JSON.stringify(call) }, { from: 'observation', value: 'R' }, { from: 'gpt', value: 'A' }] })));
+    expect(r.samples[0][1]).toEqual({ role: 'assistant', content: '', noContent: 'absent', fields: { tool_calls: [{ type: 'function', function: call }] } });
+    const e = err(parseChatInput(JSON.stringify({ conversations: [{ from: 'human', value: 'Q' }, { from: 'function_call', value: 'get_weather(Paris)' }] })));
+    expect(e.message).toMatch(/^Message 1 \(function_call\) "value" is not a call; expected JSON such as/);
+  });
   it('ShareGPT "tool" and "observation" turns are tool results', () => {
+
     const r = ok(parseChatInput(JSON.stringify({ conversations: [{ from: 'human', value: 'Q' }, { from: 'observation', value: 'R' }, { from: 'tool', value: 'S' }] })));
     expect(r.samples[0].map((m) => m.role)).toEqual(['user', 'tool', 'tool']);
   });

@@ -18,7 +18,8 @@
 // other) are kept as the message's `fields` and given to the template unchanged; they are read as
 // own properties, so a field named "__proto__" is data. An assistant message may have no content
 // when it calls a tool or carries reasoning. A sample object's top-level "tools" array is kept for
-// the template's `tools` argument. JSON.parse positions differ by engine
+// the template's `tools` argument. ShareGPT "function_call" / "observation" turns (LLaMA-Factory)
+// become an assistant message with tool_calls and a tool result. JSON.parse positions differ by engine
 // ("at position N" in V8, "line L column C" in Firefox/new V8, none in Safari), so the position
 // is read from the message when present and otherwise found by our own scanner (jsonscan.ts).
 import type { ChatMessage, Conversation, InputError, InputFormat, LineErrors, MessageRole, ParseResult, ToolList } from './types';
@@ -205,15 +206,38 @@ function toolsOf(v: Record<string, unknown>, path: PathKey[]): ToolList | null {
   return t;
 }
 
+/** A ShareGPT "function_call" turn (LLaMA-Factory): its value is the call as JSON, {"name",
+ *  "arguments"} or a list of them; it becomes an assistant message with those tool_calls. */
+function sharegptCall(value: unknown, k: number, path: PathKey[]): ChatMessage {
+  let v: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      v = JSON.parse(value);
+    } catch {
+      v = undefined;
+    }
+  }
+  const calls = Array.isArray(v) ? v : [v];
+  if (calls.length === 0 || !calls.every((c) => isObject(c) && typeof c.name === 'string')) {
+    throw new SampleProblem(`Message ${k} (function_call) "value" is not a call; expected JSON such as {"name": "get_weather", "arguments": {"city": "Paris"}}.`, path);
+  }
+  const toolCalls = calls.map((c) => ({ type: 'function', function: c }));
+  return { role: 'assistant', content: '', noContent: 'absent', fields: { tool_calls: toolCalls } };
+}
+
 function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
   if (list.length === 0) throw new SampleProblem('The conversation has no messages. Add at least one message.', path);
   return list.map((m, k): ChatMessage => {
     const mp = [...path, k];
     if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"from": …, "value": …}.`, mp);
     if (typeof m.from !== 'string') throw new SampleProblem(`Message ${k} has no "from" string.`, mp);
+    if (m.from.toLowerCase() === 'function_call') return sharegptCall(m.value, k, [...mp, 'value']);
     const role = SHAREGPT_ROLES.get(m.from.toLowerCase());
     if (!role) {
-      throw new SampleProblem(`Message ${k} has unknown "from" value "${m.from}"; expected "system", "human", "gpt" or "tool" (also "observation").`, [...mp, 'from']);
+      throw new SampleProblem(
+        `Message ${k} has unknown "from" value "${m.from}"; expected "system", "human", "gpt", "function_call" or "tool" (also "observation").`,
+        [...mp, 'from'],
+      );
     }
     if (typeof m.value !== 'string') {
       throw new SampleProblem(`Message ${k} (${role}) "value" is ${kindOf(m.value)}; expected a string.`, [...mp, 'value']);
