@@ -337,6 +337,13 @@ describe('Qwen3: reasoning_content, tools, developer', () => {
     expect(trainedText(s, DEFAULT_POLICY)).toBe('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>Mild.<|im_end|>');
   });
 
+  it('ChatML prints any role name: a developer message is given as system, even when a message mentions "developer"', async () => {
+    const chatml = await loadNodeTokenizer('default');
+    const s = tokenize(chatml, JSON.stringify([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'I am a developer.' }, { role: 'assistant', content: 'Hi!' }]));
+    expect(s.rendered.startsWith('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nI am a developer.<|im_end|>')).toBe(true);
+    expect(s.notes.join('\n')).toContain('has no "developer" role (it only prints the name in a header the model was not trained on): message 0 is given to it as "system"');
+  });
+
   it('a developer message becomes a system message where the template has no developer role, and says so', () => {
     const s = tokenize(tok, JSON.stringify([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }]));
     expect(s.rendered.startsWith('<|im_start|>system\nBe brief.<|im_end|>\n')).toBe(true);

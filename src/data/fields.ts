@@ -106,6 +106,16 @@ const ALIASES: readonly { role: ChatMessage['role']; name: string; as: string; e
   { role: 'tool', name: 'function', as: 'tool', echo: false },
 ];
 
+/** The two renderings differ only where one prints `name` and the other `as`. */
+function echoes(mine: string, theirs: string, name: string, as: string): boolean {
+  const p = commonPrefix(mine, theirs);
+  for (let i = 0; i <= Math.min(p, name.length, as.length); i++) {
+    const at = p - i;
+    if (mine.startsWith(name, at) && theirs.startsWith(as, at) && mine.slice(at + name.length) === theirs.slice(at + as.length)) return true;
+  }
+  return false;
+}
+
 /** The chat as this template can take it, and what was changed for it (said in the notes):
  *  role names it does not render (or, for developer, only prints) are swapped for the one it does; when it refuses a message with no
  *  content (Qwen3 and Llama 3.1 read the content of every assistant message), those get "". */
@@ -130,7 +140,7 @@ export function resolveForTemplate(render: Render, conv: Conversation, label: st
     const [mine, theirs] = [as(a.name), as(a.as)];
     if (theirs === null || !theirs.includes(probe[0])) continue;
     const dropped = mine === null || !mine.includes(probe[0]);
-    const echoed = a.echo && mine !== null && mine !== theirs && mine.split(a.name).join(a.as) === theirs;
+    const echoed = a.echo && mine !== null && echoes(mine, theirs, a.name, a.as);
     if (!dropped && !echoed) continue;
     const which: number[] = [];
     out = out.map((m, j) => {
