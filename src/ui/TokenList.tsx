@@ -1,9 +1,15 @@
-// The chips, in order, wrapped like text. Rendering strategy for big samples:
+// The chips, in order, wrapped like text. Rendering strategy, so that no main-thread task grows
+// with the sample (bench/mainthread.md has the numbers):
 // - tokens are grouped in chunks of ~CHUNK_TOKENS, split at newline tokens when possible so a
 //   chunk boundary falls where the text breaks a line anyway;
-// - up to EAGER_TOKENS every chunk is rendered; above that only chunks within
-//   OBSERVER_MARGIN_PX of the visible area are, the others keep their measured (or estimated)
-//   height, so the scrollbar stays honest (virtualisation by chunk; works with wrapped text);
+// - windowing: up to EAGER_TOKENS every chunk is rendered; above that only chunks within
+//   MARGIN_PX of the list's visible part are (and the active chip's). A run of chunks not
+//   rendered is one spacer of their measured (or estimated) height, so the scrollbar stays
+//   honest and a 300k-token sample costs a few hundred elements, not one per chunk;
+// - progressive: one render brings at most ~stepChips changed chips up to date; the other chunks
+//   keep what they showed (or stay a spacer) and follow in the next tasks. stepChips adapts so a
+//   step takes about STEP_MS. When every rendered chunk shows the latest props, onShown(labels)
+//   is called: the store keeps `busy` until then, so "idle" still means "the view shows it";
 // - keyboard: one Tab stop (roving tabindex); arrows, Home/End, PageUp/PageDown move between
 //   chips and render the target chunk first. Enter/Space (native button click) toggles the
 //   token's hand override; so does a mouse click.
@@ -13,13 +19,26 @@ import { FLAG_END_OF_TURN, FLAG_STRADDLES, FLAG_TYPED_SPECIAL, ROLE_CODES, type 
 import { TokenChip } from './TokenChip';
 import type { HeatCell } from './train/HeatmapControls';
 
-const CHUNK_TOKENS = 400;
+const CHUNK_TOKENS = 64;
 const EAGER_TOKENS = 3000;
-const OBSERVER_MARGIN_PX = 800;
+/** Chunks this far above or below the visible part of the list are rendered too. */
+const MARGIN_PX = 800;
+/** The scroll position is followed in steps of this many pixels (a re-render per step, not per pixel). */
+const SCROLL_STEP_PX = 200;
 /** Height estimate for chunks never rendered: chips per row from the list width, rows × ROW_PX. */
 const AVG_CHIP_PX = 56;
 const ROW_PX = 42;
 const PAGE_TOKENS = 100;
+/** A render's budget: about this long for the chips it creates or changes. */
+const STEP_MS = 20;
+/** Bounds of the per-render chip budget (the first chunk of a render is always allowed). */
+const MIN_STEP_CHIPS = 64;
+const MAX_STEP_CHIPS = 8000;
+/** An unchanged chip still costs a props comparison: this fraction of a changed one. */
+const UNCHANGED_COST = 1 / 32;
+
+/** Measured cost of one changed chip (render, commit, layout), shared by every list. */
+let msPerChip = 0.25;
 
 export interface Probe {
   index: number;
@@ -27,22 +46,20 @@ export interface Probe {
 }
 
 interface Layout {
-  /** Display text per token (visible whitespace, one line). */
-  text: string[];
   /** Token i ends with a newline: a line break follows its chip. */
   breakAfter: Uint8Array;
   /** Chunk c covers tokens [bounds[c], bounds[c+1]). */
   bounds: number[];
+  /** Newline tokens in chunk c (its estimated height). */
+  breaks: number[];
 }
 
 function layoutOf(tokens: TokenColumns): Layout {
   const T = tokens.ids.length;
-  const text = new Array<string>(T);
   const breakAfter = new Uint8Array(T);
   for (let i = 0; i < T; i++) {
-    const s = tokens.rendered.slice(tokens.starts[i], tokens.ends[i]);
-    text[i] = visibleWhitespace(s).replaceAll('\n', '');
-    breakAfter[i] = s.endsWith('\n') ? 1 : 0;
+    const end = tokens.ends[i];
+    breakAfter[i] = end > tokens.starts[i] && tokens.rendered.charCodeAt(end - 1) === 10 ? 1 : 0;
   }
   const bounds = [0];
   let from = 0;
@@ -55,48 +72,70 @@ function layoutOf(tokens: TokenColumns): Layout {
     from = next;
   }
   bounds.push(T);
-  return { text, breakAfter, bounds };
+  const breaks: number[] = [];
+  for (let c = 0; c + 1 < bounds.length; c++) {
+    let n = 0;
+    for (let i = bounds[c]; i < bounds[c + 1]; i++) n += breakAfter[i];
+    breaks.push(n);
+  }
+  return { breakAfter, bounds, breaks };
+}
+
+/** Display text of tokens [from, to): visible whitespace, one line. */
+function chunkText(tokens: TokenColumns, from: number, to: number): string[] {
+  const text: string[] = [];
+  for (let i = from; i < to; i++) text.push(visibleWhitespace(tokens.rendered.slice(tokens.starts[i], tokens.ends[i])));
+  return text;
+}
+
+/** Everything a chunk's chips show besides focus: a chunk is up to date when it shows the list's current View. */
+interface View {
+  tokens: TokenColumns;
+  layout: Layout;
+  labels: LabelColumns;
+  overrides: Record<number, 'train' | 'mask'>;
+  /** Training heatmap cells by token index, or null. */
+  heat: readonly (HeatCell | undefined)[] | null;
+}
+
+const beyondCut = (v: View, i: number) => v.labels.context.cutAt !== null && i >= v.labels.context.cutAt;
+
+/** What bringing tokens [from, to) from `old` (undefined: not rendered) to `next` costs, in changed chips. */
+function changeCost(from: number, to: number, old: View | undefined, next: View): number {
+  if (!old || old.tokens !== next.tokens) return to - from;
+  const a = old.labels, b = next.labels;
+  let changed = 0;
+  for (let i = from; i < to; i++) {
+    if (
+      a.labels[i] !== b.labels[i] || a.weights[i] !== b.weights[i] || old.overrides[i] !== next.overrides[i] ||
+      old.heat?.[i] !== next.heat?.[i] || beyondCut(old, i) !== beyondCut(next, i)
+    ) changed++;
+  }
+  return changed + (to - from - changed) * UNCHANGED_COST + (a.context.cutAt !== b.context.cutAt ? 1 : 0);
 }
 
 interface ChunkProps {
   from: number;
   to: number;
-  live: boolean;
-  /** Height to hold while not rendered (px). */
-  placeholderPx: number;
-  layout: Layout;
-  tokens: TokenColumns;
-  labels: LabelColumns;
-  overrides: Record<number, 'train' | 'mask'>;
-  cutAt: number | null;
+  view: View;
   /** Index of the tabbable chip if it is in this chunk, else -1 (keeps other chunks memoized). */
   active: number;
   described: number;
-  /** Training heatmap cells by token index, or null. */
-  heat: readonly (HeatCell | undefined)[] | null;
-  chunkRef(el: HTMLDivElement | null, from: number): void;
-  onMeasured(from: number, px: number): void;
+  /** After each commit: the View this chunk now shows and its height; on unmount, null. */
+  onCommitted(from: number, view: View | null, px: number): void;
 }
 
-const Chunk = memo(function Chunk(p: ChunkProps) {
+const Chunk = memo(function Chunk({ from, to, view, active, described, onCommitted }: ChunkProps) {
   const ref = useRef<HTMLDivElement | null>(null);
-  const { chunkRef, from, onMeasured, live } = p;
-  const setRef = useCallback(
-    (el: HTMLDivElement | null) => {
-      ref.current = el;
-      chunkRef(el, from);
-    },
-    [chunkRef, from],
-  );
+  const { tokens, labels, layout, overrides, heat } = view;
+  const text = useMemo(() => chunkText(tokens, from, to), [tokens, from, to]);
   useLayoutEffect(() => {
-    if (live && ref.current) onMeasured(from, ref.current.offsetHeight);
+    onCommitted(from, view, ref.current?.offsetHeight ?? 0);
+    return () => onCommitted(from, null, 0);
   });
-  if (!live) {
-    return <div ref={setRef} className="chunk placeholder" data-chunk={from} style={{ height: p.placeholderPx }} />;
-  }
-  const { tokens, labels, layout, cutAt } = p;
+  const cutAt = labels.context.cutAt;
   const out: ReactNode[] = [];
-  for (let i = p.from; i < p.to; i++) {
+  for (let i = from; i < to; i++) {
     if (i === cutAt) {
       out.push(
         <span key="cut" className="cut-marker" role="separator" data-testid="cut-marker" aria-label={`Context cut: tokens from ${cutAt} on are dropped`}>
@@ -109,7 +148,7 @@ const Chunk = memo(function Chunk(p: ChunkProps) {
       <TokenChip
         key={i}
         index={i}
-        text={layout.text[i]}
+        text={text[i - from]}
         id={tokens.ids[i]}
         label={labels.labels[i]}
         weight={labels.weights[i]}
@@ -118,16 +157,16 @@ const Chunk = memo(function Chunk(p: ChunkProps) {
         endOfTurn={(f & FLAG_END_OF_TURN) !== 0}
         typedSpecial={(f & FLAG_TYPED_SPECIAL) !== 0}
         beyondCut={cutAt !== null && i >= cutAt}
-        override={p.overrides[i]}
-        tabbable={i === p.active}
-        described={i === p.described}
-        heat={p.heat?.[i]}
+        override={overrides[i]}
+        tabbable={i === active}
+        described={i === described}
+        heat={heat?.[i]}
       />,
     );
-    if (layout.breakAfter[i] && i + 1 < p.to) out.push(<br key={`br${i}`} />);
+    if (layout.breakAfter[i] && i + 1 < to) out.push(<br key={`br${i}`} />);
   }
   return (
-    <div ref={setRef} className="chunk" data-chunk={from}>
+    <div ref={ref} className="chunk" data-chunk={from}>
       {out}
     </div>
   );
@@ -143,67 +182,52 @@ export interface TokenListProps {
   onProbe(probe: Probe | null): void;
   /** Training heatmap cells by token index (the training panel's heatmap), or null. */
   heat?: readonly (HeatCell | undefined)[] | null;
+  /** Every rendered chunk shows these labels and heat cells (called after each commit that leaves nothing pending). */
+  onShown?(labels: LabelColumns, heat: readonly (HeatCell | undefined)[] | null): void;
 }
 
-export function TokenList({ tokens, labels, overrides, stale, described, onToggle, onProbe, heat = null }: TokenListProps) {
+export function TokenList({ tokens, labels, overrides, stale, described, onToggle, onProbe, heat = null, onShown }: TokenListProps) {
   const T = tokens.ids.length;
   const layout = useMemo(() => layoutOf(tokens), [tokens]);
+  const view = useMemo<View>(() => ({ tokens, layout, labels, overrides, heat }), [tokens, layout, labels, overrides, heat]);
   const eager = T <= EAGER_TOKENS;
-  const cutAt = labels.context.cutAt;
   const listRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
   const activeIdx = Math.min(active, Math.max(0, T - 1));
   const focusPending = useRef<number | null>(null);
+  const startedAt = performance.now();
 
-  // ---- which chunks are near the viewport (only used above EAGER_TOKENS) ----
-  const [near, setNear] = useState<ReadonlySet<number>>(() => new Set([0]));
-  const heights = useRef(new Map<number, number>());
-  const observer = useRef<IntersectionObserver | null>(null);
-  const pendingEls = useRef(new Map<number, HTMLDivElement>());
-  useEffect(() => {
-    heights.current.clear();
-    setNear(new Set([0]));
-  }, [tokens]);
-  useEffect(() => {
-    if (eager || !listRef.current) return;
-    const io = new IntersectionObserver(
-      (entries) => {
-        setNear((prev) => {
-          const next = new Set(prev);
-          for (const e of entries) {
-            const from = Number((e.target as HTMLElement).dataset.chunk);
-            if (e.isIntersecting) next.add(from);
-            else next.delete(from);
-          }
-          return next;
-        });
-      },
-      { root: listRef.current, rootMargin: `${OBSERVER_MARGIN_PX}px 0px` },
-    );
-    observer.current = io;
-    for (const el of pendingEls.current.values()) io.observe(el);
-    return () => {
-      io.disconnect();
-      observer.current = null;
-    };
-  }, [eager, tokens]);
-  const chunkRef = useCallback((el: HTMLDivElement | null, from: number) => {
-    const old = pendingEls.current.get(from);
-    if (old && old !== el) observer.current?.unobserve(old);
-    if (el) {
-      pendingEls.current.set(from, el);
-      observer.current?.observe(el);
-    } else pendingEls.current.delete(from);
-  }, []);
-  const onMeasured = useCallback((from: number, px: number) => {
-    heights.current.set(from, px);
-  }, []);
+  // ---- what each chunk shows (from its commits) and how tall it was ----
+  const shown = useRef(new Map<number, View>());
+  const heights = useMemo(() => new Map<number, number>(), [layout]);
+  const onCommitted = useCallback(
+    (from: number, v: View | null, px: number) => {
+      if (!v) shown.current.delete(from);
+      else {
+        shown.current.set(from, v);
+        if (px > 0) heights.set(from, px);
+      }
+    },
+    [heights],
+  );
 
-  const estimate = (from: number, to: number) => {
-    const width = listRef.current?.clientWidth || 800;
-    let breaks = 0;
-    for (let i = from; i < to; i++) breaks += layout.breakAfter[i];
-    return (Math.ceil(((to - from) * AVG_CHIP_PX) / width) + breaks) * ROW_PX;
+  // ---- the scroll window (only used above EAGER_TOKENS) ----
+  const [scrollStep, setScrollStep] = useState(0);
+  const frame = useRef(0);
+  const onScroll = () => {
+    if (eager || frame.current) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = 0;
+      const el = listRef.current;
+      if (el) setScrollStep(Math.floor(el.scrollTop / SCROLL_STEP_PX));
+    });
+  };
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+
+  const width = listRef.current?.clientWidth || 800;
+  const estimate = (c: number) => {
+    const n = layout.bounds[c + 1] - layout.bounds[c];
+    return (Math.ceil((n * AVG_CHIP_PX) / width) + layout.breaks[c]) * ROW_PX;
   };
 
   // ---- keyboard + focus ----
@@ -273,31 +297,74 @@ export function TokenList({ tokens, labels, overrides, stale, described, onToggl
   const probeFrom = (el: HTMLElement | null) =>
     onProbe(el ? { index: Number(el.dataset.index), rect: el.getBoundingClientRect() } : null);
 
-  const activeChunk = layout.bounds.findIndex((b, c) => activeIdx >= b && activeIdx < layout.bounds[c + 1]);
+  // ---- which chunks to render, and with which View ----
+  const { bounds } = layout;
+  const chunkCount = bounds.length - 1;
+  let activeChunk = 0;
+  while (activeChunk + 1 < chunkCount && bounds[activeChunk + 1] <= activeIdx) activeChunk++;
+  const wanted = new Uint8Array(chunkCount);
+  if (eager) wanted.fill(1);
+  else {
+    const viewTop = scrollStep * SCROLL_STEP_PX - MARGIN_PX;
+    const viewBottom = (scrollStep + 1) * SCROLL_STEP_PX + (listRef.current?.clientHeight || innerHeight) + MARGIN_PX;
+    for (let c = 0, top = 0; c < chunkCount && top < viewBottom; c++) {
+      const h = heights.get(bounds[c]) ?? estimate(c);
+      if (top + h >= viewTop) wanted[c] = 1;
+      top += h;
+    }
+  }
+  wanted[activeChunk] = 1;
+  // The active chunk first, then in order; each chunk shows `view` while the budget lasts, else
+  // what it showed before (same tokens), else it waits as a spacer.
+  const budget = Math.min(MAX_STEP_CHIPS, Math.max(MIN_STEP_CHIPS, STEP_MS / msPerChip));
+  const order = [activeChunk, ...Array.from({ length: chunkCount }, (_, c) => c).filter((c) => c !== activeChunk && wanted[c])];
+  const showing = new Array<View | null>(chunkCount).fill(null);
+  let spent = 0;
+  let pending = 0;
+  for (const c of order) {
+    const old = shown.current.get(bounds[c]);
+    if (old === view) {
+      showing[c] = view;
+      continue;
+    }
+    const cost = changeCost(bounds[c], bounds[c + 1], old, view);
+    if (spent === 0 || spent + cost <= budget) {
+      showing[c] = view;
+      spent += cost;
+    } else {
+      showing[c] = old && old.tokens === tokens ? old : null;
+      pending++;
+    }
+  }
+  // Learn the cost of a chip from this render (its chunks' layout effects have run by now).
+  useLayoutEffect(() => {
+    if (spent >= MIN_STEP_CHIPS) msPerChip = 0.7 * msPerChip + (0.3 * (performance.now() - startedAt)) / spent;
+  });
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (pending === 0) {
+      onShown?.(labels, heat);
+      return;
+    }
+    const t = setTimeout(() => setTick((k) => k + 1), 0);
+    return () => clearTimeout(t);
+  });
+
   const chunks: ReactNode[] = [];
-  for (let c = 0; c + 1 < layout.bounds.length; c++) {
-    const from = layout.bounds[c];
-    const to = layout.bounds[c + 1];
-    const has = (i: number | null) => (i !== null && i >= from && i < to ? i : -1);
-    chunks.push(
-      <Chunk
-        key={`${tokens.key}:${from}`}
-        from={from}
-        to={to}
-        live={eager || near.has(from) || c === activeChunk}
-        placeholderPx={heights.current.get(from) ?? estimate(from, to)}
-        layout={layout}
-        tokens={tokens}
-        labels={labels}
-        overrides={overrides}
-        cutAt={cutAt}
-        active={has(activeIdx)}
-        described={has(described)}
-        heat={heat}
-        chunkRef={chunkRef}
-        onMeasured={onMeasured}
-      />,
-    );
+  for (let c = 0; c < chunkCount; ) {
+    const v = showing[c];
+    if (v) {
+      const from = bounds[c];
+      const to = bounds[c + 1];
+      const has = (i: number | null) => (i !== null && i >= from && i < to ? i : -1);
+      chunks.push(<Chunk key={`${tokens.key}:${from}`} from={from} to={to} view={v} active={has(activeIdx)} described={has(described)} onCommitted={onCommitted} />);
+      c++;
+      continue;
+    }
+    let px = 0;
+    const first = c;
+    for (; c < chunkCount && !showing[c]; c++) px += heights.get(bounds[c]) ?? estimate(c);
+    chunks.push(<div key={`${tokens.key}:gap${bounds[first]}`} className="chunk placeholder" aria-hidden="true" style={{ height: px }} />);
   }
 
   return (
@@ -308,6 +375,7 @@ export function TokenList({ tokens, labels, overrides, stale, described, onToggl
       role="group"
       aria-label={`${T} tokens. Arrow keys move between tokens; Enter or Space trains or masks one by hand.`}
       onKeyDown={onKeyDown}
+      onScroll={onScroll}
       onClick={(e) => {
         const el = chipOf(e);
         if (el) onToggle(Number(el.dataset.index));

@@ -1,5 +1,6 @@
 // The token view panel: counts, legend, the chips, the hover/focus details and the rendered text.
 import { useStore } from '../store';
+import { useShallow } from 'zustand/react/shallow';
 import { useCallback, useEffect, useState } from 'react';
 import { TOKEN_ROLES, type TokenRole } from '../data/types';
 import type { LabelColumns, TokenColumns } from '../worker/dataProtocol';
@@ -134,12 +135,23 @@ const ignoreToggle = () => {};
 export function TokenView() {
   const tokens = useStore((s) => s.tokens);
   const labels = useStore((s) => s.labels);
-  const overrides = useStore((s) => s.overrides);
+  // Shallow: every edit resets the overrides to a fresh {}, which must not re-render the chips.
+  const overrides = useStore(useShallow((s) => s.overrides));
   const stale = useStore((s) => s.stale);
   const toggleOverride = useStore((s) => s.toggleOverride);
+  const viewShown = useStore((s) => s.viewShown);
   const lastRunMs = useStore((s) => s.lastRunMs);
   const [probe, setProbe] = useState<Probe | null>(null);
   const heat = useHeatCells(tokens);
+  // The chips show the heatmap over a few tasks on big samples: its badge waits for them.
+  const [heatShown, setHeatShown] = useState<typeof heat>(null);
+  const onShown = useCallback(
+    (l: LabelColumns, h: typeof heat) => {
+      viewShown(l);
+      setHeatShown(h);
+    },
+    [viewShown],
+  );
   // The tooltip is placed in viewport coordinates: any scroll moves the chip away from it.
   useEffect(() => {
     if (!probe) return;
@@ -174,7 +186,7 @@ export function TokenView() {
         <>
           <Stats tokens={tokens} labels={labels} />
           <Legend />
-          <HeatmapControls tokens={tokens} />
+          <HeatmapControls tokens={tokens} chipsShowIt={heat !== null && heatShown === heat} />
           {tokens.notes.length > 0 && (
             <ul className="notes" data-testid="sample-notes">
               {tokens.notes.map((n) => (
@@ -191,6 +203,7 @@ export function TokenView() {
             onToggle={stale ? ignoreToggle : toggleOverride}
             onProbe={onProbe}
             heat={heat}
+            onShown={onShown}
           />
           {probe && (
             <TokenTooltip probe={probe} tokens={tokens} labels={labels} override={overrides[probe.index]} heat={heat?.[probe.index]} />

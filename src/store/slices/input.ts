@@ -61,6 +61,8 @@ export interface InputSlice {
   relabel(delayMs?: number): void;
   /** A typing pause is pending: the shown tokens are about to be replaced. */
   editPending(): boolean;
+  /** The token view shows `labels` in full (it renders big samples over several tasks). */
+  viewShown(labels: LabelColumns): void;
 }
 
 let debounceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -69,6 +71,9 @@ let latest = 0;
 /** Last token columns received, even from a reply we otherwise ignored (the worker sends each
  *  tokenization once; later replies for the same tokenization carry only labels). */
 let received: TokenColumns | null = null;
+/** The applied labels the token view has not shown yet: `busy` stays set until it has (viewShown),
+ *  so "not busy" still means the chips on screen are the latest answer's. */
+let unshown: LabelColumns | null = null;
 
 export const createInputSlice: Slice<InputSlice> = (set, get) => {
   function send(): void {
@@ -93,8 +98,9 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
           if (!tokens || tokens.key !== r.labels.key) {
             throw new Error(`labels for tokenization ${r.labels.key} arrived without its tokens`);
           }
+          unshown = r.labels;
           set((st) => ({
-            busy: debounceTimer !== undefined, status: null, parse: r.parse, tokens, labels: r.labels, stale: false, failure: null, lastRunMs: r.ms,
+            busy: true, status: null, parse: r.parse, tokens, labels: r.labels, stale: false, failure: null, lastRunMs: r.ms,
             // The worker clamps the sample index (e.g. a JSONL shrank); follow it.
             sampleIndex: r.parse.sampleIndex === st.sampleIndex ? st.sampleIndex : r.parse.sampleIndex,
           }));
@@ -137,11 +143,17 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
       if (!get().hydrated) return; // hydrate() runs the first request
       clearTimeout(debounceTimer);
       debounceTimer = undefined;
+      unshown = null;
       set({ busy: true });
       if (delayMs > 0) debounceTimer = setTimeout(send, delayMs);
       else send();
     },
     editPending: () => debounceTimer !== undefined,
+    viewShown(labels) {
+      if (labels !== unshown) return;
+      unshown = null;
+      set({ busy: debounceTimer !== undefined });
+    },
     setText(text) {
       if (text === get().text) return;
       if (!get().guard(() => get().setText(text))) return;

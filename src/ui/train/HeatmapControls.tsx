@@ -67,7 +67,9 @@ export function useHeatCells(tokens: TokenColumns | null): (HeatCell | undefined
   return useMemo(() => heatCells(heatmap, metric, tokens, sampleIndex), [heatmap, metric, tokens, sampleIndex]);
 }
 
-export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
+/** `chipsShowIt`: the token view's chips carry the current heat cells (the badge, which tests and
+ *  people read as "shown", waits for them). */
+export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns; chipsShowIt: boolean }) {
   const phase = useStore((s) => s.phase);
   const restored = useStore((s) => s.restored);
   const runs = useStore((s) => s.runs);
@@ -135,7 +137,7 @@ export function HeatmapControls({ tokens }: { tokens: TokenColumns }) {
             hide
           </button>
         )}
-        {cells && heatmap && (
+        {cells && heatmap && chipsShowIt && (
           <span className="heat-scale" data-testid="heatmap-shown" data-run={heatmap.run} data-step={heatmap.step}>
             <span className="heat-ramp" aria-hidden="true" /> {runs[heatmap.run]?.name}, step {heatmap.step} · darker = more
           </span>
