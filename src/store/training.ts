@@ -123,7 +123,9 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     return;
   }
   if (mine !== generation) return;
-  const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...data.samples.flatMap((p) => [p.ids.buffer, p.roles.buffer, ...p.labels.map((l) => l.buffer), ...p.weights.map((w) => w.buffer)])];
+  // A handful of buffers, moved on to the training worker without a copy (see trainPlan.ts PackedSamples).
+  const p = data.samples;
+  const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...[p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths].map((a) => a.buffer)];
   trainWorker
     .request('start', { training: id, data, runs: s.runs.length, optimizer: s.optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false }, { transfer, onEvent })
     .then(onDone, onFail);

@@ -49,7 +49,7 @@ import {
   type TokenTable,
 } from './dataProtocol';
 import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from './protocol';
-import { checkOverrides, policiesFor, prepareSample } from './trainPlan';
+import { checkOverrides, packedBuffers, packSamples, policiesFor, prepareSample } from './trainPlan';
 
 interface LoadedTokenizer {
   tok: ChatTokenizer;
@@ -282,7 +282,7 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
 const where = (e: { line?: number; column?: number }) => (e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : '');
 
 /** The training data: every sample through the same steps as the view, with each run's policy. */
-async function prepare(req: PrepareRequest, ctx: Status): Promise<PreparedData> {
+async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<PreparedData>> {
   const pr = parseText(req.text);
   if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}. Fix the paste box first.`);
   if (pr.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
@@ -301,7 +301,14 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<PreparedData> 
     }
     return prepareSample(sample, policiesFor(req.policies, i, req.hand), contextLength);
   });
-  return { samples, contextLength, padId: tok.padTokenId ?? tok.eosTokenId, stopIds: [...new Set([tok.eosTokenId, ...tok.endOfTurnTokenIds])], vocab: tokenTable(key, tok), tokenizerLabel: tok.label };
+  const packed = packSamples(samples, req.policies.length);
+  const table = tokenTable(key, tok);
+  // Fresh copies of the cached token table: everything here is transferred, not cloned.
+  const vocab = { bytes: table.bytes.slice(), offsets: table.offsets.slice() };
+  return new Transfer(
+    { samples: packed, contextLength, padId: tok.padTokenId ?? tok.eosTokenId, stopIds: [...new Set([tok.eosTokenId, ...tok.endOfTurnTokenIds])], vocab, tokenizerLabel: tok.label },
+    [...packedBuffers(packed), vocab.bytes.buffer, vocab.offsets.buffer],
+  );
 }
 
 const tables = new Map<string, TokenTable>();

@@ -8,7 +8,7 @@
 //
 // The store ignores any label reply but its latest request's, and the worker only works on the
 // newest label request it has: older ones fail as superseded (protocol.ts SUPERSEDED).
-import type { HandOverrides, PreparedSample } from './trainPlan';
+import type { HandOverrides, PackedSamples } from './trainPlan';
 import type { ContextCheck, InputError, InputFormat, LineErrors, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
 
 /**
@@ -161,7 +161,8 @@ export interface PrepareRequest {
 }
 
 export interface PreparedData {
-  samples: PreparedSample[];
+  /** Every sample, packed (trainPlan.ts packSamples / unpackSamples). */
+  samples: PackedSamples;
   /** The context length the samples were cut at. */
   contextLength: number;
   padId: number;

@@ -24,6 +24,7 @@ import type { TrainingState } from '../engine/trainer';
 import { forgetCheckpoint, forgetOthers, loadCheckpoint, saveCheckpoint } from './checkpoints';
 import { Transfer, serve, type RequestOf } from './protocol';
 import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
+import { unpackSamples } from './trainPlan';
 import { MAX_ANSWER_TOKENS, type Answer, type HeatmapData, type LoadedModel, type TrainBroadcast, type TrainProtocol } from './trainProtocol';
 
 type Req<K extends keyof TrainProtocol & string> = RequestOf<TrainProtocol, K>;
@@ -147,7 +148,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   const problems = checkOptimizer(m.optimizer);
   if (problems.length) throw new Error(`Optimizer settings: ${problems.join(' ')}`);
   const config = md.lm.config;
-  const prepared = m.data.samples;
+  const prepared = unpackSamples(m.data.samples);
   const runs = m.runs;
   if (prepared.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
   if (m.data.contextLength > config.max_position_embeddings) {

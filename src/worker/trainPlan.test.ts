@@ -11,7 +11,7 @@ import { parseChatInput } from '../data/parse';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 import { defaultOptimizer, checkOptimizer, lrAt } from '../spec/optimizer';
-import { checkOverrides, dataOrder, policiesFor, prepareSample, stepBatch, type HandOverrides, type PreparedSample } from './trainPlan';
+import { checkOverrides, dataOrder, packedBuffers, packSamples, policiesFor, prepareSample, stepBatch, unpackSamples, type HandOverrides, type PreparedSample } from './trainPlan';
 
 const RESPONSE_ONLY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only' };
 const FULL: MaskPolicy = { ...DEFAULT_POLICY, mode: 'full' };
@@ -159,5 +159,25 @@ describe('optimizer settings', () => {
     expect(checkOptimizer(o)).toEqual([]);
     expect(defaultOptimizer(135e6).lr).toBeLessThan(defaultOptimizer(3e6).lr);
     expect(checkOptimizer({ ...o, steps: 0, beta2: 1, lr: -1 }).length).toBe(3);
+  });
+});
+
+describe('packed samples (the data worker → training worker hand-off)', () => {
+  it('unpack(pack(samples)) gives back every sample, run by run, in a handful of buffers', () => {
+    const s2 = { ...sample, ids: sample.ids.slice(0, 3), roles: sample.roles.slice(0, 3), labels: sample.labels.map((l) => l.slice(0, 3)), weights: sample.weights.map((w) => w.slice(0, 3)), fullLength: 9 };
+    const packed = packSamples([sample, s2], 3);
+    expect(packed.offsets).toEqual(Int32Array.from([0, sample.ids.length, sample.ids.length + 3]));
+    const back = unpackSamples(packed);
+    expect(back).toHaveLength(2);
+    for (const [a, b] of [[back[0], sample], [back[1], s2]] as const) {
+      expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+      expect(Array.from(a.roles)).toEqual(Array.from(b.roles));
+      expect(a.fullLength).toBe(b.fullLength);
+      for (let r = 0; r < 3; r++) {
+        expect(Array.from(a.labels[r])).toEqual(Array.from(b.labels[r]));
+        expect(Array.from(a.weights[r])).toEqual(Array.from(b.weights[r]));
+      }
+    }
+    expect(new Set(packedBuffers(packed)).size).toBe(6);
   });
 });
