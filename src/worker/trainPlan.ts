@@ -11,22 +11,13 @@
  * included, tool results not) trains it, else
  * "prompt". So a run with that very policy has objective == response-token loss, step by step.
  */
-import { computeLabels } from '../data/labels';
+import { computeLabels, DEFAULT_POLICY } from '../data/labels';
 import type { MaskPolicy, TokenizedSample } from '../data/types';
 import { packBatch, type Batch } from '../spec/batch';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 
-export const RULER_POLICY: MaskPolicy = {
-  mode: 'response-only',
-  assistantTurns: 'all',
-  trainEndOfTurn: true,
-  trainReasoning: true,
-  trainToolCalls: true,
-  trainToolResults: false,
-  roles: { system: true, user: true, assistant: true, template: true },
-  promptLossWeight: 0,
-  overrides: {},
-};
+/** The ruler's own fields spelled out; reasoning and tool switches as the default policy has them. */
+export const RULER_POLICY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, promptLossWeight: 0, overrides: {} };
 
 /** One training sequence: the first T_ctx tokens of a sample. L = kept tokens. */
 export interface PreparedSample {
