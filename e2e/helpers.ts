@@ -83,7 +83,7 @@ export async function longestTask(page: Page): Promise<number> {
   return Math.round(await page.evaluate(() => (window as unknown as { __longest: number }).__longest));
 }
 
-export async function pickTokenizer(page: Page, id: 'default' | 'llama3' | 'qwen3'): Promise<void> {
+export async function pickTokenizer(page: Page, id: 'default' | 'llama3' | 'qwen3' | 'gemma3' | 'llama3_1' | 'deepseek_v3'): Promise<void> {
   await page.getByTestId('tokenizer').selectOption(id);
   await idle(page);
 }

@@ -295,6 +295,9 @@ test('input and settings survive a reload', async ({ page }) => {
 for (const { id, name, eotText } of [
   { id: 'llama3', name: 'Llama 3', eotText: '<|eot_id|>' },
   { id: 'qwen3', name: 'Qwen3', eotText: '<|im_end|>' },
+  { id: 'gemma3', name: 'Gemma 3', eotText: '<end_of_turn>' },
+  { id: 'llama3_1', name: 'Llama 3.1', eotText: '<|eot_id|>' },
+  { id: 'deepseek_v3', name: 'DeepSeek-V3', eotText: '<｜end▁of▁sentence｜>' },
 ] as const) {
   test(`${name} tokenizer: assistant chips trained, markup masked`, async ({ page }, testInfo) => {
     await paste(

@@ -44,7 +44,7 @@ function builder() {
   };
 }
 
-const REFERENCE: Record<TokenizerId, (conv: Conversation) => Oracle> = {
+const REFERENCE: Record<'default' | 'llama3' | 'qwen3', (conv: Conversation) => Oracle> = {
   // public/models/playground-base: ChatML, content verbatim.
   default(conv) {
     const b = builder();

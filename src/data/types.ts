@@ -76,7 +76,7 @@ export type ParseResult =
     }
   | { ok: false; error: InputError; lineErrors?: LineErrors };
 
-export type TokenizerId = 'default' | 'llama3' | 'qwen3';
+export type TokenizerId = 'default' | 'llama3' | 'qwen3' | 'gemma3' | 'llama3_1' | 'deepseek_v3';
 
 export interface TokenizerSource {
   id: TokenizerId;

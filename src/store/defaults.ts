@@ -8,7 +8,7 @@ const ALL_ROLES: Record<PolicyRole, boolean> = { system: true, user: true, assis
 
 export const DEFAULT_SETTINGS: Settings = {
   tokenizerId: 'default',
-  contextLengths: { default: null, llama3: null, qwen3: null },
+  contextLengths: { default: null, llama3: null, qwen3: null, gemma3: null, llama3_1: null, deepseek_v3: null },
   policy: {
     mode: DEFAULT_POLICY.mode,
     assistantTurns: DEFAULT_POLICY.assistantTurns,

@@ -39,7 +39,11 @@ describe('persistence', () => {
     expect(r.patch.sampleIndex).toBe(2);
     // Fields added since (splitSpecialTokens, the reasoning and tool switches) take their defaults.
     const { settings } = TODAY['input-and-settings'];
-    expect(r.patch.settings).toEqual({ ...settings, policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false });
+    // Tokenizers added to the menu later (Gemma 3, Llama 3.1, DeepSeek-V3) take their default context length.
+    expect(r.patch.settings).toEqual({
+      ...settings, contextLengths: { ...DEFAULT_SETTINGS.contextLengths, ...settings.contextLengths },
+      policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false,
+    });
     expect(r.patch.optimizer?.steps).toBe(12);
     expect(r.patch.optimizerFor).toBeNull();
     expect(r.patch.runs).toEqual(defaultRuns());

@@ -11,7 +11,7 @@ import type { PolicySettings, RunSpec, Settings, TrainingRecord } from './types'
 /** Runs a comparison holds at most (one colour each). */
 export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'];
 export const MAX_RUNS = RUN_COLORS.length;
-export const TOKENIZER_IDS: readonly TokenizerId[] = ['default', 'llama3', 'qwen3'];
+export const TOKENIZER_IDS: readonly TokenizerId[] = ['default', 'llama3', 'qwen3', 'gemma3', 'llama3_1', 'deepseek_v3'];
 /** The context-length field's ceiling for tokenizers with no model behind them. */
 export const MAX_CONTEXT = 1_048_576;
 

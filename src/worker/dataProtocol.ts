@@ -33,7 +33,8 @@ export interface ModelTokenizer {
  * for it: its limit is the position table, not the tokenizer file). Llama 3's tokenizer config
  * writes 1e30 ("no limit"); its models were trained at 8192.
  */
-export const FALLBACK_CONTEXT: Record<TokenizerId, number> = { default: 256, llama3: 8192, qwen3: 40960 };
+// Gemma 3 (1B) was trained at 32k, Llama 3.1 at 128k, DeepSeek-V3 at 160k.
+export const FALLBACK_CONTEXT: Record<TokenizerId, number> = { default: 256, llama3: 8192, qwen3: 40960, gemma3: 32768, llama3_1: 131072, deepseek_v3: 163840 };
 
 /**
  * The most positions a sample may keep: for the model's own tokenizer ('default'), the model's
