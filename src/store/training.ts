@@ -58,16 +58,19 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     };
   })();
   const text = from?.text ?? s.text;
+  // A continued training keeps the optimizer it was started with (the schedule and the data order
+  // depend on it), whatever the form says now.
+  const optimizer = (from && s.record?.optimizer) || s.optimizer;
   const id = from?.saved.id ?? `t${Date.now().toString(36)}`;
   const step = from?.saved.step ?? 0;
   resetCurves(from ? getCurves().map((c) => cut(c, step)) : s.runs.length);
   set((st) => ({
-    phase: 'starting', info: null, error: null, snapshots: [], restored: false, exportError: null, startedText: text, preparedWith: prepared,
+    phase: 'starting', info: null, error: null, snapshots: [], restored: false, exportError: null, startedText: text, preparedWith: prepared, optimizer,
     saved: from?.saved ?? null, deviceLost: false, checkpointError: null,
     ...(from ? {} : { warnings: [], record: null, answers: null, answersError: null, heatmap: null, heatError: null }),
     hand: prepared.hand ? { sample: prepared.hand.sample, tokens: Object.keys(prepared.hand.tokens).length } : null,
     heatRun: Math.min(st.heatRun, st.runs.length - 1), heatAt: 'current',
-    progress: progressNow(st.optimizer.steps),
+    progress: progressNow(optimizer.steps),
     curveVersion: st.curveVersion + 1,
   }));
 
@@ -127,7 +130,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   const p = data.samples;
   const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...[p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths].map((a) => a.buffer)];
   trainWorker
-    .request('start', { training: id, data, runs: s.runs.length, optimizer: s.optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false }, { transfer, onEvent })
+    .request('start', { training: id, data, runs: s.runs.length, optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false }, { transfer, onEvent })
     .then(onDone, onFail);
 }
 
