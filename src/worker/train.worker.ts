@@ -243,7 +243,7 @@ function jsonSideFiles(files: Record<string, Uint8Array>): Record<string, Uint8A
 
 async function exportRun(m: Req<'export'>) {
   const md = need(model, 'The model is not loaded yet.');
-  const s = need(session, 'There are no trained weights: train first (weights are not kept across reloads).');
+  const s = need(session, 'There are no trained weights on the GPU: train first, or wait until the saved weights are back.');
   if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
   notForgotten(m.run);
   const weights = await s.weights(m.run);

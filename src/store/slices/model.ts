@@ -197,7 +197,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
     async exportRun(run) {
       const s = get();
       if (s.restored || (s.phase !== 'done' && s.phase !== 'stopped')) {
-        throw new Error('Download the weights after the training has finished or been stopped (weights are not kept across reloads).');
+        throw new Error('Download the weights after the training has finished or been stopped (after a reload, once the saved weights are back).');
       }
       const spec = s.runs[run];
       const model = s.model.loaded;

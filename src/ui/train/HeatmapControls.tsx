@@ -88,7 +88,7 @@ export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns;
   // Always laid out (disabled without runs), so starting a training does not move the token view.
   const off = phase === 'idle' || phase === 'starting' || restored;
   const why = restored
-    ? "The restored runs' weights are not kept across reloads: train again to colour the tokens."
+    ? "The saved runs' weights are not on the GPU (they are being brought back, or could not be: see the status above)."
     : off
       ? 'Train below, then colour every token by its loss or gradient for any run.'
       : 'Pick a run and its weights (current, base, or a step kept during training), then show the heatmap.';

@@ -13,7 +13,7 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
   const exporting = useStore((s) => s.exporting);
   const exportRun = useStore((s) => s.exportRun);
   // The weights live in the worker's engines: after training (done or stopped), never for a
-  // restored record (a reload frees the GPU).
+  // record whose weights are not back on the GPU yet.
   const forgotten = useStore((s) => s.saved?.forgotten.includes(run) ?? false);
   const ready = !restored && !forgotten && (phase === 'done' || phase === 'stopped');
   const title = forgotten
