@@ -7,6 +7,13 @@ import { TOKENIZERS } from '../data/sources';
 import { POLICY_ROLES, type TokenizerId } from '../data/types';
 import { Explainer } from './Explainer';
 
+/** The mask switches for message fields beyond content: policy key, input name, label, hint. */
+const FIELD_SWITCHES = [
+  ['trainReasoning', 'train-reasoning', 'Train reasoning', 'thinking / reasoning_content of the trained turns'],
+  ['trainToolCalls', 'train-tool-calls', 'Train tool calls', 'what the trained turns ask a tool'],
+  ['trainToolResults', 'train-tool-results', 'Train tool results', 'what a tool answers; usually input, not output'],
+] as const;
+
 const ROLE_TITLE = { system: 'System', user: 'User', assistant: 'Assistant', template: 'Template markup' } as const;
 
 function ContextLengthInput() {
@@ -172,33 +179,12 @@ export function SettingsPanel() {
 
       <fieldset className="field">
         <legend>Reasoning and tools</legend>
-        <label className="choice">
-          <input
-            type="checkbox"
-            name="train-reasoning"
-            checked={policy.trainReasoning}
-            onChange={(e) => setPolicy({ trainReasoning: e.target.checked })}
-          />
-          Train reasoning <span className="muted">(thinking / reasoning_content of the trained turns)</span>
-        </label>
-        <label className="choice">
-          <input
-            type="checkbox"
-            name="train-tool-calls"
-            checked={policy.trainToolCalls}
-            onChange={(e) => setPolicy({ trainToolCalls: e.target.checked })}
-          />
-          Train tool calls <span className="muted">(what the trained turns ask a tool)</span>
-        </label>
-        <label className="choice">
-          <input
-            type="checkbox"
-            name="train-tool-results"
-            checked={policy.trainToolResults}
-            onChange={(e) => setPolicy({ trainToolResults: e.target.checked })}
-          />
-          Train tool results <span className="muted">(what a tool answers; usually input, not output)</span>
-        </label>
+        {FIELD_SWITCHES.map(([key, name, title, hint]) => (
+          <label className="choice" key={key}>
+            <input type="checkbox" name={name} checked={policy[key]} onChange={(e) => setPolicy({ [key]: e.target.checked })} />
+            {title} <span className="muted">({hint})</span>
+          </label>
+        ))}
       </fieldset>
 
       <fieldset className="field" disabled={!full} aria-describedby={`${tokId}-roles-hint`}>

@@ -172,9 +172,15 @@ export class TrainingSession {
     const snapshotAt = new Set(this.o.snapshotSteps ?? []);
     const every = this.o.checkpointEvery ?? 0;
     // getTrainingState is queued behind the steps submitted so far on each engine: exactly step `step`'s state.
-    const checkpoint = async (step: number) => {
+    const checkpoint = async (step: number, snapshot = false) => {
       this.checkpointed = step;
-      await onCheckpoint(step, await Promise.all(this.engines.map((e) => e.getTrainingState())));
+      const states = await Promise.all(this.engines.map((e) => e.getTrainingState()));
+      // A snapshot on a checkpoint step takes the weights of that one readback.
+      if (snapshot) {
+        this.snapshots.set(step, states.map((st) => st.parameters));
+        onSnapshot(step);
+      }
+      await onCheckpoint(step, states);
     };
     const inflight: Promise<void>[] = [];
     try {
@@ -195,12 +201,12 @@ export class TrainingSession {
         });
         this.submitted = step;
         inflight.push(Promise.all(reports).then(() => void (this.completed = step)));
-        if (snapshotAt.has(step)) {
+        if (every > 0 && (step % every === 0 || step === steps)) await checkpoint(step, snapshotAt.has(step));
+        else if (snapshotAt.has(step)) {
           // getParameters is queued behind step `step` on each engine: exactly its weights.
           this.snapshots.set(step, await Promise.all(this.engines.map((e) => e.getParameters())));
           onSnapshot(step);
         }
-        if (every > 0 && (step % every === 0 || step === steps)) await checkpoint(step);
         if (inflight.length > RUN_AHEAD) await inflight.shift();
       }
       await Promise.all(inflight);

@@ -98,6 +98,12 @@ export interface RunsSlice {
 }
 
 export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
+  /** The shown training goes on from its saved step, with the data prepared as it first was. */
+  const continueShown = () => {
+    const s = get();
+    if (s.saved && s.preparedWith) void runTraining(set, get, { saved: s.saved, prepared: s.preparedWith, text: s.startedText, restoreOnly: false });
+  };
+
   const runsExist = () => get().phase !== 'idle' || get().record !== null;
 
   return {
@@ -254,12 +260,12 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
       const s = get();
       if (!s.deviceLost || !s.saved || !s.preparedWith) return;
       set({ notice: `A new GPU device: every run continues from its saved step ${s.saved.step}.` });
-      void runTraining(set, get, { saved: s.saved, prepared: s.preparedWith, text: s.startedText, restoreOnly: false });
+      continueShown();
     },
     continueTraining() {
       const s = get();
-      if (s.phase !== 'stopped' || !s.saved || !s.preparedWith || s.saved.step >= s.optimizer.steps || s.restored) return;
-      void runTraining(set, get, { saved: s.saved, prepared: s.preparedWith, text: s.startedText, restoreOnly: false });
+      if (s.phase !== 'stopped' || !s.saved || s.saved.step >= s.optimizer.steps || s.restored) return;
+      continueShown();
     },
     forgetWeights(run) {
       const saved = get().saved;
