@@ -333,5 +333,9 @@ export const ASSISTANT_SIDE: readonly TokenRole[] = ['assistant', 'tool_call', '
 /** The tokenizer with the sample's tools bound into every rendering. */
 export function withTools(tok: ChatTokenizer, tools: ToolList | null | undefined): ChatTokenizer {
   if (!tools || tools.length === 0) return tok;
-  return { ...tok, render: (conv, addGenerationPrompt) => tok.render(conv, addGenerationPrompt, tools) };
+  return {
+    ...tok,
+    render: (conv, addGenerationPrompt) => tok.render(conv, addGenerationPrompt, tools),
+    renderWith: (template, conv, addGenerationPrompt) => tok.renderWith(template, conv, addGenerationPrompt, tools),
+  };
 }

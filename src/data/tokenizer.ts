@@ -250,15 +250,17 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     warnings.push(`${src.label}: ${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not modelled (${description}); token texts may not reassemble the rendered chat.`);
   }
 
-  const render = (conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null): string => {
+  const renderWith = (chatTemplate: string | null, conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null): string => {
     try {
       // Every message field, and the sample's tools, as the data has them (fields.ts).
       const messages = templateMessages(conv) as unknown as Parameters<typeof hf.apply_chat_template>[0];
-      return hf.apply_chat_template(messages, { tokenize: false, add_generation_prompt: addGenerationPrompt, ...toolsArgument(tools) }) as string;
+      const own = chatTemplate === null ? {} : { chat_template: chatTemplate };
+      return hf.apply_chat_template(messages, { tokenize: false, add_generation_prompt: addGenerationPrompt, ...toolsArgument(tools), ...own }) as string;
     } catch (e) {
-      throw new Error(`The ${src.label} chat template rejected this conversation: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(`The ${chatTemplate === null ? src.label : `training (${src.label})`} chat template rejected this conversation: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
+  const render = (conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null): string => renderWith(null, conv, addGenerationPrompt, tools);
   const encode = (text: string): number[] => hf.encode(text, { add_special_tokens: false });
   let plain: PreTrainedTokenizer | null = null;
   const encodePlain = (text: string): number[] => {
@@ -303,6 +305,8 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     vocabSize: idToString.length,
     warnings,
     render,
+    chatTemplate: template,
+    renderWith: (t, conv, addGenerationPrompt, tools) => renderWith(t, conv, addGenerationPrompt, tools),
     encode,
     encodePlain,
     specialTexts,

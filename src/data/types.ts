@@ -99,6 +99,10 @@ export interface ChatTokenizer {
   /** apply_chat_template(conv, { tokenize: false, add_generation_prompt, tools }). Throws a readable
    *  Error when the template rejects the conversation. */
   render(conv: Conversation, addGenerationPrompt?: boolean, tools?: ToolList | null): string;
+  /** The Jinja source `render` uses (the config's chat_template, or the model folder's chat_template.jinja). */
+  chatTemplate: string;
+  /** apply_chat_template with another template (a framework's training template: TRL's generation tags). */
+  renderWith(template: string, conv: Conversation, addGenerationPrompt?: boolean, tools?: ToolList | null): string;
   /** Token ids of `text` with no BOS/EOS added (special-token strings in the text are matched). */
   encode(text: string): number[];
   /** Token ids of `text` with no BOS/EOS added, special-token strings encoded as plain text

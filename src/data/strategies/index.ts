@@ -1,0 +1,91 @@
+// The masking lab's strategies, and the runner the data worker calls: one row per chosen strategy,
+// each with its own ids, its labels, the reason for each label, its notes or the error it raises.
+import type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { templateSpans } from './templateSpans';
+import { checkLabels, raised, textSpans } from './common';
+
+export type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput, ChatFamily, OptionSpec } from './types';
+export { detectFamily } from './family';
+
+export const STRATEGIES: readonly Strategy[] = [templateSpans];
+
+const BY_ID: ReadonlyMap<StrategyId, Strategy> = new Map(STRATEGIES.map((s) => [s.id, s]));
+
+export function strategyById(id: StrategyId): Strategy {
+  const s = BY_ID.get(id);
+  if (!s) throw new Error(`unknown masking strategy "${id}"`);
+  return s;
+}
+
+export const MAX_LAB_ROWS = 6;
+
+export interface LabChoice {
+  id: StrategyId;
+  options: StrategyOptions;
+}
+
+/** One strategy's row, column-wise (T = its own token count). */
+export interface LabRow {
+  strategy: StrategyId;
+  label: string;
+  source: string;
+  text: string;
+  ids: Int32Array; // (T,)
+  labels: Int32Array; // (T,)
+  starts: Int32Array; // (T,) UTF-16 offsets into text
+  ends: Int32Array; // (T,)
+  /** reasons[reasonIndex[i]] is token i's reason (a few distinct phrasings per row). */
+  reasons: string[];
+  reasonIndex: Uint16Array; // (T,)
+  trained: number;
+  notes: string[];
+  error: string | null;
+  /** The option field a bad option belongs to (its message is `error`), or null. */
+  optionError: string | null;
+}
+
+function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionError: string | null): LabRow {
+  checkLabels(out.ids, out.labels);
+  const { text, starts, ends } = textSpans(input.tok, out.text, out.ids);
+  const table = new Map<string, number>();
+  const reasonIndex = new Uint16Array(out.ids.length);
+  out.reasons.forEach((r, i) => {
+    let k = table.get(r);
+    if (k === undefined) table.set(r, (k = table.size));
+    reasonIndex[i] = k;
+  });
+  let trained = 0;
+  for (const l of out.labels) if (l !== -100) trained++;
+  return {
+    strategy: s.id,
+    label: s.label,
+    source: s.source,
+    text,
+    ids: Int32Array.from(out.ids),
+    labels: Int32Array.from(out.labels),
+    starts,
+    ends,
+    reasons: [...table.keys()],
+    reasonIndex,
+    trained,
+    notes: out.notes,
+    error: out.error,
+    optionError,
+  };
+}
+
+/** Runs one strategy. A bad option, or an exception of ours, becomes the row's error (labels all
+ *  -100, nothing else) so the other rows still show. */
+export function runStrategy(choice: LabChoice, input: StrategyInput): LabRow {
+  const s = strategyById(choice.id);
+  const options = { ...s.defaults(input.family, input.tok), ...choice.options };
+  const bad = s.validate?.(options, input) ?? null;
+  if (bad) return toRow(s, input, raised('', [], bad.message), bad.key);
+  let out: StrategyOutput;
+  try {
+    out = s.run(input, options);
+  } catch (e) {
+    out = raised('', [], e instanceof Error ? e.message : String(e));
+  }
+  return toRow(s, input, out, null);
+}
