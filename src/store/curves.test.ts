@@ -63,9 +63,9 @@ describe('share links', () => {
   const state: SharedState = {
     text: '[{"role":"user","content":"Héllo 👋"},{"role":"assistant","content":"Hi"}]\n'.repeat(50),
     sampleIndex: 2,
-    settings: { tokenizerId: 'default', contextLengths: { default: 128, llama3: null, qwen3: null, gemma3: null, llama3_1: null, deepseek_v3: null }, policy: { mode: 'full', assistantTurns: 'last', trainEndOfTurn: false, trainReasoning: false, trainToolCalls: true, trainToolResults: true, roles: { system: true, user: false, assistant: true, template: true }, promptLossWeight: 0.25 }, splitSpecialTokens: true },
+    settings: { tokenizerId: 'default', contextLengths: { default: 128, llama3: null, qwen3: null, gemma3: null, llama3_1: null, deepseek_v3: null }, policy: { mode: 'full', assistantTurns: 'last', trainEndOfTurn: false, trainReasoning: false, trainToolCalls: true, trainToolResults: true, roles: { system: true, user: false, assistant: true, template: true }, promptLossWeight: 0.25 }, splitSpecialTokens: true, lab: { choices: [{ key: 'k1', id: 'template-spans', options: {} }, { key: 'k2', id: 'axolotl-chat-template', options: { train_on_eos: 'none', roles_to_train: ['assistant'] } }], diffOnly: true } },
     optimizer: { ...defaultOptimizer(3e6), steps: 7 },
-    runs: [{ id: 'a', name: 'Run A', color: '#000', policy: { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, trainReasoning: true, trainToolCalls: true, trainToolResults: false, roles: { system: true, user: true, assistant: true, template: true }, promptLossWeight: 0 } }],
+    runs: [{ id: 'a', name: 'Run A', color: '#000', policy: { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, trainReasoning: true, trainToolCalls: true, trainToolResults: false, roles: { system: true, user: true, assistant: true, template: true }, promptLossWeight: 0 }, strategy: { id: 'axolotl-chat-template', options: { train_on_eos: 'last' } } }],
   };
 
   it('round-trips through the URL hash, compressed', async () => {

@@ -23,6 +23,8 @@ export const DEFAULT_SETTINGS: Settings = {
   },
   // As transformers encodes by default: typed special-token text is the special token (and is flagged).
   splitSpecialTokens: false,
+  // The lab starts with this playground's own row; the user adds frameworks to compare with it.
+  lab: { choices: [{ key: 'spans', id: 'template-spans', options: {} }], diffOnly: false },
 };
 
 export const RESPONSE_ONLY: PolicySettings = {

@@ -11,8 +11,9 @@ import { createRunsSlice, type RunsSlice } from './slices/runs';
 import { createModelSlice, type ModelSlice } from './slices/model';
 import { createResultsSlice, type ResultsSlice } from './slices/results';
 import { createShareSlice, type ShareSlice } from './slices/share';
+import { createLabSlice, type LabSlice } from './slices/lab';
 
-export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice;
+export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice;
 export type Slice<T> = StateCreator<State, [], [], T>;
 
 export const useStore = create<State>()((...a) => ({
@@ -22,6 +23,7 @@ export const useStore = create<State>()((...a) => ({
   ...createModelSlice(...a),
   ...createResultsSlice(...a),
   ...createShareSlice(...a),
+  ...createLabSlice(...a),
 }));
 
 export { getCurves } from './live';

@@ -42,7 +42,7 @@ describe('persistence', () => {
     // Tokenizers added to the menu later (Gemma 3, Llama 3.1, DeepSeek-V3) take their default context length.
     expect(r.patch.settings).toEqual({
       ...settings, contextLengths: { ...DEFAULT_SETTINGS.contextLengths, ...settings.contextLengths },
-      policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false,
+      policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false, lab: DEFAULT_SETTINGS.lab,
     });
     expect(r.patch.optimizer?.steps).toBe(12);
     expect(r.patch.optimizerFor).toBeNull();
@@ -114,5 +114,25 @@ describe('persistence', () => {
     expect(await decodeShare(await encodeShare(good))).toEqual(good);
     const bad = { ...good, runs: [{ ...good.runs[0], policy: { ...good.runs[0].policy, promptLossWeight: 7 } }] };
     await expect(decodeShare(await encodeShare(bad))).rejects.toThrow(/damaged/);
+  });
+});
+
+describe('masking lab settings', () => {
+  it('restores rows with their options, and drops a damaged lab without losing the other settings', async () => {
+    const { validSettings } = await import('./validate');
+    const lab = { choices: [{ key: 'a', id: 'template-spans', options: {} }, { key: 'b', id: 'axolotl-chat-template', options: { train_on_eos: 'none', roles_to_train: ['assistant'] } }], diffOnly: true };
+    expect(validSettings({ ...DEFAULT_SETTINGS, lab }, DEFAULT_SETTINGS)).toEqual({ settings: { ...DEFAULT_SETTINGS, lab }, bad: 0 });
+    for (const bad of [
+      { ...lab, choices: [] },
+      { ...lab, choices: [...lab.choices, ...lab.choices.map((c, i) => ({ ...c, key: `x${i}` })), { key: 'y', id: 'llmbook', options: {} }, { key: 'z', id: 'llmbook', options: {} }, { key: 'w', id: 'llmbook', options: {} }] },
+      { ...lab, choices: [{ key: 'a', id: 'constructor', options: {} }] },
+      { ...lab, choices: [{ key: 'a', id: 'llmbook', options: { x: { nested: 1 } } }] },
+      { ...lab, choices: [lab.choices[0], lab.choices[0]] },
+    ]) {
+      const r = validSettings({ ...DEFAULT_SETTINGS, tokenizerId: 'qwen3', lab: bad }, DEFAULT_SETTINGS);
+      expect(r?.bad).toBe(1);
+      expect(r?.settings.lab).toEqual(DEFAULT_SETTINGS.lab);
+      expect(r?.settings.tokenizerId).toBe('qwen3');
+    }
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { InputError, LineErrors, MaskPolicy } from '../data/types';
 import type { TokenizerId } from '../data/types';
+import type { StrategyId, StrategyOptions } from '../data/strategies/types';
 import type { FailStage } from '../worker/dataProtocol';
 import type { AdapterReport, Answer, LoadedModel, LoadProgress, StartedInfo } from '../worker/trainProtocol';
 
@@ -14,6 +15,20 @@ import type { OptimizerSettings } from '../spec/optimizer';
 /** The mask policy minus the hand overrides (those live next to the tokens they index). */
 export type PolicySettings = Omit<MaskPolicy, 'overrides'>;
 
+/** One row of the masking lab: a strategy with its options (src/data/strategies). key: React's, stable across edits. */
+export interface LabChoiceSpec {
+  key: string;
+  id: StrategyId;
+  options: StrategyOptions;
+}
+
+export interface LabSettings {
+  /** 1 to MAX_LAB_ROWS rows; the first is the one the others are compared with. */
+  choices: LabChoiceSpec[];
+  /** Show only the tokens where some row differs from the first. */
+  diffOnly: boolean;
+}
+
 export interface Settings {
   tokenizerId: TokenizerId;
   /** Context length per tokenizer; null = the tokenizer's own limit (dataProtocol.resolveContextLength). */
@@ -22,6 +37,7 @@ export interface Settings {
   /** Special-token text typed in a message ("<|im_end|>") is encoded as plain characters
    *  (transformers' split_special_tokens) instead of becoming the special token. View and training alike. */
   splitSpecialTokens: boolean;
+  lab: LabSettings;
 }
 
 export interface Failure {
@@ -36,6 +52,8 @@ export interface RunSpec {
   name: string;
   color: string;
   policy: PolicySettings;
+  /** The run's labels come from this masking-lab strategy instead of `policy` (absent: the policy's). */
+  strategy?: { id: StrategyId; options: StrategyOptions };
 }
 
 export type Phase = 'idle' | 'starting' | 'training' | 'paused' | 'done' | 'stopped' | 'error';

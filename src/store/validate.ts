@@ -6,7 +6,9 @@
 import { DEFAULT_POLICY } from '../data/labels';
 import { POLICY_ROLES, type PolicyRole, type TokenizerId } from '../data/types';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
-import type { PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
+import type { LabChoiceSpec, LabSettings, PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
+import { MAX_LAB_ROWS, STRATEGY_IDS } from '../data/strategies/ids';
+import type { StrategyId, StrategyOptions } from '../data/strategies/types';
 
 /** Runs a comparison holds at most (one colour each). */
 export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'];
@@ -71,7 +73,43 @@ export function validSettings(v: unknown, defaults: Settings): { settings: Setti
   // Absent in settings saved before the option existed: the default, and not counted as damage.
   const split = own(v, 'splitSpecialTokens');
   const splitSpecialTokens = typeof split === 'boolean' ? split : split === undefined ? defaults.splitSpecialTokens : (bad++, defaults.splitSpecialTokens);
-  return { settings: { tokenizerId, contextLengths, policy, splitSpecialTokens }, bad };
+  // Absent before the masking lab existed: the default, not damage.
+  const savedLab = own(v, 'lab');
+  const lab = savedLab === undefined ? defaults.lab : (validLab(savedLab) ?? (bad++, defaults.lab));
+  return { settings: { tokenizerId, contextLengths, policy, splitSpecialTokens, lab }, bad };
+}
+
+/** A strategy's options: plain JSON values of the kinds OptionSpec allows. */
+export function validStrategyOptions(v: unknown): StrategyOptions | null {
+  if (!isObject(v)) return null;
+  const out: StrategyOptions = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) out[k] = x;
+    else if (Array.isArray(x) && x.every((e) => typeof e === 'string')) out[k] = x.slice();
+    else return null;
+  }
+  return out;
+}
+
+export function validLabChoice(v: unknown): { id: StrategyId; options: StrategyOptions } | null {
+  if (!isObject(v)) return null;
+  const id = STRATEGY_IDS.find((s) => s === own(v, 'id'));
+  const options = validStrategyOptions(own(v, 'options'));
+  return id && options ? { id, options } : null;
+}
+
+export function validLab(v: unknown): LabSettings | null {
+  if (!isObject(v) || typeof own(v, 'diffOnly') !== 'boolean') return null;
+  const list = own(v, 'choices');
+  if (!Array.isArray(list) || list.length < 1 || list.length > MAX_LAB_ROWS) return null;
+  const choices: LabChoiceSpec[] = [];
+  for (const c of list) {
+    const choice = validLabChoice(c);
+    const key = isObject(c) ? own(c, 'key') : undefined;
+    if (!choice || typeof key !== 'string' || choices.some((x) => x.key === key)) return null;
+    choices.push({ key, ...choice });
+  }
+  return { choices, diffOnly: own(v, 'diffOnly') as boolean };
 }
 
 export function validRuns(v: unknown): RunSpec[] | null {
@@ -81,7 +119,9 @@ export function validRuns(v: unknown): RunSpec[] | null {
     if (!isObject(r) || typeof r.id !== 'string' || typeof r.name !== 'string' || typeof r.color !== 'string') return null;
     const policy = validPolicy(own(r, 'policy'));
     if (!policy) return null;
-    runs.push({ id: r.id, name: r.name, color: r.color, policy });
+    const strategy = own(r, 'strategy') === undefined ? undefined : validLabChoice(own(r, 'strategy'));
+    if (strategy === null) return null;
+    runs.push({ id: r.id, name: r.name, color: r.color, policy, ...(strategy ? { strategy } : {}) });
   }
   return runs;
 }

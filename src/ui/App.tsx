@@ -1,10 +1,11 @@
-// Page layout: header, the paste box and the settings side by side, the token view below, then
-// training and comparison.
+// Page layout: header, the paste box and the settings side by side, the token view below, the
+// masking lab, then training and comparison.
 import { useStore } from '../store';
 import { InputPanel } from './InputPanel';
 import { SettingsPanel } from './SettingsPanel';
 import { TokenView } from './TokenView';
 import { TrainPanel } from './train/TrainPanel';
+import { MaskingLab } from './lab/MaskingLab';
 
 export function App() {
   const busy = useStore((s) => s.busy);
@@ -45,6 +46,7 @@ export function App() {
         <InputPanel />
         <SettingsPanel />
         <TokenView />
+        <MaskingLab />
         <TrainPanel />
       </main>
     </div>

@@ -34,6 +34,8 @@ import {
   ROLE_CODES,
   resolveContextLength,
   type DataProtocol,
+  type LabReply,
+  type LabRequest,
   type FailStage,
   type LabelColumns,
   type LabelFailure,
@@ -49,6 +51,8 @@ import {
   type TokenTable,
 } from './dataProtocol';
 import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from './protocol';
+import { MAX_LAB_ROWS, detectFamily, runStrategy, type LabRow } from '../data/strategies';
+import { alignRows } from '../data/strategies/align';
 import { checkOverrides, packedBuffers, packSamples, policiesFor, prepareSample } from './trainPlan';
 
 interface LoadedTokenizer {
@@ -343,6 +347,68 @@ async function prompt(req: PromptRequest): Promise<PromptReply> {
   return { ids: Int32Array.from(ids), text, reference: last >= 0 ? conv[last].content : null };
 }
 
+/** The masking lab's rows for the shown sample: each strategy on the same conversation and tokenizer. */
+async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
+  const t0 = performance.now();
+  const pr = parseText(req.text);
+  if (!pr.ok) throw new Error(`The input does not parse: ${pr.error.message}${where(pr.error)}.`);
+  if (pr.samples.length === 0) throw new Error('The input holds no chat sample.');
+  if (req.choices.length === 0 || req.choices.length > MAX_LAB_ROWS) throw new Error(`Choose 1 to ${MAX_LAB_ROWS} strategies (got ${req.choices.length}).`);
+  const index = Math.min(Math.max(0, req.sampleIndex), pr.samples.length - 1);
+  const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
+  const maxLength = resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
+  const family = detectFamily(loaded.tok);
+  const input = {
+    tok: loaded.tok, family, conversation: pr.samples[index], tools: pr.tools?.[index] ?? null, maxLength, policy: req.policy, splitSpecialTokens: req.splitSpecialTokens,
+  };
+  const rows: LabRow[] = req.choices.map((c) => runStrategy(c, input));
+  const texts = rows.map((r) => Array.from(r.ids, (_, i) => r.text.slice(r.starts[i], r.ends[i])));
+  const alignment = alignRows(texts);
+  // Roles come from the view's own tokenization (cached when the view just labelled this sample).
+  const key = tokenizerKey(req.tokenizerId, req.modelTokenizer);
+  const own = tokenizeSample(req.text, index, key, loaded, pr.samples[index], req.splitSpecialTokens);
+  const ownTexts = own.sample.tokens.map((t) => t.text);
+  const template = ROLE_CODES.indexOf('template');
+  const roles = texts.map((t) => {
+    const a = alignRows([ownTexts, t]);
+    const out = new Uint8Array(t.length).fill(template);
+    for (let c = 0; c < a.C; c++) {
+      const mine = a.cells[c * 2];
+      const theirs = a.cells[c * 2 + 1];
+      if (mine >= 0 && theirs >= 0) out[theirs] = own.columns.roles[mine];
+    }
+    return out;
+  });
+  const buffers = rows.flatMap((r) => [r.ids.buffer, r.labels.buffer, r.starts.buffer, r.ends.buffer, r.reasonIndex.buffer]);
+  return new Transfer(
+    { rows, alignment, roles, family, tokenizerLabel: loaded.tok.label, contextLength: maxLength, ms: performance.now() - t0 },
+    [...buffers, ...roles.map((r) => r.buffer), alignment.cells.buffer] as ArrayBuffer[],
+  );
+}
+
+/** Lab requests: only the newest waiting one runs (the picker changes faster than rows compute). */
+let labWaiting: { req: LabRequest; ctx: Status; resolve(v: Transfer<LabReply>): void; reject(e: unknown): void } | null = null;
+let labRunning = false;
+function labCoalesced(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
+  return new Promise((resolve, reject) => {
+    labWaiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED));
+    labWaiting = { req, ctx, resolve, reject };
+    void (async () => {
+      if (labRunning) return;
+      labRunning = true;
+      try {
+        while (labWaiting) {
+          const w = labWaiting;
+          labWaiting = null;
+          await lab(w.req, w.ctx).then(w.resolve, w.reject);
+        }
+      } finally {
+        labRunning = false;
+      }
+    })();
+  });
+}
+
 /** The newest label request waiting to run; an older one waiting is superseded. */
 let waiting: { req: LabelRequest; ctx: Status; resolve(v: Transfer<LabelReply>): void; reject(e: unknown): void } | null = null;
 let running = false;
@@ -370,6 +436,7 @@ async function drain(): Promise<void> {
 }
 
 serve<DataProtocol>({
+  lab: (req, ctx) => labCoalesced(req, ctx),
   label: (req, ctx) => coalesced(req, ctx),
   prepare: (req, ctx) => prepare(req, ctx),
   prompt: (req) => prompt(req),

@@ -10,6 +10,8 @@
 // newest label request it has: older ones fail as superseded (protocol.ts SUPERSEDED).
 import type { HandOverrides, PackedSamples } from './trainPlan';
 import type { ContextCheck, InputError, InputFormat, LineErrors, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
+import type { Alignment } from '../data/strategies/align';
+import type { ChatFamily, LabChoice, LabRow } from '../data/strategies';
 
 /**
  * The loaded model's own tokenizer. 'default' in the tokenizer menu means "the model's tokenizer":
@@ -196,7 +198,34 @@ export interface PromptReply {
   reference: string | null;
 }
 
+/** The masking lab: the shown sample under each chosen strategy (src/data/strategies). */
+export interface LabRequest {
+  text: string;
+  sampleIndex: number;
+  tokenizerId: TokenizerId;
+  modelTokenizer: ModelTokenizer | null;
+  contextLength: number | null;
+  /** The settings panel's policy, hand overrides included: the template-spans row. */
+  policy: MaskPolicy;
+  splitSpecialTokens: boolean;
+  choices: LabChoice[];
+}
+
+export interface LabReply {
+  rows: LabRow[];
+  /** Rows aligned on their token texts (align.ts). */
+  alignment: Alignment;
+  /** Per row, (T,) each token's role (index into ROLE_CODES), read from this playground's attribution
+   *  of the template's rendering through the same text alignment; 'template' for a token only that framework writes. */
+  roles: Uint8Array[];
+  family: ChatFamily;
+  tokenizerLabel: string;
+  contextLength: number;
+  ms: number;
+}
+
 export type DataProtocol = {
+  lab: { req: LabRequest; res: LabReply; event: { status: string } };
   label: { req: LabelRequest; res: LabelReply; event: { status: string } };
   prepare: { req: PrepareRequest; res: PreparedData; event: { status: string } };
   prompt: { req: PromptRequest; res: PromptReply };

@@ -17,7 +17,7 @@ export function strategyById(id: StrategyId): Strategy {
   return s;
 }
 
-export const MAX_LAB_ROWS = 6;
+export { MAX_LAB_ROWS, STRATEGY_IDS } from './ids';
 
 export interface LabChoice {
   id: StrategyId;
@@ -42,9 +42,11 @@ export interface LabRow {
   error: string | null;
   /** The option field a bad option belongs to (its message is `error`), or null. */
   optionError: string | null;
+  /** The options the row ran with: the strategy's defaults for this tokenizer, then the user's. */
+  options: StrategyOptions;
 }
 
-function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionError: string | null): LabRow {
+function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionError: string | null, options: StrategyOptions): LabRow {
   checkLabels(out.ids, out.labels);
   const { text, starts, ends } = textSpans(input.tok, out.text, out.ids);
   const table = new Map<string, number>();
@@ -71,6 +73,7 @@ function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionErr
     notes: out.notes,
     error: out.error,
     optionError,
+    options,
   };
 }
 
@@ -80,12 +83,12 @@ export function runStrategy(choice: LabChoice, input: StrategyInput): LabRow {
   const s = strategyById(choice.id);
   const options = { ...s.defaults(input.family, input.tok), ...choice.options };
   const bad = s.validate?.(options, input) ?? null;
-  if (bad) return toRow(s, input, raised('', [], bad.message), bad.key);
+  if (bad) return toRow(s, input, raised('', [], bad.message), bad.key, options);
   let out: StrategyOutput;
   try {
     out = s.run(input, options);
   } catch (e) {
     out = raised('', [], e instanceof Error ? e.message : String(e));
   }
-  return toRow(s, input, out, null);
+  return toRow(s, input, out, null, options);
 }

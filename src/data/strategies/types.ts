@@ -32,8 +32,10 @@ export interface StrategyInput {
   tools: ToolList | null;
   /** Truncation length (the framework's max_length / sequence_len / cutoff_len). */
   maxLength: number;
-  /** Our mask policy (template-spans only). */
+  /** Our mask policy, hand overrides included (template-spans only). */
   policy: MaskPolicy;
+  /** The settings panel's split_special_tokens (template-spans only: it is the token view's row). */
+  splitSpecialTokens?: boolean;
 }
 
 /** Options of one strategy: plain JSON (they travel to the worker and into saved state). */

@@ -104,6 +104,8 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
             // The worker clamps the sample index (e.g. a JSONL shrank); follow it.
             sampleIndex: r.parse.sampleIndex === st.sampleIndex ? st.sampleIndex : r.parse.sampleIndex,
           }));
+          // The lab's rows describe what the view shows: same sample, tokenizer, context and policy.
+          get().refreshLab();
         },
       )
       .catch((err: unknown) => {
@@ -115,6 +117,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
           status: null,
           parse: f?.parse ?? null,
           stale: st.tokens !== null,
+          labStale: st.lab !== null,
           // No stage: the worker itself failed on this input (or crashed); say what it said.
           failure: f
             ? { stage: f.stage, error: f.error, lineErrors: f.parse?.lineErrors ?? f.lineErrors ?? null }

@@ -61,6 +61,8 @@ export interface RunsSlice {
 
   setOptimizer(patch: Partial<OptimizerSettings>): void;
   setRunPolicy(index: number, patch: Partial<PolicySettings>): void;
+  /** Run `index` (or a new run) takes its labels from a masking-lab strategy; null: back to its mask policy. */
+  setRunStrategy(index: number | 'new', strategy: RunSpec['strategy'] | null, name?: string): void;
   setRunRole(index: number, role: PolicyRole, on: boolean): void;
   setRunName(index: number, name: string): void;
   addRun(): void;
@@ -134,6 +136,20 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
     },
     setRunPolicy(index, patch) {
       const change = () => set((s) => ({ runs: s.runs.map((r, i) => (i === index ? { ...r, policy: { ...r.policy, ...patch } } : r)) }));
+      if (get().guard(change)) change();
+    },
+    setRunStrategy(index, strategy, name) {
+      const runs = get().runs;
+      if (index === 'new' && runs.length >= MAX_RUNS) return;
+      const change = () =>
+        set((s) => {
+          const apply = (r: RunSpec): RunSpec => {
+            const { strategy: _old, ...rest } = r;
+            return { ...rest, ...(strategy ? { strategy } : {}), ...(name ? { name } : {}) };
+          };
+          if (index === 'new') return { runs: [...s.runs, apply(extraRun(s.runs.length, new Set(s.runs.map((r) => r.color))))] };
+          return { runs: s.runs.map((r, i) => (i === index ? apply(r) : r)) };
+        });
       if (get().guard(change)) change();
     },
     setRunRole(index, role, on) {

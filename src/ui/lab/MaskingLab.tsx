@@ -1,0 +1,354 @@
+// The masking lab: the shown sample under 1–6 frameworks' masking rules, one row of labels per
+// strategy, aligned on the token texts (each row keeps its own ids: some frameworks build the
+// sequence themselves), every cell that differs from the first row highlighted, and the reason for
+// every label on hover or focus. Rows are computed in the data worker (src/data/strategies); this is
+// a view over the store's lab slice. Big samples are drawn over several tasks (BLOCK_COLUMNS at a
+// time) so a picker change never blocks the page for long.
+import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useStore } from '../../store';
+import { STRATEGIES, MAX_LAB_ROWS, type LabRow } from '../../data/strategies';
+import { STRATEGY_BY_ID } from './strategyMeta';
+import { ROLE_CODES, type LabReply } from '../../worker/dataProtocol';
+import { visibleWhitespace } from '../../data/whitespace';
+import type { LabChoiceSpec } from '../../store';
+import { LabRowCard } from './LabRowCard';
+
+const BLOCK_COLUMNS = 96;
+/** Blocks drawn per task after the first. */
+const BLOCKS_PER_TASK = 3;
+/** Columns kept around each difference in the "differences only" view. */
+const CONTEXT_COLUMNS = 2;
+
+
+/** Per column: whether a row's label differs from the first row's (a missing token counts as masked). */
+export interface LabView {
+  reply: LabReply;
+  R: number;
+  C: number;
+  /** (C,) 1 where some row disagrees with row 0. */
+  differs: Uint8Array;
+  /** (R,) disagreements of each row with row 0. */
+  disagreements: number[];
+}
+
+const trainedAt = (row: LabRow, k: number) => k >= 0 && row.labels[k] !== -100;
+
+export function labView(reply: LabReply): LabView {
+  const { R, C, cells } = reply.alignment;
+  const differs = new Uint8Array(C);
+  const disagreements = new Array<number>(R).fill(0);
+  for (let c = 0; c < C; c++) {
+    const base = trainedAt(reply.rows[0], cells[c * R]);
+    for (let r = 1; r < R; r++) {
+      if (trainedAt(reply.rows[r], cells[c * R + r]) !== base) {
+        differs[c] = 1;
+        disagreements[r]++;
+      }
+    }
+  }
+  return { reply, R, C, differs, disagreements };
+}
+
+function cellText(row: LabRow, k: number): string {
+  return row.text.slice(row.starts[k], row.ends[k]);
+}
+
+/** The column's token text: the first row that has it. */
+function columnText(v: LabView, c: number): string {
+  const { cells } = v.reply.alignment;
+  for (let r = 0; r < v.R; r++) {
+    const k = cells[c * v.R + r];
+    if (k >= 0) return cellText(v.reply.rows[r], k);
+  }
+  return '';
+}
+
+const Column = memo(function Column({ v, c, active, diffOnly }: { v: LabView; c: number; active: boolean; diffOnly: boolean }) {
+  const { cells } = v.reply.alignment;
+  const text = columnText(v, c);
+  const shown = visibleWhitespace(text);
+  const baseK = cells[c * v.R];
+  return (
+    <div
+      className={`lab-col${v.differs[c] ? ' differs' : ''}${baseK < 0 ? ' inserted' : ''}`}
+      data-col={c}
+      data-differs={v.differs[c] ? 'true' : 'false'}
+      tabIndex={active ? 0 : -1}
+      role="gridcell"
+      aria-label={`Token ${JSON.stringify(text)}${v.differs[c] ? ', rows differ' : ''}`}
+      data-diffonly={diffOnly || undefined}
+    >
+      <span className={`lab-text${text === '' ? ' tok-empty' : ''}`}>{shown}</span>
+      {v.reply.rows.map((row, r) => {
+        const k = cells[c * v.R + r];
+        if (k < 0) {
+          return (
+            <span key={r} className="lab-cell missing" data-strategy={row.strategy} data-row={r} data-missing="true" data-reason="this framework has no such token here">
+              —
+            </span>
+          );
+        }
+        const label = row.labels[k];
+        const differs = r > 0 && trainedAt(row, k) !== trainedAt(v.reply.rows[0], baseK);
+        const own = baseK < 0 || cellText(row, k) !== text;
+        return (
+          <span
+            key={r}
+            className={`lab-cell ${label === -100 ? 'masked' : 'trained'}${differs ? ' differs' : ''}${own && r > 0 ? ' inserted' : ''} role-${ROLE_CODES[v.reply.roles[r][k]]}`}
+            data-strategy={row.strategy}
+            data-row={r}
+            data-index={k}
+            data-token-id={row.ids[k]}
+            data-label={label}
+            data-role={ROLE_CODES[v.reply.roles[r][k]]}
+            data-reason={row.reasons[row.reasonIndex[k]]}
+            title={own && r > 0 ? `only this row has ${JSON.stringify(cellText(row, k))} here` : undefined}
+          >
+            {label === -100 ? '-100' : label}
+          </span>
+        );
+      })}
+    </div>
+  );
+});
+
+/** The columns to draw: all, or the differing ones with CONTEXT_COLUMNS around each (null = a gap). */
+function visibleColumns(v: LabView, diffOnly: boolean): (number | null)[] {
+  if (!diffOnly) return Array.from({ length: v.C }, (_, c) => c);
+  const keep = new Uint8Array(v.C);
+  for (let c = 0; c < v.C; c++) {
+    if (!v.differs[c]) continue;
+    for (let d = Math.max(0, c - CONTEXT_COLUMNS); d <= Math.min(v.C - 1, c + CONTEXT_COLUMNS); d++) keep[d] = 1;
+  }
+  const out: (number | null)[] = [];
+  for (let c = 0; c < v.C; c++) {
+    if (keep[c]) out.push(c);
+    else if (out.length > 0 && out[out.length - 1] !== null) out.push(null);
+  }
+  if (out[out.length - 1] === null) out.pop();
+  return out;
+}
+
+function Reasons({ v, c }: { v: LabView; c: number | null }) {
+  if (c === null || c >= v.C) {
+    return (
+      <p className="hint lab-reasons" data-testid="lab-reasons">
+        Hover or focus a token to see, for each strategy, the rule that set its label.
+      </p>
+    );
+  }
+  const { cells } = v.reply.alignment;
+  return (
+    <div className="lab-reasons" data-testid="lab-reasons" aria-live="polite">
+      <strong>Token {JSON.stringify(columnText(v, c))}</strong>
+      <ul>
+        {v.reply.rows.map((row, r) => {
+          const k = cells[c * v.R + r];
+          return (
+            <li key={r} data-strategy={row.strategy} data-row={r}>
+              <span className="lab-reason-row">{row.label}</span>{' '}
+              {k < 0 ? (
+                <span className="muted">no such token in this framework’s sequence</span>
+              ) : (
+                <>
+                  <code>#{k}</code> id {row.ids[k]} → label <b>{row.labels[k]}</b>: {row.reasons[row.reasonIndex[k]]}
+                </>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
+
+function LabGrid({ v, diffOnly }: { v: LabView; diffOnly: boolean }) {
+  const cols = useMemo(() => visibleColumns(v, diffOnly), [v, diffOnly]);
+  const blocks = Math.ceil(cols.length / BLOCK_COLUMNS);
+  const [limit, setLimit] = useState(1);
+  const [active, setActive] = useState<number | null>(null);
+  const [focusCol, setFocusCol] = useState(0);
+  const gridRef = useRef<HTMLDivElement>(null);
+  useEffect(() => setLimit(1), [cols]);
+  useEffect(() => {
+    if (limit >= blocks) return;
+    const t = setTimeout(() => setLimit((l) => l + BLOCKS_PER_TASK), 0);
+    return () => clearTimeout(t);
+  }, [limit, blocks]);
+  const drawn = Math.min(limit * BLOCK_COLUMNS, cols.length);
+  const firstCol = cols.find((c) => c !== null) ?? 0;
+  const tabCol = cols.includes(focusCol) ? focusCol : firstCol;
+
+  const colOf = (el: EventTarget | null) => {
+    const col = (el as HTMLElement | null)?.closest<HTMLElement>('[data-col]');
+    return col ? Number(col.dataset.col) : null;
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    const c = colOf(e.target);
+    if (c === null) return;
+    const list = cols.filter((x): x is number => x !== null);
+    const at = list.indexOf(c);
+    const to: Record<string, number> = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: list.length - 1, PageDown: at + 50, PageUp: at - 50 };
+    if (!(e.key in to)) return;
+    e.preventDefault();
+    const next = list[Math.min(Math.max(0, to[e.key]), list.length - 1)];
+    if (next === undefined) return;
+    const at2 = cols.indexOf(next);
+    if (at2 >= drawn) setLimit(Math.ceil((at2 + 1) / BLOCK_COLUMNS));
+    setFocusCol(next);
+    requestAnimationFrame(() => gridRef.current?.querySelector<HTMLElement>(`[data-col="${next}"]`)?.focus());
+  };
+
+  const out = [];
+  for (let b = 0; b * BLOCK_COLUMNS < drawn; b++) {
+    const part = cols.slice(b * BLOCK_COLUMNS, Math.min(drawn, (b + 1) * BLOCK_COLUMNS));
+    out.push(
+      <div key={b} className="lab-block">
+        {part.map((c, i) =>
+          c === null ? (
+            <span key={`gap${b}-${i}`} className="lab-gap" aria-hidden="true">
+              …
+            </span>
+          ) : (
+            <Column key={c} v={v} c={c} active={c === tabCol} diffOnly={diffOnly} />
+          ),
+        )}
+      </div>,
+    );
+  }
+  return (
+    <>
+      <div className="lab-legend" aria-hidden="true">
+        {v.reply.rows.map((row, r) => (
+          <span key={r} className="lab-legend-row">
+            <b>{r + 1}</b> {row.label}
+          </span>
+        ))}
+      </div>
+      <div
+        ref={gridRef}
+        className="lab-grid"
+        role="grid"
+        aria-label={`Labels of ${v.R} strategies over ${v.C} aligned tokens. Rows per token, top to bottom: ${v.reply.rows.map((r) => r.label).join(', ')}. Arrow keys move between tokens.`}
+        data-testid="lab-grid"
+        data-drawn={drawn === cols.length ? 'all' : drawn}
+        onMouseOver={(e) => setActive(colOf(e.target))}
+        onFocus={(e) => {
+          const c = colOf(e.target);
+          setActive(c);
+          if (c !== null) setFocusCol(c);
+        }}
+        onKeyDown={onKeyDown}
+      >
+        <div role="row" className="lab-flow">
+          {out}
+        </div>
+        {cols.length === 0 && <p className="hint">No token differs: every row trains the same tokens as the first.</p>}
+      </div>
+      <Reasons v={v} c={active} />
+    </>
+  );
+}
+
+function Picker({ choices }: { choices: LabChoiceSpec[] }) {
+  const addLabRow = useStore((s) => s.addLabRow);
+  const removeLabRow = useStore((s) => s.removeLabRow);
+  const full = choices.length >= MAX_LAB_ROWS;
+  return (
+    <fieldset className="lab-picker" data-testid="lab-picker">
+      <legend>Strategies ({choices.length} of at most {MAX_LAB_ROWS})</legend>
+      {STRATEGIES.map((s) => {
+        const mine = choices.filter((c) => c.id === s.id);
+        const on = mine.length > 0;
+        const only = on && choices.length === mine.length;
+        return (
+          <label key={s.id} className="choice" title={s.source}>
+            <input
+              type="checkbox"
+              checked={on}
+              disabled={(!on && full) || only}
+              data-testid={`lab-pick-${s.id}`}
+              onChange={(e) => {
+                if (e.target.checked) addLabRow(s.id);
+                else for (const c of mine) removeLabRow(c.key);
+              }}
+            />
+            {s.label}
+          </label>
+        );
+      })}
+      {full && <p className="hint">Six rows at most: remove one to add another.</p>}
+    </fieldset>
+  );
+}
+
+export function MaskingLab() {
+  const lab = useStore((s) => s.lab);
+  const choices = useStore((s) => s.settings.lab.choices);
+  const diffOnly = useStore((s) => s.settings.lab.diffOnly);
+  const setLabDiffOnly = useStore((s) => s.setLabDiffOnly);
+  const labBusy = useStore((s) => s.labBusy);
+  const labError = useStore((s) => s.labError);
+  const labStale = useStore((s) => s.labStale);
+  const removed = useStore((s) => s.lastRemovedLabRow);
+  const restoreLabRow = useStore((s) => s.restoreLabRow);
+  const v = useMemo(() => (lab ? labView(lab) : null), [lab]);
+  // The reply's rows are for the choices at the time of the request: pair them by position only when
+  // they are the same strategies, else wait for the refresh.
+  const inStep = v !== null && v.R === choices.length && v.reply.rows.every((r, i) => r.strategy === choices[i].id);
+  return (
+    <section className="panel masking-lab" aria-labelledby="lab-h" data-testid="masking-lab" data-busy={labBusy} data-stale={labStale}>
+      <div className="panel-head">
+        <h2 id="lab-h">Masking lab</h2>
+        <span className="muted small">
+          The same sample under each framework’s own masking rule, with the same tokenizer
+          {lab && ` (${lab.tokenizerLabel}, max length ${lab.contextLength.toLocaleString()}, ${Math.round(lab.ms)} ms)`}.
+        </span>
+        {labBusy && <span className="muted small" role="status">updating…</span>}
+        {labStale && !labBusy && (
+          <span className="stale-badge" data-testid="lab-stale">
+            stale: last good input
+          </span>
+        )}
+      </div>
+      <Picker choices={choices} />
+      {removed && (
+        <p className="hint" role="status">
+          Removed {STRATEGY_BY_ID.get(removed.choice.id)?.label}.{' '}
+          <button type="button" className="link" onClick={restoreLabRow} data-testid="lab-undo-remove">
+            Undo
+          </button>
+        </p>
+      )}
+      {labError && (
+        <p className="error" role="alert" data-testid="lab-error">
+          {labError}
+        </p>
+      )}
+      <ol className="lab-rows" data-testid="lab-rows">
+        {choices.map((c, i) => (
+          <LabRowCard
+            key={c.key}
+            choice={c}
+            index={i}
+            row={inStep ? v.reply.rows[i] : null}
+            disagreements={inStep ? v.disagreements[i] : null}
+            removable={choices.length > 1}
+          />
+        ))}
+      </ol>
+      {v && inStep && (
+        <>
+          <label className="choice lab-diff-only">
+            <input type="checkbox" checked={diffOnly} onChange={(e) => setLabDiffOnly(e.target.checked)} data-testid="lab-diff-only" />
+            differences only ({v.differs.reduce((a, b) => a + b, 0).toLocaleString()} of {v.C.toLocaleString()} tokens differ from row 1)
+          </label>
+          {v.reply.alignment.positional.length > 0 && (
+            <p className="hint">Rows {v.reply.alignment.positional.map((r) => r + 1).join(', ')} are too different from row 1 to align by text: they are aligned by position.</p>
+          )}
+          <LabGrid v={v} diffOnly={diffOnly} />
+        </>
+      )}
+    </section>
+  );
+}
