@@ -118,6 +118,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     data = await dataWorker.request('prepare', {
       text, modelTokenizer: s.modelTokenizer, contextLength: prepared.contextLength, vocabSize: model.config.vocab_size,
       policies: s.runs.map((r) => ({ ...r.policy, overrides: {} })),
+      strategies: s.runs.map((r) => r.strategy ?? null),
       hand: prepared.hand ? { ...prepared.hand, ids: Int32Array.from(prepared.hand.ids) } : null,
       splitSpecialTokens: prepared.splitSpecialTokens ?? false,
     });
@@ -128,7 +129,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   if (mine !== generation) return;
   // A handful of buffers, moved on to the training worker without a copy (see trainPlan.ts PackedSamples).
   const p = data.samples;
-  const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...[p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths].map((a) => a.buffer)];
+  const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...[p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths, p.ownIndex, p.ownIds, p.ownRoles, p.ownLabels, p.ownWeights].map((a) => a.buffer)];
   trainWorker
     .request('start', { training: id, data, runs: s.runs.length, optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false }, { transfer, onEvent })
     .then(onDone, onFail);

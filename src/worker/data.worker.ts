@@ -53,7 +53,7 @@ import {
 import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from './protocol';
 import { MAX_LAB_ROWS, detectFamily, runStrategy, type LabRow } from '../data/strategies';
 import { alignRows } from '../data/strategies/align';
-import { checkOverrides, packedBuffers, packSamples, policiesFor, prepareSample } from './trainPlan';
+import { checkOverrides, packedBuffers, packSamples, policiesFor, prepareSample, setStrategyRun } from './trainPlan';
 
 interface LoadedTokenizer {
   tok: ChatTokenizer;
@@ -297,13 +297,26 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
   }
   const key = tokenizerKey('default', req.modelTokenizer);
   const contextLength = resolveContextLength('default', req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
+  const family = detectFamily(tok);
   const samples = pr.samples.map((conv, i) => {
     const { sample } = tokenizeSample(req.text, i, key, loaded, conv, req.splitSpecialTokens);
     if (req.hand && req.hand.sample === i) {
       const why = checkOverrides(req.hand, Int32Array.from(sample.tokens, (t) => t.id));
       if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);
     }
-    return prepareSample(sample, policiesFor(req.policies, i, req.hand), contextLength);
+    const prepared = prepareSample(sample, policiesFor(req.policies, i, req.hand), contextLength);
+    req.strategies?.forEach((choice, r) => {
+      if (!choice) return;
+      const input = { tok, family, conversation: conv, tools: pr.tools?.[i] ?? null, maxLength: contextLength, policy: { ...req.policies[r], overrides: {} } };
+      const row = runStrategy(choice, input);
+      const name = `Run ${String.fromCharCode(65 + r)} (${row.label})`;
+      if (row.error) throw new Error(`${name} would not train: on ${sampleName(pr, i)} the framework raises: ${row.error}`);
+      const a = alignRows([sample.tokens.map((t) => t.text), Array.from(row.ids, (_, k) => row.text.slice(row.starts[k], row.ends[k]))]);
+      const mine = new Int32Array(sample.tokens.length).fill(-1);
+      for (let c = 0; c < a.C; c++) if (a.cells[c * 2] >= 0) mine[a.cells[c * 2]] = a.cells[c * 2 + 1];
+      setStrategyRun(prepared, r, req.policies.length, row, (k) => mine[k], contextLength);
+    });
+    return prepared;
   });
   const packed = packSamples(samples, req.policies.length);
   const table = tokenTable(key, tok);

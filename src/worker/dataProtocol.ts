@@ -156,6 +156,8 @@ export interface PrepareRequest {
   /** The user's context length (null: the model's); resolved and capped as for the view. */
   contextLength: number | null;
   policies: MaskPolicy[];
+  /** Per run: the masking-lab strategy its labels come from instead of its policy (null: the policy). */
+  strategies?: (LabChoice | null)[];
   hand: HandOverrides | null;
   /** The model's vocab_size: a tokenizer with more ids does not belong to it. */
   vocabSize: number;

@@ -24,7 +24,7 @@ import type { TrainingState } from '../engine/trainer';
 import { forgetCheckpoint, forgetOthers, loadCheckpoint, saveCheckpoint } from './checkpoints';
 import { Transfer, serve, type RequestOf } from './protocol';
 import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
-import { unpackSamples } from './trainPlan';
+import { runSequence, unpackSamples } from './trainPlan';
 import { MAX_ANSWER_TOKENS, type Answer, type HeatmapData, type LoadedModel, type TrainBroadcast, type TrainProtocol } from './trainProtocol';
 
 type Req<K extends keyof TrainProtocol & string> = RequestOf<TrainProtocol, K>;
@@ -189,7 +189,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   vocab = m.data.vocab;
   stopIds = [...new Set([...md.loaded.stopIds, ...m.data.stopIds])];
   // Position 0 predicts nothing: a token's label counts from position 1 (the HF shift).
-  const trainedPerRun = Array.from({ length: runs }, (_, r) => prepared.reduce((n, s) => n + s.labels[r].slice(1).filter((l) => l !== IGNORE_INDEX).length, 0));
+  const trainedPerRun = Array.from({ length: runs }, (_, r) => prepared.reduce((n, s) => n + runSequence(s, r).labels.slice(1).filter((l) => l !== IGNORE_INDEX).length, 0));
   emit({
     kind: 'started',
     info: { samples: prepared.length, cutSamples: prepared.filter((s) => s.fullLength > s.ids.length).length, B, T, memoryBytes, snapshotSteps, trainedPerRun },
@@ -265,7 +265,7 @@ function notForgotten(run: number): void {
 async function heatmap(m: Req<'evaluate'>): Promise<Transfer<HeatmapData>> {
   const s = need(session, 'There are no runs to evaluate: train first.');
   notForgotten(m.run);
-  const sample = s.sample(m.sample);
+  const sample = runSequence(s.sample(m.sample), m.run);
   const ev = await s.evaluate(m.run, m.at, m.sample);
   const L = sample.ids.length;
   const loss = new Float32Array(L).fill(NaN);
@@ -277,7 +277,7 @@ async function heatmap(m: Req<'evaluate'>): Promise<Transfer<HeatmapData>> {
     dlogit[i] = ev.dlogitNorms[i - 1];
   }
   dembed.set(ev.dembedNorms.subarray(0, L));
-  const data: HeatmapData = { run: m.run, step: ev.step, sample: m.sample, ids: sample.ids.slice(), labels: sample.labels[m.run].slice(), loss, dlogit, dembed };
+  const data: HeatmapData = { run: m.run, step: ev.step, sample: m.sample, ids: sample.ids.slice(), labels: sample.labels.slice(), loss, dlogit, dembed };
   return new Transfer(data, [data.ids.buffer, data.labels.buffer, loss.buffer, dlogit.buffer, dembed.buffer]);
 }
 

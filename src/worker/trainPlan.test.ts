@@ -11,7 +11,7 @@ import { parseChatInput } from '../data/parse';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 import { defaultOptimizer, checkOptimizer, lrAt } from '../spec/optimizer';
-import { checkOverrides, dataOrder, packedBuffers, packSamples, policiesFor, prepareSample, stepBatch, unpackSamples, type HandOverrides, type PreparedSample } from './trainPlan';
+import { checkOverrides, dataOrder, packedBuffers, packSamples, policiesFor, prepareSample, runSequence, setStrategyRun, stepBatch, unpackSamples, type HandOverrides, type PreparedSample } from './trainPlan';
 
 const RESPONSE_ONLY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only' };
 const FULL: MaskPolicy = { ...DEFAULT_POLICY, mode: 'full' };
@@ -178,6 +178,31 @@ describe('packed samples (the data worker → training worker hand-off)', () => 
         expect(Array.from(a.weights[r])).toEqual(Array.from(b.weights[r]));
       }
     }
-    expect(new Set(packedBuffers(packed)).size).toBe(6);
+    expect(new Set(packedBuffers(packed)).size).toBe(11);
+  });
+
+  it("a strategy run on the template's own ids shares them; one with its own ids keeps them, with the ruler roles of the tokens it aligns with", () => {
+    const s = { ...sample, labels: sample.labels.slice(), weights: sample.weights.slice() };
+    const L = s.ids.length;
+    // Same ids, every other token trained.
+    const same = { ids: s.ids.slice(), labels: Int32Array.from(s.ids, (id, i) => (i % 2 ? id : -100)) };
+    setStrategyRun(s, 0, 3, same, (i) => i, 1000);
+    expect(s.own).toBeUndefined();
+    expect(Array.from(s.weights[0])).toEqual(Array.from(same.labels, (l) => (l === -100 ? 0 : 1)));
+    // Own ids: a BOS-like token in front, then the shared ones (aligned one to the right).
+    const own = { ids: Int32Array.from([7, ...s.ids]), labels: Int32Array.from([-100, ...s.ids]) };
+    setStrategyRun(s, 1, 3, own, (i) => i + 1, 1000);
+    const q = runSequence(s, 1);
+    expect(Array.from(q.ids)).toEqual(Array.from(own.ids));
+    expect(q.roles[0]).toBe(ROLE_PROMPT);
+    expect(Array.from(q.roles.subarray(1))).toEqual(Array.from(s.roles));
+    expect(Array.from(s.labels[1]).every((l) => l === -100)).toBe(true);
+    expect(runSequence(s, 2).ids).toBe(s.ids);
+    // It survives the hand-off, and the batch of run 1 is its own sequence.
+    const back = unpackSamples(packSamples([s], 3))[0];
+    expect(Array.from(runSequence(back, 1).ids)).toEqual(Array.from(own.ids));
+    expect(back.own?.[0]).toBeNull();
+    const batch = stepBatch([back], Int32Array.of(0), 1, 1, L + 1, 1, 0);
+    expect(Array.from(batch.ids.subarray(0, L + 1))).toEqual(Array.from(own.ids));
   });
 });

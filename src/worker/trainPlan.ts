@@ -29,6 +29,51 @@ export interface PreparedSample {
   weights: Float32Array[];
   /** Tokens the sample had before the cut. */
   fullLength: number;
+  /** Per run: the run's own sequence, when its masking-lab strategy builds other token ids than the
+   *  chat template's (LLaMA-Factory, torchtune, LLMBook); absent or null: the shared `ids`. */
+  own?: (OwnSequence | null)[];
+}
+
+/** A run's own token sequence for one sample (L' tokens); its ruler roles are the shared tokens' through the text alignment. */
+export interface OwnSequence {
+  ids: Int32Array; // (L',)
+  roles: Uint8Array; // (L',)
+  labels: Int32Array; // (L',)
+  weights: Float32Array; // (L',)
+}
+
+/** The sequence run `run` trains on for sample `s`. */
+export function runSequence(s: PreparedSample, run: number): OwnSequence {
+  return s.own?.[run] ?? { ids: s.ids, roles: s.roles, labels: s.labels[run], weights: s.weights[run] };
+}
+
+/**
+ * A strategy row (src/data/strategies) as run `run`'s labels of prepared sample `s`, cut to maxLen:
+ * on the shared ids when the row's ids are the same (the usual case: the strategy renders the
+ * template), else as the run's own sequence, with the ruler roles of the shared tokens it aligns
+ * with (align.ts) and 'prompt' for tokens only it has. Weight 1 where trained: frameworks have no
+ * partial prompt weight.
+ */
+export function setStrategyRun(s: PreparedSample, run: number, runs: number, row: { ids: Int32Array; labels: Int32Array }, aligned: (sharedIndex: number) => number, maxLen: number): void {
+  const L = Math.min(row.ids.length, maxLen);
+  const labels = row.labels.slice(0, L);
+  const weights = Float32Array.from(labels, (l) => (l === IGNORE_INDEX ? 0 : 1));
+  const same = L === s.ids.length && s.ids.every((id, i) => row.ids[i] === id);
+  if (same) {
+    s.labels[run] = labels;
+    s.weights[run] = weights;
+    return;
+  }
+  const roles = new Uint8Array(L).fill(ROLE_PROMPT);
+  for (let i = 0; i < s.ids.length; i++) {
+    const k = aligned(i);
+    if (k >= 0 && k < L) roles[k] = s.roles[i];
+  }
+  s.own ??= new Array<OwnSequence | null>(runs).fill(null);
+  s.own[run] = { ids: row.ids.slice(0, L), roles, labels, weights };
+  // The shared slot is never read for this run; keep it all -100 so nothing counts it.
+  s.labels[run] = new Int32Array(s.ids.length).fill(IGNORE_INDEX);
+  s.weights[run] = new Float32Array(s.ids.length);
 }
 
 /** Labels of one sample under every run's policy, cut to `maxLen` tokens. */
@@ -56,6 +101,12 @@ export function prepareSample(sample: TokenizedSample, policies: readonly MaskPo
  */
 export interface PackedSamples {
   runs: number;
+  /** (K, 4) run, sample, offset into own*, length: the runs' own sequences (OwnSequence). */
+  ownIndex: Int32Array;
+  ownIds: Int32Array;
+  ownRoles: Uint8Array;
+  ownLabels: Int32Array;
+  ownWeights: Float32Array;
   /** (N + 1,) sample n's tokens are [offsets[n], offsets[n + 1]). */
   offsets: Int32Array;
   ids: Int32Array; // (S,)
@@ -72,7 +123,27 @@ export function packSamples(samples: readonly PreparedSample[], runs: number): P
   const p: PackedSamples = {
     runs, offsets, ids: new Int32Array(S), roles: new Uint8Array(S), labels: new Int32Array(runs * S), weights: new Float32Array(runs * S),
     fullLengths: Int32Array.from(samples, (s) => s.fullLength),
+    ownIndex: new Int32Array(0), ownIds: new Int32Array(0), ownRoles: new Uint8Array(0), ownLabels: new Int32Array(0), ownWeights: new Float32Array(0),
   };
+  const owns: [number, number, OwnSequence][] = [];
+  samples.forEach((s, n) => s.own?.forEach((o, r) => o && owns.push([r, n, o])));
+  if (owns.length > 0) {
+    const total = owns.reduce((a, [, , o]) => a + o.ids.length, 0);
+    p.ownIndex = new Int32Array(owns.length * 4);
+    p.ownIds = new Int32Array(total);
+    p.ownRoles = new Uint8Array(total);
+    p.ownLabels = new Int32Array(total);
+    p.ownWeights = new Float32Array(total);
+    let at = 0;
+    owns.forEach(([r, n, o], k) => {
+      p.ownIndex.set([r, n, at, o.ids.length], k * 4);
+      p.ownIds.set(o.ids, at);
+      p.ownRoles.set(o.roles, at);
+      p.ownLabels.set(o.labels, at);
+      p.ownWeights.set(o.weights, at);
+      at += o.ids.length;
+    });
+  }
   samples.forEach((s, n) => {
     const at = offsets[n];
     p.ids.set(s.ids, at);
@@ -89,7 +160,7 @@ export function packSamples(samples: readonly PreparedSample[], runs: number): P
 export function unpackSamples(p: PackedSamples): PreparedSample[] {
   const N = p.offsets.length - 1;
   const S = p.offsets[N];
-  return Array.from({ length: N }, (_, n) => {
+  const out: PreparedSample[] = Array.from({ length: N }, (_, n) => {
     const a = p.offsets[n], b = p.offsets[n + 1];
     return {
       ids: p.ids.subarray(a, b), roles: p.roles.subarray(a, b), fullLength: p.fullLengths[n],
@@ -97,10 +168,17 @@ export function unpackSamples(p: PackedSamples): PreparedSample[] {
       weights: Array.from({ length: p.runs }, (_, r) => p.weights.subarray(r * S + a, r * S + b)),
     };
   });
+  for (let k = 0; k < p.ownIndex.length / 4; k++) {
+    const [r, n, at, len] = p.ownIndex.subarray(k * 4, k * 4 + 4);
+    const s = out[n];
+    s.own ??= new Array<OwnSequence | null>(p.runs).fill(null);
+    s.own[r] = { ids: p.ownIds.subarray(at, at + len), roles: p.ownRoles.subarray(at, at + len), labels: p.ownLabels.subarray(at, at + len), weights: p.ownWeights.subarray(at, at + len) };
+  }
+  return out;
 }
 
 export const packedBuffers = (p: PackedSamples): ArrayBuffer[] =>
-  [p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths].map((a) => a.buffer as ArrayBuffer);
+  [p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths, p.ownIndex, p.ownIds, p.ownRoles, p.ownLabels, p.ownWeights].map((a) => a.buffer as ArrayBuffer);
 
 /**
  * Hand overrides from the token view: token index → 'train' | 'mask', made on one sample of the data
@@ -192,8 +270,8 @@ export function stepBatch(samples: readonly PreparedSample[], order: Int32Array,
   const rows = Array.from(order.subarray((step - 1) * B, step * B));
   return packBatch(
     rows.map((i) => {
-      const s = samples[i];
-      return { ids: Array.from(s.ids), labels: Array.from(s.labels[run]), weights: Array.from(s.weights[run]), tokenRoles: Array.from(s.roles) };
+      const q = runSequence(samples[i], run);
+      return { ids: Array.from(q.ids), labels: Array.from(q.labels), weights: Array.from(q.weights), tokenRoles: Array.from(q.roles) };
     }),
     T,
     padId,
@@ -202,5 +280,6 @@ export function stepBatch(samples: readonly PreparedSample[], order: Int32Array,
 
 /** Tokens of one sample as a B = 1 batch for evaluation (heatmap), with run `run`'s labels. */
 export function sampleBatch(s: PreparedSample, run: number, padId: number): Batch {
-  return packBatch([{ ids: Array.from(s.ids), labels: Array.from(s.labels[run]), weights: Array.from(s.weights[run]), tokenRoles: Array.from(s.roles) }], s.ids.length, padId);
+  const q = runSequence(s, run);
+  return packBatch([{ ids: Array.from(q.ids), labels: Array.from(q.labels), weights: Array.from(q.weights), tokenRoles: Array.from(q.roles) }], q.ids.length, padId);
 }

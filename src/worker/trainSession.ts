@@ -16,7 +16,7 @@ import { generate, type GeneratedToken, type GenerateOptions, type GenerationRes
 import { memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport, type TrainingState } from '../engine/trainer';
 import type { TrainSettings } from '../spec/step';
-import { dataOrder, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
+import { dataOrder, runSequence, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
 
 /** Steps submitted ahead of the one whose report is awaited. */
@@ -68,7 +68,10 @@ export type Weights = Record<string, Float32Array>;
 /** Sequence length every engine is built for: the longest prepared sample. */
 export function sessionShape(samples: readonly PreparedSample[], batchSize: number): { B: number; T: number } {
   let T = 1;
-  for (const s of samples) T = Math.max(T, s.ids.length);
+  for (const s of samples) {
+    T = Math.max(T, s.ids.length);
+    for (const o of s.own ?? []) if (o) T = Math.max(T, o.ids.length);
+  }
   return { B: batchSize, T };
 }
 
@@ -262,7 +265,7 @@ export class TrainingSession {
     if (!s) throw new Error(`There is no sample ${sample + 1} in the training data (${this.o.samples.length} samples).`);
     const { engine, step } = await this.engineAt(run, at);
     const ev = await engine.evaluate(sampleBatch(s, run, this.o.padId), 'mean_tokens', false, true);
-    return { step, losses: ev.losses, dlogitNorms: ev.dlogitNorms, dembedNorms: ev.dembedNorms ?? new Float32Array(s.ids.length) };
+    return { step, losses: ev.losses, dlogitNorms: ev.dlogitNorms, dembedNorms: ev.dembedNorms ?? new Float32Array(runSequence(s, run).ids.length) };
   }
 
   /**

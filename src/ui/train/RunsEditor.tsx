@@ -5,6 +5,24 @@ import { useStore, type RunSpec } from '../../store';
 import { MAX_RUNS } from '../../store/validate';
 import { memo, useId, type CSSProperties } from 'react';
 import { POLICY_ROLES } from '../../data/types';
+import { STRATEGY_BY_ID } from '../lab/strategyMeta';
+
+/** A run whose labels come from a masking-lab strategy: which one, with which options. */
+function StrategyMask({ run, index }: { run: RunSpec; index: number }) {
+  const setRunStrategy = useStore((s) => s.setRunStrategy);
+  const st = run.strategy;
+  if (!st) return null;
+  const opts = Object.entries(st.options);
+  return (
+    <div className="run-mask run-strategy" data-testid={`run-${index}-strategy`} data-strategy={st.id}>
+      labels from the masking lab: <b>{STRATEGY_BY_ID.get(st.id)?.label ?? st.id}</b>
+      {opts.length > 0 && <span className="muted small"> {opts.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}</span>}{' '}
+      <button type="button" className="link" onClick={() => setRunStrategy(index, null)}>
+        use mask settings instead
+      </button>
+    </div>
+  );
+}
 
 const ROLE_TITLE = { system: 'system', user: 'user', assistant: 'assistant', template: 'markup' } as const;
 
@@ -30,6 +48,7 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
           </button>
         )}
       </div>
+      {run.strategy ? <StrategyMask run={run} index={index} /> : (
       <fieldset className="run-mask" aria-label={`${run.name}: mask`} data-locked={locked || undefined}>
         <div className="seg" role="radiogroup" aria-label="Loss on">
           <label className="choice">
@@ -94,6 +113,7 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
           />
         </label>
       </fieldset>
+      )}
     </li>
   );
 }
