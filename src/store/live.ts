@@ -55,6 +55,15 @@ export function onStep(e: StepEvent, runName: string, flush: (warnings: string[]
   if (flushTimer === undefined) flushTimer = setTimeout(() => flush(takeWarnings()), FLUSH_MS);
 }
 
+/** A stop-meter reading: run `run`'s p(end-of-turn) per assistant turn after `step`. NaN never reaches the chart. */
+export function onStopMeter(run: number, step: number, p: readonly number[], flush: (warnings: string[]) => void): void {
+  const c = curves[run];
+  if (!c) return;
+  (c.stopStep ??= []).push(step);
+  (c.stopP ??= []).push(p.map((x) => (Number.isFinite(x) ? x : null)));
+  if (flushTimer === undefined) flushTimer = setTimeout(() => flush(takeWarnings()), FLUSH_MS);
+}
+
 /** The warnings gathered since the last flush (and no flush pending). */
 export function takeWarnings(): string[] {
   cancelFlush();

@@ -8,7 +8,7 @@ import type { PreparedData } from '../worker/dataProtocol';
 import type { TrainDone, TrainEvent } from '../worker/trainProtocol';
 import { dataWorker, trainWorker } from './clients';
 import { runName } from './defaults';
-import { getCurves, onStep, progressNow, resetCurves } from './live';
+import { getCurves, onStep, progressNow, resetCurves, onStopMeter } from './live';
 import type { State } from './index';
 import type { PreparedWith, RunCurve, SavedWeights, TrainingRecord } from './types';
 
@@ -83,12 +83,13 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     if (e.kind === 'started') set({ phase: get().phase === 'paused' ? 'paused' : from?.restoreOnly ? 'starting' : 'training', info: e.info });
     else if (e.kind === 'step') onStep(e, get().runs[e.run]?.name ?? runName(e.run), flush);
     else if (e.kind === 'snapshot') set((st) => ({ snapshots: [...st.snapshots, e.step] }));
+    else if (e.kind === 'stopMeter') onStopMeter(e.run, e.step, e.p, flush);
     else if (e.kind === 'checkpoint') {
       const saved: SavedWeights = { id, step: e.step, bytes: e.bytes, forgotten: get().saved?.forgotten ?? [] };
       set({ saved, checkpointError: null });
       // Written at every checkpoint: a reload resumes from here.
       if (get().phase !== 'done' && get().phase !== 'stopped') set({ record: recordNow(get(), 'running') });
-    } else set({ checkpointError: e.message });
+    } else if (e.kind === 'checkpointFailed') set({ checkpointError: e.message });
   };
   const onDone = (done: TrainDone) => {
     if (mine !== generation) return;

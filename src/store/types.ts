@@ -67,6 +67,10 @@ export interface RunCurve {
   /** Trained positions so far (cumulative). */
   trainedTokens: number[];
   lr: number[];
+  /** The stop meter (absent in records from before it): steps it was measured at, and for each the
+   *  p(end-of-turn) at the end of every assistant turn of sample 1 (null: not finite). */
+  stopStep?: number[];
+  stopP?: (number | null)[][];
 }
 
 export interface Progress {

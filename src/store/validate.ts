@@ -144,7 +144,12 @@ export function validRecord(v: unknown): TrainingRecord | null {
   const curves = own(v, 'curves');
   const info = own(v, 'info');
   if (!runs || !optimizer || !Array.isArray(curves) || curves.length !== runs.length || !isObject(info)) return null;
-  const curvesOk = curves.every((c) => isObject(c) && ['step', 'objective', 'response', 'prompt', 'trainedTokens', 'lr'].every((k) => numberArray(own(c, k))));
+  // The stop meter's fields came later: absent is fine, damaged drops the whole record like any curve.
+  const meterOk = (c: Record<string, unknown>) =>
+    (own(c, 'stopStep') === undefined && own(c, 'stopP') === undefined) ||
+    (numberArray(own(c, 'stopStep')) && Array.isArray(own(c, 'stopP')) && (own(c, 'stopP') as unknown[]).every((row) => numberArray(row)) &&
+      (own(c, 'stopP') as unknown[]).length === (own(c, 'stopStep') as unknown[]).length);
+  const curvesOk = curves.every((c) => isObject(c) && ['step', 'objective', 'response', 'prompt', 'trainedTokens', 'lr'].every((k) => numberArray(own(c, k))) && meterOk(c));
   if (!curvesOk || typeof v.text !== 'string' || !['completed', 'stopped', 'error', 'running'].includes(v.reason as string)) return null;
   const saved = own(v, 'saved');
   const savedOk =

@@ -298,6 +298,8 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
   const key = tokenizerKey('default', req.modelTokenizer);
   const contextLength = resolveContextLength('default', req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
   const family = detectFamily(tok);
+  // Sample 0's end-of-turn tokens per run (the stop meter): the template's, or through a run's own sequence.
+  let meter: Int32Array[] | null = null;
   const samples = pr.samples.map((conv, i) => {
     const { sample } = tokenizeSample(req.text, i, key, loaded, conv, req.splitSpecialTokens);
     if (req.hand && req.hand.sample === i) {
@@ -305,6 +307,8 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
       if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);
     }
     const prepared = prepareSample(sample, policiesFor(req.policies, i, req.hand), contextLength);
+    const eot = sample.tokens.filter((t) => t.isEndOfTurn && t.turnIndex !== null && t.index < contextLength).map((t) => t.index);
+    if (i === 0) meter = req.policies.map(() => Int32Array.from(eot));
     req.strategies?.forEach((choice, r) => {
       if (!choice) return;
       const input = { tok, family, conversation: conv, tools: pr.tools?.[i] ?? null, maxLength: contextLength, policy: { ...req.policies[r], overrides: {} } };
@@ -315,6 +319,8 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
       const mine = new Int32Array(sample.tokens.length).fill(-1);
       for (let c = 0; c < a.C; c++) if (a.cells[c * 2] >= 0) mine[a.cells[c * 2]] = a.cells[c * 2 + 1];
       setStrategyRun(prepared, r, req.policies.length, row, (k) => mine[k], contextLength);
+      const own = prepared.own?.[r];
+      if (i === 0 && meter && own) meter[r] = Int32Array.from(eot.map((k) => mine[k]).filter((k) => k >= 0 && k < own.ids.length));
     });
     return prepared;
   });
@@ -323,7 +329,10 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
   // Fresh copies of the cached token table: everything here is transferred, not cloned.
   const vocab = { bytes: table.bytes.slice(), offsets: table.offsets.slice() };
   return new Transfer(
-    { samples: packed, contextLength, padId: tok.padTokenId ?? tok.eosTokenId, stopIds: [...new Set([tok.eosTokenId, ...tok.endOfTurnTokenIds])], vocab, tokenizerLabel: tok.label },
+    {
+      samples: packed, contextLength, padId: tok.padTokenId ?? tok.eosTokenId, stopIds: [...new Set([tok.eosTokenId, ...tok.endOfTurnTokenIds])], vocab, tokenizerLabel: tok.label,
+      stopMeter: meter && (meter as Int32Array[]).some((m) => m.length > 0) ? { sample: 0, positions: meter } : null,
+    },
     [...packedBuffers(packed), vocab.bytes.buffer, vocab.offsets.buffer],
   );
 }

@@ -176,6 +176,9 @@ export interface PreparedData {
   /** Every token's bytes, so the training worker can decode answers without a tokenizer. */
   vocab: TokenTable;
   tokenizerLabel: string;
+  /** The stop meter: sample 0's end-of-turn tokens closing an assistant turn, per run (token index
+   *  in that run's sequence, within the context); null when it has none. */
+  stopMeter: { sample: number; positions: Int32Array[] } | null;
 }
 
 /** Token id → bytes: token i is bytes.subarray(offsets[i], offsets[i + 1]). V = vocabulary size. */

@@ -29,6 +29,8 @@ import { MAX_ANSWER_TOKENS, type Answer, type HeatmapData, type LoadedModel, typ
 
 type Req<K extends keyof TrainProtocol & string> = RequestOf<TrainProtocol, K>;
 
+/** The stop meter is measured at about this many steps of a training (each is one forward pass per run). */
+const METER_POINTS = 25;
 /** Weight snapshots kept for the heatmap, over all runs together. */
 const SNAPSHOT_BUDGET_BYTES = 256 * 2 ** 20;
 const MAX_SNAPSHOTS = 8;
@@ -182,6 +184,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   trainingId = m.training;
   session = await TrainingSession.create({
     gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer, padId: m.data.padId, snapshotSteps,
+    meter: m.data.stopMeter ? { ...m.data.stopMeter, every: Math.max(1, Math.ceil(m.optimizer.steps / METER_POINTS)) } : undefined,
     resume, checkpointEvery: checkpointEvery(m.optimizer.steps),
   }).catch((err) => {
     throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
@@ -206,7 +209,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   };
   const trained = m.hold
     ? Promise.resolve<'completed' | 'stopped'>(s.completed >= m.optimizer.steps ? 'completed' : 'stopped')
-    : s.train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save);
+    : s.train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save, (run, step, p) => emit({ kind: 'stopMeter', run, step, p }));
   const done = trained
     .then(
       (reason) => ({ reason, steps: s.completed }),

@@ -84,7 +84,9 @@ export type TrainEvent =
   /** Every run's state after `step` is saved (checkpoints.ts): a reload or a lost device resumes here. */
   | { kind: 'checkpoint'; step: number; bytes: number }
   /** A checkpoint could not be saved (e.g. the storage is full): the runs go on in memory. */
-  | { kind: 'checkpointFailed'; step: number; message: string };
+  | { kind: 'checkpointFailed'; step: number; message: string }
+  /** The stop meter: run `run`'s p(end-of-turn token) at the end of each assistant turn of the meter sample, after `step` (0: base). */
+  | { kind: 'stopMeter'; run: number; step: number; p: number[] };
 
 /** Where a training's weights are saved, and the step to continue from. */
 export interface ResumeFrom {

@@ -57,6 +57,9 @@ export interface SessionOptions {
   padId: number;
   /** Steps after which each run's weights are kept (for the heatmap). */
   snapshotSteps?: readonly number[];
+  /** The stop meter: after step 0 (base), every `every` steps and the last, each run's p(token) at
+   *  `positions[run]` of sample `sample` (its end-of-turn tokens), from a forward pass queued behind the step. */
+  meter?: { sample: number; positions: readonly Int32Array[]; every: number };
   /** Continue from a checkpoint: every run's state after `step` (null: that run's weights were forgotten; it keeps the base). */
   resume?: { step: number; states: readonly (TrainingState | null)[] };
   /** A checkpoint every this many steps, and at the end or a stop (0: none). */
@@ -167,6 +170,7 @@ export class TrainingSession {
   async train(
     onStep: (e: StepEvent) => void, onSnapshot: (step: number) => void = () => {},
     onCheckpoint: (step: number, states: TrainingState[]) => Promise<void> = async () => {},
+    onMeter: (run: number, step: number, p: number[]) => void = () => {},
   ): Promise<'completed' | 'stopped'> {
     if (this.training) throw new Error('This session is already training.');
     this.training = true;
@@ -186,7 +190,23 @@ export class TrainingSession {
       await onCheckpoint(step, states);
     };
     const inflight: Promise<void>[] = [];
+    const meter = this.o.meter;
+    // Queued on each engine behind the step just submitted: exactly that step's weights.
+    const measure = (step: number): Promise<void> =>
+      meter
+        ? Promise.all(
+            this.engines.map(async (e, r) => {
+              const pos = meter.positions[r];
+              if (!pos || pos.length === 0) return;
+              const ev = await e.evaluate(sampleBatch(this.o.samples[meter.sample], r, this.o.padId));
+              // losses[t] = -log p(token t+1 | ≤ t): token k's probability is exp(-losses[k-1]).
+              onMeter(r, step, Array.from(pos, (k) => (k > 0 ? Math.exp(-ev.losses[k - 1]) : NaN)));
+            }),
+          ).then(() => undefined)
+        : Promise.resolve();
+    const meterAt = (step: number) => meter !== undefined && (step === steps || step % Math.max(1, meter.every) === 0);
     try {
+      if (this.submitted === 0) inflight.push(measure(0));
       while (this.submitted < steps) {
         if (this.paused) {
           await Promise.all(inflight.splice(0));
@@ -204,6 +224,7 @@ export class TrainingSession {
         });
         this.submitted = step;
         inflight.push(Promise.all(reports).then(() => void (this.completed = step)));
+        if (meterAt(step)) inflight.push(measure(step));
         if (every > 0 && (step % every === 0 || step === steps)) await checkpoint(step, snapshotAt.has(step));
         else if (snapshotAt.has(step)) {
           // getParameters is queued behind step `step` on each engine: exactly its weights.

@@ -7,6 +7,7 @@ import type { LabelColumns } from '../../worker/dataProtocol';
 import { Answers } from './Answers';
 import { ConfirmDiscard } from './ConfirmDiscard';
 import { LossChart } from './LossChart';
+import { StopMeter } from './StopMeter';
 import { OptimizerForm } from './OptimizerForm';
 import { RunsEditor } from './RunsEditor';
 import { RunTable } from './RunTable';
@@ -188,6 +189,7 @@ export function TrainPanel() {
       {/* Mounted before training starts: building the chart is the costliest render here, and it
           must not land in the same task as the click on Train. */}
       <LossChart runs={runs} />
+      <StopMeter runs={runs} />
       <RunTable runs={runs} />
       <Answers runs={runs} />
       <ConfirmDiscard />
