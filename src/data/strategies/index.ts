@@ -2,12 +2,17 @@
 // each with its own ids, its labels, the reason for each label, its notes or the error it raises.
 import type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
 import { templateSpans } from './templateSpans';
+import { trlAssistantOnly } from './trlAssistantOnly';
+import { trlCompletionOnly } from './trlCompletionOnly';
+import { unslothResponsesOnly } from './unslothResponsesOnly';
+import { trlCompletionCollator } from './trlCompletionCollator';
+import { axolotlChatTemplate } from './axolotlChatTemplate';
 import { checkLabels, raised, textSpans } from './common';
 
 export type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput, ChatFamily, OptionSpec } from './types';
 export { detectFamily } from './family';
 
-export const STRATEGIES: readonly Strategy[] = [templateSpans];
+export const STRATEGIES: readonly Strategy[] = [templateSpans, trlAssistantOnly, trlCompletionOnly, unslothResponsesOnly, trlCompletionCollator, axolotlChatTemplate];
 
 const BY_ID: ReadonlyMap<StrategyId, Strategy> = new Map(STRATEGIES.map((s) => [s.id, s]));
 
