@@ -7,12 +7,15 @@ import { trlCompletionOnly } from './trlCompletionOnly';
 import { unslothResponsesOnly } from './unslothResponsesOnly';
 import { trlCompletionCollator } from './trlCompletionCollator';
 import { axolotlChatTemplate } from './axolotlChatTemplate';
+import { llamaFactory } from './llamaFactory';
+import { torchtune } from './torchtune';
+import { llmbook } from './llmbook';
 import { checkLabels, raised, textSpans } from './common';
 
 export type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput, ChatFamily, OptionSpec } from './types';
 export { detectFamily } from './family';
 
-export const STRATEGIES: readonly Strategy[] = [templateSpans, trlAssistantOnly, trlCompletionOnly, unslothResponsesOnly, trlCompletionCollator, axolotlChatTemplate];
+export const STRATEGIES: readonly Strategy[] = [templateSpans, trlAssistantOnly, trlCompletionOnly, unslothResponsesOnly, trlCompletionCollator, axolotlChatTemplate, llamaFactory, torchtune, llmbook];
 
 const BY_ID: ReadonlyMap<StrategyId, Strategy> = new Map(STRATEGIES.map((s) => [s.id, s]));
 

@@ -64,6 +64,8 @@ export const StopMeter = memo(function StopMeter({ runs }: { runs: readonly RunS
       u.destroy();
     };
   }, [runs, shape]);
+  // Re-rendered per flush (every 250 ms at most) for the count only; the chart itself is not rebuilt.
+  useStore((s) => s.curveVersion);
   const points = getCurves().reduce((n, c) => n + (c.stopStep?.length ?? 0), 0);
   return (
     <figure className="stop-meter" data-testid="stop-meter" data-points={points}>
