@@ -26,6 +26,7 @@ async function labReady(page: Page, rows: number): Promise<void> {
   await expect(page.getByTestId('lab-rows').locator('> li')).toHaveCount(rows);
   await expect(lab(page)).toHaveAttribute('data-busy', 'false');
   await expect(page.getByTestId('lab-grid')).toHaveAttribute('data-drawn', 'all');
+  await expect(page.getByTestId('lab-grid')).toHaveAttribute('data-stale', 'false');
 }
 
 /** Per row: how many cells are highlighted as differing from row 1. */
@@ -173,4 +174,46 @@ test('train two strategies against each other: two curves, two stop meters', asy
   // The stop meter: step 0 and every step of a 4-step training, two turns, for both runs.
   await expect(page.getByTestId('stop-meter')).toHaveAttribute('data-points', '10');
   await expect(page.getByTestId('stop-meter')).not.toContainText('NaN');
+});
+
+/** labReady without Playwright's expect: a failed expect poll computes an aria snapshot in the
+ *  page, a long task of its own that would be counted as the page's. */
+async function labReadyQuietly(page: Page, rows: number): Promise<void> {
+  await page.waitForFunction((R) => {
+    const lab = document.querySelector('[data-testid=masking-lab]');
+    const grid = document.querySelector('[data-testid=lab-grid]');
+    return document.querySelectorAll('[data-testid=lab-rows] > li').length === R && lab?.getAttribute('data-busy') === 'false' &&
+      grid?.getAttribute('data-drawn') === 'all' && grid?.getAttribute('data-stale') === 'false';
+  }, rows);
+}
+
+test('six rows on a 4,000-token sample: no main-thread task over 100 ms when the picker changes', async ({ page }, testInfo) => {
+  await openFresh(page);
+  const turns = [];
+  for (let i = 0; i < 40; i++) {
+    turns.push({ role: 'user' as const, content: `Question ${i}: ${'tell me about the weather in the mountains and the sea '.repeat(4)}` });
+    turns.push({ role: 'assistant' as const, content: `Answer ${i}: ${'it is cold at the top and warm by the water, with wind '.repeat(4)}` });
+  }
+  await paste(page, chat({ role: 'system', content: 'Be helpful.' }, ...turns));
+  for (const id of ['trl-completion-only', 'unsloth-responses-only', 'axolotl-chat-template', 'llamafactory']) {
+    await page.getByTestId(`lab-pick-${id}`).check();
+    await labReady(page, ['trl-completion-only', 'unsloth-responses-only', 'axolotl-chat-template', 'llamafactory'].indexOf(id) + 2);
+  }
+  const tokens = Number((await page.getByTestId('lab-row-counts-0').textContent())?.match(/^[\d,]+/)?.[0].replace(/,/g, ''));
+  expect(tokens).toBeGreaterThan(4000);
+  await watchLongTasks(page);
+  await page.getByTestId('lab-pick-torchtune').check();
+  await labReadyQuietly(page, 6);
+  const adding = await longestTask(page);
+  await watchLongTasks(page);
+  await page.getByTestId('lab-pick-unsloth-responses-only').uncheck();
+  await labReadyQuietly(page, 5);
+  const removing = await longestTask(page);
+  await watchLongTasks(page);
+  await page.getByTestId('lab-diff-only').check();
+  await labReadyQuietly(page, 5);
+  const filtering = await longestTask(page);
+  console.log(`lab, ${tokens} tokens: longest task adding a 6th row ${adding} ms, removing one ${removing} ms, differences only ${filtering} ms`);
+  await page.getByTestId('masking-lab').screenshot({ path: testInfo.outputPath('lab-6-rows.png') });
+  for (const ms of [adding, removing, filtering]) expect(ms).toBeLessThan(100);
 });

@@ -2,9 +2,10 @@
 // strategy, aligned on the token texts (each row keeps its own ids: some frameworks build the
 // sequence themselves), every cell that differs from the first row highlighted, and the reason for
 // every label on hover or focus. Rows are computed in the data worker (src/data/strategies); this is
-// a view over the store's lab slice. Big samples are drawn over several tasks (BLOCK_COLUMNS at a
-// time) so a picker change never blocks the page for long.
-import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+// a view over the store's lab slice. Columns are grouped in blocks that end, where possible, after a
+// newline (so a block boundary falls where the text breaks a line anyway), and big samples are
+// drawn over several tasks so a picker change never blocks the page for long.
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { useStore } from '../../store';
 import { STRATEGIES, MAX_LAB_ROWS, type LabRow } from '../../data/strategies';
 import { STRATEGY_BY_ID } from './strategyMeta';
@@ -13,9 +14,16 @@ import { visibleWhitespace } from '../../data/whitespace';
 import type { LabChoiceSpec } from '../../store';
 import { LabRowCard } from './LabRowCard';
 
-const BLOCK_COLUMNS = 96;
-/** Blocks drawn per task after the first. */
-const BLOCKS_PER_TASK = 3;
+/** A block ends after a newline token between these many columns, else at MAX_BLOCK. */
+const MIN_BLOCK = 12;
+const MAX_BLOCK = 48;
+/** A render's budget: about this long for the columns it creates or changes (learned per column). */
+const STEP_MS = 30;
+const MIN_STEP_COLUMNS = 32;
+/** The learned cost misses the layout and paint after the commit: never more than this per task. */
+const MAX_STEP_COLUMNS = 96;
+/** Measured cost of one changed column (render, commit, layout), shared by every grid. */
+let msPerColumn = 0.3;
 /** Columns kept around each difference in the "differences only" view. */
 const CONTEXT_COLUMNS = 2;
 
@@ -162,22 +170,99 @@ function Reasons({ v, c }: { v: LabView; c: number | null }) {
   );
 }
 
-function LabGrid({ v, diffOnly }: { v: LabView; diffOnly: boolean }) {
-  const cols = useMemo(() => visibleColumns(v, diffOnly), [v, diffOnly]);
-  const blocks = Math.ceil(cols.length / BLOCK_COLUMNS);
-  const [limit, setLimit] = useState(1);
+/** What one block of the grid shows: its columns of one view. */
+interface BlockSrc {
+  v: LabView;
+  cols: (number | null)[];
+  /** Block b covers cols[bounds[b]..bounds[b + 1]). */
+  bounds: number[];
+  diffOnly: boolean;
+}
+
+function blockBounds(v: LabView, cols: (number | null)[]): number[] {
+  const bounds = [0];
+  let last = 0;
+  let lastBreak = -1;
+  for (let i = 0; i < cols.length; i++) {
+    const c = cols[i];
+    if (c !== null && columnText(v, c).endsWith('\n') && i + 1 - last >= MIN_BLOCK) lastBreak = i + 1;
+    if (i + 1 - last >= MAX_BLOCK || (lastBreak === i + 1)) {
+      const at = lastBreak > last ? lastBreak : i + 1;
+      bounds.push(at);
+      last = at;
+      lastBreak = -1;
+    }
+  }
+  if (bounds[bounds.length - 1] !== cols.length) bounds.push(cols.length);
+  return bounds;
+}
+
+const Block = memo(function Block({ src, b, tabCol }: { src: BlockSrc; b: number; tabCol: number }) {
+  const part = src.cols.slice(src.bounds[b], src.bounds[b + 1]);
+  return (
+    <div className="lab-block" data-block={b}>
+      {part.map((c, i) =>
+        c === null ? (
+          <span key={`gap${i}`} className="lab-gap" aria-hidden="true">
+            …
+          </span>
+        ) : (
+          <Column key={c} v={src.v} c={c} active={c === tabCol} diffOnly={src.diffOnly} />
+        ),
+      )}
+    </div>
+  );
+});
+
+function LabGrid({ v, diffOnly, stale }: { v: LabView; diffOnly: boolean; stale: boolean }) {
+  const latest = useMemo<BlockSrc>(() => {
+    const cols = visibleColumns(v, diffOnly);
+    return { v, cols, bounds: blockBounds(v, cols), diffOnly };
+  }, [v, diffOnly]);
+  const { cols, bounds } = latest;
+  const blocks = bounds.length - 1;
+  const blockOf = (i: number) => {
+    let b = 0;
+    while (b + 1 < blocks && bounds[b + 1] <= i) b++;
+    return b;
+  };
+  // Progressive replacement: each render brings about STEP_MS of columns up to the latest rows;
+  // the other blocks keep what they showed (or wait) and follow in the next tasks, so neither
+  // mounting a sixth row nor replacing a big grid is one long task. The plan is computed from the
+  // committed state and written after the commit (a render may run twice).
+  const shown = useRef<(BlockSrc | undefined)[]>([]);
+  const priority = useRef<number | null>(null);
+  const startedAt = performance.now();
+  const plan = shown.current.slice(0, blocks);
+  const budget = Math.min(MAX_STEP_COLUMNS, Math.max(MIN_STEP_COLUMNS, STEP_MS / msPerColumn));
+  let spent = 0;
+  const order = Array.from({ length: blocks }, (_, b) => b);
+  if (priority.current !== null && priority.current < blocks) order.unshift(priority.current);
+  for (const b of order) {
+    if (plan[b] === latest) continue;
+    const n = bounds[b + 1] - bounds[b];
+    if (spent > 0 && spent + n > budget) break;
+    plan[b] = latest;
+    spent += n;
+  }
+  let pending = 0;
+  for (let b = 0; b < blocks; b++) if (plan[b] !== latest) pending++;
+  useLayoutEffect(() => {
+    shown.current = plan;
+    if (spent >= MIN_STEP_COLUMNS) msPerColumn = 0.7 * msPerColumn + (0.3 * (performance.now() - startedAt)) / spent;
+  });
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (pending === 0) return;
+    const t = setTimeout(() => setTick((k) => k + 1), 0);
+    return () => clearTimeout(t);
+  });
   const [active, setActive] = useState<number | null>(null);
   const [focusCol, setFocusCol] = useState(0);
   const gridRef = useRef<HTMLDivElement>(null);
-  useEffect(() => setLimit(1), [cols]);
-  useEffect(() => {
-    if (limit >= blocks) return;
-    const t = setTimeout(() => setLimit((l) => l + BLOCKS_PER_TASK), 0);
-    return () => clearTimeout(t);
-  }, [limit, blocks]);
-  const drawn = Math.min(limit * BLOCK_COLUMNS, cols.length);
   const firstCol = cols.find((c) => c !== null) ?? 0;
   const tabCol = cols.includes(focusCol) ? focusCol : firstCol;
+  const tabBlock = blockOf(cols.indexOf(tabCol));
 
   const colOf = (el: EventTarget | null) => {
     const col = (el as HTMLElement | null)?.closest<HTMLElement>('[data-col]');
@@ -193,29 +278,18 @@ function LabGrid({ v, diffOnly }: { v: LabView; diffOnly: boolean }) {
     e.preventDefault();
     const next = list[Math.min(Math.max(0, to[e.key]), list.length - 1)];
     if (next === undefined) return;
-    const at2 = cols.indexOf(next);
-    if (at2 >= drawn) setLimit(Math.ceil((at2 + 1) / BLOCK_COLUMNS));
+    priority.current = blockOf(cols.indexOf(next));
     setFocusCol(next);
     requestAnimationFrame(() => gridRef.current?.querySelector<HTMLElement>(`[data-col="${next}"]`)?.focus());
   };
 
   const out = [];
-  for (let b = 0; b * BLOCK_COLUMNS < drawn; b++) {
-    const part = cols.slice(b * BLOCK_COLUMNS, Math.min(drawn, (b + 1) * BLOCK_COLUMNS));
-    out.push(
-      <div key={b} className="lab-block">
-        {part.map((c, i) =>
-          c === null ? (
-            <span key={`gap${b}-${i}`} className="lab-gap" aria-hidden="true">
-              …
-            </span>
-          ) : (
-            <Column key={c} v={v} c={c} active={c === tabCol} diffOnly={diffOnly} />
-          ),
-        )}
-      </div>,
-    );
+  for (let b = 0; b < blocks; b++) {
+    const src = plan[b];
+    // Only the block holding the Tab stop gets it: any other prop change would redraw every block.
+    if (src) out.push(<Block key={b} src={src} b={b} tabCol={src === latest && b === tabBlock ? tabCol : -1} />);
   }
+  const drawn = pending === 0;
   return (
     <>
       <div className="lab-legend" aria-hidden="true">
@@ -231,7 +305,9 @@ function LabGrid({ v, diffOnly }: { v: LabView; diffOnly: boolean }) {
         role="grid"
         aria-label={`Labels of ${v.R} strategies over ${v.C} aligned tokens. Rows per token, top to bottom: ${v.reply.rows.map((r) => r.label).join(', ')}. Arrow keys move between tokens.`}
         data-testid="lab-grid"
-        data-drawn={drawn === cols.length ? 'all' : drawn}
+        data-stale={stale}
+        data-drawn={drawn ? 'all' : blocks - pending}
+        aria-busy={!drawn || undefined}
         onMouseOver={(e) => setActive(colOf(e.target))}
         onFocus={(e) => {
           const c = colOf(e.target);
@@ -337,7 +413,9 @@ export function MaskingLab() {
           />
         ))}
       </ol>
-      {v && inStep && (
+      {/* Kept on screen with the previous rows while new ones compute: unmounting a big grid
+          and mounting it again would be one long task on every picker change. */}
+      {v && (
         <>
           <label className="choice lab-diff-only">
             <input type="checkbox" checked={diffOnly} onChange={(e) => setLabDiffOnly(e.target.checked)} data-testid="lab-diff-only" />
@@ -346,7 +424,7 @@ export function MaskingLab() {
           {v.reply.alignment.positional.length > 0 && (
             <p className="hint">Rows {v.reply.alignment.positional.map((r) => r + 1).join(', ')} are too different from row 1 to align by text: they are aligned by position.</p>
           )}
-          <LabGrid v={v} diffOnly={diffOnly} />
+          <LabGrid v={v} diffOnly={diffOnly} stale={!inStep || labStale} />
         </>
       )}
     </section>
