@@ -155,7 +155,9 @@ test('train two strategies against each other: two curves, two stop meters', asy
   expect(spans - axolotl).toBe(2);
   await page.getByTestId('lab-row-0').getByTestId('lab-train-as').selectOption({ index: 1 });
   await page.getByTestId('lab-row-1').getByTestId('lab-train-as').selectOption({ index: 2 });
-  await expect(page.getByTestId('run-0-strategy')).toHaveAttribute('data-strategy', 'template-spans');
+  // Row 1 is the settings panel's policy: run A takes that policy (response-only), not a strategy.
+  await expect(page.getByTestId('run-0-strategy')).toHaveCount(0);
+  await expect(page.getByTestId('run-0-response-only')).toBeChecked();
   await expect(page.getByTestId('run-1-strategy')).toHaveAttribute('data-strategy', 'axolotl-chat-template');
 
   const steps = page.getByTestId('opt-steps');

@@ -145,6 +145,9 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
         set((s) => {
           const apply = (r: RunSpec): RunSpec => {
             const { strategy: _old, ...rest } = r;
+            // The lab's template-spans row is the settings panel's policy (hand overrides apply to
+            // every policy run): the run takes that policy, not a strategy of the same name.
+            if (strategy?.id === 'template-spans') return { ...rest, policy: { ...s.settings.policy, roles: { ...s.settings.policy.roles } }, ...(name ? { name } : {}) };
             return { ...rest, ...(strategy ? { strategy } : {}), ...(name ? { name } : {}) };
           };
           if (index === 'new') return { runs: [...s.runs, apply(extraRun(s.runs.length, new Set(s.runs.map((r) => r.color))))] };
