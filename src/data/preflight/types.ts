@@ -7,7 +7,7 @@
 // Naming: a sample is named by its 1-based line in the file (JSONL), or by its 1-based position for
 // the other formats (one JSON array = one sample, line 1 of its text).
 import type { LabChoice } from '../strategies';
-import type { InputError } from '../types';
+import type { InputError, MaskPolicy } from '../types';
 
 export type FindingId =
   /** Every label is -100 (or the framework raises on the sample). */
@@ -58,6 +58,10 @@ export interface PreflightSettings {
   maxLength: number;
   /** Findings that make the run fail (the CLI's exit code; the page marks them). */
   fatal: FindingId[];
+  /** The mask policy the template-spans strategy applies (the settings panel's); absent: DEFAULT_POLICY. */
+  policy?: MaskPolicy;
+  /** split_special_tokens, as the token view encodes (template-spans only). */
+  splitSpecialTokens?: boolean;
 }
 
 export interface Histogram {
