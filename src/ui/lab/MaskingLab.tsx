@@ -105,7 +105,7 @@ const Column = memo(function Column({ v, c, active, diffOnly }: { v: LabView; c:
             className={`lab-cell ${label === -100 ? 'masked' : 'trained'}${differs ? ' differs' : ''}${own && r > 0 ? ' inserted' : ''} role-${ROLE_CODES[v.reply.roles[r][k]]}`}
             data-strategy={row.strategy}
             data-row={r}
-            data-index={k}
+            data-token-index={k}
             data-token-id={row.ids[k]}
             data-label={label}
             data-role={ROLE_CODES[v.reply.roles[r][k]]}
