@@ -1,0 +1,293 @@
+// One sample's preflight: the chosen strategy's row (and the compared ones), read against our own
+// attribution of the same conversation (attribution.ts), gives the sample's findings.
+//
+// Contract:
+// - Positions are the strategy's own: token i of its row, the row's labels as the framework writes
+//   them. A strategy that builds its own ids (LLaMA-Factory, torchtune, LLMBook) is aligned to our
+//   attribution on token texts (align.ts); a row with the template's ids maps one to one.
+// - "Response" is the ruler's: response-only, every assistant turn's content, reasoning, tool calls
+//   and end-of-turn token (RULER_POLICY of the trainer, re-stated here from DEFAULT_POLICY).
+// - A token is lost to truncation when its row index is ≥ maxLength or the row gives it the
+//   truncation reason (LLaMA-Factory's infer_seqlen cuts inside the sequence).
+// - The sequence handed to a trainer (keptSequence) is the row without its truncated tokens, cut to
+//   maxLength: for every strategy but LLaMA-Factory that is the row's first maxLength tokens.
+import { tokenizeConversation } from '../attribution';
+import { computeLabels, DEFAULT_POLICY, IGNORE_INDEX } from '../labels';
+import { alignRows } from '../strategies/align';
+import { reason } from '../strategies/reasons';
+import { runStrategy, type ChatFamily, type LabRow, type StrategyInput } from '../strategies';
+import type { ChatTokenizer, Conversation, MaskPolicy, TokenizedSample, ToolList } from '../types';
+import { FINDING_IDS, type Finding, type FindingId, type PreflightSettings, type SampleReport } from './types';
+
+/** The trainer's ruler (src/worker/trainPlan.ts RULER_POLICY): what counts as response. */
+export const RESPONSE_POLICY: MaskPolicy = {
+  ...DEFAULT_POLICY,
+  mode: 'response-only',
+  assistantTurns: 'all',
+  trainEndOfTurn: true,
+  trainReasoning: true,
+  trainToolCalls: true,
+  trainToolResults: false,
+  promptLossWeight: 0,
+  overrides: {},
+};
+
+/** An empty reasoning scaffold and the whitespace after it (Qwen3's "<think>\n\n</think>\n\n"). */
+const EMPTY_THINK = /<think>\s*<\/think>\s*/g;
+
+export interface LintArgs {
+  tok: ChatTokenizer;
+  family: ChatFamily;
+  conversation: Conversation;
+  tools: ToolList | null;
+  /** 0-based among the parsed samples. */
+  index: number;
+  /** 1-based line of the sample in the text. */
+  line: number;
+  settings: PreflightSettings;
+}
+
+export interface LintResult {
+  report: SampleReport;
+  /** The chosen strategy's row. */
+  row: LabRow;
+  /** One row per settings.compare entry, in that order. */
+  compared: LabRow[];
+}
+
+/** Token texts of a row, token i = text.slice(starts[i], ends[i]). */
+export function rowTexts(row: LabRow): string[] {
+  const out = new Array<string>(row.ids.length);
+  for (let i = 0; i < out.length; i++) out[i] = row.text.slice(row.starts[i], row.ends[i]);
+  return out;
+}
+
+function sameIds(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** aIndex → bIndex (-1: b has no such token) and back, by ids when equal, else by token text. */
+function matchTokens(aIds: ArrayLike<number>, aTexts: () => string[], bIds: ArrayLike<number>, bTexts: () => string[]): { aToB: Int32Array; bToA: Int32Array } {
+  if (sameIds(aIds, bIds)) {
+    const id = Int32Array.from({ length: aIds.length }, (_, i) => i);
+    return { aToB: id, bToA: id };
+  }
+  const aToB = new Int32Array(aIds.length).fill(-1);
+  const bToA = new Int32Array(bIds.length).fill(-1);
+  const { C, cells } = alignRows([aTexts(), bTexts()]);
+  for (let c = 0; c < C; c++) {
+    const a = cells[2 * c];
+    const b = cells[2 * c + 1];
+    if (a >= 0 && b >= 0) {
+      aToB[a] = b;
+      bToA[b] = a;
+    }
+  }
+  return { aToB, bToA };
+}
+
+/** Row index i is cut by the context length (past it, or given the truncation reason in place). */
+function lostMask(row: LabRow, maxLength: number): Uint8Array {
+  const cut = reason.truncated(maxLength);
+  const lost = new Uint8Array(row.ids.length);
+  const k = row.reasons.indexOf(cut);
+  for (let i = 0; i < lost.length; i++) lost[i] = i >= maxLength || row.reasonIndex[i] === k ? 1 : 0;
+  return lost;
+}
+
+/** The tokens a trainer gets: the row without its truncated tokens, the first maxLength of them. */
+export function keptSequence(row: LabRow, maxLength: number): { ids: Int32Array; labels: Int32Array } {
+  const cut = row.reasons.indexOf(reason.truncated(maxLength));
+  const ids: number[] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < row.ids.length && ids.length < maxLength; i++) {
+    if (row.reasonIndex[i] === cut) continue;
+    ids.push(row.ids[i]);
+    labels.push(row.labels[i]);
+  }
+  return { ids: Int32Array.from(ids), labels: Int32Array.from(labels) };
+}
+
+function tokenName(tok: ChatTokenizer, id: number): string {
+  return tok.addedTokenContent(id) ?? tok.tokenString(id);
+}
+
+/** The tokenizer-level finding (the same for every sample), or null. */
+export function padIsEos(tok: ChatTokenizer): Finding | null {
+  const pad = tok.padTokenId;
+  if (pad === null) return null;
+  const what = pad === tok.eosTokenId ? 'eos token' : tok.endOfTurnTokenIds.includes(pad) ? 'end-of-turn token' : null;
+  if (what === null) return null;
+  return {
+    id: 'pad-is-eos',
+    message: `The pad token ${tokenName(tok, pad)} (id ${pad}) is also the ${what}: a collator that masks padding by id masks every end of turn too, and the model never learns to stop. Set a distinct pad token.`,
+    count: 1,
+  };
+}
+
+function nothingToTrain(row: LabRow, responseTokens: number | null): Finding {
+  let why: string;
+  if (row.error) why = `${row.label} raises: ${row.error}`;
+  else if (responseTokens === 0) why = `every label is -100 under ${row.label}: the sample has no assistant response to train`;
+  else why = `every label is -100 under ${row.label}${row.notes.length > 0 ? ` (${row.notes[row.notes.length - 1]})` : ''}`;
+  return { id: 'nothing-to-train', message: `Nothing to train: ${why.replace(/\.$/, '')}.`, count: 1 };
+}
+
+function responseTruncated(row: LabRow, lost: Uint8Array, rowToAttr: Int32Array, response: Int32Array, maxLength: number): Finding | null {
+  let n = 0;
+  for (let i = 0; i < row.ids.length; i++) {
+    const a = rowToAttr[i];
+    if (lost[i] === 1 && a >= 0 && response[a] !== IGNORE_INDEX) n++;
+  }
+  if (n === 0) return null;
+  return { id: 'response-truncated', message: `${n} response token${n === 1 ? '' : 's'} past max length ${maxLength} ${n === 1 ? 'is' : 'are'} lost (the sample has ${row.ids.length} tokens).`, count: n };
+}
+
+function eotNeverTrained(tok: ChatTokenizer, row: LabRow, lost: Uint8Array, sample: TokenizedSample, attrToRow: Int32Array): Finding | null {
+  const stops = new Set([tok.eosTokenId, ...tok.endOfTurnTokenIds]);
+  let turns = 0;
+  let untrained = 0;
+  const names = new Set<string>();
+  sample.tokens.forEach((t, a) => {
+    if (!t.isEndOfTurn || t.turnIndex === null) return;
+    turns++;
+    const r = attrToRow[a];
+    if (r >= 0) {
+      if (lost[r] === 0 && row.labels[r] === IGNORE_INDEX) {
+        untrained++;
+        names.add(t.text);
+      }
+      return;
+    }
+    // The strategy's own sequence has no such token: look for a stop token it trains instead,
+    // between the row tokens aligned before and after this one.
+    let p = -1;
+    for (let b = a - 1; b >= 0 && p < 0; b--) p = attrToRow[b];
+    let q = row.ids.length;
+    for (let b = a + 1; b < attrToRow.length && q === row.ids.length; b++) if (attrToRow[b] >= 0) q = attrToRow[b];
+    if (p + 1 < row.ids.length && lost[p + 1] === 1) return;
+    for (let r2 = p + 1; r2 < q; r2++) if (stops.has(row.ids[r2]) && row.labels[r2] !== IGNORE_INDEX) return;
+    untrained++;
+    names.add(t.text);
+  });
+  if (untrained === 0) return null;
+  return {
+    id: 'eot-never-trained',
+    message: `${untrained} of ${turns} assistant turn${turns === 1 ? '' : 's'} never train${untrained === 1 ? 's' : ''} ${untrained === 1 ? 'its' : 'their'} end-of-turn token (${[...names].join(', ')}) under ${row.label}: the model does not learn to stop.`,
+    count: untrained,
+  };
+}
+
+function emptyThinkTrained(row: LabRow): Finding | null {
+  let n = 0;
+  let blocks = 0;
+  for (const m of row.text.matchAll(EMPTY_THINK)) {
+    const a = m.index;
+    const b = a + m[0].length;
+    let trainedHere = 0;
+    for (let i = 0; i < row.ids.length; i++) {
+      if (row.starts[i] >= a && row.ends[i] <= b && row.ends[i] > row.starts[i] && row.labels[i] !== IGNORE_INDEX) trainedHere++;
+    }
+    if (trainedHere > 0) blocks++;
+    n += trainedHere;
+  }
+  if (n === 0) return null;
+  return {
+    id: 'empty-think-trained',
+    message: `${n} token${n === 1 ? '' : 's'} of ${blocks === 1 ? 'an empty reasoning block' : `${blocks} empty reasoning blocks`} (<think></think>) ${n === 1 ? 'is' : 'are'} trained under ${row.label}: template markup, not an answer.`,
+    count: n,
+  };
+}
+
+function typedSpecialTokens(sample: TokenizedSample): Finding | null {
+  const typed = sample.tokens.filter((t) => t.typedSpecial);
+  if (typed.length === 0) return null;
+  const n = typed.length;
+  const texts = [...new Set(typed.map((t) => t.text))];
+  return {
+    id: 'typed-special-tokens',
+    message: `${n} token${n === 1 ? '' : 's'} typed in a message became special token${n === 1 ? '' : 's'} (${texts.join(', ')}): encode them as plain text (split_special_tokens) or remove them.`,
+    count: n,
+  };
+}
+
+/** Tokens whose trained-ness differs between two rows (a token only one row has counts when it trains there). */
+function disagreement(base: LabRow, other: LabRow, baseTexts: () => string[]): number {
+  const trained = (row: LabRow, i: number) => row.labels[i] !== IGNORE_INDEX;
+  if (sameIds(base.ids, other.ids)) {
+    let n = 0;
+    for (let i = 0; i < base.ids.length; i++) if (trained(base, i) !== trained(other, i)) n++;
+    return n;
+  }
+  const { C, cells } = alignRows([baseTexts(), rowTexts(other)]);
+  let n = 0;
+  for (let c = 0; c < C; c++) {
+    const a = cells[2 * c];
+    const b = cells[2 * c + 1];
+    const ta = a >= 0 && trained(base, a);
+    const tb = b >= 0 && trained(other, b);
+    if (ta !== tb) n++;
+  }
+  return n;
+}
+
+function strategiesDisagree(row: LabRow, compared: LabRow[]): Finding | null {
+  let texts: string[] | null = null;
+  const baseTexts = () => (texts ??= rowTexts(row));
+  const counts = compared.map((c) => ({ label: c.label, n: disagreement(row, c, baseTexts) }));
+  const max = counts.reduce((m, c) => Math.max(m, c.n), 0);
+  if (max === 0) return null;
+  const parts = counts.filter((c) => c.n > 0).map((c) => `${c.label}: ${c.n}`);
+  return { id: 'strategies-disagree', message: `Up to ${max} token${max === 1 ? '' : 's'} trained differently than under ${row.label} (${parts.join('; ')}).`, count: max };
+}
+
+/** The findings of one sample under settings.strategy, in FINDING_IDS order. */
+export function lintSample(args: LintArgs): LintResult {
+  const { tok, family, conversation, tools, index, line, settings } = args;
+  const input: StrategyInput = { tok, family, conversation, tools, maxLength: settings.maxLength, policy: settings.policy ?? DEFAULT_POLICY, splitSpecialTokens: settings.splitSpecialTokens };
+  // split_special_tokens is template-spans' only: under any other strategy typed text becomes special tokens.
+  const split = settings.splitSpecialTokens === true && settings.strategy.id === 'template-spans';
+  const row = runStrategy(settings.strategy, input);
+  const compared = settings.compare.map((c) => runStrategy(c, input));
+
+  // Our attribution; a conversation the template rejects has none (the row then carries the error),
+  // and the findings that need it are left out.
+  const found = new Map<FindingId, Finding | null>();
+  const lost = lostMask(row, settings.maxLength);
+  let responseTokens: number | null = null;
+  let sample: TokenizedSample | null = null;
+  try {
+    sample = tokenizeConversation(tok, conversation, { tools, splitSpecialTokens: split });
+  } catch {
+    sample = null;
+  }
+  if (sample !== null) {
+    const s = sample;
+    const response = computeLabels(s, RESPONSE_POLICY);
+    responseTokens = response.trained;
+    const { aToB: attrToRow, bToA: rowToAttr } = matchTokens(
+      Int32Array.from(s.tokens, (t) => t.id),
+      () => s.tokens.map((t) => t.text),
+      row.ids,
+      () => rowTexts(row),
+    );
+    found.set('response-truncated', responseTruncated(row, lost, rowToAttr, response.labels, settings.maxLength));
+    found.set('eot-never-trained', row.trained === 0 ? null : eotNeverTrained(tok, row, lost, s, attrToRow));
+    found.set('typed-special-tokens', typedSpecialTokens(s));
+  }
+  if (row.trained === 0 || row.error) found.set('nothing-to-train', nothingToTrain(row, responseTokens));
+  found.set('pad-is-eos', padIsEos(tok));
+  found.set('empty-think-trained', emptyThinkTrained(row));
+  if (compared.length > 0) found.set('strategies-disagree', strategiesDisagree(row, compared));
+
+  const findings: Finding[] = [];
+  for (const id of FINDING_IDS) {
+    const f = found.get(id);
+    if (f) findings.push(f);
+  }
+  const tokens = row.ids.length;
+  return { report: { index, line, tokens, trained: row.trained, share: tokens > 0 ? row.trained / tokens : 0, findings }, row, compared };
+}
+
