@@ -12,8 +12,9 @@ import { createModelSlice, type ModelSlice } from './slices/model';
 import { createResultsSlice, type ResultsSlice } from './slices/results';
 import { createShareSlice, type ShareSlice } from './slices/share';
 import { createLabSlice, type LabSlice } from './slices/lab';
+import { createPreflightSlice, type PreflightSlice } from './slices/preflight';
 
-export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice;
+export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice & PreflightSlice;
 export type Slice<T> = StateCreator<State, [], [], T>;
 
 export const useStore = create<State>()((...a) => ({
@@ -24,6 +25,7 @@ export const useStore = create<State>()((...a) => ({
   ...createResultsSlice(...a),
   ...createShareSlice(...a),
   ...createLabSlice(...a),
+  ...createPreflightSlice(...a),
 }));
 
 export { getCurves } from './live';

@@ -1,11 +1,12 @@
 // Page layout: header, the paste box and the settings side by side, the token view below, the
-// masking lab, then training and comparison.
+// masking lab, the dataset preflight, then training and comparison.
 import { useStore } from '../store';
 import { InputPanel } from './InputPanel';
 import { SettingsPanel } from './SettingsPanel';
 import { TokenView } from './TokenView';
 import { TrainPanel } from './train/TrainPanel';
 import { MaskingLab } from './lab/MaskingLab';
+import { PreflightPanel } from './preflight/PreflightPanel';
 
 export function App() {
   const busy = useStore((s) => s.busy);
@@ -47,6 +48,7 @@ export function App() {
         <SettingsPanel />
         <TokenView />
         <MaskingLab />
+        <PreflightPanel />
         <TrainPanel />
       </main>
     </div>

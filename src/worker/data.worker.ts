@@ -53,6 +53,17 @@ import {
 import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from './protocol';
 import { MAX_LAB_ROWS, detectFamily, runStrategy, type LabRow } from '../data/strategies';
 import { alignRows } from '../data/strategies/align';
+import { preflightHandlers } from './preflight';
+import { keptSequence } from '../data/preflight/findings';
+import { reason } from '../data/strategies/reasons';
+
+/** Row index → index in keptSequence(row, maxLength) (-1: not kept). */
+function keptIndices(row: LabRow, maxLength: number): Int32Array {
+  const cut = row.reasons.indexOf(reason.truncated(maxLength));
+  const out = new Int32Array(row.ids.length).fill(-1);
+  for (let i = 0, n = 0; i < row.ids.length && n < maxLength; i++) if (row.reasonIndex[i] !== cut) out[i] = n++;
+  return out;
+}
 import { checkOverrides, packedBuffers, packSamples, policiesFor, prepareSample, setStrategyRun } from './trainPlan';
 
 interface LoadedTokenizer {
@@ -318,9 +329,12 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
       const a = alignRows([sample.tokens.map((t) => t.text), Array.from(row.ids, (_, k) => row.text.slice(row.starts[k], row.ends[k]))]);
       const mine = new Int32Array(sample.tokens.length).fill(-1);
       for (let c = 0; c < a.C; c++) if (a.cells[c * 2] >= 0) mine[a.cells[c * 2]] = a.cells[c * 2 + 1];
-      setStrategyRun(prepared, r, req.policies.length, row, (k) => mine[k], contextLength);
+      // What the framework keeps of the row: a cut inside the sequence (LLaMA-Factory's cutoff_len) drops those tokens.
+      const kept = keptSequence(row, contextLength);
+      const keptIndex = keptIndices(row, contextLength);
+      setStrategyRun(prepared, r, req.policies.length, kept, (k) => (mine[k] >= 0 ? keptIndex[mine[k]] : -1), contextLength);
       const own = prepared.own?.[r];
-      if (i === 0 && meter && own) meter[r] = Int32Array.from(eot.map((k) => mine[k]).filter((k) => k >= 0 && k < own.ids.length));
+      if (i === 0 && meter && own) meter[r] = Int32Array.from(eot.map((k) => (mine[k] >= 0 ? keptIndex[mine[k]] : -1)).filter((k) => k >= 0 && k < own.ids.length));
     });
     return prepared;
   });
@@ -457,7 +471,15 @@ async function drain(): Promise<void> {
   }
 }
 
+const preflight = preflightHandlers({
+  async tokenizer(req, ctx) {
+    const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, { emit: (e) => ctx.emit({ done: 0, total: 0, status: e.status }) } as Status);
+    return { tok: loaded.tok, maxLength: resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer) };
+  },
+});
+
 serve<DataProtocol>({
+  ...preflight,
   lab: (req, ctx) => labCoalesced(req, ctx),
   label: (req, ctx) => coalesced(req, ctx),
   prepare: (req, ctx) => prepare(req, ctx),

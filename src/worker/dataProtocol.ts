@@ -12,6 +12,7 @@ import type { HandOverrides, PackedSamples } from './trainPlan';
 import type { ContextCheck, InputError, InputFormat, LineErrors, MaskPolicy, LabelResult, TokenRole, TokenizerId } from '../data';
 import type { Alignment } from '../data/strategies/align';
 import type { ChatFamily, LabChoice, LabRow } from '../data/strategies';
+import type { FindingId, PreflightReport } from '../data/preflight/types';
 
 /**
  * The loaded model's own tokenizer. 'default' in the tokenizer menu means "the model's tokenizer":
@@ -229,7 +230,51 @@ export interface LabReply {
   ms: number;
 }
 
+/** Where a preflight's dataset comes from: the paste box, or a file the user dropped (read in the worker). */
+export type PreflightSource = { kind: 'text'; text: string } | { kind: 'file'; file: File };
+
+export interface PreflightRequest {
+  source: PreflightSource;
+  tokenizerId: TokenizerId;
+  modelTokenizer: ModelTokenizer | null;
+  contextLength: number | null;
+  /** The settings panel's policy (the template-spans strategy), no hand overrides (they belong to one sample). */
+  policy: MaskPolicy;
+  splitSpecialTokens: boolean;
+  strategy: LabChoice;
+  compare: LabChoice[];
+  fatal: FindingId[];
+}
+
+export interface PreflightReply {
+  report: PreflightReport;
+  /** The worker keeps the dataset under this number, for exports and for opening one sample. */
+  handle: number;
+}
+
+/** The mask an export reproduces: the settings panel's policy, or a masking-lab strategy. */
+export type ExportMask = { kind: 'policy'; policy: MaskPolicy } | { kind: 'strategy'; id: LabChoice['id']; options: LabChoice['options'] };
+export type ExportWhat = 'pretokenized' | 'parquet' | 'report-json' | 'report-md' | 'trl' | 'axolotl' | 'llamafactory' | 'torchtune';
+
+export interface PreflightExportRequest {
+  handle: number;
+  what: ExportWhat;
+  mask: ExportMask;
+}
+
+export interface PreflightExportReply {
+  files: { name: string; type: string; bytes: Uint8Array }[];
+  /** Parts of the mask the tool cannot express (its export then falls back to the pre-tokenized dataset). */
+  cannotExpress: string[];
+  notes: string[];
+}
+
 export type DataProtocol = {
+  preflight: { req: PreflightRequest; res: PreflightReply; event: { done: number; total: number; status?: string } };
+  preflightCancel: { req: { handle?: number }; res: boolean };
+  preflightExport: { req: PreflightExportRequest; res: PreflightExportReply };
+  /** One sample of a preflighted dataset as its own text (a dropped file's line), to open it in the paste box. */
+  preflightSample: { req: { handle: number; index: number }; res: { text: string; line: number } };
   lab: { req: LabRequest; res: LabReply; event: { status: string } };
   label: { req: LabelRequest; res: LabelReply; event: { status: string } };
   prepare: { req: PrepareRequest; res: PreparedData; event: { status: string } };
