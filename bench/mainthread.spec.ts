@@ -11,7 +11,8 @@
 // Tracing slows the page a little: the attribution's totals run above the plain numbers.
 //
 // BENCH_CASES=paste-single,train-default runs some cases; BENCH_TRACE=0 skips the traced pass;
-// BENCH_BUILD=1 runs the production build (bench/mainthread.config.ts) and writes mainthread-build.json.
+// BENCH_BUILD=1 runs the production build (bench/mainthread.config.ts) and writes mainthread-build.json;
+// BENCH_OUT=file.json writes the results there instead.
 import { writeFileSync } from 'node:fs';
 import { expect, test, type CDPSession, type Page } from '@playwright/test';
 import { chat, clipboardPaste, count, longestTask, openFresh, warmUp, watchLongTasks } from '../e2e/helpers';
@@ -57,6 +58,14 @@ function jsonlMedium(): { text: string; samples: number } {
     lines.push(JSON.stringify({ messages: [{ role: 'user', content: `Tell me story ${k}.` }, { role: 'assistant', content: `Story ${k}: ${para.repeat(110)}` }] }));
     size += lines[lines.length - 1].length + 1;
   }
+  return { text: lines.join('\n'), samples: lines.length };
+}
+
+/** 50 MB of JSONL in 20,000 samples (~2.6 kB each): the page's preflight limits. */
+function bigJsonl(): { text: string; samples: number } {
+  const lines: string[] = [];
+  const answer = 'Every sample of this file is about as long as the others, so that the whole file is fifty megabytes. '.repeat(24);
+  for (let k = 1; k <= 20_000; k++) lines.push(JSON.stringify({ messages: [{ role: 'user', content: `Question ${k}?` }, { role: 'assistant', content: `${k}: ${answer}` }] }));
   return { text: lines.join('\n'), samples: lines.length };
 }
 
@@ -443,6 +452,38 @@ const CASES: Case[] = [
     },
   },
   {
+    // The page's limit for a dropped file: 50 MB of JSONL in 20,000 samples, checked in the data worker.
+    name: 'preflight-50mb',
+    setup: async () => {},
+    run: async (page) => {
+      const big = bigJsonl();
+      await page.evaluate(() => {
+        const w = window as unknown as { __progress: number[] };
+        w.__progress = [];
+        const seen = new MutationObserver(() => w.__progress.push(performance.now()));
+        const start = () => {
+          const bar = document.querySelector('[data-testid=preflight-progress]');
+          if (bar) seen.observe(bar, { attributes: true, attributeFilter: ['value'] });
+          else requestAnimationFrame(start);
+        };
+        start();
+      });
+      await page.getByTestId('preflight-file').setInputFiles({ name: 'big.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(big.text) });
+      const t0 = await page.evaluate(() => performance.now());
+      await page.getByTestId('preflight-run').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=preflight]')?.getAttribute('data-status') === 'done', null, { polling: 1000, timeout: 15 * 60_000 });
+      const { gaps, end } = await page.evaluate((start) => {
+        const p = (window as unknown as { __progress: number[] }).__progress;
+        const times = [start, ...p];
+        let gap = 0;
+        for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+        return { gaps: Math.round(gap), end: Math.round(performance.now() - start) };
+      }, t0);
+      expect(await page.getByTestId('preflight-samples').textContent()).toBe(big.samples.toLocaleString('en'));
+      return `preflight of a dropped ${(big.text.length / 2 ** 20).toFixed(1)} MB JSONL (${big.samples.toLocaleString('en')} samples): ${(end / 1000).toFixed(1)} s, longest gap between progress updates ${gaps} ms`;
+    },
+  },
+  {
     name: 'train-default',
     setup: async (page) => {
       await modelReady(page);
@@ -469,7 +510,8 @@ test.beforeAll(async ({ browser }) => {
 });
 
 test.afterAll(() => {
-  writeFileSync(new URL(process.env.BENCH_BUILD ? './mainthread-build.json' : './mainthread.json', import.meta.url), `${JSON.stringify(results, null, 1)}\n`);
+  // BENCH_OUT=name.json writes elsewhere (a run of some cases must not replace the full results).
+  writeFileSync(new URL(process.env.BENCH_OUT ? `./${process.env.BENCH_OUT}` : process.env.BENCH_BUILD ? './mainthread-build.json' : './mainthread.json', import.meta.url), `${JSON.stringify(results, null, 1)}\n`);
   for (const r of results) {
     console.log(`\n${r.name}: ${r.detail}\n  longest task ${r.longest} ms, ${r.longCount} tasks ≥ ${LONG_MS} ms, ${r.wallMs} ms`);
     if (r.traced) console.log(`  traced: ${r.traced.count} app tasks ≥ ${LONG_MS} ms (${r.traced.harness} of the harness left out)`);

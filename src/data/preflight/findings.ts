@@ -249,20 +249,21 @@ export function lintSample(args: LintArgs): LintResult {
   const input: StrategyInput = { tok, family, conversation, tools, maxLength: settings.maxLength, policy: settings.policy ?? DEFAULT_POLICY, splitSpecialTokens: settings.splitSpecialTokens };
   // split_special_tokens is template-spans' only: under any other strategy typed text becomes special tokens.
   const split = settings.splitSpecialTokens === true && settings.strategy.id === 'template-spans';
-  const row = runStrategy(settings.strategy, input);
-  const compared = settings.compare.map((c) => runStrategy(c, input));
-
   // Our attribution; a conversation the template rejects has none (the row then carries the error),
-  // and the findings that need it are left out.
-  const found = new Map<FindingId, Finding | null>();
-  const lost = lostMask(row, settings.maxLength);
-  let responseTokens: number | null = null;
+  // and the findings that need it are left out. Template-spans rows reuse it (one tokenization a sample).
   let sample: TokenizedSample | null = null;
   try {
     sample = tokenizeConversation(tok, conversation, { tools, splitSpecialTokens: split });
   } catch {
     sample = null;
   }
+  if (sample !== null && split === (settings.splitSpecialTokens === true)) input.tokenized = sample;
+  const row = runStrategy(settings.strategy, input);
+  const compared = settings.compare.map((c) => runStrategy(c, input));
+
+  const found = new Map<FindingId, Finding | null>();
+  const lost = lostMask(row, settings.maxLength);
+  let responseTokens: number | null = null;
   if (sample !== null) {
     const s = sample;
     const response = computeLabels(s, RESPONSE_POLICY);

@@ -14,8 +14,8 @@ export const templateSpans: Strategy = {
   source: 'this playground: the settings panel’s mask policy over roles found by re-rendering the template',
   options: [],
   defaults: () => ({}),
-  run({ tok, conversation, tools, policy, maxLength, splitSpecialTokens }) {
-    const sample = tokenizeConversation(tok, conversation, { tools, splitSpecialTokens });
+  run({ tok, conversation, tools, policy, maxLength, splitSpecialTokens, tokenized }) {
+    const sample = tokenized ?? tokenizeConversation(tok, conversation, { tools, splitSpecialTokens });
     const result = computeLabels(sample, policy);
     const last = sample.tokens.reduce<number | null>((m, t) => (t.turnIndex !== null && (m === null || t.turnIndex > m) ? t.turnIndex : m), null);
     const reasons = sample.tokens.map((t, i) => {

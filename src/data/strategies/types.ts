@@ -7,7 +7,7 @@
 // template's. Each row therefore keeps its own ids; rows are aligned on their token texts (align.ts).
 //
 // Labels follow the Hugging Face convention (types.ts): labels[i] = ids[i] or -100, unshifted.
-import type { ChatTokenizer, Conversation, MaskPolicy, ToolList } from '../types';
+import type { ChatTokenizer, Conversation, MaskPolicy, TokenizedSample, ToolList } from '../types';
 
 export type StrategyId =
   | 'template-spans'
@@ -36,6 +36,9 @@ export interface StrategyInput {
   policy: MaskPolicy;
   /** The settings panel's split_special_tokens (template-spans only: it is the token view's row). */
   splitSpecialTokens?: boolean;
+  /** This playground's attribution of `conversation` with these tools and splitSpecialTokens, when the
+   *  caller has it already (the preflight does): template-spans uses it instead of tokenizing again. */
+  tokenized?: TokenizedSample;
 }
 
 /** Options of one strategy: plain JSON (they travel to the worker and into saved state). */
