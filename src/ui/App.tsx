@@ -1,6 +1,8 @@
 // Page layout: header, the paste box and the settings side by side, the token view below, the
 // masking lab, the dataset preflight, then training and comparison.
 import { useStore } from '../store';
+import { Trans, useTranslation } from 'react-i18next';
+import { LanguageSwitch } from './i18n/LanguageSwitch';
 import { InputPanel } from './InputPanel';
 import { SettingsPanel } from './SettingsPanel';
 import { TokenView } from './TokenView';
@@ -14,32 +16,33 @@ export function App() {
   const hydrated = useStore((s) => s.hydrated);
   const notice = useStore((s) => s.notice);
   const dismissNotice = useStore((s) => s.dismissNotice);
+  const { t } = useTranslation();
   return (
     <div className="app" data-busy={busy} data-hydrated={hydrated}>
       <header className="app-header">
         <div>
-          <h1>SFT loss-masking playground</h1>
+          <h1>{t('app.title')}</h1>
           <p className="tagline">
-            Paste a chat and see every token with the label the loss trains on: its id, or <code>-100</code> where
-            the loss ignores it.
+            <Trans i18nKey="app.tagline" components={{ code: <code /> }} />
           </p>
         </div>
         <div className="busy" role="status" aria-live="polite" data-testid="busy">
           {busy ? (
             <>
               <span className="spinner" aria-hidden="true" />
-              {status ?? 'Working…'}
+              {status ?? t('app.working')}
             </>
           ) : (
-            <span className="idle">Up to date</span>
+            <span className="idle">{t('app.upToDate')}</span>
           )}
         </div>
+        <LanguageSwitch />
       </header>
       {notice && (
         <div className="notice" role="status" data-testid="restore-notice">
           {notice}{' '}
           <button type="button" onClick={dismissNotice}>
-            Dismiss
+            {t('app.dismiss')}
           </button>
         </div>
       )}
