@@ -52,6 +52,7 @@ export function preflightHandlers(deps: PreflightDeps) {
         ctx.emit({ done: 0, total: 0, status: `Reading ${f.name}…` });
         text = await f.text();
       } else text = req.source.text;
+      ctx.emit({ done: 0, total: 0, status: `Parsing ${(text.length / 2 ** 20).toFixed(1)} MB…` });
       const parsed = parseChatInput(text);
       if (parsed.ok && parsed.samples.length > PAGE_LIMITS.samples) {
         throw new Error(`The dataset has ${parsed.samples.length.toLocaleString()} samples; the page checks up to ${PAGE_LIMITS.samples.toLocaleString()}. Use the command-line preflight for all of them: npm run preflight -- data.jsonl --tokenizer <folder> --strategy ${req.strategy.id}.`);
@@ -61,7 +62,7 @@ export function preflightHandlers(deps: PreflightDeps) {
       // Progress at least every ~250 ms of work: run.ts reports at each yield.
       let last = 0;
       const report = await runPreflight({
-        text, tok, settings, yieldEvery: 10,
+        text, tok, settings, yieldEvery: 10, parsed,
         cancelled: () => mine.cancel,
         onProgress: (done, total) => {
           const now = performance.now();

@@ -8,7 +8,7 @@
 import { validatePolicy } from '../labels';
 import { parseChatInput } from '../parse';
 import { detectFamily, strategyById, type LabRow } from '../strategies';
-import type { ChatTokenizer } from '../types';
+import type { ChatTokenizer, ParseResult } from '../types';
 import { lintSample } from './findings';
 import { FINDING_IDS, type FindingId, type Histogram, type PreflightReport, type PreflightSettings, type PreflightTotals, type SampleReport } from './types';
 
@@ -23,6 +23,8 @@ export interface PreflightArgs {
   onSample?(index: number, row: LabRow): void;
   /** Samples between two yields to the event loop (default 25). */
   yieldEvery?: number;
+  /** parseChatInput(text), when the caller has parsed it already (the worker checks the page's limits first). */
+  parsed?: ParseResult;
 }
 
 export const LENGTH_BINS = 20;
@@ -103,7 +105,7 @@ export async function runPreflight(args: PreflightArgs): Promise<PreflightReport
   const comparedWith = settings.compare.map((c) => strategyById(c.id));
   const t0 = performance.now();
 
-  const parsed = parseChatInput(text);
+  const parsed = args.parsed ?? parseChatInput(text);
   if (!parsed.ok) {
     const broken = parsed.lineErrors ? ` (${parsed.lineErrors.total} of ${parsed.lineErrors.lines} lines are broken)` : '';
     throw new Error(`The dataset does not parse: ${location(parsed.error)}${broken}`);

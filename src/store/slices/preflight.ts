@@ -18,6 +18,8 @@ export interface PreflightState {
   report: PreflightReport | null;
   handle: number | null;
   error: string | null;
+  /** What the worker is doing before the samples are counted (reading, parsing); null once they are. */
+  step: string | null;
   /** What the report is about. */
   source: { kind: 'paste' } | { kind: 'file'; name: string; bytes: number };
 }
@@ -43,7 +45,7 @@ export interface PreflightSlice {
 
 let latest = 0;
 
-const idle: PreflightState = { status: 'idle', done: 0, total: 0, report: null, handle: null, error: null, source: { kind: 'paste' } };
+const idle: PreflightState = { status: 'idle', done: 0, total: 0, report: null, handle: null, error: null, step: null, source: { kind: 'paste' } };
 
 export const createPreflightSlice: Slice<PreflightSlice> = (set, get) => ({
   preflight: idle,
@@ -82,7 +84,7 @@ export const createPreflightSlice: Slice<PreflightSlice> = (set, get) => ({
           tokenizerId: s.settings.tokenizerId, modelTokenizer: s.modelTokenizer, contextLength: s.settings.contextLengths[s.settings.tokenizerId],
           policy: { ...s.settings.policy, overrides: {} }, splitSpecialTokens: s.settings.splitSpecialTokens, strategy, compare, fatal: s.preflightFatal,
         },
-        { onEvent: (e) => id === latest && set((st) => ({ preflight: { ...st.preflight, done: e.done, total: e.total } })) },
+        { onEvent: (e) => id === latest && set((st) => ({ preflight: { ...st.preflight, done: e.done, total: e.total, step: e.status ?? (e.total > 0 ? null : st.preflight.step) } })) },
       )
       .then(
         (r) => id === latest && set((st) => ({ preflight: { ...st.preflight, status: 'done', report: r.report, handle: r.handle, done: r.report.totals.samples, total: r.report.totals.samples } })),

@@ -352,7 +352,7 @@ export function PreflightPanel() {
           <>
             <progress max={Math.max(1, pf.total)} value={pf.done} data-testid="preflight-progress" aria-label="Preflight progress" />{' '}
             <span className="muted small" role="status">
-              {pf.done.toLocaleString()} of {pf.total ? pf.total.toLocaleString() : '…'} samples
+              {pf.total === 0 && pf.step ? pf.step : `${pf.done.toLocaleString()} of ${pf.total ? pf.total.toLocaleString() : '…'} samples`}
             </span>{' '}
             <button type="button" onClick={cancel} data-testid="preflight-cancel">
               Cancel
