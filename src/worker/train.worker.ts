@@ -280,8 +280,15 @@ async function heatmap(m: Req<'evaluate'>): Promise<Transfer<HeatmapData>> {
     dlogit[i] = ev.dlogitNorms[i - 1];
   }
   dembed.set(ev.dembedNorms.subarray(0, L));
-  const data: HeatmapData = { run: m.run, step: ev.step, sample: m.sample, ids: sample.ids.slice(), labels: sample.labels.slice(), loss, dlogit, dembed };
-  return new Transfer(data, [data.ids.buffer, data.labels.buffer, loss.buffer, dlogit.buffer, dembed.buffer]);
+  const next = s.reported(m.run, ev.step + 1);
+  const objective = next && { step: ev.step + 1, value: next.objective, status: next.status, batchIsSample: next.samples.length === 1 && next.samples[0] === m.sample };
+  const table = vocab;
+  const pieces = Array.from(sample.ids, (id) => (table ? decode(table, [id]) : String(id)));
+  const data: HeatmapData = {
+    run: m.run, step: ev.step, sample: m.sample, ids: sample.ids.slice(), labels: sample.labels.slice(), loss, dlogit, dembed,
+    weights: sample.weights.slice(), pieces, lossMode: s.lossMode(m.run), objective,
+  };
+  return new Transfer(data, [data.ids.buffer, data.labels.buffer, loss.buffer, dlogit.buffer, dembed.buffer, data.weights.buffer]);
 }
 
 /** Text of `ids` from the data worker's token table (a byte-level piece may be half a character). */

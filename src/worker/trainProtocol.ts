@@ -11,6 +11,7 @@ import type { ExportedFile } from '../model/export';
 import type { PreparedData } from './dataProtocol';
 import type { HandOverrides } from './trainPlan';
 import type { OptimizerSettings } from '../spec/optimizer';
+import type { LossMode } from '../spec/loss';
 import type { StepEvent } from './trainSession';
 
 export type { StepEvent, HandOverrides, ExportedFile, AdapterReport };
@@ -56,6 +57,27 @@ export interface HeatmapData {
   dlogit: Float32Array;
   /** (L,) ||d objective / d embedding of token i||. */
   dembed: Float32Array;
+  /** (L,) the weight the run trains token i with (trainPlan runSequence: 1 trained, the prompt weight, 0 at -100). */
+  weights: Float32Array;
+  /** (L,) token i's text from the data worker's token table (a byte-level piece may be half a character: U+FFFD). */
+  pieces: string[];
+  /** How the run's objective reduces the weighted per-token losses. */
+  lossMode: LossMode;
+  /**
+   * The objective the run reported for step `step + 1`, whose forward pass ran on exactly these
+   * weights (step k's objective is computed before step k's update); null when that step has not
+   * reported in this session (the current weights at the end, or a step before a resume).
+   * `batchIsSample`: that step's batch was this one sample alone (B = 1), so this sample's loss
+   * arithmetic reproduces the objective.
+   */
+  objective: ReportedObjective | null;
+}
+
+export interface ReportedObjective {
+  step: number;
+  value: number;
+  status: StepEvent['status'];
+  batchIsSample: boolean;
 }
 
 export interface Answer {

@@ -16,6 +16,7 @@ import { generate, type GeneratedToken, type GenerateOptions, type GenerationRes
 import { memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport, type TrainingState } from '../engine/trainer';
 import type { TrainSettings } from '../spec/step';
+import type { LossMode } from '../spec/loss';
 import { dataOrder, runSequence, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
 
@@ -107,6 +108,8 @@ export class TrainingSession {
   checkpointed = 0;
   readonly snapshots = new Map<number, Weights[]>();
   private readonly order: Int32Array;
+  /** Per run, the report of each step seen in this session (index step - 1). */
+  private readonly reports: { objective: number; status: EngineStepReport['status'] }[][];
   private paused = false;
   private stopRequested = false;
   private wake: (() => void) | null = null;
@@ -119,6 +122,7 @@ export class TrainingSession {
     this.B = shape.B;
     this.T = shape.T;
     this.order = dataOrder(o.samples.length, this.B, o.optimizer.steps, o.optimizer.seed);
+    this.reports = engines.map(() => []);
   }
 
   static async create(o: SessionOptions): Promise<TrainingSession> {
@@ -220,7 +224,10 @@ export class TrainingSession {
           let tokens = 0;
           for (let n = 0; n < batch.docIds.length; n++) if (batch.docIds[n] >= 0) tokens++;
           // The session's step, not the engine's own count (an engine resumed from a checkpoint counts from 1).
-          return e.trainStep([batch], settings).then((rep) => onStep(toEvent(r, step, rep, settings.lr, tokens)));
+          return e.trainStep([batch], settings).then((rep) => {
+            this.reports[r][step - 1] = { objective: rep.loss, status: rep.status };
+            onStep(toEvent(r, step, rep, settings.lr, tokens));
+          });
         });
         this.submitted = step;
         inflight.push(Promise.all(reports).then(() => void (this.completed = step)));
@@ -310,6 +317,24 @@ export class TrainingSession {
     } finally {
       dec.destroy();
     }
+  }
+
+  /**
+   * The objective run `run` reported for step `step`, the loss mode it reduced with, and the
+   * samples of that step's batch (B of them); null when that step has not reported in this session
+   * (not run yet, or run before a resume). Step k's objective comes from the forward pass before
+   * step k's update: it was computed with the weights after step k - 1.
+   */
+  reported(run: number, step: number): { objective: number; status: EngineStepReport['status']; lossMode: LossMode; samples: number[] } | null {
+    const rep = this.reports[run]?.[step - 1];
+    if (!rep) return null;
+    return { ...rep, lossMode: this.settingsAt(step).lossMode, samples: Array.from(this.order.subarray((step - 1) * this.B, step * this.B)) };
+  }
+
+  /** The loss mode run `run`'s objective reduces with. */
+  lossMode(run: number): LossMode {
+    if (!(run >= 0 && run < this.engines.length)) throw new Error(`There is no run ${run + 1}.`);
+    return this.settingsAt(1).lossMode;
   }
 
   /** Sample `index` of the training data. */
