@@ -5,7 +5,7 @@
  * decoded). The prompt comes from the data worker (the page's one tokenizer), the tokens from the
  * training worker.
  */
-import { ANSWER_TOKENS, GREEDY, MAX_ANSWER_TOKENS, type HeatmapData, type Sampling } from '../../worker/trainProtocol';
+import { ANSWER_TOKENS, GREEDY, MAX_ANSWER_TOKENS, type HeatmapData, type Sampling, type StartedInfo } from '../../worker/trainProtocol';
 import { dataWorker, trainWorker } from '../clients';
 import type { AnswersState, HeatMetric } from '../types';
 import type { Slice } from '../index';
@@ -17,6 +17,14 @@ export interface ResultsSlice {
   heatAt: 'current' | number;
   heatMetric: HeatMetric;
   heatError: string | null;
+  /** The loss arithmetic panel: its own run and weights (the heatmap's choices), and its evaluation. */
+  arithRun: number;
+  arithAt: 'current' | number;
+  arith: HeatmapData | null;
+  /** The training `arith` was evaluated in (shown only while that training's `info` is the store's). */
+  arithFor: StartedInfo | null;
+  arithBusy: boolean;
+  arithError: string | null;
   answers: AnswersState | null;
   answersBusy: boolean;
   answersError: string | null;
@@ -32,6 +40,10 @@ export interface ResultsSlice {
   requestHeatmap(): void;
   setHeat(patch: Partial<Pick<ResultsSlice, 'heatRun' | 'heatAt' | 'heatMetric'>>): void;
   clearHeatmap(): void;
+  /** Evaluate the shown sample for the loss arithmetic panel (run arithRun at arithAt). */
+  requestArith(): void;
+  /** Pick the panel's run or weights; a shown table follows the pick. */
+  setArith(patch: Partial<Pick<ResultsSlice, 'arithRun' | 'arithAt'>>): void;
   requestAnswers(): void;
   setAnswerTokens(n: number): void;
   setSampling(patch: Partial<Sampling>): void;
@@ -55,6 +67,12 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
   heatAt: 'current',
   heatMetric: 'dlogit',
   heatError: null,
+  arithRun: 0,
+  arithAt: 'current',
+  arith: null,
+  arithFor: null,
+  arithBusy: false,
+  arithError: null,
   answers: null,
   answersBusy: false,
   answersError: null,
@@ -79,6 +97,21 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
   },
   clearHeatmap() {
     set({ heatmap: null, heatError: null });
+  },
+  requestArith() {
+    const s = get();
+    if (s.restored || s.phase === 'idle' || s.phase === 'starting') return;
+    const info = s.info;
+    set({ arithBusy: true, arithError: null });
+    trainWorker.request('evaluate', { run: s.arithRun, at: s.arithAt, sample: s.sampleIndex }).then(
+      (data) => set({ arith: data, arithFor: info, arithBusy: false, arithError: null }),
+      (err: unknown) => set({ arithBusy: false, arithError: err instanceof Error ? err.message : String(err) }),
+    );
+  },
+  setArith(patch) {
+    set(patch);
+    const s = get();
+    if (s.arith && s.arithFor === s.info) s.requestArith();
   },
   requestAnswers() {
     const s = get();

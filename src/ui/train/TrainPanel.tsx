@@ -6,6 +6,7 @@ import { IGNORE_INDEX } from '../../spec/loss';
 import type { LabelColumns } from '../../worker/dataProtocol';
 import { Answers } from './Answers';
 import { ConfirmDiscard } from './ConfirmDiscard';
+import { LossArithmetic } from './LossArithmetic';
 import { LossChart } from './LossChart';
 import { StopMeter } from './StopMeter';
 import { OptimizerForm } from './OptimizerForm';
@@ -191,6 +192,7 @@ export function TrainPanel() {
       <LossChart runs={runs} />
       <StopMeter runs={runs} />
       <RunTable runs={runs} />
+      <LossArithmetic />
       <Answers runs={runs} />
       <ConfirmDiscard />
     </section>
