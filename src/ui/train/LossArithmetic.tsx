@@ -118,9 +118,6 @@ function Totals({ a, h }: { a: Arithmetic; h: HeatmapData }) {
           <Trans t={t} i18nKey="result" values={{ sum: num(a.sum), divisor: num(a.divisor), result: num(result) }} components={b} />
         )}
       </p>
-      <p className="muted small" data-testid="loss-arith-rule">
-        {t('rule')}
-      </p>
       <div className="loss-arith-objective" data-testid="loss-arith-objective" data-step={o?.step} data-value={o?.value} data-match={diff === null || !o?.batchIsSample ? undefined : String(diff <= MATCH_RTOL)}>
         <p className="small">{t('whichWeights', { step: h.step, next })}</p>
         {o ? (
@@ -163,6 +160,9 @@ export function LossArithmetic() {
     <section className="loss-arith" aria-labelledby={`${runId}-h`} data-testid="loss-arith" data-rows={a?.rows.length} data-run={h?.run} data-step={h?.step}>
       <h3 id={`${runId}-h`}>{t('title')}</h3>
       <p className="muted small">{t('intro')}</p>
+      <p className="small" data-testid="loss-arith-rule">
+        {t('rule')}
+      </p>
       <div className="heatmap-row">
         <span className="heat-field" aria-hidden="true">
           {t('run')}
