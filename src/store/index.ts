@@ -13,8 +13,9 @@ import { createResultsSlice, type ResultsSlice } from './slices/results';
 import { createShareSlice, type ShareSlice } from './slices/share';
 import { createLabSlice, type LabSlice } from './slices/lab';
 import { createPreflightSlice, type PreflightSlice } from './slices/preflight';
+import { createLessonSlice, type LessonSlice } from './slices/lesson';
 
-export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice & PreflightSlice;
+export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice & PreflightSlice & LessonSlice;
 export type Slice<T> = StateCreator<State, [], [], T>;
 
 export const useStore = create<State>()((...a) => ({
@@ -26,6 +27,7 @@ export const useStore = create<State>()((...a) => ({
   ...createShareSlice(...a),
   ...createLabSlice(...a),
   ...createPreflightSlice(...a),
+  ...createLessonSlice(...a),
 }));
 
 export { getCurves } from './live';

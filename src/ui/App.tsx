@@ -3,6 +3,8 @@
 import { useStore } from '../store';
 import { Trans, useTranslation } from 'react-i18next';
 import { LanguageSwitch } from './i18n/LanguageSwitch';
+import { LessonMenu } from './lessons/LessonMenu';
+import { LessonPlayer } from './lessons/LessonPlayer';
 import { InputPanel } from './InputPanel';
 import { SettingsPanel } from './SettingsPanel';
 import { TokenView } from './TokenView';
@@ -36,6 +38,7 @@ export function App() {
             <span className="idle">{t('app.upToDate')}</span>
           )}
         </div>
+        <LessonMenu />
         <LanguageSwitch />
       </header>
       {notice && (
@@ -54,6 +57,7 @@ export function App() {
         <PreflightPanel />
         <TrainPanel />
       </main>
+      <LessonPlayer />
     </div>
   );
 }

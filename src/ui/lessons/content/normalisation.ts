@@ -1,0 +1,81 @@
+// [normalisation] per-token mean, per-sequence mean and sum on two samples of different lengths,
+// and the October 2024 gradient-accumulation bug: averaging each micro-batch's mean over-weights
+// the micro-batch with few tokens (transformers PR #34191, unsloth #1134); the fix divides the
+// accumulated sum by the total count of trained tokens.
+import { showSample } from '../setup';
+import { SHORT_AND_LONG } from '../samples';
+import type { Lesson, SetupContext } from '../types';
+import type { State } from '../../../store';
+
+/** Trained tokens of sample 1 and sample 2, read from the token view while setting up. */
+const counts = { n1: 0, n2: 0 };
+
+async function counted(ctx: SetupContext, sampleIndex: number): Promise<void> {
+  await showSample(ctx, { text: SHORT_AND_LONG, sampleIndex: 0 });
+  counts.n1 = ctx.get().labels?.trained ?? 0;
+  await showSample(ctx, { text: SHORT_AND_LONG, sampleIndex: 1 });
+  counts.n2 = ctx.get().labels?.trained ?? 0;
+  if (sampleIndex !== 1) await showSample(ctx, { text: SHORT_AND_LONG, sampleIndex });
+}
+
+const r3 = (v: number) => Number(v.toFixed(3));
+
+/** The numbers every step's text uses. Losses for the worked example: 4 per token of sample 1, 1 per token of sample 2. */
+function numbers(_s: State) {
+  const { n1, n2 } = counts;
+  return {
+    n1, n2, total: n1 + n2,
+    ratio: r3(n2 / Math.max(1, n1)),
+    tokenMean: r3((4 * n1 + 1 * n2) / Math.max(1, n1 + n2)),
+    seqMean: r3((4 + 1) / 2),
+    sum: 4 * n1 + n2,
+  };
+}
+
+export const normalisation: Lesson = {
+  id: 'normalisation',
+  steps: [
+    {
+      id: 'count',
+      setup: (ctx) => counted(ctx, 0),
+      target: '[data-testid=stats]',
+      values: numbers,
+      question: { kind: 'click', within: '[data-testid=stats] dd', check: (el) => el.dataset.testid === 'count-trained' },
+    },
+    {
+      id: 'token-mean',
+      setup: (ctx) => counted(ctx, 1),
+      target: '[data-testid=stats]',
+      values: numbers,
+      question: { kind: 'choice', choices: [{ id: 'same', correct: true }, { id: 'more', correct: false }, { id: 'less', correct: false }] },
+    },
+    {
+      id: 'seq-mean',
+      setup: (ctx) => counted(ctx, 1),
+      target: '[data-testid=stats]',
+      values: numbers,
+      question: { kind: 'choice', choices: [{ id: 'same', correct: false }, { id: 'ratio', correct: true }, { id: 'inverse', correct: false }] },
+    },
+    {
+      id: 'accumulation',
+      setup: (ctx) => counted(ctx, 1),
+      target: '[data-testid=stats]',
+      values: numbers,
+      question: { kind: 'choice', choices: [{ id: 'tokens', correct: false }, { id: 'sequences', correct: true }] },
+    },
+    {
+      id: 'numbers',
+      setup: (ctx) => counted(ctx, 1),
+      target: '[data-testid=stats]',
+      values: numbers,
+      question: { kind: 'choice', choices: [{ id: 'seq', correct: false }, { id: 'tok', correct: true }, { id: 'sum', correct: false }] },
+    },
+    {
+      id: 'sum',
+      setup: (ctx) => counted(ctx, 1),
+      target: '[data-testid=stats]',
+      values: numbers,
+      question: { kind: 'choice', choices: [{ id: 'nothing', correct: false }, { id: 'scales', correct: true }] },
+    },
+  ],
+};
