@@ -183,6 +183,49 @@ const PROBES: Conversation[] = [
   ],
 ];
 
+/** The special tokens that close the probe chats' assistant turns (endOfTurn.ts), as ids. */
+function probeEndOfTurn(render: (c: Conversation) => string, specialTexts: string[], bosText: string | null, idOf: (s: string) => number | null): number[] {
+  for (const probe of PROBES) {
+    let rendered: string;
+    try {
+      rendered = render(probe);
+    } catch {
+      continue;
+    }
+    const { windows } = attributeChars((c) => render(c), probe, rendered);
+    const closers = findTurnClosers(rendered, probe, windows, specialTexts, bosText);
+    return [...new Set(closers.flatMap((c) => (c === null ? [] : [idOf(c.text) as number])))];
+  }
+  return [];
+}
+
+function templateWarnings(label: string, endOfTurnTokenIds: number[], padTokenId: number | null, tokenString: (id: number) => string): string[] {
+  const out: string[] = [];
+  if (endOfTurnTokenIds.length === 0) out.push(`${label}: the chat template writes no special token after an assistant message, so there is no end-of-turn token to train.`);
+  if (padTokenId !== null && endOfTurnTokenIds.includes(padTokenId)) {
+    out.push(
+      `${label}: the pad token is the end-of-turn token (${tokenString(padTokenId)}). Masking padding by id would also mask every end of turn and the model would never learn to stop; padding here is masked by position instead.`,
+    );
+  }
+  return out;
+}
+
+/**
+ * The tokenizer with another chat template (the user's own): renders with it, and its end-of-turn
+ * tokens and template warnings found again from it. The vocabulary is shared, not parsed again.
+ */
+export function withTemplate(tok: ChatTokenizer, template: string, label = `${tok.label}, your template`): ChatTokenizer {
+  const render = (conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null) => tok.renderWith(template, conv, addGenerationPrompt, tools);
+  const idOf = (s: string): number | null => {
+    const ids = tok.encode(s);
+    return ids.length === 1 ? ids[0] : null;
+  };
+  const endOfTurnTokenIds = probeEndOfTurn((c) => render(c), tok.specialTexts, tok.bosText, idOf);
+  const own = new Set(templateWarnings(tok.label, tok.endOfTurnTokenIds, tok.padTokenId, tok.tokenString));
+  const warnings = [...tok.warnings.filter((w) => !own.has(w)), ...templateWarnings(label, endOfTurnTokenIds, tok.padTokenId, tok.tokenString)];
+  return { ...tok, label, render, chatTemplate: template, endOfTurnTokenIds, warnings };
+}
+
 export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: string) => Promise<unknown>): Promise<ChatTokenizer> {
   const [tj, cj] = await Promise.all([fetchJson(src.tokenizerUrl), fetchJson(src.configUrl)]);
   if (!isObject(tj) || !isObject(tj.model)) {
@@ -274,27 +317,8 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
 
   // End-of-turn: the special tokens that close the probe's assistant turns (endOfTurn.ts).
   const bosText = tokenContent(cj.bos_token);
-  let endOfTurnTokenIds: number[] = [];
-  for (const probe of PROBES) {
-    let rendered: string;
-    try {
-      rendered = render(probe);
-    } catch {
-      continue;
-    }
-    const { windows } = attributeChars((c) => render(c), probe, rendered);
-    const closers = findTurnClosers(rendered, probe, windows, specialTexts, bosText);
-    endOfTurnTokenIds = [...new Set(closers.flatMap((c) => (c === null ? [] : [idOf(c.text) as number])))];
-    break;
-  }
-  if (endOfTurnTokenIds.length === 0) {
-    warnings.push(`${src.label}: the chat template writes no special token after an assistant message, so there is no end-of-turn token to train.`);
-  }
-  if (padTokenId !== null && endOfTurnTokenIds.includes(padTokenId)) {
-    warnings.push(
-      `${src.label}: the pad token is the end-of-turn token (${idToString[padTokenId]}). Masking padding by id would also mask every end of turn and the model would never learn to stop; padding here is masked by position instead.`,
-    );
-  }
+  const endOfTurnTokenIds = probeEndOfTurn(render, specialTexts, bosText, idOf);
+  warnings.push(...templateWarnings(src.label, endOfTurnTokenIds, padTokenId, (id) => idToString[id]));
 
   return {
     id: src.id,

@@ -25,6 +25,7 @@ export const DEFAULT_SETTINGS: Settings = {
   splitSpecialTokens: false,
   // The lab starts with this playground's own row; the user adds frameworks to compare with it.
   lab: { choices: [{ key: 'spans', id: 'template-spans', options: {} }], diffOnly: false },
+  ownTemplate: null,
 };
 
 export const RESPONSE_ONLY: PolicySettings = {

@@ -55,6 +55,8 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     return {
       contextLength: s.settings.contextLengths.default, hand: hand ? { sample: hand.sample, tokens: hand.tokens, ids: Array.from(hand.ids) } : null,
       splitSpecialTokens: s.settings.splitSpecialTokens,
+      // The user's own template applies to training when the view shows the model's tokenizer.
+      ownTemplate: s.settings.tokenizerId === 'default' ? s.settings.ownTemplate : null,
     };
   })();
   const text = from?.text ?? s.text;
@@ -122,6 +124,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
       strategies: s.runs.map((r) => r.strategy ?? null),
       hand: prepared.hand ? { ...prepared.hand, ids: Int32Array.from(prepared.hand.ids) } : null,
       splitSpecialTokens: prepared.splitSpecialTokens ?? false,
+      ownTemplate: prepared.ownTemplate ?? null,
     });
   } catch (err) {
     onFail(err);

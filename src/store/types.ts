@@ -38,6 +38,8 @@ export interface Settings {
    *  (transformers' split_special_tokens) instead of becoming the special token. View and training alike. */
   splitSpecialTokens: boolean;
   lab: LabSettings;
+  /** The user's own Jinja chat template, used instead of the tokenizer's (null: the tokenizer's). */
+  ownTemplate: string | null;
 }
 
 export interface Failure {
@@ -45,6 +47,8 @@ export interface Failure {
   error: InputError;
   /** Broken JSONL lines of the failed input (all of them, when no line was usable); null when none. */
   lineErrors: LineErrors | null;
+  /** The user's own chat template failed (stage 'template'): where in it the error is. */
+  templateAt?: { line: number; column: number };
 }
 
 export interface RunSpec {
@@ -140,6 +144,8 @@ export interface PreparedWith {
   hand: { sample: number; tokens: Record<number, 'train' | 'mask'>; ids: number[] } | null;
   /** Settings.splitSpecialTokens at the start (absent in records from before the option: false). */
   splitSpecialTokens?: boolean;
+  /** The user's own chat template the model's tokenizer rendered with (absent / null: its own). */
+  ownTemplate?: string | null;
 }
 
 /**

@@ -14,6 +14,8 @@ import type { StrategyId, StrategyOptions } from '../data/strategies/types';
 export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'];
 export const MAX_RUNS = RUN_COLORS.length;
 export const TOKENIZER_IDS: readonly TokenizerId[] = ['default', 'llama3', 'qwen3', 'gemma3', 'llama3_1', 'deepseek_v3'];
+/** A chat template longer than this is not one (real ones are a few kB; gpt-oss's is 15 kB). */
+export const MAX_TEMPLATE = 256 * 1024;
 /** The context-length field's ceiling for tokenizers with no model behind them. */
 export const MAX_CONTEXT = 1_048_576;
 
@@ -76,7 +78,10 @@ export function validSettings(v: unknown, defaults: Settings): { settings: Setti
   // Absent before the masking lab existed: the default, not damage.
   const savedLab = own(v, 'lab');
   const lab = savedLab === undefined ? defaults.lab : (validLab(savedLab) ?? (bad++, defaults.lab));
-  return { settings: { tokenizerId, contextLengths, policy, splitSpecialTokens, lab }, bad };
+  const savedTemplate = own(v, 'ownTemplate');
+  const ownTemplate =
+    savedTemplate === undefined || savedTemplate === null ? defaults.ownTemplate : typeof savedTemplate === 'string' && savedTemplate.length <= MAX_TEMPLATE ? savedTemplate : (bad++, defaults.ownTemplate);
+  return { settings: { tokenizerId, contextLengths, policy, splitSpecialTokens, lab, ownTemplate }, bad };
 }
 
 /** A strategy's options: plain JSON values of the kinds OptionSpec allows. */
@@ -158,7 +163,8 @@ export function validRecord(v: unknown): TrainingRecord | null {
   const prepared = own(v, 'prepared');
   const preparedOk =
     isObject(prepared) && (prepared.contextLength === null || Number.isInteger(prepared.contextLength)) && (prepared.hand === null || isObject(prepared.hand)) &&
-    (prepared.splitSpecialTokens === undefined || typeof prepared.splitSpecialTokens === 'boolean');
+    (prepared.splitSpecialTokens === undefined || typeof prepared.splitSpecialTokens === 'boolean') &&
+    (prepared.ownTemplate === undefined || prepared.ownTemplate === null || typeof prepared.ownTemplate === 'string');
   return {
     ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string => typeof w === 'string') : [],
     // Without a readable place and preparation the weights cannot be used: the curves still are.

@@ -11,6 +11,7 @@ import { TokenView } from './TokenView';
 import { TrainPanel } from './train/TrainPanel';
 import { MaskingLab } from './lab/MaskingLab';
 import { PreflightPanel } from './preflight/PreflightPanel';
+import { TemplateEditor } from './template/TemplateEditor';
 
 export function App() {
   const busy = useStore((s) => s.busy);
@@ -52,6 +53,7 @@ export function App() {
       <main className="layout">
         <InputPanel />
         <SettingsPanel />
+        <TemplateEditor />
         <TokenView />
         <MaskingLab />
         <PreflightPanel />

@@ -54,6 +54,8 @@ import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from '
 import { MAX_LAB_ROWS, detectFamily, runStrategy, type LabRow } from '../data/strategies';
 import { alignRows } from '../data/strategies/align';
 import { preflightHandlers } from './preflight';
+import { renderProblem, syntaxProblem } from '../data/templateCheck';
+import { withTemplate } from '../data/tokenizer';
 import { keptSequence } from '../data/preflight/findings';
 import { reason } from '../data/strategies/reasons';
 
@@ -198,6 +200,7 @@ function toColumns(key: string, sample: TokenizedSample, loaded: LoadedTokenizer
     roundTrip: joined === sample.rendered,
     tokenizerLabel: loaded.tok.label,
     modelMaxLength: loaded.modelMaxLength,
+    chatTemplate: loaded.tok.chatTemplate,
   };
 }
 
@@ -206,6 +209,8 @@ class StepError extends Error {
     readonly stage: FailStage,
     message: string,
     readonly where: { line?: number; column?: number; sample?: number } = {},
+    /** The user's own template failed: the position in it. */
+    readonly templateAt?: { line: number; column: number },
   ) {
     super(message);
   }
@@ -230,6 +235,30 @@ async function tokenizer(id: TokenizerId, model: ModelTokenizer | null, ctx: Sta
   } catch (err) {
     throw new StepError('tokenizer', `Could not load the ${srcLabel} tokenizer: ${messageOf(err)}. Pick another tokenizer or check that its files are served.`);
   }
+}
+
+/** The tokenizer with the user's own template, and the cache key that says so (the last one is kept:
+ *  typing in the editor makes a new one per pause, each sharing the vocabulary). A template that does
+ *  not parse, or that the probe chats cannot render, fails with its line and column. */
+let ownCache: { key: string; loaded: LoadedTokenizer } | null = null;
+function withOwn(loaded: LoadedTokenizer, key: string, own: string | null | undefined): { loaded: LoadedTokenizer; key: string } {
+  if (!own) return { loaded, key };
+  let h = 0x811c9dc5;
+  for (let i = 0; i < own.length; i++) h = Math.imul(h ^ own.charCodeAt(i), 0x01000193);
+  const ownKey = `${key}#own:${own.length}:${(h >>> 0).toString(36)}`;
+  if (ownCache?.key === ownKey) return { loaded: ownCache.loaded, key: ownKey };
+  const bad = syntaxProblem(own);
+  if (bad) throw new StepError('template', `Your chat template, line ${bad.line}, column ${bad.column}: ${bad.message}`, {}, { line: bad.line, column: bad.column });
+  const tok = withTemplate(loaded.tok, own);
+  ownCache = { key: ownKey, loaded: { ...loaded, tok } };
+  return ownCache;
+}
+
+/** A render error of the user's own template, with where it points in it. */
+function ownRenderError(own: string | null | undefined, err: unknown): StepError | null {
+  if (!own) return null;
+  const at = renderProblem(own, messageOf(err));
+  return new StepError('template', `Your chat template, line ${at.line}, column ${at.column}: ${messageOf(err)}`, {}, { line: at.line, column: at.column });
 }
 
 /** How a sample is named to the user: its number, and its JSONL line when that differs. */
@@ -268,9 +297,14 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
       throw new StepError('sample', 'The input parsed, but it holds no chat sample. Paste at least one message.');
     }
     // 2. Tokenizer (cached per id; first use downloads 1–11 MB, so say so).
-    const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
+    const base = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
+    const { loaded, key } = withOwn(base, tokenizerKey(req.tokenizerId, req.modelTokenizer), req.ownTemplate);
     // 3. Template + tokenize + attribute (cached by text, sample, tokenizer).
-    tokenized = tokenizeSample(req.text, sampleIndex, tokenizerKey(req.tokenizerId, req.modelTokenizer), loaded, pr.samples[sampleIndex], req.splitSpecialTokens);
+    try {
+      tokenized = tokenizeSample(req.text, sampleIndex, key, loaded, pr.samples[sampleIndex], req.splitSpecialTokens);
+    } catch (err) {
+      throw ownRenderError(req.ownTemplate, err) ?? err;
+    }
     const columnsKey = tokenized.columns.key;
     // 4. Labels + context check (always: they depend on the settings).
     let labels: LabelColumns;
@@ -290,7 +324,8 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
   } catch (err) {
     const stage: FailStage = err instanceof StepError ? err.stage : 'template';
     const where = err instanceof StepError ? err.where : {};
-    throw new HandlerError(messageOf(err), { stage, error: { message: messageOf(err), ...where }, parse } satisfies LabelFailure);
+    const templateAt = err instanceof StepError ? err.templateAt : undefined;
+    throw new HandlerError(messageOf(err), { stage, error: { message: messageOf(err), ...where }, parse, ...(templateAt ? { templateAt } : {}) } satisfies LabelFailure);
   }
 }
 
@@ -301,12 +336,13 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
   const pr = parseText(req.text);
   if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}. Fix the paste box first.`);
   if (pr.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
-  const loaded = await tokenizer('default', req.modelTokenizer, ctx);
+  const own = withOwn(await tokenizer('default', req.modelTokenizer, ctx), tokenizerKey('default', req.modelTokenizer), req.ownTemplate);
+  const loaded = own.loaded;
   const { tok } = loaded;
   if (tok.vocabSize > req.vocabSize) {
     throw new Error(`the tokenizer ${tok.label} has ${tok.vocabSize} tokens but the model's vocab_size is ${req.vocabSize}; they do not belong together.`);
   }
-  const key = tokenizerKey('default', req.modelTokenizer);
+  const key = own.key;
   const contextLength = resolveContextLength('default', req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
   const family = detectFamily(tok);
   // Sample 0's end-of-turn tokens per run (the stop meter): the template's, or through a run's own sequence.
@@ -371,7 +407,7 @@ async function prompt(req: PromptRequest): Promise<PromptReply> {
   if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}.`);
   const conv = pr.samples[req.sample];
   if (!conv) throw new Error(`Sample ${req.sample + 1} is not in the training data (${pr.samples.length} samples).`);
-  const { tok } = await getTokenizer('default', req.modelTokenizer);
+  const { tok } = withOwn(await getTokenizer('default', req.modelTokenizer), tokenizerKey('default', req.modelTokenizer), req.ownTemplate).loaded;
   let last = -1;
   conv.forEach((msg, i) => {
     if (msg.role === 'assistant') last = i;
@@ -391,7 +427,8 @@ async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
   if (pr.samples.length === 0) throw new Error('The input holds no chat sample.');
   if (req.choices.length === 0 || req.choices.length > MAX_LAB_ROWS) throw new Error(`Choose 1 to ${MAX_LAB_ROWS} strategies (got ${req.choices.length}).`);
   const index = Math.min(Math.max(0, req.sampleIndex), pr.samples.length - 1);
-  const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
+  const own = withOwn(await tokenizer(req.tokenizerId, req.modelTokenizer, ctx), tokenizerKey(req.tokenizerId, req.modelTokenizer), req.ownTemplate);
+  const loaded = own.loaded;
   const maxLength = resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
   const family = detectFamily(loaded.tok);
   const input = {
@@ -401,9 +438,8 @@ async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
   const texts = rows.map((r) => Array.from(r.ids, (_, i) => r.text.slice(r.starts[i], r.ends[i])));
   const alignment = alignRows(texts);
   // Roles come from the view's own tokenization (cached when the view just labelled this sample).
-  const key = tokenizerKey(req.tokenizerId, req.modelTokenizer);
-  const own = tokenizeSample(req.text, index, key, loaded, pr.samples[index], req.splitSpecialTokens);
-  const ownTexts = own.sample.tokens.map((t) => t.text);
+  const view = tokenizeSample(req.text, index, own.key, loaded, pr.samples[index], req.splitSpecialTokens);
+  const ownTexts = view.sample.tokens.map((t) => t.text);
   const template = ROLE_CODES.indexOf('template');
   const roles = texts.map((t) => {
     const a = alignRows([ownTexts, t]);
@@ -411,7 +447,7 @@ async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
     for (let c = 0; c < a.C; c++) {
       const mine = a.cells[c * 2];
       const theirs = a.cells[c * 2 + 1];
-      if (mine >= 0 && theirs >= 0) out[theirs] = own.columns.roles[mine];
+      if (mine >= 0 && theirs >= 0) out[theirs] = view.columns.roles[mine];
     }
     return out;
   });
@@ -473,7 +509,8 @@ async function drain(): Promise<void> {
 
 const preflight = preflightHandlers({
   async tokenizer(req, ctx) {
-    const loaded = await tokenizer(req.tokenizerId, req.modelTokenizer, { emit: (e) => ctx.emit({ done: 0, total: 0, status: e.status }) } as Status);
+    const base = await tokenizer(req.tokenizerId, req.modelTokenizer, { emit: (e) => ctx.emit({ done: 0, total: 0, status: e.status }) } as Status);
+    const loaded = withOwn(base, tokenizerKey(req.tokenizerId, req.modelTokenizer), req.ownTemplate).loaded;
     return { tok: loaded.tok, maxLength: resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer) };
   },
 });

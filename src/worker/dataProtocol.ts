@@ -87,6 +87,8 @@ export interface TokenColumns {
   tokenizerLabel: string;
   /** The tokenizer's own model_max_length when it states a real one, else null. */
   modelMaxLength: number | null;
+  /** The Jinja template this tokenization rendered with (the user's own, or the tokenizer's). */
+  chatTemplate: string;
 }
 
 /** computeLabels' result (labels, weights, counts), plus what the view needs to place it. */
@@ -127,6 +129,8 @@ export interface LabelRequest {
   modelTokenizer: ModelTokenizer | null;
   /** Special-token text in message content is encoded as plain characters (Settings.splitSpecialTokens). */
   splitSpecialTokens: boolean;
+  /** The user's own chat template instead of the tokenizer's (Settings.ownTemplate). */
+  ownTemplate?: string | null;
 }
 
 export interface LabelReply {
@@ -144,6 +148,8 @@ export interface LabelFailure {
   parse: ParseInfo | null;
   /** When no JSONL line was usable: every broken line (parse is null then). */
   lineErrors?: LineErrors;
+  /** The user's own chat template failed: where in it (1-based line and column). */
+  templateAt?: { line: number; column: number };
 }
 
 /**
@@ -164,6 +170,8 @@ export interface PrepareRequest {
   vocabSize: number;
   /** As in the label request: training encodes special-token text the way the view does. */
   splitSpecialTokens: boolean;
+  /** As in the label request: the user's own template (null: the model's). */
+  ownTemplate?: string | null;
 }
 
 export interface PreparedData {
@@ -195,6 +203,7 @@ export interface PromptRequest {
   modelTokenizer: ModelTokenizer | null;
   /** As the training data was prepared: typed special-token text encoded as plain characters. */
   splitSpecialTokens: boolean;
+  ownTemplate?: string | null;
 }
 
 export interface PromptReply {
@@ -214,6 +223,7 @@ export interface LabRequest {
   /** The settings panel's policy, hand overrides included: the template-spans row. */
   policy: MaskPolicy;
   splitSpecialTokens: boolean;
+  ownTemplate?: string | null;
   choices: LabChoice[];
 }
 
@@ -241,6 +251,7 @@ export interface PreflightRequest {
   /** The settings panel's policy (the template-spans strategy), no hand overrides (they belong to one sample). */
   policy: MaskPolicy;
   splitSpecialTokens: boolean;
+  ownTemplate?: string | null;
   strategy: LabChoice;
   compare: LabChoice[];
   fatal: FindingId[];

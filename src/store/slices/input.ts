@@ -54,6 +54,8 @@ export interface InputSlice {
   setContextLength(n: number | null): void;
   /** Encode special-token text typed in messages as plain characters (Settings.splitSpecialTokens). */
   setSplitSpecialTokens(on: boolean): void;
+  /** Render with the user's own Jinja template (null: the tokenizer's); typing waits INPUT_DEBOUNCE_MS. */
+  setOwnTemplate(template: string | null, delayMs?: number): void;
   /** A model was loaded: 'default' now reads its tokenizer and the view switches to it. */
   setModelTokenizer(model: ModelTokenizer | null): void;
   dismissNotice(): void;
@@ -86,7 +88,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
         {
           text: s.text, sampleIndex: s.sampleIndex, tokenizerId: s.settings.tokenizerId, policy: { ...s.settings.policy, overrides: s.overrides },
           contextLength: s.settings.contextLengths[s.settings.tokenizerId], modelTokenizer: s.modelTokenizer,
-          splitSpecialTokens: s.settings.splitSpecialTokens,
+          splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate,
         },
         { onEvent: (e) => id === latest && set({ status: e.status }) },
       )
@@ -120,7 +122,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
           labStale: st.lab !== null,
           // No stage: the worker itself failed on this input (or crashed); say what it said.
           failure: f
-            ? { stage: f.stage, error: f.error, lineErrors: f.parse?.lineErrors ?? f.lineErrors ?? null }
+            ? { stage: f.stage, error: f.error, lineErrors: f.parse?.lineErrors ?? f.lineErrors ?? null, ...(f.templateAt ? { templateAt: f.templateAt } : {}) }
             : { stage: 'parse', error: { message: `The data worker could not process this input: ${message}` }, lineErrors: null },
         }));
       });
@@ -194,6 +196,13 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
         settings: { ...s.settings, contextLengths: { ...s.settings.contextLengths, [s.settings.tokenizerId]: v } },
       }));
       get().relabel();
+    },
+    setOwnTemplate(template, delayMs = 0) {
+      if (template === get().settings.ownTemplate) return;
+      // It changes the tokens and every run's labels, like the text.
+      if (!get().guard(() => get().setOwnTemplate(template, delayMs))) return;
+      set((s) => ({ settings: { ...s.settings, ownTemplate: template }, overrides: {} }));
+      get().relabel(delayMs);
     },
     setSplitSpecialTokens(on) {
       if (on === get().settings.splitSpecialTokens) return;

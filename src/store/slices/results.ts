@@ -123,7 +123,7 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
     const fail = (err: unknown) => mine === answersId && set({ answersBusy: false, answersLive: null, answersError: err instanceof Error ? err.message : String(err) });
     // The prompt is encoded as the training data was (typed special-token text included).
     const splitSpecialTokens = s.preparedWith?.splitSpecialTokens ?? false;
-    dataWorker.request('prompt', { text: s.startedText, sample, modelTokenizer: s.modelTokenizer, splitSpecialTokens }).then((prompt) => {
+    dataWorker.request('prompt', { text: s.startedText, sample, modelTokenizer: s.modelTokenizer, splitSpecialTokens, ownTemplate: s.preparedWith?.ownTemplate ?? null }).then((prompt) => {
       if (mine !== answersId) return;
       return trainWorker
         .request('generate', { prompt: prompt.ids, maxNewTokens: s.answerTokens, sampling }, {
