@@ -91,6 +91,12 @@ const ANSWERS: Record<string, Answer[]> = {
     chips((c) => c.find((x) => x.label !== -100)?.index, (c) => c.find((x) => x.label === -100)?.index),
     choice('zero', 'skip'),
     choice('all', 'trained'),
+    {
+      wrong: (page) => page.locator('[data-testid=loss-arith-row][data-index="0"]').click(),
+      right: (page) => page.locator('[data-testid=loss-arith-row][data-term=skipped]:not([data-index="0"])').first().click(),
+    },
+    { wrong: (page) => page.getByTestId('loss-arith-sum').click(), right: (page) => page.getByTestId('loss-arith-divisor').click() },
+    choice('all', 'kept'),
     choice('zero', 'nan'),
     choice('zeroAll', 'exact'),
   ],

@@ -135,6 +135,19 @@ export async function showHeatmap(ctx: SetupContext, run: number, metric: HeatMe
   await untilDom(ctx, '[data-testid=heatmap-shown]', 'the heatmap on the chips');
 }
 
+/** The loss arithmetic panel shows run `run` at step `at` (0: the base weights) for the shown sample. */
+export async function showArithmetic(ctx: SetupContext, run: number, at: 'current' | number): Promise<void> {
+  const { get } = ctx;
+  const a = get().arith;
+  if (!a || a.run !== run || a.step !== (at === 'current' ? a.step : at) || a.sample !== get().sampleIndex || get().arithFor !== get().info || get().arithAt !== at) {
+    get().setArith({ arithRun: run, arithAt: at });
+    if (!get().arithBusy) get().requestArith();
+  }
+  await ctx.until((s) => !s.arithBusy && s.arith !== null && s.arithFor === s.info && s.arith.run === run, 'the loss arithmetic', 120_000);
+  if (get().arithError) throw new Error(get().arithError ?? '');
+  await untilDom(ctx, '[data-testid=loss-arith-row]', 'the loss arithmetic rows');
+}
+
 /** The answers of the trained runs are generated. */
 export async function answersReady(ctx: SetupContext): Promise<void> {
   const { get } = ctx;
