@@ -1,6 +1,6 @@
 // Every built-in example × every tokenizer × the main mask policies gives sane labels.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadNodeTokenizer } from './testkit';
+import { NODE_SOURCES, loadNodeTokenizer } from './testkit';
 import { EXAMPLES } from './examples';
 import { parseChatInput } from './parse';
 import { tokenizeConversation } from './attribution';
@@ -43,6 +43,10 @@ describe('the built-in examples', () => {
     expect(long[0].content.length).toBeGreaterThan(10 * long[1].content.length);
     expect(byId['jsonl-dataset'].length).toBe(3);
     expect(byId['tool-use'][0].map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    // Chinese chats: several assistant turns, and one with a system prompt.
+    expect(assistants(byId['zh-multi-turn'][0])).toBeGreaterThanOrEqual(3);
+    expect(byId['zh-system-prompt'][0][0].role).toBe('system');
+    for (const id of ['zh-multi-turn', 'zh-system-prompt']) expect(byId[id][0].every((m) => /[\u4e00-\u9fff]/.test(String(m.content)))).toBe(true);
     for (const samples of Object.values(byId)) for (const c of samples) expect(assistants(c)).toBeGreaterThanOrEqual(1);
   });
 });
@@ -119,6 +123,36 @@ describe('example-specific behaviour', () => {
       const conv = samplesOf(EXAMPLES.find((e) => e.id === id)?.text ?? '')[0];
       const s = tokenizeConversation(toks.default, conv);
       expect(checkContext(s, computeLabels(s, DEFAULT_POLICY), 256).cutAt, id).toBeNull();
+    }
+  });
+});
+
+describe.each(Object.keys(NODE_SOURCES) as (keyof typeof NODE_SOURCES)[])('%s: the Chinese examples', (id) => {
+  let tok: ChatTokenizer;
+  beforeAll(async () => {
+    tok = await loadNodeTokenizer(id);
+  });
+  it.each(EXAMPLES.filter((e) => e.id.startsWith('zh-')).map((e) => [e.id, e] as const))('%s', (_name, example) => {
+    for (const [conv, tools] of withTools(example.text)) {
+      const s = tokenizeConversation(tok, conv, { tools });
+      // Token texts put back together are the rendered chat, character for character (no U+FFFD from a split character).
+      expect(s.tokens.map((t) => t.text).join('')).toBe(s.rendered);
+      expect(s.rendered).not.toContain('\uFFFD');
+      const r = computeLabels(s, DEFAULT_POLICY);
+      expect(r.nothingToTrain).toBe(false);
+      for (let i = 0; i < s.tokens.length; i++) {
+        expect(Number.isFinite(r.weights[i]), `weight ${i}`).toBe(true);
+        expect(Number.isInteger(r.labels[i]), `label ${i}`).toBe(true);
+      }
+      // Every assistant message's Chinese text sits in trained assistant tokens; no prompt token trains.
+      conv.forEach((m, k) => {
+        if (m.role !== 'assistant' || typeof m.content !== 'string') return;
+        const mine = s.tokens.filter((t) => t.messageIndex === k && t.role === 'assistant');
+        expect(mine.length, `message ${k}`).toBeGreaterThan(0);
+        expect(mine.every((t) => r.weights[t.index] === 1), `message ${k} trained`).toBe(true);
+        expect(mine.map((t) => t.text).join('')).toContain(m.content.trim().slice(0, 8));
+      });
+      for (const t of s.tokens) if (t.role === 'user' || t.role === 'system') expect(r.weights[t.index], `token ${t.index}`).toBe(0);
     }
   });
 });

@@ -80,6 +80,39 @@ export const EXAMPLES: Example[] = [
     ),
   },
   {
+    // Chinese text: multi-byte UTF-8 characters that byte-level BPE splits inside a character,
+    // SentencePiece byte fallback, and full-width punctuation, in three assistant turns.
+    id: 'zh-multi-turn',
+    title: 'Chinese multi-turn chat',
+    text: JSON.stringify(
+      [
+        { role: 'user', content: '我想周末去杭州玩两天，有什么推荐的地方吗？' },
+        { role: 'assistant', content: '可以先去西湖，沿着苏堤和白堤慢慢走，傍晚在断桥附近看日落。第二天去灵隐寺，再到龙井村喝一杯明前龙井。' },
+        { role: 'user', content: '从上海过去怎么走最方便？' },
+        { role: 'assistant', content: '坐高铁最方便：从上海虹桥站到杭州东站大约一个小时，白天每隔几分钟就有一班。' },
+        { role: 'user', content: '谢谢！那边的天气怎么样？' },
+        { role: 'assistant', content: '春秋两季最舒服，气温在十五到二十五度之间。夏天闷热多雨，记得带伞。' },
+      ],
+      null,
+      2,
+    ),
+  },
+  {
+    id: 'zh-system-prompt',
+    title: 'Chinese chat with a system prompt',
+    text: JSON.stringify(
+      {
+        messages: [
+          { role: 'system', content: '你是一位耐心的数学老师。请用简单的语言解释每一步，不要只给出最后的答案。' },
+          { role: 'user', content: '80 的 15% 是多少？' },
+          { role: 'assistant', content: '先算 80 的 10%，是 8。它的一半就是 5%，也就是 4。两者相加得到 15%：8 + 4 = 12。所以 80 的 15% 是 12。' },
+        ],
+      },
+      null,
+      2,
+    ),
+  },
+  {
     id: 'reasoning',
     title: 'Reasoning answer with <think>',
     text: JSON.stringify(

@@ -5,14 +5,10 @@ import { useStore, type Failure } from '../store';
 import type { InputError } from '../data/types';
 import { useId, useRef } from 'react';
 import { EXAMPLES } from '../data/examples';
+import { Trans, useTranslation } from 'react-i18next';
 
-const STAGE_TITLE: Record<Failure['stage'], string> = {
-  parse: 'Cannot read this input',
-  sample: 'No sample to show',
-  tokenizer: 'Tokenizer unavailable',
-  template: 'Cannot apply the chat template',
-  labels: 'Cannot compute labels',
-};
+/** Titles of the failure stages (keys under input:stage). */
+const stageKey = (stage: Failure['stage']) => `stage.${stage}` as const;
 
 /** UTF-16 offset of a 1-based line/column in `text` (columns count UTF-16 code units). */
 function offsetOf(text: string, line: number, column: number): number {
@@ -39,6 +35,7 @@ export function InputPanel() {
   const textId = useId();
   const exampleId = useId();
   const hintId = useId();
+  const { t } = useTranslation('input');
 
   const showLocation = (e: InputError | undefined) => {
     const ta = textareaRef.current;
@@ -55,24 +52,26 @@ export function InputPanel() {
   const current = !stale && !failure ? labels : null;
   const location =
     failure?.error.line !== undefined
-      ? `line ${failure.error.line}${failure.error.column !== undefined ? `, column ${failure.error.column}` : ''}`
+      ? failure.error.column !== undefined
+        ? t('locationColumn', { line: failure.error.line, column: failure.error.column })
+        : t('location', { line: failure.error.line })
       : null;
 
   return (
     <section className="panel input-panel" aria-labelledby={`${textId}-h`}>
       <div className="panel-head">
-        <h2 id={`${textId}-h`}>Chat sample</h2>
+        <h2 id={`${textId}-h`}>{t('title')}</h2>
         <span
           className={`format-badge${parse ? '' : ' unknown'}`}
           data-testid="format"
-          title="Detected input format"
+          title={t('formatTitle')}
         >
-          {parse ? parse.formatLabel : failure?.stage === 'parse' ? 'not recognised' : '…'}
+          {parse ? parse.formatLabel : failure?.stage === 'parse' ? t('notRecognised') : '…'}
         </span>
       </div>
 
       <div className="input-toolbar">
-        <label htmlFor={exampleId}>Examples</label>
+        <label htmlFor={exampleId}>{t('examples')}</label>
         <select
           id={exampleId}
           value=""
@@ -80,32 +79,32 @@ export function InputPanel() {
             if (e.target.value) loadExample(e.target.value);
           }}
         >
-          <option value="">Load a built-in example…</option>
+          <option value="">{t('loadExample')}</option>
           {EXAMPLES.map((ex) => (
             <option key={ex.id} value={ex.id}>
-              {ex.title}
+              {t(`example.${ex.id}`, { defaultValue: ex.title, n: ex.text.split('\n').length })}
             </option>
           ))}
         </select>
 
         {n > 1 && (
-          <div className="stepper" role="group" aria-label="Samples in the dataset">
-            <button type="button" onClick={() => stepSample(-1)} disabled={sampleIndex <= 0} aria-label="Previous sample">
-              ‹ Prev
+          <div className="stepper" role="group" aria-label={t('stepper')}>
+            <button type="button" onClick={() => stepSample(-1)} disabled={sampleIndex <= 0} aria-label={t('previousSample')}>
+              {t('prev')}
             </button>
             <span data-testid="sample-position" aria-live="polite">
-              sample {sampleIndex + 1} of {n}
-              {parse?.sampleLine != null && ` · line ${parse.sampleLine}`}
+              {t('position', { n: sampleIndex + 1, total: n })}
+              {parse?.sampleLine != null && t('positionLine', { line: parse.sampleLine })}
             </span>
-            <button type="button" onClick={() => stepSample(1)} disabled={sampleIndex >= n - 1} aria-label="Next sample">
-              Next ›
+            <button type="button" onClick={() => stepSample(1)} disabled={sampleIndex >= n - 1} aria-label={t('nextSample')}>
+              {t('next')}
             </button>
           </div>
         )}
       </div>
 
       <label htmlFor={textId} className="visually-hidden">
-        Chat sample text
+        {t('textLabel')}
       </label>
       <textarea
         id={textId}
@@ -120,36 +119,34 @@ export function InputPanel() {
         placeholder={'[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]'}
       />
       <p id={hintId} className="hint">
-        OpenAI <code>[{'{role, content}'}]</code>, <code>{'{"messages": [...]}'}</code>, ShareGPT{' '}
-        <code>{'{"conversations": [{from, value}]}'}</code>, JSONL (one sample per line) or text with{' '}
-        <code>User:</code> / <code>Assistant:</code> prefixes. {text.length.toLocaleString()} characters.
+        <Trans t={t} i18nKey="hint" values={{ chars: text.length.toLocaleString() }} components={{ code: <code /> }} />
       </p>
 
       <div className="messages">
         {failure && (
           <div className="message error" role="alert" data-testid="input-error">
-            <strong>{STAGE_TITLE[failure.stage]}</strong>: {failure.error.message}
+            <strong>{t(stageKey(failure.stage))}</strong>: {failure.error.message}
             <div className="message-actions">
               {location && (
                 <button type="button" className="link" onClick={() => showLocation(failure.error)}>
-                  Show {location} in the text
+                  {t('showLocation', { location })}
                 </button>
               )}
-              {stale && <span className="stale-note">The token view below shows the last input that worked.</span>}
+              {stale && <span className="stale-note">{t('staleNote')}</span>}
             </div>
           </div>
         )}
         {lineErrors && (
           <div className="message warn line-errors" role="status" data-testid="line-errors">
             <strong>
-              {lineErrors.total} of {lineErrors.lines} lines left out
+              {t('linesLeftOut', { total: lineErrors.total, lines: lineErrors.lines })}
             </strong>
-            {parse ? `: they are not samples; the other ${parse.sampleCount} are.` : ': none of the lines is a sample.'}
+            {parse ? t('othersAreSamples', { n: parse.sampleCount }) : t('noneIsSample')}
             <ul>
               {lineErrors.errors.map((e, k) => (
                 <li key={k}>
                   {e.line !== undefined ? (
-                    <button type="button" className="link" onClick={() => showLocation(e)} title="Show it in the text">
+                    <button type="button" className="link" onClick={() => showLocation(e)} title={t('showInText')}>
                       {e.message}
                     </button>
                   ) : (
@@ -160,15 +157,15 @@ export function InputPanel() {
             </ul>
             {lineErrors.total > lineErrors.errors.length && (
               <p>
-                …and {lineErrors.total - lineErrors.errors.length} more broken line{lineErrors.total - lineErrors.errors.length === 1 ? '' : 's'}.
+                {t('moreBroken', { count: lineErrors.total - lineErrors.errors.length })}
               </p>
             )}
           </div>
         )}
         {current?.nothingToTrain && (
           <div className="message warn" role="alert" data-testid="nothing-to-train">
-            <strong>{current.message}</strong>. No position contributes to the loss, so PyTorch's mean would be
-            NaN. Add an assistant turn, switch to full loss, or train some tokens by hand.
+            <strong>{current.message}</strong>
+            {t('nothingToTrain')}
           </div>
         )}
         {current?.context.cutAt !== null && current?.context.cutAt !== undefined && (
@@ -177,7 +174,7 @@ export function InputPanel() {
             role={current.context.removesResponse ? 'alert' : 'status'}
             data-testid={current.context.removesResponse ? 'context-warning' : 'context-info'}
           >
-            {current.context.removesResponse && <strong>The context cut removes trained tokens. </strong>}
+            {current.context.removesResponse && <strong>{t('cutRemovesTrained')}</strong>}
             {current.context.message}
           </div>
         )}

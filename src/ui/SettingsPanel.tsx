@@ -6,15 +6,14 @@ import { useEffect, useId, useState } from 'react';
 import { TOKENIZERS } from '../data/sources';
 import { POLICY_ROLES, type TokenizerId } from '../data/types';
 import { Explainer } from './Explainer';
+import { Trans, useTranslation } from 'react-i18next';
 
-/** The mask switches for message fields beyond content: policy key, input name, label, hint. */
+/** The mask switches for message fields beyond content: policy key and input name (label and hint: settings:field.<key>). */
 const FIELD_SWITCHES = [
-  ['trainReasoning', 'train-reasoning', 'Train reasoning', 'thinking / reasoning_content of the trained turns'],
-  ['trainToolCalls', 'train-tool-calls', 'Train tool calls', 'what the trained turns ask a tool'],
-  ['trainToolResults', 'train-tool-results', 'Train tool results', 'what a tool answers; usually input, not output'],
+  ['trainReasoning', 'train-reasoning'],
+  ['trainToolCalls', 'train-tool-calls'],
+  ['trainToolResults', 'train-tool-results'],
 ] as const;
-
-const ROLE_TITLE = { system: 'System', user: 'User', assistant: 'Assistant', template: 'Template markup' } as const;
 
 function ContextLengthInput() {
   const own = useStore((s) => s.settings.contextLengths[s.settings.tokenizerId]);
@@ -22,6 +21,7 @@ function ContextLengthInput() {
   const limit = useStore((s) => contextLimit(s.settings.tokenizerId, s.modelTokenizer));
   const setContextLength = useStore((s) => s.setContextLength);
   const id = useId();
+  const { t } = useTranslation('settings');
   // Local draft so typing "1" on the way to "1024" does not cut the sample at 1 token.
   const [draft, setDraft] = useState<string>('');
   const shown = own ?? effective;
@@ -39,7 +39,7 @@ function ContextLengthInput() {
   };
   return (
     <div className="field">
-      <label htmlFor={id}>Context length</label>
+      <label htmlFor={id}>{t('contextLength')}</label>
       <div className="inline">
         <input
           id={id}
@@ -56,19 +56,20 @@ function ContextLengthInput() {
             if (e.key === 'Enter') commit();
           }}
         />
-        <span className="unit">tokens</span>
+        <span className="unit">{t('tokens')}</span>
         {own !== null && (
           <button type="button" className="link" onClick={() => setContextLength(null)}>
-            use the model's
+            {t('useModels')}
           </button>
         )}
       </div>
       <p className="hint">
-        {own === null ? "The model's limit" : 'Your setting'}; longer samples are cut here (right truncation).
+        {own === null ? t('modelsLimit') : t('yourSetting')}
+        {t('cutHere')}
         {limit !== null && (
           <span data-testid="context-limit">
             {' '}
-            It stops at {limit}: the model has {limit} positions, so training cannot see further.
+            {t('stopsAt', { limit })}
           </span>
         )}
       </p>
@@ -90,22 +91,23 @@ export function SettingsPanel() {
   const tokId = useId();
   const weightId = useId();
   const full = policy.mode === 'full';
+  const { t } = useTranslation('settings');
 
   return (
     <section className="panel settings-panel" aria-labelledby={`${tokId}-h`}>
-      <h2 id={`${tokId}-h`}>Settings</h2>
+      <h2 id={`${tokId}-h`}>{t('title')}</h2>
 
       <div className="field">
-        <label htmlFor={tokId}>Tokenizer &amp; chat template</label>
+        <label htmlFor={tokId}>{t('tokenizer')}</label>
         <select
           id={tokId}
           data-testid="tokenizer"
           value={tokenizerId}
           onChange={(e) => setTokenizer(e.target.value as TokenizerId)}
         >
-          {TOKENIZERS.map((t) => (
-            <option key={t.id} value={t.id}>
-              {t.id === 'default' && modelTokenizer ? `${modelTokenizer.label} (loaded model)` : t.label}
+          {TOKENIZERS.map((tok) => (
+            <option key={tok.id} value={tok.id}>
+              {tok.id === 'default' && modelTokenizer ? t('loadedModel', { label: modelTokenizer.label }) : tok.label}
             </option>
           ))}
         </select>
@@ -119,16 +121,15 @@ export function SettingsPanel() {
             checked={splitSpecialTokens}
             onChange={(e) => setSplitSpecialTokens(e.target.checked)}
           />
-          Encode special-token text as plain characters <span className="muted">(split_special_tokens)</span>
+          {t('splitSpecial')} <span className="muted">(split_special_tokens)</span>
         </label>
         <p className="hint">
-          Off: <code>{'<|im_end|>'}</code> typed in a message becomes that special token, as transformers does (marked ⚠ on
-          its chip). On: it is tokenized as ordinary text, for the view and for training.
+          <Trans t={t} i18nKey="splitSpecialHint" components={{ code: <code /> }} shouldUnescape />
         </p>
       </div>
 
       <fieldset className="field">
-        <legend>Loss on</legend>
+        <legend>{t('lossOn')}</legend>
         <label className="choice">
           <input
             type="radio"
@@ -137,16 +138,16 @@ export function SettingsPanel() {
             checked={policy.mode === 'response-only'}
             onChange={() => setPolicy({ mode: 'response-only' })}
           />
-          Responses only <span className="muted">(assistant turns)</span>
+          {t('responsesOnly')} <span className="muted">{t('assistantTurns')}</span>
         </label>
         <label className="choice">
           <input type="radio" name="mode" value="full" checked={full} onChange={() => setPolicy({ mode: 'full' })} />
-          Full sequence <span className="muted">(roles below)</span>
+          {t('fullSequence')} <span className="muted">{t('rolesBelow')}</span>
         </label>
       </fieldset>
 
       <fieldset className="field">
-        <legend>Assistant turns trained</legend>
+        <legend>{t('turnsTrained')}</legend>
         <label className="choice">
           <input
             type="radio"
@@ -155,7 +156,7 @@ export function SettingsPanel() {
             checked={policy.assistantTurns === 'all'}
             onChange={() => setPolicy({ assistantTurns: 'all' })}
           />
-          All
+          {t('all')}
         </label>
         <label className="choice">
           <input
@@ -165,7 +166,7 @@ export function SettingsPanel() {
             checked={policy.assistantTurns === 'last'}
             onChange={() => setPolicy({ assistantTurns: 'last' })}
           />
-          Last only
+          {t('lastOnly')}
         </label>
         <label className="choice">
           <input
@@ -173,22 +174,22 @@ export function SettingsPanel() {
             checked={policy.trainEndOfTurn}
             onChange={(e) => setPolicy({ trainEndOfTurn: e.target.checked })}
           />
-          Train the end-of-turn token <span className="muted">(so the model learns to stop)</span>
+          {t('trainEot')} <span className="muted">{t('trainEotHint')}</span>
         </label>
       </fieldset>
 
       <fieldset className="field">
-        <legend>Reasoning and tools</legend>
-        {FIELD_SWITCHES.map(([key, name, title, hint]) => (
+        <legend>{t('reasoningAndTools')}</legend>
+        {FIELD_SWITCHES.map(([key, name]) => (
           <label className="choice" key={key}>
             <input type="checkbox" name={name} checked={policy[key]} onChange={(e) => setPolicy({ [key]: e.target.checked })} />
-            {title} <span className="muted">({hint})</span>
+            {t(`field.${key}.title`)} <span className="muted">({t(`field.${key}.hint`)})</span>
           </label>
         ))}
       </fieldset>
 
       <fieldset className="field" disabled={!full} aria-describedby={`${tokId}-roles-hint`}>
-        <legend>Roles trained in full mode</legend>
+        <legend>{t('rolesInFull')}</legend>
         <div className="role-checks">
           {POLICY_ROLES.map((role) => (
             <label key={role} className={`choice role-choice role-${role}`}>
@@ -198,18 +199,18 @@ export function SettingsPanel() {
                 checked={policy.roles[role]}
                 onChange={(e) => setRoleTrained(role, e.target.checked)}
               />
-              {ROLE_TITLE[role]}
+              {t(`role.${role}`)}
             </label>
           ))}
         </div>
         <p className="hint" id={`${tokId}-roles-hint`}>
-          {full ? 'Unchecked roles are prompt.' : 'Response-only trains assistant tokens only.'}
+          {full ? t('uncheckedArePrompt') : t('responseOnlyTrains')}
         </p>
       </fieldset>
 
       <div className="field">
         <label htmlFor={weightId}>
-          Prompt-loss weight <output htmlFor={weightId}>{policy.promptLossWeight.toFixed(2)}</output>
+          {t('promptWeight')} <output htmlFor={weightId}>{policy.promptLossWeight.toFixed(2)}</output>
         </label>
         <input
           id={weightId}
@@ -221,17 +222,15 @@ export function SettingsPanel() {
           data-testid="prompt-weight"
           onChange={(e) => setPolicy({ promptLossWeight: Number(e.target.value) })}
         />
-        <p className="hint">0 masks the prompt (-100). Above 0, prompt tokens keep their ids at this weight.</p>
+        <p className="hint">{t('promptWeightHint')}</p>
       </div>
 
       <div className="field overrides">
         <span>
-          {overrideCount === 0
-            ? 'Click a token to train or mask it by hand.'
-            : `${overrideCount} hand override${overrideCount === 1 ? '' : 's'}.`}
+          {overrideCount === 0 ? t('clickToOverride') : t('overrides', { count: overrideCount })}
         </span>
         <button type="button" onClick={clearOverrides} disabled={overrideCount === 0} data-testid="clear-overrides">
-          Clear overrides
+          {t('clearOverrides')}
         </button>
       </div>
 

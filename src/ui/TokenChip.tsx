@@ -5,6 +5,7 @@ import { memo, type CSSProperties } from 'react';
 import type { TokenRole } from '../data';
 import { IGNORE_INDEX } from '../data/labels';
 import type { HeatCell } from './train/HeatmapControls';
+import i18n from './i18n';
 
 export interface TokenChipProps {
   index: number;
@@ -27,6 +28,8 @@ export interface TokenChipProps {
   described: boolean;
   /** Training heatmap values for this token (one object per heatmap result, so memo holds). */
   heat?: HeatCell;
+  /** The page's language: a change re-renders the chip (its accessible name is translated). */
+  lng: string;
 }
 
 /** A heatmap number as put in data-* attributes (NaN: no value, e.g. token 0's loss). */
@@ -34,6 +37,32 @@ const heatAttr = (v: number) => (Number.isFinite(v) ? String(v) : 'NaN');
 
 /** Weight as shown and as put in data-weight: at most 4 decimals, no float32 noise. */
 export const formatWeight = (w: number) => String(Number(w.toFixed(4)));
+
+/** The chip's accessible name: position, text, id, label and whether it trains, role, and its flags. */
+function chipName(p: TokenChipProps, masked: boolean, partial: boolean): string {
+  const lng = p.lng;
+  const state = masked
+    ? i18n.t('tokens:chip.masked', { lng })
+    : partial
+      ? i18n.t('tokens:chip.weight', { lng, weight: formatWeight(p.weight) })
+      : i18n.t('tokens:chip.trained', { lng });
+  return (
+    i18n.t('tokens:chip.label', {
+      lng,
+      index: p.index,
+      text: p.text === '' ? i18n.t('tokens:chip.partialChar', { lng }) : p.text,
+      id: p.id,
+      label: p.label,
+      state,
+      role: i18n.t(`tokens:role.${p.role}`, { lng }),
+    }) +
+    (p.endOfTurn ? i18n.t('tokens:chip.endOfTurn', { lng }) : '') +
+    (p.straddles ? i18n.t('tokens:chip.straddles', { lng }) : '') +
+    (p.typedSpecial ? i18n.t('tokens:chip.typed', { lng }) : '') +
+    (p.override ? i18n.t('tokens:chip.override', { lng, override: i18n.t(p.override === 'train' ? 'tokens:tooltip.overrideTrain' : 'tokens:tooltip.overrideMask', { lng }) }) : '') +
+    (p.beyondCut ? i18n.t('tokens:chip.beyondCut', { lng }) : '')
+  );
+}
 
 export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
   const masked = p.label === IGNORE_INDEX;
@@ -70,11 +99,11 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
       data-run-label={p.heat?.label}
       aria-pressed={p.override !== undefined}
       aria-describedby={p.described ? 'token-tooltip' : undefined}
-      aria-label={`Token ${p.index}: ${p.text === '' ? 'partial character' : p.text}, id ${p.id}, label ${p.label}, ${p.role}${p.straddles ? ', straddles roles' : ''}${p.typedSpecial ? ', special-token text typed in a message' : ''}`}
+      aria-label={chipName(p, masked, partial)}
       style={style}
     >
       {p.typedSpecial && (
-        <span className="tok-typed" aria-hidden="true" title="Typed in a message, read as a special token">
+        <span className="tok-typed" aria-hidden="true" title={i18n.t('tokens:chip.typedTitle', { lng: p.lng })}>
           ⚠
         </span>
       )}

@@ -18,6 +18,7 @@ import { visibleWhitespace } from '../data/whitespace';
 import { FLAG_END_OF_TURN, FLAG_STRADDLES, FLAG_TYPED_SPECIAL, ROLE_CODES, type LabelColumns, type TokenColumns } from '../worker/dataProtocol';
 import { TokenChip } from './TokenChip';
 import type { HeatCell } from './train/HeatmapControls';
+import { useTranslation } from 'react-i18next';
 
 const CHUNK_TOKENS = 64;
 const EAGER_TOKENS = 3000;
@@ -96,13 +97,15 @@ interface View {
   overrides: Record<number, 'train' | 'mask'>;
   /** Training heatmap cells by token index, or null. */
   heat: readonly (HeatCell | undefined)[] | null;
+  /** The page's language (the chips' accessible names). */
+  lng: string;
 }
 
 const beyondCut = (v: View, i: number) => v.labels.context.cutAt !== null && i >= v.labels.context.cutAt;
 
 /** What bringing tokens [from, to) from `old` (undefined: not rendered) to `next` costs, in changed chips. */
 function changeCost(from: number, to: number, old: View | undefined, next: View): number {
-  if (!old || old.tokens !== next.tokens) return to - from;
+  if (!old || old.tokens !== next.tokens || old.lng !== next.lng) return to - from;
   const a = old.labels, b = next.labels;
   let changed = 0;
   for (let i = from; i < to; i++) {
@@ -127,7 +130,8 @@ interface ChunkProps {
 
 const Chunk = memo(function Chunk({ from, to, view, active, described, onCommitted }: ChunkProps) {
   const ref = useRef<HTMLDivElement | null>(null);
-  const { tokens, labels, layout, overrides, heat } = view;
+  const { tokens, labels, layout, overrides, heat, lng } = view;
+  const { t } = useTranslation('tokens', { lng });
   const text = useMemo(() => chunkText(tokens, from, to), [tokens, from, to]);
   useLayoutEffect(() => {
     onCommitted(from, view, ref.current?.offsetHeight ?? 0);
@@ -138,8 +142,8 @@ const Chunk = memo(function Chunk({ from, to, view, active, described, onCommitt
   for (let i = from; i < to; i++) {
     if (i === cutAt) {
       out.push(
-        <span key="cut" className="cut-marker" role="separator" data-testid="cut-marker" aria-label={`Context cut: tokens from ${cutAt} on are dropped`}>
-          ✂ context cut at {cutAt}
+        <span key="cut" className="cut-marker" role="separator" data-testid="cut-marker" aria-label={t('list.cutLabel', { at: cutAt })}>
+          {t('list.cut', { at: cutAt })}
         </span>,
       );
     }
@@ -161,6 +165,7 @@ const Chunk = memo(function Chunk({ from, to, view, active, described, onCommitt
         tabbable={i === active}
         described={i === described}
         heat={heat?.[i]}
+        lng={lng}
       />,
     );
     if (layout.breakAfter[i] && i + 1 < to) out.push(<br key={`br${i}`} />);
@@ -189,7 +194,9 @@ export interface TokenListProps {
 export function TokenList({ tokens, labels, overrides, stale, described, onToggle, onProbe, heat = null, onShown }: TokenListProps) {
   const T = tokens.ids.length;
   const layout = useMemo(() => layoutOf(tokens), [tokens]);
-  const view = useMemo<View>(() => ({ tokens, layout, labels, overrides, heat }), [tokens, layout, labels, overrides, heat]);
+  const { t, i18n } = useTranslation('tokens');
+  const lng = i18n.language;
+  const view = useMemo<View>(() => ({ tokens, layout, labels, overrides, heat, lng }), [tokens, layout, labels, overrides, heat, lng]);
   const eager = T <= EAGER_TOKENS;
   const listRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
@@ -373,7 +380,7 @@ export function TokenList({ tokens, labels, overrides, stale, described, onToggl
       className={`token-list${stale ? ' stale' : ''}`}
       data-testid="token-list"
       role="group"
-      aria-label={`${T} tokens. Arrow keys move between tokens; Enter or Space trains or masks one by hand.`}
+      aria-label={t('list.label', { count: T })}
       onKeyDown={onKeyDown}
       onScroll={onScroll}
       onClick={(e) => {

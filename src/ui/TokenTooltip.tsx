@@ -5,11 +5,12 @@ import { formatWeight } from './TokenChip';
 import { IGNORE_INDEX } from '../data/labels';
 import type { Probe } from './TokenList';
 import type { HeatCell } from './train/HeatmapControls';
+import { useTranslation } from 'react-i18next';
 
 const GAP_PX = 6;
 
-function rolesOf(mask: number): string {
-  return ROLE_CODES.filter((_, k) => mask & (1 << k)).join(' + ');
+function rolesOf(mask: number, name: (role: string) => string): string {
+  return ROLE_CODES.filter((_, k) => mask & (1 << k)).map(name).join(' + ');
 }
 
 export function TokenTooltip({
@@ -29,6 +30,7 @@ export function TokenTooltip({
   const ref = useRef<HTMLDivElement>(null);
   const [pos, setPos] = useState<{ left: number; top: number } | null>(null);
   const t = probe.index;
+  const { t: tr } = useTranslation('tokens');
 
   useLayoutEffect(() => {
     const el = ref.current;
@@ -50,7 +52,7 @@ export function TokenTooltip({
   const role = ROLE_CODES[tokens.roles[t]];
   const text = tokens.rendered.slice(tokens.starts[t], tokens.ends[t]);
   const cutAt = labels.context.cutAt;
-  const state = label === IGNORE_INDEX ? 'masked' : weight < 1 ? `partial weight ${formatWeight(weight)}` : 'trained';
+  const state = label === IGNORE_INDEX ? tr('tooltip.masked') : weight < 1 ? tr('tooltip.partial', { weight: formatWeight(weight) }) : tr('tooltip.trained');
 
   return (
     <div
@@ -63,34 +65,32 @@ export function TokenTooltip({
     >
       <div className="tt-head">
         <span className="tt-text">{JSON.stringify(text)}</span>
-        <span className={`role-pill role-${role}`}>{role}</span>
+        <span className={`role-pill role-${role}`}>{tr(`role.${role}`)}</span>
       </div>
       <dl>
-        <dt>Position</dt>
+        <dt>{tr('tooltip.position')}</dt>
         <dd>{t}</dd>
-        <dt>Token id</dt>
+        <dt>{tr('tooltip.tokenId')}</dt>
         <dd>{id}</dd>
-        <dt>Label</dt>
+        <dt>{tr('tooltip.label')}</dt>
         <dd>
           <code>{label}</code> ({state})
         </dd>
-        <dt>Weight</dt>
+        <dt>{tr('tooltip.weight')}</dt>
         <dd>{formatWeight(weight)}</dd>
-        <dt>Predicted by</dt>
+        <dt>{tr('tooltip.predictedBy')}</dt>
         <dd>
-          {t === 0
-            ? 'nothing: position 0 is never a target (the loss shifts labels by one)'
-            : `position ${t - 1} (logits[${t - 1}] → labels[${t}])`}
+          {t === 0 ? tr('tooltip.nothing') : tr('tooltip.predicted', { prev: t - 1, t })}
         </dd>
       </dl>
       {heat && (
         <dl className="tt-heat" data-testid="tooltip-heat">
-          <dt>Run label</dt>
+          <dt>{tr('tooltip.runLabel')}</dt>
           <dd>
             <code>{heat.label}</code>
           </dd>
-          <dt>Loss</dt>
-          <dd>{Number.isFinite(heat.loss) ? `${heat.loss.toFixed(3)} (p = ${heat.prob.toPrecision(3)})` : '— (never predicted)'}</dd>
+          <dt>{tr('tooltip.loss')}</dt>
+          <dd>{Number.isFinite(heat.loss) ? tr('tooltip.lossValue', { loss: heat.loss.toFixed(3), p: heat.prob.toPrecision(3) }) : tr('tooltip.neverPredicted')}</dd>
           <dt>‖∂L/∂logits‖</dt>
           <dd>{heat.dlogit.toExponential(2)}</dd>
           <dt>‖∂L/∂embedding‖</dt>
@@ -99,20 +99,17 @@ export function TokenTooltip({
       )}
       {(flags & FLAG_STRADDLES) !== 0 && (
         <p className="tt-note">
-          Straddles roles: {rolesOf(tokens.roleMasks[t])}. One token holds characters of more than one role, so a
-          mask cannot split it.
+          {tr('tooltip.straddles', { roles: rolesOf(tokens.roleMasks[t], (r) => tr(`role.${r}`)) })}
         </p>
       )}
-      {(flags & FLAG_END_OF_TURN) !== 0 && <p className="tt-note">Closes an assistant turn (end-of-turn token).</p>}
+      {(flags & FLAG_END_OF_TURN) !== 0 && <p className="tt-note">{tr('tooltip.endOfTurn')}</p>}
       {(flags & FLAG_TYPED_SPECIAL) !== 0 && (
         <p className="tt-note tt-warn" data-testid="tooltip-typed-special">
-          Special-token text typed in message {tokens.messages[t]}: the text {JSON.stringify(text)} is read as the special
-          token (id {id}), a control token, not characters. To encode it as text, tick “Encode special-token text as plain
-          characters” in the settings.
+          {tr('tooltip.typed', { message: tokens.messages[t], text: JSON.stringify(text), id })}
         </p>
       )}
-      {override && <p className="tt-note">Hand override: {override}. Click again to undo.</p>}
-      {cutAt !== null && t >= cutAt && <p className="tt-note">Beyond the context cut at {cutAt}: dropped.</p>}
+      {override && <p className="tt-note">{tr('tooltip.override', { override: tr(override === 'train' ? 'tooltip.overrideTrain' : 'tooltip.overrideMask') })}</p>}
+      {cutAt !== null && t >= cutAt && <p className="tt-note">{tr('tooltip.beyondCut', { at: cutAt })}</p>}
     </div>
   );
 }

@@ -7,47 +7,49 @@ import type { LabelColumns, TokenColumns } from '../worker/dataProtocol';
 import { TokenList, type Probe } from './TokenList';
 import { TokenTooltip } from './TokenTooltip';
 import { HeatmapControls, useHeatCells } from './train/HeatmapControls';
+import { useTranslation } from 'react-i18next';
 
 function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns }) {
   const T = tokens.ids.length;
   const cut = labels.context.cutAt;
+  const { t } = useTranslation('tokens');
   return (
     <div className="stats" data-testid="stats">
       <dl className="stat-row">
         <div>
-          <dt>Tokens</dt>
+          <dt>{t('stats.tokens')}</dt>
           <dd data-testid="count-tokens">{T.toLocaleString()}</dd>
         </div>
         <div className="stat-trained">
-          <dt>Trained</dt>
+          <dt>{t('stats.trained')}</dt>
           <dd data-testid="count-trained">{labels.trained.toLocaleString()}</dd>
         </div>
         {labels.partial > 0 && (
           <div className="stat-partial">
-            <dt>Partial weight</dt>
+            <dt>{t('stats.partial')}</dt>
             <dd data-testid="count-partial">{labels.partial.toLocaleString()}</dd>
           </div>
         )}
         <div className="stat-masked">
-          <dt>Masked (-100)</dt>
+          <dt>{t('stats.masked')}</dt>
           <dd data-testid="count-masked">{labels.masked.toLocaleString()}</dd>
         </div>
         {cut !== null && (
           <div className="stat-cut">
-            <dt>Kept by the cut</dt>
+            <dt>{t('stats.kept')}</dt>
             <dd data-testid="count-kept">
-              {cut.toLocaleString()} of {T.toLocaleString()}
+              {t('stats.keptOf', { kept: cut.toLocaleString(), total: T.toLocaleString() })}
             </dd>
           </div>
         )}
       </dl>
       <table className="role-table">
-        <caption className="visually-hidden">Tokens and trained tokens per role</caption>
+        <caption className="visually-hidden">{t('stats.caption')}</caption>
         <thead>
           <tr>
-            <th scope="col">Role</th>
-            <th scope="col">Tokens</th>
-            <th scope="col">Trained</th>
+            <th scope="col">{t('stats.role')}</th>
+            <th scope="col">{t('stats.tokens')}</th>
+            <th scope="col">{t('stats.trained')}</th>
           </tr>
         </thead>
         <tbody>
@@ -55,7 +57,7 @@ function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns 
             <tr key={r} data-testid={`role-count-${r}`}>
               <th scope="row">
                 <span className={`swatch role-${r}`} aria-hidden="true" />
-                {ROLE_NAME.get(r) ?? r}
+                {t(`role.${r}`)}
               </th>
               <td>{labels.perRole[r].tokens.toLocaleString()}</td>
               <td>{labels.perRole[r].trained.toLocaleString()}</td>
@@ -67,61 +69,57 @@ function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns 
   );
 }
 
-/** Roles shown in words where the code name is not one. */
-const ROLE_NAME: ReadonlyMap<TokenRole, string> = new Map([
-  ['tool_call', 'tool call'],
-  ['tool', 'tool result'],
-  ['template', 'template markup'],
-]);
 /** Roles only some chats have: their count rows appear when the sample has such tokens. */
 const SOMETIMES: ReadonlySet<TokenRole> = new Set(['reasoning', 'tool_call', 'tool']);
 
 function Legend() {
+  const { t } = useTranslation('tokens');
   return (
-    <ul className="legend" aria-label="Legend">
+    <ul className="legend" aria-label={t('legend.label')}>
       {TOKEN_ROLES.map((r) => (
         <li key={r}>
           <span className={`swatch role-${r}`} aria-hidden="true" />
-          {ROLE_NAME.get(r) ?? r}
+          {t(`role.${r}`)}
         </li>
       ))}
       <li>
         <span className="tok-sample trained" aria-hidden="true">
           id
         </span>
-        trained (label = id)
+        {t('legend.trained')}
       </li>
       <li>
         <span className="tok-sample masked" aria-hidden="true">
           -100
         </span>
-        masked
+        {t('legend.masked')}
       </li>
       <li>
         <span className="tok-sample straddles" aria-hidden="true" />
-        straddles roles
+        {t('legend.straddles')}
       </li>
       <li>
         <span className="tok-sample overridden" aria-hidden="true" />
-        hand override
+        {t('legend.override')}
       </li>
       <li>
         <span className="tok-sample beyond-cut" aria-hidden="true" />
-        beyond context cut
+        {t('legend.beyondCut')}
       </li>
-      <li className="ws-key">␣ space · ↵ newline · ⇥ tab</li>
+      <li className="ws-key">{t('legend.whitespace')}</li>
     </ul>
   );
 }
 
 function Rendered({ tokens }: { tokens: TokenColumns }) {
   const [open, setOpen] = useState(false);
+  const { t } = useTranslation('tokens');
   return (
     <details className="rendered" onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary>
-        Rendered chat template ({tokens.rendered.length.toLocaleString()} characters){' '}
+        {t('rendered.summary', { chars: tokens.rendered.length.toLocaleString() })}{' '}
         <span className={tokens.roundTrip ? 'ok' : 'bad'} data-testid="roundtrip">
-          {tokens.roundTrip ? '✓ tokens decode back to this text exactly' : '✗ decoded tokens differ from this text'}
+          {tokens.roundTrip ? t('rendered.ok') : t('rendered.bad')}
         </span>
       </summary>
       {open && <pre data-testid="rendered-text">{tokens.rendered}</pre>}
@@ -142,6 +140,7 @@ export function TokenView() {
   const viewShown = useStore((s) => s.viewShown);
   const lastRunMs = useStore((s) => s.lastRunMs);
   const [probe, setProbe] = useState<Probe | null>(null);
+  const { t } = useTranslation('tokens');
   const heat = useHeatCells(tokens);
   // The chips show the heatmap over a few tasks on big samples: its badge waits for them.
   const [heatShown, setHeatShown] = useState<typeof heat>(null);
@@ -167,21 +166,21 @@ export function TokenView() {
   return (
     <section className="panel token-view" aria-labelledby="token-view-h" data-stale={stale}>
       <div className="panel-head">
-        <h2 id="token-view-h">Tokens and labels</h2>
+        <h2 id="token-view-h">{t('title')}</h2>
         {tokens && (
           <span className="muted small">
-            {tokens.tokenizerLabel} · context {labels?.contextLength.toLocaleString()}
+            {t('context', { tokenizer: tokens.tokenizerLabel, length: labels?.contextLength.toLocaleString() })}
             {lastRunMs !== null && ` · ${Math.round(lastRunMs)} ms`}
           </span>
         )}
         {stale && (
           <span className="stale-badge" data-testid="stale-badge">
-            stale: last good input
+            {t('stale')}
           </span>
         )}
       </div>
       {!tokens || !labels ? (
-        <p className="empty">Paste a chat above to see its tokens.</p>
+        <p className="empty">{t('empty')}</p>
       ) : (
         <>
           <Stats tokens={tokens} labels={labels} />

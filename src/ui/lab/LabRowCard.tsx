@@ -7,6 +7,7 @@ import { LAB_DEBOUNCE_MS } from '../../store/slices/lab';
 import { MAX_RUNS } from '../../store/validate';
 import { MAX_LAB_ROWS, type LabRow, type OptionSpec } from '../../data/strategies';
 import { STRATEGY_BY_ID, escapeOption, unescapeOption } from './strategyMeta';
+import { Trans, useTranslation } from 'react-i18next';
 
 function TextOption({ value, onChange, id, invalid, describedBy }: { value: string; onChange(v: string): void; id: string; invalid: boolean; describedBy?: string }) {
   // Local text while typing: the store (and the worker) see it after a pause.
@@ -81,9 +82,10 @@ function TrainAs({ choice, label }: { choice: LabChoiceSpec; label: string }) {
   const runs = useStore((s) => s.runs);
   const setRunStrategy = useStore((s) => s.setRunStrategy);
   const id = useId();
+  const { t } = useTranslation('lab');
   return (
     <span className="lab-train-as">
-      <label htmlFor={id}>Train as</label>{' '}
+      <label htmlFor={id}>{t('trainAs.label')}</label>{' '}
       <select
         id={id}
         value=""
@@ -97,13 +99,13 @@ function TrainAs({ choice, label }: { choice: LabChoiceSpec; label: string }) {
           setRunStrategy(target, strategy, `Run ${letter} · ${label}`);
         }}
       >
-        <option value="">choose a run…</option>
+        <option value="">{t('trainAs.choose')}</option>
         {runs.map((r, i) => (
           <option key={r.id} value={i}>
-            {r.name} (replace its mask)
+            {t('trainAs.replace', { name: r.name })}
           </option>
         ))}
-        {runs.length < MAX_RUNS && <option value="new">a new run</option>}
+        {runs.length < MAX_RUNS && <option value="new">{t('trainAs.new')}</option>}
       </select>
     </span>
   );
@@ -115,6 +117,7 @@ export function LabRowCard({ choice, index, row, disagreements, removable }: { c
   const makeLabBase = useStore((st) => st.makeLabBase);
   const addLabRow = useStore((st) => st.addLabRow);
   const rows = useStore((st) => st.settings.lab.choices.length);
+  const { t } = useTranslation('lab');
   if (!s) return null;
   const optionSummary = s.options.map((o) => `${o.key}=${JSON.stringify(choice.options[o.key] ?? row?.options[o.key] ?? '')}`).join(' ');
   return (
@@ -126,29 +129,36 @@ export function LabRowCard({ choice, index, row, disagreements, removable }: { c
         </span>
         {row && (
           <span className="lab-row-counts" data-testid={`lab-row-counts-${index}`}>
-            {row.ids.length.toLocaleString()} tokens · <span data-testid={`lab-trained-${index}`}>{row.trained.toLocaleString()}</span> trained
+            <Trans
+              t={t}
+              i18nKey="row.counts"
+              values={{ tokens: row.ids.length.toLocaleString(), trained: row.trained.toLocaleString() }}
+              components={{ trained: <span data-testid={`lab-trained-${index}`} /> }}
+            />
             {index > 0 && disagreements !== null && (
-              <>
-                {' '}
-                · <span data-testid={`lab-disagree-${index}`} className={disagreements > 0 ? 'lab-disagree' : ''}>{disagreements.toLocaleString()}</span> differ from row 1
-              </>
+              <Trans
+                t={t}
+                i18nKey="row.differ"
+                values={{ differ: disagreements.toLocaleString() }}
+                components={{ differ: <span data-testid={`lab-disagree-${index}`} className={disagreements > 0 ? 'lab-disagree' : ''} /> }}
+              />
             )}
           </span>
         )}
         <span className="lab-row-actions">
           {index > 0 && (
             <button type="button" className="link" onClick={() => makeLabBase(choice.key)}>
-              compare against this
+              {t('row.compare')}
             </button>
           )}
           {rows < MAX_LAB_ROWS && (
-            <button type="button" className="link" onClick={() => addLabRow(choice.id, { ...choice.options })} aria-label={`Duplicate row ${index + 1} (${s.label}) to compare its options`}>
-              duplicate
+            <button type="button" className="link" onClick={() => addLabRow(choice.id, { ...choice.options })} aria-label={t('row.duplicateLabel', { n: index + 1, label: s.label })}>
+              {t('row.duplicate')}
             </button>
           )}
           {removable && (
-            <button type="button" className="link" onClick={() => removeLabRow(choice.key)} aria-label={`Remove row ${index + 1} (${s.label})`}>
-              remove
+            <button type="button" className="link" onClick={() => removeLabRow(choice.key)} aria-label={t('row.removeLabel', { n: index + 1, label: s.label })}>
+              {t('row.remove')}
             </button>
           )}
           {row && !row.error && <TrainAs choice={choice} label={`${s.label}${s.options.length ? ` ${optionSummary}` : ''}`} />}
@@ -170,7 +180,7 @@ export function LabRowCard({ choice, index, row, disagreements, removable }: { c
       {row && row.notes.length > 0 && (
         <details className="lab-notes">
           <summary>
-            {row.notes.length} note{row.notes.length > 1 ? 's' : ''} from {s.label}
+            {t('row.notes', { count: row.notes.length, label: s.label })}
           </summary>
           <ul className="notes" data-testid={`lab-notes-${index}`}>
             {row.notes.map((n, i) => (

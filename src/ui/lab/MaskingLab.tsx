@@ -13,6 +13,8 @@ import { ROLE_CODES, type LabReply } from '../../worker/dataProtocol';
 import { visibleWhitespace } from '../../data/whitespace';
 import type { LabChoiceSpec } from '../../store';
 import { LabRowCard } from './LabRowCard';
+import { Trans, useTranslation } from 'react-i18next';
+import i18n from '../i18n';
 
 /** A block ends after a newline token between these many columns, else at MAX_BLOCK. */
 const MIN_BLOCK = 12;
@@ -71,7 +73,25 @@ function columnText(v: LabView, c: number): string {
   return '';
 }
 
-const Column = memo(function Column({ v, c, active, diffOnly }: { v: LabView; c: number; active: boolean; diffOnly: boolean }) {
+/** A column's accessible name: its text, then each row's label, whether it trains, and the token's role. */
+function columnName(v: LabView, c: number, text: string, lng: string): string {
+  const { cells } = v.reply.alignment;
+  const parts = v.reply.rows.map((row, r) => {
+    const k = cells[c * v.R + r];
+    if (k < 0) return i18n.t('lab:column.missing', { lng, row: r + 1 });
+    const label = row.labels[k];
+    return i18n.t('lab:column.cell', {
+      lng,
+      row: r + 1,
+      label,
+      state: i18n.t(label === -100 ? 'lab:column.masked' : 'lab:column.trained', { lng }),
+      role: i18n.t(`tokens:role.${ROLE_CODES[v.reply.roles[r][k]]}`, { lng }),
+    });
+  });
+  return i18n.t('lab:column.label', { lng, text: JSON.stringify(text), cells: parts.join('; ') }) + (v.differs[c] ? i18n.t('lab:column.differ', { lng }) : '');
+}
+
+const Column = memo(function Column({ v, c, active, diffOnly, lng }: { v: LabView; c: number; active: boolean; diffOnly: boolean; lng: string }) {
   const { cells } = v.reply.alignment;
   const text = columnText(v, c);
   const shown = visibleWhitespace(text);
@@ -83,7 +103,7 @@ const Column = memo(function Column({ v, c, active, diffOnly }: { v: LabView; c:
       data-differs={v.differs[c] ? 'true' : 'false'}
       tabIndex={active ? 0 : -1}
       role="gridcell"
-      aria-label={`Token ${JSON.stringify(text)}${v.differs[c] ? ', rows differ' : ''}`}
+      aria-label={columnName(v, c, text, lng)}
       data-diffonly={diffOnly || undefined}
     >
       <span className={`lab-text${text === '' ? ' tok-empty' : ''}`}>{shown}</span>
@@ -110,7 +130,7 @@ const Column = memo(function Column({ v, c, active, diffOnly }: { v: LabView; c:
             data-label={label}
             data-role={ROLE_CODES[v.reply.roles[r][k]]}
             data-reason={row.reasons[row.reasonIndex[k]]}
-            title={own && r > 0 ? `only this row has ${JSON.stringify(cellText(row, k))} here` : undefined}
+            title={own && r > 0 ? i18n.t('lab:column.onlyThisRow', { lng, text: JSON.stringify(cellText(row, k)) }) : undefined}
           >
             {label === -100 ? '-100' : label}
           </span>
@@ -138,17 +158,18 @@ function visibleColumns(v: LabView, diffOnly: boolean): (number | null)[] {
 }
 
 function Reasons({ v, c }: { v: LabView; c: number | null }) {
+  const { t } = useTranslation('lab');
   if (c === null || c >= v.C) {
     return (
       <p className="hint lab-reasons" data-testid="lab-reasons">
-        Hover or focus a token to see, for each strategy, the rule that set its label.
+        {t('reasons.hint')}
       </p>
     );
   }
   const { cells } = v.reply.alignment;
   return (
     <div className="lab-reasons" data-testid="lab-reasons" aria-live="polite">
-      <strong>Token {JSON.stringify(columnText(v, c))}</strong>
+      <strong>{t('reasons.token', { text: JSON.stringify(columnText(v, c)) })}</strong>
       <ul>
         {v.reply.rows.map((row, r) => {
           const k = cells[c * v.R + r];
@@ -156,10 +177,11 @@ function Reasons({ v, c }: { v: LabView; c: number | null }) {
             <li key={r} data-strategy={row.strategy} data-row={r}>
               <span className="lab-reason-row">{row.label}</span>{' '}
               {k < 0 ? (
-                <span className="muted">no such token in this framework’s sequence</span>
+                <span className="muted">{t('reasons.noSuchToken')}</span>
               ) : (
                 <>
-                  <code>#{k}</code> id {row.ids[k]} → label <b>{row.labels[k]}</b>: {row.reasons[row.reasonIndex[k]]}
+                  <code>#{k}</code> <Trans t={t} i18nKey="reasons.rule" values={{ id: row.ids[k], label: row.labels[k] }} components={{ b: <b /> }} />
+                  {row.reasons[row.reasonIndex[k]]}
                 </>
               )}
             </li>
@@ -177,6 +199,8 @@ interface BlockSrc {
   /** Block b covers cols[bounds[b]..bounds[b + 1]). */
   bounds: number[];
   diffOnly: boolean;
+  /** The page's language (the cells' accessible names). */
+  lng: string;
 }
 
 function blockBounds(v: LabView, cols: (number | null)[]): number[] {
@@ -207,7 +231,7 @@ const Block = memo(function Block({ src, b, tabCol }: { src: BlockSrc; b: number
             …
           </span>
         ) : (
-          <Column key={c} v={src.v} c={c} active={c === tabCol} diffOnly={src.diffOnly} />
+          <Column key={c} v={src.v} c={c} active={c === tabCol} diffOnly={src.diffOnly} lng={src.lng} />
         ),
       )}
     </div>
@@ -215,10 +239,11 @@ const Block = memo(function Block({ src, b, tabCol }: { src: BlockSrc; b: number
 });
 
 function LabGrid({ v, diffOnly, stale }: { v: LabView; diffOnly: boolean; stale: boolean }) {
+  const { t, i18n: { language: lng } } = useTranslation('lab');
   const latest = useMemo<BlockSrc>(() => {
     const cols = visibleColumns(v, diffOnly);
-    return { v, cols, bounds: blockBounds(v, cols), diffOnly };
-  }, [v, diffOnly]);
+    return { v, cols, bounds: blockBounds(v, cols), diffOnly, lng };
+  }, [v, diffOnly, lng]);
   const { cols, bounds } = latest;
   const blocks = bounds.length - 1;
   const blockOf = (i: number) => {
@@ -303,7 +328,7 @@ function LabGrid({ v, diffOnly, stale }: { v: LabView; diffOnly: boolean; stale:
         ref={gridRef}
         className="lab-grid"
         role="grid"
-        aria-label={`Labels of ${v.R} strategies over ${v.C} aligned tokens. Rows per token, top to bottom: ${v.reply.rows.map((r) => r.label).join(', ')}. Arrow keys move between tokens.`}
+        aria-label={t('grid.label', { rows: v.R, columns: v.C, names: v.reply.rows.map((r) => r.label).join(', ') })}
         data-testid="lab-grid"
         data-stale={stale}
         data-drawn={drawn ? 'all' : blocks - pending}
@@ -319,7 +344,7 @@ function LabGrid({ v, diffOnly, stale }: { v: LabView; diffOnly: boolean; stale:
         <div role="row" className="lab-flow">
           {out}
         </div>
-        {cols.length === 0 && <p className="hint">No token differs: every row trains the same tokens as the first.</p>}
+        {cols.length === 0 && <p className="hint">{t('grid.none')}</p>}
       </div>
       <Reasons v={v} c={active} />
     </>
@@ -330,9 +355,10 @@ function Picker({ choices }: { choices: LabChoiceSpec[] }) {
   const addLabRow = useStore((s) => s.addLabRow);
   const removeLabRow = useStore((s) => s.removeLabRow);
   const full = choices.length >= MAX_LAB_ROWS;
+  const { t } = useTranslation('lab');
   return (
     <fieldset className="lab-picker" data-testid="lab-picker">
-      <legend>Strategies ({choices.length} of at most {MAX_LAB_ROWS})</legend>
+      <legend>{t('picker.legend', { n: choices.length, max: MAX_LAB_ROWS })}</legend>
       {STRATEGIES.map((s) => {
         const mine = choices.filter((c) => c.id === s.id);
         const on = mine.length > 0;
@@ -353,7 +379,7 @@ function Picker({ choices }: { choices: LabChoiceSpec[] }) {
           </label>
         );
       })}
-      {full && <p className="hint">Six rows at most: remove one to add another.</p>}
+      {full && <p className="hint">{t('picker.full')}</p>}
     </fieldset>
   );
 }
@@ -369,30 +395,32 @@ export function MaskingLab() {
   const removed = useStore((s) => s.lastRemovedLabRow);
   const restoreLabRow = useStore((s) => s.restoreLabRow);
   const v = useMemo(() => (lab ? labView(lab) : null), [lab]);
+  const { t } = useTranslation('lab');
   // The reply's rows are for the choices at the time of the request: pair them by position only when
   // they are the same strategies, else wait for the refresh.
   const inStep = v !== null && v.R === choices.length && v.reply.rows.every((r, i) => r.strategy === choices[i].id);
   return (
     <section className="panel masking-lab" aria-labelledby="lab-h" data-testid="masking-lab" data-busy={labBusy} data-stale={labStale}>
       <div className="panel-head">
-        <h2 id="lab-h">Masking lab</h2>
+        <h2 id="lab-h">{t('title')}</h2>
         <span className="muted small">
-          The same sample under each framework’s own masking rule, with the same tokenizer
-          {lab && ` (${lab.tokenizerLabel}, max length ${lab.contextLength.toLocaleString()}, ${Math.round(lab.ms)} ms)`}.
+          {t('intro')}
+          {lab && t('introDetails', { tokenizer: lab.tokenizerLabel, length: lab.contextLength.toLocaleString(), ms: Math.round(lab.ms) })}
+          {t('introEnd')}
         </span>
-        {labBusy && <span className="muted small" role="status">updating…</span>}
+        {labBusy && <span className="muted small" role="status">{t('updating')}</span>}
         {labStale && !labBusy && (
           <span className="stale-badge" data-testid="lab-stale">
-            stale: last good input
+            {t('stale')}
           </span>
         )}
       </div>
       <Picker choices={choices} />
       {removed && (
         <p className="hint" role="status">
-          Removed {STRATEGY_BY_ID.get(removed.choice.id)?.label}.{' '}
+          {t('removed', { label: STRATEGY_BY_ID.get(removed.choice.id)?.label })}{' '}
           <button type="button" className="link" onClick={restoreLabRow} data-testid="lab-undo-remove">
-            Undo
+            {t('undo')}
           </button>
         </p>
       )}
@@ -419,10 +447,10 @@ export function MaskingLab() {
         <>
           <label className="choice lab-diff-only">
             <input type="checkbox" checked={diffOnly} onChange={(e) => setLabDiffOnly(e.target.checked)} data-testid="lab-diff-only" />
-            differences only ({v.differs.reduce((a, b) => a + b, 0).toLocaleString()} of {v.C.toLocaleString()} tokens differ from row 1)
+            {t('diffOnly', { differ: v.differs.reduce((a, b) => a + b, 0).toLocaleString(), total: v.C.toLocaleString() })}
           </label>
           {v.reply.alignment.positional.length > 0 && (
-            <p className="hint">Rows {v.reply.alignment.positional.map((r) => r + 1).join(', ')} are too different from row 1 to align by text: they are aligned by position.</p>
+            <p className="hint">{t('positional', { rows: v.reply.alignment.positional.map((r) => r + 1).join(', ') })}</p>
           )}
           <LabGrid v={v} diffOnly={diffOnly} stale={!inStep || labStale} />
         </>

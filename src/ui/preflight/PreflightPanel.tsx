@@ -9,16 +9,10 @@ import { FINDING_IDS, PAGE_LIMITS, type FindingId, type Histogram, type Prefligh
 import type { ExportWhat } from '../../worker/dataProtocol';
 import { downloadFiles } from '../train/download';
 import { STRATEGY_BY_ID } from '../lab/strategyMeta';
+import { Trans, useTranslation } from 'react-i18next';
 
-export const FINDING_TITLE: Record<FindingId, string> = {
-  'nothing-to-train': 'nothing to train',
-  'response-truncated': 'response cut by truncation',
-  'eot-never-trained': 'end-of-turn never trained',
-  'pad-is-eos': 'pad == eos / end-of-turn',
-  'empty-think-trained': 'empty <think> block trained',
-  'typed-special-tokens': 'special tokens typed in text',
-  'strategies-disagree': 'strategies disagree',
-};
+/** A finding's short title (preflight:finding.<id>). */
+const findingKey = (f: FindingId) => `finding.${f}` as const;
 
 const ROW_PX = 30;
 const TABLE_PX = 360;
@@ -29,6 +23,8 @@ type SortKey = 'line' | 'tokens' | 'trained' | 'share' | 'findings';
 
 function HistogramChart({ h, title, x }: { h: Histogram; title: string; x: string }) {
   const box = useRef<HTMLDivElement>(null);
+  const { t } = useTranslation('preflight');
+  const y = t('hist.samples');
   useEffect(() => {
     const el = box.current;
     if (!el || h.counts.length === 0) return;
@@ -38,15 +34,15 @@ function HistogramChart({ h, title, x }: { h: Histogram; title: string; x: strin
         width: Math.max(320, Math.min(560, el.clientWidth || 480)),
         height: 160,
         scales: { x: { time: false } },
-        axes: [{ label: x, stroke: '#344054' }, { label: 'samples', stroke: '#344054', size: 50 }],
-        series: [{}, { label: 'samples', stroke: '#4f46e5', fill: 'rgba(79,70,229,0.35)', paths: uPlot.paths.bars?.({ size: [0.9, 100] }), points: { show: false } }],
+        axes: [{ label: x, stroke: '#344054' }, { label: y, stroke: '#344054', size: 50 }],
+        series: [{}, { label: y, stroke: '#4f46e5', fill: 'rgba(79,70,229,0.35)', paths: uPlot.paths.bars?.({ size: [0.9, 100] }), points: { show: false } }],
         legend: { show: false },
       },
       [mids, h.counts],
       el,
     );
     return () => u.destroy();
-  }, [h, x]);
+  }, [h, x, y]);
   return (
     <figure className="preflight-hist">
       <figcaption>{title}</figcaption>
@@ -83,6 +79,7 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
   const first = Math.max(0, Math.floor(top / ROW_PX) - 5);
   const last = Math.min(rows.length, first + Math.ceil(TABLE_PX / ROW_PX) + 10);
   const filterId = useId();
+  const { t } = useTranslation('preflight');
   const head = (key: SortKey, label: string) => (
     <th scope="col" aria-sort={sort.key === key ? (sort.desc ? 'descending' : 'ascending') : 'none'}>
       <button type="button" className="link" onClick={() => setSort((s) => ({ key, desc: s.key === key ? !s.desc : key !== 'line' }))} data-testid={`preflight-sort-${key}`}>
@@ -93,28 +90,28 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
   );
   return (
     <div className="preflight-table-box">
-      <label htmlFor={filterId}>Show </label>
+      <label htmlFor={filterId}>{t('table.show')}</label>
       <select id={filterId} value={filter} onChange={(e) => setFilter(e.target.value as FindingId | 'any' | 'all')} data-testid="preflight-filter">
-        <option value="all">every sample ({report.samples.length.toLocaleString()})</option>
-        <option value="any">samples with a finding</option>
+        <option value="all">{t('table.every', { n: report.samples.length.toLocaleString() })}</option>
+        <option value="any">{t('table.withFinding')}</option>
         {FINDING_IDS.map((f) => (
           <option key={f} value={f}>
-            {FINDING_TITLE[f]} ({report.totals.findings[f].toLocaleString()})
+            {t('table.findingCount', { title: t(findingKey(f)), n: report.totals.findings[f].toLocaleString() })}
           </option>
         ))}
       </select>{' '}
       <span className="muted small" data-testid="preflight-shown">
-        {rows.length.toLocaleString()} shown
+        {t('table.shown', { n: rows.length.toLocaleString() })}
       </span>
       <div className="preflight-table-scroll" style={{ height: TABLE_PX }} onScroll={(e) => setTop(e.currentTarget.scrollTop)} data-testid="preflight-table">
         <table className="preflight-table">
           <thead>
             <tr>
-              {head('line', 'Line')}
-              {head('tokens', 'Tokens')}
-              {head('trained', 'Trained')}
-              {head('share', 'Share')}
-              {head('findings', 'Findings')}
+              {head('line', t('table.line'))}
+              {head('tokens', t('table.tokens'))}
+              {head('trained', t('table.trained'))}
+              {head('share', t('table.share'))}
+              {head('findings', t('table.findings'))}
             </tr>
           </thead>
           <tbody>
@@ -126,7 +123,7 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
             {rows.slice(first, last).map((s) => (
               <tr key={s.index} style={{ height: ROW_PX }} data-testid="preflight-row" data-line={s.line} className={s.findings.some((f) => report.fatal.includes(f.id)) ? 'fatal' : ''}>
                 <td>
-                  <button type="button" className="link" onClick={() => void open(s.index)} aria-label={`Open line ${s.line} in the token view`}>
+                  <button type="button" className="link" onClick={() => void open(s.index)} aria-label={t('table.open', { line: s.line })}>
                     {s.line}
                   </button>
                 </td>
@@ -134,7 +131,7 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
                 <td>{s.trained.toLocaleString()}</td>
                 <td>{(s.share * 100).toFixed(1)}%</td>
                 <td className="preflight-findings-cell" title={s.findings.map((f) => f.message).join('\n')}>
-                  {s.findings.map((f) => FINDING_TITLE[f.id]).join(', ')}
+                  {s.findings.map((f) => t(findingKey(f.id))).join(', ')}
                 </td>
               </tr>
             ))}
@@ -150,27 +147,20 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
   );
 });
 
-const EXPORTS: { what: ExportWhat; label: string }[] = [
-  { what: 'pretokenized', label: 'Pre-tokenized JSONL (input_ids, labels, attention_mask)' },
-  { what: 'parquet', label: 'Pre-tokenized Parquet' },
-  { what: 'trl', label: 'TRL (SFTConfig)' },
-  { what: 'axolotl', label: 'axolotl (YAML)' },
-  { what: 'llamafactory', label: 'LLaMA-Factory (dataset_info.json + arguments)' },
-  { what: 'torchtune', label: 'torchtune (dataset config)' },
-  { what: 'report-json', label: 'The report (JSON)' },
-  { what: 'report-md', label: 'The report (Markdown)' },
-];
+/** The export menu, in order (labels: preflight:export.<what>). */
+const EXPORTS: ExportWhat[] = ['pretokenized', 'parquet', 'trl', 'axolotl', 'llamafactory', 'torchtune', 'report-json', 'report-md'];
 
 function ExportMenu() {
   const exportPreflight = useStore((s) => s.exportPreflight);
   const notes = useStore((s) => s.preflightExportNotes);
   const [busy, setBusy] = useState<ExportWhat | null>(null);
+  const { t } = useTranslation('preflight');
   return (
     <details className="preflight-export" data-testid="preflight-export">
-      <summary>Export for the trainer that scales</summary>
-      <p className="hint">For the mask in use (the lab's first row). A tool that cannot express it says which part, and the pre-tokenized dataset carries the exact labels instead.</p>
+      <summary>{t('export.summary')}</summary>
+      <p className="hint">{t('export.hint')}</p>
       <ul>
-        {EXPORTS.map(({ what, label }) => {
+        {EXPORTS.map((what) => {
           const n = notes[what];
           return (
             <li key={what}>
@@ -185,13 +175,13 @@ function ExportMenu() {
                   if (r && r.files.length) await downloadFiles(r.files.map((f) => ({ name: f.name, blob: new Blob([f.bytes as BlobPart], { type: f.type }) })));
                 }}
               >
-                {busy === what ? 'Preparing…' : label}
+                {busy === what ? t('export.preparing') : t(`export.${what}`)}
               </button>
               {n && (n.cannotExpress.length > 0 || n.notes.length > 0) && (
                 <ul className="notes" data-testid={`preflight-export-notes-${what}`}>
                   {n.cannotExpress.map((c) => (
                     <li key={c} className="warn">
-                      cannot express: {c}
+                      {t('export.cannotExpress', { what: c })}
                     </li>
                   ))}
                   {n.notes.map((c) => (
@@ -211,42 +201,44 @@ function Report({ report }: { report: PreflightReport }) {
   const open = useStore((s) => s.openPreflightSample);
   const [filter, setFilter] = useState<FindingId | 'any' | 'all'>('all');
   const t = report.totals;
+  const { t: tr } = useTranslation('preflight');
   return (
     <div className="preflight-report" data-testid="preflight-report">
       <dl className="stat-row">
         <div>
-          <dt>Samples</dt>
+          <dt>{tr('report.samples')}</dt>
           <dd data-testid="preflight-samples">{t.samples.toLocaleString()}</dd>
         </div>
         <div>
-          <dt>Tokens</dt>
+          <dt>{tr('report.tokens')}</dt>
           <dd data-testid="preflight-tokens">{t.tokens.toLocaleString()}</dd>
         </div>
         <div className="stat-trained">
-          <dt>Trained tokens</dt>
+          <dt>{tr('report.trainedTokens')}</dt>
           <dd data-testid="preflight-trained">{t.trainedTokens.toLocaleString()}</dd>
         </div>
         <div>
-          <dt>Packed at {report.maxLength.toLocaleString()}</dt>
+          <dt>{tr('report.packedAt', { length: report.maxLength.toLocaleString() })}</dt>
           <dd data-testid="preflight-packing">
-            {t.packing.sequences.toLocaleString()} sequences · {t.packing.samplesPerSequence.toFixed(2)} samples each · {(t.packing.fill * 100).toFixed(0)}% full
+            {tr('report.packing', { sequences: t.packing.sequences.toLocaleString(), perSequence: t.packing.samplesPerSequence.toFixed(2), fill: (t.packing.fill * 100).toFixed(0) })}
           </dd>
         </div>
         {t.fatalSamples > 0 && (
           <div className="stat-cut">
-            <dt>Fatal</dt>
-            <dd data-testid="preflight-fatal">{t.fatalSamples.toLocaleString()} samples</dd>
+            <dt>{tr('report.fatal')}</dt>
+            <dd data-testid="preflight-fatal">{tr('report.fatalSamples', { n: t.fatalSamples.toLocaleString() })}</dd>
           </div>
         )}
       </dl>
       <p className="muted small">
-        {report.format}, {report.tokenizer}, strategy {report.strategy.label}
-        {report.compared.length > 0 && ` compared with ${report.compared.map((c) => c.label).join(', ')}`} · {Math.round(report.ms).toLocaleString()} ms
+        {tr('report.summary', { format: report.format, tokenizer: report.tokenizer, strategy: report.strategy.label })}
+        {report.compared.length > 0 && tr('report.compared', { strategies: report.compared.map((c) => c.label).join(', ') })}
+        {tr('report.ms', { ms: Math.round(report.ms).toLocaleString() })}
       </p>
       {report.brokenTotal > 0 && (
         <details className="error" role="alert" data-testid="preflight-broken" open={report.brokenLines.length <= 3}>
           <summary>
-            {report.brokenTotal} line{report.brokenTotal > 1 ? 's are' : ' is'} not a usable sample (the others were linted): line{' '}
+            {tr('report.broken', { count: report.brokenTotal })}
             {report.brokenLines.slice(0, 10).map((e) => e.line).join(', ')}
             {report.brokenTotal > 10 && ', …'}
           </summary>
@@ -254,7 +246,11 @@ function Report({ report }: { report: PreflightReport }) {
             {report.brokenLines.map((e, i) => (
               <li key={i}>
                 {/* The parser's message names the line and column already. */}
-                {/\bline \d+/i.test(e.message) ? e.message : `line ${e.line}${e.column !== undefined ? `, column ${e.column}` : ''}: ${e.message}`}
+                {/\bline \d+/i.test(e.message)
+                  ? e.message
+                  : e.column !== undefined
+                    ? tr('report.brokenLineColumn', { line: e.line, column: e.column, message: e.message })
+                    : tr('report.brokenLine', { line: e.line, message: e.message })}
               </li>
             ))}
           </ul>
@@ -266,23 +262,23 @@ function Report({ report }: { report: PreflightReport }) {
           return (
             <li key={f} data-finding={f} className={report.fatal.includes(f) ? 'fatal' : ''}>
               <button type="button" className="link" onClick={() => setFilter(f)} data-testid={`preflight-finding-${f}`}>
-                {FINDING_TITLE[f]}: {t.findings[f].toLocaleString()} sample{t.findings[f] > 1 ? 's' : ''}
+                {tr('report.findingSamples', { count: t.findings[f], n: t.findings[f].toLocaleString(), title: tr(findingKey(f)) })}
               </button>{' '}
               <span className="muted small">{hit[0]?.findings.find((x) => x.id === f)?.message}</span>{' '}
               {hit.slice(0, FIRST_LINKS).map((s) => (
-                <button key={s.index} type="button" className="link sample-link" onClick={() => void open(s.index)} data-testid={`preflight-open-${f}`} aria-label={`Open line ${s.line} (${FINDING_TITLE[f]})`}>
-                  line {s.line}
+                <button key={s.index} type="button" className="link sample-link" onClick={() => void open(s.index)} data-testid={`preflight-open-${f}`} aria-label={tr('report.openFinding', { line: s.line, title: tr(findingKey(f)) })}>
+                  {tr('report.line', { line: s.line })}
                 </button>
               ))}
               {hit.length > FIRST_LINKS && <span className="muted small"> …</span>}
             </li>
           );
         })}
-        {FINDING_IDS.every((f) => t.findings[f] === 0) && <li className="ok">No finding: every sample trains something, and nothing the checks look for.</li>}
+        {FINDING_IDS.every((f) => t.findings[f] === 0) && <li className="ok">{tr('report.noFinding')}</li>}
       </ul>
       <div className="preflight-hists">
-        <HistogramChart h={report.histograms.length} title="Length (tokens)" x="tokens" />
-        <HistogramChart h={report.histograms.share} title="Trained share" x="trained / tokens" />
+        <HistogramChart h={report.histograms.length} title={tr('hist.length')} x={tr('hist.lengthAxis')} />
+        <HistogramChart h={report.histograms.share} title={tr('hist.share')} x={tr('hist.shareAxis')} />
       </div>
       <SampleTable report={report} filter={filter} setFilter={setFilter} />
       <ExportMenu />
@@ -310,56 +306,57 @@ export function PreflightPanel() {
     if (f) setFile(f);
   };
   const running = pf.status === 'running';
+  const { t } = useTranslation('preflight');
   return (
     <section className="panel preflight" aria-labelledby="preflight-h" data-testid="preflight" data-status={pf.status}>
       <div className="panel-head">
-        <h2 id="preflight-h">Dataset preflight</h2>
-        <span className="muted small">
-          Every sample under {STRATEGY_BY_ID.get(first.id)?.label ?? first.id} (the lab's first row), with the failures that train nothing or the wrong thing.
-        </span>
+        <h2 id="preflight-h">{t('title')}</h2>
+        <span className="muted small">{t('intro', { strategy: STRATEGY_BY_ID.get(first.id)?.label ?? first.id })}</span>
       </div>
       <div className={`preflight-source${over ? ' drop-over' : ''}`} onDragOver={(e) => (e.preventDefault(), setOver(true))} onDragLeave={() => setOver(false)} onDrop={onDrop} data-testid="preflight-drop">
         {file ? (
           <>
-            Checking <b>{file.name}</b> ({(file.size / 2 ** 20).toFixed(2)} MB).{' '}
+            <Trans t={t} i18nKey="source.checking" values={{ name: file.name, size: (file.size / 2 ** 20).toFixed(2) }} components={{ b: <b /> }} />{' '}
             <button type="button" className="link" onClick={() => setFile(null)}>
-              use the paste box instead
+              {t('source.usePasteBox')}
             </button>
           </>
         ) : (
-          <>Checking the paste box. Drop a .jsonl file here, or </>
+          t('source.checkingPasteBox')
         )}
         <label htmlFor={fileId} className="link">
-          {file ? ' choose another file' : 'choose a file'}
+          {file ? t('source.chooseAnother') : t('source.choose')}
         </label>
         <input id={fileId} type="file" accept=".jsonl,.json,.txt,application/json" className="visually-hidden" onChange={(e) => setFile(e.target.files?.[0] ?? null)} data-testid="preflight-file" />
-        <span className="muted small"> (up to {PAGE_LIMITS.samples.toLocaleString()} samples or {PAGE_LIMITS.bytes / 2 ** 20} MB here; beyond that, <code>npm run preflight</code>).</span>
+        <span className="muted small">
+          <Trans t={t} i18nKey="source.limits" values={{ samples: PAGE_LIMITS.samples.toLocaleString(), mb: PAGE_LIMITS.bytes / 2 ** 20 }} components={{ code: <code /> }} />
+        </span>
       </div>
       <fieldset className="preflight-fatal">
-        <legend>Fatal findings (marked, and the CLI exits 1 on them)</legend>
+        <legend>{t('fatalLegend')}</legend>
         {FINDING_IDS.map((f) => (
           <label key={f} className="choice">
             <input type="checkbox" checked={fatal.includes(f)} onChange={(e) => setFatal(e.target.checked ? [...fatal, f] : fatal.filter((x) => x !== f))} />
-            {FINDING_TITLE[f]}
+            {t(findingKey(f))}
           </label>
         ))}
       </fieldset>
       <div className="preflight-run">
         <button type="button" onClick={run} disabled={running} data-testid="preflight-run">
-          {pf.report ? 'Run again' : 'Run preflight'}
+          {pf.report ? t('runAgain') : t('run')}
         </button>
         {running && (
           <>
-            <progress max={Math.max(1, pf.total)} value={pf.done} data-testid="preflight-progress" aria-label="Preflight progress" />{' '}
+            <progress max={Math.max(1, pf.total)} value={pf.done} data-testid="preflight-progress" aria-label={t('progress')} />{' '}
             <span className="muted small" role="status">
-              {pf.total === 0 && pf.step ? pf.step : `${pf.done.toLocaleString()} of ${pf.total ? pf.total.toLocaleString() : '…'} samples`}
+              {pf.total === 0 && pf.step ? pf.step : t('progressText', { done: pf.done.toLocaleString(), total: pf.total ? pf.total.toLocaleString() : '…' })}
             </span>{' '}
             <button type="button" onClick={cancel} data-testid="preflight-cancel">
-              Cancel
+              {t('cancel')}
             </button>
           </>
         )}
-        {pf.status === 'cancelled' && <span className="muted small" role="status">Cancelled. Nothing changed.</span>}
+        {pf.status === 'cancelled' && <span className="muted small" role="status">{t('cancelled')}</span>}
       </div>
       {pf.error && (
         <p className="error" role="alert" data-testid="preflight-error">
@@ -368,9 +365,9 @@ export function PreflightPanel() {
       )}
       {undo && (
         <p className="notice" role="status">
-          The paste box now holds that sample of {pf.source.kind === 'file' ? pf.source.name : 'the file'}.{' '}
+          {t('undoNotice', { name: pf.source.kind === 'file' ? pf.source.name : t('theFile') })}{' '}
           <button type="button" onClick={undoOpen} data-testid="preflight-undo-open">
-            Undo
+            {t('undo')}
           </button>
         </p>
       )}

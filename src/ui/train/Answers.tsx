@@ -6,6 +6,7 @@ import { memo } from 'react';
 import { MAX_ANSWER_TOKENS } from '../../worker/trainProtocol';
 import { SAMPLING_RANGE } from '../../store/slices/results';
 import { visibleWhitespace } from '../../data/whitespace';
+import { useTranslation } from 'react-i18next';
 
 export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[] }) {
   const answers = useStore((s) => s.answers);
@@ -20,16 +21,17 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
   const samplingError = useStore((s) => s.samplingError);
   const setSampling = useStore((s) => s.setSampling);
   const live = useStore((s) => s.answersLive);
+  const { t } = useTranslation('train');
   const canAsk = !restored && (phase === 'training' || phase === 'paused' || phase === 'done' || phase === 'stopped');
   return (
     <section className="answers" aria-labelledby="answers-h" data-testid="answers">
       <div className="panel-head">
-        <h3 id="answers-h">Answers</h3>
+        <h3 id="answers-h">{t('answers.title')}</h3>
         <button type="button" onClick={requestAnswers} disabled={!canAsk || busy} data-testid="generate-answers">
-          {busy ? 'Generating…' : answers ? 'Generate again' : 'Generate answers'}
+          {busy ? t('answers.generating') : answers ? t('answers.again') : t('answers.generate')}
         </button>
         <label className="answer-length">
-          up to{' '}
+          {t('answers.upTo')}{' '}
           <input
             type="number"
             min={1}
@@ -38,26 +40,28 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
             onChange={(e) => setAnswerTokens(Number(e.target.value))}
             data-testid="answer-tokens"
           />{' '}
-          tokens
+          {t('answers.tokens')}
         </label>
         <span className="muted small">
-          {sampling.temperature === 0 ? 'Greedy decoding' : `Sampling at temperature ${sampling.temperature} (seed ${sampling.seed})`} of the shown sample, from its last assistant turn on.
-          {phase === 'training' && ' Training holds while the runs answer.'}
-          {restored && ' Saved answers from the finished training.'}
+          {sampling.temperature === 0 ? t('answers.greedy') : t('answers.sampling', { temperature: sampling.temperature, seed: sampling.seed })}
+          {t('answers.ofSample')}
+          {phase === 'training' && t('answers.holds')}
+          {restored && t('answers.saved')}
         </span>
       </div>
       <fieldset className="sampling" data-testid="sampling">
-        <legend className="small">Decoding</legend>
+        <legend className="small">{t('answers.decoding')}</legend>
         {(
           [
-            ['temperature', 'temperature', 0.1, 'temperature: 0 = greedy'],
-            ['topK', 'top-k', 1, 'top-k: 0 = every token'],
-            ['topP', 'top-p', 0.05, 'top-p: 1 = every token'],
-            ['seed', 'seed', 1, 'seed of the sampler'],
+            // The store's error names the setting in English ("Top-p must be…"): matched on that name.
+            ['temperature', 'temperature', 0.1],
+            ['topK', 'top-k', 1],
+            ['topP', 'top-p', 0.05],
+            ['seed', 'seed', 1],
           ] as const
-        ).map(([key, label, step, title]) => (
-          <label key={key} title={title}>
-            {label}{' '}
+        ).map(([key, label, step]) => (
+          <label key={key} title={t(`answers.field.${key}.title`)}>
+            {t(`answers.field.${key}.label`)}{' '}
             <input
               type="number"
               step={step}
@@ -83,7 +87,7 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
             const run = Number(r) >= 0 ? runs[Number(r)] : null;
             return (
               <figure key={r} className="answer" style={run ? { borderColor: run.color } : undefined}>
-                <figcaption>{run ? run.name : 'Base model (before training)'} <span className="muted small">decoding…</span></figcaption>
+                <figcaption>{run ? run.name : t('answers.base')} <span className="muted small">{t('answers.decodingNow')}</span></figcaption>
                 <p className="answer-text">{text}</p>
               </figure>
             );
@@ -98,17 +102,17 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
       {answers && (
         <>
           <p className="muted small">
-            Sample {answers.sample + 1}, after step {answers.step},{' '}
+            {t('answers.after', { sample: answers.sample + 1, step: answers.step })}
             {answers.sampling && answers.sampling.temperature > 0
-              ? `sampled at temperature ${answers.sampling.temperature}, top-k ${answers.sampling.topK}, top-p ${answers.sampling.topP}, seed ${answers.sampling.seed}`
-              : 'greedy'}
-            . Prompt ends with{' '}
+              ? t('answers.sampledAt', { temperature: answers.sampling.temperature, topK: answers.sampling.topK, topP: answers.sampling.topP, seed: answers.sampling.seed })
+              : t('answers.greedyShort')}
+            {t('answers.promptEnds')}
             <code>{visibleWhitespace(answers.prompt.slice(-40))}</code>
           </p>
           <div className="answer-grid">
             {answers.reference !== null && (
               <figure className="answer reference" data-testid="answer-reference">
-                <figcaption>In the data</figcaption>
+                <figcaption>{t('answers.inData')}</figcaption>
                 <p>{answers.reference}</p>
               </figure>
             )}
@@ -117,12 +121,12 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
               return (
                 <figure key={a.run} className="answer" style={run ? { borderColor: run.color } : undefined} data-testid={a.run < 0 ? 'answer-base' : `answer-run-${a.run}`}>
                   <figcaption>
-                    {run ? run.name : 'Base model (before training)'}{' '}
+                    {run ? run.name : t('answers.base')}{' '}
                     <span className="muted small">
-                      {a.tokens} tokens, {a.stoppedBy === 'stop token' ? 'stopped' : 'hit the limit'}, {Math.round(a.ms)} ms
+                      {t('answers.meta', { tokens: a.tokens, how: a.stoppedBy === 'stop token' ? t('answers.stopped') : t('answers.limit'), ms: Math.round(a.ms) })}
                     </span>
                   </figcaption>
-                  <p className="answer-text">{a.text === '' ? <span className="muted">(empty: it ended the turn at once)</span> : a.text}</p>
+                  <p className="answer-text">{a.text === '' ? <span className="muted">{t('answers.empty')}</span> : a.text}</p>
                 </figure>
               );
             })}

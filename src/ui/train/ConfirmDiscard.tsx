@@ -2,12 +2,14 @@
 // change after discarding; Cancel keeps the runs and drops the change.
 import { useStore } from '../../store';
 import { memo, useEffect, useRef } from 'react';
+import { useTranslation } from 'react-i18next';
 
 export const ConfirmDiscard = memo(function ConfirmDiscard() {
   const confirm = useStore((s) => s.confirm);
   const confirmDiscard = useStore((s) => s.confirmDiscard);
   const cancelDiscard = useStore((s) => s.cancelDiscard);
   const ref = useRef<HTMLDialogElement>(null);
+  const { t } = useTranslation('train');
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -25,14 +27,14 @@ export const ConfirmDiscard = memo(function ConfirmDiscard() {
         cancelDiscard();
       }}
     >
-      <h3 id="confirm-h">Discard the training runs?</h3>
+      <h3 id="confirm-h">{t('discard.title')}</h3>
       <p>{confirm?.message}</p>
       <div className="dialog-actions">
         <button type="button" onClick={cancelDiscard} data-testid="confirm-cancel" autoFocus>
-          Cancel, keep the runs
+          {t('discard.cancel')}
         </button>
         <button type="button" className="danger" onClick={confirmDiscard} data-testid="confirm-discard-ok">
-          Discard runs
+          {t('discard.ok')}
         </button>
       </div>
     </dialog>

@@ -5,6 +5,7 @@ import { useStore, type HeatMetric } from '../../store';
 import { useMemo } from 'react';
 import type { HeatmapData } from '../../worker/trainProtocol';
 import type { TokenColumns } from '../../worker/dataProtocol';
+import { Trans, useTranslation } from 'react-i18next';
 
 /** What one chip shows and carries in its data-* attributes. */
 export interface HeatCell {
@@ -19,12 +20,8 @@ export interface HeatCell {
   label: number;
 }
 
-export const METRIC_TITLE: Record<HeatMetric, string> = {
-  loss: 'loss of the token',
-  prob: 'probability of the token',
-  dlogit: 'gradient at the logits',
-  dembed: 'gradient at the input embedding',
-};
+/** The metrics, in the picker's order (titles: train:heatmap.metric.<metric>). */
+const METRICS: readonly HeatMetric[] = ['loss', 'prob', 'dlogit', 'dembed'];
 
 function value(h: HeatmapData, metric: HeatMetric, i: number): number {
   if (metric === 'loss') return h.loss[i];
@@ -85,21 +82,18 @@ export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns;
   const overrideCount = useStore((s) => Object.keys(s.overrides).length);
   const hand = useStore((s) => s.hand);
   const cells = useHeatCells(tokens);
+  const { t } = useTranslation('train');
   // Always laid out (disabled without runs), so starting a training does not move the token view.
   const off = phase === 'idle' || phase === 'starting' || restored;
-  const why = restored
-    ? "The saved runs' weights are not on the GPU (they are being brought back, or could not be: see the status above)."
-    : off
-      ? 'Train below, then colour every token by its loss or gradient for any run.'
-      : 'Pick a run and its weights (current, base, or a step kept during training), then show the heatmap.';
+  const why = restored ? t('heatmap.restored') : off ? t('heatmap.off') : t('heatmap.pick');
   const mismatch = heatmap !== null && cells === null;
   return (
-    <div className="heatmap-bar" data-testid="heatmap-controls" role="group" aria-label="Heatmap" data-off={off || undefined}>
+    <div className="heatmap-bar" data-testid="heatmap-controls" role="group" aria-label={t('heatmap.label')} data-off={off || undefined}>
       <div className="heatmap-row">
-        <strong>Heatmap</strong>
+        <strong>{t('heatmap.label')}</strong>
         <span className="heat-field">
-          <span aria-hidden="true">run</span>
-          <select aria-label="Heatmap run" value={heatRun} onChange={(e) => setHeat({ heatRun: Number(e.target.value) })} data-testid="heat-run" disabled={off}>
+          <span aria-hidden="true">{t('heatmap.run')}</span>
+          <select aria-label={t('heatmap.runLabel')} value={heatRun} onChange={(e) => setHeat({ heatRun: Number(e.target.value) })} data-testid="heat-run" disabled={off}>
             {runs.map((r, i) => (
               <option key={r.id} value={i}>
                 {r.name}
@@ -108,53 +102,52 @@ export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns;
           </select>
         </span>
         <span className="heat-field">
-          <span aria-hidden="true">weights</span>
-          <select aria-label="Heatmap weights" value={String(heatAt)} onChange={(e) => setHeat({ heatAt: e.target.value === 'current' ? 'current' : Number(e.target.value) })} data-testid="heat-at" disabled={off}>
-            <option value="current">current</option>
-            <option value="0">step 0 (base)</option>
+          <span aria-hidden="true">{t('heatmap.weights')}</span>
+          <select aria-label={t('heatmap.weightsLabel')} value={String(heatAt)} onChange={(e) => setHeat({ heatAt: e.target.value === 'current' ? 'current' : Number(e.target.value) })} data-testid="heat-at" disabled={off}>
+            <option value="current">{t('heatmap.current')}</option>
+            <option value="0">{t('heatmap.base')}</option>
             {snapshots.map((s) => (
               <option key={s} value={s}>
-                step {s}
+                {t('heatmap.step', { step: s })}
               </option>
             ))}
           </select>
         </span>
         <span className="heat-field">
-          <span aria-hidden="true">colour by</span>
-          <select aria-label="Heatmap colour" value={metric} onChange={(e) => setHeat({ heatMetric: e.target.value as HeatMetric })} data-testid="heat-metric" disabled={off}>
-            {(Object.keys(METRIC_TITLE) as HeatMetric[]).map((m) => (
+          <span aria-hidden="true">{t('heatmap.colourBy')}</span>
+          <select aria-label={t('heatmap.colourLabel')} value={metric} onChange={(e) => setHeat({ heatMetric: e.target.value as HeatMetric })} data-testid="heat-metric" disabled={off}>
+            {METRICS.map((m) => (
               <option key={m} value={m}>
-                {METRIC_TITLE[m]}
+                {t(`heatmap.metric.${m}`)}
               </option>
             ))}
           </select>
         </span>
         <button type="button" onClick={requestHeatmap} disabled={off || busy} data-testid="show-heatmap">
-          {busy ? 'Evaluating…' : heatmap ? 'Refresh' : 'Show heatmap'}
+          {busy ? t('heatmap.evaluating') : heatmap ? t('heatmap.refresh') : t('heatmap.show')}
         </button>
         {heatmap && (
           <button type="button" className="link" onClick={clearHeatmap}>
-            hide
+            {t('heatmap.hide')}
           </button>
         )}
         {cells && heatmap && chipsShowIt && (
           <span className="heat-scale" data-testid="heatmap-shown" data-run={heatmap.run} data-step={heatmap.step}>
-            <span className="heat-ramp" aria-hidden="true" /> {runs[heatmap.run]?.name}, step {heatmap.step} · darker = more
+            <span className="heat-ramp" aria-hidden="true" />
+            {t('heatmap.shown', { run: runs[heatmap.run]?.name, step: heatmap.step })}
           </span>
         )}
       </div>
       <p className="muted small">{why}</p>
       {(overrideCount > 0 || hand) && (
         <p className="small" data-testid="overrides-note">
-          <strong>Hand overrides apply to all runs</strong>: a clicked chip changes every run's label for that token of this
-          sample when you train.
-          {overrideCount > 0 && ` ${overrideCount} on sample ${sampleIndex + 1} now.`}
-          {hand && ` The shown runs were trained with ${hand.tokens} on sample ${hand.sample + 1}.`}
+          <Trans t={t} i18nKey="heatmap.overrides" components={{ strong: <strong /> }} />
+          {overrideCount > 0 && t('heatmap.overridesNow', { n: overrideCount, sample: sampleIndex + 1 })}
+          {hand && t('heatmap.overridesTrained', { n: hand.tokens, sample: hand.sample + 1 })}
         </p>
       )}
       <p className="muted small">
-        Masked (<code>-100</code>) tokens have zero gradient at their logits, yet their input embeddings still get
-        gradient, because the trained tokens after them attend to them.
+        <Trans t={t} i18nKey="heatmap.masked" components={{ code: <code /> }} />
       </p>
       {error && (
         <p className="message error" role="alert">
@@ -163,9 +156,10 @@ export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns;
       )}
       {mismatch && (
         <p className="message info">
-          The heatmap is for sample {heatmap.sample + 1} tokenized with the model's tokenizer; the token view shows
-          {heatmap.sample !== sampleIndex ? ` sample ${sampleIndex + 1}` : ' another tokenization'}. Press Refresh, or pick the
-          loaded model's tokenizer (the first one) in the settings.
+          {t('heatmap.mismatch', {
+            sample: heatmap.sample + 1,
+            shown: heatmap.sample !== sampleIndex ? t('heatmap.mismatchSample', { sample: sampleIndex + 1 }) : t('heatmap.mismatchTokens'),
+          })}
         </p>
       )}
     </div>

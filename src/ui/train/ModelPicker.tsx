@@ -5,21 +5,24 @@ import { useStore, type LoadProgress } from '../../store';
 import { EMBEDDED_MODEL, MODEL_SUGGESTIONS, isEmbedded } from '../../store/slices/model';
 import { memo, useId, useState } from 'react';
 import './ModelPicker.css';
+import { Trans, useTranslation } from 'react-i18next';
 
 const MIB = 2 ** 20;
 const size = (b: number) => (b < MIB ? `${(b / 1024).toFixed(1)} KiB` : `${(b / MIB).toFixed(1)} MiB`);
 
 function Progress({ p }: { p: LoadProgress | null }) {
   const fraction = p && p.total ? p.loaded / p.total : null;
+  const { t } = useTranslation('train');
   return (
     <div className="model-progress">
       {/* No value = indeterminate (before the first byte, or a file of unknown size). */}
-      <progress className="load-bar" data-testid="model-progress" max={1} value={fraction ?? undefined} aria-label="Model download" />
+      <progress className="load-bar" data-testid="model-progress" max={1} value={fraction ?? undefined} aria-label={t('model.download')} />
       {p && (
         <span className="muted small" data-testid="model-progress-text">
           {p.file}: {size(p.loaded)}
-          {p.total !== null && ` of ${size(p.total)} (${Math.floor((100 * p.loaded) / Math.max(1, p.total))}%)`}
-          {p.cached && ' from the browser cache'} · {size(p.bytesReceived)} in all
+          {p.total !== null && t('model.progressTotal', { total: size(p.total), pct: Math.floor((100 * p.loaded) / Math.max(1, p.total)) })}
+          {p.cached && t('model.fromCache')}
+          {t('model.inAll', { bytes: size(p.bytesReceived) })}
         </span>
       )}
     </div>
@@ -33,6 +36,7 @@ export const ModelPicker = memo(function ModelPicker() {
   const [draft, setDraft] = useState('');
   const id = useId();
   const loading = model.status === 'loading';
+  const { t } = useTranslation('train');
   const onEmbedded = model.loaded !== null && isEmbedded(model.loaded) && !(loading && model.url !== EMBEDDED_MODEL);
   return (
     <div className="model-picker" data-testid="model-picker">
@@ -43,14 +47,14 @@ export const ModelPicker = memo(function ModelPicker() {
           loadModel(draft);
         }}
       >
-        <label htmlFor={`${id}-src`}>Model</label>
+        <label htmlFor={`${id}-src`}>{t('model.label')}</label>
         <input
           id={`${id}-src`}
           className="model-source"
           list={`${id}-list`}
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
-          placeholder="Hub repo id or folder URL"
+          placeholder={t('model.placeholder')}
           spellCheck={false}
           autoComplete="off"
           aria-describedby={`${id}-hint`}
@@ -63,35 +67,32 @@ export const ModelPicker = memo(function ModelPicker() {
           ))}
         </datalist>
         <button type="submit" data-testid="model-load">
-          Load
+          {t('model.load')}
         </button>
         {loading && model.loaded && (
           <button type="button" onClick={cancelLoad} data-testid="model-cancel">
-            Cancel
+            {t('model.cancel')}
           </button>
         )}
         {!onEmbedded && (
           <button type="button" className="link" onClick={() => loadModel(EMBEDDED_MODEL)} data-testid="model-embedded">
-            back to the embedded model
+            {t('model.embedded')}
           </button>
         )}
       </form>
       <p className="hint" id={`${id}-hint`}>
-        A Hugging Face repo id (e.g. {MODEL_SUGGESTIONS[0]}) downloads from huggingface.co: it needs the network, then stays
-        in this browser's cache. A folder URL ending in <code>/</code> reads a model folder served with this page (
-        <code>config.json</code>, <code>model.safetensors</code>, <code>tokenizer.json</code>, <code>tokenizer_config.json</code>).
-        LLaMA, Qwen2 and Mistral architectures train here. The embedded model needs no network.
+        <Trans t={t} i18nKey="model.hint" values={{ example: MODEL_SUGGESTIONS[0] }} components={{ code: <code /> }} />
       </p>
       {loading && (
         <div className="model-loading" role="status">
-          <span>Loading {model.url}…</span>
+          <span>{t('model.loading', { url: model.url })}</span>
           <Progress p={model.progress} />
         </div>
       )}
       {model.error && (
         <p className="message error" role="alert" data-testid="model-error">
           {model.error}
-          {model.loaded && ` Still using ${model.loaded.name}.`}
+          {model.loaded && t('model.stillUsing', { name: model.loaded.name })}
         </p>
       )}
       {model.loaded?.memoryNote && (

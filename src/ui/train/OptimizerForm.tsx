@@ -5,6 +5,8 @@
 import { useStore } from '../../store';
 import { memo, useEffect, useId, useState } from 'react';
 import { checkOptimizer, lrAt, type OptimizerSettings } from '../../spec/optimizer';
+import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 
 type NumericKey = { [K in keyof OptimizerSettings]: OptimizerSettings[K] extends number ? K : never }[keyof OptimizerSettings];
 
@@ -19,18 +21,19 @@ interface Range {
  * settings with this value ("Steps must be a whole number from 1 to 100000 (got 0)."), else the
  * field's range (it can be narrower, e.g. a learning rate above 1).
  */
-function refusal(o: OptimizerSettings, k: NumericKey, draft: string, name: string, { min, max, integer }: Range): string | null {
+function refusal(t: TFunction, o: OptimizerSettings, k: NumericKey, draft: string, name: string, { min, max, integer }: Range): string | null {
   const v = Number(draft);
-  if (draft.trim() === '' || !Number.isFinite(v)) return `${name} must be a number (got ${draft.trim() === '' ? 'nothing' : draft}).`;
+  if (draft.trim() === '' || !Number.isFinite(v)) return t('optimizer.mustBeNumber', { name, got: draft.trim() === '' ? t('optimizer.nothing') : draft });
   const before = new Set(checkOptimizer(o));
   const own = checkOptimizer({ ...o, [k]: v }).find((p) => !before.has(p));
   if (own) return own;
   if (v >= min && (max === undefined || v <= max) && (!integer || Number.isInteger(v))) return null;
-  const kind = integer ? 'a whole number' : 'a number';
-  return max === undefined ? `${name} must be ${kind} ≥ ${min} (got ${v}).` : `${name} must be ${kind} from ${min} to ${max} (got ${v}).`;
+  const kind = integer ? t('optimizer.wholeNumber') : t('optimizer.number');
+  return max === undefined ? t('optimizer.atLeast', { name, kind, min, got: v }) : t('optimizer.between', { name, kind, min, max, got: v });
 }
 
 function NumberField({ k, label, name = label, hint, step, ...range }: { k: NumericKey; label: string; name?: string; hint?: string; step: number } & Range) {
+  const { t } = useTranslation('train');
   const settings = useStore((s) => s.optimizer);
   const value = settings[k];
   const setOptimizer = useStore((s) => s.setOptimizer);
@@ -42,7 +45,7 @@ function NumberField({ k, label, name = label, hint, step, ...range }: { k: Nume
     setError(null);
   }, [value]);
   const commit = () => {
-    const why = refusal(settings, k, draft, name, range);
+    const why = refusal(t, settings, k, draft, name, range);
     setError(why);
     if (why === null && Number(draft) !== value) setOptimizer({ [k]: Number(draft) } as Partial<OptimizerSettings>);
   };
@@ -63,7 +66,7 @@ function NumberField({ k, label, name = label, hint, step, ...range }: { k: Nume
         onChange={(e) => {
           setDraft(e.target.value);
           // A shown refusal follows the typing, and goes once the value is usable.
-          if (error !== null) setError(refusal(settings, k, e.target.value, name, range));
+          if (error !== null) setError(refusal(t, settings, k, e.target.value, name, range));
         }}
         onBlur={commit}
         onKeyDown={(e) => {
@@ -76,7 +79,7 @@ function NumberField({ k, label, name = label, hint, step, ...range }: { k: Nume
       />
       {error !== null && (
         <span id={`${id}-error`} className="message error small opt-error" role="alert" data-testid={`opt-${k}-error`}>
-          {error} It stays at {value}.
+          {t('optimizer.stays', { error, value })}
         </span>
       )}
     </div>
@@ -90,33 +93,40 @@ export const OptimizerForm = memo(function OptimizerForm() {
   const setOptimizer = useStore((s) => s.setOptimizer);
   const scheduleId = useId();
   const peakAt = Math.max(1, o.warmupSteps);
+  const { t } = useTranslation('train');
+  /** A field's label, its name in messages and its hint (train:optimizer.field.<key>). */
+  const f = (k: NumericKey) => ({
+    label: t(`optimizer.field.${k}.label`),
+    name: t(`optimizer.field.${k}.name`, { defaultValue: t(`optimizer.field.${k}.label`) }),
+    hint: t(`optimizer.field.${k}.hint`, { defaultValue: '' }) || undefined,
+  });
   return (
     <details className="optimizer" open>
       <summary>
-        Optimizer (AdamW, same for every run){' '}
+        {t('optimizer.summary')}{' '}
         <span className="muted small">
-          {optimizerFor !== null && modelName ? `defaults for ${modelName}` : 'your settings'} · lr {lrAt(1, o).toExponential(1)} at step 1,{' '}
-          {lrAt(peakAt, o).toExponential(1)} at {peakAt}, {lrAt(o.steps, o).toExponential(1)} at {o.steps}
+          {optimizerFor !== null && modelName ? t('optimizer.defaultsFor', { model: modelName }) : t('optimizer.yours')}
+          {t('optimizer.lr', { first: lrAt(1, o).toExponential(1), peak: lrAt(peakAt, o).toExponential(1), peakAt, last: lrAt(o.steps, o).toExponential(1), steps: o.steps })}
         </span>
       </summary>
       <div className="opt-grid">
-        <NumberField k="lr" label="Learning rate" step={0.0001} min={1e-9} max={1} hint="Peak learning rate after warm-up" />
-        <NumberField k="warmupSteps" label="Warm-up steps" step={1} min={0} integer />
+        <NumberField k="lr" {...f('lr')} step={0.0001} min={1e-9} max={1} />
+        <NumberField k="warmupSteps" {...f('warmupSteps')} step={1} min={0} integer />
         <div className="opt-field">
-          <label htmlFor={scheduleId}>Schedule</label>
+          <label htmlFor={scheduleId}>{t('optimizer.schedule')}</label>
           <select id={scheduleId} value={o.schedule} onChange={(e) => setOptimizer({ schedule: e.target.value as OptimizerSettings['schedule'] })}>
-            <option value="cosine">cosine decay</option>
-            <option value="linear">linear decay</option>
-            <option value="constant">constant</option>
+            <option value="cosine">{t('optimizer.cosine')}</option>
+            <option value="linear">{t('optimizer.linear')}</option>
+            <option value="constant">{t('optimizer.constant')}</option>
           </select>
         </div>
-        <NumberField k="steps" label="Steps" step={1} min={1} max={100_000} integer />
-        <NumberField k="batchSize" label="Batch size (sequences)" name="Batch size" step={1} min={1} max={256} integer />
-        <NumberField k="beta1" label="β1" name="AdamW beta1" step={0.01} min={0} max={0.9999} />
-        <NumberField k="beta2" label="β2" name="AdamW beta2" step={0.001} min={0} max={0.99999} />
-        <NumberField k="weightDecay" label="Weight decay" step={0.01} min={0} hint="Decoupled (AdamW), on 2-D matrices only" />
-        <NumberField k="maxGradNorm" label="Grad clip (L2)" name="Gradient clip" step={0.1} min={0} hint="0 turns clipping off" />
-        <NumberField k="seed" label="Seed (data order)" name="Seed" step={1} min={0} integer />
+        <NumberField k="steps" {...f('steps')} step={1} min={1} max={100_000} integer />
+        <NumberField k="batchSize" {...f('batchSize')} step={1} min={1} max={256} integer />
+        <NumberField k="beta1" label="β1" name={f('beta1').name} step={0.01} min={0} max={0.9999} />
+        <NumberField k="beta2" label="β2" name={f('beta2').name} step={0.001} min={0} max={0.99999} />
+        <NumberField k="weightDecay" {...f('weightDecay')} step={0.01} min={0} />
+        <NumberField k="maxGradNorm" {...f('maxGradNorm')} step={0.1} min={0} />
+        <NumberField k="seed" {...f('seed')} step={1} min={0} integer />
       </div>
     </details>
   );

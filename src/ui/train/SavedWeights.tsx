@@ -3,6 +3,7 @@
 // written, or a GPU device that was lost under the runs (Recover continues from the saved step).
 import { memo } from 'react';
 import { useStore } from '../../store';
+import { useTranslation } from 'react-i18next';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
@@ -17,23 +18,24 @@ export const SavedWeights = memo(function SavedWeights() {
   const continueTraining = useStore((s) => s.continueTraining);
   const restored = useStore((s) => s.restored);
   const live = phase === 'training' || phase === 'paused' || phase === 'starting';
+  const { t } = useTranslation('train');
   if (!saved && !checkpointError && !deviceLost) return null;
   return (
     <div className="saved-weights" data-testid="saved-weights" data-step={saved?.step ?? ''}>
       {saved && (
         <p className="small">
-          Weights saved in this browser at step {saved.step} of {steps}: {mib(saved.bytes)}
-          {saved.forgotten.length > 0 && ` (${saved.forgotten.length} run${saved.forgotten.length === 1 ? '' : 's'} forgotten)`}.{' '}
-          {live ? 'A checkpoint every tenth of the steps: a reload continues from the last one.' : 'A reload brings them back without retraining.'}{' '}
+          {t('saved.at', { step: saved.step, steps, size: mib(saved.bytes) })}
+          {saved.forgotten.length > 0 && t('saved.forgotten', { count: saved.forgotten.length })}.{' '}
+          {live ? t('saved.live') : t('saved.reload')}{' '}
           <button type="button" className="small link" disabled={live} onClick={() => forgetWeights(null)} data-testid="forget-all-weights">
-            forget all
+            {t('saved.forgetAll')}
           </button>
         </p>
       )}
       {saved && phase === 'stopped' && !restored && saved.step < steps && (
         <p className="small">
           <button type="button" onClick={continueTraining} data-testid="continue-training">
-            Continue training from step {saved.step}
+            {t('saved.continue', { step: saved.step })}
           </button>
         </p>
       )}
@@ -44,9 +46,9 @@ export const SavedWeights = memo(function SavedWeights() {
       )}
       {deviceLost && (
         <p className="message error" role="alert">
-          The GPU device was lost.{' '}
+          {t('saved.lost')}{' '}
           <button type="button" onClick={recover} data-testid="recover">
-            Recover from step {saved?.step ?? 0}
+            {t('saved.recover', { step: saved?.step ?? 0 })}
           </button>
         </p>
       )}

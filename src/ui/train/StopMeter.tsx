@@ -6,6 +6,7 @@
 import { getCurves, useStore, type RunCurve, type RunSpec } from '../../store';
 import { memo, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
+import { Trans, useTranslation } from 'react-i18next';
 
 const HEIGHT = 220;
 /** Turns drawn per run (a long chat's later turns are left out of the chart, not of the data). */
@@ -28,14 +29,15 @@ const turnCounts = (curves: readonly RunCurve[]) => curves.map((c) => Math.min(M
 export const StopMeter = memo(function StopMeter({ runs }: { runs: readonly RunSpec[] }) {
   const box = useRef<HTMLDivElement>(null);
   const shape = useStore((s) => turnCounts(getCurves()).join(',') + `/${s.curveVersion > 0 ? 1 : 0}`);
+  const { t } = useTranslation('train');
   useEffect(() => {
     const el = box.current;
     if (!el) return;
     const turns = turnCounts(getCurves());
-    const series: uPlot.Series[] = [{ label: 'step' }];
+    const series: uPlot.Series[] = [{ label: t('chart.step') }];
     runs.forEach((r, i) => {
-      for (let t = 0; t < turns[i]; t++) {
-        series.push({ label: `${r.name}: turn ${t + 1}`, stroke: r.color, width: 1.75, dash: DASH[t], points: { show: true, size: 4 }, value: (_u, v) => (v === null ? '—' : v.toFixed(3)) });
+      for (let k = 0; k < turns[i]; k++) {
+        series.push({ label: t('stop.turn', { run: r.name, n: k + 1 }), stroke: r.color, width: 1.75, dash: DASH[k], points: { show: true, size: 4 }, value: (_u, v) => (v === null ? '—' : v.toFixed(3)) });
       }
     });
     const u = new uPlot(
@@ -43,7 +45,7 @@ export const StopMeter = memo(function StopMeter({ runs }: { runs: readonly RunS
         width: Math.max(320, el.clientWidth),
         height: HEIGHT,
         scales: { x: { time: false }, y: { range: [0, 1] } },
-        axes: [{ label: 'optimizer step', stroke: '#344054' }, { label: 'p(end-of-turn)', stroke: '#344054', size: 50 }],
+        axes: [{ label: t('chart.xAxis'), stroke: '#344054' }, { label: t('stop.yAxis'), stroke: '#344054', size: 50 }],
         series,
         legend: { live: true },
       },
@@ -63,18 +65,18 @@ export const StopMeter = memo(function StopMeter({ runs }: { runs: readonly RunS
       ro.disconnect();
       u.destroy();
     };
-  }, [runs, shape]);
+    // Rebuilt in the page's language (t changes with it): the axis and series names.
+  }, [runs, shape, t]);
   // Re-rendered per flush (every 250 ms at most) for the count only; the chart itself is not rebuilt.
   useStore((s) => s.curveVersion);
   const points = getCurves().reduce((n, c) => n + (c.stopStep?.length ?? 0), 0);
   return (
     <figure className="stop-meter" data-testid="stop-meter" data-points={points}>
       <figcaption>
-        <b>Stop meter</b>: p(end-of-turn token) where each assistant turn of sample 1 ends, per run (step 0 = base weights). A model
-        that is never trained on it does not learn to stop.
+        <Trans t={t} i18nKey="stop.caption" components={{ b: <b /> }} />
       </figcaption>
       <div ref={box} className="chart-box" />
-      {points === 0 && <p className="hint">Appears while training, when sample 1 has an end-of-turn token inside the context.</p>}
+      {points === 0 && <p className="hint">{t('stop.empty')}</p>}
     </figure>
   );
 });

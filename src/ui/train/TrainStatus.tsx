@@ -4,6 +4,8 @@ import { useStore } from '../../store';
 import { isEmbedded } from '../../store/slices/model';
 import { describeAdapter } from '../../worker/trainProtocol';
 import { ModelPicker } from './ModelPicker';
+import { Trans, useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MiB`;
 
@@ -14,54 +16,59 @@ export function formatParams(n: number): string {
   return String(n);
 }
 
-function formatDuration(sec: number): string {
+function formatDuration(t: TFunction, sec: number): string {
   if (!Number.isFinite(sec)) return '—';
-  if (sec < 60) return `${Math.ceil(sec)} s`;
+  if (sec < 60) return t('progress.seconds', { s: Math.ceil(sec) });
   const m = Math.floor(sec / 60);
-  if (m < 60) return `${m} min ${Math.round(sec - m * 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (m < 60) return t('progress.minutes', { m, s: Math.round(sec - m * 60) });
+  return t('progress.hours', { h: Math.floor(m / 60), m: m % 60 });
 }
 
 export function ModelStatus() {
   const model = useStore((s) => s.model);
   const gpu = useStore((s) => s.gpu);
   const m = model.loaded;
+  const { t } = useTranslation('train');
   return (
     <div className="model-status">
       <div className="model-line" data-testid="model-status" data-status={model.status}>
         {m ? (
           <>
             <strong data-testid="model-name">{m.name}</strong>
-            <span data-testid="model-params">{formatParams(m.params)} parameters</span>
+            <span data-testid="model-params">{t('model.parameters', { n: formatParams(m.params) })}</span>
             <span className="muted small">
-              {m.kind === 'hub' ? 'Hugging Face Hub' : isEmbedded(m) ? 'embedded' : m.url} · {m.config.num_hidden_layers} layers · width {m.config.hidden_size} · vocab{' '}
-              {m.config.vocab_size.toLocaleString()} · context {m.config.max_position_embeddings} · {mib(m.bytes)} float32
+              {m.kind === 'hub' ? t('model.hub') : isEmbedded(m) ? t('model.embeddedKind') : m.url}
+              {t('model.details', {
+                layers: m.config.num_hidden_layers,
+                width: m.config.hidden_size,
+                vocab: m.config.vocab_size.toLocaleString(),
+                positions: m.config.max_position_embeddings,
+                size: mib(m.bytes),
+              })}
             </span>
           </>
         ) : (
-          <span className="muted">{model.status === 'loading' ? 'Loading the model…' : 'No model is loaded: pick one below.'}</span>
+          <span className="muted">{model.status === 'loading' ? t('model.loadingModel') : t('model.noModel')}</span>
         )}
       </div>
       <ModelPicker />
       <div className="gpu-line" data-testid="gpu-status" data-status={gpu.status}>
         {gpu.status === 'ok' && gpu.adapter ? (
           <>
-            <span className="muted small">GPU:</span> <span data-testid="gpu-name">{describeAdapter({ ...gpu.adapter, isFallbackAdapter: false })}</span>
+            <span className="muted small">{t('model.gpu')}</span> <span data-testid="gpu-name">{describeAdapter({ ...gpu.adapter, isFallbackAdapter: false })}</span>
             {gpu.adapter.isFallbackAdapter && (
               <p className="message warn" role="alert" data-testid="fallback-warning">
-                <strong>This is a CPU adapter (software WebGPU), not your GPU.</strong> Training works but runs tens to
-                hundreds of times slower. Enable hardware acceleration (chrome://gpu shows the WebGPU status) or try another
-                browser.
+                <Trans t={t} i18nKey="model.fallback" components={{ strong: <strong /> }} />
               </p>
             )}
           </>
         ) : gpu.status === 'unavailable' ? (
           <p className="message error" role="alert" data-testid="no-webgpu">
-            <strong>Training needs WebGPU, which this browser does not offer.</strong> {gpu.message} The token view above
-            works without it.
+            <strong>{t('model.noWebgpu')}</strong> {gpu.message}
+            {t('model.noWebgpuTail')}
           </p>
         ) : (
-          <span className="muted small">Looking for a GPU…</span>
+          <span className="muted small">{t('model.lookingForGpu')}</span>
         )}
       </div>
     </div>
@@ -70,12 +77,11 @@ export function ModelStatus() {
 
 /** Runs whose prepared data holds no trained label (the worker's count at start): said once, not once per step. */
 function UntrainedAtStart({ names }: { names: string[] }) {
+  const { t } = useTranslation('train');
   if (names.length === 0) return null;
-  const one = names.length === 1;
   return (
     <p className="message warn" role="status" data-testid="runs-untrained">
-      {one ? `${names[0]} has` : `${names.join(', ')} have`} no trained token in the data (every label is -100 after the mask and
-      the context cut), so {one ? 'its' : 'their'} steps update nothing and {one ? 'its curve stays' : 'their curves stay'} empty.
+      {t('progress.untrained', { count: names.length, names: names.join(', ') })}
     </p>
   );
 }
@@ -87,11 +93,12 @@ export function TrainProgress() {
   const info = useStore((s) => s.info);
   const restored = useStore((s) => s.restored);
   const hand = useStore((s) => s.hand);
+  const { t } = useTranslation('train');
   if (phase === 'idle') return null;
   if (phase === 'starting') {
     return (
       <p className="progress-line" data-testid="train-progress" role="status">
-        <span className="spinner" aria-hidden="true" /> Tokenizing the data and building one engine per run…
+        <span className="spinner" aria-hidden="true" /> {t('progress.starting')}
       </p>
     );
   }
@@ -101,32 +108,34 @@ export function TrainProgress() {
     <div className="progress-block" data-testid="train-progress" data-step={progress.step} data-total={progress.total}>
       <div className="progress-line" role="status" aria-live="polite">
         <strong>
-          step <span data-testid="progress-step">{progress.step}</span> of {progress.total}
+          <Trans t={t} i18nKey="progress.step" values={{ step: progress.step, total: progress.total }} components={{ step: <span data-testid="progress-step" /> }} />
         </strong>
         {phase === 'training' && (
           <>
-            <span data-testid="tokens-per-sec">{progress.tokensPerSec !== null ? `${Math.round(progress.tokensPerSec).toLocaleString()} tokens/s` : '… tokens/s'}</span>
-            <span>{progress.msPerStep !== null ? `${progress.msPerStep.toFixed(0)} ms/step` : '… ms/step'}</span>
-            <span>{progress.etaSec !== null ? `${formatDuration(progress.etaSec)} left` : 'estimating time left…'}</span>
+            <span data-testid="tokens-per-sec">
+              {progress.tokensPerSec !== null ? t('progress.tokensPerSec', { n: Math.round(progress.tokensPerSec).toLocaleString() }) : t('progress.tokensPerSecPending')}
+            </span>
+            <span>{progress.msPerStep !== null ? t('progress.msPerStep', { n: progress.msPerStep.toFixed(0) }) : t('progress.msPerStepPending')}</span>
+            <span>{progress.etaSec !== null ? t('progress.left', { time: formatDuration(t, progress.etaSec) }) : t('progress.estimating')}</span>
           </>
         )}
-        {phase === 'paused' && <span className="pill">paused</span>}
-        {phase === 'done' && <span className="pill ok">finished</span>}
-        {phase === 'stopped' && <span className="pill">stopped</span>}
-        {phase === 'error' && <span className="pill bad">error</span>}
-        {restored && <span className="pill">restored from this browser</span>}
+        {phase === 'paused' && <span className="pill">{t('progress.paused')}</span>}
+        {phase === 'done' && <span className="pill ok">{t('progress.finished')}</span>}
+        {phase === 'stopped' && <span className="pill">{t('progress.stopped')}</span>}
+        {phase === 'error' && <span className="pill bad">{t('progress.error')}</span>}
+        {restored && <span className="pill">{t('progress.restored')}</span>}
       </div>
-      <progress max={100} value={pct} className="step-bar" aria-label="Training progress" />
+      <progress max={100} value={pct} className="step-bar" aria-label={t('progress.bar')} />
       {info && (
         <p className="muted small">
-          {info.samples} sample{info.samples === 1 ? '' : 's'}
-          {info.cutSamples > 0 && ` (${info.cutSamples} cut at the context length)`} · batch {info.B} × {info.T} tokens · about{' '}
-          {mib(info.memoryBytes)} of GPU memory for all runs
-          {info.snapshotSteps.length > 0 && ` · weights kept at steps ${info.snapshotSteps.join(', ')} for the heatmap`}
-          {hand && ` · ${hand.tokens} hand override${hand.tokens === 1 ? '' : 's'} on sample ${hand.sample + 1}, applied to every run`}
+          {t('progress.samples', { count: info.samples })}
+          {info.cutSamples > 0 && t('progress.cut', { n: info.cutSamples })}
+          {t('progress.batch', { B: info.B, T: info.T, memory: mib(info.memoryBytes) })}
+          {info.snapshotSteps.length > 0 && t('progress.snapshots', { steps: info.snapshotSteps.join(', ') })}
+          {hand && t('progress.hand', { count: hand.tokens, sample: hand.sample + 1 })}
         </p>
       )}
-      <UntrainedAtStart names={(info?.trainedPerRun ?? []).flatMap((n, r) => (n === 0 ? [runs[r]?.name ?? `Run ${r + 1}`] : []))} />
+      <UntrainedAtStart names={(info?.trainedPerRun ?? []).flatMap((n, r) => (n === 0 ? [runs[r]?.name ?? t('progress.runN', { n: r + 1 })] : []))} />
     </div>
   );
 }
