@@ -24,3 +24,23 @@ test('masking lab', async ({ page }) => {
   await expect(page.getByTestId('lab-reasons').locator('li')).toHaveCount(4);
   await page.getByTestId('masking-lab').screenshot({ path: `${import.meta.dirname}/screenshots/masking-lab.png` });
 });
+
+// The README's lesson picture: "Learning to stop", step 3, on the micro model: the stop meter of a
+// run that trains the end-of-turn token against one that masks it, ringed, with the answered question.
+test('lesson step', async ({ page }) => {
+  await page.routeWebSocket(/.*/, () => {});
+  await page.goto('/?lesson=learning-to-stop&model=/e2e/fixtures/micro-model/&lang=en');
+  const panel = page.getByTestId('lesson-panel');
+  const ready = (step: number) => expect(panel).toHaveAttribute('data-step', String(step)).then(() => expect(panel).toHaveAttribute('data-phase', 'ready'));
+  await ready(0);
+  await page.locator('[data-testid=token-list] .tok.eot:not([data-label="-100"])').first().click();
+  await page.keyboard.press('ArrowRight');
+  await ready(1);
+  await page.getByTestId('run-card-1').locator('.run-card-head').click();
+  await page.keyboard.press('ArrowRight');
+  await ready(2);
+  await page.getByTestId('lesson-choice-a').click();
+  await expect(page.getByTestId('lesson-feedback')).toHaveAttribute('data-feedback', 'right');
+  await page.waitForTimeout(300); // the ring follows the scroll on the next frames
+  await page.screenshot({ path: `${import.meta.dirname}/screenshots/lesson-learning-to-stop.png` });
+});

@@ -153,6 +153,8 @@ function LessonStep({ lessonId, index, count, step, answered, presenter }: { les
   const [feedback, setFeedback] = useState<'wrong' | 'right' | null>(answered ? 'right' : null);
   const [values, setValues] = useState<Record<string, string | number>>({});
   const [attempt, setAttempt] = useState(0);
+  /** The choice clicked last (marked right or wrong). */
+  const [chosen, setChosen] = useState<string | null>(null);
   const ring = useRef<HTMLDivElement>(null);
   const panel = useRef<HTMLElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -247,8 +249,9 @@ function LessonStep({ lessonId, index, count, step, answered, presenter }: { les
 
   const q = step.question;
   const tv = { ...values, interpolation: { escapeValue: false } };
-  const choose = (correct: boolean | ((s: State) => boolean)) => {
+  const choose = (id: string, correct: boolean | ((s: State) => boolean)) => {
     if (useStore.getState().lesson?.answered) return;
+    setChosen(id);
     if (typeof correct === 'function' ? correct(useStore.getState()) : correct) onRight();
     else setFeedback('wrong');
   };
@@ -315,7 +318,14 @@ function LessonStep({ lessonId, index, count, step, answered, presenter }: { les
               {q.kind === 'choice' && (
                 <div className="lesson-choices" role="group" aria-labelledby="lesson-step-title">
                   {q.choices.map((c) => (
-                    <button key={c.id} type="button" onClick={() => choose(c.correct)} data-testid={`lesson-choice-${c.id}`} disabled={answered}>
+                    <button
+                      key={c.id}
+                      type="button"
+                      onClick={() => choose(c.id, c.correct)}
+                      className={chosen === c.id ? `chosen ${feedback ?? ''}` : undefined}
+                      data-testid={`lesson-choice-${c.id}`}
+                      disabled={answered}
+                    >
                       <Trans t={t} i18nKey={`${k}.choices.${c.id}`} values={values} components={RICH} />
                     </button>
                   ))}
