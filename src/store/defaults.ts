@@ -8,7 +8,7 @@ const ALL_ROLES: Record<PolicyRole, boolean> = { system: true, user: true, assis
 
 export const DEFAULT_SETTINGS: Settings = {
   tokenizerId: 'default',
-  contextLengths: { default: null, llama3: null, qwen3: null, gemma3: null, llama3_1: null, deepseek_v3: null },
+  contextLengths: { default: null, llama3: null, qwen3: null, gemma3: null, llama3_1: null, deepseek_v3: null, custom: null },
   policy: {
     mode: DEFAULT_POLICY.mode,
     assistantTurns: DEFAULT_POLICY.assistantTurns,
@@ -26,6 +26,7 @@ export const DEFAULT_SETTINGS: Settings = {
   // The lab starts with this playground's own row; the user adds frameworks to compare with it.
   lab: { choices: [{ key: 'spans', id: 'template-spans', options: {} }], diffOnly: false },
   ownTemplate: null,
+  customTokenizer: null,
 };
 
 export const RESPONSE_ONLY: PolicySettings = {

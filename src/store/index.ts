@@ -13,9 +13,10 @@ import { createResultsSlice, type ResultsSlice } from './slices/results';
 import { createShareSlice, type ShareSlice } from './slices/share';
 import { createLabSlice, type LabSlice } from './slices/lab';
 import { createPreflightSlice, type PreflightSlice } from './slices/preflight';
+import { createTokenizerOnlySlice, type TokenizerOnlySlice } from './slices/tokenizerOnly';
 import { createLessonSlice, type LessonSlice } from './slices/lesson';
 
-export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice & PreflightSlice & LessonSlice;
+export type State = InputSlice & MaskSlice & RunsSlice & ModelSlice & ResultsSlice & ShareSlice & LabSlice & PreflightSlice & TokenizerOnlySlice & LessonSlice;
 export type Slice<T> = StateCreator<State, [], [], T>;
 
 export const useStore = create<State>()((...a) => ({
@@ -27,6 +28,7 @@ export const useStore = create<State>()((...a) => ({
   ...createShareSlice(...a),
   ...createLabSlice(...a),
   ...createPreflightSlice(...a),
+  ...createTokenizerOnlySlice(...a),
   ...createLessonSlice(...a),
 }));
 

@@ -6,7 +6,7 @@
 import type { InputError, LineErrors, MaskPolicy } from '../data/types';
 import type { TokenizerId } from '../data/types';
 import type { StrategyId, StrategyOptions } from '../data/strategies/types';
-import type { FailStage } from '../worker/dataProtocol';
+import type { FailStage, ModelTokenizer } from '../worker/dataProtocol';
 import type { AdapterReport, Answer, LoadedModel, LoadProgress, StartedInfo } from '../worker/trainProtocol';
 
 export type { LoadProgress };
@@ -40,6 +40,8 @@ export interface Settings {
   lab: LabSettings;
   /** The user's own Jinja chat template, used instead of the tokenizer's (null: the tokenizer's). */
   ownTemplate: string | null;
+  /** A tokenizer loaded on its own (a Hub id or folder URL, no weights): what tokenizerId 'custom' reads. */
+  customTokenizer: ModelTokenizer | null;
 }
 
 export interface Failure {

@@ -7,13 +7,14 @@ import { DEFAULT_POLICY } from '../data/labels';
 import { POLICY_ROLES, type PolicyRole, type TokenizerId } from '../data/types';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
 import type { LabChoiceSpec, LabSettings, PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
+import type { ModelTokenizer } from '../worker/dataProtocol';
 import { MAX_LAB_ROWS, STRATEGY_IDS } from '../data/strategies/ids';
 import type { StrategyId, StrategyOptions } from '../data/strategies/types';
 
 /** Runs a comparison holds at most (one colour each). */
 export const RUN_COLORS = ['#4f46e5', '#d97706', '#059669', '#db2777', '#0891b2'];
 export const MAX_RUNS = RUN_COLORS.length;
-export const TOKENIZER_IDS: readonly TokenizerId[] = ['default', 'llama3', 'qwen3', 'gemma3', 'llama3_1', 'deepseek_v3'];
+export const TOKENIZER_IDS: readonly TokenizerId[] = ['default', 'llama3', 'qwen3', 'gemma3', 'llama3_1', 'deepseek_v3', 'custom'];
 /** A chat template longer than this is not one (real ones are a few kB; gpt-oss's is 15 kB). */
 export const MAX_TEMPLATE = 256 * 1024;
 /** The context-length field's ceiling for tokenizers with no model behind them. */
@@ -81,7 +82,20 @@ export function validSettings(v: unknown, defaults: Settings): { settings: Setti
   const savedTemplate = own(v, 'ownTemplate');
   const ownTemplate =
     savedTemplate === undefined || savedTemplate === null ? defaults.ownTemplate : typeof savedTemplate === 'string' && savedTemplate.length <= MAX_TEMPLATE ? savedTemplate : (bad++, defaults.ownTemplate);
-  return { settings: { tokenizerId, contextLengths, policy, splitSpecialTokens, lab, ownTemplate }, bad };
+  const savedCustom = own(v, 'customTokenizer');
+  const customTokenizer = savedCustom === undefined || savedCustom === null ? null : (validModelTokenizer(savedCustom) ?? (bad++, null));
+  // 'custom' without its tokenizer is nothing to read: the default.
+  const id2 = tokenizerId === 'custom' && customTokenizer === null ? defaults.tokenizerId : tokenizerId;
+  return { settings: { tokenizerId: id2, contextLengths, policy, splitSpecialTokens, lab, ownTemplate, customTokenizer }, bad };
+}
+
+/** A tokenizer's source as the worker reads it (dataProtocol ModelTokenizer). */
+export function validModelTokenizer(v: unknown): ModelTokenizer | null {
+  if (!isObject(v)) return null;
+  const { source, label, contextLength, chatTemplateName } = v as Record<string, unknown>;
+  if (typeof source !== 'string' || source === '' || typeof label !== 'string' || !(typeof contextLength === 'number' && Number.isInteger(contextLength) && contextLength >= 1)) return null;
+  if (chatTemplateName !== undefined && typeof chatTemplateName !== 'string') return null;
+  return { source, label, contextLength, ...(typeof chatTemplateName === 'string' ? { chatTemplateName } : {}) };
 }
 
 /** A strategy's options: plain JSON values of the kinds OptionSpec allows. */

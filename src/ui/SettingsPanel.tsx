@@ -1,5 +1,6 @@
 // Tokenizer, context length and the mask policy. Every control applies at once (no "apply").
 import { useStore } from '../store';
+import { TokenizerLoader } from './TokenizerLoader';
 import { MAX_CONTEXT } from '../store/validate';
 import { contextLimit } from '../worker/dataProtocol';
 import { useEffect, useId, useState } from 'react';
@@ -80,6 +81,7 @@ function ContextLengthInput() {
 export function SettingsPanel() {
   const tokenizerId = useStore((s) => s.settings.tokenizerId);
   const modelTokenizer = useStore((s) => s.modelTokenizer);
+  const customTokenizer = useStore((s) => s.settings.customTokenizer);
   const policy = useStore((s) => s.settings.policy);
   const setTokenizer = useStore((s) => s.setTokenizer);
   const setPolicy = useStore((s) => s.setPolicy);
@@ -110,8 +112,10 @@ export function SettingsPanel() {
               {tok.id === 'default' && modelTokenizer ? t('loadedModel', { label: modelTokenizer.label }) : tok.label}
             </option>
           ))}
+          {customTokenizer && <option value="custom">{customTokenizer.label}</option>}
         </select>
       </div>
+      <TokenizerLoader />
       <ContextLengthInput />
       <div className="field">
         <label className="choice">

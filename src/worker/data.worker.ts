@@ -36,6 +36,8 @@ import {
   type DataProtocol,
   type LabReply,
   type LabRequest,
+  type TokenizerInfo,
+  type TokenizerInfoRequest,
   type FailStage,
   type LabelColumns,
   type LabelFailure,
@@ -101,12 +103,20 @@ async function fetchJson(url: string): Promise<unknown> {
   return res.json();
 }
 
-/** 'default' with a loaded model names that model's files; otherwise the fixed TOKENIZERS entry. */
+/** 'default' with a loaded model names that model's files, 'custom' a tokenizer loaded on its own
+ *  (its files, as `model` names them); otherwise the fixed TOKENIZERS entry. */
 const tokenizerKey = (id: TokenizerId, model: ModelTokenizer | null) =>
-  id === 'default' && model ? `model:${model.source}${model.chatTemplateName ? `#${model.chatTemplateName}` : ''}` : id;
+  (id === 'default' || id === 'custom') && model ? `${id === 'custom' ? 'custom' : 'model'}:${model.source}${model.chatTemplateName ? `#${model.chatTemplateName}` : ''}` : id;
+
+/** The folder behind tokenizerId 'custom' (the request's customTokenizer), else the loaded model's. */
+const whose = (req: { tokenizerId: TokenizerId; modelTokenizer: ModelTokenizer | null; customTokenizer?: ModelTokenizer | null }): ModelTokenizer | null =>
+  req.tokenizerId === 'custom' ? (req.customTokenizer ?? null) : req.modelTokenizer;
+
+/** Which chat template a folder's files gave, by tokenizerKey (the tokenizer-only loader shows it). */
+const templateChoice = new Map<string, { names: string[]; name: string | null; file: string }>();
 
 function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: TokenizerSource; fetch: (url: string) => Promise<unknown> } | null {
-  if (id === 'default' && model) {
+  if ((id === 'default' || id === 'custom') && model) {
     // Through the model loader's fetch: a Hub model's files are in its Cache Storage by the time
     // the model has loaded, so they are not downloaded twice.
     const loc = resolveModelSource(model.source);
@@ -127,10 +137,12 @@ function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: 
         throw new Error(`${model.label}/chat_template.json is not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
       }
       const chosen = chooseChatTemplate({ jinja, json: parsed, config }, model.label, model.chatTemplateName);
+      templateChoice.set(tokenizerKey(id, model), chosen ? { names: chosen.names, name: chosen.name, file: chosen.file } : { names: [], name: null, file: 'none' });
       return chosen === null ? config : { ...config, chat_template: chosen.template };
     };
     return { src, fetch };
   }
+  if (id === 'custom') return null;
   const src = TOKENIZERS.find((s) => s.id === id);
   return src ? { src, fetch: fetchJson } : null;
 }
@@ -140,7 +152,7 @@ function getTokenizer(id: TokenizerId, model: ModelTokenizer | null): Promise<Lo
   let p = tokenizers.get(key);
   if (!p) {
     // One loaded model at a time: an earlier model's tokenizer (tens of MB parsed) is not needed again soon.
-    if (key.startsWith('model:')) for (const k of tokenizers.keys()) if (k.startsWith('model:')) tokenizers.delete(k);
+    for (const kind of ['model:', 'custom:']) if (key.startsWith(kind)) for (const k of tokenizers.keys()) if (k.startsWith(kind)) tokenizers.delete(k);
     const found = tokenizerSource(id, model);
     if (!found) return Promise.reject(new Error(`unknown tokenizer "${id}"`));
     const { src } = found;
@@ -297,8 +309,8 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
       throw new StepError('sample', 'The input parsed, but it holds no chat sample. Paste at least one message.');
     }
     // 2. Tokenizer (cached per id; first use downloads 1–11 MB, so say so).
-    const base = await tokenizer(req.tokenizerId, req.modelTokenizer, ctx);
-    const { loaded, key } = withOwn(base, tokenizerKey(req.tokenizerId, req.modelTokenizer), req.ownTemplate);
+    const base = await tokenizer(req.tokenizerId, whose(req), ctx);
+    const { loaded, key } = withOwn(base, tokenizerKey(req.tokenizerId, whose(req)), req.ownTemplate);
     // 3. Template + tokenize + attribute (cached by text, sample, tokenizer).
     try {
       tokenized = tokenizeSample(req.text, sampleIndex, key, loaded, pr.samples[sampleIndex], req.splitSpecialTokens);
@@ -427,7 +439,7 @@ async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
   if (pr.samples.length === 0) throw new Error('The input holds no chat sample.');
   if (req.choices.length === 0 || req.choices.length > MAX_LAB_ROWS) throw new Error(`Choose 1 to ${MAX_LAB_ROWS} strategies (got ${req.choices.length}).`);
   const index = Math.min(Math.max(0, req.sampleIndex), pr.samples.length - 1);
-  const own = withOwn(await tokenizer(req.tokenizerId, req.modelTokenizer, ctx), tokenizerKey(req.tokenizerId, req.modelTokenizer), req.ownTemplate);
+  const own = withOwn(await tokenizer(req.tokenizerId, whose(req), ctx), tokenizerKey(req.tokenizerId, whose(req)), req.ownTemplate);
   const loaded = own.loaded;
   const maxLength = resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
   const family = detectFamily(loaded.tok);
@@ -509,14 +521,25 @@ async function drain(): Promise<void> {
 
 const preflight = preflightHandlers({
   async tokenizer(req, ctx) {
-    const base = await tokenizer(req.tokenizerId, req.modelTokenizer, { emit: (e) => ctx.emit({ done: 0, total: 0, status: e.status }) } as Status);
-    const loaded = withOwn(base, tokenizerKey(req.tokenizerId, req.modelTokenizer), req.ownTemplate).loaded;
+    const base = await tokenizer(req.tokenizerId, whose(req), { emit: (e) => ctx.emit({ done: 0, total: 0, status: e.status }) } as Status);
+    const loaded = withOwn(base, tokenizerKey(req.tokenizerId, whose(req)), req.ownTemplate).loaded;
     return { tok: loaded.tok, maxLength: resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer) };
   },
 });
 
+/** A tokenizer on its own: load it (its files only) and say what it is. */
+async function tokenizerInfo(req: TokenizerInfoRequest, ctx: Status): Promise<TokenizerInfo> {
+  const loaded = await tokenizer('custom', req.tokenizer, ctx);
+  const chosen = templateChoice.get(tokenizerKey('custom', req.tokenizer)) ?? { names: [], name: null, file: 'tokenizer_config.json' };
+  return {
+    label: loaded.tok.label, vocabSize: loaded.tok.vocabSize, templateNames: chosen.names, templateName: chosen.name, templateFile: chosen.file,
+    modelMaxLength: loaded.modelMaxLength, warnings: loaded.tok.warnings,
+  };
+}
+
 serve<DataProtocol>({
   ...preflight,
+  tokenizerInfo: (req, ctx) => tokenizerInfo(req, ctx),
   lab: (req, ctx) => labCoalesced(req, ctx),
   label: (req, ctx) => coalesced(req, ctx),
   prepare: (req, ctx) => prepare(req, ctx),

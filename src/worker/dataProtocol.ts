@@ -37,7 +37,8 @@ export interface ModelTokenizer {
  * writes 1e30 ("no limit"); its models were trained at 8192.
  */
 // Gemma 3 (1B) was trained at 32k, Llama 3.1 at 128k, DeepSeek-V3 at 160k.
-export const FALLBACK_CONTEXT: Record<TokenizerId, number> = { default: 256, llama3: 8192, qwen3: 40960, gemma3: 32768, llama3_1: 131072, deepseek_v3: 163840 };
+// A tokenizer loaded on its own that states no limit: 4096, the context most of today's small chat models train at.
+export const FALLBACK_CONTEXT: Record<TokenizerId, number> = { default: 256, llama3: 8192, qwen3: 40960, gemma3: 32768, llama3_1: 131072, deepseek_v3: 163840, custom: 4096 };
 
 /**
  * The most positions a sample may keep: for the model's own tokenizer ('default'), the model's
@@ -131,6 +132,25 @@ export interface LabelRequest {
   splitSpecialTokens: boolean;
   /** The user's own chat template instead of the tokenizer's (Settings.ownTemplate). */
   ownTemplate?: string | null;
+  /** What tokenizerId 'custom' reads (Settings.customTokenizer). */
+  customTokenizer?: ModelTokenizer | null;
+}
+
+/** Load a tokenizer on its own (tokenizer.json, tokenizer_config.json, chat_template.jinja / .json; no weights). */
+export interface TokenizerInfoRequest {
+  tokenizer: ModelTokenizer;
+}
+export interface TokenizerInfo {
+  label: string;
+  vocabSize: number;
+  /** Named chat templates the files hold (default, tool_use…); [] for a single template. */
+  templateNames: string[];
+  /** The one rendering now ("default" when the files hold several and none was asked for). */
+  templateName: string | null;
+  /** Which file the template came from. */
+  templateFile: string;
+  modelMaxLength: number | null;
+  warnings: string[];
 }
 
 export interface LabelReply {
@@ -224,6 +244,7 @@ export interface LabRequest {
   policy: MaskPolicy;
   splitSpecialTokens: boolean;
   ownTemplate?: string | null;
+  customTokenizer?: ModelTokenizer | null;
   choices: LabChoice[];
 }
 
@@ -252,6 +273,7 @@ export interface PreflightRequest {
   policy: MaskPolicy;
   splitSpecialTokens: boolean;
   ownTemplate?: string | null;
+  customTokenizer?: ModelTokenizer | null;
   strategy: LabChoice;
   compare: LabChoice[];
   fatal: FindingId[];
@@ -281,6 +303,7 @@ export interface PreflightExportReply {
 }
 
 export type DataProtocol = {
+  tokenizerInfo: { req: TokenizerInfoRequest; res: TokenizerInfo; event: { status: string } };
   preflight: { req: PreflightRequest; res: PreflightReply; event: { done: number; total: number; status?: string } };
   preflightCancel: { req: { handle?: number }; res: boolean };
   preflightExport: { req: PreflightExportRequest; res: PreflightExportReply };

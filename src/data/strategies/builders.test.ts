@@ -15,14 +15,14 @@ import { inferSeqlen, llamaFactory } from './llamaFactory';
 import { llmbook, bookPrompt } from './llmbook';
 import { torchtune } from './torchtune';
 import { reason } from './reasons';
-import type { ChatTokenizer, Conversation, TokenizerId } from '../types';
+import type { ChatTokenizer, Conversation } from '../types';
 import type { Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
 
 type Seg = [text: string, pieces: string[], tags: string];
 
 const toks = {} as Record<'default' | 'llama3' | 'qwen3' | 'gemma3', ChatTokenizer>;
 beforeAll(async () => {
-  for (const id of ['default', 'llama3', 'qwen3', 'gemma3'] as const) toks[id] = await loadNodeTokenizer(id as TokenizerId);
+  for (const id of ['default', 'llama3', 'qwen3', 'gemma3'] as const) toks[id] = await loadNodeTokenizer(id);
 });
 
 const inputFor = (tok: ChatTokenizer, conversation: Conversation = LAB_CONV, maxLength = 1024): StrategyInput => ({ tok, family: detectFamily(tok), conversation, tools: null, maxLength, policy: DEFAULT_POLICY });

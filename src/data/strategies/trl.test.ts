@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { loadNodeTokenizer } from '../testkit';
 import { DEFAULT_POLICY } from '../labels';
 import { tokenSpans } from '../offsets';
-import type { ChatTokenizer, Conversation, MessageRole, TokenizerId } from '../types';
+import type { BundledTokenizerId as TokenizerId, ChatTokenizer, Conversation, MessageRole } from '../types';
 import { checkLabels } from './common';
 import { detectFamily } from './family';
 import { LAB_CONV } from './labConversation';

@@ -88,7 +88,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
         {
           text: s.text, sampleIndex: s.sampleIndex, tokenizerId: s.settings.tokenizerId, policy: { ...s.settings.policy, overrides: s.overrides },
           contextLength: s.settings.contextLengths[s.settings.tokenizerId], modelTokenizer: s.modelTokenizer,
-          splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate,
+          splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate, customTokenizer: s.settings.customTokenizer,
         },
         { onEvent: (e) => id === latest && set({ status: e.status }) },
       )

@@ -59,7 +59,7 @@ export const createLabSlice: Slice<LabSlice> = (set, get) => {
       .request('lab', {
         text: s.text, sampleIndex: s.sampleIndex, tokenizerId: s.settings.tokenizerId, modelTokenizer: s.modelTokenizer,
         contextLength: s.settings.contextLengths[s.settings.tokenizerId], policy: { ...s.settings.policy, overrides: s.overrides },
-        splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate, choices: s.settings.lab.choices.map(({ id: sid, options }) => ({ id: sid, options })),
+        splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate, customTokenizer: s.settings.customTokenizer, choices: s.settings.lab.choices.map(({ id: sid, options }) => ({ id: sid, options })),
       })
       .then(
         (lab) => id === latest && set({ lab, labBusy: timer !== undefined, labError: null, labStale: false }),

@@ -82,7 +82,7 @@ export const createPreflightSlice: Slice<PreflightSlice> = (set, get) => ({
         {
           source: file ? { kind: 'file', file } : { kind: 'text', text: s.text },
           tokenizerId: s.settings.tokenizerId, modelTokenizer: s.modelTokenizer, contextLength: s.settings.contextLengths[s.settings.tokenizerId],
-          policy: { ...s.settings.policy, overrides: {} }, splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate, strategy, compare, fatal: s.preflightFatal,
+          policy: { ...s.settings.policy, overrides: {} }, splitSpecialTokens: s.settings.splitSpecialTokens, ownTemplate: s.settings.ownTemplate, customTokenizer: s.settings.customTokenizer, strategy, compare, fatal: s.preflightFatal,
         },
         { onEvent: (e) => id === latest && set((st) => ({ preflight: { ...st.preflight, done: e.done, total: e.total, step: e.status ?? (e.total > 0 ? null : st.preflight.step) } })) },
       )
