@@ -18,6 +18,18 @@ const LONG_PROMPT_REVIEW = [
   'daily experience. For the price I expected a bit more care.',
 ].join('\n');
 
+/** Country → capital: one terse answer per chat, the same system prompt and question shape in all of them. */
+const CAPITALS: readonly [string, string][] = [
+  ['France', 'Paris'], ['Japan', 'Tokyo'], ['Italy', 'Rome'], ['Spain', 'Madrid'], ['Germany', 'Berlin'],
+  ['Canada', 'Ottawa'], ['Egypt', 'Cairo'], ['Kenya', 'Nairobi'], ['Peru', 'Lima'], ['Chile', 'Santiago'],
+  ['Norway', 'Oslo'], ['Sweden', 'Stockholm'], ['Finland', 'Helsinki'], ['Poland', 'Warsaw'], ['Greece', 'Athens'],
+  ['Portugal', 'Lisbon'], ['Ireland', 'Dublin'], ['Austria', 'Vienna'], ['Hungary', 'Budapest'], ['Russia', 'Moscow'],
+  ['China', 'Beijing'], ['India', 'New Delhi'], ['Thailand', 'Bangkok'], ['Vietnam', 'Hanoi'], ['Indonesia', 'Jakarta'],
+  ['Argentina', 'Buenos Aires'], ['Brazil', 'Brasília'], ['Mexico', 'Mexico City'], ['Cuba', 'Havana'], ['Turkey', 'Ankara'],
+  ['Iran', 'Tehran'], ['Iraq', 'Baghdad'], ['Morocco', 'Rabat'], ['Nigeria', 'Abuja'], ['Ghana', 'Accra'],
+  ['Australia', 'Canberra'], ['New Zealand', 'Wellington'], ['Denmark', 'Copenhagen'], ['Belgium', 'Brussels'], ['Switzerland', 'Bern'],
+];
+
 export const EXAMPLES: Example[] = [
   {
     id: 'short-qa',
@@ -176,5 +188,20 @@ export const EXAMPLES: Example[] = [
     ]
       .map((s) => JSON.stringify(s))
       .join('\n'),
+  },
+  {
+    // Enough samples to hold some out (the optimizer's held-out share): the held-out curve shows
+    // how each run does on answers it never trained on, in the style it trained on.
+    id: 'capitals-dataset',
+    title: `Dataset: ${CAPITALS.length} capital cities, terse answers (JSONL)`,
+    text: CAPITALS.map(([country, city]) =>
+      JSON.stringify({
+        messages: [
+          { role: 'system', content: 'Answer in one short sentence.' },
+          { role: 'user', content: `What is the capital of ${country}?` },
+          { role: 'assistant', content: `The capital of ${country} is ${city}.` },
+        ],
+      }),
+    ).join('\n'),
   },
 ];

@@ -24,8 +24,11 @@ export interface OptimizerSettings {
   weightDecay: number;
   /** Global L2 gradient clip; 0 = none. */
   maxGradNorm: number;
-  /** Seeds the data order (the only randomness: no dropout, the base weights are given). */
+  /** Seeds the data order and the held-out split (the only randomness: no dropout, the base weights are given). */
   seed: number;
+  /** Share of the samples no run trains on, whose response-token loss is measured during training
+   *  (split.ts heldOutSamples: at least 1 sample, and 1 left to train on); 0 = off. */
+  heldOut: number;
 }
 
 /** Learning rate at step (1-based). */
@@ -47,9 +50,12 @@ export function defaultOptimizer(params: number, samples = 1): OptimizerSettings
   const lr = params < 20e6 ? 1e-3 : params < 300e6 ? 1e-4 : 2e-5;
   return {
     lr, warmupSteps: 5, schedule: 'cosine', minLrRatio: 0.1, steps: 60, batchSize: Math.max(1, Math.min(4, samples)),
-    beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: 0,
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: 0, heldOut: 0.2,
   };
 }
+
+/** The largest held-out share: most of the data still trains. */
+export const MAX_HELD_OUT = 0.5;
 
 /** Problems with the settings, for people (empty when they are usable). */
 export function checkOptimizer(o: OptimizerSettings): string[] {
@@ -68,6 +74,7 @@ export function checkOptimizer(o: OptimizerSettings): string[] {
   pos(o.eps, 'AdamW epsilon');
   if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) p.push(`Weight decay must be ≥ 0 (got ${o.weightDecay}).`);
   if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm))) p.push(`Gradient clip must be ≥ 0; 0 turns clipping off (got ${o.maxGradNorm}).`);
+  if (!(o.heldOut >= 0 && o.heldOut <= MAX_HELD_OUT)) p.push(`Held-out share must be from 0 to ${MAX_HELD_OUT * 100}% (got ${Number.isFinite(o.heldOut) ? `${Math.round(o.heldOut * 1000) / 10}%` : o.heldOut}).`);
   if (!(o.minLrRatio >= 0 && o.minLrRatio <= 1)) p.push(`Final learning-rate ratio must be in [0, 1] (got ${o.minLrRatio}).`);
   return p;
 }

@@ -19,7 +19,8 @@ describe('curves', () => {
     const data = chartData([curve([4, 2, null, 1]), curve([3, 0])], { smoothing: false, log: false });
     expect(data[0]).toEqual([1, 2, 3, 4]);
     expect(data[1]).toEqual([4, 2, null, 1]);
-    expect(data[4]).toEqual([3, 0, null, null]);
+    // Four series a run (objective, response, prompt, held-out): run 2's objective is column 5.
+    expect(data[5]).toEqual([3, 0, null, null]);
     expect(chartData([curve([3, 0])], { smoothing: false, log: true })[1]).toEqual([3, null]);
     const e = ema([2, 2, null, 2]);
     // Debiased: a constant stays constant from the first step (up to rounding).
@@ -65,7 +66,7 @@ describe('share links', () => {
     sampleIndex: 2,
     settings: { tokenizerId: 'default', contextLengths: { default: 128, llama3: null, qwen3: null, gemma3: null, llama3_1: null, deepseek_v3: null, custom: null }, policy: { mode: 'full', assistantTurns: 'last', trainEndOfTurn: false, trainReasoning: false, trainToolCalls: true, trainToolResults: true, roles: { system: true, user: false, assistant: true, template: true }, promptLossWeight: 0.25 }, splitSpecialTokens: true, lab: { choices: [{ key: 'k1', id: 'template-spans', options: {} }, { key: 'k2', id: 'axolotl-chat-template', options: { train_on_eos: 'none', roles_to_train: ['assistant'] } }], diffOnly: true }, ownTemplate: null, customTokenizer: null },
     optimizer: { ...defaultOptimizer(3e6), steps: 7 },
-    runs: [{ id: 'a', name: 'Run A', color: '#000', policy: { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, trainReasoning: true, trainToolCalls: true, trainToolResults: false, roles: { system: true, user: true, assistant: true, template: true }, promptLossWeight: 0 }, strategy: { id: 'axolotl-chat-template', options: { train_on_eos: 'last' } } }],
+    runs: [{ id: 'a', name: 'Run A', color: '#000', policy: { mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, trainReasoning: true, trainToolCalls: true, trainToolResults: false, roles: { system: true, user: true, assistant: true, template: true }, promptLossWeight: 0 }, strategy: { id: 'axolotl-chat-template', options: { train_on_eos: 'last' } }, lossMode: 'sum' }],
   };
 
   it('round-trips through the URL hash, compressed', async () => {

@@ -1,10 +1,11 @@
 /**
  * Curves → what the chart draws and what the CSV holds. Pure functions (unit-tested in Node).
  *
- * Chart data is uPlot's aligned layout: x = steps 1..S, then per run three series in the order
- * SERIES_KINDS (objective, response-token loss, prompt-token loss), null where a step has no value.
- * Smoothing is a debiased EMA (as TensorBoard's), applied to the drawn copy only; the CSV and the
- * run table always carry the raw numbers.
+ * Chart data is uPlot's aligned layout: x = steps 1..S (0..S once a held-out loss was measured on
+ * the base weights), then per run four series in the order SERIES_KINDS (objective, response-token
+ * loss, prompt-token loss, held-out response loss), null where a step has no value. Smoothing is a
+ * debiased EMA (as TensorBoard's), applied to the drawn copy of the per-step series only (the
+ * held-out points are already means over many tokens); the CSV and the run table always carry the raw numbers.
  */
 import type { RunCurve } from './types';
 import type { StepEvent } from '../worker/trainProtocol';
@@ -30,13 +31,14 @@ export function appendStep(c: RunCurve, e: StepEvent, runName: string): string |
   return bad.length ? `${runName}, step ${e.step}: ${bad.map(([k, v]) => `${k} is ${v}`).join(', ')}; not plotted.` : null;
 }
 
-export const SERIES_KINDS = ['objective', 'response', 'prompt'] as const;
+export const SERIES_KINDS = ['objective', 'response', 'prompt', 'heldOut'] as const;
 export type SeriesKind = (typeof SERIES_KINDS)[number];
 
 export const SERIES_TITLE: Record<SeriesKind, string> = {
   objective: 'objective (what it optimises)',
   response: 'response-token loss',
   prompt: 'prompt-token loss',
+  heldOut: 'held-out response loss',
 };
 
 /** EMA weight of the previous value when smoothing is on. */
@@ -60,21 +62,27 @@ export function ema(values: readonly (number | null)[], alpha = SMOOTHING): (num
 }
 
 /**
- * Aligned chart data: [x, run0.objective, run0.response, run0.prompt, run1.objective, …].
+ * Aligned chart data: [x, run0.objective, run0.response, run0.prompt, run0.heldOut, run1.objective, …].
  * With `log`, values ≤ 0 become null (a log axis cannot place them).
  */
 export function chartData(curves: readonly RunCurve[], opts: { smoothing: boolean; log: boolean }): (number | null)[][] {
   let S = 0;
-  for (const c of curves) S = Math.max(S, c.step.at(-1) ?? 0);
-  const x = Array.from({ length: S }, (_, i) => i + 1);
+  for (const c of curves) S = Math.max(S, c.step.at(-1) ?? 0, c.heldStep?.at(-1) ?? 0);
+  const x0 = curves.some((c) => c.heldStep?.[0] === 0) ? 0 : 1;
+  const x = Array.from({ length: S - x0 + 1 }, (_, i) => i + x0);
   const out: (number | null)[][] = [x];
+  const aligned = (steps: readonly number[], values: readonly (number | null)[]) => {
+    const a: (number | null)[] = new Array(x.length).fill(null);
+    steps.forEach((s, i) => {
+      if (s >= x0 && s <= S) a[s - x0] = finiteOrNull(values[i] ?? null);
+    });
+    return a;
+  };
   for (const c of curves) {
     for (const kind of SERIES_KINDS) {
-      const aligned: (number | null)[] = new Array(S).fill(null);
-      c.step.forEach((s, i) => {
-        aligned[s - 1] = c[kind][i];
-      });
-      let ys = opts.smoothing ? ema(aligned) : aligned;
+      const held = kind === 'heldOut';
+      const a = held ? aligned(c.heldStep ?? [], c.heldLoss ?? []) : aligned(c.step, c[kind]);
+      let ys = opts.smoothing && !held ? ema(a) : a;
       if (opts.log) ys = ys.map((v) => (v !== null && v > 0 ? v : null));
       out.push(ys);
     }

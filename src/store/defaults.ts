@@ -45,13 +45,13 @@ export const runName = (i: number) => `Run ${String.fromCharCode(65 + i)}`;
  */
 export function defaultRuns(): RunSpec[] {
   return [
-    { id: 'a', name: `${runName(0)} · response-only`, color: RUN_COLORS[0], policy: { ...RESPONSE_ONLY, roles: { ...ALL_ROLES } } },
-    { id: 'b', name: `${runName(1)} · full-sequence`, color: RUN_COLORS[1], policy: { ...FULL, roles: { ...ALL_ROLES } } },
+    { id: 'a', name: `${runName(0)} · response-only`, color: RUN_COLORS[0], policy: { ...RESPONSE_ONLY, roles: { ...ALL_ROLES } }, lossMode: 'mean_tokens' },
+    { id: 'b', name: `${runName(1)} · full-sequence`, color: RUN_COLORS[1], policy: { ...FULL, roles: { ...ALL_ROLES } }, lossMode: 'mean_tokens' },
   ];
 }
 
 /** The run addRun() appends as run `i`. */
 export function extraRun(i: number, used: ReadonlySet<string>): RunSpec {
   const color = RUN_COLORS.find((c) => !used.has(c)) ?? RUN_COLORS[i % RUN_COLORS.length];
-  return { id: `r${Date.now().toString(36)}${i}`, name: `${runName(i)} · prompt weight 0.1`, color, policy: { ...RESPONSE_ONLY, roles: { ...ALL_ROLES }, promptLossWeight: 0.1 } };
+  return { id: `r${Date.now().toString(36)}${i}`, name: `${runName(i)} · prompt weight 0.1`, color, policy: { ...RESPONSE_ONLY, roles: { ...ALL_ROLES }, promptLossWeight: 0.1 }, lossMode: 'mean_tokens' };
 }

@@ -64,6 +64,15 @@ export function onStopMeter(run: number, step: number, p: readonly number[], flu
   if (flushTimer === undefined) flushTimer = setTimeout(() => flush(takeWarnings()), FLUSH_MS);
 }
 
+/** A held-out reading: run `run`'s mean response-token loss on the held-out samples after `step`. NaN and Infinity are stored as null. */
+export function onHeldOut(run: number, step: number, loss: number, flush: (warnings: string[]) => void): void {
+  const c = curves[run];
+  if (!c) return;
+  (c.heldStep ??= []).push(step);
+  (c.heldLoss ??= []).push(Number.isFinite(loss) ? loss : null);
+  if (flushTimer === undefined) flushTimer = setTimeout(() => flush(takeWarnings()), FLUSH_MS);
+}
+
 /** The warnings gathered since the last flush (and no flush pending). */
 export function takeWarnings(): string[] {
   cancelFlush();

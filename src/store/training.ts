@@ -8,7 +8,7 @@ import type { PreparedData } from '../worker/dataProtocol';
 import type { TrainDone, TrainEvent } from '../worker/trainProtocol';
 import { dataWorker, trainWorker } from './clients';
 import { runName } from './defaults';
-import { getCurves, onStep, progressNow, resetCurves, onStopMeter } from './live';
+import { getCurves, onStep, progressNow, resetCurves, onStopMeter, onHeldOut } from './live';
 import type { State } from './index';
 import type { PreparedWith, RunCurve, SavedWeights, TrainingRecord } from './types';
 
@@ -28,10 +28,27 @@ export interface Continue {
   restoreOnly: boolean;
 }
 
+/** Points up to `step` (0 = base) of steps `at`, as the count to keep. */
+const upTo = (at: readonly number[], step: number) => {
+  const n = at.findIndex((s) => s > step);
+  return n < 0 ? at.length : n;
+};
+
+/** A curve's points up to `step`, the stop meter's and the held-out loss's included (copies). */
 const cut = (c: RunCurve, step: number): RunCurve => {
-  const n = c.step.findIndex((s) => s > step);
-  const k = n < 0 ? c.step.length : n;
-  return { step: c.step.slice(0, k), objective: c.objective.slice(0, k), response: c.response.slice(0, k), prompt: c.prompt.slice(0, k), trainedTokens: c.trainedTokens.slice(0, k), lr: c.lr.slice(0, k) };
+  const k = upTo(c.step, step);
+  const out: RunCurve = { step: c.step.slice(0, k), objective: c.objective.slice(0, k), response: c.response.slice(0, k), prompt: c.prompt.slice(0, k), trainedTokens: c.trainedTokens.slice(0, k), lr: c.lr.slice(0, k) };
+  if (c.stopStep && c.stopP) {
+    const m = upTo(c.stopStep, step);
+    out.stopStep = c.stopStep.slice(0, m);
+    out.stopP = c.stopP.slice(0, m).map((p) => p.slice());
+  }
+  if (c.heldStep && c.heldLoss) {
+    const h = upTo(c.heldStep, step);
+    out.heldStep = c.heldStep.slice(0, h);
+    out.heldLoss = c.heldLoss.slice(0, h);
+  }
+  return out;
 };
 
 /** The record of the shown training as it stands (curves copied: they keep growing). */
@@ -86,6 +103,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     else if (e.kind === 'step') onStep(e, get().runs[e.run]?.name ?? runName(e.run), flush);
     else if (e.kind === 'snapshot') set((st) => ({ snapshots: [...st.snapshots, e.step] }));
     else if (e.kind === 'stopMeter') onStopMeter(e.run, e.step, e.p, flush);
+    else if (e.kind === 'heldOut') onHeldOut(e.run, e.step, e.loss, flush);
     else if (e.kind === 'checkpoint') {
       const saved: SavedWeights = { id, step: e.step, bytes: e.bytes, forgotten: get().saved?.forgotten ?? [] };
       set({ saved, checkpointError: null });
@@ -135,7 +153,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   const p = data.samples;
   const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...[p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths, p.ownIndex, p.ownIds, p.ownRoles, p.ownLabels, p.ownWeights].map((a) => a.buffer)];
   trainWorker
-    .request('start', { training: id, data, runs: s.runs.length, optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false }, { transfer, onEvent })
+    .request('start', { training: id, data, runs: s.runs.length, optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false, lossModes: s.runs.map((r) => r.lossMode) }, { transfer, onEvent })
     .then(onDone, onFail);
 }
 

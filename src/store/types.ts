@@ -11,6 +11,7 @@ import type { AdapterReport, Answer, LoadedModel, LoadProgress, StartedInfo } fr
 
 export type { LoadProgress };
 import type { OptimizerSettings } from '../spec/optimizer';
+import type { LossMode } from '../spec/loss';
 
 /** The mask policy minus the hand overrides (those live next to the tokens they index). */
 export type PolicySettings = Omit<MaskPolicy, 'overrides'>;
@@ -60,6 +61,9 @@ export interface RunSpec {
   policy: PolicySettings;
   /** The run's labels come from this masking-lab strategy instead of `policy` (absent: the policy's). */
   strategy?: { id: StrategyId; options: StrategyOptions };
+  /** How the run's weighted token losses become its objective (spec/loss.ts normalisationScales);
+   *  saves from before the option read as 'mean_tokens'. */
+  lossMode: LossMode;
 }
 
 export type Phase = 'idle' | 'starting' | 'training' | 'paused' | 'done' | 'stopped' | 'error';
@@ -77,6 +81,10 @@ export interface RunCurve {
    *  p(end-of-turn) at the end of every assistant turn of sample 1 (null: not finite). */
   stopStep?: number[];
   stopP?: (number | null)[][];
+  /** Held-out evaluation (absent when nothing was held out, and in records from before it): the
+   *  steps it ran at (0 = base) and the mean response-token loss over the held-out samples (null: not finite). */
+  heldStep?: number[];
+  heldLoss?: (number | null)[];
 }
 
 export interface Progress {

@@ -6,6 +6,7 @@
 import { DEFAULT_POLICY } from '../data/labels';
 import { POLICY_ROLES, type PolicyRole, type TokenizerId } from '../data/types';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
+import type { LossMode } from '../spec/loss';
 import type { LabChoiceSpec, LabSettings, PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
 import type { ModelTokenizer } from '../worker/dataProtocol';
 import { MAX_LAB_ROWS, STRATEGY_IDS } from '../data/strategies/ids';
@@ -140,17 +141,23 @@ export function validRuns(v: unknown): RunSpec[] | null {
     if (!policy) return null;
     const strategy = own(r, 'strategy') === undefined ? undefined : validLabChoice(own(r, 'strategy'));
     if (strategy === null) return null;
-    runs.push({ id: r.id, name: r.name, color: r.color, policy, ...(strategy ? { strategy } : {}) });
+    // Absent in runs saved before the option: the mode they were trained with.
+    const lossMode = own(r, 'lossMode') === undefined ? 'mean_tokens' : LOSS_MODES.find((m) => m === own(r, 'lossMode'));
+    if (!lossMode) return null;
+    runs.push({ id: r.id, name: r.name, color: r.color, policy, ...(strategy ? { strategy } : {}), lossMode });
   }
   return runs;
 }
+
+export const LOSS_MODES: readonly LossMode[] = ['mean_tokens', 'mean_sequences', 'sum'];
 
 const SCHEDULES: readonly string[] = ['constant', 'cosine', 'linear'];
 
 /** Missing fields take the defaults (older saves lack newer fields); a wrong value rejects the whole. */
 export function validOptimizer(v: unknown): OptimizerSettings | null {
   if (!isObject(v)) return null;
-  const o = { ...defaultOptimizer(1), ...(v as Partial<OptimizerSettings>) };
+  // heldOut came later: a save without it held nothing out (its trainings, resumed, must not either).
+  const o = { ...defaultOptimizer(1), heldOut: 0, ...(v as Partial<OptimizerSettings>) };
   return checkOptimizer(o).length === 0 && SCHEDULES.includes(o.schedule) ? o : null;
 }
 
@@ -168,7 +175,13 @@ export function validRecord(v: unknown): TrainingRecord | null {
     (own(c, 'stopStep') === undefined && own(c, 'stopP') === undefined) ||
     (numberArray(own(c, 'stopStep')) && Array.isArray(own(c, 'stopP')) && (own(c, 'stopP') as unknown[]).every((row) => numberArray(row)) &&
       (own(c, 'stopP') as unknown[]).length === (own(c, 'stopStep') as unknown[]).length);
-  const curvesOk = curves.every((c) => isObject(c) && ['step', 'objective', 'response', 'prompt', 'trainedTokens', 'lr'].every((k) => numberArray(own(c, k))) && meterOk(c));
+  // So did the held-out loss's: absent is fine; present, both arrays of one length, steps numbers.
+  const heldOk = (c: Record<string, unknown>) =>
+    (own(c, 'heldStep') === undefined && own(c, 'heldLoss') === undefined) ||
+    (Array.isArray(own(c, 'heldStep')) && (own(c, 'heldStep') as unknown[]).every((s) => Number.isInteger(s) && (s as number) >= 0) &&
+      numberArray(own(c, 'heldLoss')) && (own(c, 'heldLoss') as unknown[]).length === (own(c, 'heldStep') as unknown[]).length &&
+      (own(c, 'heldLoss') as unknown[]).every((x) => x === null || Number.isFinite(x)));
+  const curvesOk = curves.every((c) => isObject(c) && ['step', 'objective', 'response', 'prompt', 'trainedTokens', 'lr'].every((k) => numberArray(own(c, k))) && meterOk(c) && heldOk(c));
   if (!curvesOk || typeof v.text !== 'string' || !['completed', 'stopped', 'error', 'running'].includes(v.reason as string)) return null;
   const saved = own(v, 'saved');
   const savedOk =

@@ -31,6 +31,8 @@ type Req<K extends keyof TrainProtocol & string> = RequestOf<TrainProtocol, K>;
 
 /** The stop meter is measured at about this many steps of a training (each is one forward pass per run). */
 const METER_POINTS = 25;
+/** The held-out loss is measured at about this many steps (each is a forward pass per run over the held-out samples). */
+const HELD_OUT_POINTS = 20;
 /** Weight snapshots kept for the heatmap, over all runs together. */
 const SNAPSHOT_BUDGET_BYTES = 256 * 2 ** 20;
 const MAX_SNAPSHOTS = 8;
@@ -185,6 +187,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   session = await TrainingSession.create({
     gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer, padId: m.data.padId, snapshotSteps,
     meter: m.data.stopMeter ? { ...m.data.stopMeter, every: Math.max(1, Math.ceil(m.optimizer.steps / METER_POINTS)) } : undefined,
+    lossModes: m.lossModes, heldOutEvery: Math.max(1, Math.ceil(m.optimizer.steps / HELD_OUT_POINTS)),
     resume, checkpointEvery: checkpointEvery(m.optimizer.steps),
   }).catch((err) => {
     throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
@@ -192,10 +195,11 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   vocab = m.data.vocab;
   stopIds = [...new Set([...md.loaded.stopIds, ...m.data.stopIds])];
   // Position 0 predicts nothing: a token's label counts from position 1 (the HF shift).
-  const trainedPerRun = Array.from({ length: runs }, (_, r) => prepared.reduce((n, s) => n + runSequence(s, r).labels.slice(1).filter((l) => l !== IGNORE_INDEX).length, 0));
+  const held = new Set(session.heldOut);
+  const trainedPerRun = Array.from({ length: runs }, (_, r) => prepared.reduce((n, s, i) => (held.has(i) ? n : n + runSequence(s, r).labels.slice(1).filter((l) => l !== IGNORE_INDEX).length), 0));
   emit({
     kind: 'started',
-    info: { samples: prepared.length, cutSamples: prepared.filter((s) => s.fullLength > s.ids.length).length, B, T, memoryBytes, snapshotSteps, trainedPerRun },
+    info: { samples: prepared.length, cutSamples: prepared.filter((s) => s.fullLength > s.ids.length).length, B, T, memoryBytes, snapshotSteps, trainedPerRun, heldOut: [...session.heldOut] },
   });
   const s = session;
   const id = m.training;
@@ -209,7 +213,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   };
   const trained = m.hold
     ? Promise.resolve<'completed' | 'stopped'>(s.completed >= m.optimizer.steps ? 'completed' : 'stopped')
-    : s.train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save, (run, step, p) => emit({ kind: 'stopMeter', run, step, p }));
+    : s.train((e) => emit({ kind: 'step', ...e }), (step) => emit({ kind: 'snapshot', step }), save, (run, step, p) => emit({ kind: 'stopMeter', run, step, p }), (run, step, loss) => emit({ kind: 'heldOut', run, step, loss }));
   const done = trained
     .then(
       (reason) => ({ reason, steps: s.completed }),

@@ -263,6 +263,28 @@ export function dataOrder(samples: number, B: number, steps: number, seed: numbe
 }
 
 /**
+ * dataOrder over the trained samples only (split.ts trainedSamples: the held-out ones never appear):
+ * the same seeded epochs, indices into all the samples.
+ */
+export function trainOrder(trained: readonly number[], B: number, steps: number, seed: number): Int32Array {
+  return dataOrder(trained.length, B, steps, seed).map((i) => trained[i]);
+}
+
+/**
+ * Run `run`'s held-out samples as evaluation batches of at most B sequences, each right-padded to
+ * its longest (packBatch), with the run's labels and the ruler roles.
+ */
+export function heldOutBatches(samples: readonly PreparedSample[], heldOut: readonly number[], run: number, B: number, padId: number): Batch[] {
+  const out: Batch[] = [];
+  for (let k = 0; k < heldOut.length; k += B) {
+    const rows = heldOut.slice(k, k + B).map((i) => runSequence(samples[i], run));
+    const T = Math.max(...rows.map((q) => q.ids.length));
+    out.push(packBatch(rows.map((q) => ({ ids: Array.from(q.ids), labels: Array.from(q.labels), weights: Array.from(q.weights), tokenRoles: Array.from(q.roles) })), T, padId));
+  }
+  return out;
+}
+
+/**
  * Run `run`'s batch of step `step` (1-based): the B sequences dataOrder gives, right-padded to T
  * with `padId` (label -100, weight 0, docId -1). Roles shift onto the predicting position in packBatch.
  */

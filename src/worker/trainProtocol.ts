@@ -39,8 +39,10 @@ export interface StartedInfo {
   memoryBytes: number;
   /** Steps whose weights are kept for the heatmap. */
   snapshotSteps: number[];
-  /** Trained tokens per run over the whole data set (one epoch), for people. */
+  /** Trained tokens per run over the trained samples (one epoch), for people. */
   trainedPerRun: number[];
+  /** The held-out samples (indices, ascending; split.ts): no run trains on them. Absent in records from before. */
+  heldOut?: number[];
 }
 
 /** Per-token heatmap columns of one sample (L tokens). Token i is predicted at position i-1. */
@@ -108,7 +110,9 @@ export type TrainEvent =
   /** A checkpoint could not be saved (e.g. the storage is full): the runs go on in memory. */
   | { kind: 'checkpointFailed'; step: number; message: string }
   /** The stop meter: run `run`'s p(end-of-turn token) at the end of each assistant turn of the meter sample, after `step` (0: base). */
-  | { kind: 'stopMeter'; run: number; step: number; p: number[] };
+  | { kind: 'stopMeter'; run: number; step: number; p: number[] }
+  /** Run `run`'s mean response-token loss over the held-out samples after `step` (0: base); NaN when not finite. */
+  | { kind: 'heldOut'; run: number; step: number; loss: number };
 
 /** Where a training's weights are saved, and the step to continue from. */
 export interface ResumeFrom {
@@ -136,9 +140,14 @@ export type TrainProtocol = {
    * names its saved weights; with `resume`, every run continues from that checkpoint (a finished
    * training resumed at its last step trains nothing and is ready for heatmaps, answers, export).
    * `hold`: build the runs from the checkpoint and train no further (a stopped training brought
-   * back after a reload stays stopped until the user continues it).
+   * back after a reload stays stopped until the user continues it). `lossModes[r]`: run r's loss
+   * normalisation (absent: 'mean_tokens'). optimizer.heldOut holds samples out of every run's data.
    */
-  start: { req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null; hold?: boolean }; res: TrainDone; event: TrainEvent };
+  start: {
+    req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null; hold?: boolean; lossModes?: LossMode[] };
+    res: TrainDone;
+    event: TrainEvent;
+  };
   /** Forget the saved weights of run `run` of `training` (null: all of them). */
   forget: { req: { training: string; run: number | null }; res: { bytes: number } };
   /** Fault injection for tests (`?faults=1`): destroy the GPU device, as a driver reset would. */

@@ -17,7 +17,8 @@ import { memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport, type TrainingState } from '../engine/trainer';
 import type { TrainSettings } from '../spec/step';
 import type { LossMode } from '../spec/loss';
-import { dataOrder, runSequence, sampleBatch, stepBatch, type PreparedSample } from './trainPlan';
+import { heldOutSamples, trainedSamples } from '../spec/split';
+import { heldOutBatches, runSequence, sampleBatch, stepBatch, trainOrder, type PreparedSample } from './trainPlan';
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
 
 /** Steps submitted ahead of the one whose report is awaited. */
@@ -61,6 +62,11 @@ export interface SessionOptions {
   /** The stop meter: after step 0 (base), every `every` steps and the last, each run's p(token) at
    *  `positions[run]` of sample `sample` (its end-of-turn tokens), from a forward pass queued behind the step. */
   meter?: { sample: number; positions: readonly Int32Array[]; every: number };
+  /** Run r's loss normalisation (spec/loss.ts); absent or short: 'mean_tokens'. */
+  lossModes?: readonly LossMode[];
+  /** Held-out evaluation: after step 0 (base), every `every` steps and the last, each run's mean
+   *  response-token loss over the held-out samples (optimizer.heldOut; none held out: nothing is measured). */
+  heldOutEvery?: number;
   /** Continue from a checkpoint: every run's state after `step` (null: that run's weights were forgotten; it keeps the base). */
   resume?: { step: number; states: readonly (TrainingState | null)[] };
   /** A checkpoint every this many steps, and at the end or a stop (0: none). */
@@ -107,6 +113,8 @@ export class TrainingSession {
   /** The step of the last checkpoint (or of the resumed one). */
   checkpointed = 0;
   readonly snapshots = new Map<number, Weights[]>();
+  /** The held-out samples (ascending): in no run's data order. */
+  readonly heldOut: readonly number[];
   private readonly order: Int32Array;
   /** Per run, the report of each step seen in this session (index step - 1). */
   private readonly reports: { objective: number; status: EngineStepReport['status'] }[][];
@@ -121,7 +129,8 @@ export class TrainingSession {
   private constructor(private readonly o: SessionOptions, private readonly engines: Engine[], shape: { B: number; T: number }) {
     this.B = shape.B;
     this.T = shape.T;
-    this.order = dataOrder(o.samples.length, this.B, o.optimizer.steps, o.optimizer.seed);
+    this.heldOut = heldOutSamples(o.samples.length, o.optimizer.heldOut, o.optimizer.seed);
+    this.order = trainOrder(trainedSamples(o.samples.length, this.heldOut), this.B, o.optimizer.steps, o.optimizer.seed);
     this.reports = engines.map(() => []);
   }
 
@@ -161,10 +170,11 @@ export class TrainingSession {
     return this.paused;
   }
 
-  /** Train settings of step k (the schedule's learning rate). */
-  private settingsAt(step: number): TrainSettings {
+  /** Train settings of run `run` at step k: the schedule's learning rate, the run's loss mode. */
+  private settingsAt(step: number, run: number): TrainSettings {
     const o = this.o.optimizer;
-    return { lr: lrAt(step, o), beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode: 'mean_tokens' };
+    const lossMode = this.o.lossModes?.[run] ?? 'mean_tokens';
+    return { lr: lrAt(step, o), beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode };
   }
 
   /**
@@ -175,6 +185,7 @@ export class TrainingSession {
     onStep: (e: StepEvent) => void, onSnapshot: (step: number) => void = () => {},
     onCheckpoint: (step: number, states: TrainingState[]) => Promise<void> = async () => {},
     onMeter: (run: number, step: number, p: number[]) => void = () => {},
+    onHeldOut: (run: number, step: number, loss: number) => void = () => {},
   ): Promise<'completed' | 'stopped'> {
     if (this.training) throw new Error('This session is already training.');
     this.training = true;
@@ -209,8 +220,22 @@ export class TrainingSession {
           ).then(() => undefined)
         : Promise.resolve();
     const meterAt = (step: number) => meter !== undefined && (step === steps || step % Math.max(1, meter.every) === 0);
+    const heldEvery = this.heldOut.length > 0 ? (this.o.heldOutEvery ?? 0) : 0;
+    const heldAt = (step: number) => heldEvery > 0 && (step === steps || step % heldEvery === 0);
+    // Every forward pass queued at once behind the step (as the meter's): all see exactly that step's
+    // weights. The loss is the mean over every held-out response token, up to B samples a pass.
+    const heldOut = (step: number): Promise<void> =>
+      Promise.all(
+        this.engines.map(async (e, r) => {
+          const evs = await Promise.all(heldOutBatches(this.o.samples, this.heldOut, r, this.B, this.o.padId).map((b) => e.evaluate(b)));
+          const sum = evs.reduce((a, ev) => a + ev.sums.responseLossSum, 0);
+          const count = evs.reduce((a, ev) => a + ev.sums.responseCount, 0);
+          onHeldOut(r, step, count > 0 ? sum / count : NaN);
+        }),
+      ).then(() => undefined);
     try {
       if (this.submitted === 0) inflight.push(measure(0));
+      if (this.submitted === 0 && heldEvery > 0) inflight.push(heldOut(0));
       while (this.submitted < steps) {
         if (this.paused) {
           await Promise.all(inflight.splice(0));
@@ -218,8 +243,8 @@ export class TrainingSession {
         }
         if (this.stopRequested) break;
         const step = this.submitted + 1;
-        const settings = this.settingsAt(step);
         const reports = this.engines.map((e, r) => {
+          const settings = this.settingsAt(step, r);
           const batch = stepBatch(this.o.samples, this.order, step, this.B, this.T, r, this.o.padId);
           let tokens = 0;
           for (let n = 0; n < batch.docIds.length; n++) if (batch.docIds[n] >= 0) tokens++;
@@ -232,6 +257,7 @@ export class TrainingSession {
         this.submitted = step;
         inflight.push(Promise.all(reports).then(() => void (this.completed = step)));
         if (meterAt(step)) inflight.push(measure(step));
+        if (heldAt(step)) inflight.push(heldOut(step));
         if (every > 0 && (step % every === 0 || step === steps)) await checkpoint(step, snapshotAt.has(step));
         else if (snapshotAt.has(step)) {
           // getParameters is queued behind step `step` on each engine: exactly its weights.
@@ -328,13 +354,13 @@ export class TrainingSession {
   reported(run: number, step: number): { objective: number; status: EngineStepReport['status']; lossMode: LossMode; samples: number[] } | null {
     const rep = this.reports[run]?.[step - 1];
     if (!rep) return null;
-    return { ...rep, lossMode: this.settingsAt(step).lossMode, samples: Array.from(this.order.subarray((step - 1) * this.B, step * this.B)) };
+    return { ...rep, lossMode: this.settingsAt(step, run).lossMode, samples: Array.from(this.order.subarray((step - 1) * this.B, step * this.B)) };
   }
 
   /** The loss mode run `run`'s objective reduces with. */
   lossMode(run: number): LossMode {
     if (!(run >= 0 && run < this.engines.length)) throw new Error(`There is no run ${run + 1}.`);
-    return this.settingsAt(1).lossMode;
+    return this.settingsAt(1, run).lossMode;
   }
 
   /** Sample `index` of the training data. */

@@ -206,7 +206,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
       try {
         const files = await trainWorker.request('export', {
           run,
-          metadata: { run: spec.name, mask_policy: JSON.stringify(spec.policy), base_model: model.source, ...(s.hand ? { hand_overrides: JSON.stringify(s.hand) } : {}) },
+          metadata: { run: spec.name, mask_policy: JSON.stringify(spec.policy), loss_mode: spec.lossMode, base_model: model.source, ...(s.hand ? { hand_overrides: JSON.stringify(s.hand) } : {}) },
         });
         set({ exporting: null });
         return files;

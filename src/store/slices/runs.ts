@@ -10,6 +10,7 @@
  */
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../../spec/optimizer';
 import type { PolicyRole } from '../../data/types';
+import type { LossMode } from '../../spec/loss';
 import type { StartedInfo } from '../../worker/trainProtocol';
 import { trainWorker } from '../clients';
 import { defaultRuns, extraRun } from '../defaults';
@@ -64,6 +65,8 @@ export interface RunsSlice {
   /** Run `index` (or a new run) takes its labels from a masking-lab strategy; null: back to its mask policy. */
   setRunStrategy(index: number | 'new', strategy: RunSpec['strategy'] | null, name?: string): void;
   setRunRole(index: number, role: PolicyRole, on: boolean): void;
+  /** How run `index`'s token losses become its objective (per token, per sequence, or summed). */
+  setRunLossMode(index: number, mode: LossMode): void;
   setRunName(index: number, name: string): void;
   addRun(): void;
   removeRun(index: number): void;
@@ -158,6 +161,11 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
     setRunRole(index, role, on) {
       const r = get().runs[index];
       if (r) get().setRunPolicy(index, { roles: { ...r.policy.roles, [role]: on } });
+    },
+    setRunLossMode(index, lossMode) {
+      if (get().runs[index]?.lossMode === lossMode) return;
+      const change = () => set((s) => ({ runs: s.runs.map((r, i) => (i === index ? { ...r, lossMode } : r)) }));
+      if (get().guard(change)) change();
     },
     setRunName(index, name) {
       set((s) => ({ runs: s.runs.map((r, i) => (i === index ? { ...r, name } : r)) }));

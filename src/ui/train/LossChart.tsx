@@ -1,5 +1,6 @@
 // Live loss curves (uPlot): per run its objective (solid), and on the same ruler for every run the
-// response-token loss (dashed) and the prompt-token loss (dotted). The chart subscribes to the
+// response-token loss (dashed), the prompt-token loss (dotted) and, every few steps from step 0, the
+// held-out response loss (dash-dot with points: samples no run trains on). The chart subscribes to the
 // store's curveVersion and calls setData itself: React renders this component when the run list or
 // the axis options change, never per step.
 import { getCurves, useStore, type RunSpec } from '../../store';
@@ -8,21 +9,24 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { chartData, curvesCsv, SERIES_KINDS, SERIES_TITLE, type SeriesKind } from '../../store/curves';
 import { downloadFiles } from './download';
+import { useTranslation } from 'react-i18next';
 
 const HEIGHT = 320;
-const DASH: Record<SeriesKind, number[] | undefined> = { objective: undefined, response: [7, 4], prompt: [2, 4] };
-const WIDTH: Record<SeriesKind, number> = { objective: 2.25, response: 1.5, prompt: 1.5 };
+const DASH: Record<SeriesKind, number[] | undefined> = { objective: undefined, response: [7, 4], prompt: [2, 4], heldOut: [10, 3, 2, 3] };
+const WIDTH: Record<SeriesKind, number> = { objective: 2.25, response: 1.5, prompt: 1.5, heldOut: 2 };
 
 /** Tick spacings of the step axis: whole steps only, 1-2-5 per decade. */
 const STEP_INCRS = Array.from({ length: 7 }, (_, d) => [1, 2, 5].map((m) => m * 10 ** d)).flat();
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
-function options(runs: readonly RunSpec[], width: number, log: boolean): uPlot.Options {
+function options(runs: readonly RunSpec[], width: number, log: boolean, title: Record<SeriesKind, string>): uPlot.Options {
   const series: uPlot.Series[] = [{ label: 'step', value: (_u, v) => (v === null ? '—' : String(v)) }];
   for (const r of runs) {
     for (const kind of SERIES_KINDS) {
-      series.push({ label: `${r.name}: ${SERIES_TITLE[kind]}`, stroke: r.color, width: WIDTH[kind], dash: DASH[kind], spanGaps: false, points: { show: false }, value: (_u, v) => fmt(v) });
+      // The held-out loss is measured every few steps: its points are joined across the steps between.
+      const held = kind === 'heldOut';
+      series.push({ label: `${r.name}: ${title[kind]}`, stroke: r.color, width: WIDTH[kind], dash: DASH[kind], spanGaps: held, points: { show: held, size: 5, fill: r.color }, value: (_u, v) => fmt(v) });
     }
   }
   return {
@@ -40,7 +44,7 @@ function options(runs: readonly RunSpec[], width: number, log: boolean): uPlot.O
 }
 
 /** PNG of the chart: uPlot's canvas (plot and axes) on white, with a title and a legend key. */
-function exportPng(u: uPlot, runs: readonly RunSpec[], title: string): void {
+function exportPng(u: uPlot, runs: readonly RunSpec[], title: string, seriesTitle: Record<SeriesKind, string>): void {
   const src = u.ctx.canvas;
   const ratio = src.width / u.width || 1;
   const rows = runs.length + 1;
@@ -77,8 +81,8 @@ function exportPng(u: uPlot, runs: readonly RunSpec[], title: string): void {
   }
   let x = 10 * ratio;
   for (const kind of SERIES_KINDS) {
-    key(x, '#344054', DASH[kind], SERIES_TITLE[kind]);
-    x += (g.measureText(SERIES_TITLE[kind]).width + 60 * ratio);
+    key(x, '#344054', DASH[kind], seriesTitle[kind]);
+    x += (g.measureText(seriesTitle[kind]).width + 60 * ratio);
   }
   out.toBlob((blob) => blob && download(blob, 'loss-curves.png'));
 }
@@ -94,6 +98,9 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
   const logScale = useStore((s) => s.logScale);
   const setChart = useStore((s) => s.setChart);
   const empty = useStore((s) => s.phase === 'idle' && s.record === null);
+  const { t } = useTranslation('heldout');
+  const heldTitle = t('chart.series');
+  const title = { ...SERIES_TITLE, heldOut: heldTitle };
 
   // (Re)build when the series or the y distribution change; data arrives through the subscription.
   useEffect(() => {
@@ -101,7 +108,7 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
     if (!el) return;
     const width = Math.max(320, el.clientWidth);
     const draw = () => chartData(getCurves(), { smoothing: useStore.getState().smoothing, log: useStore.getState().logScale }) as uPlot.AlignedData;
-    const u = new uPlot(options(runs, width, logScale), draw(), el);
+    const u = new uPlot(options(runs, width, logScale, { ...SERIES_TITLE, heldOut: heldTitle }), draw(), el);
     plot.current = u;
     const unsub = useStore.subscribe((s, prev) => {
       if (s.curveVersion !== prev.curveVersion || s.smoothing !== prev.smoothing) u.setData(draw());
@@ -117,7 +124,7 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
       u.destroy();
       plot.current = null;
     };
-  }, [runs, logScale]);
+  }, [runs, logScale, heldTitle]);
 
   const exportCsv = () => {
     download(new Blob([curvesCsv(runs.map((r) => r.name), getCurves())], { type: 'text/csv' }), 'loss-curves.csv');
@@ -135,13 +142,13 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
           Log scale
         </label>
         <span className="chart-key" aria-hidden="true">
-          <span className="key-line solid" /> objective <span className="key-line dashed" /> response tokens <span className="key-line dotted" /> prompt tokens
+          <span className="key-line solid" /> objective <span className="key-line dashed" /> response tokens <span className="key-line dotted" /> prompt tokens <span className="key-line dashdot" /> {heldTitle}
         </span>
         <span className="spacer" />
         <button type="button" onClick={exportCsv} data-testid="export-csv">
           CSV
         </button>
-        <button type="button" onClick={() => plot.current && exportPng(plot.current, runs, 'Loss per step')} data-testid="export-png">
+        <button type="button" onClick={() => plot.current && exportPng(plot.current, runs, 'Loss per step', title)} data-testid="export-png">
           PNG
         </button>
       </div>

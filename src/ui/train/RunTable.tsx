@@ -4,6 +4,7 @@
 import { getCurves, useStore, type RunSpec } from '../../store';
 import { memo } from 'react';
 import { downloadFiles } from './download';
+import { useTranslation } from 'react-i18next';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
@@ -63,7 +64,10 @@ function ForgetWeights({ run, name }: { run: number; name: string }) {
 export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpec[] }) {
   useStore((s) => s.curveVersion);
   const exportError = useStore((s) => s.exportError);
+  const { t } = useTranslation('heldout');
   const curves = getCurves();
+  // The column shows once any run has a held-out point (a training with samples held out).
+  const held = curves.some((c) => (c.heldStep?.length ?? 0) > 0);
   return (
     <>
       <table className="run-table" data-testid="run-table">
@@ -81,6 +85,11 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
             <th scope="col" title="Mean loss on prompt tokens (system, user, markup), the same ruler for every run">
               Prompt-token loss
             </th>
+            {held && (
+              <th scope="col" title={t('table.title')}>
+                {t('table.column')}
+              </th>
+            )}
             <th scope="col">Trained tokens</th>
             <th scope="col">Weights</th>
           </tr>
@@ -91,6 +100,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
             const n = c ? c.step.length - 1 : -1;
             const at = <T,>(a: T[] | undefined) => (a && n >= 0 ? a[n] : undefined);
             const objective = at(c?.objective), response = at(c?.response), prompt = at(c?.prompt);
+            const heldLoss = c?.heldLoss?.at(-1) ?? null;
             return (
               <tr
                 key={r.id}
@@ -100,6 +110,9 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
                 data-response={response ?? ''}
                 data-prompt={prompt ?? ''}
                 data-trained={at(c?.trainedTokens) ?? 0}
+                data-held={heldLoss ?? ''}
+                data-held-step={c?.heldStep?.at(-1) ?? ''}
+                data-held-points={c?.heldStep?.length ?? 0}
               >
                 <th scope="row">
                   <span className="run-swatch" style={{ background: r.color }} aria-hidden="true" /> {r.name}
@@ -108,6 +121,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
                 <td data-testid={`run-${i}-objective`}>{fmt(objective)}</td>
                 <td data-testid={`run-${i}-response`}>{fmt(response)}</td>
                 <td data-testid={`run-${i}-prompt`}>{fmt(prompt)}</td>
+                {held && <td data-testid={`run-${i}-held`}>{fmt(heldLoss)}</td>}
                 <td>{(at(c?.trainedTokens) ?? 0).toLocaleString()}</td>
                 <td>
                   <DownloadWeights run={i} name={r.name} /> <ForgetWeights run={i} name={r.name} />

@@ -2,7 +2,9 @@
 // between runs), "+ add run", remove. Edits while runs exist go through the discard dialog. Labels
 // differ from the first screen's mask controls ("Full sequence", "User"…) so each name finds one control.
 import { useStore, type RunSpec } from '../../store';
-import { MAX_RUNS } from '../../store/validate';
+import { LOSS_MODES, MAX_RUNS } from '../../store/validate';
+import type { LossMode } from '../../spec/loss';
+import { useTranslation } from 'react-i18next';
 import { memo, useId, type CSSProperties } from 'react';
 import { POLICY_ROLES } from '../../data/types';
 import { STRATEGY_BY_ID } from '../lab/strategyMeta';
@@ -25,6 +27,28 @@ function StrategyMask({ run, index }: { run: RunSpec; index: number }) {
 }
 
 const ROLE_TITLE = { system: 'system', user: 'user', assistant: 'assistant', template: 'markup' } as const;
+
+/** How the run's token losses become its objective (RunSpec.lossMode), with what that means in one line. */
+function LossModeChoice({ run, index }: { run: RunSpec; index: number }) {
+  const { t } = useTranslation('heldout');
+  const setRunLossMode = useStore((s) => s.setRunLossMode);
+  const id = useId();
+  return (
+    <div className="run-loss-mode">
+      <label htmlFor={id}>{t('lossMode.label')}</label>
+      <select id={id} value={run.lossMode} onChange={(e) => setRunLossMode(index, e.target.value as LossMode)} data-testid={`run-${index}-loss-mode`} aria-describedby={`${id}-explain`}>
+        {LOSS_MODES.map((m) => (
+          <option key={m} value={m}>
+            {t(`lossMode.${m}`)}
+          </option>
+        ))}
+      </select>
+      <span id={`${id}-explain`} className="hint small">
+        {t(`lossMode.explain.${run.lossMode}`)}
+      </span>
+    </div>
+  );
+}
 
 function RunCard({ run, index, removable, locked }: { run: RunSpec; index: number; removable: boolean; locked: boolean }) {
   const setRunPolicy = useStore((s) => s.setRunPolicy);
@@ -114,6 +138,7 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
         </label>
       </fieldset>
       )}
+      <LossModeChoice run={run} index={index} />
     </li>
   );
 }

@@ -10,6 +10,7 @@ import { LossArithmetic } from './LossArithmetic';
 import { LossChart } from './LossChart';
 import { StopMeter } from './StopMeter';
 import { OptimizerForm } from './OptimizerForm';
+import { HeldOutField } from './HeldOutField';
 import { RunsEditor } from './RunsEditor';
 import { RunTable } from './RunTable';
 import { SavedWeights } from './SavedWeights';
@@ -183,6 +184,7 @@ export function TrainPanel() {
       <TrainExplainer />
       <RunsEditor />
       <OptimizerForm />
+      <HeldOutField />
       <Controls />
       <Messages />
       <TrainProgress />
