@@ -443,14 +443,16 @@ async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
   const loaded = own.loaded;
   const maxLength = resolveContextLength(req.tokenizerId, req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
   const family = detectFamily(loaded.tok);
+  // The view's own tokenization (cached when the view just labelled this sample): the template-spans
+  // row reuses it, and every row's roles are read from it.
+  const view = tokenizeSample(req.text, index, own.key, loaded, pr.samples[index], req.splitSpecialTokens);
   const input = {
     tok: loaded.tok, family, conversation: pr.samples[index], tools: pr.tools?.[index] ?? null, maxLength, policy: req.policy, splitSpecialTokens: req.splitSpecialTokens,
+    tokenized: view.sample,
   };
   const rows: LabRow[] = req.choices.map((c) => runStrategy(c, input));
   const texts = rows.map((r) => Array.from(r.ids, (_, i) => r.text.slice(r.starts[i], r.ends[i])));
   const alignment = alignRows(texts);
-  // Roles come from the view's own tokenization (cached when the view just labelled this sample).
-  const view = tokenizeSample(req.text, index, own.key, loaded, pr.samples[index], req.splitSpecialTokens);
   const ownTexts = view.sample.tokens.map((t) => t.text);
   const template = ROLE_CODES.indexOf('template');
   const roles = texts.map((t) => {

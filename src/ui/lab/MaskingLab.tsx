@@ -16,6 +16,8 @@ import { LabRowCard } from './LabRowCard';
 import { Trans, useTranslation } from 'react-i18next';
 import i18n from '../i18n';
 
+/** Columns the grid holds at once (pages beyond). */
+const PAGE_COLUMNS = 6000;
 /** A block ends after a newline token between these many columns, else at MAX_BLOCK. */
 const MIN_BLOCK = 12;
 const MAX_BLOCK = 48;
@@ -240,10 +242,15 @@ const Block = memo(function Block({ src, b, tabCol }: { src: BlockSrc; b: number
 
 function LabGrid({ v, diffOnly, stale }: { v: LabView; diffOnly: boolean; stale: boolean }) {
   const { t, i18n: { language: lng } } = useTranslation('lab');
+  // A page of columns at a time: a 300k-token sample would be millions of elements.
+  const all = useMemo(() => visibleColumns(v, diffOnly), [v, diffOnly]);
+  const pages = Math.max(1, Math.ceil(all.length / PAGE_COLUMNS));
+  const [pageWanted, setPage] = useState(0);
+  const page = Math.min(pageWanted, pages - 1);
   const latest = useMemo<BlockSrc>(() => {
-    const cols = visibleColumns(v, diffOnly);
+    const cols = all.slice(page * PAGE_COLUMNS, (page + 1) * PAGE_COLUMNS);
     return { v, cols, bounds: blockBounds(v, cols), diffOnly, lng };
-  }, [v, diffOnly, lng]);
+  }, [v, all, page, diffOnly, lng]);
   const { cols, bounds } = latest;
   const blocks = bounds.length - 1;
   const blockOf = (i: number) => {
@@ -317,6 +324,19 @@ function LabGrid({ v, diffOnly, stale }: { v: LabView; diffOnly: boolean; stale:
   const drawn = pending === 0;
   return (
     <>
+      {pages > 1 && (
+        <div className="lab-pages" role="group" aria-label={t('pages')} data-testid="lab-pages">
+          <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+            {t('prevPage')}
+          </button>{' '}
+          <span data-testid="lab-page">
+            {t('page', { from: (page * PAGE_COLUMNS + 1).toLocaleString(lng), to: Math.min(all.length, (page + 1) * PAGE_COLUMNS).toLocaleString(lng), total: all.length.toLocaleString(lng) })}
+          </span>{' '}
+          <button type="button" disabled={page >= pages - 1} onClick={() => setPage(page + 1)}>
+            {t('nextPage')}
+          </button>
+        </div>
+      )}
       <div className="lab-legend" aria-hidden="true">
         {v.reply.rows.map((row, r) => (
           <span key={r} className="lab-legend-row">
