@@ -331,6 +331,8 @@ test('a JSONL dataset trains on every sample; a share link restores the sample a
   await setOpt(page, 'steps', 3);
   await setOpt(page, 'batchSize', 2);
   await setOpt(page, 'seed', 7);
+  // Every sample trains: nothing held out (the default would hold 1 of the 3 out; e2e/heldout.spec.ts).
+  await setOpt(page, 'heldOut', 0);
   await page.getByTestId('train').click();
   await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });
   await expect(page.getByTestId('train-progress')).toContainText('3 samples');
