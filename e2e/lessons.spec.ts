@@ -127,6 +127,7 @@ const ANSWERS: Record<string, Answer[]> = {
     choice('more', 'same'),
     choice('same', 'ratio'),
     choice('tokens', 'sequences'),
+    { wrong: runCard(0), right: runCard(1) },
     choice('seq', 'tok'),
     choice('nothing', 'scales'),
   ],

@@ -80,6 +80,7 @@ export const createLessonSlice: Slice<LessonSlice> = (set, get) => {
         if (get().runs[i].strategy) s.setRunStrategy(i, null);
         s.setRunPolicy(i, r.policy);
       }
+      s.setRunLossMode(i, r.lossMode ?? 'mean_tokens');
       s.setRunName(i, r.name);
     });
   }

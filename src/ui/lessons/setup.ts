@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, RESPONSE_ONLY } from '../../store/defaults';
 import type { HeatMetric, LabChoiceSpec, PolicySettings, RunSpec, State } from '../../store';
 import type { StrategyId, StrategyOptions } from '../../data/strategies/types';
 import type { TokenizerId } from '../../data/types';
+import type { LossMode } from '../../spec/loss';
 import type { SetupContext } from './types';
 
 /** Lesson trainings are short: a few steps of one small sample, a learning rate that shows in them. */
@@ -84,10 +85,13 @@ export interface RunWish {
   name: string;
   /** Over response-only (RESPONSE_ONLY). */
   policy?: Partial<PolicySettings>;
+  /** Absent: the per-token mean. */
+  lossMode?: LossMode;
 }
 
 const wished = (w: RunWish): PolicySettings => ({ ...RESPONSE_ONLY, roles: { ...RESPONSE_ONLY.roles }, ...w.policy });
-const runMatches = (r: RunSpec, w: RunWish) => !r.strategy && r.name === w.name && same(r.policy, wished(w));
+const runMatches = (r: RunSpec, w: RunWish) =>
+  !r.strategy && r.name === w.name && same(r.policy, wished(w)) && (r.lossMode ?? 'mean_tokens') === (w.lossMode ?? 'mean_tokens');
 
 /** The run list is `wishes` (names and masks); existing runs go first if it changes. */
 export function setRuns(ctx: SetupContext, wishes: RunWish[]): void {
@@ -100,6 +104,7 @@ export function setRuns(ctx: SetupContext, wishes: RunWish[]): void {
   wishes.forEach((w, i) => {
     if (get().runs[i].strategy) get().setRunStrategy(i, null);
     get().setRunPolicy(i, wished(w));
+    get().setRunLossMode(i, w.lossMode ?? 'mean_tokens');
     get().setRunName(i, w.name);
   });
 }

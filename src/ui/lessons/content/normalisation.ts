@@ -2,7 +2,7 @@
 // and the October 2024 gradient-accumulation bug: averaging each micro-batch's mean over-weights
 // the micro-batch with few tokens (transformers PR #34191, unsloth #1134); the fix divides the
 // accumulated sum by the total count of trained tokens.
-import { showSample } from '../setup';
+import { setRuns, showSample } from '../setup';
 import { SHORT_AND_LONG } from '../samples';
 import type { Lesson, SetupContext } from '../types';
 import type { State } from '../../../store';
@@ -62,6 +62,23 @@ export const normalisation: Lesson = {
       target: '[data-testid=stats]',
       values: numbers,
       question: { kind: 'choice', choices: [{ id: 'tokens', correct: false }, { id: 'sequences', correct: true }] },
+    },
+    {
+      id: 'modes',
+      setup: async (ctx) => {
+        await counted(ctx, 0);
+        setRuns(ctx, [
+          { name: 'Run A · per-token mean' },
+          { name: 'Run B · per-sequence mean', lossMode: 'mean_sequences' },
+        ]);
+      },
+      target: '.run-cards',
+      values: numbers,
+      question: {
+        kind: 'click',
+        within: '[data-testid^=run-card-]',
+        check: (el, s) => s.runs[Number(el.dataset.testid?.replace('run-card-', ''))]?.lossMode === 'mean_sequences',
+      },
     },
     {
       id: 'numbers',
