@@ -224,10 +224,11 @@ export class TrainingSession {
     const heldAt = (step: number) => heldEvery > 0 && (step === steps || step % heldEvery === 0);
     // Every forward pass queued at once behind the step (as the meter's): all see exactly that step's
     // weights. The loss is the mean over every held-out response token, up to B samples a pass.
+    const heldBatches = heldEvery > 0 ? this.engines.map((_, r) => heldOutBatches(this.o.samples, this.heldOut, r, this.B, this.o.padId)) : [];
     const heldOut = (step: number): Promise<void> =>
       Promise.all(
         this.engines.map(async (e, r) => {
-          const evs = await Promise.all(heldOutBatches(this.o.samples, this.heldOut, r, this.B, this.o.padId).map((b) => e.evaluate(b)));
+          const evs = await Promise.all(heldBatches[r].map((b) => e.evaluate(b)));
           const sum = evs.reduce((a, ev) => a + ev.sums.responseLossSum, 0);
           const count = evs.reduce((a, ev) => a + ev.sums.responseCount, 0);
           onHeldOut(r, step, count > 0 ? sum / count : NaN);
