@@ -42,7 +42,7 @@ describe('persistence', () => {
     // Tokenizers added to the menu later (Gemma 3, Llama 3.1, DeepSeek-V3) take their default context length.
     expect(r.patch.settings).toEqual({
       ...settings, contextLengths: { ...DEFAULT_SETTINGS.contextLengths, ...settings.contextLengths },
-      policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false, lab: DEFAULT_SETTINGS.lab,
+      policy: { ...settings.policy, ...LATER_DEFAULTS }, splitSpecialTokens: false, lab: DEFAULT_SETTINGS.lab, ownTemplate: null, customTokenizer: null,
     });
     expect(r.patch.optimizer?.steps).toBe(12);
     expect(r.patch.optimizerFor).toBeNull();
@@ -134,5 +134,19 @@ describe('masking lab settings', () => {
       expect(r?.settings.lab).toEqual(DEFAULT_SETTINGS.lab);
       expect(r?.settings.tokenizerId).toBe('qwen3');
     }
+  });
+});
+
+describe('your own template and a tokenizer-only load', () => {
+  it('restore as saved; a damaged one keeps its default and is counted; custom without its tokenizer falls back', async () => {
+    const { validSettings } = await import('./validate');
+    const customTokenizer = { source: '/models/gemma/', label: 'gemma (tokenizer only)', contextLength: 4096, chatTemplateName: 'tool_use' };
+    const saved = { ...DEFAULT_SETTINGS, tokenizerId: 'custom', ownTemplate: '{{ messages[0].content }}', customTokenizer };
+    expect(validSettings(saved, DEFAULT_SETTINGS)).toEqual({ settings: saved, bad: 0 });
+    const damaged = validSettings({ ...saved, ownTemplate: 42, customTokenizer: { source: '', label: 'x', contextLength: 0 } }, DEFAULT_SETTINGS);
+    expect(damaged?.bad).toBe(2);
+    expect(damaged?.settings.ownTemplate).toBeNull();
+    expect(damaged?.settings.customTokenizer).toBeNull();
+    expect(damaged?.settings.tokenizerId).toBe('default');
   });
 });
