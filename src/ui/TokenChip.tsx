@@ -2,7 +2,7 @@
 // weight and flags did not change (a hand override re-renders one chip, not thousands).
 // Click / Enter / Space are handled by delegation on the list (TokenList), not per chip.
 import { memo, type CSSProperties } from 'react';
-import type { TokenRole } from '../data';
+import { TOKEN_ROLES, type TokenRole } from '../data/types';
 import { IGNORE_INDEX } from '../data/labels';
 import type { HeatCell } from './train/HeatmapControls';
 import i18n from './i18n';
@@ -38,29 +38,60 @@ const heatAttr = (v: number) => (Number.isFinite(v) ? String(v) : 'NaN');
 /** Weight as shown and as put in data-weight: at most 4 decimals, no float32 noise. */
 export const formatWeight = (w: number) => String(Number(w.toFixed(4)));
 
+/** The chips' words in one language, translated once (a sample has thousands of chips). */
+interface ChipWords {
+  /** Template with {index}, {text}, {id}, {label}, {state}, {role} left to fill. */
+  name: string;
+  weight: string;
+  partialChar: string;
+  trained: string;
+  masked: string;
+  endOfTurn: string;
+  straddles: string;
+  typed: string;
+  overrideTrain: string;
+  overrideMask: string;
+  beyondCut: string;
+  typedTitle: string;
+  roles: Map<string, string>;
+}
+const chipWordsCache = new Map<string, ChipWords>();
+function chipWords(lng: string): ChipWords {
+  let w = chipWordsCache.get(lng);
+  if (!w) {
+    const t = i18n.getFixedT(lng);
+    w = {
+      name: t('tokens:chip.label', { index: '{index}', text: '{text}', id: '{id}', label: '{label}', state: '{state}', role: '{role}' }),
+      weight: t('tokens:chip.weight', { weight: '{weight}' }),
+      partialChar: t('tokens:chip.partialChar'),
+      trained: t('tokens:chip.trained'),
+      masked: t('tokens:chip.masked'),
+      endOfTurn: t('tokens:chip.endOfTurn'),
+      straddles: t('tokens:chip.straddles'),
+      typed: t('tokens:chip.typed'),
+      overrideTrain: t('tokens:chip.override', { override: t('tokens:tooltip.overrideTrain') }),
+      overrideMask: t('tokens:chip.override', { override: t('tokens:tooltip.overrideMask') }),
+      beyondCut: t('tokens:chip.beyondCut'),
+      typedTitle: t('tokens:chip.typedTitle'),
+      roles: new Map(TOKEN_ROLES.map((r) => [r, t(`tokens:role.${r}`)])),
+    };
+    chipWordsCache.set(lng, w);
+  }
+  return w;
+}
+const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (m, k: string) => (k in values ? String(values[k]) : m));
+
 /** The chip's accessible name: position, text, id, label and whether it trains, role, and its flags. */
 function chipName(p: TokenChipProps, masked: boolean, partial: boolean): string {
-  const lng = p.lng;
-  const state = masked
-    ? i18n.t('tokens:chip.masked', { lng })
-    : partial
-      ? i18n.t('tokens:chip.weight', { lng, weight: formatWeight(p.weight) })
-      : i18n.t('tokens:chip.trained', { lng });
+  const w = chipWords(p.lng);
+  const state = masked ? w.masked : partial ? fill(w.weight, { weight: formatWeight(p.weight) }) : w.trained;
   return (
-    i18n.t('tokens:chip.label', {
-      lng,
-      index: p.index,
-      text: p.text === '' ? i18n.t('tokens:chip.partialChar', { lng }) : p.text,
-      id: p.id,
-      label: p.label,
-      state,
-      role: i18n.t(`tokens:role.${p.role}`, { lng }),
-    }) +
-    (p.endOfTurn ? i18n.t('tokens:chip.endOfTurn', { lng }) : '') +
-    (p.straddles ? i18n.t('tokens:chip.straddles', { lng }) : '') +
-    (p.typedSpecial ? i18n.t('tokens:chip.typed', { lng }) : '') +
-    (p.override ? i18n.t('tokens:chip.override', { lng, override: i18n.t(p.override === 'train' ? 'tokens:tooltip.overrideTrain' : 'tokens:tooltip.overrideMask', { lng }) }) : '') +
-    (p.beyondCut ? i18n.t('tokens:chip.beyondCut', { lng }) : '')
+    fill(w.name, { index: p.index, text: p.text === '' ? w.partialChar : p.text, id: p.id, label: p.label, state, role: w.roles.get(p.role) ?? p.role }) +
+    (p.endOfTurn ? w.endOfTurn : '') +
+    (p.straddles ? w.straddles : '') +
+    (p.typedSpecial ? w.typed : '') +
+    (p.override ? (p.override === 'train' ? w.overrideTrain : w.overrideMask) : '') +
+    (p.beyondCut ? w.beyondCut : '')
   );
 }
 
@@ -103,7 +134,7 @@ export const TokenChip = memo(function TokenChip(p: TokenChipProps) {
       style={style}
     >
       {p.typedSpecial && (
-        <span className="tok-typed" aria-hidden="true" title={i18n.t('tokens:chip.typedTitle', { lng: p.lng })}>
+        <span className="tok-typed" aria-hidden="true" title={chipWords(p.lng).typedTitle}>
           ⚠
         </span>
       )}

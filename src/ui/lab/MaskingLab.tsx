@@ -75,22 +75,48 @@ function columnText(v: LabView, c: number): string {
   return '';
 }
 
+/** The columns' accessible-name pieces in one language, translated once: a grid has thousands of cells. */
+interface ColumnWords {
+  /** Templates with {row}, {label}, {state}, {role}, {text}, {cells} left to fill. */
+  label: string;
+  cell: string;
+  missing: string;
+  differ: string;
+  trained: string;
+  masked: string;
+  roles: string[];
+}
+const columnWordsCache = new Map<string, ColumnWords>();
+function columnWords(lng: string): ColumnWords {
+  let w = columnWordsCache.get(lng);
+  if (!w) {
+    const t = i18n.getFixedT(lng);
+    w = {
+      label: t('lab:column.label', { text: '{text}', cells: '{cells}' }),
+      cell: t('lab:column.cell', { row: '{row}', label: '{label}', state: '{state}', role: '{role}' }),
+      missing: t('lab:column.missing', { row: '{row}' }),
+      differ: t('lab:column.differ'),
+      trained: t('lab:column.trained'),
+      masked: t('lab:column.masked'),
+      roles: ROLE_CODES.map((r) => t(`tokens:role.${r}`)),
+    };
+    columnWordsCache.set(lng, w);
+  }
+  return w;
+}
+const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (m, k: string) => (k in values ? String(values[k]) : m));
+
 /** A column's accessible name: its text, then each row's label, whether it trains, and the token's role. */
 function columnName(v: LabView, c: number, text: string, lng: string): string {
+  const w = columnWords(lng);
   const { cells } = v.reply.alignment;
   const parts = v.reply.rows.map((row, r) => {
     const k = cells[c * v.R + r];
-    if (k < 0) return i18n.t('lab:column.missing', { lng, row: r + 1 });
+    if (k < 0) return fill(w.missing, { row: r + 1 });
     const label = row.labels[k];
-    return i18n.t('lab:column.cell', {
-      lng,
-      row: r + 1,
-      label,
-      state: i18n.t(label === -100 ? 'lab:column.masked' : 'lab:column.trained', { lng }),
-      role: i18n.t(`tokens:role.${ROLE_CODES[v.reply.roles[r][k]]}`, { lng }),
-    });
+    return fill(w.cell, { row: r + 1, label, state: label === -100 ? w.masked : w.trained, role: w.roles[v.reply.roles[r][k]] });
   });
-  return i18n.t('lab:column.label', { lng, text: JSON.stringify(text), cells: parts.join('; ') }) + (v.differs[c] ? i18n.t('lab:column.differ', { lng }) : '');
+  return fill(w.label, { text: JSON.stringify(text), cells: parts.join('; ') }) + (v.differs[c] ? w.differ : '');
 }
 
 const Column = memo(function Column({ v, c, active, diffOnly, lng }: { v: LabView; c: number; active: boolean; diffOnly: boolean; lng: string }) {

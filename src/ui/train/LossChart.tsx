@@ -7,7 +7,7 @@ import { getCurves, useStore, type RunSpec } from '../../store';
 import { memo, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { chartData, curvesCsv, SERIES_KINDS, SERIES_TITLE, type SeriesKind } from '../../store/curves';
+import { chartData, curvesCsv, SERIES_KINDS, type SeriesKind } from '../../store/curves';
 import { downloadFiles } from './download';
 import { useTranslation } from 'react-i18next';
 
@@ -20,8 +20,16 @@ const STEP_INCRS = Array.from({ length: 7 }, (_, d) => [1, 2, 5].map((m) => m * 
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
-function options(runs: readonly RunSpec[], width: number, log: boolean, title: Record<SeriesKind, string>): uPlot.Options {
-  const series: uPlot.Series[] = [{ label: 'step', value: (_u, v) => (v === null ? '—' : String(v)) }];
+/** The chart's words in the page's language: the x series, the axes. */
+interface ChartWords {
+  step: string;
+  x: string;
+  y: string;
+  yLog: string;
+}
+
+function options(runs: readonly RunSpec[], width: number, log: boolean, title: Record<SeriesKind, string>, words: ChartWords): uPlot.Options {
+  const series: uPlot.Series[] = [{ label: words.step, value: (_u, v) => (v === null ? '—' : String(v)) }];
   for (const r of runs) {
     for (const kind of SERIES_KINDS) {
       // The held-out loss is measured every few steps: its points are joined across the steps between.
@@ -34,8 +42,8 @@ function options(runs: readonly RunSpec[], width: number, log: boolean, title: R
     height: HEIGHT,
     scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
     axes: [
-      { label: 'optimizer step', stroke: '#344054', grid: { stroke: '#eef0f4' }, incrs: STEP_INCRS },
-      { label: log ? 'loss (nats, log scale)' : 'loss (nats)', stroke: '#344054', grid: { stroke: '#eef0f4' }, size: 60 },
+      { label: words.x, stroke: '#344054', grid: { stroke: '#eef0f4' }, incrs: STEP_INCRS },
+      { label: log ? words.yLog : words.y, stroke: '#344054', grid: { stroke: '#eef0f4' }, size: 60 },
     ],
     series,
     legend: { live: true },
@@ -100,7 +108,13 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
   const empty = useStore((s) => s.phase === 'idle' && s.record === null);
   const { t } = useTranslation('heldout');
   const heldTitle = t('chart.series');
-  const title = { ...SERIES_TITLE, heldOut: heldTitle };
+  const title: Record<SeriesKind, string> = {
+    objective: t('train:chart.series.objective'),
+    response: t('train:chart.series.response'),
+    prompt: t('train:chart.series.prompt'),
+    heldOut: heldTitle,
+  };
+  const words: ChartWords = { step: t('train:chart.step'), x: t('train:chart.xAxis'), y: t('train:chart.yAxis'), yLog: t('train:chart.yAxisLog') };
 
   // (Re)build when the series or the y distribution change; data arrives through the subscription.
   useEffect(() => {
@@ -108,7 +122,7 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
     if (!el) return;
     const width = Math.max(320, el.clientWidth);
     const draw = () => chartData(getCurves(), { smoothing: useStore.getState().smoothing, log: useStore.getState().logScale }) as uPlot.AlignedData;
-    const u = new uPlot(options(runs, width, logScale, { ...SERIES_TITLE, heldOut: heldTitle }), draw(), el);
+    const u = new uPlot(options(runs, width, logScale, title, words), draw(), el);
     plot.current = u;
     const unsub = useStore.subscribe((s, prev) => {
       if (s.curveVersion !== prev.curveVersion || s.smoothing !== prev.smoothing) u.setData(draw());
@@ -124,7 +138,8 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
       u.destroy();
       plot.current = null;
     };
-  }, [runs, logScale, heldTitle]);
+    // Rebuilt when the language changes (t changes with it): series and axis names.
+  }, [runs, logScale, t]);
 
   const exportCsv = () => {
     download(new Blob([curvesCsv(runs.map((r) => r.name), getCurves())], { type: 'text/csv' }), 'loss-curves.csv');
@@ -132,23 +147,24 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
 
   return (
     <div className="loss-chart">
-      <div className="chart-tools" role="group" aria-label="Chart options">
+      <div className="chart-tools" role="group" aria-label={t('train:chart.options')}>
         <label className="choice">
           <input type="checkbox" checked={smoothing} onChange={(e) => setChart({ smoothing: e.target.checked })} data-testid="chart-smoothing" />
-          Smooth (EMA 0.8)
+          {t('train:chart.smooth')}
         </label>
         <label className="choice">
           <input type="checkbox" checked={logScale} onChange={(e) => setChart({ logScale: e.target.checked })} data-testid="chart-log" />
-          Log scale
+          {t('train:chart.log')}
         </label>
         <span className="chart-key" aria-hidden="true">
-          <span className="key-line solid" /> objective <span className="key-line dashed" /> response tokens <span className="key-line dotted" /> prompt tokens <span className="key-line dashdot" /> {heldTitle}
+          <span className="key-line solid" /> {t('train:chart.objective')} <span className="key-line dashed" /> {t('train:chart.responseTokens')}{' '}
+          <span className="key-line dotted" /> {t('train:chart.promptTokens')} <span className="key-line dashdot" /> {heldTitle}
         </span>
         <span className="spacer" />
         <button type="button" onClick={exportCsv} data-testid="export-csv">
           CSV
         </button>
-        <button type="button" onClick={() => plot.current && exportPng(plot.current, runs, 'Loss per step', title)} data-testid="export-png">
+        <button type="button" onClick={() => plot.current && exportPng(plot.current, runs, t('train:chart.pngTitle'), title)} data-testid="export-png">
           PNG
         </button>
       </div>
@@ -156,7 +172,7 @@ export const LossChart = memo(function LossChart({ runs }: { runs: readonly RunS
         <div ref={box} className="chart-box" data-testid="loss-chart" />
         {empty && (
           <p className="chart-empty" data-testid="chart-empty">
-            The curves appear here, step by step, once you press Train.
+            {t('train:chart.empty')}
           </p>
         )}
       </div>

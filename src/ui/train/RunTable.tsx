@@ -4,7 +4,7 @@
 import { getCurves, useStore, type RunSpec } from '../../store';
 import { memo } from 'react';
 import { downloadFiles } from './download';
-import { useTranslation } from 'react-i18next';
+import { Trans, useTranslation } from 'react-i18next';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
@@ -17,25 +17,26 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
   // record whose weights are not back on the GPU yet.
   const forgotten = useStore((s) => s.saved?.forgotten.includes(run) ?? false);
   const ready = !restored && !forgotten && (phase === 'done' || phase === 'stopped');
+  const { t } = useTranslation('train');
   const title = forgotten
-    ? 'These weights were forgotten: train again to download them.'
+    ? t('table.forgottenTitle')
     : restored
-    ? 'The saved weights are being loaded back onto the GPU (or could not be): see the status above.'
+    ? t('table.restoredTitle')
     : ready
-      ? `${name}: model.safetensors (float32), config.json and the tokenizer files`
-      : 'Available when the training has finished or been stopped.';
+      ? t('table.readyTitle', { name })
+      : t('table.notReadyTitle');
   return (
     <button
       type="button"
       className="small"
       disabled={!ready || exporting !== null}
       title={title}
-      aria-label={`Download weights of ${name}`}
+      aria-label={t('table.downloadLabel', { name })}
       data-testid={`download-weights-${run}`}
       // exportRun records its error in the store (shown under the table).
       onClick={() => exportRun(run).then(downloadFiles, () => undefined)}
     >
-      {exporting === run ? 'Exporting…' : 'Download weights'}
+      {exporting === run ? t('table.exporting') : t('table.download')}
     </button>
   );
 }
@@ -44,6 +45,7 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
 function ForgetWeights({ run, name }: { run: number; name: string }) {
   const saved = useStore((s) => s.saved);
   const forgetWeights = useStore((s) => s.forgetWeights);
+  const { t } = useTranslation('train');
   if (!saved) return null;
   const forgotten = saved.forgotten.includes(run);
   return (
@@ -51,12 +53,12 @@ function ForgetWeights({ run, name }: { run: number; name: string }) {
       type="button"
       className="small link"
       disabled={forgotten}
-      aria-label={`Forget the saved weights of ${name}`}
-      title={forgotten ? 'Forgotten: only the curves remain.' : 'Remove this run\'s saved weights from the browser; its curves stay.'}
+      aria-label={t('table.forgetLabel', { name })}
+      title={forgotten ? t('table.forgottenShort') : t('table.forgetTitle')}
       data-testid={`forget-weights-${run}`}
       onClick={() => forgetWeights(run)}
     >
-      {forgotten ? 'forgotten' : 'forget'}
+      {forgotten ? t('table.forgotten') : t('table.forget')}
     </button>
   );
 }
@@ -71,27 +73,27 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
   return (
     <>
       <table className="run-table" data-testid="run-table">
-        <caption className="visually-hidden">Latest step of every run</caption>
+        <caption className="visually-hidden">{t('train:table.caption')}</caption>
         <thead>
           <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Step</th>
-            <th scope="col" title="The loss this run minimises: the mean over its trained (non -100) tokens">
-              Objective
+            <th scope="col">{t('train:table.run')}</th>
+            <th scope="col">{t('train:table.step')}</th>
+            <th scope="col" title={t('train:table.objectiveTitle')}>
+              {t('train:table.objective')}
             </th>
-            <th scope="col" title="Mean loss on response tokens (assistant answers), the same ruler for every run">
-              Response-token loss
+            <th scope="col" title={t('train:table.responseTitle')}>
+              {t('train:table.response')}
             </th>
-            <th scope="col" title="Mean loss on prompt tokens (system, user, markup), the same ruler for every run">
-              Prompt-token loss
+            <th scope="col" title={t('train:table.promptTitle')}>
+              {t('train:table.prompt')}
             </th>
             {held && (
               <th scope="col" title={t('table.title')}>
                 {t('table.column')}
               </th>
             )}
-            <th scope="col">Trained tokens</th>
-            <th scope="col">Weights</th>
+            <th scope="col">{t('train:table.trained')}</th>
+            <th scope="col">{t('train:table.weights')}</th>
           </tr>
         </thead>
         <tbody>
@@ -132,8 +134,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
         </tbody>
       </table>
       <p className="hint">
-        Download weights saves a run as a Hugging Face model folder, file by file: <code>model.safetensors</code> (float32),{' '}
-        <code>config.json</code> and the tokenizer files. Put them in one folder; <code>from_pretrained(folder)</code> loads it.
+        <Trans t={t} i18nKey="train:table.hint" components={{ code: <code /> }} />
       </p>
       {exportError && (
         <p className="message error" role="alert" data-testid="export-error">

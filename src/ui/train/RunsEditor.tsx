@@ -4,7 +4,7 @@
 import { useStore, type RunSpec } from '../../store';
 import { LOSS_MODES, MAX_RUNS } from '../../store/validate';
 import type { LossMode } from '../../spec/loss';
-import { useTranslation } from 'react-i18next';
+import { Trans, useTranslation } from 'react-i18next';
 import { memo, useId, type CSSProperties } from 'react';
 import { POLICY_ROLES } from '../../data/types';
 import { STRATEGY_BY_ID } from '../lab/strategyMeta';
@@ -12,21 +12,21 @@ import { STRATEGY_BY_ID } from '../lab/strategyMeta';
 /** A run whose labels come from a masking-lab strategy: which one, with which options. */
 function StrategyMask({ run, index }: { run: RunSpec; index: number }) {
   const setRunStrategy = useStore((s) => s.setRunStrategy);
+  const { t } = useTranslation('train');
   const st = run.strategy;
   if (!st) return null;
   const opts = Object.entries(st.options);
   return (
     <div className="run-mask run-strategy" data-testid={`run-${index}-strategy`} data-strategy={st.id}>
-      labels from the masking lab: <b>{STRATEGY_BY_ID.get(st.id)?.label ?? st.id}</b>
+      <Trans t={t} i18nKey="runs.fromLab" values={{ strategy: STRATEGY_BY_ID.get(st.id)?.label ?? st.id }} components={{ b: <b /> }} />
       {opts.length > 0 && <span className="muted small"> {opts.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}</span>}{' '}
       <button type="button" className="link" onClick={() => setRunStrategy(index, null)}>
-        use mask settings instead
+        {t('runs.useMask')}
       </button>
     </div>
   );
 }
 
-const ROLE_TITLE = { system: 'system', user: 'user', assistant: 'assistant', template: 'markup' } as const;
 
 /** How the run's token losses become its objective (RunSpec.lossMode), with what that means in one line. */
 function LossModeChoice({ run, index }: { run: RunSpec; index: number }) {
@@ -56,6 +56,7 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
   const setRunName = useStore((s) => s.setRunName);
   const removeRun = useStore((s) => s.removeRun);
   const id = useId();
+  const { t } = useTranslation('train');
   const p = run.policy;
   const full = p.mode === 'full';
   return (
@@ -63,37 +64,37 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
       <div className="run-card-head">
         <span className="run-swatch" aria-hidden="true" />
         <label htmlFor={`${id}-name`} className="visually-hidden">
-          Run name
+          {t('runs.name')}
         </label>
         <input id={`${id}-name`} className="run-name" value={run.name} onChange={(e) => setRunName(index, e.target.value)} maxLength={48} />
         {removable && (
-          <button type="button" className="link" onClick={() => removeRun(index)} aria-label={`Remove ${run.name}`}>
-            remove
+          <button type="button" className="link" onClick={() => removeRun(index)} aria-label={t('runs.removeLabel', { name: run.name })}>
+            {t('runs.remove')}
           </button>
         )}
       </div>
       {run.strategy ? <StrategyMask run={run} index={index} /> : (
-      <fieldset className="run-mask" aria-label={`${run.name}: mask`} data-locked={locked || undefined}>
-        <div className="seg" role="radiogroup" aria-label="Loss on">
+      <fieldset className="run-mask" aria-label={t('runs.mask', { name: run.name })} data-locked={locked || undefined}>
+        <div className="seg" role="radiogroup" aria-label={t('runs.lossOn')}>
           <label className="choice">
             <input type="radio" name={`${id}-mode`} checked={!full} onChange={() => setRunPolicy(index, { mode: 'response-only' })} data-testid={`run-${index}-response-only`} />
-            response-only
+            {t('runs.responseOnly')}
           </label>
           <label className="choice">
             <input type="radio" name={`${id}-mode`} checked={full} onChange={() => setRunPolicy(index, { mode: 'full' })} data-testid={`run-${index}-full`} />
-            full-sequence
+            {t('runs.fullSequence')}
           </label>
         </div>
         {full && (
           <details className="run-roles-box">
             <summary>
-              roles trained: {POLICY_ROLES.filter((r) => p.roles[r]).map((r) => ROLE_TITLE[r]).join(', ') || 'none'}
+              {t('runs.rolesTrained', { roles: POLICY_ROLES.filter((r) => p.roles[r]).map((r) => t(`runs.role.${r}`)).join(', ') || t('runs.none') })}
             </summary>
             <div className="run-roles">
               {POLICY_ROLES.map((role) => (
                 <label key={role} className={`choice role-choice role-${role}`}>
                   <input type="checkbox" checked={p.roles[role]} onChange={(e) => setRunRole(index, role, e.target.checked)} />
-                  {ROLE_TITLE[role]}
+                  {t(`runs.role.${role}`)}
                 </label>
               ))}
             </div>
@@ -102,27 +103,27 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
         <div className="run-opts">
           <label className="choice">
             <input type="checkbox" checked={p.assistantTurns === 'last'} onChange={(e) => setRunPolicy(index, { assistantTurns: e.target.checked ? 'last' : 'all' })} />
-            last turn only
+            {t('runs.lastTurn')}
           </label>
           <label className="choice">
             <input type="checkbox" checked={p.trainEndOfTurn} onChange={(e) => setRunPolicy(index, { trainEndOfTurn: e.target.checked })} />
-            end-of-turn token
+            {t('runs.eot')}
           </label>
           <label className="choice">
             <input type="checkbox" checked={p.trainReasoning} onChange={(e) => setRunPolicy(index, { trainReasoning: e.target.checked })} />
-            reasoning
+            {t('runs.reasoning')}
           </label>
           <label className="choice">
             <input type="checkbox" checked={p.trainToolCalls} onChange={(e) => setRunPolicy(index, { trainToolCalls: e.target.checked })} />
-            tool calls
+            {t('runs.toolCalls')}
           </label>
           <label className="choice">
             <input type="checkbox" checked={p.trainToolResults} onChange={(e) => setRunPolicy(index, { trainToolResults: e.target.checked })} />
-            tool results
+            {t('runs.toolResults')}
           </label>
         </div>
         <label className="run-weight">
-          prompt weight
+          {t('runs.promptWeight')}
           <input
             type="number"
             min={0}
@@ -147,6 +148,7 @@ export const RunsEditor = memo(function RunsEditor() {
   const runs = useStore((s) => s.runs);
   const addRun = useStore((s) => s.addRun);
   const locked = useStore((s) => s.phase !== 'idle' || s.record !== null);
+  const { t } = useTranslation('train');
   return (
     <div className="runs-editor">
       <ol className="run-cards">
@@ -156,12 +158,11 @@ export const RunsEditor = memo(function RunsEditor() {
       </ol>
       <div className="runs-foot">
         <button type="button" onClick={addRun} disabled={runs.length >= MAX_RUNS} data-testid="add-run">
-          + add run
+          {t('runs.add')}
         </button>
         <span className="hint">
-          Every run starts from the same base weights, with the same seed, data order and optimizer: the mask is the only difference.
-          Hand overrides (chips clicked in the token view) apply to all runs.
-          {locked && ' Changing a mask now asks before discarding the current runs.'}
+          {t('runs.hint')}
+          {locked && t('runs.locked')}
         </span>
       </div>
     </div>

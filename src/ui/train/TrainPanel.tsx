@@ -16,6 +16,8 @@ import { RunTable } from './RunTable';
 import { SavedWeights } from './SavedWeights';
 import { TrainExplainer } from './TrainExplainer';
 import { ModelStatus, TrainProgress } from './TrainStatus';
+import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 
 /** Whether two masks label every token alike (roles count only in full mode). */
 function sameMask(a: PolicySettings, b: PolicySettings): boolean {
@@ -51,28 +53,25 @@ interface Untrained {
  * when no position from 1 to the cut has a label, that run has nothing to learn from this sample.
  * Null when every such run has something, or when the view cannot tell (another tokenizer is shown).
  */
-function untrainedRuns({ labels, current, samples, sampleIndex, viewMask, runs, modelPositions }: ShownSample): Untrained | null {
+function untrainedRuns(t: TFunction, { labels, current, samples, sampleIndex, viewMask, runs, modelPositions }: ShownSample): Untrained | null {
   if (!labels || !current) return null;
   const kept = labels.context.cutAt ?? labels.labels.length;
   // Position 0 predicts nothing (the HF shift): training counts labels from position 1.
   for (let i = 1; i < kept; i++) if (labels.labels[i] !== IGNORE_INDEX) return null;
   const names = runs.filter((r) => sameMask(r.policy, viewMask)).map((r) => r.name);
   if (names.length === 0) return null;
-  const where = samples === 1 ? 'this sample' : `sample ${sampleIndex + 1} of ${samples}`;
+  const where = samples === 1 ? t('untrained.thisSample') : t('untrained.sampleOf', { n: sampleIndex + 1, total: samples });
   const atLimit = labels.contextLength === modelPositions;
   const cut = labels.context.cutAt !== null && labels.context.trainedRemoved > 0;
   const why = cut
-    ? `the context cut at ${labels.context.cutAt} tokens drops every token the mask trains${atLimit ? ` (the model has ${modelPositions} positions)` : ''}`
-    : 'the mask trains none of its tokens';
-  const fix = cut && atLimit ? 'Shorten the conversation or pick another mask: the context cannot grow past the model\'s positions.'
-    : cut ? 'Shorten the conversation, raise the context length, or pick another mask.' : 'Add an assistant turn or pick another mask.';
+    ? t('untrained.cutDrops', { at: labels.context.cutAt }) + (atLimit ? t('untrained.atLimit', { positions: modelPositions }) : '')
+    : t('untrained.noneTrained');
+  const fix = cut && atLimit ? t('untrained.fixAtLimit') : cut ? t('untrained.fixCut') : t('untrained.fixNone');
   const all = samples === 1 && names.length === runs.length;
-  const then = all ? 'Train is off: no run has a token to learn from.'
-    : samples === 1 ? `${names.length === 1 ? 'Its' : 'Their'} steps would update nothing; the other runs train as usual.` : null;
-  const who = names.length === 1 ? `${names[0]} has` : `${names.join(', ')} have`;
+  const then = all ? t('untrained.allOff') : samples === 1 ? t('untrained.others', { count: names.length }) : null;
   return {
     runs: names, all,
-    text: [`${who} the token view's mask and would train 0 tokens on ${where}: ${why}.`, then, fix].filter(Boolean).join(' '),
+    text: [t('untrained.who', { count: names.length, names: names.join(', '), where, why }), then, fix].filter(Boolean).join(' '),
   };
 }
 
@@ -90,33 +89,34 @@ function Controls() {
   const viewMask = useStore((s) => s.settings.policy);
   const runs = useStore((s) => s.runs);
   const modelPositions = useStore((s) => s.modelTokenizer?.contextLength ?? null);
+  const { t } = useTranslation('train');
   const untrained = useMemo(
-    () => untrainedRuns({ labels, current, samples, sampleIndex, viewMask, runs, modelPositions }),
-    [labels, current, samples, sampleIndex, viewMask, runs, modelPositions],
+    () => untrainedRuns(t, { labels, current, samples, sampleIndex, viewMask, runs, modelPositions }),
+    [t, labels, current, samples, sampleIndex, viewMask, runs, modelPositions],
   );
   const running = phase === 'training' || phase === 'paused' || phase === 'starting';
   return (
     <>
-      <div className="train-controls" role="group" aria-label="Training controls">
+      <div className="train-controls" role="group" aria-label={t('panel.controls')}>
         <button type="button" className="primary" onClick={train} disabled={!modelReady || !gpuOk || running || !inputOk || untrained?.all === true} data-testid="train">
-          {phase === 'idle' ? 'Train' : 'Train again'}
+          {phase === 'idle' ? t('panel.train') : t('panel.trainAgain')}
         </button>
         {phase === 'paused' ? (
           <button type="button" onClick={resume} data-testid="resume">
-            Resume
+            {t('panel.resume')}
           </button>
         ) : (
           <button type="button" onClick={pause} disabled={phase !== 'training'} data-testid="pause">
-            Pause
+            {t('panel.pause')}
           </button>
         )}
         <button type="button" onClick={stop} disabled={!running} data-testid="stop">
-          Stop
+          {t('panel.stop')}
         </button>
         <button type="button" onClick={reset} disabled={phase === 'idle' && !hasRecord} data-testid="reset">
-          Reset
+          {t('panel.reset')}
         </button>
-        {!inputOk && <span className="muted small">Fix the sample above to train.</span>}
+        {!inputOk && <span className="muted small">{t('panel.fixSample')}</span>}
       </div>
       {untrained && !running && (
         <p className="message warn train-untrained" role="status" data-testid="train-untrained">
@@ -130,6 +130,7 @@ function Controls() {
 function Messages() {
   const error = useStore((s) => s.error);
   const warnings = useStore((s) => s.warnings);
+  const { t } = useTranslation('train');
   return (
     <>
       {error && (
@@ -140,7 +141,7 @@ function Messages() {
       {warnings.length > 0 && (
         <details className="message warn" data-testid="train-warnings" open={warnings.length <= 3}>
           <summary>
-            {warnings.length} step{warnings.length === 1 ? '' : 's'} not plotted or not applied
+            {t('panel.warnings', { count: warnings.length })}
           </summary>
           <ul>
             {warnings.slice(-50).map((w, i) => (
@@ -156,17 +157,18 @@ function Messages() {
 function ShareLink() {
   const share = useStore((s) => s.share);
   const makeShareLink = useStore((s) => s.makeShareLink);
+  const { t } = useTranslation('train');
   return (
     <div className="share">
       <button type="button" onClick={() => void makeShareLink()} data-testid="share">
-        Share link
+        {t('panel.share')}
       </button>
       {share.message && (
         <span className="muted small" role="status">
           {share.message}
         </span>
       )}
-      {share.url && <input className="share-url" readOnly value={share.url} data-testid="share-url" onFocus={(e) => e.currentTarget.select()} aria-label="Share link" />}
+      {share.url && <input className="share-url" readOnly value={share.url} data-testid="share-url" onFocus={(e) => e.currentTarget.select()} aria-label={t('panel.share')} />}
     </div>
   );
 }
@@ -174,10 +176,11 @@ function ShareLink() {
 export function TrainPanel() {
   const runs = useStore((s) => s.runs);
   const phase = useStore((s) => s.phase);
+  const { t } = useTranslation('train');
   return (
     <section className="panel train-panel" aria-labelledby="train-h" data-phase={phase} data-testid="train-panel">
       <div className="panel-head">
-        <h2 id="train-h">Train and compare</h2>
+        <h2 id="train-h">{t('panel.title')}</h2>
         <ShareLink />
       </div>
       <ModelStatus />
