@@ -65,6 +65,16 @@ function cellText(row: LabRow, k: number): string {
   return row.text.slice(row.starts[k], row.ends[k]);
 }
 
+/** The column's role (its glyph's): the first row that has the token. */
+function columnRole(v: LabView, c: number): string {
+  const { cells } = v.reply.alignment;
+  for (let r = 0; r < v.R; r++) {
+    const k = cells[c * v.R + r];
+    if (k >= 0) return ROLE_CODES[v.reply.roles[r][k]];
+  }
+  return 'template';
+}
+
 /** The column's token text: the first row that has it. */
 function columnText(v: LabView, c: number): string {
   const { cells } = v.reply.alignment;
@@ -134,7 +144,8 @@ const Column = memo(function Column({ v, c, active, diffOnly, lng }: { v: LabVie
       aria-label={columnName(v, c, text, lng)}
       data-diffonly={diffOnly || undefined}
     >
-      <span className={`lab-text${text === '' ? ' tok-empty' : ''}`}>{shown}</span>
+      {/* The role's glyph on the token text, once per column (a glyph in every cell costs layout on six rows). */}
+      <span className={`lab-text role-${columnRole(v, c)}${text === '' ? ' tok-empty' : ''}`}>{shown}</span>
       {v.reply.rows.map((row, r) => {
         const k = cells[c * v.R + r];
         if (k < 0) {
