@@ -150,3 +150,13 @@ describe('your own template and a tokenizer-only load', () => {
     expect(damaged?.settings.tokenizerId).toBe('default');
   });
 });
+
+describe('strategy options from saved state', () => {
+  it('a key named __proto__ stays plain data', async () => {
+    const { validStrategyOptions } = await import('./validate');
+    const o = validStrategyOptions(JSON.parse('{"__proto__": ["x"], "train_on_eos": "none"}'));
+    expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
+    expect(Object.hasOwn(o as object, '__proto__')).toBe(true);
+    expect(o?.train_on_eos).toBe('none');
+  });
+});

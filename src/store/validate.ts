@@ -102,13 +102,14 @@ export function validModelTokenizer(v: unknown): ModelTokenizer | null {
 /** A strategy's options: plain JSON values of the kinds OptionSpec allows. */
 export function validStrategyOptions(v: unknown): StrategyOptions | null {
   if (!isObject(v)) return null;
-  const out: StrategyOptions = {};
+  const entries: [string, StrategyOptions[string]][] = [];
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) out[k] = x;
-    else if (Array.isArray(x) && x.every((e) => typeof e === 'string')) out[k] = x.slice();
+    if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) entries.push([k, x]);
+    else if (Array.isArray(x) && x.every((e) => typeof e === 'string')) entries.push([k, x.slice()]);
     else return null;
   }
-  return out;
+  // fromEntries defines own properties: a saved key "__proto__" stays data, never the prototype.
+  return Object.fromEntries(entries);
 }
 
 export function validLabChoice(v: unknown): { id: StrategyId; options: StrategyOptions } | null {
