@@ -131,3 +131,22 @@ export async function screen(page: Page, testInfo: TestInfo, name: string): Prom
   await page.screenshot({ path, fullPage: true });
   await testInfo.attach(name, { path, contentType: 'image/png' });
 }
+
+/** The settings as last written to IndexedDB (persist.ts: database sft-playground, store kv,
+ *  record input-and-settings/v1): poll it before a reload, since a write is debounced. */
+export async function savedSettings(page: Page): Promise<Record<string, unknown> | null> {
+  return page.evaluate(
+    () =>
+      new Promise<Record<string, unknown> | null>((resolve) => {
+        const open = indexedDB.open('sft-playground');
+        open.onerror = () => resolve(null);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('kv')) return resolve(null);
+          const get = db.transaction('kv').objectStore('kv').get('input-and-settings/v1');
+          get.onsuccess = () => resolve(((get.result as { settings?: Record<string, unknown> } | undefined)?.settings) ?? null);
+          get.onerror = () => resolve(null);
+        };
+      }),
+  );
+}

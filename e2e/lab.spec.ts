@@ -2,7 +2,7 @@
 // differences highlighted, hover a token for the reason behind each label, give a marker that is
 // not there, and train two strategies against each other (two curves, two stop meters).
 import { expect, test, type Page } from '@playwright/test';
-import { chat, idle, longestTask, openFresh, paste, watchLongTasks, warmUp } from './helpers';
+import { chat, idle, longestTask, openFresh, paste, savedSettings, watchLongTasks, warmUp } from './helpers';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
 
@@ -108,7 +108,8 @@ test('three strategies side by side: each row keeps its ids, differences are hig
   await labReady(page, 3);
   await expect(rows.nth(1)).toHaveAttribute('data-strategy', 'unsloth-responses-only');
 
-  // The picks survive a reload.
+  // The picks survive a reload (once written: the write waits for a pause).
+  await expect.poll(async () => ((await savedSettings(page))?.lab as { choices: unknown[] } | undefined)?.choices.length).toBe(3);
   await page.reload();
   await labReady(page, 3);
 });

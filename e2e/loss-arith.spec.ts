@@ -57,7 +57,8 @@ async function showArith(page: Page, run: number, at: 'current' | number, step: 
 const numberOf = async (page: Page, id: string) => Number(await page.getByTestId(id).getAttribute('data-value'));
 
 test('loss arithmetic: rows, skipped -100 targets, sum ÷ divisor, and the reported objective of the step after', async ({ page }, testInfo) => {
-  await openFresh(page, MICRO);
+  // ?faults=1: the page's test hooks (startup.ts), here its store.
+  await openFresh(page, `${MICRO}&faults=1`);
   await expect(page.getByTestId('model-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
   await paste(page, SIMPLE);
   const cs = await chips(page);
@@ -150,9 +151,8 @@ test('loss arithmetic: rows, skipped -100 targets, sum ÷ divisor, and the repor
   // reply would be): the table renders the rows in view, and no task takes over 100 ms.
   await watchLongTasks(page);
   await page.evaluate(async () => {
-    // The dev server's own module: the page's one store.
-    const url = '/src/store/index.ts';
-    const { useStore } = (await import(/* @vite-ignore */ url)) as typeof import('../src/store/index');
+    // The page's one store, through its test hook (importing the module again could give another instance).
+    const useStore = (window as unknown as { __playgroundFaults: { store: typeof import('../src/store/index').useStore } }).__playgroundFaults.store;
     const s = useStore.getState();
     const L = 2000;
     const ids = Int32Array.from({ length: L }, (_, i) => 100 + (i % 500));

@@ -1,7 +1,7 @@
 // Your own chat template: edit a copy, a syntax error shows its line and column while the last good
 // view stays, a fix re-renders every view, and going back to the tokenizer's template can be undone.
 import { expect, test } from '@playwright/test';
-import { idle, openFresh, paste, SIMPLE, warmUp } from './helpers';
+import { idle, openFresh, paste, savedSettings, SIMPLE, warmUp } from './helpers';
 
 test.beforeAll(async ({ browser }) => {
   await warmUp(browser);
@@ -35,7 +35,8 @@ test('a pasted template: syntax error with line and column, the last good view s
   await expect(page.getByTestId('template-error')).toHaveCount(0);
   await expect(page.getByTestId('stale-badge')).toHaveCount(0);
   await expect(page.locator('[data-testid=token-list] .tok').filter({ hasText: 'ASS' }).first()).toBeVisible();
-  // It survives a reload.
+  // It survives a reload (once written: the write waits for a pause).
+  await expect.poll(async () => (await savedSettings(page))?.ownTemplate).toBe(CHATML_UPPER);
   await page.reload();
   await idle(page);
   await expect(page.getByTestId('template-text')).toHaveValue(CHATML_UPPER);

@@ -2,7 +2,7 @@
 // server: tokenizer.json, tokenizer_config.json; no weights) feeds the token view; a folder that is
 // not one says why next to the field and changes nothing; training still uses the model's tokenizer.
 import { expect, test } from '@playwright/test';
-import { chat, idle, openFresh, paste, warmUp } from './helpers';
+import { chat, idle, openFresh, paste, savedSettings, warmUp } from './helpers';
 
 test.beforeAll(async ({ browser }) => {
   await warmUp(browser);
@@ -40,7 +40,8 @@ test('a Gemma 3 tokenizer folder loaded tokenizer-only: chips shown, assistant t
   expect(await page.getByTestId('roundtrip').textContent()).toContain('✓');
   await expect(page.getByText('Playground base (ChatML)').first()).toBeAttached();
 
-  // It survives a reload (the source is remembered, its files fetched again).
+  // It survives a reload (the source is remembered, its files fetched again), once written.
+  await expect.poll(async () => (await savedSettings(page))?.tokenizerId).toBe('custom');
   await page.reload();
   await idle(page);
   await expect(page.getByTestId('tokenizer')).toHaveValue('custom');

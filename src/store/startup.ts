@@ -37,7 +37,8 @@ export async function hydrate(): Promise<void> {
     });
   }
   if (new URLSearchParams(location.search).has('faults')) {
-    (globalThis as unknown as { __playgroundFaults: unknown }).__playgroundFaults = { loseDevice: () => trainWorker.request('loseDevice', {}) };
+    // Test hooks: lose the GPU device; reach the page's one store (e2e tests that inject a worker reply).
+    (globalThis as unknown as { __playgroundFaults: unknown }).__playgroundFaults = { loseDevice: () => trainWorker.request('loseDevice', {}), store: useStore };
   }
   const share = shareInHash(location.hash);
   if (share) await useStore.getState().applyShare(share);
