@@ -189,6 +189,8 @@ async function walk(page: Page, id: string, lang: Lang, shot: (name: string) => 
       await expect(p).toHaveAttribute('data-step', '0');
       await expect(p).toHaveAttribute('data-phase', 'ready', { timeout: 240_000 });
       await answers[0].right(page);
+      // The right answer moves the focus to Next; → before that lands on whatever was clicked.
+      await expect(next).toBeFocused();
       await page.keyboard.press('ArrowRight');
       await expect(p).toHaveAttribute('data-step', '1');
       await expect(p).toHaveAttribute('data-phase', 'ready', { timeout: 240_000 });

@@ -149,8 +149,10 @@ test('loss arithmetic: rows, skipped -100 targets, sum ÷ divisor, and the repor
 
   // 2,000 rows (longer than the micro model's context, so written into the store as the worker's
   // reply would be): the table renders the rows in view, and no task takes over 100 ms.
+  // No evaluation in flight: its reply would replace the injected one.
+  await page.waitForFunction(() => !(window as unknown as { __playgroundFaults: { store: typeof import('../src/store/index').useStore } }).__playgroundFaults.store.getState().arithBusy);
   await watchLongTasks(page);
-  await page.evaluate(async () => {
+  const inject = () => page.evaluate(async () => {
     // The page's one store, through its test hook (importing the module again could give another instance).
     const useStore = (window as unknown as { __playgroundFaults: { store: typeof import('../src/store/index').useStore } }).__playgroundFaults.store;
     const s = useStore.getState();
@@ -166,6 +168,12 @@ test('loss arithmetic: rows, skipped -100 targets, sum ÷ divisor, and the repor
       },
     });
   });
+  // In a full suite run an evaluation reply has landed after the injection and replaced it: inject
+  // again until the panel shows the injected rows.
+  await expect.poll(async () => {
+    if ((await panel.getAttribute('data-rows')) !== '2000') await inject();
+    return panel.getAttribute('data-rows');
+  }, { timeout: 30_000 }).toBe('2000');
   await expect(panel).toHaveAttribute('data-rows', '2000');
   const shown = await rows.count();
   expect(shown).toBeLessThan(100);
