@@ -4,22 +4,12 @@
 import { useStore, type Failure } from '../store';
 import type { InputError } from '../data/types';
 import { useId, useRef } from 'react';
+import { offsetOf } from './textOffset';
 import { EXAMPLES } from '../data/examples';
 import { Trans, useTranslation } from 'react-i18next';
 
 /** Titles of the failure stages (keys under input:stage). */
 const stageKey = (stage: Failure['stage']) => `stage.${stage}` as const;
-
-/** UTF-16 offset of a 1-based line/column in `text` (columns count UTF-16 code units). */
-function offsetOf(text: string, line: number, column: number): number {
-  let offset = 0;
-  for (let l = 1; l < line; l++) {
-    const nl = text.indexOf('\n', offset);
-    if (nl < 0) return text.length;
-    offset = nl + 1;
-  }
-  return Math.min(text.length, offset + Math.max(0, column - 1));
-}
 
 export function InputPanel() {
   const text = useStore((s) => s.text);

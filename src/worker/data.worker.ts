@@ -58,16 +58,8 @@ import { alignRows } from '../data/strategies/align';
 import { preflightHandlers } from './preflight';
 import { renderProblem, syntaxProblem } from '../data/templateCheck';
 import { withTemplate } from '../data/tokenizer';
-import { keptSequence } from '../data/preflight/findings';
-import { reason } from '../data/strategies/reasons';
+import { keptIndices, keptSequence } from '../data/preflight/findings';
 
-/** Row index → index in keptSequence(row, maxLength) (-1: not kept). */
-function keptIndices(row: LabRow, maxLength: number): Int32Array {
-  const cut = row.reasons.indexOf(reason.truncated(maxLength));
-  const out = new Int32Array(row.ids.length).fill(-1);
-  for (let i = 0, n = 0; i < row.ids.length && n < maxLength; i++) if (row.reasonIndex[i] !== cut) out[i] = n++;
-  return out;
-}
 import { checkOverrides, packedBuffers, packSamples, policiesFor, prepareSample, setStrategyRun } from './trainPlan';
 
 interface LoadedTokenizer {
@@ -472,54 +464,35 @@ async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
   );
 }
 
-/** Lab requests: only the newest waiting one runs (the picker changes faster than rows compute). */
-let labWaiting: { req: LabRequest; ctx: Status; resolve(v: Transfer<LabReply>): void; reject(e: unknown): void } | null = null;
-let labRunning = false;
-function labCoalesced(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
-  return new Promise((resolve, reject) => {
-    labWaiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED));
-    labWaiting = { req, ctx, resolve, reject };
-    void (async () => {
-      if (labRunning) return;
-      labRunning = true;
-      try {
-        while (labWaiting) {
-          const w = labWaiting;
-          labWaiting = null;
-          await lab(w.req, w.ctx).then(w.resolve, w.reject);
-        }
-      } finally {
-        labRunning = false;
+/**
+ * `run` for the newest request only: while one runs, a newer one replaces the one waiting (which
+ * fails as superseded). The view's label requests and the lab's rows each have their own.
+ */
+function newestOnly<Req, Res>(run: (req: Req, ctx: Status) => Promise<Res>): (req: Req, ctx: Status) => Promise<Res> {
+  let waiting: { req: Req; ctx: Status; resolve(v: Res): void; reject(e: unknown): void } | null = null;
+  let running = false;
+  const drain = async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (waiting) {
+        const w = waiting;
+        waiting = null;
+        await run(w.req, w.ctx).then(w.resolve, w.reject);
       }
-    })();
-  });
-}
-
-/** The newest label request waiting to run; an older one waiting is superseded. */
-let waiting: { req: LabelRequest; ctx: Status; resolve(v: Transfer<LabelReply>): void; reject(e: unknown): void } | null = null;
-let running = false;
-
-function coalesced(req: LabelRequest, ctx: Status): Promise<Transfer<LabelReply>> {
-  return new Promise((resolve, reject) => {
-    waiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED));
-    waiting = { req, ctx, resolve, reject };
-    void drain();
-  });
-}
-
-async function drain(): Promise<void> {
-  if (running) return;
-  running = true;
-  try {
-    while (waiting) {
-      const w = waiting;
-      waiting = null;
-      await label(w.req, w.ctx).then(w.resolve, w.reject);
+    } finally {
+      running = false;
     }
-  } finally {
-    running = false;
-  }
+  };
+  return (req, ctx) =>
+    new Promise<Res>((resolve, reject) => {
+      waiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED));
+      waiting = { req, ctx, resolve, reject };
+      void drain();
+    });
 }
+const labNewest = newestOnly(lab);
+const labelNewest = newestOnly(label);
 
 const preflight = preflightHandlers({
   async tokenizer(req, ctx) {
@@ -542,8 +515,8 @@ async function tokenizerInfo(req: TokenizerInfoRequest, ctx: Status): Promise<To
 serve<DataProtocol>({
   ...preflight,
   tokenizerInfo: (req, ctx) => tokenizerInfo(req, ctx),
-  lab: (req, ctx) => labCoalesced(req, ctx),
-  label: (req, ctx) => coalesced(req, ctx),
+  lab: (req, ctx) => labNewest(req, ctx),
+  label: (req, ctx) => labelNewest(req, ctx),
   prepare: (req, ctx) => prepare(req, ctx),
   prompt: (req) => prompt(req),
 });

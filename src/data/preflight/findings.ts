@@ -97,16 +97,24 @@ function lostMask(row: LabRow, maxLength: number): Uint8Array {
   return lost;
 }
 
+/** Row index → its index in keptSequence(row, maxLength), or -1 where the framework does not keep it. */
+export function keptIndices(row: LabRow, maxLength: number): Int32Array {
+  const cut = row.reasons.indexOf(reason.truncated(maxLength));
+  const out = new Int32Array(row.ids.length).fill(-1);
+  for (let i = 0, n = 0; i < row.ids.length && n < maxLength; i++) if (row.reasonIndex[i] !== cut) out[i] = n++;
+  return out;
+}
+
 /** The tokens a trainer gets: the row without its truncated tokens, the first maxLength of them. */
 export function keptSequence(row: LabRow, maxLength: number): { ids: Int32Array; labels: Int32Array } {
-  const cut = row.reasons.indexOf(reason.truncated(maxLength));
+  const at = keptIndices(row, maxLength);
   const ids: number[] = [];
   const labels: number[] = [];
-  for (let i = 0; i < row.ids.length && ids.length < maxLength; i++) {
-    if (row.reasonIndex[i] === cut) continue;
+  at.forEach((k, i) => {
+    if (k < 0) return;
     ids.push(row.ids[i]);
     labels.push(row.labels[i]);
-  }
+  });
   return { ids: Int32Array.from(ids), labels: Int32Array.from(labels) };
 }
 

@@ -5,17 +5,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useStore } from '../../store';
 import { INPUT_DEBOUNCE_MS } from '../../store/slices/input';
-
-/** UTF-16 offset of a 1-based line and column. */
-function offsetOf(text: string, line: number, column: number): number {
-  let at = 0;
-  for (let l = 1; l < line; l++) {
-    const nl = text.indexOf('\n', at);
-    if (nl < 0) return text.length;
-    at = nl + 1;
-  }
-  return Math.min(text.length, at + column - 1);
-}
+import { offsetOf } from '../textOffset';
 
 export function TemplateEditor() {
   const { t } = useTranslation('template');
