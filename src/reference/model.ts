@@ -21,9 +21,11 @@ import { IGNORE_INDEX, normalisationScales, trainedTotals } from '../spec/loss';
 import type { Batch } from '../spec/batch';
 import type { StepReport, TrainSettings } from '../spec/step';
 import { makeRng } from '../spec/rng';
+import { loraScale, loraTable, loraTargets, validateLora, type LoraConfig, type LoraTarget } from '../spec/lora';
+import type { LayerParam } from '../spec/params';
 import {
   adamwStep, attentionBackward, attentionForward, clipFactor, crossEntropyForward, embeddingBackward,
-  embeddingForward, gradNorm, lossReductions, matmulBackward, matmulForward,
+  embeddingForward, gradNorm, loraBackward, loraForward, lossReductions, matmulBackward, matmulForward,
   residualBackward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward,
   swigluBackward, swigluForward, type LossReductions,
 } from './ops';
@@ -115,7 +117,7 @@ function weightViews(cfg: LlamaConfig, layout: TensorLayout, data: Float64Array)
  * The activation size table for one (B, T). The same layout holds the activation gradients
  * (`logits` there is dlogits). N = B*T.
  */
-export function activationTable(cfg: LlamaConfig, B: number, T: number): TensorSpec[] {
+export function activationTable(cfg: LlamaConfig, B: number, T: number, lora: LoraConfig | null = null): TensorSpec[] {
   const N = B * T, C = cfg.hidden_size, V = cfg.vocab_size, F = cfg.intermediate_size;
   const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
   const t: TensorSpec[] = [{ name: 'encoded', shape: [N, C] }]; // embedding output = residual stream into layer 0
@@ -149,6 +151,8 @@ export function activationTable(cfg: LlamaConfig, B: number, T: number): TensorS
     { name: 'losses', shape: [N] },
     { name: 'normIn', shape: [N, C] }, // gradient side only: an rmsnorm's dx before it joins the residual stream
   );
+  // With LoRA: u = x A^T (N, r) of every adapted projection, kept for backward.
+  if (lora) for (const a of loraTargets(cfg, lora)) t.push({ name: `layers.${a.layer}.lora.${a.key}`, shape: [N, lora.r] });
   return t;
 }
 
@@ -183,6 +187,25 @@ function actViews(cfg: LlamaConfig, layout: TensorLayout, data: Float64Array): A
 // The model
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A LoRA adapter on the model (attachLora): its own size table (loraTable) and flat arrays, like
+ * the model's. While one is attached, trainStep trains only these tensors; the model's own
+ * parameters are frozen. (The reference still computes the frozen tensors' gradients into
+ * model.grads, unused; the GPU engine computes none.)
+ */
+export interface LoraState {
+  config: LoraConfig;
+  scale: number;
+  targets: LoraTarget[];
+  layout: TensorLayout;
+  params: Float64Array;
+  grads: Float64Array;
+  m: Float64Array;
+  v: Float64Array;
+  /** By `${layer}.${key}`: views of A and B and of their gradients. */
+  views: Map<string, { t: LoraTarget; A: Float64Array; B: Float64Array; gA: Float64Array; gB: Float64Array }>;
+}
+
 export interface ReferenceModel {
   config: LlamaConfig;
   layout: TensorLayout;       // parameter size table with offsets
@@ -193,8 +216,10 @@ export interface ReferenceModel {
   step: number;               // AdamW updates applied so far
   w: ModelWeights;            // views into params
   g: ModelWeights;            // views into grads
-  /** Activations of the last forward (allocated per B, T). */
-  acts: { B: number; T: number; layout: TensorLayout; data: Float64Array; grad: Float64Array; a: Acts; d: Acts; ids: Int32Array; docIds: Int32Array; positions: Int32Array } | null;
+  /** The attached LoRA adapter, or null (full fine-tuning). */
+  lora: LoraState | null;
+  /** Activations of the last forward (allocated per B, T and adapter). */
+  acts: { B: number; T: number; lora: LoraState | null; layout: TensorLayout; data: Float64Array; grad: Float64Array; a: Acts; d: Acts; ids: Int32Array; docIds: Int32Array; positions: Int32Array } | null;
 }
 
 /** A model with every parameter 0; fill it with initParams or setParams. */
@@ -206,8 +231,53 @@ export function createModel(config: LlamaConfig): ReferenceModel {
   return {
     config, layout, params, grads,
     m: new Float64Array(layout.total), v: new Float64Array(layout.total), step: 0,
-    w: weightViews(config, layout, params), g: weightViews(config, layout, grads), acts: null,
+    w: weightViews(config, layout, params), g: weightViews(config, layout, grads), lora: null, acts: null,
   };
+}
+
+/**
+ * Attaches a LoRA adapter (PEFT's init from `init`, or these tensors by name) and resets the
+ * optimizer: from now on trainStep trains the adapter only. null detaches it.
+ */
+export function attachLora(model: ReferenceModel, config: LoraConfig | null, tensors?: Record<string, ArrayLike<number>>): void {
+  model.acts = null;
+  model.step = 0;
+  model.m.fill(0);
+  model.v.fill(0);
+  if (!config) {
+    model.lora = null;
+    return;
+  }
+  validateLora(config, model.config);
+  const layout = layoutTensors(loraTable(model.config, config));
+  const params = new Float64Array(layout.total), grads = new Float64Array(layout.total);
+  const targets = loraTargets(model.config, config);
+  const views = new Map(targets.map((t) => [`${t.layer}.${t.key}`, {
+    t, A: tensorView(layout, params, t.A), B: tensorView(layout, params, t.B), gA: tensorView(layout, grads, t.A), gB: tensorView(layout, grads, t.B),
+  }]));
+  model.lora = { config, scale: loraScale(config), targets, layout, params, grads, m: new Float64Array(layout.total), v: new Float64Array(layout.total), views };
+  if (tensors) {
+    for (const s of layout.slots) {
+      const src = tensors[s.name];
+      if (!src) throw new Error(`Adapter tensor "${s.name}" (shape ${s.shape.join('×')}) is missing.`);
+      if (src.length !== s.size) throw new Error(`Adapter tensor "${s.name}" has ${src.length} values; r = ${config.r} needs ${s.size} (shape ${s.shape.join('×')}).`);
+      params.set(src, s.offset);
+    }
+  }
+}
+
+/** The adapter's tensors by name (copies). */
+export function loraParams(model: ReferenceModel): Record<string, Float64Array> {
+  const l = model.lora;
+  if (!l) throw new Error('loraParams: no adapter attached.');
+  return Object.fromEntries(l.layout.slots.map((s) => [s.name, l.params.slice(s.offset, s.offset + s.size)]));
+}
+
+/** The adapter gradients of the last backward, by name (copies). */
+export function loraGrads(model: ReferenceModel): Record<string, Float64Array> {
+  const l = model.lora;
+  if (!l) throw new Error('loraGrads: no adapter attached.');
+  return Object.fromEntries(l.layout.slots.map((s) => [s.name, l.grads.slice(s.offset, s.offset + s.size)]));
 }
 
 /** Seeded init as in HF: 2-D matrices ~ N(0, std^2), norm weights 1, biases 0. */
@@ -232,16 +302,17 @@ export function setParams(model: ReferenceModel, tensors: Record<string, ArrayLi
 
 export function zeroGrads(model: ReferenceModel): void {
   model.grads.fill(0);
+  model.lora?.grads.fill(0);
 }
 
 function ensureActs(model: ReferenceModel, B: number, T: number): NonNullable<ReferenceModel['acts']> {
-  if (model.acts && model.acts.B === B && model.acts.T === T) return model.acts;
-  const layout = layoutTensors(activationTable(model.config, B, T));
+  if (model.acts && model.acts.B === B && model.acts.T === T && model.acts.lora === model.lora) return model.acts;
+  const layout = layoutTensors(activationTable(model.config, B, T, model.lora?.config ?? null));
   const data = new Float64Array(layout.total);
   const grad = new Float64Array(layout.total);
   const N = B * T;
   model.acts = {
-    B, T, layout, data, grad, a: actViews(model.config, layout, data), d: actViews(model.config, layout, grad),
+    B, T, lora: model.lora, layout, data, grad, a: actViews(model.config, layout, data), d: actViews(model.config, layout, grad),
     ids: new Int32Array(N), docIds: new Int32Array(N), positions: new Int32Array(N),
   };
   return model.acts;
@@ -263,6 +334,12 @@ export function forward(model: ReferenceModel, ids: Int32Array, docIds: Int32Arr
   const acts = ensureActs(model, B, T);
   acts.ids.set(ids); acts.docIds.set(docIds); acts.positions.set(positions);
   const a = acts.a, w = model.w;
+  const lora = model.lora;
+  /** With an adapter on layer l's projection `key`: out += scale · (x A^T) B^T. */
+  const adapt = (l: number, key: LayerParam, out: Float64Array, x: Float64Array, I: number, O: number) => {
+    const ad = lora?.views.get(`${l}.${key}`);
+    if (ad) loraForward(out, tensorView(acts.layout, acts.data, `layers.${l}.lora.${key}`), x, ad.A, ad.B, lora!.scale, N, I, O, lora!.config.r);
+  };
 
   embeddingForward(a.encoded, ids, w.wte, N, C);
   let x = a.encoded; // residual stream (N, C)
@@ -270,18 +347,25 @@ export function forward(model: ReferenceModel, ids: Int32Array, docIds: Int32Arr
     const la = a.layers[l], lw = w.layers[l];
     rmsnormForward(la.ln1, la.rstd1, x, lw.ln1, N, C, eps);
     matmulForward(la.q, la.ln1, lw.q, lw.qb, N, C, NH * hs);
+    adapt(l, 'q', la.q, la.ln1, C, NH * hs);
     matmulForward(la.k, la.ln1, lw.k, lw.kb, N, C, NKV * hs);
+    adapt(l, 'k', la.k, la.ln1, C, NKV * hs);
     matmulForward(la.v, la.ln1, lw.v, lw.vb, N, C, NKV * hs);
+    adapt(l, 'v', la.v, la.ln1, C, NKV * hs);
     ropeForward(la.qr, la.q, positions, B, T, NH, hs, theta);
     ropeForward(la.kr, la.k, positions, B, T, NKV, hs, theta);
     attentionForward(la.atty, la.att, la.qr, la.kr, la.v, docIds, B, T, NH, NKV, hs);
     matmulForward(la.attproj, la.atty, lw.o, null, N, NH * hs, C);
+    adapt(l, 'o', la.attproj, la.atty, NH * hs, C);
     residualForward(la.res1, x, la.attproj, N * C);
     rmsnormForward(la.ln2, la.rstd2, la.res1, lw.ln2, N, C, eps);
     matmulForward(la.gate, la.ln2, lw.gate, null, N, C, F);
+    adapt(l, 'gate', la.gate, la.ln2, C, F);
     matmulForward(la.up, la.ln2, lw.up, null, N, C, F);
+    adapt(l, 'up', la.up, la.ln2, C, F);
     swigluForward(la.swi, la.gate, la.up, N * F);
     matmulForward(la.mlpout, la.swi, lw.down, null, N, F, C);
+    adapt(l, 'down', la.mlpout, la.swi, F, C);
     residualForward(la.res2, la.res1, la.mlpout, N * C);
     x = la.res2;
   }
@@ -322,6 +406,12 @@ export function backward(model: ReferenceModel): void {
   const a = acts.a, d = acts.d, w = model.w, g = model.g;
   const { ids, docIds, positions } = acts;
   const dlogits = d.logits;
+  const lora = model.lora;
+  /** With an adapter on layer l's projection `key`: its gradients, and its part of dx (+=). */
+  const adaptBack = (l: number, key: LayerParam, dx: Float64Array, dout: Float64Array, x: Float64Array, I: number, O: number) => {
+    const ad = lora?.views.get(`${l}.${key}`);
+    if (ad) loraBackward(dx, ad.gA, ad.gB, dout, x, tensorView(acts.layout, acts.data, `layers.${l}.lora.${key}`), ad.A, ad.B, lora!.scale, N, I, O, lora!.config.r);
+  };
   // residualBackward accumulates: zero every activation gradient except dlogits, the input here.
   const dl = acts.layout.byName.get('logits')!;
   acts.grad.fill(0, 0, dl.offset);
@@ -338,19 +428,26 @@ export function backward(model: ReferenceModel): void {
     const dx = l > 0 ? d.layers[l - 1].res2 : d.encoded;
     residualBackward(da.res1, da.mlpout, da.res2, N * C);
     matmulBackward(da.swi, lg.down, null, da.mlpout, la.swi, lw.down, N, F, C, false);
+    adaptBack(l, 'down', da.swi, da.mlpout, la.swi, F, C);
     swigluBackward(da.gate, da.up, da.swi, la.gate, la.up, N * F);
     matmulBackward(da.ln2, lg.up, null, da.up, la.ln2, lw.up, N, C, F, false);
+    adaptBack(l, 'up', da.ln2, da.up, la.ln2, C, F);
     matmulBackward(da.ln2, lg.gate, null, da.gate, la.ln2, lw.gate, N, C, F, true);
+    adaptBack(l, 'gate', da.ln2, da.gate, la.ln2, C, F);
     rmsnormBackward(d.normIn, lg.ln2, da.ln2, la.res1, lw.ln2, la.rstd2, N, C);
     residualForward(da.res1, da.res1, d.normIn, N * C); // fork: skip path + norm path
     residualBackward(dx, da.attproj, da.res1, N * C);
     matmulBackward(da.atty, lg.o, null, da.attproj, la.atty, lw.o, N, NH * hs, C, false);
+    adaptBack(l, 'o', da.atty, da.attproj, la.atty, NH * hs, C);
     attentionBackward(da.qr, da.kr, da.v, da.atty, la.qr, la.kr, la.v, la.att, docIds, B, T, NH, NKV, hs);
     ropeBackward(da.k, da.kr, positions, B, T, NKV, hs, theta);
     ropeBackward(da.q, da.qr, positions, B, T, NH, hs, theta);
     matmulBackward(da.ln1, lg.v, lg.vb, da.v, la.ln1, lw.v, N, C, NKV * hs, false);
+    adaptBack(l, 'v', da.ln1, da.v, la.ln1, C, NKV * hs);
     matmulBackward(da.ln1, lg.k, lg.kb, da.k, la.ln1, lw.k, N, C, NKV * hs, true);
+    adaptBack(l, 'k', da.ln1, da.k, la.ln1, C, NKV * hs);
     matmulBackward(da.ln1, lg.q, lg.qb, da.q, la.ln1, lw.q, N, C, NH * hs, true);
+    adaptBack(l, 'q', da.ln1, da.q, la.ln1, C, NH * hs);
     rmsnormBackward(d.normIn, lg.ln1, da.ln1, x, lw.ln1, la.rstd1, N, C);
     residualForward(dx, dx, d.normIn, N * C); // fork: skip path + norm path
   }
@@ -420,8 +517,9 @@ export function trainStep(model: ReferenceModel, microBatches: readonly Batch[],
     report.message = `Step ${step}: no position in this batch has a trained label (all -100, or all weights 0), so there is nothing to learn from and no update was applied. Check the mask policy or pick samples with a response.`;
     return report;
   }
-  const n = model.layout.total;
-  report.gradNorm = gradNorm(model.grads, n);
+  // With an adapter attached only its tensors train: the norm, the clip and AdamW see only them.
+  const trained = model.lora ?? model;
+  report.gradNorm = gradNorm(trained.grads, trained.layout.total);
   if (!Number.isFinite(report.loss) || !Number.isFinite(report.gradNorm)) {
     report.status = 'non-finite';
     const what = !Number.isFinite(report.loss) ? `the loss is ${report.loss}` : `the gradient norm is ${report.gradNorm}`;
@@ -430,11 +528,11 @@ export function trainStep(model: ReferenceModel, microBatches: readonly Batch[],
   }
   const clip = s.maxGradNorm > 0 && Number.isFinite(s.maxGradNorm) ? clipFactor(report.gradNorm, s.maxGradNorm) : 1;
   report.clipFactor = clip;
-  for (const slot of model.layout.slots) {
+  for (const slot of trained.layout.slots) {
     const end = slot.offset + slot.size;
     adamwStep(
-      model.params.subarray(slot.offset, end), model.grads.subarray(slot.offset, end),
-      model.m.subarray(slot.offset, end), model.v.subarray(slot.offset, end), slot.size,
+      trained.params.subarray(slot.offset, end), trained.grads.subarray(slot.offset, end),
+      trained.m.subarray(slot.offset, end), trained.v.subarray(slot.offset, end), slot.size,
       s.lr, s.beta1, s.beta2, s.eps, decays(slot) ? s.weightDecay : 0, step, clip,
     );
   }

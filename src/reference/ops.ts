@@ -119,6 +119,35 @@ export function matmulBackward(
 }
 
 // ---------------------------------------------------------------------------------------------
+// lora: a low-rank update on top of a frozen projection (src/spec/lora.ts, PEFT's Linear).
+//   u = x A^T (N, r);  out += scale · u B^T.   x (N,I), A (r,I), B (O,r), out (N,O).
+// ---------------------------------------------------------------------------------------------
+
+/** out (N,O) +=, u (N,r) = x A^T (kept for backward); x (N,I), A (r,I), B (O,r). */
+export function loraForward(out: Float64Array, u: Float64Array, x: Float64Array, A: Float64Array, B: Float64Array, scale: number, N: number, I: number, O: number, r: number): void {
+  matmulForward(u, x, A, null, N, I, r);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      let s = 0;
+      for (let j = 0; j < r; j++) s += u[n * r + j] * B[o * r + j];
+      out[n * O + o] += scale * s;
+    }
+  }
+}
+
+/**
+ * dx (N,I) +=, dA (r,I) +=, dB (O,r) +=; dout (N,O), x (N,I), u (N,r) from forward, A, B.
+ *   du = scale · dout B (N,r);  dB += scale · dout^T u;  dA += du^T x;  dx += du A.
+ * dx accumulates: the frozen projection's own backward has already written its part.
+ */
+export function loraBackward(dx: Float64Array, dA: Float64Array, dB: Float64Array, dout: Float64Array, x: Float64Array, u: Float64Array, A: Float64Array, B: Float64Array, scale: number, N: number, I: number, O: number, r: number): void {
+  const scaled = dout.map((v) => v * scale);
+  const du = new Float64Array(N * r);
+  matmulBackward(du, dB, null, scaled, u, B, N, r, O, false);
+  matmulBackward(dx, dA, null, du, x, A, N, I, r, true);
+}
+
+// ---------------------------------------------------------------------------------------------
 // rope: HF rotate_half layout. In each head, dim j pairs with j + hs/2 (j < hs/2), angle
 // positions[n] * theta^(-2j/hs).  out_j = x_j cos - x_{j+h} sin,  out_{j+h} = x_{j+h} cos + x_j sin.
 // ---------------------------------------------------------------------------------------------
