@@ -24,6 +24,14 @@ override A_KCONTIG: bool = true;
 override B_KCONTIG: bool = true;
 // b's words hold f32 bits (false) or two f16 halves each, element 2i in the low half (true).
 override B_F16: bool = false;
+// Likewise with two bfloat16 halves (a frozen LoRA base stored as bf16): a half is the top 16 bits
+// of an f32, so widening is a shift.
+override B_BF16: bool = false;
+
+// The two bf16 halves of a word as f32s (element 2i, the low half, first).
+fn unpack2xbf16(w: u32) -> vec2<f32> {
+  return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u));
+}
 
 struct Params {
   M: u32,
@@ -44,6 +52,10 @@ struct Params {
 fn b_load(i: u32) -> f32 {
   if (B_F16) {
     let pair = unpack2x16float(b[i / 2u]);
+    return select(pair.x, pair.y, (i & 1u) == 1u);
+  }
+  if (B_BF16) {
+    let pair = unpack2xbf16(b[i / 2u]);
     return select(pair.x, pair.y, (i & 1u) == 1u);
   }
   return bitcast<f32>(b[i]);
@@ -189,6 +201,11 @@ fn b_load4(i: u32) -> vec4<f32> {
     let w = b4[i / 8u];
     let h = select(w.xy, w.zw, (i % 8u) >= 4u);
     return vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y));
+  }
+  if (B_BF16) {
+    let w = b4[i / 8u];
+    let h = select(w.xy, w.zw, (i % 8u) >= 4u);
+    return vec4<f32>(unpack2xbf16(h.x), unpack2xbf16(h.y));
   }
   return bitcast<vec4<f32>>(b4[i / 4u]);
 }

@@ -3,6 +3,7 @@
  * arena layout, a small arena limit splits parameters (and the engine still trains identically
  * across several arenas), and an oversized tensor is refused with a message that says what to do.
  */
+import { DEFAULT_LORA } from '../spec/lora';
 import { describe, expect, it } from 'vitest';
 import { MICRO_CONFIG, type LlamaConfig } from '../spec/config';
 import { ALIGN, CATEGORIES, activationGradTable, activationTable, buildLayout, defaultVocabChunk, memoryEstimate, VOCAB_CHUNK_ELEMENTS } from './layout';
@@ -41,12 +42,15 @@ describe('engine layout', () => {
     const { config } = llamaConfigFromHf(hf, 'playground-base/config.json');
     const params = paramTable(config).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
     expect(params).toBe(3_819_776); // the model card's count
-    const rows = ([[1, 256, false], [4, 256, false], [4, 256, true]] as const).map(([B, T, f16]) => ({ B, T, f16, est: memoryEstimate(config, B, T, 1, undefined, f16) }));
+    // Full fine-tuning (f32, then f16 weight copies), then LoRA (DEFAULT_LORA: r 8, attention) on an f32 and a bf16 base.
+    const lora = (baseDtype: 'f32' | 'bf16') => ({ config: DEFAULT_LORA, baseDtype });
+    const rows = ([[1, 256, false, null, ''], [4, 256, false, null, ''], [4, 256, true, null, ', f16 weights'], [4, 256, false, lora('f32'), ', LoRA r 8'], [4, 256, false, lora('bf16'), ', LoRA r 8, bf16 base']] as const)
+      .map(([B, T, f16, l, what]) => ({ B, T, what, est: memoryEstimate(config, B, T, 1, undefined, f16, l) }));
     const mibs = (v: number) => (v / 2 ** 20).toFixed(1);
-    const lines = ['| category | ' + rows.map((r) => `B=${r.B}, T=${r.T}${r.f16 ? ', f16 weights' : ''} (MiB)`).join(' | ') + ' |', '|---|' + rows.map(() => '---:').join('|') + '|'];
+    const lines = ['| category | ' + rows.map((r) => `B=${r.B}, T=${r.T}${r.what} (MiB)`).join(' | ') + ' |', '|---|' + rows.map(() => '---:').join('|') + '|'];
     for (const cat of [...CATEGORIES, 'total'] as const) lines.push(`| ${cat} | ${rows.map((r) => mibs(r.est[cat])).join(' | ')} |`);
     console.log(lines.join('\n'));
-    for (const r of rows) expect(r.est.parameters).toBeGreaterThanOrEqual(params * 4);
+    for (const r of rows) expect(r.what.includes('LoRA') ? r.est.frozen + r.est.weights_f16 : r.est.parameters).toBeGreaterThanOrEqual(params * (r.what.includes('bf16') ? 2 : 4));
     // The README's copy must say what the size table says: its header row, then one row per category.
     const cells = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim());
     const readme = (await readFile('README.md', 'utf8')).split('\n');

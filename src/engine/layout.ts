@@ -14,7 +14,11 @@
  *                gradient norm run over whole arenas.
  *   weights_f16  with `f16Weights`: an f16 copy of each layer's projection matrices (two halves per
  *                u32), rewritten after every AdamW update. The matmuls' forward and dx read it;
- *                the f32 parameters stay the master copy that AdamW updates.
+ *                the f32 parameters stay the master copy that AdamW updates. With LoRA and a
+ *                16-bit base (`lora.baseDtype` f16 or bf16): the only copy of the frozen projections.
+ *   frozen       with LoRA: the model's own tensors (paramTable), which never train: no gradients,
+ *                no moments. parameters/gradients/adam_m/adam_v then hold the adapter (loraTable,
+ *                src/spec/lora.ts) instead of the model.
  *   activations  what backward needs, per layer, for one micro-batch (B, T), plus shared
  *                transients (pre-RoPE q/k, the branch output before a residual add) and the LM
  *                head's (N, VC) vocabulary chunk: the (N, V) logits and dlogits are never stored.
@@ -29,15 +33,17 @@
  */
 import { headSize, type LlamaConfig } from '../spec/config';
 import { decays, layerParamOf, paramTable, PROJECTIONS, type TensorSpec } from '../spec/params';
+import { loraTable, loraTargets, validateLora, type LoraConfig } from '../spec/lora';
+import type { HalfDtype } from '../spec/half';
 import { GRAD_NORM_GROUPS, STEP_STATE_WORDS } from './ops/gradNorm';
 import { LOSS_SUMS } from './ops/lossReductions';
 import { CE_STATS } from './ops/crossEntropy';
 
 export type Category =
-  | 'parameters' | 'gradients' | 'adam_m' | 'adam_v' | 'weights_f16'
+  | 'parameters' | 'gradients' | 'adam_m' | 'adam_v' | 'weights_f16' | 'frozen'
   | 'activations' | 'activation_grads' | 'inputs' | 'staging' | 'constants' | 'scratch';
 
-export const CATEGORIES: readonly Category[] = ['parameters', 'gradients', 'adam_m', 'adam_v', 'weights_f16', 'activations', 'activation_grads', 'inputs', 'staging', 'constants', 'scratch'];
+export const CATEGORIES: readonly Category[] = ['parameters', 'gradients', 'adam_m', 'adam_v', 'weights_f16', 'frozen', 'activations', 'activation_grads', 'inputs', 'staging', 'constants', 'scratch'];
 
 /** WebGPU's largest minStorageBufferOffsetAlignment: every tensor starts on it. */
 export const ALIGN = 256;
@@ -75,6 +81,17 @@ export interface Layout {
   arenas: Arena[];
   /** Slot by category and name (parameters/gradients/adam_m/adam_v use the HF name). */
   slots: Record<Category, Map<string, Slot>>;
+  /** The adapter, when the layout trains LoRA (parameters = the adapter, the model is frozen). */
+  lora: LoraConfig | null;
+  /** How weights_f16 stores its halves: 'f16', or the LoRA base's 16-bit dtype. */
+  halfDtype: HalfDtype;
+}
+
+/** LoRA training: which adapter, and how the frozen projections are stored. */
+export interface LoraLayout {
+  config: LoraConfig;
+  /** Storage of the frozen projection matrices: f32 (default), or f16/bf16 (read with f32 accumulation). */
+  baseDtype?: 'f32' | HalfDtype;
 }
 
 export interface LayoutOptions {
@@ -84,8 +101,10 @@ export interface LayoutOptions {
   maxArenaBytes?: number;
   /** Vocabulary rows per LM-head chunk; default defaultVocabChunk(V, B*T). A multiple of 64 below V. */
   vocabChunk?: number;
-  /** Adds the weights_f16 category: f16 copies of the layers' projection matrices. Default false. */
+  /** Adds the weights_f16 category: f16 copies of the layers' projection matrices. Default false (ignored with LoRA). */
   f16Weights?: boolean;
+  /** Train a LoRA adapter on a frozen model instead of the model itself. */
+  lora?: LoraLayout | null;
 }
 
 /** The parameters stored again as f16 when f16Weights is on: the layers' projection matrices. */
@@ -117,7 +136,7 @@ export function defaultVocabChunk(V: number, N: number): number {
  * Per-layer activations kept for backward, (B, T) = one micro-batch. The LM head never holds the
  * (N, V) logits: it works through an (N, VC) chunk (ops/lmHead.ts).
  */
-export function activationTable(c: LlamaConfig, B: number, T: number, VC = defaultVocabChunk(c.vocab_size, B * T)): TensorSpec[] {
+export function activationTable(c: LlamaConfig, B: number, T: number, VC = defaultVocabChunk(c.vocab_size, B * T), lora: LoraConfig | null = null): TensorSpec[] {
   const N = B * T, C = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
   const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
   const t: TensorSpec[] = [{ name: 'encoded', shape: [N, C] }]; // embedding output = residual stream into layer 0
@@ -154,11 +173,13 @@ export function activationTable(c: LlamaConfig, B: number, T: number, VC = defau
     { name: 'dlogitNorms', shape: [N] },        // ||dlogits|| per position (heatmap)
     { name: 'lastLogits', shape: [B, V] },      // evaluation only: logits after each sequence's last real token
   );
+  // With LoRA: u = x A^T (N, r) of every adapted projection, kept for backward.
+  if (lora) for (const a of loraTargets(c, lora)) t.push({ name: `layers.${a.layer}.lora.${a.key}`, shape: [N, lora.r] });
   return t;
 }
 
 /** Activation gradients, shared by all layers (backward visits one layer at a time). */
-export function activationGradTable(c: LlamaConfig, B: number, T: number): TensorSpec[] {
+export function activationGradTable(c: LlamaConfig, B: number, T: number, lora: LoraConfig | null = null): TensorSpec[] {
   const N = B * T, C = c.hidden_size, F = c.intermediate_size;
   const NH = c.num_attention_heads, NKV = c.num_key_value_heads, hs = headSize(c);
   return [
@@ -175,6 +196,7 @@ export function activationGradTable(c: LlamaConfig, B: number, T: number): Tenso
     { name: 'dq', shape: [N, NH * hs] },
     { name: 'dk', shape: [N, NKV * hs] },
     { name: 'dv', shape: [N, NKV * hs] },
+    ...(lora ? [{ name: 'dlora', shape: [N, lora.r] }] : []), // du of the adapter being visited
   ];
 }
 
@@ -196,6 +218,9 @@ export function inputTable(B: number, T: number): TensorSpec[] {
 export function buildLayout(config: LlamaConfig, B: number, T: number, opts: LayoutOptions = {}): Layout {
   const microBatches = opts.microBatches ?? 1;
   const V = config.vocab_size;
+  const lora = opts.lora?.config ?? null;
+  if (lora) validateLora(lora, config);
+  const baseDtype = opts.lora?.baseDtype ?? 'f32';
   const vocabChunk = Math.min(V, opts.vocabChunk ?? defaultVocabChunk(V, B * T));
   if (!(Number.isInteger(vocabChunk) && vocabChunk > 0 && (vocabChunk === V || vocabChunk % 64 === 0))) {
     throw new Error(`vocabChunk ${opts.vocabChunk} must be a positive multiple of 64 (or at least the vocabulary size ${V}).`);
@@ -232,18 +257,22 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
     return created;
   };
 
-  // Parameters: matrices first (decay), then vectors; gradients and moments mirror them exactly.
+  // Trained tensors (the model, or with LoRA the adapter): matrices first (decay), then vectors;
+  // gradients and moments mirror them exactly.
   const params = paramTable(config);
+  const trained = lora ? loraTable(config, lora) : params;
   const groups = [
-    { specs: params.filter((s) => decays(s)), decay: true, suffix: 'matrices' },
-    { specs: params.filter((s) => !decays(s)), decay: false, suffix: 'vectors' },
-  ];
+    { specs: trained.filter((s) => decays(s)), decay: true, suffix: 'matrices' },
+    { specs: trained.filter((s) => !decays(s)), decay: false, suffix: 'vectors' },
+  ].filter((g) => g.specs.length > 0);
   for (const category of ['parameters', 'gradients', 'adam_m', 'adam_v'] as const) {
     for (const g of groups) pack(category, `${category}.${g.suffix}`, g.specs, g.decay);
   }
-  if (opts.f16Weights) pack('weights_f16', 'weights_f16', params.filter((s) => isF16Weight(s.name)), false);
-  pack('activations', 'activations', activationTable(config, B, T, vocabChunk), false, true);
-  pack('activation_grads', 'activation_grads', activationGradTable(config, B, T), false, true);
+  const halfBase = lora !== null && baseDtype !== 'f32';
+  if (lora) pack('frozen', 'frozen', params.filter((s) => !(halfBase && isF16Weight(s.name))), false);
+  if (halfBase || (!lora && opts.f16Weights)) pack('weights_f16', 'weights_f16', params.filter((s) => isF16Weight(s.name)), false);
+  pack('activations', 'activations', activationTable(config, B, T, vocabChunk, lora), false, true);
+  pack('activation_grads', 'activation_grads', activationGradTable(config, B, T, lora), false, true);
   const inputs = inputTable(B, T);
   pack('inputs', 'inputs', inputs, false);
   // The staging block of micro-batch m is the inputs block, byte for byte, at m * (inputs arena bytes).
@@ -260,7 +289,7 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
     { name: 'stepSums', shape: [LOSS_SUMS.length] },   // lossReductions over the step's micro-batches
     { name: 'stepState', shape: [STEP_STATE_WORDS] },  // StepState: norm, clip, nonFinite, adamStep
   ], false, true);
-  return { config, B, T, microBatches, vocabChunk, ropePositions, arenas, slots };
+  return { config, B, T, microBatches, vocabChunk, ropePositions, arenas, slots, lora, halfDtype: halfBase ? (baseDtype as HalfDtype) : 'f16' };
 }
 
 /** Bytes per category, and the total. */
@@ -271,8 +300,8 @@ export type MemoryEstimate = Record<Category, number> & { total: number };
  * (uniform buffers and readback staging, < 1 KiB together, are left out). Compare the total with the
  * adapter's memory and each arena with maxBufferSize.
  */
-export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number, f16Weights = false): MemoryEstimate {
-  const layout = buildLayout(config, B, T, { microBatches, vocabChunk, f16Weights });
+export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number, f16Weights = false, lora: LoraLayout | null = null): MemoryEstimate {
+  const layout = buildLayout(config, B, T, { microBatches, vocabChunk, f16Weights, lora });
   const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as MemoryEstimate;
   out.total = 0;
   for (const a of layout.arenas) {

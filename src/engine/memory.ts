@@ -22,7 +22,7 @@ export class GpuMemory {
   tensor(category: Category, name: string): GpuTensor {
     const s = this.slot(category, name);
     const t: GpuTensor = { name: `${category}:${name}`, shape: s.shape, buffer: this.buffers[s.arena], offset: s.offset, size: Math.max(4, s.bytes) };
-    return category === 'weights_f16' ? { ...t, dtype: 'f16' } : t;
+    return category === 'weights_f16' ? { ...t, dtype: this.layout.halfDtype } : t;
   }
 
   /** Indices of the arenas of a category, in layout order. */

@@ -28,6 +28,9 @@ import { lossReductions } from './ops/lossReductions';
 import { gradNorm } from './ops/gradNorm';
 import { adamwStep } from './ops/adamw';
 import { packF16Forward } from './ops/packF16';
+import { loraBackward, loraForward } from './ops/lora';
+import { loraScale, loraTargets } from '../spec/lora';
+import type { LayerParam } from '../spec/params';
 import type { GpuMemory } from './memory';
 
 export interface ModelProgram {
@@ -57,15 +60,16 @@ interface LayerParams {
 }
 
 /**
- * Views of the parameters (or, with category 'gradients', of their gradients: same names). The
- * parameters' projection matrices are their f16 copies when the layout has them: the matmuls read
- * those, AdamW updates the f32 arenas.
+ * Views of the model's weights (or, with category 'gradients', of their gradients: same names).
+ * The projection matrices are their 16-bit copies when the layout has them: the matmuls read
+ * those, AdamW updates the f32 arenas. With LoRA the model's weights are the frozen ones.
  */
 function weights(mem: GpuMemory, category: 'parameters' | 'gradients') {
   const cfg = mem.layout.config;
   const f16 = mem.layout.slots.weights_f16;
-  const t = (name: string) => (category === 'parameters' && f16.has(name) ? mem.tensor('weights_f16', name) : mem.tensor(category, name));
-  const maybe = (name: string) => (mem.layout.slots[category].has(name) ? t(name) : null);
+  const own = mem.layout.lora ? 'frozen' : category;
+  const t = (name: string) => (category === 'parameters' && f16.has(name) ? mem.tensor('weights_f16', name) : mem.tensor(own, name));
+  const maybe = (name: string) => (mem.layout.slots[own].has(name) || f16.has(name) ? t(name) : null);
   const layers: LayerParams[] = [];
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const n = layerParamNames(i);
@@ -91,7 +95,25 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
   const theta = cfg.rope_theta, eps = cfg.rms_norm_eps, L = cfg.num_hidden_layers;
   const w = weights(mem, 'parameters');
-  const g = weights(mem, 'gradients');
+  // With LoRA the model is frozen: no gradient of any of its tensors is computed (null dw below).
+  const frozen = mem.layout.lora !== null;
+  const g = frozen ? null : weights(mem, 'gradients');
+  const lora = mem.layout.lora;
+  const scale = lora ? loraScale(lora) : 0;
+  const adapters = new Map((lora ? loraTargets(cfg, lora) : []).map((t) => [`${t.layer}.${t.key}`, t]));
+  /** Layer l's adapter on projection `key`, after the frozen matmul wrote out: out += s · (x A^T) B^T. */
+  const adapt = (ctx: OpContext, l: number, key: LayerParam, out: GpuTensor, x: GpuTensor, I: number, O: number): Dispatch[] => {
+    const t = adapters.get(`${l}.${key}`);
+    if (!t) return [];
+    return loraForward(ctx, out, a(`layers.${l}.lora.${key}`), x, mem.tensor('parameters', t.A), mem.tensor('parameters', t.B), scale, N, I, O, lora!.r);
+  };
+  /** Its backward, after the frozen matmul's dx: dA, dB +=, dx +=. */
+  const adaptBack = (ctx: OpContext, l: number, key: LayerParam, dx: GpuTensor, dout: GpuTensor, x: GpuTensor, I: number, O: number): Dispatch[] => {
+    const t = adapters.get(`${l}.${key}`);
+    if (!t) return [];
+    return loraBackward(ctx, dx, mem.tensor('gradients', t.A), mem.tensor('gradients', t.B), d('dlora'), dout, x, a(`layers.${l}.lora.${key}`),
+      mem.tensor('parameters', t.A), mem.tensor('parameters', t.B), scale, N, I, O, lora!.r);
+  };
   const a = (name: string) => mem.tensor('activations', name);
   const d = (name: string) => mem.tensor('activation_grads', name);
   const inp = (name: string) => mem.tensor('inputs', name);
@@ -115,17 +137,24 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     const last = l === L - 1;
     forward.push(
       ...matmulForward(ctx, a('q'), la(l, 'ln1'), lw.q, lw.qb, N, C, NH * hs),
+      ...adapt(ctx, l, 'q', a('q'), la(l, 'ln1'), C, NH * hs),
       ...matmulForward(ctx, a('k'), la(l, 'ln1'), lw.k, lw.kb, N, C, NKV * hs),
+      ...adapt(ctx, l, 'k', a('k'), la(l, 'ln1'), C, NKV * hs),
       ...matmulForward(ctx, la(l, 'v'), la(l, 'ln1'), lw.v, lw.vb, N, C, NKV * hs),
+      ...adapt(ctx, l, 'v', la(l, 'v'), la(l, 'ln1'), C, NKV * hs),
       ...ropeForward(ctx, la(l, 'qr'), a('q'), positions, B, T, NH, hs, theta),
       ...ropeForward(ctx, la(l, 'kr'), a('k'), positions, B, T, NKV, hs, theta),
       ...attentionForward(ctx, la(l, 'atty'), la(l, 'att'), la(l, 'qr'), la(l, 'kr'), la(l, 'v'), docIds, B, T, NH, NKV, hs),
       ...matmulForward(ctx, a('branch'), la(l, 'atty'), lw.o, null, N, NH * hs, C),
+      ...adapt(ctx, l, 'o', a('branch'), la(l, 'atty'), NH * hs, C),
       ...residualRmsnormForward(ctx, la(l, 'res1'), la(l, 'ln2'), la(l, 'rstd2'), x, a('branch'), lw.ln2, N, C, eps),
       ...matmulForward(ctx, la(l, 'gate'), la(l, 'ln2'), lw.gate, null, N, C, F),
+      ...adapt(ctx, l, 'gate', la(l, 'gate'), la(l, 'ln2'), C, F),
       ...matmulForward(ctx, la(l, 'up'), la(l, 'ln2'), lw.up, null, N, C, F),
+      ...adapt(ctx, l, 'up', la(l, 'up'), la(l, 'ln2'), C, F),
       ...swigluForward(ctx, la(l, 'swi'), la(l, 'gate'), la(l, 'up'), N * F),
       ...matmulForward(ctx, a('branch'), la(l, 'swi'), lw.down, null, N, F, C),
+      ...adapt(ctx, l, 'down', a('branch'), la(l, 'swi'), F, C),
       ...(last
         ? residualRmsnormForward(head, la(l, 'res2'), a('lnf'), a('rstdf'), la(l, 'res1'), a('branch'), w.norm, N, C, eps)
         : residualRmsnormForward(at(base, `layers.${l + 1}`), la(l, 'res2'), la(l + 1, 'ln1'), la(l + 1, 'rstd1'), la(l, 'res1'), a('branch'), w.layers[l + 1].ln1, N, C, eps)),
@@ -145,32 +174,39 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   // The final norm's input only feeds that norm; every other norm input also takes the skip
   // connection, so residualRmsnormBackward adds the skip path's gradient (dskip) as it goes.
   const backward: Dispatch[] = [
-    ...lmHeadLossBackward(head, d('dlnf'), g.lmHead, a('lmHead.chunk'), a('lnf'), w.lmHead, a('lmHead.lse'), labels, weightsIn, seqScale, B, T, C, V, VC),
-    ...rmsnormBackward(head, d('dres'), g.norm, d('dlnf'), residualIn(L), w.norm, a('rstdf'), N, C),
+    ...lmHeadLossBackward(head, d('dlnf'), g?.lmHead ?? null, a('lmHead.chunk'), a('lnf'), w.lmHead, a('lmHead.lse'), labels, weightsIn, seqScale, B, T, C, V, VC),
+    ...rmsnormBackward(head, d('dres'), g?.norm ?? null, d('dlnf'), residualIn(L), w.norm, a('rstdf'), N, C),
   ];
   for (let l = L - 1; l >= 0; l--) {
     const ctx = at(base, `layers.${l}`);
-    const lw = w.layers[l], lg = g.layers[l];
+    const lw = w.layers[l], lg = g?.layers[l] ?? null;
     // d('dres') holds d res2 (this layer's output); d mlpout = d res2 (skip connection).
     backward.push(
-      ...matmulBackward(ctx, d('dswi'), lg.down, null, d('dres'), la(l, 'swi'), lw.down, N, F, C, false),
+      ...matmulBackward(ctx, d('dswi'), lg?.down ?? null, null, d('dres'), la(l, 'swi'), lw.down, N, F, C, false),
+      ...adaptBack(ctx, l, 'down', d('dswi'), d('dres'), la(l, 'swi'), F, C),
       ...swigluBackward(ctx, d('dgate'), d('dup'), d('dswi'), la(l, 'gate'), la(l, 'up'), N * F),
-      ...matmulBackward(ctx, d('dln'), lg.up, null, d('dup'), la(l, 'ln2'), lw.up, N, C, F, false),
-      ...matmulBackward(ctx, d('dln'), lg.gate, null, d('dgate'), la(l, 'ln2'), lw.gate, N, C, F, true),
+      ...matmulBackward(ctx, d('dln'), lg?.up ?? null, null, d('dup'), la(l, 'ln2'), lw.up, N, C, F, false),
+      ...adaptBack(ctx, l, 'up', d('dln'), d('dup'), la(l, 'ln2'), C, F),
+      ...matmulBackward(ctx, d('dln'), lg?.gate ?? null, null, d('dgate'), la(l, 'ln2'), lw.gate, N, C, F, true),
+      ...adaptBack(ctx, l, 'gate', d('dln'), d('dgate'), la(l, 'ln2'), C, F),
       // d res1 = d res2 (skip path) + the post-attention norm's dx; d attproj = d res1.
-      ...residualRmsnormBackward(ctx, d('dres1'), lg.ln2, d('dln'), d('dres'), la(l, 'res1'), lw.ln2, la(l, 'rstd2'), N, C),
-      ...matmulBackward(ctx, d('datty'), lg.o, null, d('dres1'), la(l, 'atty'), lw.o, N, NH * hs, C, false),
+      ...residualRmsnormBackward(ctx, d('dres1'), lg?.ln2 ?? null, d('dln'), d('dres'), la(l, 'res1'), lw.ln2, la(l, 'rstd2'), N, C),
+      ...matmulBackward(ctx, d('datty'), lg?.o ?? null, null, d('dres1'), la(l, 'atty'), lw.o, N, NH * hs, C, false),
+      ...adaptBack(ctx, l, 'o', d('datty'), d('dres1'), la(l, 'atty'), NH * hs, C),
       ...attentionBackward(ctx, d('dqr'), d('dkr'), d('dv'), d('datty'), la(l, 'qr'), la(l, 'kr'), la(l, 'v'), la(l, 'att'), docIds, B, T, NH, NKV, hs),
       ...ropeBackward(ctx, d('dk'), d('dkr'), positions, B, T, NKV, hs, theta),
       ...ropeBackward(ctx, d('dq'), d('dqr'), positions, B, T, NH, hs, theta),
-      ...matmulBackward(ctx, d('dln'), lg.v, lg.vb, d('dv'), la(l, 'ln1'), lw.v, N, C, NKV * hs, false),
-      ...matmulBackward(ctx, d('dln'), lg.k, lg.kb, d('dk'), la(l, 'ln1'), lw.k, N, C, NKV * hs, true),
-      ...matmulBackward(ctx, d('dln'), lg.q, lg.qb, d('dq'), la(l, 'ln1'), lw.q, N, C, NH * hs, true),
+      ...matmulBackward(ctx, d('dln'), lg?.v ?? null, lg?.vb ?? null, d('dv'), la(l, 'ln1'), lw.v, N, C, NKV * hs, false),
+      ...adaptBack(ctx, l, 'v', d('dln'), d('dv'), la(l, 'ln1'), C, NKV * hs),
+      ...matmulBackward(ctx, d('dln'), lg?.k ?? null, lg?.kb ?? null, d('dk'), la(l, 'ln1'), lw.k, N, C, NKV * hs, true),
+      ...adaptBack(ctx, l, 'k', d('dln'), d('dk'), la(l, 'ln1'), C, NKV * hs),
+      ...matmulBackward(ctx, d('dln'), lg?.q ?? null, lg?.qb ?? null, d('dq'), la(l, 'ln1'), lw.q, N, C, NH * hs, true),
+      ...adaptBack(ctx, l, 'q', d('dln'), d('dq'), la(l, 'ln1'), C, NH * hs),
       // d res2 of layer l-1 (or d encoded) = d res1 (skip path) + the input norm's dx.
-      ...residualRmsnormBackward(ctx, d('dres'), lg.ln1, d('dln'), d('dres1'), residualIn(l), lw.ln1, la(l, 'rstd1'), N, C),
+      ...residualRmsnormBackward(ctx, d('dres'), lg?.ln1 ?? null, d('dln'), d('dres1'), residualIn(l), lw.ln1, la(l, 'rstd1'), N, C),
     );
   }
-  backward.push(...embeddingBackward(at(base, 'embed_tokens'), g.wte, d('dres'), ids, N, C));
+  if (g) backward.push(...embeddingBackward(at(base, 'embed_tokens'), g.wte, d('dres'), ids, N, C));
 
   // ---- optimizer ----
   const opt = at(base, 'optimizer');
@@ -183,7 +219,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
     const n = arena.bytes / 4;
     optimizer.push(...adamwStep(at(base, `optimizer.${arena.label}`), mem.arena(params[j]), mem.arena(gi), mem.arena(ms[j]), mem.arena(vs[j]), n, hyper, state, arena.decay));
   });
-  const packWeights = [...mem.layout.slots.weights_f16.keys()].flatMap((name) => packF16Forward(opt, mem.tensor('weights_f16', name), mem.tensor('parameters', name)));
+  // With LoRA the 16-bit base is the only copy of frozen weights: nothing to repack.
+  const packWeights = frozen ? [] : [...mem.layout.slots.weights_f16.keys()].flatMap((name) => packF16Forward(opt, mem.tensor('weights_f16', name), mem.tensor('parameters', name)));
   optimizer.push(...packWeights);
   return { forward, loss: [...headLoss.chunks.flat(), ...lossFinal], lossChunks: headLoss.chunks, lossFinal, vocabChunks: vocabChunks(V, VC), backward, optimizer, packWeights };
 }

@@ -30,7 +30,9 @@ import { hyperData, HYPER_BYTES } from './ops/adamw';
 import { DEFAULT_MATMUL_TILES, describeTiles, type MatmulTiles } from './ops/matmul';
 import { matmulTilesFor, type MatmulTuning } from './autotune';
 import { IGNORE_INDEX, normalisationScales, trainedTotals, type LossMode } from '../spec/loss';
-import { paramTable } from '../spec/params';
+import { paramTable, type TensorSpec } from '../spec/params';
+import { initLora, loraScale, loraTable, loraTargets, type LoraConfig } from '../spec/lora';
+import { fromHalfWords, toHalfWords, type HalfDtype } from '../spec/half';
 import type { Batch } from '../spec/batch';
 import type { StepReport, TrainSettings } from '../spec/step';
 
@@ -68,6 +70,20 @@ export interface EngineOptions {
    * f32 master weights for AdamW). Default: defaultF16Weights(adapter), i.e. off; true forces it.
    */
   f16Weights?: boolean;
+  /**
+   * Train a LoRA adapter (src/spec/lora.ts) instead of the model: `weights` are then frozen (no
+   * gradients, no moments; the projections stored as `baseDtype`), and only the adapter trains.
+   * `adapter` by name, or PEFT's init from `seed` (default 0).
+   */
+  lora?: EngineLora | null;
+}
+
+export interface EngineLora {
+  config: LoraConfig;
+  adapter?: Record<string, Float32Array>;
+  seed?: number;
+  /** Storage of the frozen projection matrices: 'f32' (default), 'f16' or 'bf16' (f32 accumulation). */
+  baseDtype?: 'f32' | HalfDtype;
 }
 
 /**
@@ -124,8 +140,8 @@ export interface Evaluation {
 }
 
 /** Throws, naming the tensor, when a weight is missing or has the wrong size. */
-function checkWeights(config: LlamaConfig, tensors: Record<string, Float32Array>): void {
-  for (const s of paramTable(config)) {
+function checkWeights(config: LlamaConfig, tensors: Record<string, Float32Array>, table: readonly TensorSpec[] = paramTable(config)): void {
+  for (const s of table) {
     const src = tensors[s.name];
     const n = s.shape.reduce((x, y) => x * y, 1);
     if (!src) throw new Error(`Parameter "${s.name}" (shape ${s.shape.join('×')}) is missing from the weights.`);
@@ -178,6 +194,7 @@ export class Engine {
       maxArenaBytes: Math.min(lim.maxBufferSize, lim.maxStorageBufferBindingSize, opts.maxArenaBytes ?? Infinity),
       vocabChunk: opts.vocabChunk,
       f16Weights: opts.f16Weights ?? defaultF16Weights(gpu.adapter),
+      lora: opts.lora ? { config: opts.lora.config, baseDtype: opts.lora.baseDtype } : null,
     });
     // Popped in create(): allocation failures become one readable error.
     this.device.pushErrorScope('out-of-memory');
@@ -205,6 +222,17 @@ export class Engine {
     this.device.pushErrorScope('validation');
     this.program = buildModel(ctx, this.mem, this.hyper);
     this.setParameters(opts.weights);
+    if (opts.lora) this.setAdapter(opts.lora.adapter ?? toF32(initLora(opts.config, opts.lora.config, opts.lora.seed ?? 0)));
+  }
+
+  /** The tensors that train: the adapter with LoRA, else the model (HF names, this order). */
+  get trainedTable(): TensorSpec[] {
+    return this.layout.lora ? loraTable(this.config, this.layout.lora) : paramTable(this.config);
+  }
+
+  /** The LoRA adapter this engine trains, or null (full fine-tuning). */
+  get lora(): LoraConfig | null {
+    return this.layout.lora;
   }
 
   private readonly kernels: Kernels;
@@ -225,6 +253,7 @@ export class Engine {
   /** Builds the engine; resolves once every pipeline has compiled and validated. */
   static async create(opts: EngineOptions): Promise<Engine> {
     checkWeights(opts.config, opts.weights);
+    if (opts.lora?.adapter) checkWeights(opts.config, opts.lora.adapter, loraTable(opts.config, opts.lora.config));
     validateConfig(opts.config);
     let tuning: MatmulTuning | null = null;
     if (!opts.matmulTiles) {
@@ -237,7 +266,8 @@ export class Engine {
     const oom = await e.device.popErrorScope();
     if (oom) {
       e.destroy();
-      const mib = (memoryEstimate(opts.config, opts.B, opts.T, opts.microBatches ?? 1, opts.vocabChunk, opts.f16Weights ?? defaultF16Weights(opts.gpu.adapter)).total / 2 ** 20).toFixed(0);
+      const lora = opts.lora ? { config: opts.lora.config, baseDtype: opts.lora.baseDtype } : null;
+      const mib = (memoryEstimate(opts.config, opts.B, opts.T, opts.microBatches ?? 1, opts.vocabChunk, opts.f16Weights ?? defaultF16Weights(opts.gpu.adapter), lora).total / 2 ** 20).toFixed(0);
       throw new Error(`The GPU ran out of memory allocating the engine (about ${mib} MiB for B=${opts.B}, T=${opts.T}): ${oom.message}. Reduce the batch size or sequence length, or use a smaller model.`);
     }
     await e.kernels.checkCompilation();
@@ -252,13 +282,21 @@ export class Engine {
   // weights
   // ------------------------------------------------------------------------------------------
 
-  /** Loads weights by HF name and resets the optimizer (moments, step count). */
+  /**
+   * Loads the model's weights by HF name and resets the optimizer (moments, step count). With LoRA
+   * they are the frozen base (16-bit projections rounded here, on the CPU); the adapter stays.
+   */
   setParameters(tensors: Record<string, Float32Array>): void {
     checkWeights(this.config, tensors);
+    const half = this.layout.slots.weights_f16;
+    const lora = this.layout.lora !== null;
     // Copied now: the write waits for steps already requested, and the caller may reuse its arrays.
-    const copies = paramTable(this.config).map((s) => [s.name, tensors[s.name].slice()] as const);
+    const copies = paramTable(this.config).map((s) => {
+      if (lora && half.has(s.name)) return { t: this.mem.tensor('weights_f16', s.name), data: toHalfWords(tensors[s.name], this.layout.halfDtype) as Float32Array | Uint32Array };
+      return { t: this.mem.tensor(lora ? 'frozen' : 'parameters', s.name), data: tensors[s.name].slice() as Float32Array | Uint32Array };
+    });
     void this.serial(() => {
-      for (const [name, data] of copies) writeTensor(this.device, this.mem.tensor('parameters', name), data);
+      for (const { t, data } of copies) writeTensor(this.device, t, data);
       const enc = this.device.createCommandEncoder({ label: 'Engine.resetOptimizer.encoder' });
       for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
       const state = this.mem.tensor('scratch', 'stepState');
@@ -273,19 +311,64 @@ export class Engine {
   }
 
 
-  /** Current weights by HF name (Float32Array each). */
-  getParameters(): Promise<Record<string, Float32Array>> {
+  /**
+   * Loads a LoRA adapter by name (loraTable) and resets the optimizer: training continues from it.
+   */
+  setAdapter(tensors: Record<string, Float32Array>): void {
+    const lora = this.layout.lora;
+    if (!lora) throw new Error('setAdapter: this engine fine-tunes the whole model; build it with `lora` to train an adapter.');
+    const table = loraTable(this.config, lora);
+    checkWeights(this.config, tensors, table);
+    const copies = table.map((s) => [s.name, tensors[s.name].slice()] as const);
+    void this.serial(() => {
+      for (const [name, data] of copies) writeTensor(this.device, this.mem.tensor('parameters', name), data);
+      const enc = this.device.createCommandEncoder({ label: 'Engine.setAdapter.encoder' });
+      for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
+      const state = this.mem.tensor('scratch', 'stepState');
+      enc.clearBuffer(state.buffer, state.offset, state.size);
+      this.device.queue.submit([enc.finish()]);
+    });
+  }
+
+  /**
+   * The model's current weights by HF name (Float32Array each). With LoRA: the frozen base as the
+   * GPU holds it (16-bit values widened) with the adapter merged in, W + (alpha/r)·B·A, in f32:
+   * the full model this run has become (generation, export, snapshots).
+   */
+  async getParameters(): Promise<Record<string, Float32Array>> {
+    if (!this.layout.lora) return this.readNamed('parameters');
+    const [base, adapter] = await Promise.all([this.getFrozenParameters(), this.getAdapter()]);
+    return mergeLora(this.config, this.layout.lora, base, adapter);
+  }
+
+  /** With LoRA: the frozen model as stored on the GPU (16-bit projections widened exactly). */
+  getFrozenParameters(): Promise<Record<string, Float32Array>> {
+    if (!this.layout.lora) throw new Error('getFrozenParameters: this engine fine-tunes the whole model; nothing is frozen.');
+    const half = this.layout.slots.weights_f16;
+    return this.serial(async () => {
+      const specs = paramTable(this.config);
+      const data = await readTensors(this.device, specs.map((s) => this.mem.tensor(half.has(s.name) ? 'weights_f16' : 'frozen', s.name)));
+      return Object.fromEntries(specs.map((s, i) => {
+        const n = s.shape.reduce((a, b) => a * b, 1);
+        return [s.name, half.has(s.name) ? fromHalfWords(new Uint32Array(data[i]), n, this.layout.halfDtype) : new Float32Array(data[i])];
+      }));
+    });
+  }
+
+  /** With LoRA: the adapter's current tensors by name (loraTable). */
+  getAdapter(): Promise<Record<string, Float32Array>> {
+    if (!this.layout.lora) throw new Error('getAdapter: this engine fine-tunes the whole model; it has no adapter.');
     return this.readNamed('parameters');
   }
 
   /**
-   * Everything a run needs to continue exactly where it is: the weights, both AdamW moments (by HF
-   * name) and the step state (AdamW's step count among its words). Queued behind the steps
-   * submitted so far, so it is the state after the last of them.
+   * Everything a run needs to continue exactly where it is: the trained tensors (the model, or with
+   * LoRA the adapter), both AdamW moments (by name) and the step state (AdamW's step count among
+   * its words). Queued behind the steps submitted so far, so it is the state after the last of them.
    */
   getTrainingState(): Promise<TrainingState> {
     return this.serial(async () => {
-      const specs = paramTable(this.config);
+      const specs = this.trainedTable;
       const cats = ['parameters', 'adam_m', 'adam_v'] as const;
       const data = await readTensors(this.device, [...cats.flatMap((c) => specs.map((s) => this.mem.tensor(c, s.name))), this.mem.tensor('scratch', 'stepState')]);
       const named = (k: number) => Object.fromEntries(specs.map((s, i) => [s.name, new Float32Array(data[k * specs.length + i])]));
@@ -295,10 +378,10 @@ export class Engine {
 
   /** Puts back a getTrainingState() result: the next step continues from it (gradients cleared). */
   setTrainingState(state: TrainingState): void {
-    checkWeights(this.config, state.parameters);
-    checkWeights(this.config, state.adamM);
-    checkWeights(this.config, state.adamV);
-    const specs = paramTable(this.config);
+    const specs = this.trainedTable;
+    checkWeights(this.config, state.parameters, specs);
+    checkWeights(this.config, state.adamM, specs);
+    checkWeights(this.config, state.adamV, specs);
     const copies = ([['parameters', state.parameters], ['adam_m', state.adamM], ['adam_v', state.adamV]] as const).flatMap(([c, t]) =>
       specs.map((s) => [c, s.name, t[s.name].slice()] as const),
     );
@@ -317,14 +400,14 @@ export class Engine {
     });
   }
 
-  /** The gradients of the last step (cleared at the start of each step). */
+  /** The gradients of the last step (cleared at the start of each step), of the trained tensors. */
   getGradients(): Promise<Record<string, Float32Array>> {
     return this.readNamed('gradients');
   }
 
   private readNamed(category: 'parameters' | 'gradients'): Promise<Record<string, Float32Array>> {
     return this.serial(async () => {
-      const specs = paramTable(this.config);
+      const specs = this.trainedTable;
       const data = await readTensors(this.device, specs.map((s) => this.mem.tensor(category, s.name)));
       return Object.fromEntries(specs.map((s, i) => [s.name, new Float32Array(data[i])]));
     });
@@ -625,4 +708,35 @@ export class Engine {
   tensor(category: Parameters<GpuMemory['tensor']>[0], name: string): GpuTensor {
     return this.mem.tensor(category, name);
   }
+}
+
+function toF32(t: Record<string, Float64Array>): Record<string, Float32Array> {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Float32Array.from(v)]));
+}
+
+/**
+ * The merged model: every base tensor, with W + (alpha/r)·B·A for each adapted projection
+ * (PEFT's merge_and_unload), accumulated in f64 and stored as f32. (O, I) = (O, r) @ (r, I).
+ */
+export function mergeLora(config: LlamaConfig, lora: LoraConfig, base: Record<string, Float32Array>, adapter: Record<string, Float32Array>): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = { ...base };
+  const s = loraScale(lora), r = lora.r;
+  for (const t of loraTargets(config, lora)) {
+    const W = base[t.base], A = adapter[t.A], B = adapter[t.B];
+    const merged = new Float32Array(W.length);
+    const row = new Float64Array(t.I);
+    for (let o = 0; o < t.O; o++) {
+      row.fill(0);
+      for (let j = 0; j < r; j++) {
+        const b = B[o * r + j];
+        if (b === 0) continue;
+        const a0 = j * t.I;
+        for (let i = 0; i < t.I; i++) row[i] += b * A[a0 + i];
+      }
+      const w0 = o * t.I;
+      for (let i = 0; i < t.I; i++) merged[w0 + i] = W[w0 + i] + s * row[i];
+    }
+    out[t.base] = merged;
+  }
+  return out;
 }

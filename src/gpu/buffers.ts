@@ -12,9 +12,10 @@ export interface GpuTensor {
   size: number;
   /**
    * Absent: 4-byte elements (f32, or i32 inputs). 'f16': two halves per u32 word (WGSL's
-   * pack2x16float layout; element 2i in the low half); only ops that say so read it (matmul's b).
+   * pack2x16float layout; element 2i in the low half); 'bf16': the same layout with bfloat16
+   * halves (the top 16 bits of the f32). Only ops that say so read them (matmul's b).
    */
-  dtype?: 'f16';
+  dtype?: 'f16' | 'bf16';
 }
 
 /** Storage buffers are also copy source/destination: uploads, readback, clears. */
@@ -44,8 +45,9 @@ export function createTensor(device: GPUDevice, name: string, shape: readonly nu
 
 /** Writes host data into a tensor (queue-ordered: lands before the next submit). */
 export function writeTensor(device: GPUDevice, t: GpuTensor, data: Float32Array | Int32Array | Uint32Array): void {
-  const n = numel(t.shape);
-  if (data.length !== n) throw new Error(`Cannot write ${data.length} values into ${t.name} of shape (${t.shape.join(', ')}) = ${n} elements.`);
+  // 16-bit tensors are written as their packed words (src/spec/half.ts toHalfWords).
+  const n = t.dtype ? Math.ceil(numel(t.shape) / 2) : numel(t.shape);
+  if (data.length !== n) throw new Error(`Cannot write ${data.length} values into ${t.name} of shape (${t.shape.join(', ')}) = ${n} ${t.dtype ? `${t.dtype} words` : 'elements'}.`);
   if (n === 0) return;
   device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
 }
@@ -56,7 +58,7 @@ export function writeTensor(device: GPUDevice, t: GpuTensor, data: Float32Array 
  */
 export async function readTensors(device: GPUDevice, ts: readonly GpuTensor[]): Promise<ArrayBuffer[]> {
   // f16 tensors come back as their raw u32 words (two halves each).
-  const sizes = ts.map((t) => (t.dtype === 'f16' ? Math.ceil(numel(t.shape) / 2) * 4 : numel(t.shape) * 4));
+  const sizes = ts.map((t) => (t.dtype ? Math.ceil(numel(t.shape) / 2) * 4 : numel(t.shape) * 4));
   const total = Math.max(16, sizes.reduce((a, b) => a + b, 0));
   const staging = device.createBuffer({ label: 'readTensors.staging', size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = device.createCommandEncoder({ label: 'readTensors.encoder' });

@@ -58,7 +58,7 @@ export function dispatch(
 
 /** Throws at build time when a tensor does not hold `shape`'s elements (a wiring bug, said plainly). */
 export function expectSize(op: string, t: GpuTensor, shape: readonly number[], what: string, allowF16 = false): void {
-  if (t.dtype === 'f16' && !allowF16) throw new Error(`${op}: ${what} '${t.name}' is stored as f16, which this op does not read.`);
+  if (t.dtype && !allowF16) throw new Error(`${op}: ${what} '${t.name}' is stored as ${t.dtype}, which this op does not read.`);
   const want = numel(shape);
   const have = numel(t.shape);
   if (have !== want) {

@@ -71,7 +71,7 @@ export function lmHeadLossForward(
  * still holds the logits); lnf (N,C), W (V,C), lse (N), labels (N), weights (N), seqScale (B).
  */
 export function lmHeadLossBackward(
-  ctx: OpContext, dlnf: GpuTensor, dW: GpuTensor, chunk: GpuTensor,
+  ctx: OpContext, dlnf: GpuTensor, dW: GpuTensor | null, chunk: GpuTensor,
   lnf: GpuTensor, W: GpuTensor, lse: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
   B: number, T: number, C: number, V: number, VC: number,
 ): Dispatch[] {
@@ -80,7 +80,7 @@ export function lmHeadLossBackward(
   const all = vocabChunks(V, VC);
   return all.flatMap((c, i) => {
     const v = views(chunk, W, N, C, c, op);
-    const dw = views(chunk, dW, N, C, c, op).w;
+    const dw = dW ? views(chunk, dW, N, C, c, op).w : null;
     return [
       ...(all.length > 1 ? matmulForward(ctx, v.logits, lnf, v.w, null, N, C, c.vc) : []),
       ...crossEntropyChunkBackward(ctx, v.logits, lse, labels, weights, seqScale, B, T, V, c.v0, c.vc),

@@ -75,11 +75,11 @@ function product(ctx: OpContext, pr: Product): Dispatch {
   const y = Math.ceil(M / (4 * t.wgy));
   if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${pr.op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
   const direct = t.bk === 0;
-  const bF16 = b.dtype === 'f16';
+  const bF16 = b.dtype === 'f16', bBF16 = b.dtype === 'bf16';
   // 16-byte loads and stores need every vec4 to start on a multiple of 4 elements.
   const vec4 = direct && K % 4 === 0 && lda % 4 === 0 && ldb % 4 === 0 && P % 4 === 0 && (aKContig || M % 4 === 0) && (bKContig || P % 4 === 0);
   // BK sizes the workgroup arrays, which the direct entry points do not use; any valid value does.
-  const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0, B_F16: bF16 ? 1 : 0 };
+  const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0, B_F16: bF16 ? 1 : 0, B_BF16: bBF16 ? 1 : 0 };
   const bindings = bias ? [c, a, b, bias] : [c, a, b];
   const tiledEntry = bias ? 'matmul_bias' : 'matmul';
   const directEntry = vec4 ? (bias ? 'matmul_direct4_bias' : 'matmul_direct4') : bias ? 'matmul_direct_bias' : 'matmul_direct';
@@ -104,10 +104,13 @@ export function matmulForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: G
   })];
 }
 
-/** dx (N,I) = (or += with accumulateDx), dw (O,I) +=, dbias (O) += or null, dout (N,O), x (N,I), w (O,I) (f32 or dtype f16: dx reads it). */
+/**
+ * dx (N,I) = (or += with accumulateDx), dw (O,I) += or null, dbias (O) += or null, dout (N,O),
+ * x (N,I), w (O,I) (f32, or dtype f16/bf16: dx reads it). dw null: a frozen weight (LoRA), no dW product.
+ */
 export function matmulBackward(
   ctx: OpContext,
-  dx: GpuTensor, dw: GpuTensor, dbias: GpuTensor | null,
+  dx: GpuTensor, dw: GpuTensor | null, dbias: GpuTensor | null,
   dout: GpuTensor, x: GpuTensor, w: GpuTensor,
   N: number, I: number, O: number, accumulateDx: boolean,
 ): Dispatch[] {
@@ -121,6 +124,8 @@ export function matmulBackward(
       bias: null,
       M: N, P: I, K: O, lda: O, ldb: I, aKContig: true, bKContig: false, accumulate: accumulateDx,
     }),
+  ];
+  if (dw) out.push(
     product(ctx, {
       name: 'MatmulBackwardDw', op: 'matmulBackward',
       c: dw,   // (O, I) +=
@@ -129,15 +134,15 @@ export function matmulBackward(
       bias: null,
       M: O, P: I, K: N, lda: O, ldb: I, aKContig: false, bKContig: false, accumulate: true,
     }),
-  ];
+  );
   if (dbias) out.push(dispatch(ctx, src, 'matmul_backward_bias', [dbias, dout], { u32: [N, O, 0, 0, 0, 0] }, grid1d(O, ctx.wg)));
   return out;
 }
 
 /** w may be the f16 copy where the op reads it only as dx's b operand (allowF16W). */
-function checkBackward(op: string, dx: GpuTensor, dw: GpuTensor, dbias: GpuTensor | null, dout: GpuTensor, x: GpuTensor, w: GpuTensor, N: number, I: number, O: number, allowF16W = false): void {
+function checkBackward(op: string, dx: GpuTensor, dw: GpuTensor | null, dbias: GpuTensor | null, dout: GpuTensor, x: GpuTensor, w: GpuTensor, N: number, I: number, O: number, allowF16W = false): void {
   expectSize(op, dx, [N, I], 'dx');
-  expectSize(op, dw, [O, I], 'dw');
+  if (dw) expectSize(op, dw, [O, I], 'dw');
   if (dbias) expectSize(op, dbias, [O], 'dbias');
   expectSize(op, dout, [N, O], 'dout');
   expectSize(op, x, [N, I], 'x');

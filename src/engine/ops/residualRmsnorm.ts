@@ -19,13 +19,13 @@ export function residualRmsnormForward(ctx: OpContext, h: GpuTensor, out: GpuTen
  * dh (N,C) = dskip + the norm's dx, dw (C) +=; dout (N,C), dskip (N,C) (h's gradient through the
  * skip connection), h (N,C), w (C), rstd (N). dh is also the gradient of both addends a and b.
  */
-export function residualRmsnormBackward(ctx: OpContext, dh: GpuTensor, dw: GpuTensor, dout: GpuTensor, dskip: GpuTensor, h: GpuTensor, w: GpuTensor, rstd: GpuTensor, N: number, C: number): Dispatch[] {
+export function residualRmsnormBackward(ctx: OpContext, dh: GpuTensor, dw: GpuTensor | null, dout: GpuTensor, dskip: GpuTensor, h: GpuTensor, w: GpuTensor, rstd: GpuTensor, N: number, C: number): Dispatch[] {
   for (const [t, what] of [[dh, 'dh'], [dout, 'dout'], [dskip, 'dskip'], [h, 'h']] as const) expectSize('residualRmsnormBackward', t, [N, C], what);
-  expectSize('residualRmsnormBackward', dw, [C], 'dw');
+  if (dw) expectSize('residualRmsnormBackward', dw, [C], 'dw');
   expectSize('residualRmsnormBackward', w, [C], 'w');
   expectSize('residualRmsnormBackward', rstd, [N], 'rstd');
   return [
     dispatch(ctx, src, 'residual_rmsnorm_backward', [dh, dout, dskip, h, w, rstd], { u32: [N, C], f32: [0] }, grid(N)),
-    ...rmsnormBackwardWeight(ctx, dw, dout, h, rstd, N, C),
+    ...(dw ? rmsnormBackwardWeight(ctx, dw, dout, h, rstd, N, C) : []),
   ];
 }

@@ -16,16 +16,16 @@ export function rmsnormForward(ctx: OpContext, out: GpuTensor, rstd: GpuTensor, 
 }
 
 /** dx (N,C) =, dw (C) +=, dout (N,C), x (N,C), w (C), rstd (N). */
-export function rmsnormBackward(ctx: OpContext, dx: GpuTensor, dw: GpuTensor, dout: GpuTensor, x: GpuTensor, w: GpuTensor, rstd: GpuTensor, N: number, C: number): Dispatch[] {
+export function rmsnormBackward(ctx: OpContext, dx: GpuTensor, dw: GpuTensor | null, dout: GpuTensor, x: GpuTensor, w: GpuTensor, rstd: GpuTensor, N: number, C: number): Dispatch[] {
   expectSize('rmsnormBackward', dx, [N, C], 'dx');
-  expectSize('rmsnormBackward', dw, [C], 'dw');
+  if (dw) expectSize('rmsnormBackward', dw, [C], 'dw');
   expectSize('rmsnormBackward', dout, [N, C], 'dout');
   expectSize('rmsnormBackward', x, [N, C], 'x');
   expectSize('rmsnormBackward', w, [C], 'w');
   expectSize('rmsnormBackward', rstd, [N], 'rstd');
   return [
     dispatch(ctx, src, 'rmsnorm_backward', [dx, dout, x, w, rstd], { u32: [N, C], f32: [0] }, grid(N)),
-    ...rmsnormBackwardWeight(ctx, dw, dout, x, rstd, N, C),
+    ...(dw ? rmsnormBackwardWeight(ctx, dw, dout, x, rstd, N, C) : []),
   ];
 }
 
