@@ -15,7 +15,7 @@
  * the model itself is too large. Never throws.
  */
 import type { LlamaConfig } from '../spec/config';
-import { buildLayout, memoryEstimate, type MemoryEstimate } from '../engine/layout';
+import { buildLayout, memoryEstimate, type LoraLayout, type MemoryEstimate } from '../engine/layout';
 import { decoderBytes } from '../engine/generation';
 
 export interface MemoryLimits {
@@ -65,6 +65,8 @@ export interface MemoryCheckOptions {
   generationContext?: number;
   /** Count the engine's f16 copies of the projection matrices (EngineOptions.f16Weights). */
   f16Weights?: boolean;
+  /** Size a LoRA run (EngineOptions.lora: a frozen model, adapter-only gradients and moments). */
+  lora?: LoraLayout | null;
 }
 
 const MIB = 2 ** 20;
@@ -80,12 +82,12 @@ interface Fit {
 
 function measure(config: LlamaConfig, B: number, T: number, microBatches: number, limits: MemoryLimits, opts: MemoryCheckOptions): Fit {
   const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  const layout = buildLayout(config, B, T, { microBatches, f16Weights: opts.f16Weights });
+  const layout = buildLayout(config, B, T, { microBatches, f16Weights: opts.f16Weights, lora: opts.lora });
   let largest: BufferNeed = { name: '', shape: [], bytes: 0 };
   for (const a of layout.arenas) {
     for (const s of a.slots) if (s.bytes > largest.bytes) largest = { name: `${s.category}:${s.name}`, shape: s.shape, bytes: s.bytes };
   }
-  const estimate = memoryEstimate(config, B, T, microBatches, undefined, opts.f16Weights);
+  const estimate = memoryEstimate(config, B, T, microBatches, undefined, opts.f16Weights, opts.lora ?? null);
   let generationBytes = 0;
   if (opts.generationContext) {
     const g = decoderBytes(config, opts.generationContext);
