@@ -176,6 +176,7 @@ export class Decoder {
 
   /** Builds a decoder on the engine's parameters; resolves once its pipelines compiled and validated. */
   static async create(engine: Engine, opts: DecoderOptions = {}): Promise<Decoder> {
+    if (engine.lora) throw new Error('The decoder reads a full model; a LoRA engine holds a frozen model and an adapter. Decode from an engine with its merged weights (Engine.getParameters()).');
     const device = engine.gpu.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');

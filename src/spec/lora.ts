@@ -129,3 +129,25 @@ export function trainableCount(cfg: LlamaConfig, l: LoraConfig | null): number {
   const specs = l ? loraTable(cfg, l) : paramTable(cfg);
   return specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
 }
+
+/**
+ * How one run trains: the whole model, or a LoRA adapter on the frozen model. The LoRA fields are
+ * kept while a run is switched to full fine-tuning, so switching back restores them.
+ */
+export interface RunTraining {
+  mode: 'full' | 'lora';
+  r: number;
+  alpha: number;
+  targets: LayerParam[];
+  /** Storage of the frozen projections in LoRA mode (f32 accumulation either way). */
+  baseDtype: 'f32' | 'f16' | 'bf16';
+  /** In LoRA mode, the run's own peak learning rate (LoRA wants a larger one than full fine-tuning); null: the optimizer's. Full fine-tuning always uses the optimizer's. */
+  lr: number | null;
+}
+
+export const FULL_TRAINING: RunTraining = { mode: 'full', r: DEFAULT_LORA.r, alpha: DEFAULT_LORA.alpha, targets: [...DEFAULT_LORA.targets], baseDtype: 'f32', lr: null };
+
+/** The adapter a run trains, or null for full fine-tuning. */
+export function runLora(t: RunTraining | undefined): LoraConfig | null {
+  return t?.mode === 'lora' ? { r: t.r, alpha: t.alpha, targets: t.targets } : null;
+}

@@ -4,6 +4,7 @@
  * store. A training may start fresh or continue from saved weights (a reload, a lost device, a
  * finished training whose weights come back without retraining).
  */
+import { FULL_TRAINING } from '../spec/lora';
 import type { PreparedData } from '../worker/dataProtocol';
 import type { TrainDone, TrainEvent } from '../worker/trainProtocol';
 import { dataWorker, trainWorker } from './clients';
@@ -153,7 +154,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   const p = data.samples;
   const transfer = [data.vocab.bytes.buffer, data.vocab.offsets.buffer, ...[p.offsets, p.ids, p.roles, p.labels, p.weights, p.fullLengths, p.ownIndex, p.ownIds, p.ownRoles, p.ownLabels, p.ownWeights].map((a) => a.buffer)];
   trainWorker
-    .request('start', { training: id, data, runs: s.runs.length, optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false, lossModes: s.runs.map((r) => r.lossMode) }, { transfer, onEvent })
+    .request('start', { training: id, data, runs: s.runs.length, optimizer, resume: from ? { id, step } : null, hold: from?.restoreOnly ?? false, lossModes: s.runs.map((r) => r.lossMode), trainings: s.runs.map((r) => r.training ?? FULL_TRAINING) }, { transfer, onEvent })
     .then(onDone, onFail);
 }
 

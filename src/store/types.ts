@@ -3,6 +3,7 @@
  * persisted ones). Types only: the store's layer rule (scripts/check-imports.mjs) lets it see the
  * workers only through their protocols.
  */
+import type { RunTraining } from '../spec/lora';
 import type { InputError, LineErrors, MaskPolicy } from '../data/types';
 import type { TokenizerId } from '../data/types';
 import type { StrategyId, StrategyOptions } from '../data/strategies/types';
@@ -64,6 +65,8 @@ export interface RunSpec {
   /** How the run's weighted token losses become its objective (spec/loss.ts normalisationScales);
    *  saves from before the option read as 'mean_tokens'. */
   lossMode: LossMode;
+  /** Full fine-tuning or a LoRA adapter, and the run's own learning rate (absent: full, the optimizer's). */
+  training?: RunTraining;
 }
 
 export type Phase = 'idle' | 'starting' | 'training' | 'paused' | 'done' | 'stopped' | 'error';

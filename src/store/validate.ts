@@ -3,6 +3,8 @@
  * through the same functions. Each takes an unknown value and returns it typed, or null when it is
  * not that shape (the caller then keeps its default and says so); none throws.
  */
+import { PROJECTIONS, type LayerParam } from '../spec/params';
+import type { RunTraining } from '../spec/lora';
 import { DEFAULT_POLICY } from '../data/labels';
 import { POLICY_ROLES, type PolicyRole, type TokenizerId } from '../data/types';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
@@ -145,12 +147,42 @@ export function validRuns(v: unknown): RunSpec[] | null {
     // Absent in runs saved before the option: the mode they were trained with.
     const lossMode = own(r, 'lossMode') === undefined ? 'mean_tokens' : LOSS_MODES.find((m) => m === own(r, 'lossMode'));
     if (!lossMode) return null;
-    runs.push({ id: r.id, name: r.name, color: r.color, policy, ...(strategy ? { strategy } : {}), lossMode });
+    const training = own(r, 'training') === undefined ? undefined : validTraining(own(r, 'training'));
+    if (training === null) return null;
+    runs.push({ id: r.id, name: r.name, color: r.color, policy, ...(strategy ? { strategy } : {}), lossMode, ...(training ? { training } : {}) });
   }
   return runs;
 }
 
 export const LOSS_MODES: readonly LossMode[] = ['mean_tokens', 'mean_sequences', 'sum'];
+
+/** Largest LoRA rank the settings accept (the model width may limit it further: validateLora). */
+export const MAX_LORA_RANK = 256;
+const BASE_DTYPES = ['f32', 'f16', 'bf16'] as const;
+
+/** A run's training mode, or null when any field is wrong. */
+export function validTraining(v: unknown): RunTraining | null {
+  if (!isObject(v)) return null;
+  const mode = own(v, 'mode'), r = own(v, 'r'), alpha = own(v, 'alpha'), targets = own(v, 'targets'), baseDtype = own(v, 'baseDtype'), lr = own(v, 'lr');
+  if (mode !== 'full' && mode !== 'lora') return null;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > MAX_LORA_RANK) return null;
+  if (typeof alpha !== 'number' || !(alpha > 0) || !Number.isFinite(alpha)) return null;
+  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => PROJECTIONS.includes(t as LayerParam))) return null;
+  const dtype = BASE_DTYPES.find((d) => d === baseDtype);
+  if (!dtype) return null;
+  if (lr !== null && !(typeof lr === 'number' && lr > 0 && lr < 1)) return null;
+  return { mode, r, alpha, targets: [...new Set(targets as LayerParam[])], baseDtype: dtype, lr: lr as number | null };
+}
+
+/** What is wrong with a run's training settings, for the field it came from ([] when fine). */
+export function trainingProblems(t: RunTraining): { field: 'r' | 'alpha' | 'targets' | 'lr'; message: string }[] {
+  const out: { field: 'r' | 'alpha' | 'targets' | 'lr'; message: string }[] = [];
+  if (!(Number.isInteger(t.r) && t.r >= 1 && t.r <= MAX_LORA_RANK)) out.push({ field: 'r', message: `The rank must be a whole number from 1 to ${MAX_LORA_RANK}.` });
+  if (!(Number.isFinite(t.alpha) && t.alpha > 0)) out.push({ field: 'alpha', message: 'Alpha must be a number above 0.' });
+  if (t.targets.length === 0) out.push({ field: 'targets', message: 'Pick at least one module for the adapter.' });
+  if (t.lr !== null && !(t.lr > 0 && t.lr < 1)) out.push({ field: 'lr', message: 'The learning rate must be between 0 and 1 (e.g. 1e-3).' });
+  return out;
+}
 
 const SCHEDULES: readonly string[] = ['constant', 'cosine', 'linear'];
 

@@ -15,6 +15,7 @@ import type { LoadedModel as LoaderModel } from '../model/loader';
 import { loadForTraining } from '../model/trainLoad';
 import { checkMemory, mib } from '../model/memoryCheck';
 import { exportFineTuned } from '../model/export';
+import { exportLoraRun } from '../model/peftExport';
 import { decoderBytes } from '../engine/generation';
 import { defaultF16Weights } from '../engine/trainer';
 import { IGNORE_INDEX } from '../spec/loss';
@@ -23,7 +24,7 @@ import type { TokenTable } from './dataProtocol';
 import type { TrainingState } from '../engine/trainer';
 import { forgetCheckpoint, forgetOthers, loadCheckpoint, saveCheckpoint } from './checkpoints';
 import { Transfer, serve, type RequestOf } from './protocol';
-import { pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
+import { loraLayout, pickSnapshotSteps, sessionBytes, sessionShape, TrainingSession } from './trainSession';
 import { runSequence, unpackSamples } from './trainPlan';
 import { MAX_ANSWER_TOKENS, type Answer, type HeatmapData, type LoadedModel, type TrainBroadcast, type TrainProtocol } from './trainProtocol';
 
@@ -163,8 +164,11 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   // engine's own size table); the total is what all runs, the scratch engine and answers need.
   const genContext = Math.min(config.max_position_embeddings, T + MAX_ANSWER_TOKENS);
   const f16Weights = defaultF16Weights(g.adapter);
-  const memoryBytes = sessionBytes(config, runs, B, T, f16Weights) + decoderBytes(config, genContext).total;
-  const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext, f16Weights });
+  const memoryBytes = sessionBytes(config, runs, B, T, f16Weights, m.trainings) + decoderBytes(config, genContext).total;
+  // The buffers of the largest kind of run must fit: full fine-tuning if any run does it, else LoRA.
+  const trainings = Array.from({ length: runs }, (_, r) => m.trainings?.[r]);
+  const lora = trainings.every((t) => t?.mode === 'lora') ? loraLayout(trainings[0]) : null;
+  const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext, f16Weights, lora });
   if (!fit.ok) {
     throw new Error(`${runs} run${runs === 1 ? '' : 's'} of ${md.loaded.name} at batch ${B} × ${T} tokens do not fit this GPU (${mib(memoryBytes)} in all): ${fit.message ?? fit.problems.join('; ')}`);
   }
@@ -187,7 +191,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   session = await TrainingSession.create({
     gpu: g, config, base: md.lm.weights, runs, samples: prepared, optimizer: m.optimizer, padId: m.data.padId, snapshotSteps,
     meter: m.data.stopMeter ? { ...m.data.stopMeter, every: Math.max(1, Math.ceil(m.optimizer.steps / METER_POINTS)) } : undefined,
-    lossModes: m.lossModes, heldOutEvery: Math.max(1, Math.ceil(m.optimizer.steps / HELD_OUT_POINTS)),
+    lossModes: m.lossModes, trainings: m.trainings, heldOutEvery: Math.max(1, Math.ceil(m.optimizer.steps / HELD_OUT_POINTS)),
     resume, checkpointEvery: checkpointEvery(m.optimizer.steps),
   }).catch((err) => {
     throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
@@ -253,6 +257,11 @@ async function exportRun(m: Req<'export'>) {
   const s = need(session, 'There are no trained weights on the GPU: train first, or wait until the saved weights are back.');
   if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
   notForgotten(m.run);
+  if (m.adapter) {
+    const a = await s.adapter(m.run);
+    if (!a) throw new Error(`Run ${m.run + 1} fine-tunes the whole model; it has no LoRA adapter. Download its weights instead.`);
+    return exportLoraRun(md.lm, { lora: a.lora, getAdapter: async () => a.tensors, getParameters: () => s.weights(m.run) }, { metadata: { ...m.metadata, steps: String(s.completed) } });
+  }
   const weights = await s.weights(m.run);
   return exportFineTuned({ ...md.lm, sideFiles: jsonSideFiles(md.lm.sideFiles) }, weights, { ...m.metadata, steps: String(s.completed) });
 }

@@ -6,6 +6,7 @@
  * the data worker prepares the samples (PreparedData) and the prompts, and its token table lets
  * this worker decode answers.
  */
+import type { RunTraining } from '../spec/lora';
 import type { AdapterReport } from '../gpu/device';
 import type { ExportedFile } from '../model/export';
 import type { PreparedData } from './dataProtocol';
@@ -141,10 +142,12 @@ export type TrainProtocol = {
    * training resumed at its last step trains nothing and is ready for heatmaps, answers, export).
    * `hold`: build the runs from the checkpoint and train no further (a stopped training brought
    * back after a reload stays stopped until the user continues it). `lossModes[r]`: run r's loss
-   * normalisation (absent: 'mean_tokens'). optimizer.heldOut holds samples out of every run's data.
+   * normalisation (absent: 'mean_tokens'). `trainings[r]`: full fine-tuning or a LoRA adapter, and
+   * the run's own learning rate (absent: full, the optimizer's). optimizer.heldOut holds samples out
+   * of every run's data.
    */
   start: {
-    req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null; hold?: boolean; lossModes?: LossMode[] };
+    req: { training: string; data: PreparedData; runs: number; optimizer: OptimizerSettings; resume: ResumeFrom | null; hold?: boolean; lossModes?: LossMode[]; trainings?: RunTraining[] };
     res: TrainDone;
     event: TrainEvent;
   };
@@ -165,7 +168,8 @@ export type TrainProtocol = {
    * Run `run`'s current weights as a Hugging Face folder (src/model/export.ts: model.safetensors,
    * config.json, tokenizer and generation files). `metadata` goes into the safetensors header.
    */
-  export: { req: { run: number; metadata: Record<string, string> }; res: ExportedFile[] };
+  /** Run `run` as files: its (merged) model folder, or with `adapter` its PEFT adapter (LoRA runs only). */
+  export: { req: { run: number; metadata: Record<string, string>; adapter?: boolean }; res: ExportedFile[] };
 };
 
 /** News from the training worker that no request asked for. */

@@ -20,6 +20,8 @@ import type { LossMode } from '../spec/loss';
 import { heldOutSamples, trainedSamples } from '../spec/split';
 import { heldOutBatches, runSequence, sampleBatch, stepBatch, trainOrder, type PreparedSample } from './trainPlan';
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
+import { runLora, type RunTraining } from '../spec/lora';
+import type { LoraLayout } from '../engine/layout';
 
 /** Steps submitted ahead of the one whose report is awaited. */
 const RUN_AHEAD = 2;
@@ -64,6 +66,8 @@ export interface SessionOptions {
   meter?: { sample: number; positions: readonly Int32Array[]; every: number };
   /** Run r's loss normalisation (spec/loss.ts); absent or short: 'mean_tokens'. */
   lossModes?: readonly LossMode[];
+  /** How run r trains (the whole model, or a LoRA adapter; its own learning rate); absent: full fine-tuning. */
+  trainings?: readonly (RunTraining | undefined)[];
   /** Held-out evaluation: after step 0 (base), every `every` steps and the last, each run's mean
    *  response-token loss over the held-out samples (optimizer.heldOut; none held out: nothing is measured). */
   heldOutEvery?: number;
@@ -89,8 +93,16 @@ export function sessionShape(samples: readonly PreparedSample[], batchSize: numb
  * GPU bytes a session needs: one engine per run at (B, T), the scratch engine at (1, T), and a
  * generation cache. What the memory check compares against the adapter.
  */
-export function sessionBytes(config: LlamaConfig, runs: number, B: number, T: number, f16Weights = false): number {
-  return runs * memoryEstimate(config, B, T, 1, undefined, f16Weights).total + memoryEstimate(config, 1, T, 1, undefined, f16Weights).total;
+export function sessionBytes(config: LlamaConfig, runs: number, B: number, T: number, f16Weights = false, trainings: readonly (RunTraining | undefined)[] = []): number {
+  let bytes = memoryEstimate(config, 1, T, 1, undefined, f16Weights).total;
+  for (let r = 0; r < runs; r++) bytes += memoryEstimate(config, B, T, 1, undefined, f16Weights, loraLayout(trainings[r])).total;
+  return bytes;
+}
+
+/** The engine's LoRA layout of a run (null: full fine-tuning). */
+export function loraLayout(t: RunTraining | undefined): LoraLayout | null {
+  const config = runLora(t);
+  return config ? { config, baseDtype: t!.baseDtype } : null;
 }
 
 /** Evenly spaced snapshot steps (never the last: at the end "current" is that step). */
@@ -140,11 +152,13 @@ export class TrainingSession {
     const engines: Engine[] = [];
     try {
       for (let r = 0; r < o.runs; r++) {
-        engines.push(await Engine.create({ gpu: o.gpu, config: o.config, B: shape.B, T: shape.T, weights: o.base }));
+        const lora = loraLayout(o.trainings?.[r]);
+        // Each LoRA run's A gets its own seeded draw (PEFT's init), B starts at zero.
+        engines.push(await Engine.create({ gpu: o.gpu, config: o.config, B: shape.B, T: shape.T, weights: o.base, lora: lora ? { ...lora, seed: o.optimizer.seed * 31 + r } : null }));
       }
     } catch (err) {
       for (const e of engines) e.destroy();
-      const mib = (sessionBytes(o.config, o.runs, shape.B, shape.T, defaultF16Weights(o.gpu.adapter)) / 2 ** 20).toFixed(0);
+      const mib = (sessionBytes(o.config, o.runs, shape.B, shape.T, defaultF16Weights(o.gpu.adapter), o.trainings) / 2 ** 20).toFixed(0);
       const why = err instanceof Error ? err.message : String(err);
       throw new Error(`Could not build run ${engines.length + 1} of ${o.runs} on the GPU (all runs need about ${mib} MiB at batch ${shape.B} × ${shape.T} tokens): ${why}`);
     }
@@ -174,7 +188,10 @@ export class TrainingSession {
   private settingsAt(step: number, run: number): TrainSettings {
     const o = this.o.optimizer;
     const lossMode = this.o.lossModes?.[run] ?? 'mean_tokens';
-    return { lr: lrAt(step, o), beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode };
+    // A run with its own peak learning rate follows the same schedule from that peak.
+    const t = this.o.trainings?.[run];
+    const own = t?.mode === 'lora' ? t.lr : null;
+    return { lr: lrAt(step, own ? { ...o, lr: own } : o), beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode };
   }
 
   /**
@@ -197,9 +214,10 @@ export class TrainingSession {
     const checkpoint = async (step: number, snapshot = false) => {
       this.checkpointed = step;
       const states = await Promise.all(this.engines.map((e) => e.getTrainingState()));
-      // A snapshot on a checkpoint step takes the weights of that one readback.
+      // A snapshot on a checkpoint step takes the weights of that one readback (a LoRA run's state
+      // holds its adapter: its snapshot is the merged model, read behind the same step).
       if (snapshot) {
-        this.snapshots.set(step, states.map((st) => st.parameters));
+        this.snapshots.set(step, await Promise.all(states.map((st, r) => (this.engines[r].lora ? this.engines[r].getParameters() : st.parameters))));
         onSnapshot(step);
       }
       await onCheckpoint(step, states);
@@ -333,8 +351,10 @@ export class TrainingSession {
     which: number | 'base', prompt: readonly number[], maxNew: number, stop: ReadonlySet<number>,
     sampling: Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'seed'> = { temperature: 0 }, onToken?: (t: GeneratedToken) => void,
   ): Promise<GenerationResult> {
-    const engine = which === 'base' ? await this.scratchWith('base', this.o.base) : this.engines[which];
+    let engine = which === 'base' ? await this.scratchWith('base', this.o.base) : this.engines[which];
     if (!engine) throw new Error(`There is no run ${Number(which) + 1}.`);
+    // A LoRA run answers with its merged weights (W + (alpha/r)·B·A) on the scratch engine.
+    if (engine.lora) engine = await this.scratchWith(`${which}@live${this.submitted}`, await engine.getParameters());
     const ctx = this.o.config.max_position_embeddings;
     const room = Math.min(maxNew, ctx - prompt.length);
     if (room < 1) throw new Error(`The prompt has ${prompt.length} tokens and the model's context is ${ctx}: no room to answer. Shorten the conversation.`);
@@ -371,11 +391,18 @@ export class TrainingSession {
     return s;
   }
 
-  /** Run `run`'s current weights by HF name (queued behind the steps submitted so far). */
+  /** Run `run`'s current weights by HF name (queued behind the steps submitted so far); a LoRA run's merged. */
   async weights(run: number): Promise<Weights> {
     const engine = this.engines[run];
     if (!engine) throw new Error(`There is no run ${run + 1}.`);
     return engine.getParameters();
+  }
+
+  /** Run `run`'s LoRA adapter (its config and tensors by name), or null for a full fine-tuning run. */
+  async adapter(run: number): Promise<{ lora: NonNullable<Engine['lora']>; tensors: Weights } | null> {
+    const engine = this.engines[run];
+    if (!engine) throw new Error(`There is no run ${run + 1}.`);
+    return engine.lora ? { lora: engine.lora, tensors: await engine.getAdapter() } : null;
   }
 
   dispose(): void {

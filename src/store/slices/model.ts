@@ -40,7 +40,8 @@ export interface ModelSlice {
   /** Stop the download in progress; the model in use stays. */
   cancelLoad(): void;
   /** Run `run`'s current weights as Hugging Face files (model.safetensors, config.json, tokenizer files). */
-  exportRun(run: number): Promise<ExportedFile[]>;
+  /** Run `run`'s files: its (merged) model, or with `adapter` its PEFT adapter (LoRA runs). */
+  exportRun(run: number, adapter?: boolean): Promise<ExportedFile[]>;
 }
 
 /** The load whose progress and answer count (older ones were superseded or cancelled). */
@@ -194,7 +195,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
         },
       }));
     },
-    async exportRun(run) {
+    async exportRun(run, adapter = false) {
       const s = get();
       if (s.restored || (s.phase !== 'done' && s.phase !== 'stopped')) {
         throw new Error('Download the weights after the training has finished or been stopped (after a reload, once the saved weights are back).');
@@ -205,8 +206,8 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
       set({ exporting: run, exportError: null });
       try {
         const files = await trainWorker.request('export', {
-          run,
-          metadata: { run: spec.name, mask_policy: JSON.stringify(spec.policy), loss_mode: spec.lossMode, base_model: model.source, ...(s.hand ? { hand_overrides: JSON.stringify(s.hand) } : {}) },
+          run, adapter,
+          metadata: { run: spec.name, mask_policy: JSON.stringify(spec.policy), loss_mode: spec.lossMode, training: JSON.stringify(spec.training ?? { mode: 'full' }), base_model: model.source, ...(s.hand ? { hand_overrides: JSON.stringify(s.hand) } : {}) },
         });
         set({ exporting: null });
         return files;

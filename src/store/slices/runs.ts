@@ -8,6 +8,7 @@
  * (the text, the context, a mask, a hand override, the model) call `guard`, which asks through the
  * confirm dialog when runs exist.
  */
+import { FULL_TRAINING, type RunTraining } from '../../spec/lora';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../../spec/optimizer';
 import type { PolicyRole } from '../../data/types';
 import type { LossMode } from '../../spec/loss';
@@ -67,6 +68,8 @@ export interface RunsSlice {
   setRunRole(index: number, role: PolicyRole, on: boolean): void;
   /** How run `index`'s token losses become its objective (per token, per sequence, or summed). */
   setRunLossMode(index: number, mode: LossMode): void;
+  /** Changes how run `index` trains (full / LoRA, its settings, its learning rate); through the discard dialog while runs exist. */
+  setRunTraining(index: number, patch: Partial<RunTraining>): void;
   setRunName(index: number, name: string): void;
   addRun(): void;
   removeRun(index: number): void;
@@ -165,6 +168,17 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
     setRunLossMode(index, lossMode) {
       if (get().runs[index]?.lossMode === lossMode) return;
       const change = () => set((s) => ({ runs: s.runs.map((r, i) => (i === index ? { ...r, lossMode } : r)) }));
+      if (get().guard(change)) change();
+    },
+    setRunTraining(index, patch) {
+      const r = get().runs[index];
+      if (!r) return;
+      const next: RunTraining = { ...(r.training ?? FULL_TRAINING), ...patch };
+      // Switching to LoRA without a learning rate of its own: ten times the optimizer's, the usual
+      // ratio between LoRA and full fine-tuning recipes (the user can change it).
+      if (patch.mode === 'lora' && next.lr === null) next.lr = Math.min(0.1, get().optimizer.lr * 10);
+      if (JSON.stringify(next) === JSON.stringify(r.training ?? FULL_TRAINING)) return;
+      const change = () => set((s) => ({ runs: s.runs.map((x, i) => (i === index ? { ...x, training: next } : x)) }));
       if (get().guard(change)) change();
     },
     setRunName(index, name) {

@@ -1,6 +1,7 @@
 // Pick the model to train: a folder URL (Hugging Face layout, served by this page's server) or a
 // Hub repo id, with suggestions; download progress (bytes and %) with Cancel; the reason a load
 // failed next to the field (the model in use stays); a way back to the embedded model.
+import { MemoryPlanner } from '../lora/MemoryPlanner';
 import { useStore, type LoadProgress } from '../../store';
 import { EMBEDDED_MODEL, MODEL_SUGGESTIONS, isEmbedded } from '../../store/slices/model';
 import { memo, useId, useState } from 'react';
@@ -100,6 +101,7 @@ export const ModelPicker = memo(function ModelPicker() {
           {model.loaded.memoryNote}
         </p>
       )}
+      <MemoryPlanner />
       {model.loaded && model.loaded.notes.length > 0 && (
         <ul className="notes" data-testid="model-notes">
           {model.loaded.notes.map((n) => (

@@ -8,7 +8,7 @@ import { Trans, useTranslation } from 'react-i18next';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
-function DownloadWeights({ run, name }: { run: number; name: string }) {
+function DownloadWeights({ run, name, adapter = false }: { run: number; name: string; adapter?: boolean }) {
   const phase = useStore((s) => s.phase);
   const restored = useStore((s) => s.restored);
   const exporting = useStore((s) => s.exporting);
@@ -31,12 +31,12 @@ function DownloadWeights({ run, name }: { run: number; name: string }) {
       className="small"
       disabled={!ready || exporting !== null}
       title={title}
-      aria-label={t('table.downloadLabel', { name })}
-      data-testid={`download-weights-${run}`}
+      aria-label={adapter ? t('lora:export.adapterLabel', { name }) : t('table.downloadLabel', { name })}
+      data-testid={adapter ? `download-adapter-${run}` : `download-weights-${run}`}
       // exportRun records its error in the store (shown under the table).
-      onClick={() => exportRun(run).then(downloadFiles, () => undefined)}
+      onClick={() => exportRun(run, adapter).then(downloadFiles, () => undefined)}
     >
-      {exporting === run ? t('table.exporting') : t('table.download')}
+      {exporting === run ? t('table.exporting') : adapter ? t('lora:export.adapter') : t('table.download')}
     </button>
   );
 }
@@ -126,7 +126,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
                 {held && <td data-testid={`run-${i}-held`}>{fmt(heldLoss)}</td>}
                 <td>{(at(c?.trainedTokens) ?? 0).toLocaleString()}</td>
                 <td>
-                  <DownloadWeights run={i} name={r.name} /> <ForgetWeights run={i} name={r.name} />
+                  <DownloadWeights run={i} name={r.name} />{r.training?.mode === 'lora' && <> <DownloadWeights run={i} name={r.name} adapter /></>} <ForgetWeights run={i} name={r.name} />
                 </td>
               </tr>
             );

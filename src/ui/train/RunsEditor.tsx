@@ -8,6 +8,7 @@ import { Trans, useTranslation } from 'react-i18next';
 import { memo, useId, type CSSProperties } from 'react';
 import { POLICY_ROLES } from '../../data/types';
 import { STRATEGY_BY_ID } from '../lab/strategyMeta';
+import { TrainingChoice } from '../lora/TrainingChoice';
 
 /** A run whose labels come from a masking-lab strategy: which one, with which options. */
 function StrategyMask({ run, index }: { run: RunSpec; index: number }) {
@@ -140,6 +141,7 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
       </fieldset>
       )}
       <LossModeChoice run={run} index={index} />
+      <TrainingChoice run={run} index={index} />
     </li>
   );
 }
