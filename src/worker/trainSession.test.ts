@@ -21,6 +21,8 @@ import { IGNORE_INDEX } from '../spec/loss';
 import { dataOrder, prepareSample, type PreparedSample } from './trainPlan';
 import { defaultOptimizer } from '../spec/optimizer';
 import { pickSnapshotSteps, TrainingSession, type StepEvent } from './trainSession';
+import { FULL_TRAINING, loraTable, runLora, type RunTraining } from '../spec/lora';
+import type { TrainingState } from '../engine/trainer';
 
 const dir = new URL('../../e2e/fixtures/micro-model/', import.meta.url);
 const info = llamaConfigFromHf(JSON.parse(readFileSync(new URL('config.json', dir), 'utf8')));
@@ -155,5 +157,47 @@ describe('TrainingSession', () => {
     expect(seen).toBeLessThan(50);
     expect(session.completed).toBe(session.submitted);
     session.dispose();
+  });
+
+  it('a LoRA run beside a full run: the same first forward, only the adapter trains, answers and snapshots from the merged weights, a checkpoint resumes it', async () => {
+    const optimizer = { ...defaultOptimizer(70_000, samples.length), steps: 4, batchSize: 2, lr: 5e-3, warmupSteps: 0 };
+    const lora: RunTraining = { ...FULL_TRAINING, mode: 'lora', r: 4, alpha: 8, targets: ['q', 'k', 'v', 'o'], lr: 2e-2 };
+    const trainings = [lora, FULL_TRAINING];
+    const session = await TrainingSession.create({ gpu, config: info.config, base, runs: 2, samples, optimizer, padId: 3, snapshotSteps: [2], trainings, checkpointEvery: 2 });
+    const events: StepEvent[] = [];
+    const states: { step: number; states: TrainingState[] }[] = [];
+    expect(await session.train((e) => events.push(e), () => undefined, async (step, st) => void states.push({ step, states: st }))).toBe('completed');
+    const a = events.filter((e) => e.run === 0), b = events.filter((e) => e.run === 1);
+    // B = 0 at the start: step 1's forward is the base model's in both runs.
+    expect(rel(a[0].responseLoss!, b[0].responseLoss!)).toBeLessThan(1e-5);
+    // The LoRA run follows the optimizer's schedule from its own peak: 2e-2 / 5e-3 = 4 at every step.
+    a.forEach((e, i) => expect(e.lr / b[i].lr).toBeCloseTo(4, 12));
+    for (const e of a) expect(e.status).toBe('ok');
+    expect(a[3].objective).toBeLessThan(a[0].objective);
+    // The LoRA run's weights (merged) moved only in the adapted projections.
+    const merged = await session.weights(0);
+    expect(merged['model.embed_tokens.weight']).toEqual(base['model.embed_tokens.weight']);
+    expect(merged['model.layers.0.mlp.up_proj.weight']).toEqual(base['model.layers.0.mlp.up_proj.weight']);
+    expect(merged['model.layers.0.self_attn.q_proj.weight']).not.toEqual(base['model.layers.0.self_attn.q_proj.weight']);
+    const adapter = await session.adapter(0);
+    expect(adapter!.lora).toEqual({ r: 4, alpha: 8, targets: ['q', 'k', 'v', 'o'] });
+    expect(await session.adapter(1)).toBeNull();
+    // The snapshot at step 2 is a full model (the heatmap's scratch engine evaluates it).
+    expect(session.snapshots.get(2)![0]['model.layers.0.self_attn.q_proj.weight']).toBeDefined();
+    const ev = await session.evaluate(0, 2, 0);
+    expect(ev.losses.every(Number.isFinite)).toBe(true);
+    const answer = await session.generate(0, samples[0].ids.slice(0, 5), 4, new Set([-1]));
+    expect(answer.tokens.length).toBe(4);
+    // Checkpoints hold the adapter's state; a new session resumes from it and carries on.
+    const last = states[states.length - 1];
+    expect(last.step).toBe(4);
+    expect(Object.keys(last.states[0].parameters)).toEqual(loraTable(info.config, runLora(lora)!).map((t) => t.name));
+    const resumed = await TrainingSession.create({ gpu, config: info.config, base, runs: 2, samples, optimizer: { ...optimizer, steps: 5 }, padId: 3, trainings, resume: { step: 4, states: last.states } });
+    const more: StepEvent[] = [];
+    await resumed.train((e) => more.push(e));
+    expect(more.map((e) => e.step)).toEqual([5, 5]);
+    expect(Object.keys((await resumed.adapter(0))!.tensors)).toHaveLength(4 * 2 * info.config.num_hidden_layers);
+    session.dispose();
+    resumed.dispose();
   });
 });
