@@ -4,6 +4,7 @@
 // side with answers from both, A's PEFT adapter downloaded and its safetensors header and
 // adapter_config.json parsed, and the run's mode back after a reload.
 import { readFileSync } from 'node:fs';
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Download, type Page } from '@playwright/test';
 import { openFresh, paste, screen, SIMPLE, warmUp } from './helpers';
 
@@ -64,6 +65,13 @@ test('a LoRA run beside a full run: planner, settings with messages, training, a
   await page.getByTestId('run-0-lora-base').selectOption('bf16');
   await expect(page.getByTestId('run-1-training-mode')).toHaveValue('full');
   await screen(page, testInfo, 'lora-01-settings');
+  // The new controls pass the same axe rules as the rest of the page (labels, contrast), a bad field's message included.
+  await page.getByTestId('run-0-lora-alpha').fill('-1');
+  await expect(page.getByTestId('run-0-lora-alpha-error')).toContainText('Alpha must be a number above 0.');
+  const axe = await new AxeBuilder({ page }).include('[data-testid="run-0-training"]').include('[data-testid="memory-planner"]').withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(' | ')}`)).toEqual([]);
+  await page.getByTestId('run-0-lora-alpha').fill('16');
+  await expect(page.getByTestId('run-0-lora-alpha-error')).toHaveCount(0);
 
   await page.getByTestId('train').click();
   await expect(page.getByTestId('train-panel')).toHaveAttribute('data-phase', 'done', { timeout: 180_000 });
