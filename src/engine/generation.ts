@@ -282,7 +282,7 @@ export class Decoder {
     const t = (name: string) => this.t(`${prefix}${name}`);
     const ids = t('ids'), positions = t('positions');
     const x = [t('x0'), t('x1')];
-    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, w(EMBED_TOKENS), R, C)];
+    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, e.parts('parameters', EMBED_TOKENS), R, C)];
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const ctx = at(base, `${base.where}.layers.${l}`);
       const n = layerParamNames(l);
@@ -309,14 +309,22 @@ export class Decoder {
     return out;
   }
 
-  /** Final norm and LM head of the one-token residual x{L % 2} → logits (1, V). */
+  /**
+   * Final norm and LM head of the one-token residual x{L % 2} → logits (1, V). A head split by rows
+   * across buffers (layout.ts Slot.parts) is one matvec per part, each writing its slice of the
+   * logits (parts start on multiples of 64 rows, so each slice is 256-byte aligned).
+   */
   private recordHead(ctx: OpContext): Dispatch[] {
-    const cfg = this.config, e = this.engine;
+    const cfg = this.config, e = this.engine, C = cfg.hidden_size;
     const w = (name: string) => e.tensor('parameters', name);
-    const lmHead = cfg.tie_word_embeddings ? w(EMBED_TOKENS) : w(LM_HEAD);
+    const head = e.parts('parameters', cfg.tie_word_embeddings ? EMBED_TOKENS : LM_HEAD);
+    const logits = this.t('logits');
     return [
-      ...rmsnormForward(ctx, this.t('ln'), this.t('rstd'), this.t(`x${cfg.num_hidden_layers % 2}`), w(FINAL_NORM), 1, cfg.hidden_size, cfg.rms_norm_eps),
-      ...matvecForward(ctx, this.t('logits'), this.t('ln'), lmHead, null, 1, cfg.hidden_size, cfg.vocab_size),
+      ...rmsnormForward(ctx, this.t('ln'), this.t('rstd'), this.t(`x${cfg.num_hidden_layers % 2}`), w(FINAL_NORM), 1, C, cfg.rms_norm_eps),
+      ...head.flatMap((p) => {
+        const out = head.length === 1 ? logits : { ...logits, name: `${logits.name}[${p.row0}:${p.row0 + p.rows}]`, shape: [1, p.rows], offset: logits.offset + p.row0 * 4, size: p.rows * 4 };
+        return matvecForward(ctx, out, this.t('ln'), p.tensor, null, 1, C, p.rows);
+      }),
     ];
   }
 

@@ -10,6 +10,10 @@
  *   parameters   HF names and shapes from paramTable (src/spec/params.ts), in two groups:
  *                2-D matrices (weight decay, see `decays` there) and everything else.
  *                A group is split into several arenas when it exceeds the adapter's buffer limit.
+ *                A (V, C) embedding or LM head larger than the limit is split by rows into parts
+ *                (Slot.parts; SPLIT_ROWS-row multiples, so LM-head vocabulary chunks never
+ *                straddle two parts), each part its own slice of an arena; the ops that read
+ *                them (ops/embedding.ts, ops/lmHead.ts, the decoder) run one dispatch per part.
  *   gradients, adam_m, adam_v   the same arenas and offsets as parameters, so AdamW and the
  *                gradient norm run over whole arenas.
  *   weights_f16  with `f16Weights`: an f16 copy of each layer's projection matrices (two halves per
@@ -32,7 +36,7 @@
  * N = B*T; letters as in src/spec/config.ts.
  */
 import { headSize, type LlamaConfig } from '../spec/config';
-import { decays, layerParamOf, paramTable, PROJECTIONS, type TensorSpec } from '../spec/params';
+import { decays, EMBED_TOKENS, layerParamOf, LM_HEAD, paramTable, PROJECTIONS, type TensorSpec } from '../spec/params';
 import { loraTable, loraTargets, validateLora, type LoraConfig } from '../spec/lora';
 import type { HalfDtype } from '../spec/half';
 import { GRAD_NORM_GROUPS, STEP_STATE_WORDS } from './ops/gradNorm';
@@ -51,12 +55,52 @@ const F32 = 4;
 
 export interface Slot extends TensorSpec {
   category: Category;
-  /** Index into Layout.arenas. */
+  /** Index into Layout.arenas (a split tensor: its first part's). */
   arena: number;
-  /** Byte offset inside the arena. */
+  /** Byte offset inside the arena (a split tensor: its first part's). */
   offset: number;
-  /** Bytes of data (elements * 4; for weights_f16, elements * 2 rounded up to whole u32 words). */
+  /** Bytes of data (elements * 4; for weights_f16, elements * 2 rounded up to whole u32 words); a split tensor: all parts. */
   bytes: number;
+  /**
+   * A tensor too large for one buffer, split by rows (only `splittable` ones; at least two parts,
+   * in row order, together every row once). Absent when the tensor is one slice.
+   */
+  parts?: SlotPart[];
+}
+
+/** Rows row0 … row0+rows-1 of a split tensor, at `offset` bytes into arena `arena`. */
+export interface SlotPart {
+  row0: number;
+  rows: number;
+  arena: number;
+  offset: number;
+  bytes: number;
+}
+
+/** Rows per part of a split tensor are a multiple of this (64 rows of f32 = whole 256-byte blocks, and LM-head chunks are multiples of 64). */
+export const SPLIT_ROWS = 64;
+
+/**
+ * The largest tensor that is split: 4 GiB, what one JS ArrayBuffer holds in every browser (V8 and
+ * Safari cap one there). The engine's callers pass and receive each tensor as one Float32Array by
+ * HF name, so a larger one cannot be loaded, split or not.
+ */
+export const MAX_SPLIT_TENSOR_BYTES = 2 ** 32;
+
+/** Categories whose embedding / LM head may be split by rows (the ops reading them handle parts). */
+const SPLIT_CATEGORIES: readonly Category[] = ['parameters', 'gradients', 'adam_m', 'adam_v', 'frozen'];
+
+/** Whether `name` in `category` may be split by rows when it exceeds one buffer: the (V, C) embedding and LM head. */
+export function splittable(category: Category, name: string): boolean {
+  return SPLIT_CATEGORIES.includes(category) && (name === EMBED_TOKENS || name === LM_HEAD);
+}
+
+/**
+ * Rows per part when a (rows, cols) f32 tensor is split to fit `limit` bytes per buffer: the most
+ * whole SPLIT_ROWS blocks that fit, or 0 when not even one block does.
+ */
+export function partRows(cols: number, limit: number): number {
+  return Math.floor(limit / (cols * F32 * SPLIT_ROWS)) * SPLIT_ROWS;
 }
 
 export interface Arena {
@@ -99,12 +143,17 @@ export interface LayoutOptions {
   microBatches?: number;
   /** Largest arena (GPUBuffer and binding) in bytes: min(maxBufferSize, maxStorageBufferBindingSize). */
   maxArenaBytes?: number;
-  /** Vocabulary rows per LM-head chunk; default defaultVocabChunk(V, B*T). A multiple of 64 below V. */
+  /** Vocabulary rows per LM-head chunk; default defaultVocabChunk(V, B*T), fewer when the (N, VC) chunk would exceed maxArenaBytes. A multiple of 64 below V. */
   vocabChunk?: number;
   /** Adds the weights_f16 category: f16 copies of the layers' projection matrices. Default false (ignored with LoRA). */
   f16Weights?: boolean;
   /** Train a LoRA adapter on a frozen model instead of the model itself. */
   lora?: LoraLayout | null;
+  /**
+   * Sizing only (memory checks): a tensor that does not fit `maxArenaBytes` even split is kept
+   * whole in an arena of its own instead of throwing, so the check can name it. Never allocate it.
+   */
+  keepOversized?: boolean;
 }
 
 /** The parameters stored again as f16 when f16Weights is on: the layers' projection matrices. */
@@ -214,18 +263,23 @@ export function inputTable(B: number, T: number): TensorSpec[] {
   ];
 }
 
-/** Builds the layout. Throws, saying which tensor and what to change, when one tensor exceeds the limit. */
+/**
+ * Builds the layout. A splittable tensor (the embedding, the LM head) over the limit is split by rows;
+ * any other tensor over it throws, saying which tensor and what to change (unless keepOversized).
+ */
 export function buildLayout(config: LlamaConfig, B: number, T: number, opts: LayoutOptions = {}): Layout {
   const microBatches = opts.microBatches ?? 1;
   const V = config.vocab_size;
   const lora = opts.lora?.config ?? null;
   if (lora) validateLora(lora, config);
   const baseDtype = opts.lora?.baseDtype ?? 'f32';
-  const vocabChunk = Math.min(V, opts.vocabChunk ?? defaultVocabChunk(V, B * T));
+  const limit = opts.maxArenaBytes ?? Number.MAX_SAFE_INTEGER;
+  // The default chunk also fits one buffer under the limit (the (N, VC) chunk is one tensor).
+  const fitting = Math.max(64, Math.floor(limit / (B * T * F32 * 64)) * 64);
+  const vocabChunk = Math.min(V, opts.vocabChunk ?? Math.min(defaultVocabChunk(V, B * T), fitting));
   if (!(Number.isInteger(vocabChunk) && vocabChunk > 0 && (vocabChunk === V || vocabChunk % 64 === 0))) {
     throw new Error(`vocabChunk ${opts.vocabChunk} must be a positive multiple of 64 (or at least the vocabulary size ${V}).`);
   }
-  const limit = opts.maxArenaBytes ?? Number.MAX_SAFE_INTEGER;
   const arenas: Arena[] = [];
   const slots = Object.fromEntries(CATEGORIES.map((c) => [c, new Map<string, Slot>()])) as Record<Category, Map<string, Slot>>;
 
@@ -236,22 +290,58 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
   const pack = (category: Category, label: string, specs: readonly TensorSpec[], decay: boolean, perTensor = false): number[] => {
     const created: number[] = [];
     let cur: Arena | null = null;
+    /** Places one slice of `bytes` in the current arena (or a new one), setting slot.arena and slot.offset. */
+    const place = (slot: Slot, bytes: number, name: string): void => {
+      const padded = align(Math.max(bytes, F32));
+      if (!cur || cur.bytes + padded > limit || perTensor) {
+        cur = { label: perTensor ? `${label}:${name}` : `${label}${created.length ? `.${created.length}` : ''}`, category, bytes: 0, decay, slots: [] };
+        created.push(arenas.length);
+        arenas.push(cur);
+      }
+      slot.arena = arenas.length - 1;
+      slot.offset = cur.bytes;
+      cur.slots.push(slot);
+      cur.bytes += padded;
+    };
     for (const s of specs) {
       const bytes = category === 'weights_f16' ? Math.ceil(numel(s.shape) / 2) * F32 : numel(s.shape) * F32;
       const padded = align(Math.max(bytes, F32));
       if (padded > limit) {
-        throw new Error(
-          `The ${category} tensor '${s.name}' (${s.shape.join(' x ')}) needs ${mib(bytes)}, more than this GPU can bind in one buffer (${mib(limit)}). Reduce the batch size or sequence length, or use a smaller model.`,
-        );
-      }
-      if (!cur || cur.bytes + padded > limit || perTensor) {
-        cur = { label: perTensor ? `${label}:${s.name}` : `${label}${created.length ? `.${created.length}` : ''}`, category, bytes: 0, decay, slots: [] };
+        const canSplit = splittable(category, s.name) && s.shape.length === 2 && bytes <= MAX_SPLIT_TENSOR_BYTES;
+        const R = canSplit ? partRows(s.shape[1], limit) : 0;
+        if (R > 0) {
+          // Split by rows: each part a slot of its own in the arenas (named with its row range);
+          // the tensor's slot lists them. Identical specs split identically, so gradients and
+          // moments mirror the parameters part for part.
+          const [rowsAll, cols] = s.shape;
+          const parts: SlotPart[] = [];
+          for (let row0 = 0; row0 < rowsAll; row0 += R) {
+            const rows = Math.min(R, rowsAll - row0);
+            const part: Slot = { name: `${s.name}[${row0}:${row0 + rows}]`, shape: [rows, cols], category, arena: 0, offset: 0, bytes: rows * cols * F32 };
+            place(part, part.bytes, part.name);
+            parts.push({ row0, rows, arena: part.arena, offset: part.offset, bytes: part.bytes });
+          }
+          slots[category].set(s.name, { ...s, category, arena: parts[0].arena, offset: parts[0].offset, bytes, parts });
+          continue;
+        }
+        if (!opts.keepOversized) {
+          const why = canSplit
+            ? ` Split by rows it still needs ${mib(SPLIT_ROWS * s.shape[1] * F32)} per ${SPLIT_ROWS}-row part, more than fits.`
+            : splittable(category, s.name) ? ` It is not split across buffers either: it is larger than ${mib(MAX_SPLIT_TENSOR_BYTES)}, the most one Float32Array holds in a browser.` : '';
+          throw new Error(
+            `The ${category} tensor '${s.name}' (${s.shape.join(' x ')}) needs ${mib(bytes)}, more than this GPU can bind in one buffer (${mib(limit)}).${why} ${oversizeAdvice(category)}`,
+          );
+        }
+        // Sizing only: kept whole in an arena of its own, over the limit, for the check to name.
+        const slot: Slot = { ...s, category, arena: arenas.length, offset: 0, bytes };
         created.push(arenas.length);
-        arenas.push(cur);
+        arenas.push({ label: `${label}:${s.name}`, category, bytes: padded, decay, slots: [slot] });
+        cur = null;
+        slots[category].set(s.name, slot);
+        continue;
       }
-      const slot: Slot = { ...s, category, arena: arenas.length - 1, offset: cur.bytes, bytes };
-      cur.slots.push(slot);
-      cur.bytes += padded;
+      const slot: Slot = { ...s, category, arena: 0, offset: 0, bytes };
+      place(slot, bytes, s.name);
       slots[category].set(s.name, slot);
     }
     return created;
@@ -292,16 +382,23 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
   return { config, B, T, microBatches, vocabChunk, ropePositions, arenas, slots, lora, halfDtype: halfBase ? (baseDtype as HalfDtype) : 'f16' };
 }
 
+/** What to change when one tensor of `category` cannot fit a buffer. */
+function oversizeAdvice(category: Category): string {
+  switch (category) {
+    case 'parameters': case 'gradients': case 'adam_m': case 'adam_v':
+      return 'Reduce the batch size or sequence length, train a LoRA adapter (its frozen model has no gradients or moments; a bf16 base halves the projections), or use a smaller model.';
+    case 'frozen': case 'weights_f16':
+      return 'Reduce the batch size or sequence length, use a bf16 base for LoRA, or use a smaller model.';
+    default:
+      return 'Reduce the batch size or sequence length, or use a smaller model.';
+  }
+}
+
 /** Bytes per category, and the total. */
 export type MemoryEstimate = Record<Category, number> & { total: number };
 
-/**
- * GPU memory the engine allocates for (config, B, T) and `microBatches`, in bytes per category
- * (uniform buffers and readback staging, < 1 KiB together, are left out). Compare the total with the
- * adapter's memory and each arena with maxBufferSize.
- */
-export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number, f16Weights = false, lora: LoraLayout | null = null): MemoryEstimate {
-  const layout = buildLayout(config, B, T, { microBatches, vocabChunk, f16Weights, lora });
+/** The bytes a layout allocates, per category and in all. */
+export function layoutBytes(layout: Layout): MemoryEstimate {
   const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as MemoryEstimate;
   out.total = 0;
   for (const a of layout.arenas) {
@@ -309,6 +406,15 @@ export function memoryEstimate(config: LlamaConfig, B: number, T: number, microB
     out.total += a.bytes;
   }
   return out;
+}
+
+/**
+ * GPU memory the engine allocates for (config, B, T) and `microBatches`, in bytes per category
+ * (uniform buffers and readback staging, < 1 KiB together, are left out). Compare the total with the
+ * adapter's memory and each arena with maxBufferSize.
+ */
+export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number, f16Weights = false, lora: LoraLayout | null = null, maxArenaBytes?: number): MemoryEstimate {
+  return layoutBytes(buildLayout(config, B, T, { microBatches, vocabChunk, f16Weights, lora, maxArenaBytes }));
 }
 
 function mib(bytes: number): string {

@@ -23,7 +23,7 @@ import { ropeBackward, ropeForward } from './ops/rope';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { residualRmsnormBackward, residualRmsnormForward } from './ops/residualRmsnorm';
-import { lmHeadLossBackward, lmHeadLossForward, vocabChunks, type VocabChunk } from './ops/lmHead';
+import { lmHeadLossBackward, lmHeadLossForward, partBounds, vocabChunks, type VocabChunk } from './ops/lmHead';
 import { lossReductions } from './ops/lossReductions';
 import { gradNorm } from './ops/gradNorm';
 import { adamwStep } from './ops/adamw';
@@ -83,9 +83,11 @@ function weights(mem: GpuMemory, category: 'parameters' | 'gradients') {
       gate: t(n.gate), up: t(n.up), down: t(n.down),
     });
   }
-  const wte = t(EMBED_TOKENS);
+  // The embedding and the LM head as row parts: one part, or several when the (V, C) matrix
+  // exceeds one buffer (layout.ts Slot.parts); their ops run one dispatch per part.
+  const wte = mem.parts(own, EMBED_TOKENS);
   // Tied: the LM head is the embedding, so its gradient adds into d wte.
-  return { wte, layers, norm: t(FINAL_NORM), lmHead: cfg.tie_word_embeddings ? wte : t(LM_HEAD) };
+  return { wte, layers, norm: t(FINAL_NORM), lmHead: cfg.tie_word_embeddings ? wte : mem.parts(own, LM_HEAD) };
 }
 
 /** Records the whole model for the layout's (B, T). `hyper` is the per-step optimizer uniform. */
@@ -222,5 +224,5 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   // With LoRA the 16-bit base is the only copy of frozen weights: nothing to repack.
   const packWeights = frozen ? [] : [...mem.layout.slots.weights_f16.keys()].flatMap((name) => packF16Forward(opt, mem.tensor('weights_f16', name), mem.tensor('parameters', name)));
   optimizer.push(...packWeights);
-  return { forward, loss: [...headLoss.chunks.flat(), ...lossFinal], lossChunks: headLoss.chunks, lossFinal, vocabChunks: vocabChunks(V, VC), backward, optimizer, packWeights };
+  return { forward, loss: [...headLoss.chunks.flat(), ...lossFinal], lossChunks: headLoss.chunks, lossFinal, vocabChunks: vocabChunks(V, VC, partBounds(w.lmHead)), backward, optimizer, packWeights };
 }

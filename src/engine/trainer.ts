@@ -19,10 +19,10 @@ import { encode, hasSubgroups, Kernels, type Dispatch } from '../gpu/kernel';
 import { ReadbackRing } from '../gpu/readback';
 import { DispatchTimer, type TimedDispatch } from '../gpu/timing';
 import { headSize, validateConfig, type LlamaConfig } from '../spec/config';
-import { buildLayout, memoryEstimate, type Layout } from './layout';
+import { buildLayout, memoryEstimate, type Category, type Layout } from './layout';
 import { GpuMemory } from './memory';
 import { buildModel, type ModelProgram } from './model';
-import type { OpContext } from './ops/context';
+import type { OpContext, RowPart } from './ops/context';
 import { ropeTableData } from './ops/rope';
 import { decodeLossSums, LOSS_SUMS, type LossSums } from './ops/lossReductions';
 import { decodeStepState, STEP_STATE_WORDS } from './ops/gradNorm';
@@ -54,7 +54,7 @@ export interface EngineOptions {
   weights: Record<string, Float32Array>;
   /** Invocations per workgroup of 1-D kernels (power of two). Default 64. */
   workgroupSize?: number;
-  /** Cap on one arena's bytes below the adapter's limits (tests use it to split parameters). */
+  /** Cap on one arena's bytes below the adapter's limits (tests use it to split parameters, and the embedding / LM head by rows). */
   maxArenaBytes?: number;
   /** Matmul tile shape; default: autotuned once per adapter (src/engine/autotune.ts). */
   matmulTiles?: MatmulTiles;
@@ -292,11 +292,11 @@ export class Engine {
     const lora = this.layout.lora !== null;
     // Copied now: the write waits for steps already requested, and the caller may reuse its arrays.
     const copies = paramTable(this.config).map((s) => {
-      if (lora && half.has(s.name)) return { t: this.mem.tensor('weights_f16', s.name), data: toHalfWords(tensors[s.name], this.layout.halfDtype) as Float32Array | Uint32Array };
-      return { t: this.mem.tensor(lora ? 'frozen' : 'parameters', s.name), data: tensors[s.name].slice() as Float32Array | Uint32Array };
+      if (lora && half.has(s.name)) return { category: 'weights_f16' as Category, name: s.name, data: toHalfWords(tensors[s.name], this.layout.halfDtype) as Float32Array | Uint32Array };
+      return { category: (lora ? 'frozen' : 'parameters') as Category, name: s.name, data: tensors[s.name].slice() as Float32Array | Uint32Array };
     });
     void this.serial(() => {
-      for (const { t, data } of copies) writeTensor(this.device, t, data);
+      for (const { category, name, data } of copies) this.writeNamed(category, name, data);
       const enc = this.device.createCommandEncoder({ label: 'Engine.resetOptimizer.encoder' });
       for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
       const state = this.mem.tensor('scratch', 'stepState');
@@ -321,7 +321,7 @@ export class Engine {
     checkWeights(this.config, tensors, table);
     const copies = table.map((s) => [s.name, tensors[s.name].slice()] as const);
     void this.serial(() => {
-      for (const [name, data] of copies) writeTensor(this.device, this.mem.tensor('parameters', name), data);
+      for (const [name, data] of copies) this.writeNamed('parameters', name, data);
       const enc = this.device.createCommandEncoder({ label: 'Engine.setAdapter.encoder' });
       for (const c of ['adam_m', 'adam_v', 'gradients'] as const) for (const i of this.mem.arenasOf(c)) enc.clearBuffer(this.mem.buffers[i]);
       const state = this.mem.tensor('scratch', 'stepState');
@@ -347,7 +347,7 @@ export class Engine {
     const half = this.layout.slots.weights_f16;
     return this.serial(async () => {
       const specs = paramTable(this.config);
-      const data = await readTensors(this.device, specs.map((s) => this.mem.tensor(half.has(s.name) ? 'weights_f16' : 'frozen', s.name)));
+      const data = await this.readNamedBytes(specs.map((s) => [half.has(s.name) ? 'weights_f16' : 'frozen', s.name] as const));
       return Object.fromEntries(specs.map((s, i) => {
         const n = s.shape.reduce((a, b) => a * b, 1);
         return [s.name, half.has(s.name) ? fromHalfWords(new Uint32Array(data[i]), n, this.layout.halfDtype) : new Float32Array(data[i])];
@@ -370,7 +370,7 @@ export class Engine {
     return this.serial(async () => {
       const specs = this.trainedTable;
       const cats = ['parameters', 'adam_m', 'adam_v'] as const;
-      const data = await readTensors(this.device, [...cats.flatMap((c) => specs.map((s) => this.mem.tensor(c, s.name))), this.mem.tensor('scratch', 'stepState')]);
+      const data = await this.readNamedBytes([...cats.flatMap((c) => specs.map((s) => [c, s.name] as const)), ['scratch', 'stepState'] as const]);
       const named = (k: number) => Object.fromEntries(specs.map((s, i) => [s.name, new Float32Array(data[k * specs.length + i])]));
       return { parameters: named(0), adamM: named(1), adamV: named(2), stepState: new Uint32Array(data[cats.length * specs.length]) };
     });
@@ -387,7 +387,7 @@ export class Engine {
     );
     const stepState = state.stepState.slice();
     void this.serial(() => {
-      for (const [c, name, data] of copies) writeTensor(this.device, this.mem.tensor(c, name), data);
+      for (const [c, name, data] of copies) this.writeNamed(c, name, data);
       writeTensor(this.device, this.mem.tensor('scratch', 'stepState'), stepState);
       const enc = this.device.createCommandEncoder({ label: 'Engine.setTrainingState.encoder' });
       for (const i of this.mem.arenasOf('gradients')) enc.clearBuffer(this.mem.buffers[i]);
@@ -408,8 +408,36 @@ export class Engine {
   private readNamed(category: 'parameters' | 'gradients'): Promise<Record<string, Float32Array>> {
     return this.serial(async () => {
       const specs = this.trainedTable;
-      const data = await readTensors(this.device, specs.map((s) => this.mem.tensor(category, s.name)));
+      const data = await this.readNamedBytes(specs.map((s) => [category, s.name] as const));
       return Object.fromEntries(specs.map((s, i) => [s.name, new Float32Array(data[i])]));
+    });
+  }
+
+  /** Writes one tensor by name: a tensor split by rows (layout.ts Slot.parts) part by part. */
+  private writeNamed(category: Category, name: string, data: Float32Array | Uint32Array): void {
+    const parts = this.mem.parts(category, name);
+    if (parts.length === 1) return writeTensor(this.device, parts[0].tensor, data);
+    const slot = this.mem.slot(category, name);
+    const cols = data.length / slot.shape[0];
+    for (const p of parts) writeTensor(this.device, p.tensor, data.subarray(p.row0 * cols, (p.row0 + p.rows) * cols));
+  }
+
+  /** Reads tensors by name in one read-back, each as one buffer (a split tensor's parts joined in row order). */
+  private async readNamedBytes(items: readonly (readonly [Category, string])[]): Promise<ArrayBuffer[]> {
+    const views = items.map(([c, name]) => this.mem.views(c, name));
+    const data = await readTensors(this.device, views.flat());
+    let k = 0;
+    return views.map((vs) => {
+      const got = data.slice(k, k + vs.length);
+      k += vs.length;
+      if (got.length === 1) return got[0];
+      const out = new Uint8Array(got.reduce((a, b) => a + b.byteLength, 0));
+      let at = 0;
+      for (const b of got) {
+        out.set(new Uint8Array(b), at);
+        at += b.byteLength;
+      }
+      return out.buffer;
     });
   }
 
@@ -707,6 +735,11 @@ export class Engine {
   /** A live tensor, for tests and diagnostics (e.g. ('activations', 'logits')). */
   tensor(category: Parameters<GpuMemory['tensor']>[0], name: string): GpuTensor {
     return this.mem.tensor(category, name);
+  }
+
+  /** A live tensor's row parts (one part unless the layout split it across buffers: the embedding, the LM head). */
+  parts(category: Parameters<GpuMemory['tensor']>[0], name: string): RowPart[] {
+    return this.mem.parts(category, name);
   }
 }
 

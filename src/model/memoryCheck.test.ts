@@ -62,13 +62,44 @@ describe('checkMemory', () => {
     for (const s of r.suggestions) expect(checkMemory(BASE, s.B, s.T, s.microBatches, limits(1 << 30, need - 1)).ok).toBe(true);
   });
 
-  it('a model whose embedding alone exceeds the buffer limit: says the model is too large', () => {
-    // Qwen2.5-0.5B's embedding (151936 × 896 floats) is 519.3 MiB; give 256 MiB buffers.
-    const r = checkMemory(QWEN_05B, 1, 64, 1, limits(256 * MiB));
+  it('an embedding larger than one buffer is split by rows (as Engine allocates it): Qwen2.5-0.5B under 128 MiB buffers', () => {
+    // Qwen2.5-0.5B's embedding (151936 × 896 floats) is 519.3 MiB: 5 parts of at most 128 MiB.
+    const r = checkMemory(QWEN_05B, 1, 64, 1, limits(128 * MiB));
+    expect(r.ok).toBe(true);
+    expect(r.largest!.name).toMatch(/^parameters:model\.embed_tokens\.weight\[0:\d+\]$/);
+    expect(r.largest!.bytes).toBeLessThanOrEqual(128 * MiB);
+    expect(r.estimate!.parameters).toBeGreaterThanOrEqual(151936 * 896 * 4);
+    // With a known budget too small for full fine-tuning (weights, gradients, two moments) at any
+    // size, LoRA on a bf16 base is suggested (checked to fit); a budget too small for that refuses.
+    const budget = 4096 * MiB;
+    const tight = checkMemory(QWEN_05B, 1, 64, 1, limits(128 * MiB, budget));
+    expect(tight.ok).toBe(false);
+    expect(tight.problems[0]).toMatch(/^it needs \d+\.\d MiB in all, more than the 4096\.0 MiB available$/);
+    expect(tight.suggestions).toHaveLength(1);
+    const s = tight.suggestions[0];
+    expect(s.lora?.baseDtype).toBe('bf16');
+    expect(s.text).toMatch(/^training a LoRA adapter instead \(r 8 on q, k, v, o, bf16 base\) \(largest buffer \d+\.\d MiB, \d+\.\d MiB in all\)$/);
+    expect(checkMemory(QWEN_05B, s.B, s.T, s.microBatches, limits(128 * MiB, budget), { lora: s.lora }).ok).toBe(true);
+    console.log(tight.message);
+    const none = checkMemory(QWEN_05B, 1, 64, 1, limits(128 * MiB, 256 * MiB));
+    expect(none.suggestions).toEqual([]);
+    expect(none.message).toMatch(/the model itself is too large for this GPU; pick a smaller model\.$/);
+  });
+
+  it('a tensor that cannot be split and exceeds the buffer limit: named, and the model is too large', () => {
+    // A layer matrix is never split (the matmuls read whole matrices): down_proj (896 × 4864 floats) = 16.6 MiB.
+    // (The LM head's (N, VC) chunk shrinks to fit the limit.)
+    const r = checkMemory(QWEN_05B, 1, 64, 1, limits(16 * MiB));
     expect(r.ok).toBe(false);
-    expect(r.largest!.name).toBe('parameters:model.embed_tokens.weight');
-    expect(r.suggestions).toEqual([]);
-    expect(r.message).toMatch(/needs 519\.3 MiB, but this GPU allows at most 256\.0 MiB per buffer.*the model itself is too large for this GPU; pick a smaller model\./);
+    expect(r.largest!.name).toMatch(/^parameters:model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight$/);
+    expect(r.message).toMatch(/needs 16\.6 MiB, but this GPU allows at most 16\.0 MiB per buffer/);
+    // LoRA with a bf16 base holds the projections at half size: that fits, and is suggested.
+    expect(r.suggestions.map((x) => x.lora?.baseDtype)).toEqual(['bf16']);
+    // An embedding over 4 GiB is not split (no browser holds it in one Float32Array): named as before.
+    const huge = { ...QWEN_05B, vocab_size: 1_000_000, hidden_size: 4096, num_hidden_layers: 2, num_attention_heads: 32, num_key_value_heads: 8, intermediate_size: 11008 };
+    const h = checkMemory(huge, 1, 64, 1, limits(2048 * MiB));
+    expect(h.largest!.name).toBe('parameters:model.embed_tokens.weight');
+    expect(h.message).toMatch(/needs 15625\.0 MiB, but this GPU allows at most 2048\.0 MiB per buffer.*the model itself is too large for this GPU; pick a smaller model\./);
   });
 
   it('counts the generation decoder when asked (KV caches of the context)', () => {

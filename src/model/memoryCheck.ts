@@ -5,7 +5,10 @@
  *
  * Two kinds of limit:
  *   per buffer  every tensor the engine allocates must fit one binding: min(maxBufferSize,
- *               maxStorageBufferBindingSize). Parameter groups are split across buffers, but one
+ *               maxStorageBufferBindingSize). Parameter groups are split across buffers, and so
+ *               is a (V, C) embedding or LM head larger than one buffer (by rows, layout.ts
+ *               Slot.parts: sized here with the adapter's limit, as Engine allocates it); any other
+ *               tensor cannot be split: one
  *               tensor cannot be: the attention probabilities (B, NH, T, T) of a layer, the logits
  *               (B*T, V) and the embedding (V, C) are the usual culprits.
  *   in total    WebGPU does not tell how much memory a device has; when the caller knows a budget
@@ -15,7 +18,8 @@
  * the model itself is too large. Never throws.
  */
 import type { LlamaConfig } from '../spec/config';
-import { buildLayout, memoryEstimate, type LoraLayout, type MemoryEstimate } from '../engine/layout';
+import { buildLayout, layoutBytes, type LoraLayout, type MemoryEstimate } from '../engine/layout';
+import { DEFAULT_LORA } from '../spec/lora';
 import { decoderBytes } from '../engine/generation';
 
 export interface MemoryLimits {
@@ -58,6 +62,8 @@ export interface MemorySuggestion {
   microBatches: number;
   /** e.g. 'a shorter context: T = 512 (largest buffer 32.0 MiB, 410.2 MiB in all)'. */
   text: string;
+  /** Set when the suggestion is to train a LoRA adapter instead (checked with this layout). */
+  lora?: LoraLayout;
 }
 
 export interface MemoryCheckOptions {
@@ -82,12 +88,14 @@ interface Fit {
 
 function measure(config: LlamaConfig, B: number, T: number, microBatches: number, limits: MemoryLimits, opts: MemoryCheckOptions): Fit {
   const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  const layout = buildLayout(config, B, T, { microBatches, f16Weights: opts.f16Weights, lora: opts.lora });
+  // The layout Engine would allocate under this limit (the embedding / LM head split by rows when
+  // larger); a tensor that cannot fit even so is kept whole (keepOversized) for the check to name.
+  const layout = buildLayout(config, B, T, { microBatches, f16Weights: opts.f16Weights, lora: opts.lora, maxArenaBytes: bufferLimit, keepOversized: true });
   let largest: BufferNeed = { name: '', shape: [], bytes: 0 };
   for (const a of layout.arenas) {
     for (const s of a.slots) if (s.bytes > largest.bytes) largest = { name: `${s.category}:${s.name}`, shape: s.shape, bytes: s.bytes };
   }
-  const estimate = memoryEstimate(config, B, T, microBatches, undefined, opts.f16Weights, opts.lora ?? null);
+  const estimate = layoutBytes(layout);
   let generationBytes = 0;
   if (opts.generationContext) {
     const g = decoderBytes(config, opts.generationContext);
@@ -170,6 +178,31 @@ export function checkMemory(config: LlamaConfig, B: number, T: number, microBatc
         const g = fits(1, t, 1);
         if (g) {
           suggestions.push({ B: 1, T: t, microBatches: 1, text: `B = 1, T = ${t}, 1 micro-batch (${describe(g)})` });
+          break;
+        }
+      }
+    }
+  }
+  if (suggestions.length === 0 && !opts.lora) {
+    // Full fine-tuning does not fit at any size: a LoRA adapter on a bf16 base (no gradients or
+    // moments of the model, its projections at half size), at these settings or the nearest smaller.
+    const lora: LoraLayout = { config: DEFAULT_LORA, baseDtype: 'bf16' };
+    const withLora = (b: number, t: number, m: number): Fit | null => {
+      try {
+        const g = measure(config, b, t, m, limits, { ...opts, lora });
+        return g.problems.length ? null : g;
+      } catch {
+        return null;
+      }
+    };
+    const what = `a LoRA adapter instead (r ${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(', ')}, bf16 base)`;
+    const here = withLora(B, T, microBatches);
+    if (here) suggestions.push({ B, T, microBatches, lora, text: `training ${what} (${describe(here)})` });
+    else {
+      for (const t of [T, ...halvings(T, MIN_T)]) {
+        const g = withLora(1, t, 1);
+        if (g) {
+          suggestions.push({ B: 1, T: t, microBatches: 1, lora, text: `training ${what} with B = 1, T = ${t}, 1 micro-batch (${describe(g)})` });
           break;
         }
       }

@@ -30,6 +30,22 @@ export interface OpContext {
   scratch(name: string, shape: readonly number[]): GpuTensor;
 }
 
+/**
+ * Rows row0 … row0+rows-1 of a (rows, cols) matrix, held by `tensor` (shape (rows, cols)). A matrix
+ * too large for one buffer is a list of these in row order (layout.ts Slot.parts); an unsplit one
+ * is a single part (wholeRows).
+ */
+export interface RowPart {
+  row0: number;
+  rows: number;
+  tensor: GpuTensor;
+}
+
+/** One tensor as a one-part list, or the list itself. */
+export function rowParts(t: GpuTensor | readonly RowPart[]): readonly RowPart[] {
+  return 'buffer' in t ? [{ row0: 0, rows: t.shape[0], tensor: t }] : t;
+}
+
 /** The same context, labelling dispatches as sitting at `where`. */
 export function at(ctx: OpContext, where: string): OpContext {
   return { ...ctx, where };

@@ -6,10 +6,12 @@
  * chunk: the buffer still holds them), turns them into dlogits in place and runs the chunk's
  * matmul backward (dlnf accumulates over chunks, dW's rows v0.. get their own slice).
  * Same results as reference matmulForward + crossEntropyForward + matmulBackward.
+ * W (and dW) may be row parts (a head split across buffers, layout.ts Slot.parts): chunks are then
+ * cut at part boundaries, so each chunk's rows are one slice of one part's buffer.
  */
 import type { GpuTensor } from '../../gpu/buffers';
 import type { Dispatch } from '../../gpu/kernel';
-import { expectSize, type OpContext } from './context';
+import { expectSize, rowParts, type OpContext, type RowPart } from './context';
 import { matmulBackward, matmulForward } from './matmul';
 import { CE_STATS, crossEntropyChunkBackward, crossEntropyChunkStats, crossEntropyFinalize } from './crossEntropy';
 import { ALIGN } from '../layout';
@@ -20,21 +22,48 @@ export interface VocabChunk {
   vc: number;
 }
 
-/** Chunks of at most VC rows covering V. */
-export function vocabChunks(V: number, VC: number): VocabChunk[] {
+/**
+ * Chunks of at most VC rows covering V; with `bounds` (the first rows of W's parts, after 0),
+ * no chunk crosses one: each part is chunked on its own.
+ */
+export function vocabChunks(V: number, VC: number, bounds: readonly number[] = []): VocabChunk[] {
   const out: VocabChunk[] = [];
-  for (let v0 = 0; v0 < V; v0 += VC) out.push({ v0, vc: Math.min(VC, V - v0) });
+  const ends = [...bounds.filter((b) => b > 0 && b < V), V];
+  let start = 0;
+  for (const end of ends) {
+    for (let v0 = start; v0 < end; v0 += VC) out.push({ v0, vc: Math.min(VC, end - v0) });
+    start = end;
+  }
   return out;
 }
 
-/** The (N, vc) front of the chunk buffer, and rows v0.. of a (V, C) matrix, as tensor views. */
-function views(chunkBuf: GpuTensor, W: GpuTensor, N: number, C: number, c: VocabChunk, op: string) {
-  const wOffset = W.offset + c.v0 * C * 4;
-  if (wOffset % ALIGN !== 0) throw new Error(`${op}: vocabulary chunk at row ${c.v0} starts at byte ${wOffset} of '${W.name}', not a multiple of ${ALIGN}; choose a chunk size with VC*C a multiple of ${ALIGN / 4}.`);
+/** Where each part after the first begins (vocabChunks' bounds). */
+export function partBounds(W: GpuTensor | readonly RowPart[]): number[] {
+  return rowParts(W).slice(1).map((p) => p.row0);
+}
+
+/** The (N, vc) front of the chunk buffer, and rows v0.. of a (V, C) matrix (or its parts), as tensor views. */
+function views(chunkBuf: GpuTensor, W: GpuTensor | readonly RowPart[], N: number, C: number, c: VocabChunk, op: string) {
+  const part = rowParts(W).find((p) => c.v0 >= p.row0 && c.v0 + c.vc <= p.row0 + p.rows);
+  if (!part) throw new Error(`${op}: vocabulary chunk rows ${c.v0}..${c.v0 + c.vc - 1} do not lie in one part of the head.`);
+  const t = part.tensor;
+  const wOffset = t.offset + (c.v0 - part.row0) * C * 4;
+  if (wOffset % ALIGN !== 0) throw new Error(`${op}: vocabulary chunk at row ${c.v0} starts at byte ${wOffset} of '${t.name}', not a multiple of ${ALIGN}; choose a chunk size with VC*C a multiple of ${ALIGN / 4}.`);
   return {
     logits: { ...chunkBuf, shape: [N, c.vc], size: N * c.vc * 4 },
-    w: { ...W, name: `${W.name}[${c.v0}:${c.v0 + c.vc}]`, shape: [c.vc, C], offset: wOffset, size: c.vc * C * 4 },
+    w: { ...t, name: `${t.name}[${c.v0 - part.row0}:${c.v0 - part.row0 + c.vc}]`, shape: [c.vc, C], offset: wOffset, size: c.vc * C * 4 },
   };
+}
+
+/** Checks that W's parts are (rows, C) each and cover V rows in order. */
+function checkHead(op: string, W: GpuTensor | readonly RowPart[], V: number, C: number, what: string): void {
+  let next = 0;
+  for (const p of rowParts(W)) {
+    if (p.row0 !== next) throw new Error(`${op}: ${what} part '${p.tensor.name}' starts at row ${p.row0}, expected ${next}.`);
+    expectSize(op, p.tensor, [p.rows, C], what);
+    next += p.rows;
+  }
+  if (next !== V) throw new Error(`${op}: ${what} covers ${next} vocabulary rows, expected ${V}.`);
 }
 
 export interface LmHeadLossForward {
@@ -50,13 +79,14 @@ export interface LmHeadLossForward {
  */
 export function lmHeadLossForward(
   ctx: OpContext, losses: GpuTensor, norms: GpuTensor, lse: GpuTensor, stats: GpuTensor, tgtLogit: GpuTensor, chunk: GpuTensor,
-  lnf: GpuTensor, W: GpuTensor, ids: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
+  lnf: GpuTensor, W: GpuTensor | readonly RowPart[], ids: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
   B: number, T: number, C: number, V: number, VC: number,
 ): LmHeadLossForward {
   const op = 'lmHeadLossForward', N = B * T;
   expectSize(op, chunk, [N, VC], 'chunk');
   expectSize(op, stats, [N, CE_STATS], 'stats');
-  const chunks = vocabChunks(V, VC).map((c, i) => {
+  checkHead(op, W, V, C, 'W');
+  const chunks = vocabChunks(V, VC, partBounds(W)).map((c, i) => {
     const v = views(chunk, W, N, C, c, op);
     return [
       ...matmulForward(ctx, v.logits, lnf, v.w, null, N, C, c.vc),
@@ -67,17 +97,22 @@ export function lmHeadLossForward(
 }
 
 /**
- * dlnf (N,C) =, dW (V,C) +=; chunk (N, VC) workspace (after lmHeadLossForward: with one chunk it
+ * dlnf (N,C) =, dW (V,C) += (null: no weight gradient); chunk (N, VC) workspace (after lmHeadLossForward: with one chunk it
  * still holds the logits); lnf (N,C), W (V,C), lse (N), labels (N), weights (N), seqScale (B).
  */
 export function lmHeadLossBackward(
-  ctx: OpContext, dlnf: GpuTensor, dW: GpuTensor | null, chunk: GpuTensor,
-  lnf: GpuTensor, W: GpuTensor, lse: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
+  ctx: OpContext, dlnf: GpuTensor, dW: GpuTensor | readonly RowPart[] | null, chunk: GpuTensor,
+  lnf: GpuTensor, W: GpuTensor | readonly RowPart[], lse: GpuTensor, labels: GpuTensor, weights: GpuTensor, seqScale: GpuTensor,
   B: number, T: number, C: number, V: number, VC: number,
 ): Dispatch[] {
   const op = 'lmHeadLossBackward', N = B * T;
   expectSize(op, chunk, [N, VC], 'chunk');
-  const all = vocabChunks(V, VC);
+  checkHead(op, W, V, C, 'W');
+  if (dW) {
+    checkHead(op, dW, V, C, 'dW');
+    if (partBounds(dW).join() !== partBounds(W).join()) throw new Error(`${op}: dW is split at rows (${partBounds(dW).join(', ')}), W at (${partBounds(W).join(', ')}); they must match.`);
+  }
+  const all = vocabChunks(V, VC, partBounds(W));
   return all.flatMap((c, i) => {
     const v = views(chunk, W, N, C, c, op);
     const dw = dW ? views(chunk, dW, N, C, c, op).w : null;
