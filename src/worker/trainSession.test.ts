@@ -186,7 +186,7 @@ describe('TrainingSession', () => {
     expect(session.snapshots.get(2)![0]['model.layers.0.self_attn.q_proj.weight']).toBeDefined();
     const ev = await session.evaluate(0, 2, 0);
     expect(ev.losses.every(Number.isFinite)).toBe(true);
-    const answer = await session.generate(0, samples[0].ids.slice(0, 5), 4, new Set([-1]));
+    const answer = await session.generate(0, Array.from(samples[0].ids.slice(0, 5)), 4, new Set([-1]));
     expect(answer.tokens.length).toBe(4);
     // Checkpoints hold the adapter's state; a new session resumes from it and carries on.
     const last = states[states.length - 1];
