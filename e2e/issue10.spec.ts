@@ -195,3 +195,20 @@ test('optimizer values out of range stay in the field, marked, with the allowed 
   await expect(batch.input).not.toHaveAttribute('aria-invalid', 'true');
   await expect(summary).toContainText('your settings');
 });
+
+test('an edit made just before a reload is not lost: the write still pending at page hide is kept and read back', async ({ page }) => {
+  await openFresh(page);
+  await paste(page, SIMPLE);
+  await idle(page);
+  await page.waitForTimeout(600); // the paste itself is saved
+  const box = page.getByTestId('paste-box');
+  await box.press('End');
+  await box.pressSequentially(' ');
+  const typed = await box.inputValue();
+  // Well inside the 300 ms autosave debounce: only the page-hide flush can save it.
+  await page.reload();
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByTestId('paste-box')).toHaveValue(typed);
+  // The kept copy went to IndexedDB and left localStorage.
+  expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('sft-playground-pending/')))).toEqual([]);
+});

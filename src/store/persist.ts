@@ -105,6 +105,11 @@ export async function loadRecords(): Promise<Loaded> {
     // forgets everything on reload.
     console.warn('Could not read the saved state from IndexedDB; starting fresh.', err);
   }
+  // A write that was pending when the page went away: newer than IndexedDB's; saved there now.
+  for (const [name, record] of Object.entries(takePending()) as [RecordName, Record<string, unknown>][]) {
+    out.records[name] = record;
+    void saveRecord(name, record);
+  }
   return out;
 }
 
@@ -139,10 +144,52 @@ export function startAutosave<S extends Record<PersistedKey, unknown>>(get: () =
       }
     }
   });
-  // Leaving the tab: write now rather than lose the last 300 ms of typing.
+  // Leaving the tab: write now rather than lose the last 300 ms of typing. An IndexedDB write
+  // started while the page unloads (a reload) may never commit, so a write still pending then is
+  // also kept synchronously in localStorage, which the next load prefers (takePending).
+  const flush = () => {
+    for (const name of [...timers.keys()]) {
+      const s = get();
+      keepPending(name, Object.fromEntries(fields(name).map((k) => [k, s[k]])));
+      write(name);
+    }
+  };
   addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'hidden') for (const name of [...timers.keys()]) write(name);
+    if (document.visibilityState === 'hidden') flush();
   });
+  addEventListener('pagehide', flush);
+}
+
+const PENDING_PREFIX = 'sft-playground-pending/';
+
+/** A record whose IndexedDB write may not commit (the page is going away): kept in localStorage. */
+function keepPending(name: RecordName, record: Record<string, unknown>): void {
+  try {
+    localStorage.setItem(`${PENDING_PREFIX}${keyOf(name, RECORDS[name])}`, JSON.stringify(record));
+  } catch {
+    // Over the quota (a large paste) or storage refused: IndexedDB's write is all there is.
+  }
+}
+
+/**
+ * The records kept at the last page hide, by name (at the current version), removed from
+ * localStorage; they are newer than IndexedDB's copy, which the caller then overwrites.
+ */
+export function takePending(): Partial<Record<RecordName, Record<string, unknown>>> {
+  const out: Partial<Record<RecordName, Record<string, unknown>>> = {};
+  try {
+    for (const name of Object.keys(RECORDS) as RecordName[]) {
+      const key = `${PENDING_PREFIX}${keyOf(name, RECORDS[name])}`;
+      const raw = localStorage.getItem(key);
+      if (raw === null) continue;
+      localStorage.removeItem(key);
+      const v: unknown = JSON.parse(raw);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[name] = v as Record<string, unknown>;
+    }
+  } catch {
+    // No localStorage, or a damaged entry: IndexedDB's records stand.
+  }
+  return out;
 }
 
 /** What the saved records give the store: each field through its validator. */
