@@ -176,7 +176,7 @@ export class Decoder {
 
   /** Builds a decoder on the engine's parameters; resolves once its pipelines compiled and validated. */
   static async create(engine: Engine, opts: DecoderOptions = {}): Promise<Decoder> {
-    if (engine.lora) throw new Error('The decoder reads a full model; a LoRA engine holds a frozen model and an adapter. Decode from an engine with its merged weights (Engine.getParameters()).');
+    if (engine.lora) throw new Error('The decoder reads a full model; a LoRA engine holds a frozen model and an adapter. Decode from an engine with its merged weights (Engine.getParameters(), e.g. an evalOnly engine).');
     const device = engine.gpu.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
@@ -277,12 +277,12 @@ export class Decoder {
     const C = cfg.hidden_size, F = cfg.intermediate_size;
     const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg), eps = cfg.rms_norm_eps;
     const linear = R === 1 ? matvecForward : matmulForward;
-    const w = (name: string) => e.tensor('parameters', name);
-    const maybe = (name: string) => (e.layout.slots.parameters.has(name) ? w(name) : null);
+    const w = (name: string) => e.tensor(e.modelCategory, name);
+    const maybe = (name: string) => (e.layout.slots[e.modelCategory].has(name) ? w(name) : null);
     const t = (name: string) => this.t(`${prefix}${name}`);
     const ids = t('ids'), positions = t('positions');
     const x = [t('x0'), t('x1')];
-    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, e.parts('parameters', EMBED_TOKENS), R, C)];
+    const out: Dispatch[] = [...embeddingForward(at(base, `${base.where}.embed_tokens`), x[0], ids, e.parts(e.modelCategory, EMBED_TOKENS), R, C)];
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const ctx = at(base, `${base.where}.layers.${l}`);
       const n = layerParamNames(l);
@@ -316,8 +316,8 @@ export class Decoder {
    */
   private recordHead(ctx: OpContext): Dispatch[] {
     const cfg = this.config, e = this.engine, C = cfg.hidden_size;
-    const w = (name: string) => e.tensor('parameters', name);
-    const head = e.parts('parameters', cfg.tie_word_embeddings ? EMBED_TOKENS : LM_HEAD);
+    const w = (name: string) => e.tensor(e.modelCategory, name);
+    const head = e.parts(e.modelCategory, cfg.tie_word_embeddings ? EMBED_TOKENS : LM_HEAD);
     const logits = this.t('logits');
     return [
       ...rmsnormForward(ctx, this.t('ln'), this.t('rstd'), this.t(`x${cfg.num_hidden_layers % 2}`), w(FINAL_NORM), 1, C, cfg.rms_norm_eps),

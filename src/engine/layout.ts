@@ -127,6 +127,8 @@ export interface Layout {
   slots: Record<Category, Map<string, Slot>>;
   /** The adapter, when the layout trains LoRA (parameters = the adapter, the model is frozen). */
   lora: LoraConfig | null;
+  /** The model's tensors are in 'frozen' (LoRA, or an evaluation-only engine): none of them trains. */
+  frozenModel: boolean;
   /** How weights_f16 stores its halves: 'f16', or the LoRA base's 16-bit dtype. */
   halfDtype: HalfDtype;
 }
@@ -149,6 +151,11 @@ export interface LayoutOptions {
   f16Weights?: boolean;
   /** Train a LoRA adapter on a frozen model instead of the model itself. */
   lora?: LoraLayout | null;
+  /**
+   * Evaluation only: the model in 'frozen', nothing trains (no gradients, no moments): forward,
+   * loss, the backward's activation gradients (the heatmap's embedding gradient) and decoding.
+   */
+  evalOnly?: boolean;
   /**
    * Sizing only (memory checks): a tensor that does not fit `maxArenaBytes` even split is kept
    * whole in an arena of its own instead of throwing, so the check can name it. Never allocate it.
@@ -350,7 +357,8 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
   // Trained tensors (the model, or with LoRA the adapter): matrices first (decay), then vectors;
   // gradients and moments mirror them exactly.
   const params = paramTable(config);
-  const trained = lora ? loraTable(config, lora) : params;
+  const evalOnly = opts.evalOnly === true && lora === null;
+  const trained = lora ? loraTable(config, lora) : evalOnly ? [] : params;
   const groups = [
     { specs: trained.filter((s) => decays(s)), decay: true, suffix: 'matrices' },
     { specs: trained.filter((s) => !decays(s)), decay: false, suffix: 'vectors' },
@@ -359,8 +367,8 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
     for (const g of groups) pack(category, `${category}.${g.suffix}`, g.specs, g.decay);
   }
   const halfBase = lora !== null && baseDtype !== 'f32';
-  if (lora) pack('frozen', 'frozen', params.filter((s) => !(halfBase && isF16Weight(s.name))), false);
-  if (halfBase || (!lora && opts.f16Weights)) pack('weights_f16', 'weights_f16', params.filter((s) => isF16Weight(s.name)), false);
+  if (lora || evalOnly) pack('frozen', 'frozen', params.filter((s) => !(halfBase && isF16Weight(s.name))), false);
+  if (halfBase || (!lora && !evalOnly && opts.f16Weights)) pack('weights_f16', 'weights_f16', params.filter((s) => isF16Weight(s.name)), false);
   pack('activations', 'activations', activationTable(config, B, T, vocabChunk, lora), false, true);
   pack('activation_grads', 'activation_grads', activationGradTable(config, B, T, lora), false, true);
   const inputs = inputTable(B, T);
@@ -379,7 +387,7 @@ export function buildLayout(config: LlamaConfig, B: number, T: number, opts: Lay
     { name: 'stepSums', shape: [LOSS_SUMS.length] },   // lossReductions over the step's micro-batches
     { name: 'stepState', shape: [STEP_STATE_WORDS] },  // StepState: norm, clip, nonFinite, adamStep
   ], false, true);
-  return { config, B, T, microBatches, vocabChunk, ropePositions, arenas, slots, lora, halfDtype: halfBase ? (baseDtype as HalfDtype) : 'f16' };
+  return { config, B, T, microBatches, vocabChunk, ropePositions, arenas, slots, lora, frozenModel: lora !== null || evalOnly, halfDtype: halfBase ? (baseDtype as HalfDtype) : 'f16' };
 }
 
 /** What to change when one tensor of `category` cannot fit a buffer. */
@@ -415,6 +423,11 @@ export function layoutBytes(layout: Layout): MemoryEstimate {
  */
 export function memoryEstimate(config: LlamaConfig, B: number, T: number, microBatches = 1, vocabChunk?: number, f16Weights = false, lora: LoraLayout | null = null, maxArenaBytes?: number): MemoryEstimate {
   return layoutBytes(buildLayout(config, B, T, { microBatches, vocabChunk, f16Weights, lora, maxArenaBytes }));
+}
+
+/** memoryEstimate for any layout options (e.g. evalOnly). */
+export function layoutEstimate(config: LlamaConfig, B: number, T: number, opts: LayoutOptions): MemoryEstimate {
+  return layoutBytes(buildLayout(config, B, T, opts));
 }
 
 function mib(bytes: number): string {

@@ -12,7 +12,10 @@ import type { Gpu } from '../gpu/device';
 import { compareTensor, formatComparison, type TensorComparison } from '../reference/fixture';
 import { loraFixtureBatch, loraFixtureCase, loraFixtureConfig, loraFixtureMicroBatches, loraFixtureTrainSettings, type LoraFixtureName } from '../reference/loraFixture';
 import { Engine, mergeLora } from './trainer';
-import { isF16Weight, memoryEstimate } from './layout';
+import { isF16Weight, layoutEstimate, memoryEstimate, type MemoryEstimate } from './layout';
+import { DEFAULT_MATMUL_TILES } from './ops/matmul';
+import { Decoder } from './generation';
+import { generate } from '../model/generate';
 import { attachLora, backward, createModel, crossEntropy, forward, loraGrads, setParams, trainStep, zeroGrads } from '../reference/model';
 import { randomModel, testBatch } from '../reference/testkit';
 import { MICRO_CONFIG } from '../spec/config';
@@ -167,5 +170,34 @@ describe('LoRA engine', () => {
     check(compareTensor('merged vs adapted logits', ev.logits!, adapted.logits!, 1e-5, 1e-3));
     eng.destroy();
     plain.destroy();
+  });
+
+  it('an evaluation-only engine (the scratch engine): same logits and embedding gradients as a full one, a decoder on it, a quarter of the weight memory, no training', async () => {
+    const ref = randomModel(MICRO_CONFIG, 9);
+    const weights = f32(Object.fromEntries(ref.layout.slots.map((s) => [s.name, ref.params.subarray(s.offset, s.offset + s.size)])));
+    const batch = testBatch(MICRO_CONFIG.vocab_size, 2);
+    const full = await Engine.create({ gpu, config: MICRO_CONFIG, B: batch.B, T: batch.T, weights, matmulTiles: DEFAULT_MATMUL_TILES });
+    const ev = await Engine.create({ gpu, config: MICRO_CONFIG, B: batch.B, T: batch.T, weights, evalOnly: true, matmulTiles: DEFAULT_MATMUL_TILES });
+    expect(ev.trainedTable).toEqual([]);
+    expect(ev.layout.slots.gradients.size + ev.layout.slots.adam_m.size).toBe(0);
+    const a = await full.evaluate(batch, 'mean_tokens', true, true), b = await ev.evaluate(batch, 'mean_tokens', true, true);
+    expect(Array.from(b.logits!)).toEqual(Array.from(a.logits!));
+    expect(Array.from(b.dembedNorms!)).toEqual(Array.from(a.dembedNorms!));
+    expect(await ev.getParameters()).toEqual(weights);
+    expect(() => ev.trainStep([batch], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, lossMode: 'mean_tokens' })).toThrow(/evaluation only/);
+    const decode = async (e: Engine) => {
+      const dec = await Decoder.create(e, { maxContext: 12 });
+      try {
+        return (await generate(dec, [1, 5, 9], { maxNewTokens: 6, temperature: 0, stopTokenIds: [] })).tokens;
+      } finally {
+        dec.destroy();
+      }
+    };
+    expect(await decode(ev)).toEqual(await decode(full));
+    const bytes = (o: { evalOnly?: boolean }) => layoutEstimate(MICRO_CONFIG, 2, 16, o);
+    const weightBytes = (e: MemoryEstimate) => e.parameters + e.gradients + e.adam_m + e.adam_v + e.frozen;
+    expect(weightBytes(bytes({ evalOnly: true })) * 4).toBe(weightBytes(bytes({})));
+    full.destroy();
+    ev.destroy();
   });
 });

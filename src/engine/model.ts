@@ -67,7 +67,7 @@ interface LayerParams {
 function weights(mem: GpuMemory, category: 'parameters' | 'gradients') {
   const cfg = mem.layout.config;
   const f16 = mem.layout.slots.weights_f16;
-  const own = mem.layout.lora ? 'frozen' : category;
+  const own = mem.layout.frozenModel ? 'frozen' : category;
   const t = (name: string) => (category === 'parameters' && f16.has(name) ? mem.tensor('weights_f16', name) : mem.tensor(own, name));
   const maybe = (name: string) => (mem.layout.slots[own].has(name) || f16.has(name) ? t(name) : null);
   const layers: LayerParams[] = [];
@@ -97,8 +97,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, hs = headSize(cfg);
   const theta = cfg.rope_theta, eps = cfg.rms_norm_eps, L = cfg.num_hidden_layers;
   const w = weights(mem, 'parameters');
-  // With LoRA the model is frozen: no gradient of any of its tensors is computed (null dw below).
-  const frozen = mem.layout.lora !== null;
+  // With LoRA (or evaluation only) the model is frozen: no gradient of any of its tensors is computed (null dw below).
+  const frozen = mem.layout.frozenModel;
   const g = frozen ? null : weights(mem, 'gradients');
   const lora = mem.layout.lora;
   const scale = lora ? loraScale(lora) : 0;
@@ -214,7 +214,8 @@ export function buildModel(base: OpContext, mem: GpuMemory, hyper: GPUBuffer): M
   const opt = at(base, 'optimizer');
   const state = mem.tensor('scratch', 'stepState');
   const gradArenas = mem.arenasOf('gradients');
-  const optimizer: Dispatch[] = gradNorm(opt, state, gradArenas.map((i) => mem.arena(i)), mem.tensor('scratch', 'stepSums'), hyper);
+  // Nothing trains in an evaluation-only engine: no optimizer.
+  const optimizer: Dispatch[] = gradArenas.length === 0 ? [] : gradNorm(opt, state, gradArenas.map((i) => mem.arena(i)), mem.tensor('scratch', 'stepSums'), hyper);
   const [params, ms, vs] = (['parameters', 'adam_m', 'adam_v'] as const).map((c) => mem.arenasOf(c));
   gradArenas.forEach((gi, j) => {
     const arena = mem.layout.arenas[gi];

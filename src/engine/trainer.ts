@@ -76,6 +76,12 @@ export interface EngineOptions {
    * `adapter` by name, or PEFT's init from `seed` (default 0).
    */
   lora?: EngineLora | null;
+  /**
+   * Evaluation only (layout.ts LayoutOptions.evalOnly): the model's weights and nothing that
+   * trains — forward, loss, the heatmap's backward, and a Decoder on it; trainStep refuses.
+   * About a quarter of full fine-tuning's memory for the weights (no gradients, no moments).
+   */
+  evalOnly?: boolean;
 }
 
 export interface EngineLora {
@@ -195,6 +201,7 @@ export class Engine {
       vocabChunk: opts.vocabChunk,
       f16Weights: opts.f16Weights ?? defaultF16Weights(gpu.adapter),
       lora: opts.lora ? { config: opts.lora.config, baseDtype: opts.lora.baseDtype } : null,
+      evalOnly: opts.evalOnly,
     });
     // Popped in create(): allocation failures become one readable error.
     this.device.pushErrorScope('out-of-memory');
@@ -227,7 +234,13 @@ export class Engine {
 
   /** The tensors that train: the adapter with LoRA, else the model (HF names, this order). */
   get trainedTable(): TensorSpec[] {
-    return this.layout.lora ? loraTable(this.config, this.layout.lora) : paramTable(this.config);
+    if (this.layout.lora) return loraTable(this.config, this.layout.lora);
+    return this.layout.frozenModel ? [] : paramTable(this.config);
+  }
+
+  /** Where the model's own weights live: 'parameters' when they train, else 'frozen' (LoRA, evaluation only). */
+  get modelCategory(): 'parameters' | 'frozen' {
+    return this.layout.frozenModel ? 'frozen' : 'parameters';
   }
 
   /** The LoRA adapter this engine trains, or null (full fine-tuning). */
@@ -289,7 +302,7 @@ export class Engine {
   setParameters(tensors: Record<string, Float32Array>): void {
     checkWeights(this.config, tensors);
     const half = this.layout.slots.weights_f16;
-    const lora = this.layout.lora !== null;
+    const lora = this.layout.frozenModel;
     // Copied now: the write waits for steps already requested, and the caller may reuse its arrays.
     const copies = paramTable(this.config).map((s) => {
       if (lora && half.has(s.name)) return { category: 'weights_f16' as Category, name: s.name, data: toHalfWords(tensors[s.name], this.layout.halfDtype) as Float32Array | Uint32Array };
@@ -336,14 +349,15 @@ export class Engine {
    * the full model this run has become (generation, export, snapshots).
    */
   async getParameters(): Promise<Record<string, Float32Array>> {
-    if (!this.layout.lora) return this.readNamed('parameters');
+    if (!this.layout.frozenModel) return this.readNamed('parameters');
+    if (!this.layout.lora) return this.getFrozenParameters();
     const [base, adapter] = await Promise.all([this.getFrozenParameters(), this.getAdapter()]);
     return mergeLora(this.config, this.layout.lora, base, adapter);
   }
 
   /** With LoRA: the frozen model as stored on the GPU (16-bit projections widened exactly). */
   getFrozenParameters(): Promise<Record<string, Float32Array>> {
-    if (!this.layout.lora) throw new Error('getFrozenParameters: this engine fine-tunes the whole model; nothing is frozen.');
+    if (!this.layout.frozenModel) throw new Error('getFrozenParameters: this engine fine-tunes the whole model; nothing is frozen.');
     const half = this.layout.slots.weights_f16;
     return this.serial(async () => {
       const specs = paramTable(this.config);
@@ -451,6 +465,7 @@ export class Engine {
    * Throws (before touching the GPU) when a batch is malformed, saying where.
    */
   trainStep(microBatches: readonly Batch[], settings: TrainSettings): Promise<EngineStepReport> {
+    if (this.layout.frozenModel && !this.layout.lora) throw new Error('trainStep: this engine was built for evaluation only (EngineOptions.evalOnly); nothing in it trains.');
     return this.submitStep(microBatches, settings, null);
   }
 

@@ -42,6 +42,16 @@ describe('loadFit', () => {
     expect(fit.note).toMatch(/Set the context length in the settings before training\.$/);
   });
 
+  it('fits only as a LoRA run (full fine-tuning at no size): loads, and the note says to switch the runs to LoRA', () => {
+    // SmolLM2-135M's shape: f32 full fine-tuning keeps 4 copies (~2 GiB); a 1.2 GiB budget fits a LoRA run on a bf16 base.
+    const smol: LlamaConfig = { vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, rope_theta: 100000, rms_norm_eps: 1e-5, tie_word_embeddings: true, max_position_embeddings: 8192 };
+    const fit = loadFit('smollm2', smol, { ...limits(1024 * MiB), memoryBudget: 1200 * MiB });
+    expect(fit.refuse).toBeNull();
+    expect(fit.note).toMatch(/LoRA/);
+    expect(fit.note).toMatch(/Switch the runs to a LoRA adapter on their cards \(Training: LoRA adapter, frozen base stored as bf16\) before training\.$/);
+    console.log(fit.note);
+  });
+
   it('a model with a context shorter than LOAD_CHECK_TOKENS is checked at its own context', () => {
     const tiny = config('micro-model');
     expect(tiny.max_position_embeddings).toBeLessThan(LOAD_CHECK_TOKENS);

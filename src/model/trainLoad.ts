@@ -37,7 +37,11 @@ export function loadFit(name: string, config: LlamaConfig, limits: MemoryLimits)
   const fit = checkMemory(config, 1, T, 1, limits, { generationContext });
   if (fit.ok) return { refuse: null, note: null };
   if (fit.suggestions.length === 0) return { refuse: `${name} cannot train on this GPU, so its weights were not downloaded. ${fit.message}`, note: null };
-  return { refuse: null, note: `${name} at ${T} tokens per sequence: ${fit.message} Set the context length in the settings before training.` };
+  // Only as a LoRA run (memoryCheck suggests it when no full fine-tuning size fits): say where to switch.
+  const next = fit.suggestions.every((s) => s.lora)
+    ? 'Switch the runs to a LoRA adapter on their cards (Training: LoRA adapter, frozen base stored as bf16) before training.'
+    : 'Set the context length in the settings before training.';
+  return { refuse: null, note: `${name} at ${T} tokens per sequence: ${fit.message} ${next}` };
 }
 
 /** What the page shows of a loaded model. */

@@ -13,7 +13,7 @@ import type { Gpu } from '../gpu/device';
 import type { LlamaConfig } from '../spec/config';
 import { Decoder } from '../engine/generation';
 import { generate, type GeneratedToken, type GenerateOptions, type GenerationResult } from '../model/generate';
-import { memoryEstimate } from '../engine/layout';
+import { layoutEstimate, memoryEstimate } from '../engine/layout';
 import { defaultF16Weights, Engine, type EngineStepReport, type TrainingState } from '../engine/trainer';
 import type { TrainSettings } from '../spec/step';
 import type { LossMode } from '../spec/loss';
@@ -94,7 +94,8 @@ export function sessionShape(samples: readonly PreparedSample[], batchSize: numb
  * generation cache. What the memory check compares against the adapter.
  */
 export function sessionBytes(config: LlamaConfig, runs: number, B: number, T: number, f16Weights = false, trainings: readonly (RunTraining | undefined)[] = []): number {
-  let bytes = memoryEstimate(config, 1, T, 1, undefined, f16Weights).total;
+  // The scratch engine only evaluates and decodes: the weights once, nothing that trains.
+  let bytes = layoutEstimate(config, 1, T, { evalOnly: true }).total;
   for (let r = 0; r < runs; r++) bytes += memoryEstimate(config, B, T, 1, undefined, f16Weights, loraLayout(trainings[r])).total;
   return bytes;
 }
@@ -311,7 +312,7 @@ export class TrainingSession {
   /** The engine holding `weights` under `key`: the scratch engine (built on first use). */
   private async scratchWith(key: string, weights: Weights): Promise<Engine> {
     if (!this.scratch) {
-      this.scratch = await Engine.create({ gpu: this.o.gpu, config: this.o.config, B: 1, T: this.T, weights });
+      this.scratch = await Engine.create({ gpu: this.o.gpu, config: this.o.config, B: 1, T: this.T, weights, evalOnly: true });
     } else if (this.scratchHolds !== key) {
       this.scratch.setParameters(weights);
     }
