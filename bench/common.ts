@@ -5,6 +5,7 @@
  *
  * Letters as in src/spec/config.ts (B, T, C, V, L, NH, NKV, F).
  */
+import type { LoraLayout } from '../src/engine/layout';
 import type { LlamaConfig } from '../src/spec/config';
 import { decays, paramTable } from '../src/spec/params';
 import type { Batch } from '../src/spec/batch';
@@ -31,6 +32,8 @@ export interface BenchCase {
   rounds: number;
   perRound: number;
   warmup: number;
+  /** Our side trains a LoRA adapter on the frozen model instead (EngineOptions.lora); absent: full fine-tuning. */
+  lora?: LoraLayout | null;
 }
 
 /** Used when public/models/playground-base/config.json is not there: the size the embedded model was planned at. */

@@ -13,6 +13,7 @@ import { llamaConfigFromHf } from '../src/model/hfConfig';
 import type { LlamaConfig } from '../src/spec/config';
 import { startOurs } from './ours';
 import { isError, parameterCount, type BenchCase } from './common';
+import { DEFAULT_LORA } from '../src/spec/lora';
 
 /**
  * HuggingFaceTB/SmolLM2-135M's architecture (its config.json's values), with random weights: the
@@ -45,6 +46,13 @@ it('gpu-check: adapter and training speed', async () => {
       cases.push({ name: 'smollm2-135m', config: SMOLLM2_135M, B: 8, T: 512, rounds: 3, perRound: 2, warmup: 2, f16 });
     }
   }
+  // LoRA (DEFAULT_LORA: r 8 on q, k, v, o) on SmolLM2-135M's shape, on an f32 and a bf16 base.
+  for (const baseDtype of ['f32', 'bf16'] as const) {
+    const lora = { config: DEFAULT_LORA, baseDtype };
+    const name = `smollm2-135m LoRA ${baseDtype} base`;
+    if (dry) cases.push({ name, config: SMOLLM2_135M, B: 1, T: 32, rounds: 1, perRound: 1, warmup: 1, f16: false, lora });
+    else cases.push({ name, config: SMOLLM2_135M, B: 8, T: 512, rounds: 3, perRound: 2, warmup: 2, f16: false, lora });
+  }
   const results = [];
   for (const c of cases) {
     log(`case ${c.name} ${c.B}x${c.T}, f16 weights ${c.f16 ? 'on' : 'off'}: ${(parameterCount(c.config) / 1e6).toFixed(1)} M parameters`);
@@ -55,11 +63,11 @@ it('gpu-check: adapter and training speed', async () => {
       for (let round = 0; round < c.rounds; round++) ms.push(await ours.steps(c.perRound));
       const r = await ours.finish(ms, c.perRound);
       log(`case ${c.name}: ${r.tokensPerSec.toFixed(0)} tokens/s, ${r.stepMs.toFixed(1)} ms/step (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-      results.push({ name: c.name, B: c.B, T: c.T, f16: c.f16, config: c.config, parameters: parameterCount(c.config), ours: r });
+      results.push({ name: c.name, B: c.B, T: c.T, f16: c.f16, lora: c.lora ?? null, config: c.config, parameters: parameterCount(c.config), ours: r });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       log(`case ${c.name}: failed: ${error}`);
-      results.push({ name: c.name, B: c.B, T: c.T, f16: c.f16, config: c.config, parameters: parameterCount(c.config), ours: { error } });
+      results.push({ name: c.name, B: c.B, T: c.T, f16: c.f16, lora: c.lora ?? null, config: c.config, parameters: parameterCount(c.config), ours: { error } });
     }
   }
   const out = { dry, adapter: a, cases: results };

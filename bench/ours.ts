@@ -43,7 +43,7 @@ export async function startOurs(c: BenchCase, log: (s: string) => void, f16Weigh
     const tuning = await tuneMatmul(gpu, { N: c.B * c.T, I: c.config.hidden_size, O: c.config.intermediate_size }, { includeNaive: true });
     log(`ours ${c.name}: matmul autotune ${tuning.ms.toFixed(0)} ms on ${tuning.shape.N}x${tuning.shape.I}x${tuning.shape.O}: ${tuning.timings.map((t) => `${t.tiles === 'naive' ? 'naive' : `${t.tiles.wgx}x${t.tiles.wgy}/${t.tiles.bk}`} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
     const t0 = performance.now();
-    const e = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles, f16Weights });
+    const e = await Engine.create({ gpu, config: c.config, B: c.B, T: c.T, weights, matmulTiles: tuning.tiles, f16Weights, lora: c.lora ?? null });
     engine = e;
     const startupMs = performance.now() - t0;
     log(`ours ${c.name}: Engine.create ${startupMs.toFixed(0)} ms${e.f16Weights ? ' (f16 weights)' : ''}`);

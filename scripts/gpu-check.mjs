@@ -6,7 +6,8 @@
 //      model against the PyTorch fixture, f16 weights on and off, both reduction paths
 //      (subgroup and workgroup memory: subgroup sizes of 32 and 64 are where CPU-only testing is blind);
 //   3. our training step at GPU sizes: the embedded model at 8x256 and SmolLM2-135M's architecture
-//      at 8x512, f16 weights off and on: tokens/s, ms per step, matmul GFLOP/s and share of the step;
+//      at 8x512, f16 weights off and on, and LoRA (r 8 on q, k, v, o) on an f32 and a bf16 base:
+//      tokens/s, ms per step, matmul GFLOP/s and share of the step;
 //   4. the same step in PyTorch eager fp32 (TF32 off) when `import torch` works, for the ratio.
 // Writes bench/gpu/<adapter>.json and .md. `--dry-run` runs it all on SwiftShader (this repo's
 // CPU adapter) at small sizes, to prove the command works before a GPU is there.
@@ -85,7 +86,10 @@ for (const py of ['python3', '/usr/bin/python3']) {
 if (torch.available) {
   say(`4. PyTorch (${torch.python}): the same step in eager fp32, TF32 off…`);
   for (const c of speed.filter((c) => !c.f16 && !c.ours.error)) {
-    const r = run(torch.python, ['scripts/torch_step_bench.py', '--config', JSON.stringify(c.config), '--B', String(c.B), '--T', String(c.T), '--steps', dry ? '1' : '5', '--warmup', dry ? '1' : '2'], { timeoutMs: 10 * 60_000 });
+    // A LoRA case runs LoRA in PyTorch too (frozen model, adapters by PEFT's formula through hooks).
+    const MODULES = { q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'o_proj', gate: 'gate_proj', up: 'up_proj', down: 'down_proj' };
+    const lora = c.lora ? ['--lora', JSON.stringify({ r: c.lora.config.r, alpha: c.lora.config.alpha, targets: c.lora.config.targets.map((t) => MODULES[t]) })] : [];
+    const r = run(torch.python, ['scripts/torch_step_bench.py', '--config', JSON.stringify(c.config), '--B', String(c.B), '--T', String(c.T), '--steps', dry ? '1' : '5', '--warmup', dry ? '1' : '2', ...lora], { timeoutMs: 10 * 60_000 });
     const line = r.out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
     const res = line ? JSON.parse(line) : { error: r.out.slice(-500) };
     torch.cases.push({ name: c.name, B: c.B, T: c.T, ...res, ratio: res.tokens_per_sec ? c.ours.tokensPerSec / res.tokens_per_sec : null });

@@ -3,6 +3,9 @@ check reports next to our engine's. Random weights and a chat-like batch (first 
 sequence is prompt, labels -100), AdamW with decoupled decay and global-norm clipping.
 
   python3 scripts/torch_step_bench.py --config '{"hidden_size": 256, ...}' --B 8 --T 256 --steps 5
+  ... --lora '{"r": 8, "alpha": 16, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]}'
+With --lora the model is frozen (requires_grad False) and only LoRA adapters train, applied as
+PEFT does (out + alpha/r * B(A(x)), A ~ kaiming_uniform(a=sqrt 5), B = 0), through forward hooks.
 Prints one JSON line: {"device", "ms_per_step", "tokens_per_sec", "loss_first", "loss_last"}.
 """
 import argparse
@@ -23,6 +26,7 @@ def main():
     ap.add_argument("--T", type=int, required=True)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--lora", default=None, help='LoRA as JSON: {"r", "alpha", "targets": PEFT module names}')
     a = ap.parse_args()
     cfg = json.loads(a.config)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -38,8 +42,25 @@ def main():
     model = LlamaForCausalLM(cfg).to(dev)
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.02) if p.dim() > 1 else torch.nn.init.ones_(p)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    trained = list(model.parameters())
+    if a.lora:
+        lora = json.loads(a.lora)
+        scale = lora["alpha"] / lora["r"]
+        for p in model.parameters():
+            p.requires_grad_(False)
+        trained = []
+        for name, mod in model.named_modules():
+            if isinstance(mod, torch.nn.Linear) and name.split(".")[-1] in lora["targets"]:
+                A = torch.nn.Parameter(torch.empty(lora["r"], mod.in_features, device=dev))
+                torch.nn.init.kaiming_uniform_(A, a=5 ** 0.5)
+                Bm = torch.nn.Parameter(torch.zeros(mod.out_features, lora["r"], device=dev))
+                mod.lora_A, mod.lora_B = A, Bm
+                mod.register_forward_hook(lambda m, inp, out: out + scale * torch.nn.functional.linear(torch.nn.functional.linear(inp[0], m.lora_A), m.lora_B))
+                trained += [A, Bm]
+        if not trained:
+            raise SystemExit(f"--lora: no Linear named {lora['targets']} in the model")
+    decay = [p for p in trained if p.dim() >= 2]
+    no_decay = [p for p in trained if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     g = torch.Generator().manual_seed(7)
     ids = torch.randint(0, cfg["vocab_size"], (a.B, a.T), generator=g).to(dev)
@@ -52,7 +73,7 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss, _ = masked_ce(model(ids, mask), labels)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         return float(loss)
 
