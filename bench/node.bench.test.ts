@@ -5,6 +5,16 @@
  *   PLAYGROUND_REAL_GPU=1 npm run bench:node # the machine's own Vulkan driver (see vite.config.ts)
  * BENCH_SCALE=cpu|gpu and BENCH_F16=0|1 as for `npm run bench`. Writes bench/results-node.json
  * and .md. A benchmark, not a check: it fails only when a case cannot run.
+ *
+ * Hub-size models instead of the usual cases (bench/hub.ts):
+ *   BENCH_MODEL=smollm2-135m npm run bench:node   # or smollm2-360m, qwen2.5-0.5b
+ * builds the model from its real Hub config.json (src/model/fixtures/hub) with seeded random
+ * weights and, in each mode (full fine-tuning f32, LoRA r8 q/k/v/o on an f32 base, on a bf16 base),
+ * reports the size table per category against the adapter's buffer limits, the start-up
+ * (Engine.create with the weight upload) and ms per step at B=1, T=256 (BENCH_B, BENCH_T override),
+ * and checks that two steps on one random batch give finite, decreasing losses. A mode that cannot
+ * be built or run is reported with the engine's message; only every mode failing fails the run.
+ * Writes bench/results-node-<model>.json and .md. Minutes per step on SwiftShader.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +26,11 @@ import { startOurs } from './ours';
 import { benchCases, isError, parameterCount, type BenchResult, type CaseResult, type Scale } from './common';
 import { fusedLossSavings } from './memory';
 import { markdownReport } from './report';
+import { HUB_MODELS, hubMarkdown, isHubModel, runHubBench } from './hub';
 
-it('benchmark (ours, Node + Dawn)', async () => {
+const HUB_MODEL = process.env.BENCH_MODEL;
+
+it.skipIf(!!HUB_MODEL)('benchmark (ours, Node + Dawn)', async () => {
   const log = (s: string) => console.log(`[bench:node] ${s}`);
   const probe = await acquireNodeDevice();
   const a = probe.adapter;
@@ -59,3 +72,18 @@ it('benchmark (ours, Node + Dawn)', async () => {
   console.log(md);
   for (const c of cases) expect(isError(c.ours), c.name).toBe(false);
 }, 60 * 60_000);
+
+if (HUB_MODEL) {
+  it(`Hub-size model ${HUB_MODEL} (ours, Node + Dawn)`, async () => {
+    if (!isHubModel(HUB_MODEL)) throw new Error(`BENCH_MODEL=${HUB_MODEL}: expected one of ${Object.keys(HUB_MODELS).join(', ')}.`);
+    const r = await runHubBench(HUB_MODEL, acquireNodeDevice, (s) => console.log(`[bench:node ${HUB_MODEL}] ${s}`));
+    console.log(hubMarkdown(r));
+    const ran = r.modes.filter((m) => !m.error);
+    expect(ran.length, `every mode failed: ${r.modes.map((m) => `${m.mode}: ${m.error}`).join('; ')}`).toBeGreaterThan(0);
+    for (const m of ran) {
+      const [l1, l2] = m.losses!;
+      expect(Number.isFinite(l1) && Number.isFinite(l2), `${m.mode}: losses ${l1}, ${l2}`).toBe(true);
+      expect(l2, `${m.mode}: step 2's loss below step 1's`).toBeLessThan(l1);
+    }
+  }, 6 * 60 * 60_000);
+}
