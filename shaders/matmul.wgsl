@@ -13,7 +13,7 @@
 // multiply-adds. WGX, WGY, BK come from the autotune (src/engine/autotune.ts); every candidate is
 // tested against the reference (src/engine/ops.test.ts).
 // b may be stored as f16 (B_F16: forward and dx with the f16 copy of a weight, see pack_f16.wgsl):
-// b is bound as raw u32 words either way, read through b_load / b_load4, and every product still
+// b is bound as raw u32 words either way, read through b_load / b_quad, and every product still
 // accumulates in f32.
 
 override WGX: u32 = 8u;
@@ -195,54 +195,73 @@ fn matmul_direct_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<u32>>;
 
-// Elements i .. i+3 of b, i a multiple of 4: one 16-byte load of f32, or half of one of f16.
-fn b_load4(i: u32) -> vec4<f32> {
+// Elements 4j .. 4j+3 of b (quad j): one 16-byte load of f32, or half of one of f16.
+fn b_quad(j: u32) -> vec4<f32> {
   if (B_F16) {
-    let w = b4[i / 8u];
-    let h = select(w.xy, w.zw, (i % 8u) >= 4u);
+    let w = b4[j / 2u];
+    let h = select(w.xy, w.zw, (j & 1u) == 1u);
     return vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y));
   }
   if (B_BF16) {
-    let w = b4[i / 8u];
-    let h = select(w.xy, w.zw, (i % 8u) >= 4u);
+    let w = b4[j / 2u];
+    let h = select(w.xy, w.zw, (j & 1u) == 1u);
     return vec4<f32>(unpack2xbf16(h.x), unpack2xbf16(h.y));
   }
-  return bitcast<vec4<f32>>(b4[i / 4u]);
+  return bitcast<vec4<f32>>(b4[j]);
 }
 
-// Column r = a(m + r, k .. k+3).
-fn a_block(m: u32, k: u32) -> mat4x4<f32> {
-  if (A_KCONTIG) {
-    let last = p.M - 1u;
-    return mat4x4<f32>(a4[(min(m, last) * p.lda + k) / 4u], a4[(min(m + 1u, last) * p.lda + k) / 4u],
-                       a4[(min(m + 2u, last) * p.lda + k) / 4u], a4[(min(m + 3u, last) * p.lda + k) / 4u]);
-  }
-  let mm = min(m, p.M - 4u);
-  return transpose(mat4x4<f32>(a4[(k * p.lda + mm) / 4u], a4[((k + 1u) * p.lda + mm) / 4u],
-                               a4[((k + 2u) * p.lda + mm) / 4u], a4[((k + 3u) * p.lda + mm) / 4u]));
+// The quads (4-element units; every offset here is a multiple of 4) the 4 loads of a's block read
+// at K slice 0: rows m .. m+3 (clamped, k-contiguous) or rows k = 0 .. 3 at column min(m, M - 4)
+// (row-major). Computed once per invocation; each 4-wide K step then adds a_step to all four.
+// Recomputing the clamped offsets and the divisions at every K step (as before) cost about a fifth
+// of the product's time on SwiftShader; jax-js's generated kernel avoids it with constant offsets
+// (bench/matmul-study.md).
+fn a_offsets(m: u32) -> vec4<u32> {
+  if (A_KCONTIG) { return min(vec4<u32>(m) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.M - 1u)) * (p.lda / 4u); }
+  return vec4<u32>(min(m, p.M - 4u) / 4u) + vec4<u32>(0u, 1u, 2u, 3u) * (p.lda / 4u);
 }
 
-// Column j = b(k + j, q .. q+3).
-fn b_block(k: u32, q: u32) -> mat4x4<f32> {
-  if (B_KCONTIG) {
-    let last = p.P - 1u;
-    return transpose(mat4x4<f32>(b_load4(min(q, last) * p.ldb + k), b_load4(min(q + 1u, last) * p.ldb + k),
-                                 b_load4(min(q + 2u, last) * p.ldb + k), b_load4(min(q + 3u, last) * p.ldb + k)));
-  }
-  let qq = min(q, p.P - 4u);
-  return mat4x4<f32>(b_load4(k * p.ldb + qq), b_load4((k + 1u) * p.ldb + qq),
-                     b_load4((k + 2u) * p.ldb + qq), b_load4((k + 3u) * p.ldb + qq));
+fn a_step() -> u32 { return select(p.lda, 1u, A_KCONTIG); }
+
+// Likewise for b: columns q .. q+3 (clamped, k-contiguous) or rows k = 0 .. 3 at min(q, P - 4).
+fn b_offsets(q: u32) -> vec4<u32> {
+  if (B_KCONTIG) { return min(vec4<u32>(q) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.P - 1u)) * (p.ldb / 4u); }
+  return vec4<u32>(min(q, p.P - 4u) / 4u) + vec4<u32>(0u, 1u, 2u, 3u) * (p.ldb / 4u);
+}
+
+fn b_step() -> u32 { return select(p.ldb, 1u, B_KCONTIG); }
+
+// Column r = a(m + r, k .. k+3), from the four quads `i` (a_offsets + the K step's offset).
+fn a_block(i: vec4<u32>) -> mat4x4<f32> {
+  let v = mat4x4<f32>(a4[i.x], a4[i.y], a4[i.z], a4[i.w]);
+  if (A_KCONTIG) { return v; }
+  return transpose(v);
+}
+
+// Column j = b(k + j, q .. q+3), likewise.
+fn b_block(i: vec4<u32>) -> mat4x4<f32> {
+  let v = mat4x4<f32>(b_quad(i.x), b_quad(i.y), b_quad(i.z), b_quad(i.w));
+  if (B_KCONTIG) { return transpose(v); }
+  return v;
 }
 
 fn direct4_tile(m: u32, q: u32) -> array<vec4<f32>, 4> {
   var acc: array<vec4<f32>, 4>;
+  let oa = a_offsets(m);
+  let ob = b_offsets(q);
+  let sa = a_step();
+  let sb = b_step();
+  var ka = 0u;
+  var kb = 0u;
   for (var k = 0u; k < p.K; k += 4u) {
-    let ab = a_block(m, k);
-    let bb = b_block(k, q);
+    let ab = a_block(oa + vec4<u32>(ka));
+    let bb = b_block(ob + vec4<u32>(kb));
     acc[0] += bb * ab[0];
     acc[1] += bb * ab[1];
     acc[2] += bb * ab[2];
     acc[3] += bb * ab[3];
+    ka += sa;
+    kb += sb;
   }
   return acc;
 }

@@ -12,8 +12,12 @@ import { DispatchTimer } from '../gpu/timing';
 import { DEFAULT_MATMUL_TILES, MATMUL_TILE_CANDIDATES, matmulBackward, matmulForward, matmulNaiveBackward, matmulNaiveForward, type MatmulTiles } from './ops/matmul';
 import type { OpContext } from './ops/context';
 
-/** Bump when the candidates or the kernel change in a way that makes stored choices stale. */
-const TUNING_VERSION = 1;
+/**
+ * Bump when the candidates or the kernel change in a way that makes stored choices stale.
+ * 2: matmul_direct4 hoists its address arithmetic out of the K loop (bench/matmul-study.md), so
+ * the no-workgroup-memory candidates got faster against the tiled ones.
+ */
+const TUNING_VERSION = 2;
 const STORE_PREFIX = 'sft-playground.matmulTiles';
 
 export interface MatmulTiming {
