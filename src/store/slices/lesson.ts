@@ -8,6 +8,7 @@
  * discarding runs on screen, and closing it puts the learner's own sample, settings, runs and
  * optimizer back (the runs the lesson trained go). `keep` on close leaves the lesson's state to explore.
  */
+import { FULL_TRAINING } from '../../spec/lora';
 import type { OptimizerSettings } from '../../spec/optimizer';
 import type { RunSpec, Settings } from '../types';
 import type { Slice } from '../index';
@@ -81,6 +82,7 @@ export const createLessonSlice: Slice<LessonSlice> = (set, get) => {
         s.setRunPolicy(i, r.policy);
       }
       s.setRunLossMode(i, r.lossMode ?? 'mean_tokens');
+      s.setRunTraining(i, r.training ?? FULL_TRAINING);
       s.setRunName(i, r.name);
     });
   }

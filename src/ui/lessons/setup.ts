@@ -90,8 +90,9 @@ export interface RunWish {
 }
 
 const wished = (w: RunWish): PolicySettings => ({ ...RESPONSE_ONLY, roles: { ...RESPONSE_ONLY.roles }, ...w.policy });
+// Lessons train whole models: a run the learner switched to LoRA goes back to full fine-tuning.
 const runMatches = (r: RunSpec, w: RunWish) =>
-  !r.strategy && r.name === w.name && same(r.policy, wished(w)) && (r.lossMode ?? 'mean_tokens') === (w.lossMode ?? 'mean_tokens');
+  !r.strategy && r.name === w.name && same(r.policy, wished(w)) && (r.lossMode ?? 'mean_tokens') === (w.lossMode ?? 'mean_tokens') && (r.training?.mode ?? 'full') === 'full';
 
 /** The run list is `wishes` (names and masks); existing runs go first if it changes. */
 export function setRuns(ctx: SetupContext, wishes: RunWish[]): void {
@@ -105,6 +106,7 @@ export function setRuns(ctx: SetupContext, wishes: RunWish[]): void {
     if (get().runs[i].strategy) get().setRunStrategy(i, null);
     get().setRunPolicy(i, wished(w));
     get().setRunLossMode(i, w.lossMode ?? 'mean_tokens');
+    get().setRunTraining(i, { mode: 'full' });
     get().setRunName(i, w.name);
   });
 }
