@@ -182,6 +182,12 @@ describe('TrainingSession', () => {
     const adapter = await session.adapter(0);
     expect(adapter!.lora).toEqual({ r: 4, alpha: 8, targets: ['q', 'k', 'v', 'o'] });
     expect(await session.adapter(1)).toBeNull();
+    // Two LoRA runs with the same settings start from the same adapter (the training's seed), so only their masks differ.
+    const two = await TrainingSession.create({ gpu, config: info.config, base, runs: 2, samples, optimizer: { ...optimizer, steps: 0 }, padId: 3, trainings: [lora, lora] });
+    const [x, y] = [await two.adapter(0), await two.adapter(1)];
+    expect(x!.tensors['model.layers.0.self_attn.q_proj.lora_A.weight']).toEqual(y!.tensors['model.layers.0.self_attn.q_proj.lora_A.weight']);
+    expect(x!.tensors['model.layers.0.self_attn.q_proj.lora_A.weight'].some((v) => v !== 0)).toBe(true);
+    two.dispose();
     // The snapshot at step 2 is a full model (the heatmap's scratch engine evaluates it).
     expect(session.snapshots.get(2)![0]['model.layers.0.self_attn.q_proj.weight']).toBeDefined();
     const ev = await session.evaluate(0, 2, 0);

@@ -154,8 +154,9 @@ export class TrainingSession {
     try {
       for (let r = 0; r < o.runs; r++) {
         const lora = loraLayout(o.trainings?.[r]);
-        // Each LoRA run's A gets its own seeded draw (PEFT's init), B starts at zero.
-        engines.push(await Engine.create({ gpu: o.gpu, config: o.config, B: shape.B, T: shape.T, weights: o.base, lora: lora ? { ...lora, seed: o.optimizer.seed * 31 + r } : null }));
+        // PEFT's init from the training's seed, the same for every run: two LoRA runs with the same
+        // rank and modules start from the same adapter (B = 0, the same A), so only their masks differ.
+        engines.push(await Engine.create({ gpu: o.gpu, config: o.config, B: shape.B, T: shape.T, weights: o.base, lora: lora ? { ...lora, seed: o.optimizer.seed } : null }));
       }
     } catch (err) {
       for (const e of engines) e.destroy();
