@@ -63,7 +63,7 @@ const chips = (wrong: (c: ChipInfo[]) => number | undefined, right: (c: ChipInfo
 const firstTarget = (c: ChipInfo[]) => c.find((x) => x.index > 0 && x.label !== -100)?.index;
 
 /** Click the row of the run table whose `col` is chosen by `pick` among the rows' values. */
-const runRow = (col: 'prompt' | 'response', pick: (sorted: number[]) => number) => async (page: Page) => {
+const runRow = (col: 'prompt' | 'response' | 'held', pick: (sorted: number[]) => number) => async (page: Page) => {
   const rows = page.locator('[data-testid^=run-row-]');
   const values = await rows.evaluateAll((els, c) => els.map((e) => Number((e as HTMLElement).dataset[c])), col);
   const want = pick([...values].sort((a, b) => a - b));
@@ -106,6 +106,7 @@ const ANSWERS: Record<string, Answer[]> = {
     { wrong: runRow('prompt', (v) => v[v.length - 1]), right: runRow('prompt', (v) => v[0]) },
     { wrong: runRow('response', (v) => v[v.length - 1]), right: runRow('response', (v) => v[0]) },
     choice('broken', 'fine'),
+    { wrong: runRow('held', (v) => v[v.length - 1]), right: runRow('held', (v) => v[0]) },
   ],
   'masked-not-untouched': [
     chips((c) => c.find((x) => x.dlogit > 0)?.index, (c) => c.find((x) => x.index > 0 && x.dlogit === 0)?.index),

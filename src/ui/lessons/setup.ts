@@ -122,7 +122,8 @@ export async function trainRuns(ctx: SetupContext, steps = LESSON_STEPS, lr = LE
   const done = st.phase === 'done' && !st.restored && st.startedText === st.text && o.steps === steps && o.lr === lr && st.record?.runs === st.runs;
   if (done) return;
   dropRuns(get);
-  get().setOptimizer({ steps, lr, warmupSteps: 0, schedule: 'constant', batchSize: 1, seed: 0 });
+  // The default held-out share (20%): a dataset's held-out curve is on the same ruler for every run.
+  get().setOptimizer({ steps, lr, warmupSteps: 0, schedule: 'constant', batchSize: 1, seed: 0, heldOut: 0.2 });
   get().train();
   await ctx.until((s) => s.phase === 'done' || s.phase === 'error' || (s.phase === 'idle' && s.error !== null), 'the training', 240_000);
   if (get().phase !== 'done') throw new Error(get().error ?? 'The training did not finish.');
