@@ -129,6 +129,17 @@ const ANSWERS: Record<string, Answer[]> = {
     choice('same', 'ratio'),
     choice('tokens', 'sequences'),
     { wrong: runCard(0), right: runCard(1) },
+    {
+      wrong: (page) => page.getByTestId('lesson-choice-data').click(),
+      right: async (page) => {
+        // The engine's two step-1 objectives are in the text, and they differ (same batch, another division).
+        const text = (await panel(page).textContent()) ?? '';
+        const nums = [...text.matchAll(/(\d+\.\d{4})/g)].map((m) => Number(m[1]));
+        expect(nums.length, text).toBeGreaterThanOrEqual(2);
+        expect(nums[0]).not.toBe(nums[1]);
+        await page.getByTestId('lesson-choice-divide').click();
+      },
+    },
     choice('seq', 'tok'),
     choice('nothing', 'scales'),
   ],

@@ -112,18 +112,28 @@ export function setRuns(ctx: SetupContext, wishes: RunWish[]): void {
 }
 
 /** The runs are trained `steps` steps on the shown text (skipped when that training is on screen). */
-export async function trainRuns(ctx: SetupContext, steps = LESSON_STEPS, lr = LESSON_LR): Promise<void> {
+export interface LessonTraining {
+  steps?: number;
+  lr?: number;
+  /** Samples per step (default 1). */
+  batchSize?: number;
+  /** Held-out share (default 20%, the optimizer's default); 0 trains on every sample. */
+  heldOut?: number;
+}
+
+export async function trainRuns(ctx: SetupContext, t: LessonTraining = {}): Promise<void> {
+  const { steps = LESSON_STEPS, lr = LESSON_LR, batchSize = 1, heldOut = 0.2 } = t;
   const { get } = ctx;
   await ctx.until((s) => s.model.status !== 'loading' && s.gpu.status !== 'pending', 'the model');
   const st = get();
   if (st.gpu.status === 'unavailable') throw new Error(st.gpu.message ?? 'WebGPU is not available in this browser.');
   if (!st.model.loaded) throw new Error(st.model.error ?? 'The model did not load.');
   const o = st.optimizer;
-  const done = st.phase === 'done' && !st.restored && st.startedText === st.text && o.steps === steps && o.lr === lr && st.record?.runs === st.runs;
+  const done = st.phase === 'done' && !st.restored && st.startedText === st.text && o.steps === steps && o.lr === lr && o.batchSize === batchSize && o.heldOut === heldOut && st.record?.runs === st.runs;
   if (done) return;
   dropRuns(get);
   // The default held-out share (20%): a dataset's held-out curve is on the same ruler for every run.
-  get().setOptimizer({ steps, lr, warmupSteps: 0, schedule: 'constant', batchSize: 1, seed: 0, heldOut: 0.2 });
+  get().setOptimizer({ steps, lr, warmupSteps: 0, schedule: 'constant', batchSize, seed: 0, heldOut });
   get().train();
   await ctx.until((s) => s.phase === 'done' || s.phase === 'error' || (s.phase === 'idle' && s.error !== null), 'the training', 240_000);
   if (get().phase !== 'done') throw new Error(get().error ?? 'The training did not finish.');

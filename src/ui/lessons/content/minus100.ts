@@ -10,7 +10,7 @@ import type { Lesson, SetupContext } from '../types';
 async function arithmetic(ctx: SetupContext): Promise<void> {
   await showSample(ctx, { text: SHORT });
   setRuns(ctx, [{ name: 'Run A · response-only' }]);
-  await trainRuns(ctx, 2);
+  await trainRuns(ctx, { steps: 2 });
   await showArithmetic(ctx, 0, 0);
 }
 

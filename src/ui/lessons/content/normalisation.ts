@@ -2,7 +2,8 @@
 // and the October 2024 gradient-accumulation bug: averaging each micro-batch's mean over-weights
 // the micro-batch with few tokens (transformers PR #34191, unsloth #1134); the fix divides the
 // accumulated sum by the total count of trained tokens.
-import { setRuns, showSample } from '../setup';
+import { setRuns, showSample, trainRuns } from '../setup';
+import { getCurves } from '../../../store';
 import { SHORT_AND_LONG } from '../samples';
 import type { Lesson, SetupContext } from '../types';
 import type { State } from '../../../store';
@@ -30,6 +31,24 @@ function numbers(_s: State) {
     seqMean: r3((4 + 1) / 2),
     sum: 4 * n1 + n2,
   };
+}
+
+const MODE_RUNS = [
+  { name: 'Run A · per-token mean' },
+  { name: 'Run B · per-sequence mean', lossMode: 'mean_sequences' as const },
+];
+/** Steps of the two runs on one batch holding both samples. */
+const MODE_STEPS = 4;
+
+/** Both runs' objectives at step 1 (same weights, same batch), as the engine reported them. */
+function firstObjectives(s: State) {
+  const [a, b] = getCurves();
+  const at1 = (c: (typeof a) | undefined) => {
+    const i = c?.step.indexOf(1) ?? -1;
+    const v = i >= 0 ? c!.objective[i] : null;
+    return v === null || v === undefined ? '—' : v.toFixed(4);
+  };
+  return { ...numbers(s), steps: MODE_STEPS, a1: at1(a), b1: at1(b) };
 }
 
 export const normalisation: Lesson = {
@@ -67,10 +86,7 @@ export const normalisation: Lesson = {
       id: 'modes',
       setup: async (ctx) => {
         await counted(ctx, 0);
-        setRuns(ctx, [
-          { name: 'Run A · per-token mean' },
-          { name: 'Run B · per-sequence mean', lossMode: 'mean_sequences' },
-        ]);
+        setRuns(ctx, MODE_RUNS);
       },
       target: '.run-cards',
       values: numbers,
@@ -79,6 +95,19 @@ export const normalisation: Lesson = {
         within: '[data-testid^=run-card-]',
         check: (el, s) => s.runs[Number(el.dataset.testid?.replace('run-card-', ''))]?.lossMode === 'mean_sequences',
       },
+    },
+    {
+      id: 'engine',
+      setup: async (ctx) => {
+        await counted(ctx, 0);
+        setRuns(ctx, MODE_RUNS);
+        // Batch 2, nothing held out: every step holds both samples, so the two divisions differ
+        // (with one sample per step they agree).
+        await trainRuns(ctx, { steps: MODE_STEPS, batchSize: 2, heldOut: 0 });
+      },
+      target: '.loss-chart',
+      values: firstObjectives,
+      question: { kind: 'choice', choices: [{ id: 'data', correct: false }, { id: 'weights', correct: false }, { id: 'divide', correct: true }] },
     },
     {
       id: 'numbers',

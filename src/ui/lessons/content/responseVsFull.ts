@@ -25,7 +25,7 @@ const DATASET_STEPS = 16;
 async function trainedOnDataset(ctx: SetupContext): Promise<void> {
   await showSample(ctx, { text: CAPITALS });
   setRuns(ctx, RESPONSE_VS_FULL_RUNS);
-  await trainRuns(ctx, DATASET_STEPS);
+  await trainRuns(ctx, { steps: DATASET_STEPS });
 }
 
 /** The run table's row whose `column` (data-prompt, data-response, data-held) is the smallest. */
