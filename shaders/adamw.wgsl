@@ -4,6 +4,10 @@
 // t = StepState.adamStep and clip = StepState.clip, both written on the GPU by grad_norm_finalize;
 // when StepState.nonFinite is set the whole update is skipped (p, m, v untouched).
 // wd is hyper.weightDecay for arenas of 2-D matrices and 0 for the others (see layout.ts).
+// adamw_step: one element per invocation (any n). adamw_step4: n a multiple of 4, 16-byte loads and
+// stores, a fixed number of workgroups striding over the arena, the per-step scalars (bias
+// corrections: two exp; clip, hyperparameters) read and computed once per invocation instead of once
+// per element: on SwiftShader about half the CPU time of adamw_step (bench/kernel-study.md).
 
 struct Params {
   n: u32,     // elements in this arena
@@ -32,4 +36,32 @@ fn adamw_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   v[i] = vi;
   let wd = select(0.0, hyper.weightDecay, p.decay != 0u);
   param[i] = param[i] * (1.0 - hyper.lr * wd) - (hyper.lr / bc1) * mi / (sqrt(vi) / sqrt(bc2) + hyper.eps);
+}
+
+@group(0) @binding(0) var<storage, read_write> param4: array<vec4<f32>>; // (n/4)
+@group(0) @binding(1) var<storage, read_write> m4: array<vec4<f32>>;     // (n/4)
+@group(0) @binding(2) var<storage, read_write> v4: array<vec4<f32>>;     // (n/4)
+@group(0) @binding(3) var<storage, read> grad4: array<vec4<f32>>;        // (n/4)
+
+@compute @workgroup_size(WG)
+fn adamw_step4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  if (state.nonFinite != 0u) { return; }
+  let t = f32(state.adamStep);
+  let lrc = hyper.lr / (1.0 - exp(t * hyper.lnBeta1)); // lr / (1 - beta1^t)
+  let sbc2 = sqrt(1.0 - exp(t * hyper.lnBeta2));        // sqrt(1 - beta2^t)
+  let clip = state.clip;
+  let b1 = hyper.beta1;
+  let b2 = hyper.beta2;
+  let eps = vec4<f32>(hyper.eps);
+  let keep = 1.0 - hyper.lr * select(0.0, hyper.weightDecay, p.decay != 0u);
+  let nq = p.n / 4u;
+  let stride = nwg.x * nwg.y * WG;
+  for (var j = flat_invocation(wid, nwg, lid); j < nq; j += stride) {
+    let g = grad4[j] * clip;
+    let mj = b1 * m4[j] + (1.0 - b1) * g;
+    let vj = b2 * v4[j] + (1.0 - b2) * g * g;
+    m4[j] = mj;
+    v4[j] = vj;
+    param4[j] = param4[j] * keep - lrc * mj / (sqrt(vj) / sbc2 + eps);
+  }
 }

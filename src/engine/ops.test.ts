@@ -316,8 +316,9 @@ describe('rope', () => {
 });
 
 describe('attention', () => {
-  it('forward and backward: causal, GQA, packed documents and padding', async () => {
-    const B = 2, T = 9, NH = 4, NKV = 2, hs = 6;
+  // hs 6: the scalar kernels; hs 8: the vec4 ones (hs a multiple of 4).
+  for (const hs of [6, 8]) it(`forward and backward: causal, GQA, packed documents and padding (hs ${hs})`, async () => {
+    const B = 2, T = 9, NH = 4, NKV = 2;
     // Sequence 0: two packed documents then padding; sequence 1: one document filling the row.
     const docIds = Int32Array.from([0, 0, 0, 0, 1, 1, 1, -1, -1, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
     const q = randn(rng, B * T * NH * hs), k = randn(rng, B * T * NKV * hs), v = randn(rng, B * T * NKV * hs);
@@ -485,7 +486,8 @@ reductionPaths(() => describe('gradNorm and adamw', () => {
   const settings: AdamWSettings = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
 
   it('global norm over several arenas, clip factor, step count', async () => {
-    const sizes = [1000, 37, 4097];
+    // 70000: each partial-sum invocation strides over several elements.
+    const sizes = [1000, 37, 4097, 70000];
     const grads = sizes.map((n) => randn(rng, n, 0.05));
     const all = new Float64Array(grads.flatMap((a) => [...a]));
     const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array([0, 0, 0, 7]));
@@ -517,9 +519,10 @@ reductionPaths(() => describe('gradNorm and adamw', () => {
     expect(s.adamStep).toBe(3);
   });
 
-  for (const decay of [true, false]) {
-    it(`adamwStep matches torch semantics over 5 steps (weight decay ${decay})`, async () => {
-      const n = 301;
+  // n = 301: adamw_step (one element per invocation); 70000: adamw_step4 (a multiple of 4: vec4,
+  // fewer workgroups than quads, so each invocation strides over several).
+  for (const [decay, n] of [[true, 301], [false, 301], [true, 70000], [false, 70000]] as const) {
+    it(`adamwStep matches torch semantics over 5 steps (weight decay ${decay}, n ${n})`, async () => {
       const p = randn(rng, n), m = new Float64Array(n), v = new Float64Array(n);
       const tp = g.tensor('param', [n], p), tm = g.tensor('m', [n]), tv = g.tensor('v', [n]);
       const clip = 0.7;
@@ -537,8 +540,7 @@ reductionPaths(() => describe('gradNorm and adamw', () => {
     });
   }
 
-  it('adamwStep leaves param, m, v untouched when the step is flagged non-finite', async () => {
-    const n = 77;
+  for (const n of [77, 80]) it(`adamwStep leaves param, m, v untouched when the step is flagged non-finite (n ${n})`, async () => {
     const p = randn(rng, n), m0 = randn(rng, n), v0 = randn(rng, n).map(Math.abs);
     const tp = g.tensor('param', [n], p), tm = g.tensor('m', [n], m0), tv = g.tensor('v', [n], v0);
     const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array([0, 0, 1, 4]));

@@ -11,6 +11,11 @@ function sizes(B: number, T: number, NH: number, NKV: number, hs: number) {
   return { u32: [B, T, NH, NKV, hs], f32: [1 / Math.sqrt(hs)] };
 }
 
+/** The vec4 kernels (…4 entry points) apply: hs a multiple of 4 and the head-dimension tensors 16-byte aligned. */
+function quads(hs: number, ts: readonly GpuTensor[]): boolean {
+  return hs % 4 === 0 && ts.every((t) => t.offset % 16 === 0);
+}
+
 /** out (B,T,NH,hs) =, att (B,NH,T,T) =, q (B,T,NH,hs), k (B,T,NKV,hs), v (B,T,NKV,hs), docIds (N). */
 export function attentionForward(
   ctx: OpContext, out: GpuTensor, att: GpuTensor,
@@ -24,7 +29,8 @@ export function attentionForward(
   expectSize(op, k, [B, T, NKV, hs], 'k');
   expectSize(op, v, [B, T, NKV, hs], 'v');
   expectSize(op, docIds, [B * T], 'docIds');
-  return [dispatch(ctx, src, 'attention_forward', [out, att, q, k, v, docIds], sizes(B, T, NH, NKV, hs), grid1d(B * NH * T, ctx.wg))];
+  const v4 = quads(hs, [out, q, k, v]) ? '4' : '';
+  return [dispatch(ctx, src, `attention_forward${v4}`, [out, att, q, k, v, docIds], sizes(B, T, NH, NKV, hs), grid1d(B * NH * T, ctx.wg))];
 }
 
 /**
@@ -48,6 +54,13 @@ export function attentionBackward(
   expectSize(op, docIds, [B * T], 'docIds');
   const dpre = ctx.scratch('attention.dpre', [B, NH, T, T]);
   const s = sizes(B, T, NH, NKV, hs);
+  if (quads(hs, [dq, dk, dv, dout, q, k, v])) {
+    return [
+      dispatch(ctx, src, 'attention_backward_scores4', [dpre, dout, v, att, docIds], s, grid1d(B * NH * T, ctx.wg)),
+      dispatch(ctx, src, 'attention_backward_dq4', [dq, dpre, k], s, grid1d(B * T * NH * hs / 4, ctx.wg)),
+      dispatch(ctx, src, 'attention_backward_dkv4', [dk, dv, dpre, att, q, dout], s, grid1d(B * T * NKV * hs / 4, ctx.wg)),
+    ];
+  }
   return [
     dispatch(ctx, src, 'attention_backward_scores', [dpre, dout, v, att, docIds], s, grid1d(B * NH * T, ctx.wg)),
     dispatch(ctx, src, 'attention_backward_dq', [dq, dpre, k], s, grid1d(B * T * NH * hs, ctx.wg)),

@@ -1,0 +1,133 @@
+/**
+ * Kernel study (issue 15): the step's non-matmul kernels (AdamW, the gradient norm's partial sums)
+ * beside variants, in isolation, on the embedded model's parameter count. Node + Dawn (SwiftShader
+ * unless PLAYGROUND_REAL_GPU), no page, no peers:
+ *
+ *   npx vitest run --config bench/vitest.kernel-study.config.ts
+ *
+ * STUDY_N (elements, default 3,802,368: the embedded model's parameters), STUDY_MATMUL (N,I,O of the
+ * matmul group's forward product, default 128,256,688), STUDY_SHADERS (WGSL files whose
+ * `// study: <name> <group> entry=…` lines add variants), STUDY_ROUNDS (default 7),
+ * STUDY_ONLY (comma-separated variant names). Variants alternate round-robin (one dispatch per timed
+ * call, waited for with queue.onSubmittedWorkDone, one untimed compiling call first); wall time and
+ * the process's CPU time (SwiftShader's worker threads included: robust to other processes' load),
+ * medians. Every variant's output is checked against the engine's kernel first. Nothing here
+ * asserts a speed.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
+import { createTensor, readF32, writeTensor, type GpuTensor } from '../src/gpu/buffers';
+import { encode, grid, Kernels, type Dispatch } from '../src/gpu/kernel';
+import { acquireNodeDevice } from '../src/gpu/node-device';
+import { dispatch, type OpContext } from '../src/engine/ops/context';
+import { adamwStep, hyperData } from '../src/engine/ops/adamw';
+import { gradNorm, STEP_STATE_WORDS } from '../src/engine/ops/gradNorm';
+import { matmulForward } from '../src/engine/ops/matmul';
+import { BENCH_SETTINGS } from './common';
+
+const N = Number(process.env.STUDY_N ?? 3_802_368);
+const ROUNDS = Number(process.env.STUDY_ROUNDS ?? 7);
+const ONLY = process.env.STUDY_ONLY?.split(',') ?? null;
+const EXTRA = process.env.STUDY_SHADERS?.split(',') ?? []; // extra WGSL files with study entry points
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+interface Bufs { param: GpuTensor; m: GpuTensor; v: GpuTensor; grad: GpuTensor; state: GpuTensor; hyper: GPUBuffer; partials: GpuTensor; sums: GpuTensor; x: GpuTensor; w: GpuTensor; out: GpuTensor }
+interface Variant { name: string; group: 'adamw' | 'gradNorm' | 'matmul'; build(ctx: OpContext, b: Bufs): Dispatch[] }
+/** The matmul group's product: a layer's forward at the embedded model's 2x64 (x (MN, MI) @ w (MO, MI)^T). */
+const [MN, MI, MO] = (process.env.STUDY_MATMUL ?? '128,256,688').split(',').map(Number);
+
+test('kernel study', async () => {
+  const gpu = await acquireNodeDevice();
+  const { device } = gpu;
+  const kernels = Kernels.for(device);
+  const scratch = new Map<string, GpuTensor>();
+  const partialsT = createTensor(device, 'partials', [4096]);
+  const ctx: OpContext = {
+    device, kernels, wg: 64, where: 'study', rope: null,
+    scratch: (name, shape) => { if (name === 'gradNorm.partials') return partialsT; if (!scratch.has(name)) scratch.set(name, createTensor(device, name, shape)); return scratch.get(name)!; },
+  };
+  const t = (name: string, n: number) => createTensor(device, name, [n]);
+  const hyper = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(hyper, 0, hyperData(BENCH_SETTINGS));
+  const b: Bufs = { param: t('param', N), m: t('m', N), v: t('v', N), grad: t('grad', N), state: t('state', STEP_STATE_WORDS), hyper, partials: partialsT, sums: t('sums', 8), x: createTensor(device, 'x', [MN, MI]), w: createTensor(device, 'w', [MO, MI]), out: createTensor(device, 'out', [MN, MO]) };
+  const rnd = (s: number) => { const a = new Float32Array(N); let x = s; for (let i = 0; i < N; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = (x / 2 ** 32 - 0.5) * 0.02; } return a; };
+  const init = () => {
+    writeTensor(device, b.param, rnd(1)); writeTensor(device, b.m, rnd(2)); writeTensor(device, b.v, rnd(3).map(Math.abs)); writeTensor(device, b.grad, rnd(4));
+    writeTensor(device, b.partials, new Float32Array(4096));
+    writeTensor(device, b.x, rnd(5).subarray(0, MN * MI)); writeTensor(device, b.w, rnd(6).subarray(0, MO * MI)); writeTensor(device, b.out, new Float32Array(MN * MO));
+    device.queue.writeBuffer(b.state.buffer, 0, new Float32Array([0, 0.7])); device.queue.writeBuffer(b.state.buffer, 8, new Uint32Array([0, 3]));
+  };
+  const variants: Variant[] = [
+    { name: 'adamw engine', group: 'adamw', build: (c, o) => adamwStep(c, o.param, o.grad, o.m, o.v, N, o.hyper, o.state, true) },
+    { name: 'matmul engine', group: 'matmul', build: (c, o) => matmulForward({ ...c, matmulTiles: { wgx: 8, wgy: 8, bk: 0 } }, o.out, o.x, o.w, null, MN, MI, MO) },
+    { name: 'gradNorm engine', group: 'gradNorm', build: (c, o) => gradNorm(c, o.state, [o.grad], o.sums, o.hyper).slice(0, 1) },
+  ];
+  for (const file of EXTRA) {
+    const code = readFileSync(file, 'utf8');
+    const src = { name: file.split('/').pop()!, code };
+    for (const m of code.matchAll(/\/\/ study: (\S+) (matmul) entry=(\S+) wgx=(\d+) wgy=(\d+) rows=(\d+)(?: cols=(\d+))?/g)) {
+      const [, name, , entry, wgxS, wgyS, rowsS, colsS] = m;
+      const wgx = Number(wgxS), wgy = Number(wgyS), rows = Number(rowsS), cols = Number(colsS ?? 4);
+      variants.push({
+        name, group: 'matmul',
+        build: (c, o) => [dispatch(c, src, entry, [o.out, o.x, o.w], { u32: [MN, MO, MI, MI, MI, 0] }, [Math.ceil(MO / (cols * wgx)), Math.ceil(MN / (rows * wgy)), 1], { WGX: wgx, WGY: wgy, BK: 1, A_KCONTIG: 1, B_KCONTIG: 1, B_F16: 0, B_BF16: 0 }, 3)],
+      });
+    }
+    for (const m of code.matchAll(/\/\/ study: (\S+) (adamw|gradNorm) entry=(\S+) wg=(\d+) per=(\d+)(?: groups=(\d+))?/g)) {
+      const [, name, group, entry, wgS, perS, groupsS] = m;
+      const wg = Number(wgS), per = Number(perS);
+      variants.push({
+        name, group: group as Variant['group'],
+        build: (c, o) => group === 'adamw'
+          ? [dispatch(c, src, entry, [o.param, o.m, o.v, o.grad, o.state, o.hyper], { u32: [N, 1] }, groupsS ? [Number(groupsS), 1, 1] : grid(Math.ceil(N / (per * wg))), { WG: wg, PER: per })]
+          : [dispatch(c, src, entry, [o.partials, o.grad], { u32: [N, 0] }, [Number(groupsS ?? 64), 1, 1], { WG: wg, PER: per })],
+      });
+    }
+  }
+  const chosen = variants.filter((v) => !ONLY || ONLY.includes(v.name));
+  const runs = chosen.map((v) => ({ v, ds: v.build(ctx, b), wall: [] as number[], cpu: [] as number[] }));
+  const once = async (ds: Dispatch[]) => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encode(pass, ds);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return { wall, cpu: (c.user + c.system) / 1000 };
+  };
+  // Check: every variant's output against the engine's from the same inputs.
+  const refs: Record<string, Float32Array[]> = {};
+  for (const r of runs) {
+    init();
+    device.pushErrorScope('validation');
+    await once(r.ds);
+    await kernels.checkCompilation();
+    const err = await device.popErrorScope();
+    if (err) throw new Error(`${r.v.name}: ${err.message}`);
+    const out = r.v.group === 'adamw' ? [await readF32(device, b.param), await readF32(device, b.m), await readF32(device, b.v)] : r.v.group === 'matmul' ? [await readF32(device, b.out)] : [await readF32(device, b.partials)];
+    if (r.v.group === 'gradNorm') { const s = out[0].reduce((a, x) => a + x, 0); out[0] = new Float32Array([s]); }
+    const ref = refs[r.v.group] ??= out;
+    for (let k = 0; k < ref.length; k++) {
+      let worst = 0, mag = 0;
+      for (let i = 0; i < ref[k].length; i++) { worst = Math.max(worst, Math.abs(out[k][i] - ref[k][i])); mag = Math.max(mag, Math.abs(ref[k][i])); }
+      expect(worst / mag, `${r.v.name} output ${k}`).toBeLessThan(1e-5);
+    }
+  }
+  init();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const r of runs) { const s = await once(r.ds); r.wall.push(s.wall); r.cpu.push(s.cpu); }
+  }
+  const rows = runs.map((r) => ({ name: r.v.name, wallMs: median(r.wall), cpuMs: median(r.cpu), wall: r.wall, cpu: r.cpu }));
+  console.log([`kernel study, N=${N}, ${ROUNDS} rounds`, '| variant | wall ms (median) | CPU ms (median) | wall per round |', '|---|---:|---:|---|',
+    ...rows.map((r) => `| ${r.name} | ${r.wallMs.toFixed(2)} | ${r.cpuMs.toFixed(2)} | ${r.wall.map((x) => x.toFixed(0)).join(', ')} |`)].join('\n'));
+  if (process.env.STUDY_OUT) writeFileSync(process.env.STUDY_OUT, JSON.stringify({ N, ROUNDS, rows }, null, 1));
+  device.destroy();
+});
