@@ -5,7 +5,7 @@ import { useStore, type RunSpec } from '../../store';
 import { LOSS_MODES, MAX_RUNS } from '../../store/validate';
 import type { LossMode } from '../../spec/loss';
 import { Trans, useTranslation } from 'react-i18next';
-import { memo, useId, type CSSProperties } from 'react';
+import { memo, useDeferredValue, useId, type CSSProperties } from 'react';
 import { POLICY_ROLES } from '../../data/types';
 import { STRATEGY_BY_ID } from '../lab/strategyMeta';
 import { TrainingChoice } from '../lora/TrainingChoice';
@@ -51,7 +51,8 @@ function LossModeChoice({ run, index }: { run: RunSpec; index: number }) {
   );
 }
 
-function RunCard({ run, index, removable, locked }: { run: RunSpec; index: number; removable: boolean; locked: boolean }) {
+// memo: the cards re-render when their run changes, not with every render of the list.
+const RunCard = memo(function RunCard({ run, index, removable, locked }: { run: RunSpec; index: number; removable: boolean; locked: boolean }) {
   const setRunPolicy = useStore((s) => s.setRunPolicy);
   const setRunRole = useStore((s) => s.setRunRole);
   const setRunName = useStore((s) => s.setRunName);
@@ -144,12 +145,14 @@ function RunCard({ run, index, removable, locked }: { run: RunSpec; index: numbe
       <TrainingChoice run={run} index={index} />
     </li>
   );
-}
+});
 
 export const RunsEditor = memo(function RunsEditor() {
   const runs = useStore((s) => s.runs);
   const addRun = useStore((s) => s.addRun);
-  const locked = useStore((s) => s.phase !== 'idle' || s.record !== null);
+  // Deferred: the cards' "locked" look follows in a background render, not in the task of the
+  // click on Train (that one already renders the whole training panel; issue 15's main-thread budget).
+  const locked = useDeferredValue(useStore((s) => s.phase !== 'idle' || s.record !== null));
   const { t } = useTranslation('train');
   return (
     <div className="runs-editor">

@@ -4,7 +4,7 @@
 // that model does not learn to stop. Like the loss chart it redraws from the live buffers, never
 // through React renders.
 import { getCurves, useStore, type RunCurve, type RunSpec } from '../../store';
-import { memo, useEffect, useRef } from 'react';
+import { memo, useDeferredValue, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import { Trans, useTranslation } from 'react-i18next';
 
@@ -28,7 +28,9 @@ const turnCounts = (curves: readonly RunCurve[]) => curves.map((c) => Math.min(M
 
 export const StopMeter = memo(function StopMeter({ runs }: { runs: readonly RunSpec[] }) {
   const box = useRef<HTMLDivElement>(null);
-  const shape = useStore((s) => turnCounts(getCurves()).join(',') + `/${s.curveVersion > 0 ? 1 : 0}`);
+  // Deferred: the chart is rebuilt (new uPlot) in a background render's effects, not inside the
+  // task that starts a training or brings its first reading (issue 15's main-thread budget).
+  const shape = useDeferredValue(useStore((s) => turnCounts(getCurves()).join(',') + `/${s.curveVersion > 0 ? 1 : 0}`));
   const { t } = useTranslation('train');
   useEffect(() => {
     const el = box.current;
