@@ -51,7 +51,7 @@ export function fixtureCase(name: FixtureCase['name']): FixtureCase {
 }
 
 /** The case's batch as typed arrays. */
-export function fixtureBatch(c: FixtureCase): Batch {
+export function fixtureBatch(c: Pick<FixtureCase, 'batch'>): Batch {
   const b = c.batch;
   return {
     B: b.B, T: b.T,
@@ -61,13 +61,13 @@ export function fixtureBatch(c: FixtureCase): Batch {
 }
 
 /** The micro-batches the fixture's training steps accumulate over. */
-export function fixtureMicroBatches(c: FixtureCase): Batch[] {
+export function fixtureMicroBatches(c: Pick<FixtureCase, 'batch' | 'microBatches'>): Batch[] {
   const batch = fixtureBatch(c);
   return c.microBatches.map((rows) => selectSequences(batch, rows));
 }
 
 /** The fixture's optimizer settings as TrainSettings. */
-export function fixtureTrainSettings(c: FixtureCase): TrainSettings {
+export function fixtureTrainSettings(c: Pick<FixtureCase, 'optimizer' | 'lossMode'>): TrainSettings {
   const o = c.optimizer;
   return { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode: c.lossMode };
 }

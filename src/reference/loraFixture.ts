@@ -13,7 +13,8 @@
  * Base parameters are multiples of 1e-4 (exact in JSON); everything computed is full float64.
  */
 import type { LlamaConfig } from '../spec/config';
-import { selectSequences, type Batch } from '../spec/batch';
+import type { Batch } from '../spec/batch';
+import { fixtureBatch, fixtureMicroBatches, fixtureTrainSettings } from './fixture';
 import type { TrainSettings } from '../spec/step';
 import type { LossMode } from '../spec/loss';
 import type { LoraConfig } from '../spec/lora';
@@ -80,25 +81,8 @@ export function loraFixtureConfig(c: LoraFixtureCase): LoraConfig {
   return { r: c.lora.r, alpha: c.lora.alpha, targets: c.lora.targets };
 }
 
-/** The case's batch as typed arrays. */
-export function loraFixtureBatch(c: LoraFixtureCase): Batch {
-  const b = c.batch;
-  return {
-    B: b.B, T: b.T,
-    ids: Int32Array.from(b.ids), labels: Int32Array.from(b.labels), weights: Float64Array.from(b.weights),
-    docIds: Int32Array.from(b.docIds), positions: Int32Array.from(b.positions),
-  };
-}
-
-/** The micro-batches the fixture's training steps accumulate over. */
-export function loraFixtureMicroBatches(c: LoraFixtureCase): Batch[] {
-  const batch = loraFixtureBatch(c);
-  return c.microBatches.map((rows) => selectSequences(batch, rows));
-}
-
-/** The fixture's optimizer settings as TrainSettings. */
-export function loraFixtureTrainSettings(c: LoraFixtureCase): TrainSettings {
-  const o = c.optimizer;
-  return { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, lossMode: c.lossMode };
-}
+/** The case's batch, micro-batches and optimizer settings: the same shapes as the micro fixture's (fixture.ts). */
+export const loraFixtureBatch = (c: LoraFixtureCase): Batch => fixtureBatch(c);
+export const loraFixtureMicroBatches = (c: LoraFixtureCase): Batch[] => fixtureMicroBatches(c);
+export const loraFixtureTrainSettings = (c: LoraFixtureCase): TrainSettings => fixtureTrainSettings(c);
 
