@@ -8,6 +8,7 @@
  * asserted as such (and at the usual 1e-5 + 1e-3·|x| against the unsplit default one-chunk head).
  * Plus the layout itself: Qwen2.5-0.5B's embedding under 128 MiB buffers, and what is refused.
  */
+import { decodeStepState } from './ops/gradNorm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../gpu/node-device';
 import type { Gpu } from '../gpu/device';
@@ -144,7 +145,10 @@ async function splitMatches(cfg: LlamaConfig, lora: LoraConfig | null) {
     same(`adam_m ${k}`, sb.adamM[k], sa.adamM[k]);
     same(`adam_v ${k}`, sb.adamV[k], sa.adamV[k]);
   }
-  expect(Array.from(sb.stepState)).toEqual(Array.from(sa.stepState));
+  // The step state: the norm word may differ in the last bits (per-arena partials, another order); clip, flag and step count exactly.
+  const [stA, stB] = [decodeStepState(sa.stepState.slice().buffer), decodeStepState(sb.stepState.slice().buffer)];
+  close('step state norm', [stB.norm], [stA.norm]);
+  expect({ ...stB, norm: 0 }).toEqual({ ...stA, norm: 0 });
   if (!lora) {
     const [pa, pb] = await Promise.all([one.getParameters(), split.getParameters()]);
     for (const k of Object.keys(pa)) same(`getParameters ${k}`, pb[k], pa[k]);
