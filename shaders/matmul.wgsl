@@ -189,8 +189,9 @@ fn matmul_direct_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 
 // matmul_direct with 16-byte loads and stores, used when K, the leading dimensions, P and (for a
 // row-major a) M are multiples of 4: per 4-wide slice of K, four vec4 loads of a and four of b form
-// 4 x 4 blocks, and each output row takes one matrix-vector product (16 multiply-adds). Rows and
-// columns past the edge read clamped (valid) addresses and are not stored.
+// 4 x 4 blocks, and each output row takes one matrix-vector product (16 multiply-adds); an
+// invocation computes 8 x 8 outputs as four such blocks (direct4_tile). Rows and columns past the
+// edge read clamped (valid) addresses and are not stored.
 @group(0) @binding(0) var<storage, read_write> c4: array<vec4<f32>>; // (M, P/4)
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<u32>>;
@@ -245,25 +246,51 @@ fn b_block(i: vec4<u32>) -> mat4x4<f32> {
   return v;
 }
 
-fn direct4_tile(m: u32, q: u32) -> array<vec4<f32>, 4> {
-  var acc: array<vec4<f32>, 4>;
-  let oa = a_offsets(m);
-  let ob = b_offsets(q);
+// An 8 x 8 output block per invocation (rows m .. m+7, columns q .. q+7) as four 4 x 4 quadrants:
+// per 4-wide K step two a blocks and two b blocks (16 loads) feed 256 multiply-adds, twice the
+// work per load and per loop iteration of a single 4 x 4 block. On SwiftShader that is 12-17% less
+// CPU per product at the model's shapes (N = 128 tokens; bench/matmul-study.md, part 2); 4 x 8 and
+// 8 x 4 gained less. Each quadrant keeps its own accumulators (constant indices only).
+struct Acc8 { q00: array<vec4<f32>, 4>, q01: array<vec4<f32>, 4>, q10: array<vec4<f32>, 4>, q11: array<vec4<f32>, 4> }
+
+fn direct4_tile(m: u32, q: u32) -> Acc8 {
+  var acc00: array<vec4<f32>, 4>;
+  var acc01: array<vec4<f32>, 4>;
+  var acc10: array<vec4<f32>, 4>;
+  var acc11: array<vec4<f32>, 4>;
+  let oa0 = a_offsets(m);
+  let oa1 = a_offsets(m + 4u);
+  let ob0 = b_offsets(q);
+  let ob1 = b_offsets(q + 4u);
   let sa = a_step();
   let sb = b_step();
   var ka = 0u;
   var kb = 0u;
   for (var k = 0u; k < p.K; k += 4u) {
-    let ab = a_block(oa + vec4<u32>(ka));
-    let bb = b_block(ob + vec4<u32>(kb));
-    acc[0] += bb * ab[0];
-    acc[1] += bb * ab[1];
-    acc[2] += bb * ab[2];
-    acc[3] += bb * ab[3];
+    let a0 = a_block(oa0 + vec4<u32>(ka));
+    let a1 = a_block(oa1 + vec4<u32>(ka));
+    let b0 = b_block(ob0 + vec4<u32>(kb));
+    let b1 = b_block(ob1 + vec4<u32>(kb));
+    acc00[0] += b0 * a0[0];
+    acc00[1] += b0 * a0[1];
+    acc00[2] += b0 * a0[2];
+    acc00[3] += b0 * a0[3];
+    acc01[0] += b1 * a0[0];
+    acc01[1] += b1 * a0[1];
+    acc01[2] += b1 * a0[2];
+    acc01[3] += b1 * a0[3];
+    acc10[0] += b0 * a1[0];
+    acc10[1] += b0 * a1[1];
+    acc10[2] += b0 * a1[2];
+    acc10[3] += b0 * a1[3];
+    acc11[0] += b1 * a1[0];
+    acc11[1] += b1 * a1[1];
+    acc11[2] += b1 * a1[2];
+    acc11[3] += b1 * a1[3];
     ka += sa;
     kb += sb;
   }
-  return acc;
+  return Acc8(acc00, acc01, acc10, acc11);
 }
 
 fn store4(m: u32, q: u32, v: vec4<f32>) {
@@ -272,22 +299,33 @@ fn store4(m: u32, q: u32, v: vec4<f32>) {
   if (p.accumulate != 0u) { c4[i] = c4[i] + v; } else { c4[i] = v; }
 }
 
+// The 8 x 8 block's four quadrants, each plus bias quad bl / br (left, right columns).
+fn store8(m: u32, q: u32, t: Acc8, bl: vec4<f32>, br: vec4<f32>) {
+  for (var r = 0u; r < 4u; r++) {
+    store4(m + r, q, t.q00[r] + bl);
+    store4(m + r, q + 4u, t.q01[r] + br);
+    store4(m + 4u + r, q, t.q10[r] + bl);
+    store4(m + 4u + r, q + 4u, t.q11[r] + br);
+  }
+}
+
+// A workgroup of WGX x WGY invocations covers (8*WGY) x (8*WGX) outputs (product() sizes the grid).
 @compute @workgroup_size(WGX, WGY)
 fn matmul_direct4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = wid.y * 4u * WGY + 4u * lid.y;
-  let col = wid.x * 4u * WGX + 4u * lid.x;
-  let acc = direct4_tile(m, col);
-  for (var r = 0u; r < 4u; r++) { store4(m + r, col, acc[r]); }
+  let m = wid.y * 8u * WGY + 8u * lid.y;
+  let col = wid.x * 8u * WGX + 8u * lid.x;
+  store8(m, col, direct4_tile(m, col), vec4<f32>(0.0), vec4<f32>(0.0));
 }
 
 @compute @workgroup_size(WGX, WGY)
 fn matmul_direct4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = wid.y * 4u * WGY + 4u * lid.y;
-  let col = wid.x * 4u * WGX + 4u * lid.x;
-  let acc = direct4_tile(m, col);
-  var bv = vec4<f32>(0.0);
-  if (col < p.P) { bv = vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u]); }
-  for (var r = 0u; r < 4u; r++) { store4(m + r, col, acc[r] + bv); }
+  let m = wid.y * 8u * WGY + 8u * lid.y;
+  let col = wid.x * 8u * WGX + 8u * lid.x;
+  var bl = vec4<f32>(0.0);
+  var br = vec4<f32>(0.0);
+  if (col < p.P) { bl = vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u]); }
+  if (col + 4u < p.P) { br = vec4<f32>(bias[col + 4u], bias[col + 5u], bias[col + 6u], bias[col + 7u]); }
+  store8(m, col, direct4_tile(m, col), bl, br);
 }
 
 @group(0) @binding(0) var<storage, read_write> dbias: array<f32>; // (O) +=

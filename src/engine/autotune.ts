@@ -16,8 +16,9 @@ import type { OpContext } from './ops/context';
  * Bump when the candidates or the kernel change in a way that makes stored choices stale.
  * 2: matmul_direct4 hoists its address arithmetic out of the K loop (bench/matmul-study.md), so
  * the no-workgroup-memory candidates got faster against the tiled ones.
+ * 3: matmul_direct4 computes 8 x 8 outputs per invocation (bench/matmul-study.md, part 2).
  */
-const TUNING_VERSION = 2;
+const TUNING_VERSION = 3;
 const STORE_PREFIX = 'sft-playground.matmulTiles';
 
 export interface MatmulTiming {

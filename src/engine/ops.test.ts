@@ -188,8 +188,9 @@ describe('matmul', () => {
 
   // Every tile shape the autotune may pick, on shapes spanning several tiles with partial edge
   // tiles in M, P and K: 70 x 45 x 133 (no dimension a multiple of 4: scalar loads) and
-  // 68 x 44 x 132 (all multiples of 4: the direct kernels' vec4 path, edges clamped).
-  for (const tiles of MATMUL_TILE_CANDIDATES) for (const [N, I, O] of [[70, 45, 133], [68, 44, 132]]) {
+  // 68 x 44 x 132 (all multiples of 4: the direct kernels' vec4 path, edges clamped; 4 past a multiple
+  // of 8, so matmul_direct4's 8 x 8 blocks end half outside) and 4 x 8 x 12 (smaller than one block).
+  for (const tiles of MATMUL_TILE_CANDIDATES) for (const [N, I, O] of [[70, 45, 133], [68, 44, 132], [4, 8, 12]]) {
     it(`tiled kernel ${describeTiles(tiles)}, ${N}x${I}x${O}: forward (bias) and backward (accumulate) vs the reference`, async () => {
       const ctx = { ...g.ctx, matmulTiles: tiles };
       const x = randn(rng, N * I), w = randn(rng, O * I), b = randn(rng, O), dout = randn(rng, N * O);

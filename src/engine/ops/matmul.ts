@@ -42,7 +42,9 @@ export const MATMUL_TILE_CANDIDATES: readonly MatmulTiles[] = [
 ];
 
 export function describeTiles(t: MatmulTiles): string {
-  return `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, ${t.bk ? `K slice ${t.bk} in workgroup memory` : 'no workgroup memory (vec4 loads where aligned)'}`;
+  return t.bk
+    ? `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, K slice ${t.bk} in workgroup memory`
+    : `${t.wgx}x${t.wgy} invocations, no workgroup memory (8x8 per invocation with vec4 loads where aligned, else 4x4)`;
 }
 
 /**
@@ -71,13 +73,15 @@ interface Product {
 function product(ctx: OpContext, pr: Product): Dispatch {
   const { c, a, b, bias, M, P, K, lda, ldb, aKContig, bKContig } = pr;
   const t = ctx.matmulTiles ?? DEFAULT_MATMUL_TILES;
-  const x = Math.ceil(P / (4 * t.wgx));
-  const y = Math.ceil(M / (4 * t.wgy));
-  if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${pr.op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
   const direct = t.bk === 0;
   const bF16 = b.dtype === 'f16', bBF16 = b.dtype === 'bf16';
   // 16-byte loads and stores need every vec4 to start on a multiple of 4 elements.
   const vec4 = direct && K % 4 === 0 && lda % 4 === 0 && ldb % 4 === 0 && P % 4 === 0 && (aKContig || M % 4 === 0) && (bKContig || P % 4 === 0);
+  // Outputs per invocation along each axis: 8 x 8 in matmul_direct4, 4 x 4 otherwise.
+  const per = vec4 ? 8 : 4;
+  const x = Math.ceil(P / (per * t.wgx));
+  const y = Math.ceil(M / (per * t.wgy));
+  if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${pr.op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
   // BK sizes the workgroup arrays, which the direct entry points do not use; any valid value does.
   const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0, B_F16: bF16 ? 1 : 0, B_BF16: bBF16 ? 1 : 0 };
   const bindings = bias ? [c, a, b, bias] : [c, a, b];
