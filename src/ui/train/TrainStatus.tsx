@@ -58,7 +58,7 @@ export function ModelStatus() {
             <span className="muted small">{t('model.gpu')}</span> <span data-testid="gpu-name">{describeAdapter({ ...gpu.adapter, isFallbackAdapter: false })}</span>
             {gpu.adapter.isFallbackAdapter && (
               <p className="message warn" role="alert" data-testid="fallback-warning">
-                <Trans t={t} i18nKey="model.fallback" components={{ strong: <strong /> }} />
+                <Trans t={t} i18nKey="model.fallback" components={{ strong: <strong />, code: <code /> }} />
               </p>
             )}
           </>
