@@ -9,6 +9,9 @@
 // r is small (4..64), so every product is a thin one next to the frozen matmul: the two with
 // K = N (dB, dA) loop over the tokens, the rest over r or a model width.
 
+// Output edge of a workgroup's tile (src/engine/ops/lora.ts sets it, and sizes the grid from it).
+override TILE: u32 = 8u;
+
 struct Params {
   M: u32,
   P: u32,
@@ -26,7 +29,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(TILE, TILE)
 fn lora_product(@builtin(global_invocation_id) gid: vec3<u32>) {
   let col = gid.x;
   let row = gid.y;

@@ -9,7 +9,7 @@ import type { Dispatch } from '../../gpu/kernel';
 import { dispatch, expectSize, type OpContext } from './context';
 
 const src = { name: 'lora.wgsl', code: shader };
-/** lora_product's @workgroup_size(8, 8). */
+/** Output edge of a workgroup (the shader's TILE override): TILE² = 64 invocations. */
 const TILE = 8;
 const MAX_WORKGROUPS = 65535;
 
@@ -25,7 +25,7 @@ interface Strided {
 function product(ctx: OpContext, s: Strided): Dispatch {
   const x = Math.ceil(s.P / TILE), y = Math.ceil(s.M / TILE);
   if (x > MAX_WORKGROUPS || y > MAX_WORKGROUPS) throw new Error(`${s.label}: a ${s.M} x ${s.P} product needs more than ${MAX_WORKGROUPS} workgroups in one dimension; reduce the batch or sequence length.`);
-  const d = dispatch(ctx, src, 'lora_product', [s.c, s.a, s.b], { u32: [s.M, s.P, s.K, s.am, s.ak, s.bk, s.bp, s.accumulate ? 1 : 0], f32: [s.scale] }, [x, y, 1]);
+  const d = dispatch(ctx, src, 'lora_product', [s.c, s.a, s.b], { u32: [s.M, s.P, s.K, s.am, s.ak, s.bk, s.bp, s.accumulate ? 1 : 0], f32: [s.scale] }, [x, y, 1], { TILE });
   return { ...d, label: `${s.label}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * s.M * s.P * s.K };
 }
 
