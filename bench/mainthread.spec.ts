@@ -19,7 +19,7 @@
 // BENCH_OUT=file.json writes the results there instead.
 import { writeFileSync } from 'node:fs';
 import { expect, test, type CDPSession, type Page } from '@playwright/test';
-import { chat, clipboardPaste, count, longestTask, openFresh, warmUp, watchLongTasks } from '../e2e/helpers';
+import { chat, clipboardPaste, count, longestTask, openFresh, pasteText, placeCaret, warmUp, watchLongTasks } from '../e2e/helpers';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
 const TARGET_CHARS = 1_000_000;
@@ -349,13 +349,12 @@ async function pasteAndWait(page: Page, text: string): Promise<void> {
 }
 
 async function typeInside(page: Page, text: string, at: number, what: string): Promise<void> {
-  const box = page.getByTestId('paste-box');
-  await box.focus();
-  await box.evaluate((el, i) => (el as HTMLTextAreaElement).setSelectionRange(i, i), at);
+  await page.getByTestId('paste-box').focus();
+  await placeCaret(page, at);
   await page.keyboard.type(what, { delay: 60 });
   await page.waitForTimeout(300); // the input debounce
   await idle(page);
-  expect((await box.inputValue()).length).toBe(text.length + what.length);
+  expect((await pasteText(page)).length).toBe(text.length + what.length);
 }
 
 async function setSteps(page: Page): Promise<void> {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { chips, openFresh, paste, SIMPLE, warmUp, type Chip } from './helpers';
+import { chips, openFresh, paste, pasteText, SIMPLE, warmUp, type Chip } from './helpers';
 
 interface Case {
   file: string;
@@ -48,7 +48,7 @@ for (const c of CASES) {
     expect(await chips(page)).toEqual(good);
 
     await paste(page, text);
-    expect(await page.getByTestId('paste-box').inputValue()).toBe(text);
+    expect(await pasteText(page)).toBe(text);
     const err = page.getByTestId('input-error');
     if (c.kind === 'error') {
       await expect(err).toBeVisible();

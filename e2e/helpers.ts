@@ -49,6 +49,22 @@ export async function idle(page: Page): Promise<void> {
   await expect(page.locator('.app')).toHaveAttribute('data-busy', 'false');
 }
 
+/** What src/ui/PasteEditor.tsx puts on the paste box's content element for tests. */
+interface PasteProbe {
+  pasteEditor: { text(): string; selection(): [number, number]; select(from: number, to: number): void };
+}
+/**
+ * The paste box's whole text. It is a CodeMirror editor, not a form field (toHaveValue and
+ * inputValue do not apply), and it renders only the lines in view, so the DOM's text is not all of it.
+ */
+export const pasteText = (page: Page): Promise<string> => page.getByTestId('paste-box').evaluate((el) => (el as unknown as PasteProbe).pasteEditor.text());
+/** Waits until the paste box holds `text` (expect.poll, as toHaveValue does). */
+export const expectPasteText = (page: Page, text: string, timeout?: number): Promise<void> => expect.poll(() => pasteText(page), { timeout }).toBe(text);
+/** The paste box's selection, [from, to) in UTF-16 offsets. */
+export const pasteSelection = (page: Page): Promise<[number, number]> => page.getByTestId('paste-box').evaluate((el) => (el as unknown as PasteProbe).pasteEditor.selection());
+/** Puts the paste box's caret at `at` (as a user's click would). */
+export const placeCaret = (page: Page, at: number): Promise<void> => page.getByTestId('paste-box').evaluate((el, i) => (el as unknown as PasteProbe).pasteEditor.select(i, i), at);
+
 export async function paste(page: Page, text: string): Promise<void> {
   await page.getByTestId('paste-box').fill(text);
   await idle(page);

@@ -3,7 +3,7 @@
 // the app before the fix (61234f5): the context field kept 1000 and Train said nothing; the typo
 // asked to discard the runs; a refused value went back to the old one without a word.
 import { expect, test, type Page } from '@playwright/test';
-import { chat, idle, openFresh, paste, SIMPLE, warmUp } from './helpers';
+import { chat, expectPasteText, idle, openFresh, paste, pasteText, SIMPLE, warmUp } from './helpers';
 
 const MICRO_DIR = '/e2e/fixtures/micro-model/';
 const MICRO = `/?model=${MICRO_DIR}`;
@@ -204,11 +204,11 @@ test('an edit made just before a reload is not lost: the write still pending at 
   const box = page.getByTestId('paste-box');
   await box.press('End');
   await box.pressSequentially(' ');
-  const typed = await box.inputValue();
+  const typed = await pasteText(page);
   // Well inside the 300 ms autosave debounce: only the page-hide flush can save it.
   await page.reload();
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.getByTestId('paste-box')).toHaveValue(typed);
+  await expectPasteText(page, typed);
   // The kept copy went to IndexedDB and left localStorage.
   expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('sft-playground-pending/')))).toEqual([]);
 });

@@ -4,7 +4,7 @@
 // worked out here from the page's own data-* attributes, not taken from the lesson's code.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { openFresh, warmUp } from './helpers';
+import { expectPasteText, openFresh, pasteText, warmUp } from './helpers';
 
 const MICRO = '/e2e/fixtures/micro-model/';
 type Lang = 'en' | 'zh';
@@ -233,7 +233,7 @@ for (const lang of ['en', 'zh'] as const) {
 test('Learn menu, Esc, presenter mode and reduced motion; no serious or critical axe violation on a lesson step', async ({ page }) => {
   await page.emulateMedia({ reducedMotion: 'reduce' });
   await openFresh(page, '/');
-  const before = await page.getByTestId('paste-box').inputValue();
+  const before = await pasteText(page);
   await page.getByTestId('learn').click();
   await page.getByTestId('learn-minus-100').click();
   const p = panel(page);
@@ -263,7 +263,7 @@ test('Learn menu, Esc, presenter mode and reduced motion; no serious or critical
   await page.keyboard.press('Escape');
   await expect(p).toHaveCount(0);
   await expect(page.getByTestId('learn')).toBeFocused();
-  await expect(page.getByTestId('paste-box')).toHaveValue(before);
+  await expectPasteText(page, before);
   expect(new URL(page.url()).searchParams.get('lesson')).toBeNull();
 
   // ?present=1 opens a lesson in presenter mode.

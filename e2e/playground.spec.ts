@@ -7,10 +7,13 @@ import {
   chips,
   clipboardPaste,
   count,
+  expectPasteText,
   idle,
   longestTask,
   openFresh,
   paste,
+  pasteSelection,
+  pasteText,
   pickTokenizer,
   screen,
   SIMPLE,
@@ -169,7 +172,7 @@ test('invalid JSON: the error names line and column, and the last good view stay
 
   // "Show line 3 …" puts the caret on the error.
   await err.getByRole('button', { name: /Show line 3/ }).click();
-  const caret = await page.getByTestId('paste-box').evaluate((el) => (el as HTMLTextAreaElement).selectionStart);
+  const [caret] = await pasteSelection(page);
   expect(broken.slice(0, caret).split('\n').length).toBe(3);
 
   // Fixing the text clears the error and the stale mark.
@@ -286,7 +289,7 @@ test('input and settings survive a reload', async ({ page }) => {
   await page.waitForTimeout(800);
   await page.reload();
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.getByTestId('paste-box')).toHaveValue(SIMPLE);
+  await expectPasteText(page, SIMPLE);
   await expect(page.getByLabel('Full sequence')).toBeChecked();
   await idle(page);
   expect(await count(page, 'count-masked')).toBe(0);
@@ -357,7 +360,7 @@ test('a large paste stays responsive and renders only what is on screen', async 
   const inDom = await page.locator('[data-testid=token-list] .tok').count();
   const longest = await longestTask(page);
   console.log(`large paste: ${big.length} chars, ${T} tokens, ${inDom} chips in the DOM, ${ms} ms to the view, longest main-thread task ${longest} ms`);
-  expect(await page.getByTestId('paste-box').inputValue()).toBe(big);
+  expect(await pasteText(page)).toBe(big);
   expect(T).toBeGreaterThan(20_000);
   expect(inDom).toBeLessThan(T / 4);
   expect(longest).toBeLessThan(MAX_MAIN_THREAD_TASK_MS);
@@ -408,14 +411,14 @@ test('a 1 MB JSONL paste: first sample shown quickly, stepping works', async ({ 
 });
 
 test('first screen shows the first example; every built-in example loads without an error', async ({ page }, testInfo) => {
-  await expect(page.getByTestId('paste-box')).toHaveValue(EXAMPLES[0].text);
+  await expectPasteText(page, EXAMPLES[0].text);
   expect((await chips(page)).length).toBeGreaterThan(10);
   await expect(page.getByTestId('input-error')).toHaveCount(0);
   await screen(page, testInfo, '00-first-screen');
   for (const ex of EXAMPLES) {
     await page.getByLabel('Examples').selectOption(ex.id);
     await idle(page);
-    await expect(page.getByTestId('paste-box')).toHaveValue(ex.text);
+    await expectPasteText(page, ex.text);
     await expect(page.getByTestId('input-error'), ex.title).toHaveCount(0);
     await expect(page.getByTestId('format')).not.toHaveText('not recognised');
     expect((await chips(page)).length, ex.title).toBeGreaterThan(5);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { parse as parseYaml } from 'yaml';
-import { idle, longestTask, openFresh, paste, watchLongTasks, warmUp } from './helpers';
+import { expectPasteText, idle, longestTask, openFresh, paste, pasteText, watchLongTasks, warmUp } from './helpers';
 
 test.beforeAll(async ({ browser }) => {
   await warmUp(browser);
@@ -63,7 +63,7 @@ test('a JSONL with known problems: totals, findings by line, broken lines, a fin
 test('a dropped file: its sample opens in the paste box with Undo; a long run can be cancelled and nothing is lost', async ({ page }) => {
   await openFresh(page);
   await paste(page, DATASET);
-  const before = await page.getByTestId('paste-box').inputValue();
+  const before = await pasteText(page);
   const many = Array.from({ length: 3000 }, (_, i) => line({ role: 'user', content: `Question ${i}?` }, { role: 'assistant', content: `Answer ${i}.` })).join('\n');
   await page.getByTestId('preflight-file').setInputFiles({ name: 'many.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(many) });
   await expect(page.getByTestId('preflight')).toContainText('many.jsonl');
@@ -75,7 +75,7 @@ test('a dropped file: its sample opens in the paste box with Undo; a long run ca
   await expect.poll(async () => Number(await page.getByTestId('preflight-progress').getAttribute('value')), { timeout: 60_000 }).toBeGreaterThan(0);
   await page.getByTestId('preflight-cancel').click();
   await expect(page.getByTestId('preflight')).toHaveAttribute('data-status', 'cancelled');
-  expect(await page.getByTestId('paste-box').inputValue()).toBe(before);
+  expect(await pasteText(page)).toBe(before);
   expect(await longestTask(page)).toBeLessThan(100);
 
   // Run it through; open line 2000 of the file: the paste box holds that line, and Undo brings back the paste.
@@ -83,10 +83,10 @@ test('a dropped file: its sample opens in the paste box with Undo; a long run ca
   await expect(page.getByTestId('preflight-samples')).toHaveText('3,000');
   await page.getByTestId('preflight-sort-line').click(); // descending: line 3000 first
   await page.getByTestId('preflight-row').first().getByRole('button').click();
-  await expect(page.getByTestId('paste-box')).toHaveValue(line({ role: 'user', content: 'Question 2999?' }, { role: 'assistant', content: 'Answer 2999.' }));
+  await expectPasteText(page, line({ role: 'user', content: 'Question 2999?' }, { role: 'assistant', content: 'Answer 2999.' }));
   await idle(page);
   await page.getByTestId('preflight-undo-open').click();
-  await expect(page.getByTestId('paste-box')).toHaveValue(before);
+  await expectPasteText(page, before);
 });
 
 test('exports: the pre-tokenized JSONL carries the labels the lab shows; the tool configs parse', async ({ page }, testInfo) => {

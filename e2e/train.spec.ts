@@ -6,7 +6,7 @@
 // model (e2e/fixtures/micro-model: same tokenizer and vocabulary, C = 16, 2 layers) with ?model=.
 import { readFileSync } from 'node:fs';
 import { chromium, expect, test, type Page, type TestInfo } from '@playwright/test';
-import { chat, chips, idle, openFresh, longestTask, paste, screen, SIMPLE, warmUp, watchLongTasks } from './helpers';
+import { chat, chips, expectPasteText, idle, openFresh, longestTask, paste, screen, SIMPLE, warmUp, watchLongTasks } from './helpers';
 import { CHROMIUM_LAUNCH } from '../playwright.config';
 
 const MICRO = '/?model=/e2e/fixtures/micro-model/';
@@ -290,7 +290,7 @@ test('pause, resume, stop, reset; changing the sample or a mask asks first, canc
   await expect(page.getByTestId('confirm-discard')).toBeVisible();
   await page.getByTestId('confirm-cancel').click();
   await expect(page.getByTestId('confirm-discard')).toBeHidden();
-  await expect(page.getByTestId('paste-box')).toHaveValue(SIMPLE);
+  await expectPasteText(page, SIMPLE);
   expect(await phase(page)).toBe('training');
 
   // A run's mask: asked too.
@@ -349,7 +349,7 @@ test('a JSONL dataset trains on every sample; a share link restores the sample a
   // their data, so the page asks first.
   await expect(other.getByTestId('confirm-discard')).toBeVisible();
   await other.getByTestId('confirm-discard-ok').click();
-  await expect(other.getByTestId('paste-box')).toHaveValue(lines.join('\n'));
+  await expectPasteText(other, lines.join('\n'));
   await expect(other.getByTestId('opt-steps')).toHaveValue('3');
   await expect(other.getByTestId('opt-seed')).toHaveValue('7');
   await expect(other.getByTestId('format')).toContainText('JSONL');

@@ -181,7 +181,12 @@ const Column = memo(function Column({ v, c, active, diffOnly, lng }: { v: LabVie
 
 /** The columns to draw: all, or the differing ones with CONTEXT_COLUMNS around each (null = a gap). */
 function visibleColumns(v: LabView, diffOnly: boolean): (number | null)[] {
-  if (!diffOnly) return Array.from({ length: v.C }, (_, c) => c);
+  if (!diffOnly) {
+    // A plain loop: Array.from with a callback took ~20 ms for a 1 MB sample's 329k columns.
+    const all = new Array<number>(v.C);
+    for (let c = 0; c < v.C; c++) all[c] = c;
+    return all;
+  }
   const keep = new Uint8Array(v.C);
   for (let c = 0; c < v.C; c++) {
     if (!v.differs[c]) continue;
