@@ -1,12 +1,14 @@
 /**
- * Kernel study (issue 15): the step's non-matmul kernels (AdamW, the gradient norm's partial sums)
- * beside variants, in isolation, on the embedded model's parameter count. Node + Dawn (SwiftShader
- * unless PLAYGROUND_REAL_GPU), no page, no peers:
+ * Kernel study (issue 15): the step's non-matmul kernels (AdamW, the gradient norm's partial sums,
+ * residual + RMSNorm forward and backward) beside variants, in isolation, on the embedded model's
+ * parameter count and layer rows. Node + Dawn (SwiftShader unless PLAYGROUND_REAL_GPU), no page,
+ * no peers:
  *
  *   npx vitest run --config bench/vitest.kernel-study.config.ts
  *
  * STUDY_N (elements, default 3,802,368: the embedded model's parameters), STUDY_MATMUL (N,I,O of the
- * matmul group's forward product, default 128,256,688), STUDY_SHADERS (WGSL files whose
+ * matmul group's forward product, default 128,256,688), STUDY_ROWS (N,C of the residualRmsnorm group's
+ * rows, default 128,256: a layer's at the embedded model's 2x64), STUDY_SHADERS (WGSL files whose
  * `// study: <name> <group> entry=…` lines add variants), STUDY_ROUNDS (default 7),
  * STUDY_ONLY (comma-separated variant names). Variants alternate round-robin (one dispatch per timed
  * call, waited for with queue.onSubmittedWorkDone, one untimed compiling call first); wall time and
@@ -21,7 +23,11 @@ import { encode, grid, Kernels, type Dispatch } from '../src/gpu/kernel';
 import { acquireNodeDevice } from '../src/gpu/node-device';
 import { dispatch, type OpContext } from '../src/engine/ops/context';
 import { adamwStep, hyperData } from '../src/engine/ops/adamw';
-import { gradNorm, STEP_STATE_WORDS } from '../src/engine/ops/gradNorm';
+import { GRAD_NORM_GROUPS, gradNorm, STEP_STATE_WORDS } from '../src/engine/ops/gradNorm';
+import { residualRmsnormBackward, residualRmsnormForward } from '../src/engine/ops/residualRmsnorm';
+import gradNormShader from '../shaders/grad_norm.wgsl?raw';
+import residualRmsnormShader from '../shaders/residual_rmsnorm.wgsl?raw';
+import { LOSS_SUMS_HEADER } from '../src/engine/ops/lossReductions';
 import { matmulForward } from '../src/engine/ops/matmul';
 import { BENCH_SETTINGS } from './common';
 
@@ -35,10 +41,15 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-interface Bufs { param: GpuTensor; m: GpuTensor; v: GpuTensor; grad: GpuTensor; state: GpuTensor; hyper: GPUBuffer; partials: GpuTensor; sums: GpuTensor; x: GpuTensor; w: GpuTensor; out: GpuTensor }
-interface Variant { name: string; group: 'adamw' | 'gradNorm' | 'matmul'; build(ctx: OpContext, b: Bufs): Dispatch[] }
+interface Rows { a: GpuTensor; b: GpuTensor; w: GpuTensor; h: GpuTensor; out: GpuTensor; rstd: GpuTensor; dout: GpuTensor; dskip: GpuTensor; dh: GpuTensor }
+interface Bufs { param: GpuTensor; m: GpuTensor; v: GpuTensor; grad: GpuTensor; state: GpuTensor; hyper: GPUBuffer; partials: GpuTensor; sums: GpuTensor; x: GpuTensor; w: GpuTensor; out: GpuTensor; rows: Rows }
+interface Variant { name: string; group: 'adamw' | 'gradNorm' | 'matmul' | 'residualRmsnorm'; build(ctx: OpContext, b: Bufs): Dispatch[] }
 /** The matmul group's product: a layer's forward at the embedded model's 2x64 (x (MN, MI) @ w (MO, MI)^T). */
 const [MN, MI, MO] = (process.env.STUDY_MATMUL ?? '128,256,688').split(',').map(Number);
+/** The residualRmsnorm group's rows: forward then backward (no dw) over (RN, RC). */
+const [RN, RC] = (process.env.STUDY_ROWS ?? '128,256').split(',').map(Number);
+const rrSrc = { name: 'residual_rmsnorm.wgsl', code: residualRmsnormShader };
+const gnSrc = { name: 'grad_norm.wgsl', code: gradNormShader, header: LOSS_SUMS_HEADER };
 
 test('kernel study', async () => {
   const gpu = await acquireNodeDevice();
@@ -53,18 +64,30 @@ test('kernel study', async () => {
   const t = (name: string, n: number) => createTensor(device, name, [n]);
   const hyper = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(hyper, 0, hyperData(BENCH_SETTINGS));
-  const b: Bufs = { param: t('param', N), m: t('m', N), v: t('v', N), grad: t('grad', N), state: t('state', STEP_STATE_WORDS), hyper, partials: partialsT, sums: t('sums', 8), x: createTensor(device, 'x', [MN, MI]), w: createTensor(device, 'w', [MO, MI]), out: createTensor(device, 'out', [MN, MO]) };
+  const b: Bufs = { param: t('param', N), m: t('m', N), v: t('v', N), grad: t('grad', N), state: t('state', STEP_STATE_WORDS), hyper, partials: partialsT, sums: t('sums', 8), x: createTensor(device, 'x', [MN, MI]), w: createTensor(device, 'w', [MO, MI]), out: createTensor(device, 'out', [MN, MO]),
+    rows: { a: createTensor(device, 'rows.a', [RN, RC]), b: createTensor(device, 'rows.b', [RN, RC]), w: createTensor(device, 'rows.w', [RC]), h: createTensor(device, 'rows.h', [RN, RC]), out: createTensor(device, 'rows.out', [RN, RC]), rstd: createTensor(device, 'rows.rstd', [RN]), dout: createTensor(device, 'rows.dout', [RN, RC]), dskip: createTensor(device, 'rows.dskip', [RN, RC]), dh: createTensor(device, 'rows.dh', [RN, RC]) } };
   const rnd = (s: number) => { const a = new Float32Array(N); let x = s; for (let i = 0; i < N; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = (x / 2 ** 32 - 0.5) * 0.02; } return a; };
   const init = () => {
     writeTensor(device, b.param, rnd(1)); writeTensor(device, b.m, rnd(2)); writeTensor(device, b.v, rnd(3).map(Math.abs)); writeTensor(device, b.grad, rnd(4));
     writeTensor(device, b.partials, new Float32Array(4096));
     writeTensor(device, b.x, rnd(5).subarray(0, MN * MI)); writeTensor(device, b.w, rnd(6).subarray(0, MO * MI)); writeTensor(device, b.out, new Float32Array(MN * MO));
+    const r = b.rows;
+    writeTensor(device, r.a, rnd(7).subarray(0, RN * RC)); writeTensor(device, r.b, rnd(8).subarray(0, RN * RC)); writeTensor(device, r.w, rnd(9).subarray(0, RC));
+    writeTensor(device, r.dout, rnd(10).subarray(0, RN * RC)); writeTensor(device, r.dskip, rnd(11).subarray(0, RN * RC));
     device.queue.writeBuffer(b.state.buffer, 0, new Float32Array([0, 0.7])); device.queue.writeBuffer(b.state.buffer, 8, new Uint32Array([0, 3]));
   };
   const variants: Variant[] = [
     { name: 'adamw engine', group: 'adamw', build: (c, o) => adamwStep(c, o.param, o.grad, o.m, o.v, N, o.hyper, o.state, true) },
     { name: 'matmul engine', group: 'matmul', build: (c, o) => matmulForward({ ...c, matmulTiles: { wgx: 8, wgy: 8, bk: 0 } }, o.out, o.x, o.w, null, MN, MI, MO) },
     { name: 'gradNorm engine', group: 'gradNorm', build: (c, o) => gradNorm(c, o.state, [o.grad], o.sums, o.hyper).slice(0, 1) },
+    // The scalar partial sums, which the engine takes for an arena that is not a multiple of 4.
+    { name: 'gradNorm scalar', group: 'gradNorm', build: (c, o) => [dispatch(c, gnSrc, 'grad_norm_partial', [o.partials, o.grad], { u32: [N, 0] }, [GRAD_NORM_GROUPS, 1, 1])] },
+    { name: 'residualRmsnorm engine', group: 'residualRmsnorm', build: (c, { rows: r }) => [...residualRmsnormForward(c, r.h, r.out, r.rstd, r.a, r.b, r.w, RN, RC, 1e-6), ...residualRmsnormBackward(c, r.dh, null, r.dout, r.dskip, r.h, r.w, r.rstd, RN, RC)] },
+    // The scalar entry points, which the engine takes when C is not a multiple of 4.
+    { name: 'residualRmsnorm scalar', group: 'residualRmsnorm', build: (c, { rows: r }) => [
+      dispatch(c, rrSrc, 'residual_rmsnorm_forward', [r.h, r.out, r.rstd, r.a, r.b, r.w], { u32: [RN, RC], f32: [1e-6] }, grid(RN)),
+      dispatch(c, rrSrc, 'residual_rmsnorm_backward', [r.dh, r.dout, r.dskip, r.h, r.w, r.rstd], { u32: [RN, RC], f32: [0] }, grid(RN)),
+    ] },
   ];
   for (const file of EXTRA) {
     const code = readFileSync(file, 'utf8');
@@ -112,7 +135,10 @@ test('kernel study', async () => {
     await kernels.checkCompilation();
     const err = await device.popErrorScope();
     if (err) throw new Error(`${r.v.name}: ${err.message}`);
-    const out = r.v.group === 'adamw' ? [await readF32(device, b.param), await readF32(device, b.m), await readF32(device, b.v)] : r.v.group === 'matmul' ? [await readF32(device, b.out)] : [await readF32(device, b.partials)];
+    const out = r.v.group === 'adamw' ? [await readF32(device, b.param), await readF32(device, b.m), await readF32(device, b.v)]
+      : r.v.group === 'matmul' ? [await readF32(device, b.out)]
+      : r.v.group === 'residualRmsnorm' ? [await readF32(device, b.rows.h), await readF32(device, b.rows.out), await readF32(device, b.rows.dh)]
+      : [await readF32(device, b.partials)];
     if (r.v.group === 'gradNorm') { const s = out[0].reduce((a, x) => a + x, 0); out[0] = new Float32Array([s]); }
     const ref = refs[r.v.group] ??= out;
     for (let k = 0; k < ref.length; k++) {

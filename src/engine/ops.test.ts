@@ -136,8 +136,9 @@ reductionPaths(() => describe('rmsnorm', () => {
 }));
 
 reductionPaths(() => describe('residualRmsnorm', () => {
-  it('forward (h = a + b, then the norm) and backward (dh = dskip + the norm\'s dx, dw +=) at workgroup sizes 2, 64 and 256', async () => {
-    const N = 5, C = 301, eps = 1e-6;
+  // C 301: the scalar kernels; C 300: the vec4 ones (C a multiple of 4).
+  for (const C of [301, 300]) it(`forward (h = a + b, then the norm) and backward (dh = dskip + the norm's dx, dw +=) at workgroup sizes 2, 64 and 256 (C ${C})`, async () => {
+    const N = 5, eps = 1e-6;
     const a = randn(rng, N * C), b = randn(rng, N * C), w = randn(rng, C), dout = randn(rng, N * C), dskip = randn(rng, N * C), dw0 = randn(rng, C);
     const wH = new Float64Array(N * C), wOut = new Float64Array(N * C), wRstd = new Float64Array(N), wDh = new Float64Array(N * C), wDw = Float64Array.from(dw0);
     ref.residualRmsnormForward(wH, wOut, wRstd, a, b, w, N, C, eps);
@@ -147,15 +148,17 @@ reductionPaths(() => describe('residualRmsnorm', () => {
       const tw = k.tensor('w', [C], w);
       const h = k.tensor('h', [N, C]), out = k.tensor('out', [N, C]), rstd = k.tensor('rstd', [N]);
       const dh = k.tensor('dh', [N, C], randn(rng, N * C)), dw = k.tensor('dw', [C], dw0);
-      await k.run([
+      const ds = [
         ...residualRmsnormForward(k.ctx, h, out, rstd, k.tensor('a', [N, C], a), k.tensor('b', [N, C], b), tw, N, C, eps),
         ...residualRmsnormBackward(k.ctx, dh, dw, k.tensor('dout', [N, C], dout), k.tensor('dskip', [N, C], dskip), h, tw, rstd, N, C),
-      ]);
-      expectClose(`residualRmsnormForward h (WG ${wg})`, await k.read(h), wH);
-      expectClose(`residualRmsnormForward out (WG ${wg})`, await k.read(out), wOut);
-      expectClose(`residualRmsnormForward rstd (WG ${wg})`, await k.read(rstd), wRstd);
-      expectClose(`residualRmsnormBackward dh (WG ${wg})`, await k.read(dh), wDh);
-      expectClose(`residualRmsnormBackward dw (WG ${wg})`, await k.read(dw), wDw);
+      ];
+      expect(ds.slice(0, 2).map((d) => d.label.split('[')[0])).toEqual(C % 4 ? ['ResidualRmsnormForward', 'ResidualRmsnormBackward'] : ['ResidualRmsnormForward4', 'ResidualRmsnormBackward4']);
+      await k.run(ds);
+      expectClose(`residualRmsnormForward h (C ${C}, WG ${wg})`, await k.read(h), wH);
+      expectClose(`residualRmsnormForward out (C ${C}, WG ${wg})`, await k.read(out), wOut);
+      expectClose(`residualRmsnormForward rstd (C ${C}, WG ${wg})`, await k.read(rstd), wRstd);
+      expectClose(`residualRmsnormBackward dh (C ${C}, WG ${wg})`, await k.read(dh), wDh);
+      expectClose(`residualRmsnormBackward dw (C ${C}, WG ${wg})`, await k.read(dw), wDw);
     }
   });
 }));
@@ -487,6 +490,7 @@ reductionPaths(() => describe('gradNorm and adamw', () => {
   const settings: AdamWSettings = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
 
   it('global norm over several arenas, clip factor, step count', async () => {
+    // 1000 and 70000 (multiples of 4): grad_norm_partial4; 37 and 4097: grad_norm_partial.
     // 70000: each partial-sum invocation strides over several elements.
     const sizes = [1000, 37, 4097, 70000];
     const grads = sizes.map((n) => randn(rng, n, 0.05));
@@ -494,7 +498,9 @@ reductionPaths(() => describe('gradNorm and adamw', () => {
     const state = g.tensor('state', [STEP_STATE_WORDS], new Int32Array([0, 0, 0, 7]));
     const sums = g.tensor('sums', [LOSS_SUMS.length], new Float64Array(LOSS_SUMS.length).fill(2.5));
     for (const maxGradNorm of [1, 1e3, 0]) {
-      await g.run(gradNorm(g.ctx, state, grads.map((a, i) => g.tensor(`grad${i}`, [a.length], a)), sums, hyper({ ...settings, maxGradNorm })));
+      const ds = gradNorm(g.ctx, state, grads.map((a, i) => g.tensor(`grad${i}`, [a.length], a)), sums, hyper({ ...settings, maxGradNorm }));
+      expect(ds.map((d) => d.label.split('[')[0])).toEqual(['GradNormPartial4', 'GradNormPartial', 'GradNormPartial', 'GradNormPartial4', 'GradNormFinalize']);
+      await g.run(ds);
       const s = decodeStepState((await readTensors(g.gpu.device, [state]))[0]);
       const norm = ref.gradNorm(all, all.length);
       expectClose(`gradNorm norm (maxNorm ${maxGradNorm})`, [s.norm], [norm]);

@@ -35,9 +35,12 @@ export function decodeStepState(data: ArrayBuffer): StepState {
 export function gradNorm(ctx: OpContext, state: GpuTensor, grads: readonly GpuTensor[], stepSums: GpuTensor, hyper: GPUBuffer): Dispatch[] {
   expectSize('gradNorm', state, [STEP_STATE_WORDS], 'state');
   const partials = ctx.scratch('gradNorm.partials', [grads.length * GRAD_NORM_GROUPS]);
-  const out = grads.map((g, a) =>
-    dispatch(ctx, src, 'grad_norm_partial', [partials, g], { u32: [numel(g.shape), a * GRAD_NORM_GROUPS] }, [GRAD_NORM_GROUPS, 1, 1]),
-  );
+  const out = grads.map((g, a) => {
+    const n = numel(g.shape);
+    // Whole arenas (a multiple of 64 elements, 256-aligned) take the 16-byte loads; the rest, scalars.
+    const entry = n % 4 === 0 && g.offset % 16 === 0 ? 'grad_norm_partial4' : 'grad_norm_partial';
+    return dispatch(ctx, src, entry, [partials, g], { u32: [n, a * GRAD_NORM_GROUPS] }, [GRAD_NORM_GROUPS, 1, 1]);
+  });
   out.push(dispatch(ctx, src, 'grad_norm_finalize', [state, partials, stepSums, hyper], null, [1, 1, 1]));
   return out;
 }
