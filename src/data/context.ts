@@ -3,10 +3,11 @@
 // classic case where the cut silently removes the whole response and the sample trains nothing.
 import type { ContextCheck, LabelResult, TokenizedSample } from './types';
 import { IGNORE_INDEX } from './labels';
+import { CodedError, msg, worded } from '../spec/message';
 
 export function checkContext(sample: TokenizedSample, labels: LabelResult, maxLen: number): ContextCheck {
   if (!Number.isInteger(maxLen) || maxLen < 1) {
-    throw new RangeError(`max length must be a positive whole number of tokens (got ${maxLen}).`);
+    throw new CodedError(msg('context.badMaxLength', { n: String(maxLen) }));
   }
   const T = sample.tokens.length;
   if (T <= maxLen) return { cutAt: null, removesResponse: false, trainedRemoved: 0, message: null };
@@ -18,11 +19,7 @@ export function checkContext(sample: TokenizedSample, labels: LabelResult, maxLe
     else trainedKept++;
   }
   const removesResponse = trainedRemoved > 0;
-  let message = `Sample is ${T} tokens; max length ${maxLen} cuts it at token ${maxLen} (${T - maxLen} tokens dropped).`;
-  if (removesResponse && trainedKept === 0) {
-    message += ` The cut removes all ${trainedRemoved} trained tokens: nothing left to train. Shorten the prompt or raise max length.`;
-  } else if (removesResponse) {
-    message += ` The cut removes ${trainedRemoved} of ${trainedRemoved + trainedKept} trained tokens.`;
-  }
-  return { cutAt: maxLen, removesResponse, trainedRemoved, message };
+  const params = { T, maxLen, dropped: T - maxLen, removed: trainedRemoved, trained: trainedRemoved + trainedKept };
+  const m = msg(removesResponse && trainedKept === 0 ? 'context.cutAll' : removesResponse ? 'context.cutSome' : 'context.cut', params);
+  return { cutAt: maxLen, removesResponse, trainedRemoved, ...worded(m) };
 }

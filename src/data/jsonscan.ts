@@ -7,34 +7,37 @@
 // The scanner recurses once per nesting level, so it refuses to go deeper than MAX_JSON_DEPTH:
 // a pasted 5,000-level array would otherwise overflow the stack.
 
+import { CodedError, msg, type Message } from '../spec/message';
+
 /** Deepest nesting of arrays and objects accepted in a pasted JSON text (a chat sample needs about 5). */
 export const MAX_JSON_DEPTH = 1000;
 
 export interface JsonSyntaxError {
   offset: number;
   message: string;
+  msg: Message;
 }
 
 type PathKey = string | number;
 
-class ScanFailure extends Error {
+class ScanFailure extends CodedError {
   constructor(
     readonly offset: number,
-    message: string,
+    m: Message,
   ) {
-    super(message);
+    super(m);
   }
 }
 
 /** Characters that print as nothing (or as a blank): named by code point, never quoted bare. */
 const INVISIBLE = /[\p{C}\p{Z}]/u;
 
-function describe(ch: string | undefined): string {
-  if (ch === undefined) return 'end of input';
-  if (ch === '\n') return 'a line break';
-  if (ch === '\uFEFF') return 'an invisible byte-order mark (U+FEFF)';
-  if (ch !== ' ' && INVISIBLE.test(ch)) return `an invisible character (U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`;
-  return `'${ch}'`;
+function describe(ch: string | undefined): Message {
+  if (ch === undefined) return msg('json.ch.end');
+  if (ch === '\n') return msg('json.ch.lineBreak');
+  if (ch === '\uFEFF') return msg('json.ch.bom');
+  if (ch !== ' ' && INVISIBLE.test(ch)) return msg('json.ch.invisible', { cp: ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0') });
+  return msg('json.ch.char', { ch });
 }
 
 class Scanner {
@@ -54,12 +57,12 @@ class Scanner {
     }
   }
 
-  fail(message: string): never {
-    throw new ScanFailure(this.i, message);
+  fail(m: Message): never {
+    throw new ScanFailure(this.i, m);
   }
 
-  expect(ch: string, what: string): void {
-    if (this.s[this.i] !== ch) this.fail(`Expected ${what} but found ${describe(this.s[this.i])}`);
+  expect(ch: string, what: Message): void {
+    if (this.s[this.i] !== ch) this.fail(msg('json.expected', { what, found: describe(this.s[this.i]) }));
     this.i++;
   }
 
@@ -67,7 +70,7 @@ class Scanner {
   value(path: PathKey[]): void {
     this.ws();
     if (path.length >= MAX_JSON_DEPTH && (this.s[this.i] === '[' || this.s[this.i] === '{')) {
-      this.fail(`Nested more than ${MAX_JSON_DEPTH} levels deep`);
+      this.fail(msg('json.nested', { max: MAX_JSON_DEPTH }));
     }
     if (this.target && this.found === null && sameKeys(path, this.target)) this.found = this.i;
     const c = this.s[this.i];
@@ -78,9 +81,9 @@ class Scanner {
     else if (c === 't') this.literal('true');
     else if (c === 'f') this.literal('false');
     else if (c === 'n') this.literal('null');
-    else if (c === undefined) this.fail('Unexpected end of input: a value is missing');
-    else if (c === "'") this.fail("Strings must use double quotes (\"), not single quotes (')");
-    else this.fail(`Unexpected ${describe(c)} where a value was expected`);
+    else if (c === undefined) this.fail(msg('json.endMissingValue'));
+    else if (c === "'") this.fail(msg('json.singleQuotes'));
+    else this.fail(msg('json.unexpectedValue', { found: describe(c) }));
   }
 
   object(path: PathKey[]): void {
@@ -92,13 +95,13 @@ class Scanner {
     }
     for (;;) {
       this.ws();
-      if (this.s[this.i] === '}') this.fail("Trailing comma before '}' is not allowed in JSON");
-      if (this.s[this.i] !== '"') this.fail(`Expected a property name in double quotes but found ${describe(this.s[this.i])}`);
+      if (this.s[this.i] === '}') this.fail(msg('json.trailingCommaObject'));
+      if (this.s[this.i] !== '"') this.fail(msg('json.expectedName', { found: describe(this.s[this.i]) }));
       const keyStart = this.i;
       this.string();
       const key = JSON.parse(this.s.slice(keyStart, this.i)) as string;
       this.ws();
-      this.expect(':', "':' after the property name");
+      this.expect(':', msg('json.what.colonAfterName'));
       this.value([...path, key]);
       this.ws();
       const c = this.s[this.i];
@@ -110,7 +113,7 @@ class Scanner {
         this.i++;
         return;
       }
-      this.fail(`Expected ',' or '}' after a property value but found ${describe(c)} (missing comma?)`);
+      this.fail(msg('json.expectedCommaObject', { found: describe(c) }));
     }
   }
 
@@ -123,7 +126,7 @@ class Scanner {
     }
     for (let k = 0; ; k++) {
       this.ws();
-      if (this.s[this.i] === ']') this.fail("Trailing comma before ']' is not allowed in JSON");
+      if (this.s[this.i] === ']') this.fail(msg('json.trailingCommaArray'));
       this.value([...path, k]);
       this.ws();
       const c = this.s[this.i];
@@ -135,7 +138,7 @@ class Scanner {
         this.i++;
         return;
       }
-      this.fail(`Expected ',' or ']' after an array element but found ${describe(c)} (missing comma?)`);
+      this.fail(msg('json.expectedCommaArray', { found: describe(c) }));
     }
   }
 
@@ -143,23 +146,23 @@ class Scanner {
     const s = this.s;
     this.i++;
     for (;;) {
-      if (this.i >= s.length) this.fail('Unterminated string: missing closing "');
+      if (this.i >= s.length) this.fail(msg('json.unterminated'));
       const c = s.charCodeAt(this.i);
       if (c === 0x22) {
         this.i++;
         return;
       }
-      if (c < 0x20) this.fail(c === 0x0a ? 'Line break inside a string: write it as \\n' : 'Control character inside a string: escape it');
+      if (c < 0x20) this.fail(msg(c === 0x0a ? 'json.lineBreakInString' : 'json.controlInString'));
       if (c === 0x5c) {
         const e = s[this.i + 1];
         this.i++; // errors point at the character after the backslash, as V8 does
         if (e === 'u') {
           this.i++;
           for (let k = 0; k < 4; k++, this.i++) {
-            if (!/[0-9a-fA-F]/.test(s[this.i] ?? '')) this.fail('Bad \\u escape: expected 4 hex digits');
+            if (!/[0-9a-fA-F]/.test(s[this.i] ?? '')) this.fail(msg('json.badUnicodeEscape'));
           }
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) this.i++;
-        else this.fail(`Bad escape \\${e ?? ''} in string`);
+        else this.fail(msg('json.badEscape', { escape: `\\${e ?? ''}` }));
       } else this.i++;
     }
   }
@@ -174,15 +177,15 @@ class Scanner {
     };
     if (s[this.i] === '-') this.i++;
     if (s[this.i] === '0') this.i++;
-    else if (digits() === 0) this.fail('Malformed number: expected a digit');
+    else if (digits() === 0) this.fail(msg('json.number.digit'));
     if (s[this.i] === '.') {
       this.i++;
-      if (digits() === 0) this.fail('Malformed number: expected a digit after the decimal point');
+      if (digits() === 0) this.fail(msg('json.number.fraction'));
     }
     if (s[this.i] === 'e' || s[this.i] === 'E') {
       this.i++;
       if (s[this.i] === '+' || s[this.i] === '-') this.i++;
-      if (digits() === 0) this.fail('Malformed number: expected a digit in the exponent');
+      if (digits() === 0) this.fail(msg('json.number.exponent'));
     }
   }
 
@@ -190,8 +193,8 @@ class Scanner {
     const start = this.i;
     for (let k = 0; k < word.length; k++, this.i++) {
       if (this.s[this.i] !== word[k]) {
-        if (k === 0) this.fail(`Unexpected ${describe(this.s[this.i])} where a value was expected (strings need double quotes)`);
-        this.fail(`Unexpected ${describe(this.s[this.i])} in '${this.s.slice(start, this.i + 1)}': did you mean ${word} or a "quoted string"?`);
+        if (k === 0) this.fail(msg('json.unexpectedWord', { found: describe(this.s[this.i]) }));
+        this.fail(msg('json.didYouMean', { found: describe(this.s[this.i]), text: this.s.slice(start, this.i + 1), word }));
       }
     }
   }
@@ -199,7 +202,7 @@ class Scanner {
   document(): void {
     this.value([]);
     this.ws();
-    if (this.i < this.s.length) this.fail(`Unexpected ${describe(this.s[this.i])} after the end of the JSON value`);
+    if (this.i < this.s.length) this.fail(msg('json.afterEnd', { found: describe(this.s[this.i]) }));
   }
 }
 
@@ -215,7 +218,7 @@ export function findJsonError(text: string): JsonSyntaxError | null {
     sc.document();
     return null;
   } catch (e) {
-    if (e instanceof ScanFailure) return { offset: e.offset, message: e.message };
+    if (e instanceof ScanFailure) return { offset: e.offset, message: e.message, msg: e.msg };
     throw e;
   }
 }

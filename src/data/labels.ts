@@ -30,6 +30,7 @@
 import type { LabelResult, MaskPolicy, RoleCount, TokenInfo, TokenRole, TokenizedSample } from './types';
 import { TOKEN_ROLES } from './types';
 import { IGNORE_INDEX } from '../spec/loss';
+import { CodedError, msg } from '../spec/message';
 
 // One definition of the ignore index, shared with the loss (src/spec/loss.ts).
 export { IGNORE_INDEX };
@@ -64,7 +65,7 @@ function emptyPerRole(): Record<TokenRole, RoleCount> {
 export function validatePolicy(policy: MaskPolicy): void {
   const w = policy.promptLossWeight;
   if (!Number.isFinite(w) || w < 0 || w > 1) {
-    throw new RangeError(`promptLossWeight must be a number between 0 and 1 (got ${w}); use 0 to mask the prompt.`);
+    throw new CodedError(msg('labels.promptLossWeight', { w: String(w) }));
   }
 }
 
@@ -127,5 +128,6 @@ export function computeLabels(sample: TokenizedSample, policy: MaskPolicy): Labe
     perRole,
     nothingToTrain,
     message: nothingToTrain ? NOTHING_TO_TRAIN : null,
+    msg: nothingToTrain ? msg('labels.nothingToTrain') : null,
   };
 }

@@ -25,34 +25,26 @@
 import type { ChatMessage, Conversation, InputError, InputFormat, LineErrors, MessageRole, ParseResult, ToolList } from './types';
 import { REASONING_FIELDS } from './fields';
 import { MAX_JSON_DEPTH, findJsonError, findTooDeep, lineColumn, locateJsonPath, offsetOf } from './jsonscan';
+import { CodedError, englishOf, msg, uncoded, worded, type Message } from '../spec/message';
 
 export { MAX_JSON_DEPTH };
 /** Broken JSONL lines listed one by one; the rest are counted. */
 export const MAX_LINE_ERRORS = 20;
 const BOM = '\uFEFF';
 
-const FORMAT_LABELS: Record<InputFormat, string> = {
-  'openai-array': 'OpenAI messages array',
-  'messages-object': 'object with "messages"',
-  sharegpt: 'ShareGPT conversations',
-  jsonl: 'JSONL dataset',
-  'role-prefixed-text': 'plain text with role prefixes',
-};
+/** A format label (messages `format.*`), in English and coded. */
+const labelled = (m: Message) => ({ formatLabel: englishOf(m), formatMsg: m });
 
-const EXPECTED_FORMATS =
-  'Paste JSON like [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}], ' +
-  'an object with "messages", ShareGPT {"conversations": [{"from": "human", "value": "…"}]}, one such sample per line (JSONL), ' +
-  'or plain text with lines starting "User:" / "Assistant:".';
 
 type PathKey = string | number;
 
 /** A problem inside a JSON value, located later by its path (offsets are computed on demand). */
-class SampleProblem extends Error {
+class SampleProblem extends CodedError {
   constructor(
-    message: string,
+    m: Message,
     readonly path: PathKey[],
   ) {
-    super(message);
+    super(m);
   }
 }
 
@@ -71,7 +63,6 @@ const OPENAI_ROLES: ReadonlyMap<string, RoleName> = new Map([
   ['ipython', { role: 'tool', templateRole: 'ipython' }],
   ['function', { role: 'tool', templateRole: 'function' }],
 ]);
-const OPENAI_ROLE_NAMES = '"system", "developer", "user", "assistant" or "tool" (also "ipython", "function")';
 
 const SHAREGPT_ROLES: ReadonlyMap<string, MessageRole> = new Map([
   ['system', 'system'],
@@ -91,12 +82,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function kindOf(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return `a ${typeof v}`;
+function kindOf(v: unknown): Message {
+  if (v === undefined) return msg('kind.missing');
+  if (v === null) return msg('kind.null');
+  if (Array.isArray(v)) return msg('kind.array');
+  if (typeof v === 'object') return msg('kind.object');
+  return msg('kind.typeOf', { type: typeof v });
 }
 
 /** An unpaired UTF-16 surrogate (JSON allows "\ud800"); it has no UTF-8 encoding to tokenize. */
@@ -104,15 +95,12 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 function checkContent(content: string, k: number, role: MessageRole, path: PathKey[]): string {
   if (content.trim() === '') {
-    throw new SampleProblem(`Message ${k} (${role}) is empty. Give it some text or remove it.`, path);
+    throw new SampleProblem(msg('parse.empty', { k, role }), path);
   }
   const bad = LONE_SURROGATE.exec(content);
   if (bad) {
     const hex = bad[0].charCodeAt(0).toString(16);
-    throw new SampleProblem(
-      `Message ${k} (${role}) contains an unpaired surrogate \\u${hex} at character ${bad.index}; it is not valid Unicode text. Remove it or complete the pair.`,
-      path,
-    );
+    throw new SampleProblem(msg('parse.surrogate', { k, role, hex, at: bad.index }), path);
   }
   return content;
 }
@@ -128,16 +116,13 @@ function openaiContent(c: unknown, k: number, role: MessageRole, path: PathKey[]
       if (isObject(part) && part.type === 'text' && typeof part.text === 'string') out += part.text;
       else {
         const type = isObject(part) && typeof part.type === 'string' ? `"${part.type}"` : kindOf(part);
-        throw new SampleProblem(
-          `Message ${k} (${role}) content part ${j} is ${type}; only text parts ({"type": "text", "text": "…"}) are supported.`,
-          [...path, j],
-        );
+        throw new SampleProblem(msg('parse.contentPart', { k, role, j, type }), [...path, j]);
       }
     });
     return checkContent(out, k, role, path);
   }
-  if (c === undefined) throw new SampleProblem(`Message ${k} (${role}) has no "content" field.`, path.slice(0, -1));
-  throw new SampleProblem(`Message ${k} (${role}) content is ${kindOf(c)}; expected a string.`, path);
+  if (c === undefined) throw new SampleProblem(msg('parse.noContent', { k, role }), path.slice(0, -1));
+  throw new SampleProblem(msg('parse.contentKind', { k, role, kind: kindOf(c) }), path);
 }
 
 /** The message's fields other than role and content, checked where the page reads them. */
@@ -147,13 +132,13 @@ function otherFields(m: Record<string, unknown>, k: number, role: MessageRole, m
   for (const key of keys) {
     const v = m[key];
     if (role === 'assistant' && REASONING_FIELDS.includes(key) && v !== null && typeof v !== 'string') {
-      throw new SampleProblem(`Message ${k} (${role}) "${key}" is ${kindOf(v)}; expected the reasoning as a string.`, [...mp, key]);
+      throw new SampleProblem(msg('parse.reasoningKind', { k, role, key, kind: kindOf(v) }), [...mp, key]);
     }
     if (typeof v === 'string' && LONE_SURROGATE.test(v)) {
-      throw new SampleProblem(`Message ${k} (${role}) "${key}" contains an unpaired surrogate; it is not valid Unicode text. Remove it or complete the pair.`, [...mp, key]);
+      throw new SampleProblem(msg('parse.fieldSurrogate', { k, role, key }), [...mp, key]);
     }
     if (key === 'tool_calls' && v !== null && !(Array.isArray(v) && v.every(isObject))) {
-      throw new SampleProblem(`Message ${k} (${role}) "tool_calls" is ${kindOf(v)}; expected an array of {"type": "function", "function": {"name", "arguments"}}.`, [...mp, key]);
+      throw new SampleProblem(msg('parse.toolCallsKind', { k, role, kind: kindOf(v) }), [...mp, key]);
     }
   }
   // fromEntries defines own data properties: a "__proto__" key stays a key.
@@ -168,26 +153,25 @@ function mayBeEmpty(role: MessageRole, fields: Record<string, unknown> | null): 
 }
 
 function openaiMessages(list: unknown[], path: PathKey[]): Conversation {
-  if (list.length === 0) throw new SampleProblem('The conversation has no messages. Add at least one message.', path);
+  if (list.length === 0) throw new SampleProblem(msg('parse.noMessages'), path);
   return list.map((m, k): ChatMessage => {
     const mp = [...path, k];
-    if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"role": …, "content": …}.`, mp);
+    if (!isObject(m)) throw new SampleProblem(msg('parse.messageKind', { k, kind: kindOf(m) }), mp);
     if (typeof m.role !== 'string') {
-      const hint = has(m, 'from') ? ' (it has "from": is this ShareGPT? Wrap it as {"conversations": [ … ]})' : '';
-      throw new SampleProblem(`Message ${k} has no "role" string${hint}.`, mp);
+      throw new SampleProblem(msg(has(m, 'from') ? 'parse.noRoleShareGpt' : 'parse.noRole', { k }), mp);
     }
     const named = OPENAI_ROLES.get(m.role.toLowerCase());
     if (!named) {
-      throw new SampleProblem(`Message ${k} has unknown role "${m.role}"; expected ${OPENAI_ROLE_NAMES}.`, [...mp, 'role']);
+      throw new SampleProblem(msg('parse.unknownRole', { k, role: m.role }), [...mp, 'role']);
     }
     const { role, templateRole } = named;
     const fields = otherFields(m, k, role, mp);
     const raw = has(m, 'content') ? m.content : undefined;
-    const msg: ChatMessage = { role, content: openaiContent(raw, k, role, [...mp, 'content'], mayBeEmpty(role, fields)) };
-    if (templateRole) msg.templateRole = templateRole;
-    if (raw === undefined || raw === null) msg.noContent = raw === null ? 'null' : 'absent';
-    if (fields) msg.fields = fields;
-    return msg;
+    const out: ChatMessage = { role, content: openaiContent(raw, k, role, [...mp, 'content'], mayBeEmpty(role, fields)) };
+    if (templateRole) out.templateRole = templateRole;
+    if (raw === undefined || raw === null) out.noContent = raw === null ? 'null' : 'absent';
+    if (fields) out.fields = fields;
+    return out;
   });
 }
 
@@ -199,10 +183,10 @@ function toolsOf(v: Record<string, unknown>, path: PathKey[]): ToolList | null {
     try {
       t = JSON.parse(t);
     } catch {
-      throw new SampleProblem('"tools" is a string that is not JSON; expected an array of tool definitions.', [...path, 'tools']);
+      throw new SampleProblem(msg('parse.toolsNotJson'), [...path, 'tools']);
     }
   }
-  if (!Array.isArray(t)) throw new SampleProblem(`"tools" is ${kindOf(t)}; expected an array of tool definitions.`, [...path, 'tools']);
+  if (!Array.isArray(t)) throw new SampleProblem(msg('parse.toolsKind', { kind: kindOf(t) }), [...path, 'tools']);
   return t;
 }
 
@@ -219,28 +203,25 @@ function sharegptCall(value: unknown, k: number, path: PathKey[]): ChatMessage {
   }
   const calls = Array.isArray(v) ? v : [v];
   if (calls.length === 0 || !calls.every((c) => isObject(c) && typeof c.name === 'string')) {
-    throw new SampleProblem(`Message ${k} (function_call) "value" is not a call; expected JSON such as {"name": "get_weather", "arguments": {"city": "Paris"}}.`, path);
+    throw new SampleProblem(msg('parse.notACall', { k }), path);
   }
   const toolCalls = calls.map((c) => ({ type: 'function', function: c }));
   return { role: 'assistant', content: '', noContent: 'absent', fields: { tool_calls: toolCalls } };
 }
 
 function sharegptMessages(list: unknown[], path: PathKey[]): Conversation {
-  if (list.length === 0) throw new SampleProblem('The conversation has no messages. Add at least one message.', path);
+  if (list.length === 0) throw new SampleProblem(msg('parse.noMessages'), path);
   return list.map((m, k): ChatMessage => {
     const mp = [...path, k];
-    if (!isObject(m)) throw new SampleProblem(`Message ${k} is ${kindOf(m)}; expected {"from": …, "value": …}.`, mp);
-    if (typeof m.from !== 'string') throw new SampleProblem(`Message ${k} has no "from" string.`, mp);
+    if (!isObject(m)) throw new SampleProblem(msg('parse.shareGptMessageKind', { k, kind: kindOf(m) }), mp);
+    if (typeof m.from !== 'string') throw new SampleProblem(msg('parse.noFrom', { k }), mp);
     if (m.from.toLowerCase() === 'function_call') return sharegptCall(m.value, k, [...mp, 'value']);
     const role = SHAREGPT_ROLES.get(m.from.toLowerCase());
     if (!role) {
-      throw new SampleProblem(
-        `Message ${k} has unknown "from" value "${m.from}"; expected "system", "human", "gpt", "function_call" or "tool" (also "observation").`,
-        [...mp, 'from'],
-      );
+      throw new SampleProblem(msg('parse.unknownFrom', { k, from: m.from }), [...mp, 'from']);
     }
     if (typeof m.value !== 'string') {
-      throw new SampleProblem(`Message ${k} (${role}) "value" is ${kindOf(m.value)}; expected a string.`, [...mp, 'value']);
+      throw new SampleProblem(msg('parse.valueKind', { k, role, kind: kindOf(m.value) }), [...mp, 'value']);
     }
     return { role, content: checkContent(m.value, k, role, [...mp, 'value']) };
   });
@@ -258,22 +239,22 @@ function sampleFromJson(v: unknown, path: PathKey[]): OneSample {
   if (Array.isArray(v)) return { format: 'openai-array', conversation: openaiMessages(v, path), tools: null };
   if (isObject(v)) {
     if (has(v, 'messages')) {
-      if (!Array.isArray(v.messages)) throw new SampleProblem(`"messages" is ${kindOf(v.messages)}; expected an array of messages.`, [...path, 'messages']);
+      if (!Array.isArray(v.messages)) throw new SampleProblem(msg('parse.messagesKind', { kind: kindOf(v.messages) }), [...path, 'messages']);
       return { format: 'messages-object', conversation: openaiMessages(v.messages, [...path, 'messages']), tools: toolsOf(v, path) };
     }
     if (has(v, 'conversations')) {
       if (!Array.isArray(v.conversations)) {
-        throw new SampleProblem(`"conversations" is ${kindOf(v.conversations)}; expected an array of {"from", "value"}.`, [...path, 'conversations']);
+        throw new SampleProblem(msg('parse.conversationsKind', { kind: kindOf(v.conversations) }), [...path, 'conversations']);
       }
       return { format: 'sharegpt', conversation: sharegptMessages(v.conversations, [...path, 'conversations']), tools: toolsOf(v, path) };
     }
     if (has(v, 'role') && has(v, 'content')) {
-      throw new SampleProblem('This is a single message, not a conversation. Wrap it in [ ] (or {"messages": [ … ]}).', path);
+      throw new SampleProblem(msg('parse.singleMessage'), path);
     }
     const keys = Object.keys(v).slice(0, 6).map((k) => `"${k}"`).join(', ');
-    throw new SampleProblem(`The JSON object has no "messages" or "conversations" field (its keys: ${keys || 'none'}).`, path);
+    throw new SampleProblem(keys ? msg('parse.noMessagesField', { keys }) : msg('parse.noMessagesFieldEmpty'), path);
   }
-  throw new SampleProblem(`Expected a conversation but found ${kindOf(v)}.`, path);
+  throw new SampleProblem(msg('parse.notConversation', { kind: kindOf(v) }), path);
 }
 
 /** An object that holds one sample (as opposed to one message). */
@@ -292,13 +273,13 @@ function samplesFromJson(v: unknown): { format: SampleFormat; samples: Conversat
     const parsed = v.map((s, k) => sampleFromJson(s, [k]));
     return { format: parsed[0].format, samples: parsed.map((p) => p.conversation), tools: toolColumn(parsed), dataset: true };
   }
-  if (Array.isArray(v) && v.length === 0) throw new SampleProblem('The JSON array is empty. Add at least one message.', []);
+  if (Array.isArray(v) && v.length === 0) throw new SampleProblem(msg('parse.emptyArray'), []);
   const one = sampleFromJson(v, []);
   return { format: one.format, samples: [one.conversation], tools: toolColumn([one]), dataset: false };
 }
 
 /** Offset of a JSON.parse failure: from the engine's message when it has one, else our scan. */
-export function jsonErrorAt(text: string, err: unknown): { offset: number; message: string } {
+export function jsonErrorAt(text: string, err: unknown): { offset: number; message: string; msg: Message } {
   const raw = err instanceof Error ? err.message : String(err);
   const scanned = findJsonError(text);
   let offset: number | null = null;
@@ -311,7 +292,8 @@ export function jsonErrorAt(text: string, err: unknown): { offset: number; messa
     .replace(/^JSON\.parse: /, '')
     .replace(/\s*(in JSON )?at position \d+.*$/, '')
     .replace(/\s*at line \d+ column \d+ of the JSON data$/, '');
-  return { offset: offset ?? scanned?.offset ?? text.length, message: cleaned };
+  // The engine's own words (another position than our scanner's): English, uncoded.
+  return { offset: offset ?? scanned?.offset ?? text.length, message: cleaned, msg: uncoded(cleaned) };
 }
 
 /** Where a piece of JSON sits in the paste: the whole text (lineBase 0), or one JSONL line. */
@@ -322,38 +304,32 @@ interface Where {
   jsonl: boolean;
 }
 
-function placed(message: string, line: number, column: number, where: Where): InputError {
-  return { message: where.jsonl ? `Line ${line}, column ${column}: ${message}` : `${message} at line ${line}, column ${column}`, line, column };
+/** Where `code` happened: `code.jsonl` names the line first, `code.whole` ends with line and column. */
+function placed(code: string, line: number, column: number, where: Where, params: Record<string, string | number | Message> = {}): InputError {
+  return { ...worded(msg(`${code}.${where.jsonl ? 'jsonl' : 'whole'}`, { ...params, line, column })), line, column };
 }
 
 function jsonSyntaxError(text: string, err: unknown, where: Where): InputError {
-  const { offset, message } = jsonErrorAt(text, err);
+  const { offset, msg: reason } = jsonErrorAt(text, err);
   const { line, column } = lineColumn(text, offset);
-  const e = placed('Invalid JSON', line + where.lineBase, column, where);
-  e.message += `: ${message}.`;
-  return e;
+  return placed('parse.invalidJson', line + where.lineBase, column, where, { reason });
 }
 
 function depthError(text: string, offset: number, where: Where): InputError {
   const { line, column } = lineColumn(text, offset);
-  const e = placed(`The JSON is nested more than ${MAX_JSON_DEPTH} levels deep`, line + where.lineBase, column, where);
-  e.message +=
-    ` (level ${MAX_JSON_DEPTH + 1} opens there). A chat sample needs only a few levels, and deeper input is refused so the page` +
-    ' cannot run out of stack. Look for runaway brackets.';
-  return e;
+  return placed('parse.tooDeep', line + where.lineBase, column, where, { max: MAX_JSON_DEPTH, level: MAX_JSON_DEPTH + 1 });
 }
 
 function sampleError(text: string, p: SampleProblem, where: Where): InputError {
   const at = locateJsonPath(text, p.path);
-  const prefix = where.jsonl ? `Line ${where.lineBase + 1}: ` : '';
-  const err: InputError = { message: `${prefix}${p.message}` };
+  const detail = p.msg;
   if (at !== null) {
     const { line, column } = lineColumn(text, at);
-    err.line = line + where.lineBase;
-    err.column = column;
-    err.message += where.jsonl ? ` (column ${column})` : ` (line ${err.line}, column ${column})`;
-  } else if (where.jsonl) err.line = where.lineBase + 1;
-  return err;
+    const l = line + where.lineBase;
+    return { ...worded(where.jsonl ? msg('parse.sampleAt.jsonl', { line: where.lineBase + 1, column, detail }) : msg('parse.sampleAt.whole', { line: l, column, detail })), line: l, column };
+  }
+  if (where.jsonl) return { ...worded(msg('parse.sampleLine', { line: where.lineBase + 1, detail })), line: where.lineBase + 1 };
+  return worded(detail);
 }
 
 /** One JSONL line → its sample, or what is wrong with it. */
@@ -403,16 +379,17 @@ function parseJsonl(text: string): ParseResult {
     const first = errors[0];
     return {
       ok: false,
-      error: { ...first, message: `None of the ${nonEmpty} JSONL lines is a usable sample; each one is listed below. ${first.message}` },
+      error: { ...first, ...worded(msg('parse.noUsableLine', { count: nonEmpty, first: first.msg ?? uncoded(first.message) })) },
       lineErrors: lineErrors as LineErrors,
     };
   }
-  const kinds = [...formats].map((f) => FORMAT_LABELS[f]).join(' + ');
-  const left = broken > 0 ? `; ${broken} broken line${broken === 1 ? '' : 's'} left out` : '';
+  const kinds = [...formats].map((f) => msg(`format.${f}`));
+  const kindList = kinds.reduce((a, b) => msg('format.and', { a, b }));
+  const label = broken > 0 ? msg('format.jsonlBroken', { n: samples.length, kinds: kindList, count: broken }) : msg('format.jsonl', { n: samples.length, kinds: kindList });
   return {
     ok: true,
     format: 'jsonl',
-    formatLabel: `JSONL, ${samples.length} samples (${kinds})${left}`,
+    ...labelled(label),
     samples,
     lineErrors,
     sampleLines: sampleLines.every((l, k) => l === k + 1) ? null : sampleLines,
@@ -458,8 +435,8 @@ function parseJson(text: string): ParseResult {
   }
   try {
     const { format, samples, tools, dataset } = samplesFromJson(v);
-    const formatLabel = dataset ? `JSON array of ${samples.length} samples (${FORMAT_LABELS[format]})` : FORMAT_LABELS[format];
-    return { ok: true, format, formatLabel, samples, lineErrors: null, sampleLines: null, tools };
+    const label = dataset ? msg('format.array', { n: samples.length, kind: msg(`format.${format}`) }) : msg(`format.${format}`);
+    return { ok: true, format, ...labelled(label), samples, lineErrors: null, sampleLines: null, tools };
   } catch (e) {
     if (e instanceof SampleProblem) return { ok: false, error: sampleError(text, e, WHOLE) };
     throw e;
@@ -478,7 +455,7 @@ function parseScalar(text: string): ParseResult | null {
   const { line, column } = lineColumn(text, at);
   return {
     ok: false,
-    error: { message: `Expected a conversation but found ${kindOf(v)} (line ${line}, column ${column}). ${EXPECTED_FORMATS}`, line, column },
+    error: { ...worded(msg('parse.scalar', { kind: kindOf(v), line, column, formats: msg('parse.formats') })), line, column },
   };
 }
 
@@ -497,7 +474,7 @@ function parseRolePrefixed(text: string): ParseResult {
     const content = buf.join('\n').trim();
     if (content === '') {
       return {
-        message: `Message ${k} (${conv[k].role}) at line ${startLines[k]} is empty. Give it some text or remove it.`,
+        ...worded(msg('parse.text.empty', { k, role: conv[k].role, line: startLines[k] })),
         line: startLines[k],
         column: 1,
       };
@@ -505,7 +482,7 @@ function parseRolePrefixed(text: string): ParseResult {
     const bad = LONE_SURROGATE.exec(content);
     if (bad) {
       return {
-        message: `Message ${k} (${conv[k].role}) at line ${startLines[k]} contains an unpaired surrogate at character ${bad.index}; it is not valid Unicode text.`,
+        ...worded(msg('parse.text.surrogate', { k, role: conv[k].role, line: startLines[k], at: bad.index })),
         line: startLines[k],
         column: 1,
       };
@@ -528,9 +505,7 @@ function parseRolePrefixed(text: string): ParseResult {
       return {
         ok: false,
         error: {
-          message:
-            `Line ${li + 1} does not start with a role. Plain-text chats need each message to start a line with ` +
-            `"System:", "User:" or "Assistant:". ${li === 0 || conv.length === 0 ? EXPECTED_FORMATS : ''}`.trim(),
+          ...worded(msg('parse.text.noRole', { line: li + 1, formats: msg('parse.formats') })),
           line: li + 1,
           column: col,
         },
@@ -539,12 +514,12 @@ function parseRolePrefixed(text: string): ParseResult {
   }
   const err = flush();
   if (err) return { ok: false, error: err };
-  return { ok: true, format: 'role-prefixed-text', formatLabel: FORMAT_LABELS['role-prefixed-text'], samples: [conv], lineErrors: null, sampleLines: null, tools: null };
+  return { ok: true, format: 'role-prefixed-text', ...labelled(msg('format.role-prefixed-text')), samples: [conv], lineErrors: null, sampleLines: null, tools: null };
 }
 
 function parseBody(text: string): ParseResult {
   const first = /\S/.exec(text);
-  if (!first) return { ok: false, error: { message: `Nothing to parse: the input is empty. ${EXPECTED_FORMATS}` } };
+  if (!first) return { ok: false, error: worded(msg('parse.nothing', { formats: msg('parse.formats') })) };
   const c = first[0];
   if (c === '[' || c === '{') return parseJson(text);
   if (/[-0-9"tfn]/.test(c)) {
@@ -569,5 +544,5 @@ export function parseChatInput(text: string): ParseResult {
   const fix = json ? (e: InputError) => e : withBomColumn;
   const lineErrors = r.lineErrors ? { ...r.lineErrors, errors: r.lineErrors.errors.map(fix) } : null;
   if (!r.ok) return { ...r, error: fix(r.error), ...(lineErrors ? { lineErrors } : {}) };
-  return { ...r, formatLabel: `${r.formatLabel} · UTF-8 byte-order mark removed`, lineErrors };
+  return { ...r, ...labelled(msg('format.bomRemoved', { label: r.formatMsg })), lineErrors };
 }

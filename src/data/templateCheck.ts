@@ -6,9 +6,12 @@
 // Render-time errors (an unknown filter, a test that does not exist) name the identifier; the first
 // tag that uses it is where they point.
 import { Template } from '@huggingface/jinja';
+import { msg, uncoded, worded, type Message } from '../spec/message';
 
 export interface TemplateProblem {
+  /** English; msg for every language (the Jinja engine's own words stay English, uncoded). */
   message: string;
+  msg: Message;
   /** 1-based, UTF-16 columns. */
   line: number;
   column: number;
@@ -57,11 +60,11 @@ export function syntaxProblem(text: string): TemplateProblem | null {
   const tags = tagsOf(text);
   for (const t of tags) {
     const err = parses(text.slice(0, t.end));
-    if (err !== null && !ENDS_EARLY.test(err)) return { message: `${err} (in ${t.body.length > 60 ? `${t.body.slice(0, 57)}…` : t.body})`, ...lineColumn(text, t.start) };
+    if (err !== null && !ENDS_EARLY.test(err)) return { ...worded(msg('template.inTag', { detail: uncoded(err), tag: t.body.length > 60 ? `${t.body.slice(0, 57)}…` : t.body })), ...lineColumn(text, t.start) };
   }
   // Only "ended early": an unclosed block, or an unclosed tag.
   const open = text.search(/\{[%{#](?![\s\S]*?[%}#]\})/);
-  if (open >= 0 && !tags.some((t) => t.start === open)) return { message: 'This tag is never closed.', ...lineColumn(text, open) };
+  if (open >= 0 && !tags.some((t) => t.start === open)) return { ...worded(msg('template.tagNotClosed')), ...lineColumn(text, open) };
   const stack: Tag[] = [];
   for (const t of tags) {
     const k = keyword(t);
@@ -69,13 +72,13 @@ export function syntaxProblem(text: string): TemplateProblem | null {
     else if (k?.startsWith('end') && stack.length && OPENERS.get(keyword(stack[stack.length - 1]) as string) === k) stack.pop();
   }
   const last = stack[stack.length - 1];
-  if (last) return { message: `{% ${keyword(last)} %} is never closed (no {% ${OPENERS.get(keyword(last) as string)} %} after it).`, ...lineColumn(text, last.start) };
-  return { message: ENDS_EARLY.test(whole) ? 'The template ends inside a block or a tag.' : whole, ...lineColumn(text, text.length) };
+  if (last) return { ...worded(msg('template.blockNotClosed', { open: keyword(last) as string, end: OPENERS.get(keyword(last) as string) as string })), ...lineColumn(text, last.start) };
+  return { ...worded(ENDS_EARLY.test(whole) ? msg('template.endsInside') : uncoded(whole)), ...lineColumn(text, text.length) };
 }
 
 /** A render-time error's position: the first tag using the identifier the message names. */
 export function renderProblem(text: string, message: string): TemplateProblem {
   const name = /(?:filter|test|function|variable|macro)[:\s]+['"]?(\w+)/i.exec(message)?.[1] ?? /:\s*(\w+)\s*$/.exec(message)?.[1];
   const tag = name ? tagsOf(text).find((t) => new RegExp(`\\b${name}\\b`).test(t.body)) : undefined;
-  return { message, ...lineColumn(text, tag?.start ?? 0) };
+  return { message, msg: uncoded(message), ...lineColumn(text, tag?.start ?? 0) };
 }

@@ -10,6 +10,8 @@
 // - Roles are attributed per CHARACTER of the rendered text, then lifted to tokens. A token whose
 //   characters come from more than one role `straddles`.
 
+import type { Message } from '../spec/message';
+
 /** 'developer' is its own role for templates that have one (gpt-oss); 'tool' is a tool's result
  *  (also written "ipython" or "function"). */
 export type MessageRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
@@ -44,7 +46,9 @@ export type ToolList = readonly unknown[];
 export type InputFormat = 'openai-array' | 'messages-object' | 'sharegpt' | 'jsonl' | 'role-prefixed-text';
 
 export interface InputError {
+  /** English; `msg` is the same message for other languages (absent: uncoded, show `message`). */
   message: string;
+  msg?: Message;
   /** 1-based line in the pasted text. */
   line?: number;
   /** 1-based column in the pasted text. */
@@ -66,6 +70,7 @@ export type ParseResult =
       ok: true;
       format: InputFormat;
       formatLabel: string;
+      formatMsg: Message;
       samples: Conversation[];
       /** Broken JSONL lines left out of `samples`; null when there are none. */
       lineErrors: LineErrors | null;
@@ -219,8 +224,9 @@ export interface LabelResult {
   partial: number;
   perRole: Record<TokenRole, RoleCount>;
   nothingToTrain: boolean;
-  /** "nothing to train: every label is -100" when nothingToTrain, else null. */
+  /** "nothing to train: every label is -100" when nothingToTrain, else null; msg: the same, coded. */
   message: string | null;
+  msg?: Message | null;
 }
 
 export interface ContextCheck {
@@ -230,7 +236,9 @@ export interface ContextCheck {
   removesResponse: boolean;
   /** Trained positions dropped by the cut. */
   trainedRemoved: number;
+  /** English; msg: the same, coded. */
   message: string | null;
+  msg?: Message | null;
 }
 
 export interface Example {

@@ -3,6 +3,7 @@
 import { useStore } from '../store';
 import { Trans, useTranslation } from 'react-i18next';
 import { LanguageSwitch } from './i18n/LanguageSwitch';
+import { useMessage } from './i18n/useMessage';
 import { LessonMenu } from './lessons/LessonMenu';
 import { LessonPlayer } from './lessons/LessonPlayer';
 import { InputPanel } from './InputPanel';
@@ -20,6 +21,7 @@ export function App() {
   const notice = useStore((s) => s.notice);
   const dismissNotice = useStore((s) => s.dismissNotice);
   const { t } = useTranslation();
+  const say = useMessage();
   return (
     <div className="app" data-busy={busy} data-hydrated={hydrated}>
       <header className="app-header">
@@ -33,7 +35,7 @@ export function App() {
           {busy ? (
             <>
               <span className="spinner" aria-hidden="true" />
-              {status ?? t('app.working')}
+              {status ? say(status) : t('app.working')}
             </>
           ) : (
             <span className="idle">{t('app.upToDate')}</span>

@@ -4,10 +4,10 @@
 import { useStore, type Failure } from '../store';
 import type { InputError } from '../data/types';
 import { useId, useRef } from 'react';
-import { PasteEditor, type PasteEditorHandle } from './PasteEditor';
 import { offsetOf } from './textOffset';
 import { EXAMPLES } from '../data/examples';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from './i18n/useMessage';
 
 /** Titles of the failure stages (keys under input:stage). */
 const stageKey = (stage: Failure['stage']) => `stage.${stage}` as const;
@@ -22,17 +22,19 @@ export function InputPanel() {
   const failure = useStore((s) => s.failure);
   const stale = useStore((s) => s.stale);
   const labels = useStore((s) => s.labels);
-  const editorRef = useRef<PasteEditorHandle>(null);
-  const currentText = () => useStore.getState().text;
+  const textareaRef = useRef<HTMLTextAreaElement>(null);
   const textId = useId();
   const exampleId = useId();
   const hintId = useId();
   const { t } = useTranslation('input');
+  const say = useMessage();
 
   const showLocation = (e: InputError | undefined) => {
-    if (!e?.line) return;
-    const at = offsetOf(text, e.line, e.column ?? 1);
-    editorRef.current?.select(at, Math.min(text.length, at + 1));
+    const ta = textareaRef.current;
+    if (!ta || !e?.line) return;
+    const at = offsetOf(ta.value, e.line, e.column ?? 1);
+    ta.focus();
+    ta.setSelectionRange(at, Math.min(ta.value.length, at + 1));
   };
 
   const n = parse?.sampleCount ?? 0;
@@ -56,7 +58,7 @@ export function InputPanel() {
           data-testid="format"
           title={t('formatTitle')}
         >
-          {parse ? parse.formatLabel : failure?.stage === 'parse' ? t('notRecognised') : '…'}
+          {parse ? say(parse.formatMsg ?? parse.formatLabel) : failure?.stage === 'parse' ? t('notRecognised') : '…'}
         </span>
       </div>
 
@@ -93,18 +95,19 @@ export function InputPanel() {
         )}
       </div>
 
-      <span id={`${textId}-label`} className="visually-hidden">
+      <label htmlFor={textId} className="visually-hidden">
         {t('textLabel')}
-      </span>
-      <PasteEditor
-        ref={editorRef}
-        testId="paste-box"
+      </label>
+      <textarea
+        id={textId}
+        ref={textareaRef}
+        className="paste-box"
+        data-testid="paste-box"
         value={text}
-        onChange={setText}
-        current={currentText}
-        labelledBy={`${textId}-label`}
-        describedBy={hintId}
-        invalid={failure?.stage === 'parse'}
+        spellCheck={false}
+        aria-describedby={hintId}
+        aria-invalid={failure?.stage === 'parse' || undefined}
+        onChange={(e) => setText(e.target.value)}
         placeholder={'[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]'}
       />
       <p id={hintId} className="hint">
@@ -114,7 +117,7 @@ export function InputPanel() {
       <div className="messages">
         {failure && (
           <div className="message error" role="alert" data-testid="input-error">
-            <strong>{t(stageKey(failure.stage))}</strong>: {failure.error.message}
+            <strong>{t(stageKey(failure.stage))}</strong>: {say(failure.error.msg ?? failure.error.message)}
             <div className="message-actions">
               {location && (
                 <button type="button" className="link" onClick={() => showLocation(failure.error)}>
@@ -136,10 +139,10 @@ export function InputPanel() {
                 <li key={k}>
                   {e.line !== undefined ? (
                     <button type="button" className="link" onClick={() => showLocation(e)} title={t('showInText')}>
-                      {e.message}
+                      {say(e.msg ?? e.message)}
                     </button>
                   ) : (
-                    e.message
+                    say(e.msg ?? e.message)
                   )}
                 </li>
               ))}
@@ -153,7 +156,7 @@ export function InputPanel() {
         )}
         {current?.nothingToTrain && (
           <div className="message warn" role="alert" data-testid="nothing-to-train">
-            <strong>{current.message}</strong>
+            <strong>{say(current.msg ?? current.message)}</strong>
             {t('nothingToTrain')}
           </div>
         )}
@@ -164,7 +167,7 @@ export function InputPanel() {
             data-testid={current.context.removesResponse ? 'context-warning' : 'context-info'}
           >
             {current.context.removesResponse && <strong>{t('cutRemovesTrained')}</strong>}
-            {current.context.message}
+            {say(current.context.msg ?? current.context.message)}
           </div>
         )}
       </div>

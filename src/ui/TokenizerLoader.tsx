@@ -5,9 +5,11 @@
 import { useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useStore } from '../store';
+import { useMessage } from './i18n/useMessage';
 
 export function TokenizerLoader() {
   const { t } = useTranslation('tokenizerOnly');
+  const say = useMessage();
   const load = useStore((s) => s.loadTokenizerOnly);
   const state = useStore((s) => s.tokenizerLoad);
   const custom = useStore((s) => s.settings.customTokenizer);
@@ -39,12 +41,12 @@ export function TokenizerLoader() {
       </div>
       {busy && state.progress && (
         <p className="hint" role="status">
-          {state.progress}
+          {say(state.progress)}
         </p>
       )}
       {state.error ? (
         <p id={`${id}-err`} className="field-error" role="alert" data-testid="tokenizer-load-error">
-          {state.error}
+          {say(state.error)}
         </p>
       ) : (
         <p id={`${id}-hint`} className="hint">

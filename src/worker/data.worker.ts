@@ -20,6 +20,7 @@ import {
   tokenizeConversation,
   type ChatTokenizer,
   type Conversation,
+  type InputError,
   type ParseResult,
   type TokenizedSample,
   type TokenizerId,
@@ -53,6 +54,7 @@ import {
   type TokenTable,
 } from './dataProtocol';
 import { HandlerError, SUPERSEDED, Transfer, serve, type HandlerContext } from './protocol';
+import { CodedError, messageOfError, msg, type Message } from '../spec/message';
 import { MAX_LAB_ROWS, detectFamily, runStrategy, type LabRow } from '../data/strategies';
 import { alignRows } from '../data/strategies/align';
 import { preflightHandlers } from './preflight';
@@ -91,7 +93,7 @@ let sentKey: string | null = null;
 
 async function fetchJson(url: string): Promise<unknown> {
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`could not load ${url}: HTTP ${res.status} ${res.statusText}`);
+  if (!res.ok) throw new CodedError(msg('data.httpFailed', { url, status: res.status, statusText: res.statusText }));
   return res.json();
 }
 
@@ -126,7 +128,7 @@ function tokenizerSource(id: TokenizerId, model: ModelTokenizer | null): { src: 
       try {
         parsed = templateJson === null ? null : JSON.parse(templateJson);
       } catch (e) {
-        throw new Error(`${model.label}/chat_template.json is not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
+        throw new CodedError(msg('data.chatTemplateJson', { file: `${model.label}/chat_template.json`, detail: e instanceof Error ? e.message : String(e) }));
       }
       const chosen = chooseChatTemplate({ jinja, json: parsed, config }, model.label, model.chatTemplateName);
       templateChoice.set(tokenizerKey(id, model), chosen ? { names: chosen.names, name: chosen.name, file: chosen.file } : { names: [], name: null, file: 'none' });
@@ -208,21 +210,21 @@ function toColumns(key: string, sample: TokenizedSample, loaded: LoadedTokenizer
   };
 }
 
-class StepError extends Error {
+class StepError extends CodedError {
   constructor(
     readonly stage: FailStage,
-    message: string,
+    m: Message,
     readonly where: { line?: number; column?: number; sample?: number } = {},
     /** The user's own template failed: the position in it. */
     readonly templateAt?: { line: number; column: number },
   ) {
-    super(message);
+    super(m);
   }
 }
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-type Status = HandlerContext<{ status: string }>;
+type Status = HandlerContext<{ status: Message }>;
 
 function parseText(text: string): ParseResult {
   if (!parsed || parsed.text !== text) parsed = { text, result: parseChatInput(text) };
@@ -234,10 +236,10 @@ async function tokenizer(id: TokenizerId, model: ModelTokenizer | null, ctx: Sta
   const key = tokenizerKey(id, model);
   const srcLabel = tokenizerSource(id, model)?.src.label ?? id;
   try {
-    if (!tokenizers.has(key)) ctx.emit({ status: `Loading the ${srcLabel} tokenizer…` });
+    if (!tokenizers.has(key)) ctx.emit({ status: msg('data.loadingTokenizer', { name: srcLabel }) });
     return await getTokenizer(id, model);
   } catch (err) {
-    throw new StepError('tokenizer', `Could not load the ${srcLabel} tokenizer: ${messageOf(err)}. Pick another tokenizer or check that its files are served.`);
+    throw new StepError('tokenizer', msg('data.tokenizerFailed', { name: srcLabel, detail: messageOfError(err) }));
   }
 }
 
@@ -252,7 +254,7 @@ function withOwn(loaded: LoadedTokenizer, key: string, own: string | null | unde
   const ownKey = `${key}#own:${own.length}:${(h >>> 0).toString(36)}`;
   if (ownCache?.key === ownKey) return { loaded: ownCache.loaded, key: ownKey };
   const bad = syntaxProblem(own);
-  if (bad) throw new StepError('template', `Your chat template, line ${bad.line}, column ${bad.column}: ${bad.message}`, {}, { line: bad.line, column: bad.column });
+  if (bad) throw new StepError('template', msg('data.ownTemplateAt', { line: bad.line, column: bad.column, detail: bad.msg }), {}, { line: bad.line, column: bad.column });
   const tok = withTemplate(loaded.tok, own);
   ownCache = { key: ownKey, loaded: { ...loaded, tok } };
   return ownCache;
@@ -262,13 +264,13 @@ function withOwn(loaded: LoadedTokenizer, key: string, own: string | null | unde
 function ownRenderError(own: string | null | undefined, err: unknown): StepError | null {
   if (!own) return null;
   const at = renderProblem(own, messageOf(err));
-  return new StepError('template', `Your chat template, line ${at.line}, column ${at.column}: ${messageOf(err)}`, {}, { line: at.line, column: at.column });
+  return new StepError('template', msg('data.ownTemplateAt', { line: at.line, column: at.column, detail: messageOfError(err) }), {}, { line: at.line, column: at.column });
 }
 
 /** How a sample is named to the user: its number, and its JSONL line when that differs. */
-function sampleName(pr: ParseResult, index: number): string {
+function sampleName(pr: ParseResult, index: number): Message {
   const line = pr.ok ? pr.sampleLines?.[index] : undefined;
-  return `Sample ${index + 1}${line !== undefined ? ` (line ${line})` : ''}`;
+  return line !== undefined ? msg('data.sampleAtLine', { n: index + 1, line }) : msg('data.sample', { n: index + 1 });
 }
 
 /** Sample `index` of `text` tokenized by `key`'s tokenizer (the last one is cached: the view's). */
@@ -279,7 +281,7 @@ function tokenizeSample(text: string, index: number, key: string, loaded: Loaded
     const pr = parseText(text);
     sample = tokenizeConversation(loaded.tok, conv, { splitSpecialTokens: split, tools: pr.ok ? (pr.tools?.[index] ?? null) : null });
   } catch (err) {
-    throw new StepError('template', `${sampleName(parseText(text), index)}: ${messageOf(err)}`, { sample: index });
+    throw new StepError('template', msg('data.sampleFailed', { sample: sampleName(parseText(text), index), detail: messageOfError(err) }), { sample: index });
   }
   return { text, sampleIndex: index, tokenizerKey: key, split, sample, columns: toColumns(`t${++tokenizationCount}`, sample, loaded) };
 }
@@ -289,16 +291,16 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
   // 1. Parse (cached by text).
   const pr = parseText(req.text);
   if (!pr.ok) {
-    throw new HandlerError(pr.error.message, { stage: 'parse', error: pr.error, parse: null, ...(pr.lineErrors ? { lineErrors: pr.lineErrors } : {}) } satisfies LabelFailure);
+    throw new HandlerError(pr.error.msg ?? pr.error.message, { stage: 'parse', error: pr.error, parse: null, ...(pr.lineErrors ? { lineErrors: pr.lineErrors } : {}) } satisfies LabelFailure);
   }
   const sampleCount = pr.samples.length;
   const sampleIndex = Math.min(Math.max(0, req.sampleIndex), Math.max(0, sampleCount - 1));
   const parse: ParseInfo = {
-    format: pr.format, formatLabel: pr.formatLabel, sampleCount, sampleIndex, sampleLine: pr.sampleLines?.[sampleIndex] ?? null, lineErrors: pr.lineErrors,
+    format: pr.format, formatLabel: pr.formatLabel, formatMsg: pr.formatMsg, sampleCount, sampleIndex, sampleLine: pr.sampleLines?.[sampleIndex] ?? null, lineErrors: pr.lineErrors,
   };
   try {
     if (sampleCount === 0) {
-      throw new StepError('sample', 'The input parsed, but it holds no chat sample. Paste at least one message.');
+      throw new StepError('sample', msg('data.noSample'));
     }
     // 2. Tokenizer (cached per id; first use downloads 1–11 MB, so say so).
     const base = await tokenizer(req.tokenizerId, whose(req), ctx);
@@ -318,7 +320,7 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
       const context = checkContext(tokenized.sample, lr, contextLength);
       labels = { key: columnsKey, ...lr, contextLength, contextLengthIsOwn: req.contextLength !== null, context };
     } catch (err) {
-      throw new StepError('labels', messageOf(err));
+      throw new StepError('labels', messageOfError(err));
     }
     // Labels are fresh arrays per request: transfer them. Token columns are cached here, so they
     // are cloned (once per tokenization), not transferred.
@@ -329,22 +331,28 @@ async function label(req: LabelRequest, ctx: Status): Promise<Transfer<LabelRepl
     const stage: FailStage = err instanceof StepError ? err.stage : 'template';
     const where = err instanceof StepError ? err.where : {};
     const templateAt = err instanceof StepError ? err.templateAt : undefined;
-    throw new HandlerError(messageOf(err), { stage, error: { message: messageOf(err), ...where }, parse, ...(templateAt ? { templateAt } : {}) } satisfies LabelFailure);
+    const m = messageOfError(err);
+    throw new HandlerError(m, { stage, error: { message: messageOf(err), msg: m, ...where }, parse, ...(templateAt ? { templateAt } : {}) } satisfies LabelFailure);
   }
 }
 
-const where = (e: { line?: number; column?: number }) => (e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : '');
+/** A parse error with its place: "… (line 3, column 5)". */
+const placedError = (e: InputError): Message => {
+  const detail = e.msg ?? messageOfError(new Error(e.message));
+  if (!e.line) return detail;
+  return e.column ? msg('data.errorAtColumn', { detail, line: e.line, column: e.column }) : msg('data.errorAtLine', { detail, line: e.line });
+};
 
 /** The training data: every sample through the same steps as the view, with each run's policy. */
 async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<PreparedData>> {
   const pr = parseText(req.text);
-  if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}. Fix the paste box first.`);
-  if (pr.samples.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
+  if (!pr.ok) throw new CodedError(msg('data.prepareNoParse', { detail: placedError(pr.error) }));
+  if (pr.samples.length === 0) throw new CodedError(msg('data.prepareNoSample'));
   const own = withOwn(await tokenizer('default', req.modelTokenizer, ctx), tokenizerKey('default', req.modelTokenizer), req.ownTemplate);
   const loaded = own.loaded;
   const { tok } = loaded;
   if (tok.vocabSize > req.vocabSize) {
-    throw new Error(`the tokenizer ${tok.label} has ${tok.vocabSize} tokens but the model's vocab_size is ${req.vocabSize}; they do not belong together.`);
+    throw new CodedError(msg('data.vocabMismatch', { name: tok.label, tokens: tok.vocabSize, vocab: req.vocabSize }));
   }
   const key = own.key;
   const contextLength = resolveContextLength('default', req.contextLength, loaded.modelMaxLength, req.modelTokenizer);
@@ -355,7 +363,7 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
     const { sample } = tokenizeSample(req.text, i, key, loaded, conv, req.splitSpecialTokens);
     if (req.hand && req.hand.sample === i) {
       const why = checkOverrides(req.hand, Int32Array.from(sample.tokens, (t) => t.id));
-      if (why) throw new Error(`The hand overrides cannot be applied: ${why}.`);
+      if (why) throw new CodedError(msg('data.overrides', { why }));
     }
     const prepared = prepareSample(sample, policiesFor(req.policies, i, req.hand), contextLength);
     const eot = sample.tokens.filter((t) => t.isEndOfTurn && t.turnIndex !== null && t.index < contextLength).map((t) => t.index);
@@ -364,8 +372,7 @@ async function prepare(req: PrepareRequest, ctx: Status): Promise<Transfer<Prepa
       if (!choice) return;
       const input = { tok, family, conversation: conv, tools: pr.tools?.[i] ?? null, maxLength: contextLength, policy: { ...req.policies[r], overrides: {} } };
       const row = runStrategy(choice, input);
-      const name = `Run ${String.fromCharCode(65 + r)} (${row.label})`;
-      if (row.error) throw new Error(`${name} would not train: on ${sampleName(pr, i)} the framework raises: ${row.error}`);
+      if (row.error) throw new CodedError(msg('data.strategyRaises', { run: String.fromCharCode(65 + r), label: row.label, sample: sampleName(pr, i), detail: row.error }));
       const a = alignRows([sample.tokens.map((t) => t.text), Array.from(row.ids, (_, k) => row.text.slice(row.starts[k], row.ends[k]))]);
       const mine = new Int32Array(sample.tokens.length).fill(-1);
       for (let c = 0; c < a.C; c++) if (a.cells[c * 2] >= 0) mine[a.cells[c * 2]] = a.cells[c * 2 + 1];
@@ -408,16 +415,16 @@ function tokenTable(key: string, tok: ChatTokenizer): TokenTable {
 
 async function prompt(req: PromptRequest): Promise<PromptReply> {
   const pr = parseText(req.text);
-  if (!pr.ok) throw new Error(`The data does not parse: ${pr.error.message}${where(pr.error)}.`);
+  if (!pr.ok) throw new CodedError(msg('data.promptNoParse', { detail: placedError(pr.error) }));
   const conv = pr.samples[req.sample];
-  if (!conv) throw new Error(`Sample ${req.sample + 1} is not in the training data (${pr.samples.length} samples).`);
+  if (!conv) throw new CodedError(msg('data.noSuchSample', { n: req.sample + 1, count: pr.samples.length }));
   const { tok } = withOwn(await getTokenizer('default', req.modelTokenizer), tokenizerKey('default', req.modelTokenizer), req.ownTemplate).loaded;
   let last = -1;
   conv.forEach((msg, i) => {
     if (msg.role === 'assistant') last = i;
   });
   const context = last >= 0 ? conv.slice(0, last) : conv;
-  if (context.length === 0) throw new Error('The conversation starts with the assistant: there is no prompt to answer. Add a user message first.');
+  if (context.length === 0) throw new CodedError(msg('data.noPrompt'));
   const tools = pr.tools?.[req.sample] ?? null;
   const { rendered: text, ids } = encodeChat(tok, context, (c) => tok.render(c, true, tools), { splitSpecialTokens: req.splitSpecialTokens });
   return { ids: Int32Array.from(ids), text, reference: last >= 0 ? conv[last].content : null };
@@ -427,9 +434,9 @@ async function prompt(req: PromptRequest): Promise<PromptReply> {
 async function lab(req: LabRequest, ctx: Status): Promise<Transfer<LabReply>> {
   const t0 = performance.now();
   const pr = parseText(req.text);
-  if (!pr.ok) throw new Error(`The input does not parse: ${pr.error.message}${where(pr.error)}.`);
-  if (pr.samples.length === 0) throw new Error('The input holds no chat sample.');
-  if (req.choices.length === 0 || req.choices.length > MAX_LAB_ROWS) throw new Error(`Choose 1 to ${MAX_LAB_ROWS} strategies (got ${req.choices.length}).`);
+  if (!pr.ok) throw new CodedError(msg('data.labNoParse', { detail: placedError(pr.error) }));
+  if (pr.samples.length === 0) throw new CodedError(msg('data.labNoSample'));
+  if (req.choices.length === 0 || req.choices.length > MAX_LAB_ROWS) throw new CodedError(msg('data.labChoices', { max: MAX_LAB_ROWS, n: req.choices.length }));
   const index = Math.min(Math.max(0, req.sampleIndex), pr.samples.length - 1);
   const own = withOwn(await tokenizer(req.tokenizerId, whose(req), ctx), tokenizerKey(req.tokenizerId, whose(req)), req.ownTemplate);
   const loaded = own.loaded;
@@ -486,7 +493,7 @@ function newestOnly<Req, Res>(run: (req: Req, ctx: Status) => Promise<Res>): (re
   };
   return (req, ctx) =>
     new Promise<Res>((resolve, reject) => {
-      waiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED));
+      waiting?.reject(new HandlerError('a newer request replaced this one', SUPERSEDED)); // never shown
       waiting = { req, ctx, resolve, reject };
       void drain();
     });

@@ -13,6 +13,7 @@ import type { ContextCheck, InputError, InputFormat, LineErrors, MaskPolicy, Lab
 import type { Alignment } from '../data/strategies/align';
 import type { ChatFamily, LabChoice, LabRow } from '../data/strategies';
 import type { FindingId, PreflightReport } from '../data/preflight/types';
+import type { Message } from '../spec/message';
 
 /**
  * The loaded model's own tokenizer. 'default' in the tokenizer menu means "the model's tokenizer":
@@ -106,6 +107,7 @@ export interface LabelColumns extends LabelResult {
 export interface ParseInfo {
   format: InputFormat;
   formatLabel: string;
+  formatMsg: Message;
   sampleCount: number;
   /** The sample actually shown (the request's index clamped to the sample count). */
   sampleIndex: number;
@@ -303,14 +305,14 @@ export interface PreflightExportReply {
 }
 
 export type DataProtocol = {
-  tokenizerInfo: { req: TokenizerInfoRequest; res: TokenizerInfo; event: { status: string } };
-  preflight: { req: PreflightRequest; res: PreflightReply; event: { done: number; total: number; status?: string } };
+  tokenizerInfo: { req: TokenizerInfoRequest; res: TokenizerInfo; event: { status: Message } };
+  preflight: { req: PreflightRequest; res: PreflightReply; event: { done: number; total: number; status?: Message } };
   preflightCancel: { req: { handle?: number }; res: boolean };
   preflightExport: { req: PreflightExportRequest; res: PreflightExportReply };
   /** One sample of a preflighted dataset as its own text (a dropped file's line), to open it in the paste box. */
   preflightSample: { req: { handle: number; index: number }; res: { text: string; line: number } };
-  lab: { req: LabRequest; res: LabReply; event: { status: string } };
-  label: { req: LabelRequest; res: LabelReply; event: { status: string } };
-  prepare: { req: PrepareRequest; res: PreparedData; event: { status: string } };
+  lab: { req: LabRequest; res: LabReply; event: { status: Message } };
+  label: { req: LabelRequest; res: LabelReply; event: { status: Message } };
+  prepare: { req: PrepareRequest; res: PreparedData; event: { status: Message } };
   prompt: { req: PromptRequest; res: PromptReply };
 };

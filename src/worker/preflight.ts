@@ -11,6 +11,7 @@ import { detectFamily, runStrategy } from '../data/strategies';
 import type { ChatTokenizer, MaskPolicy, ParseResult } from '../data/types';
 import type { ExportWhat, PreflightExportReply, PreflightExportRequest, PreflightReply, PreflightRequest } from './dataProtocol';
 import type { HandlerContext } from './protocol';
+import { CodedError, msg, type Message } from '../spec/message';
 
 interface Kept {
   handle: number;
@@ -35,11 +36,11 @@ const TYPES: Record<ExportWhat, string> = {
 };
 
 export interface PreflightDeps {
-  tokenizer(req: PreflightRequest, ctx: HandlerContext<{ done: number; total: number; status?: string }>): Promise<{ tok: ChatTokenizer; maxLength: number }>;
+  tokenizer(req: PreflightRequest, ctx: HandlerContext<{ done: number; total: number; status?: Message }>): Promise<{ tok: ChatTokenizer; maxLength: number }>;
 }
 
 export function preflightHandlers(deps: PreflightDeps) {
-  async function preflight(req: PreflightRequest, ctx: HandlerContext<{ done: number; total: number; status?: string }>): Promise<PreflightReply> {
+  async function preflight(req: PreflightRequest, ctx: HandlerContext<{ done: number; total: number; status?: Message }>): Promise<PreflightReply> {
     const handle = ++handles;
     if (running) running.cancel = true; // a new run replaces the one in progress
     running = { handle, cancel: false };
@@ -48,14 +49,14 @@ export function preflightHandlers(deps: PreflightDeps) {
       let text: string;
       if (req.source.kind === 'file') {
         const f = req.source.file;
-        if (f.size > PAGE_LIMITS.bytes) throw new Error(`${f.name} is ${(f.size / 2 ** 20).toFixed(1)} MB; the page checks up to ${PAGE_LIMITS.bytes / 2 ** 20} MB. Use the command-line preflight: npm run preflight -- ${f.name} --tokenizer <folder> --strategy <name>.`);
-        ctx.emit({ done: 0, total: 0, status: `Reading ${f.name}…` });
+        if (f.size > PAGE_LIMITS.bytes) throw new CodedError(msg('preflight.fileTooBig', { name: f.name, mb: (f.size / 2 ** 20).toFixed(1), max: PAGE_LIMITS.bytes / 2 ** 20 }));
+        ctx.emit({ done: 0, total: 0, status: msg('preflight.reading', { name: f.name }) });
         text = await f.text();
       } else text = req.source.text;
-      ctx.emit({ done: 0, total: 0, status: `Parsing ${(text.length / 2 ** 20).toFixed(1)} MB…` });
+      ctx.emit({ done: 0, total: 0, status: msg('preflight.parsing', { mb: (text.length / 2 ** 20).toFixed(1) }) });
       const parsed = parseChatInput(text);
       if (parsed.ok && parsed.samples.length > PAGE_LIMITS.samples) {
-        throw new Error(`The dataset has ${parsed.samples.length.toLocaleString()} samples; the page checks up to ${PAGE_LIMITS.samples.toLocaleString()}. Use the command-line preflight for all of them: npm run preflight -- data.jsonl --tokenizer <folder> --strategy ${req.strategy.id}.`);
+        throw new CodedError(msg('preflight.tooManySamples', { n: parsed.samples.length.toLocaleString(), max: PAGE_LIMITS.samples.toLocaleString(), strategy: req.strategy.id }));
       }
       const { tok, maxLength } = await deps.tokenizer(req, ctx);
       const settings: PreflightSettings = { strategy: req.strategy, compare: req.compare, maxLength, fatal: req.fatal, policy: req.policy, splitSpecialTokens: req.splitSpecialTokens };
@@ -72,7 +73,7 @@ export function preflightHandlers(deps: PreflightDeps) {
           }
         },
       });
-      if (!parsed.ok) throw new Error('The dataset does not parse.');
+      if (!parsed.ok) throw new CodedError(msg('preflight.noParse'));
       kept = { handle, text, parsed, tok, settings, report, lineStarts: null };
       return { report, handle };
     } finally {
@@ -81,7 +82,7 @@ export function preflightHandlers(deps: PreflightDeps) {
   }
 
   function need(handle: number): Kept {
-    if (!kept || kept.handle !== handle) throw new Error('That preflight report is no longer in the worker (a newer run replaced it); run the preflight again.');
+    if (!kept || kept.handle !== handle) throw new CodedError(msg('preflight.reportGone'));
     return kept;
   }
 
@@ -111,7 +112,7 @@ export function preflightHandlers(deps: PreflightDeps) {
       default: {
         const plans = exportPlan(req.mask, { family: detectFamily(k.tok), tokenizerLabel: k.tok.label, chatTemplate: k.tok.chatTemplate, maxLength, samples: k.parsed.samples });
         const plan = plans.find((p) => p.tool === req.what);
-        if (!plan) throw new Error(`No ${req.what} export for this mask.`);
+        if (!plan) throw new CodedError(msg('preflight.noExport', { what: req.what }));
         const data = datasetFiles(k.parsed.samples, plan.tool, plan, k.parsed.tools ?? undefined);
         const files = [...plan.files.map((f) => file(f.name, f.text, req.what)), file(data.name, data.text, req.what)];
         if (plan.fallback === 'pretokenized') files.push(file('pretokenized.jsonl', rows(k).map((r) => pretokenizedLine(r.ids, r.labels, maxLength)).join('\n') + '\n', 'pretokenized'));
@@ -123,7 +124,7 @@ export function preflightHandlers(deps: PreflightDeps) {
   function preflightSample(req: { handle: number; index: number }): { text: string; line: number } {
     const k = need(req.handle);
     const s = k.report.samples[req.index];
-    if (!s) throw new Error(`There is no sample ${req.index + 1} in that report.`);
+    if (!s) throw new CodedError(msg('preflight.noSample', { n: req.index + 1 }));
     if (k.parsed.format !== 'jsonl') return { text: k.text, line: s.line };
     if (!k.lineStarts) {
       k.lineStarts = [0];

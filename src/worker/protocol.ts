@@ -6,13 +6,16 @@
  *
  *   page → worker   { type, id, ...req }                 every message is a request with an id
  *   worker → page   { kind: 'reply', id, value }         the request's result (resolves it)
- *                   { kind: 'fail', id, message, detail } it failed (rejects it with a WorkerError)
+ *                   { kind: 'fail', id, message, msg, detail } it failed (rejects it with a WorkerError):
+ *                                                         message in English, msg the same coded (spec/message.ts)
  *                   { kind: 'event', id, event }          progress of request `id` (its onEvent)
  *                   { kind: 'broadcast', event }          news not tied to a request (device lost)
  *
  * Every request ends in exactly one reply or fail: a handler that throws becomes a fail, and a
  * worker that crashes fails every request still open, so no spinner waits forever.
  */
+
+import { englishOf, messageOfError, msg, uncoded, type Message } from '../spec/message';
 
 export interface Call {
   req: object;
@@ -27,15 +30,18 @@ type EventOf<P extends Protocol, K extends keyof P> = P[K] extends { event: infe
 
 export type FromWorker<P extends Protocol, B> =
   | { kind: 'reply'; id: number; value: P[keyof P]['res'] }
-  | { kind: 'fail'; id: number; message: string; detail?: unknown }
+  | { kind: 'fail'; id: number; message: string; msg?: Message; detail?: unknown }
   | { kind: 'event'; id: number; event: EventOf<P, keyof P> }
   | { kind: 'broadcast'; event: B };
 
-/** A request that failed in the worker: its message for people, and the handler's structured detail. */
+/** A request that failed in the worker: its message for people (English; `msg` coded, for any
+ *  language: an error thrown without a code arrives uncoded), and the handler's structured detail. */
 export class WorkerError extends Error {
-  constructor(message: string, readonly detail: unknown = undefined) {
+  readonly msg: Message;
+  constructor(message: string, readonly detail: unknown = undefined, m?: Message) {
     super(message);
     this.name = 'WorkerError';
+    this.msg = m ?? uncoded(message);
   }
 }
 
@@ -62,7 +68,7 @@ export class WorkerClient<P extends Protocol, B = never> {
 
   constructor(
     private readonly spawn: () => Worker,
-    private readonly hooks: { onBroadcast?: (event: B) => void; onCrash?: (message: string) => void } = {},
+    private readonly hooks: { onBroadcast?: (event: B) => void; onCrash?: (message: string, m: Message) => void } = {},
   ) {}
 
   request<K extends keyof P & string>(type: K, req: P[K]['req'], opts: RequestOptions<EventOf<P, K>> = {}): Promise<P[K]['res']> {
@@ -91,9 +97,9 @@ export class WorkerClient<P extends Protocol, B = never> {
     w.onmessage = (ev: MessageEvent<FromWorker<P, B>>) => this.receive(ev.data);
     w.onerror = (ev) => {
       ev.preventDefault();
-      this.crash(ev.message ? `the worker stopped: ${ev.message}` : 'the worker failed to start');
+      this.crash(ev.message ? msg('worker.stopped', { detail: ev.message }) : msg('worker.failedToStart'));
     };
-    w.onmessageerror = () => this.crash('a message from the worker could not be read');
+    w.onmessageerror = () => this.crash(msg('worker.unreadable'));
     this.worker = w;
     return w;
   }
@@ -111,18 +117,19 @@ export class WorkerClient<P extends Protocol, B = never> {
     }
     this.open.delete(m.id);
     if (m.kind === 'reply') o.resolve(m.value);
-    else o.reject(new WorkerError(m.message, m.detail));
+    else o.reject(new WorkerError(m.message, m.detail, m.msg));
   }
 
   /** Fail every open request and start a fresh worker on the next one. */
-  private crash(why: string): void {
-    const message = `${why[0].toUpperCase()}${why.slice(1)}. Reload the page if this repeats.`;
+  private crash(why: Message): void {
+    const m = msg('worker.crashed', { why });
+    const message = englishOf(m);
     this.worker?.terminate();
     this.worker = null;
     const open = [...this.open.values()];
     this.open.clear();
-    for (const o of open) o.reject(new WorkerError(message));
-    this.hooks.onCrash?.(message);
+    for (const o of open) o.reject(new WorkerError(message, undefined, m));
+    this.hooks.onCrash?.(message, m);
   }
 }
 
@@ -142,8 +149,10 @@ export type Handlers<P extends Protocol> = {
 
 /** What a failed handler reports besides its message (e.g. the data worker's stage and position). */
 export class HandlerError extends Error {
-  constructor(message: string, readonly detail: unknown) {
-    super(message);
+  readonly msg: Message;
+  constructor(message: string | Message, readonly detail: unknown) {
+    super(typeof message === 'string' ? message : englishOf(message));
+    this.msg = typeof message === 'string' ? uncoded(message) : message;
   }
 }
 
@@ -165,7 +174,7 @@ export function serve<P extends Protocol, B = never>(handlers: Handlers<P>, port
     const ctx: HandlerContext<unknown> = { emit: (event, transfer) => post({ kind: 'event', id, event: event as EventOf<P, keyof P> }, transfer) };
     Promise.resolve()
       .then(() => {
-        if (!handler) throw new Error(`this worker has no request "${String(req.type)}"`);
+        if (!handler) throw new Error(`this worker has no request "${String(req.type)}"`); // a programmer's error
         return handler(req, ctx);
       })
       .then(
@@ -175,7 +184,7 @@ export function serve<P extends Protocol, B = never>(handlers: Handlers<P>, port
         },
         (err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
-          post({ kind: 'fail', id, message, detail: err instanceof HandlerError ? err.detail : undefined });
+          post({ kind: 'fail', id, message, msg: messageOfError(err), detail: err instanceof HandlerError ? err.detail : undefined });
         },
       );
   };

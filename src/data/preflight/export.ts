@@ -93,7 +93,8 @@ export function pretokenizedParquet(rows: readonly TokenRow[], maxLength: number
 // ---------------------------------------------------------------------------------------------
 
 export function reportJson(report: PreflightReport): string {
-  return JSON.stringify(report, null, 2) + '\n';
+  // The messages' codes are for the page's languages; the file keeps the English text only.
+  return JSON.stringify(report, (key, v: unknown) => (key === 'msg' || key === 'formatMsg' ? undefined : v), 2) + '\n';
 }
 
 /** How many sample lines a finding lists in the Markdown. */

@@ -18,6 +18,7 @@ import { reason } from '../strategies/reasons';
 import { runStrategy, type ChatFamily, type LabRow, type StrategyInput } from '../strategies';
 import type { ChatTokenizer, Conversation, MaskPolicy, TokenizedSample, ToolList } from '../types';
 import { FINDING_IDS, type Finding, type FindingId, type PreflightSettings, type SampleReport } from './types';
+import { msg, uncoded, worded } from '../../spec/message';
 
 /** The trainer's ruler (src/worker/trainPlan.ts RULER_POLICY): what counts as response. */
 export const RESPONSE_POLICY: MaskPolicy = {
@@ -126,21 +127,22 @@ function tokenName(tok: ChatTokenizer, id: number): string {
 export function padIsEos(tok: ChatTokenizer): Finding | null {
   const pad = tok.padTokenId;
   if (pad === null) return null;
-  const what = pad === tok.eosTokenId ? 'eos token' : tok.endOfTurnTokenIds.includes(pad) ? 'end-of-turn token' : null;
-  if (what === null) return null;
-  return {
-    id: 'pad-is-eos',
-    message: `The pad token ${tokenName(tok, pad)} (id ${pad}) is also the ${what}: a collator that masks padding by id masks every end of turn too, and the model never learns to stop. Set a distinct pad token.`,
-    count: 1,
-  };
+  const code = pad === tok.eosTokenId ? 'finding.padIsEos' : tok.endOfTurnTokenIds.includes(pad) ? 'finding.padIsEot' : null;
+  if (code === null) return null;
+  return { id: 'pad-is-eos', ...worded(msg(code, { name: tokenName(tok, pad), id: pad })), count: 1 };
 }
 
 function nothingToTrain(row: LabRow, responseTokens: number | null): Finding {
-  let why: string;
-  if (row.error) why = `${row.label} raises: ${row.error}`;
-  else if (responseTokens === 0) why = `every label is -100 under ${row.label}: the sample has no assistant response to train`;
-  else why = `every label is -100 under ${row.label}${row.notes.length > 0 ? ` (${row.notes[row.notes.length - 1]})` : ''}`;
-  return { id: 'nothing-to-train', message: `Nothing to train: ${why.replace(/\.$/, '')}.`, count: 1 };
+  const label = row.label;
+  const note = row.notes.length > 0 ? row.notes[row.notes.length - 1] : null;
+  const m = row.error
+    ? msg('finding.nothing.raises', { label, detail: uncoded(row.error.replace(/\.$/, '')) })
+    : responseTokens === 0
+      ? msg('finding.nothing.noResponse', { label })
+      : note !== null
+        ? msg('finding.nothing.note', { label, note: uncoded(note) })
+        : msg('finding.nothing.allMasked', { label: label.replace(/\.$/, '') });
+  return { id: 'nothing-to-train', ...worded(m), count: 1 };
 }
 
 function responseTruncated(row: LabRow, lost: Uint8Array, rowToAttr: Int32Array, response: Int32Array, maxLength: number): Finding | null {
@@ -150,7 +152,7 @@ function responseTruncated(row: LabRow, lost: Uint8Array, rowToAttr: Int32Array,
     if (lost[i] === 1 && a >= 0 && response[a] !== IGNORE_INDEX) n++;
   }
   if (n === 0) return null;
-  return { id: 'response-truncated', message: `${n} response token${n === 1 ? '' : 's'} past max length ${maxLength} ${n === 1 ? 'is' : 'are'} lost (the sample has ${row.ids.length} tokens).`, count: n };
+  return { id: 'response-truncated', ...worded(msg('finding.responseTruncated', { count: n, max: maxLength, tokens: row.ids.length })), count: n };
 }
 
 function eotNeverTrained(tok: ChatTokenizer, row: LabRow, lost: Uint8Array, sample: TokenizedSample, attrToRow: Int32Array): Finding | null {
@@ -181,11 +183,8 @@ function eotNeverTrained(tok: ChatTokenizer, row: LabRow, lost: Uint8Array, samp
     names.add(t.text);
   });
   if (untrained === 0) return null;
-  return {
-    id: 'eot-never-trained',
-    message: `${untrained} of ${turns} assistant turn${turns === 1 ? '' : 's'} never train${untrained === 1 ? 's' : ''} ${untrained === 1 ? 'its' : 'their'} end-of-turn token (${[...names].join(', ')}) under ${row.label}: the model does not learn to stop.`,
-    count: untrained,
-  };
+  const m = msg('finding.eotNeverTrained', { count: untrained, turns: msg('finding.turns', { count: turns }), names: [...names].join(', '), label: row.label });
+  return { id: 'eot-never-trained', ...worded(m), count: untrained };
 }
 
 function emptyThinkTrained(row: LabRow): Finding | null {
@@ -202,11 +201,8 @@ function emptyThinkTrained(row: LabRow): Finding | null {
     n += trainedHere;
   }
   if (n === 0) return null;
-  return {
-    id: 'empty-think-trained',
-    message: `${n} token${n === 1 ? '' : 's'} of ${blocks === 1 ? 'an empty reasoning block' : `${blocks} empty reasoning blocks`} (<think></think>) ${n === 1 ? 'is' : 'are'} trained under ${row.label}: template markup, not an answer.`,
-    count: n,
-  };
+  const m = msg('finding.emptyThinkTrained', { count: n, blocks: msg('finding.thinkBlocks', { count: blocks }), label: row.label });
+  return { id: 'empty-think-trained', ...worded(m), count: n };
 }
 
 function typedSpecialTokens(sample: TokenizedSample): Finding | null {
@@ -214,11 +210,7 @@ function typedSpecialTokens(sample: TokenizedSample): Finding | null {
   if (typed.length === 0) return null;
   const n = typed.length;
   const texts = [...new Set(typed.map((t) => t.text))];
-  return {
-    id: 'typed-special-tokens',
-    message: `${n} token${n === 1 ? '' : 's'} typed in a message became special token${n === 1 ? '' : 's'} (${texts.join(', ')}): encode them as plain text (split_special_tokens) or remove them.`,
-    count: n,
-  };
+  return { id: 'typed-special-tokens', ...worded(msg('finding.typedSpecial', { count: n, texts: texts.join(', ') })), count: n };
 }
 
 /** Tokens whose trained-ness differs between two rows (a token only one row has counts when it trains there). */
@@ -248,7 +240,7 @@ function strategiesDisagree(row: LabRow, compared: LabRow[]): Finding | null {
   const max = counts.reduce((m, c) => Math.max(m, c.n), 0);
   if (max === 0) return null;
   const parts = counts.filter((c) => c.n > 0).map((c) => `${c.label}: ${c.n}`);
-  return { id: 'strategies-disagree', message: `Up to ${max} token${max === 1 ? '' : 's'} trained differently than under ${row.label} (${parts.join('; ')}).`, count: max };
+  return { id: 'strategies-disagree', ...worded(msg('finding.strategiesDisagree', { count: max, label: row.label, parts: parts.join('; ') })), count: max };
 }
 
 /** The findings of one sample under settings.strategy, in FINDING_IDS order. */

@@ -8,6 +8,7 @@
 // the other formats (one JSON array = one sample, line 1 of its text).
 import type { LabChoice } from '../strategies';
 import type { InputError, MaskPolicy } from '../types';
+import type { Message } from '../../spec/message';
 
 export type FindingId =
   /** Every label is -100 (or the framework raises on the sample). */
@@ -31,8 +32,9 @@ export const FINDING_IDS: readonly FindingId[] = [
 
 export interface Finding {
   id: FindingId;
-  /** For people, about this sample ("3 response tokens past max length 256 are lost"). */
+  /** For people, about this sample ("3 response tokens past max length 256 are lost"): English; msg the same, coded. */
   message: string;
+  msg?: Message;
   /** How much of it (tokens, turns); 1 when there is nothing to count. */
   count: number;
 }
@@ -88,6 +90,8 @@ export interface PreflightReport {
   compared: { id: string; label: string }[];
   maxLength: number;
   format: string;
+  /** `format` coded (absent in reports from before it; reportJson leaves it out). */
+  formatMsg?: Message;
   samples: SampleReport[];
   /** Lines that are not usable samples (JSONL), with line and column; the others are still linted. */
   brokenLines: InputError[];

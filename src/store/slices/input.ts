@@ -9,6 +9,7 @@
  */
 import { EXAMPLES } from '../../data/examples';
 import { isSuperseded, WorkerError } from '../../worker/protocol';
+import { messageOfError, msg, worded, type Message } from '../../spec/message';
 import { contextLimit, type LabelColumns, type LabelFailure, type ModelTokenizer, type ParseInfo, type TokenColumns } from '../../worker/dataProtocol';
 import type { TokenizerId } from '../../data/types';
 import { dataWorker } from '../clients';
@@ -30,7 +31,7 @@ export interface InputSlice {
   /** A request is waiting (debounce) or running in the worker. */
   busy: boolean;
   /** What the worker is doing, when it takes long (tokenizer download). */
-  status: string | null;
+  status: Message | null;
   /** Parse info of the latest input (null when it did not parse). */
   parse: ParseInfo | null;
   /** Last good result: tokens and labels always belong together (labels.key === tokens.key). */
@@ -113,7 +114,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
       .catch((err: unknown) => {
         if (isSuperseded(err) || id !== latest) return;
         const f = err instanceof WorkerError ? (err.detail as LabelFailure | undefined) : undefined;
-        const message = err instanceof Error ? err.message : String(err);
+        const m = msg('store.dataWorkerFailed', { detail: messageOfError(err) });
         set((st) => ({
           busy: debounceTimer !== undefined,
           status: null,
@@ -123,7 +124,7 @@ export const createInputSlice: Slice<InputSlice> = (set, get) => {
           // No stage: the worker itself failed on this input (or crashed); say what it said.
           failure: f
             ? { stage: f.stage, error: f.error, lineErrors: f.parse?.lineErrors ?? f.lineErrors ?? null, ...(f.templateAt ? { templateAt: f.templateAt } : {}) }
-            : { stage: 'parse', error: { message: `The data worker could not process this input: ${message}` }, lineErrors: null },
+            : { stage: 'parse', error: worded(m), lineErrors: null },
         }));
       });
   }

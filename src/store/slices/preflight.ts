@@ -9,6 +9,7 @@ import type { ExportMask, ExportWhat, PreflightExportReply } from '../../worker/
 import type { FindingId, PreflightReport } from '../../data/preflight/types';
 import { PAGE_LIMITS } from '../../data/preflight/types';
 import { dataWorker } from '../clients';
+import { messageOfError, msg, type Message } from '../../spec/message';
 import type { Slice } from '../index';
 
 export interface PreflightState {
@@ -17,9 +18,9 @@ export interface PreflightState {
   total: number;
   report: PreflightReport | null;
   handle: number | null;
-  error: string | null;
+  error: Message | null;
   /** What the worker is doing before the samples are counted (reading, parsing); null once they are. */
-  step: string | null;
+  step: Message | null;
   /** What the report is about. */
   source: { kind: 'paste' } | { kind: 'file'; name: string; bytes: number };
 }
@@ -57,7 +58,7 @@ export const createPreflightSlice: Slice<PreflightSlice> = (set, get) => ({
   setPreflightFile(file) {
     if (file && file.size > PAGE_LIMITS.bytes) {
       set((s) => ({
-        preflight: { ...s.preflight, status: 'error', error: `${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MB; the page checks files up to ${PAGE_LIMITS.bytes / 2 ** 20} MB. Use the command-line preflight: npm run preflight -- ${file.name} --tokenizer <folder> --strategy <name>.` },
+        preflight: { ...s.preflight, status: 'error', error: msg('preflight.fileTooBigPage', { name: file.name, mb: (file.size / 2 ** 20).toFixed(1), max: PAGE_LIMITS.bytes / 2 ** 20 }) },
       }));
       return;
     }
@@ -92,7 +93,7 @@ export const createPreflightSlice: Slice<PreflightSlice> = (set, get) => ({
           if (id !== latest || isSuperseded(err)) return;
           const message = err instanceof Error ? err.message : String(err);
           const cancelled = /cancelled/i.test(message);
-          set((st) => ({ preflight: { ...st.preflight, status: cancelled ? 'cancelled' : 'error', error: cancelled ? null : message } }));
+          set((st) => ({ preflight: { ...st.preflight, status: cancelled ? 'cancelled' : 'error', error: cancelled ? null : messageOfError(err) } }));
         },
       );
   },

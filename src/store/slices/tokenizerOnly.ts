@@ -8,9 +8,10 @@ import type { TokenizerInfo } from '../../worker/dataProtocol';
 import { dataWorker } from '../clients';
 import { FALLBACK_CONTEXT } from '../../worker/dataProtocol';
 import type { Slice } from '../index';
+import { messageOfError, msg, type Message } from '../../spec/message';
 
 export interface TokenizerOnlySlice {
-  tokenizerLoad: { status: 'idle' | 'loading' | 'error'; source: string; error: string | null; progress: string | null };
+  tokenizerLoad: { status: 'idle' | 'loading' | 'error'; source: string; error: Message | null; progress: Message | null };
   /** What the loaded tokenizer-only files hold (its named templates); null before a load. */
   customInfo: TokenizerInfo | null;
   loadTokenizerOnly(source: string): Promise<void>;
@@ -27,7 +28,7 @@ export const createTokenizerOnlySlice: Slice<TokenizerOnlySlice> = (set, get) =>
   async loadTokenizerOnly(input) {
     const source = input.trim();
     if (source === '') {
-      set({ tokenizerLoad: { status: 'error', source, error: 'Type a Hugging Face repo id (owner/name) or a folder URL ending in /.', progress: null } });
+      set({ tokenizerLoad: { status: 'error', source, error: msg('store.tokenizerSource'), progress: null } });
       return;
     }
     const id = ++latest;
@@ -47,7 +48,7 @@ export const createTokenizerOnlySlice: Slice<TokenizerOnlySlice> = (set, get) =>
       else get().setTokenizer('custom');
     } catch (err) {
       if (id !== latest) return;
-      set({ tokenizerLoad: { status: 'error', source, error: `Could not load a tokenizer from ${source}: ${err instanceof Error ? err.message : String(err)}`, progress: null } });
+      set({ tokenizerLoad: { status: 'error', source, error: msg('store.tokenizerFailed', { source, detail: messageOfError(err) }), progress: null } });
     }
   },
 
@@ -60,7 +61,7 @@ export const createTokenizerOnlySlice: Slice<TokenizerOnlySlice> = (set, get) =>
       set((s) => ({ customInfo: info, settings: { ...s.settings, customTokenizer: next } }));
       if (get().settings.tokenizerId === 'custom') get().relabel();
     } catch (err) {
-      set((s) => ({ tokenizerLoad: { ...s.tokenizerLoad, status: 'error', error: err instanceof Error ? err.message : String(err) } }));
+      set((s) => ({ tokenizerLoad: { ...s.tokenizerLoad, status: 'error', error: messageOfError(err) } }));
     }
   },
 });

@@ -11,13 +11,17 @@ import { describe, expect, it } from 'vitest';
 
 const UI = resolve(import.meta.dirname, '..');
 const LOCALES = resolve(import.meta.dirname, 'locales');
+/** The `messages` namespace: what the layers below the UI say (src/spec/message.ts), shown by the UI. */
+const SPEC_LOCALES = resolve(import.meta.dirname, '../../spec/locales');
 
 type Tree = { [k: string]: string | Tree };
 const load = (lang: string): Record<string, Tree> =>
   Object.fromEntries(
-    readdirSync(join(LOCALES, lang))
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => [f.slice(0, -'.json'.length), JSON.parse(readFileSync(join(LOCALES, lang, f), 'utf8')) as Tree]),
+    [LOCALES, SPEC_LOCALES].flatMap((dir) =>
+      readdirSync(join(dir, lang))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => [f.slice(0, -'.json'.length), JSON.parse(readFileSync(join(dir, lang, f), 'utf8')) as Tree]),
+    ),
   );
 const EN = load('en');
 const ZH = load('zh');

@@ -5,6 +5,7 @@
 import i18n from 'i18next';
 import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
+import { MESSAGE_RESOURCES } from '../../spec/message';
 
 export const LANGUAGES = [
   { code: 'en', name: 'English' },
@@ -21,6 +22,8 @@ for (const [path, strings] of Object.entries(files)) {
   const m = /\.\/locales\/(\w+)\/([\w-]+)\.json$/.exec(path);
   if (m && (m[1] === 'en' || m[1] === 'zh')) RESOURCES[m[1]][m[2]] = strings;
 }
+// The messages of the layers below (src/spec/locales/<lang>/messages.json, shown through useMessage).
+for (const lang of ['en', 'zh'] as const) Object.assign(RESOURCES[lang], MESSAGE_RESOURCES[lang]);
 export const NAMESPACES = Object.keys(RESOURCES.en);
 
 void i18n

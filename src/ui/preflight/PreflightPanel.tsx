@@ -10,6 +10,7 @@ import type { ExportWhat } from '../../worker/dataProtocol';
 import { downloadFiles } from '../train/download';
 import { STRATEGY_BY_ID } from '../lab/strategyMeta';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 /** A finding's short title (preflight:finding.<id>). */
 const findingKey = (f: FindingId) => `finding.${f}` as const;
@@ -80,6 +81,7 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
   const last = Math.min(rows.length, first + Math.ceil(TABLE_PX / ROW_PX) + 10);
   const filterId = useId();
   const { t } = useTranslation('preflight');
+  const say = useMessage();
   const head = (key: SortKey, label: string) => (
     <th scope="col" aria-sort={sort.key === key ? (sort.desc ? 'descending' : 'ascending') : 'none'}>
       <button type="button" className="link" onClick={() => setSort((s) => ({ key, desc: s.key === key ? !s.desc : key !== 'line' }))} data-testid={`preflight-sort-${key}`}>
@@ -130,7 +132,7 @@ const SampleTable = memo(function SampleTable({ report, filter, setFilter }: { r
                 <td>{s.tokens.toLocaleString()}</td>
                 <td>{s.trained.toLocaleString()}</td>
                 <td>{(s.share * 100).toFixed(1)}%</td>
-                <td className="preflight-findings-cell" title={s.findings.map((f) => f.message).join('\n')}>
+                <td className="preflight-findings-cell" title={s.findings.map((f) => say(f.msg ?? f.message)).join('\n')}>
                   {s.findings.map((f) => t(findingKey(f.id))).join(', ')}
                 </td>
               </tr>
@@ -202,6 +204,7 @@ function Report({ report }: { report: PreflightReport }) {
   const [filter, setFilter] = useState<FindingId | 'any' | 'all'>('all');
   const t = report.totals;
   const { t: tr } = useTranslation('preflight');
+  const say = useMessage();
   return (
     <div className="preflight-report" data-testid="preflight-report">
       <dl className="stat-row">
@@ -231,7 +234,7 @@ function Report({ report }: { report: PreflightReport }) {
         )}
       </dl>
       <p className="muted small">
-        {tr('report.summary', { format: report.format, tokenizer: report.tokenizer, strategy: report.strategy.label })}
+        {tr('report.summary', { format: say(report.formatMsg ?? report.format), tokenizer: report.tokenizer, strategy: report.strategy.label })}
         {report.compared.length > 0 && tr('report.compared', { strategies: report.compared.map((c) => c.label).join(', ') })}
         {tr('report.ms', { ms: Math.round(report.ms).toLocaleString() })}
       </p>
@@ -247,10 +250,10 @@ function Report({ report }: { report: PreflightReport }) {
               <li key={i}>
                 {/* The parser's message names the line and column already. */}
                 {/\bline \d+/i.test(e.message)
-                  ? e.message
+                  ? say(e.msg ?? e.message)
                   : e.column !== undefined
-                    ? tr('report.brokenLineColumn', { line: e.line, column: e.column, message: e.message })
-                    : tr('report.brokenLine', { line: e.line, message: e.message })}
+                    ? tr('report.brokenLineColumn', { line: e.line, column: e.column, message: say(e.msg ?? e.message) })
+                    : tr('report.brokenLine', { line: e.line, message: say(e.msg ?? e.message) })}
               </li>
             ))}
           </ul>
@@ -264,7 +267,7 @@ function Report({ report }: { report: PreflightReport }) {
               <button type="button" className="link" onClick={() => setFilter(f)} data-testid={`preflight-finding-${f}`}>
                 {tr('report.findingSamples', { count: t.findings[f], n: t.findings[f].toLocaleString(), title: tr(findingKey(f)) })}
               </button>{' '}
-              <span className="muted small">{hit[0]?.findings.find((x) => x.id === f)?.message}</span>{' '}
+              <span className="muted small">{say(hit[0]?.findings.find((x) => x.id === f)?.msg ?? hit[0]?.findings.find((x) => x.id === f)?.message)}</span>{' '}
               {hit.slice(0, FIRST_LINKS).map((s) => (
                 <button key={s.index} type="button" className="link sample-link" onClick={() => void open(s.index)} data-testid={`preflight-open-${f}`} aria-label={tr('report.openFinding', { line: s.line, title: tr(findingKey(f)) })}>
                   {tr('report.line', { line: s.line })}
@@ -287,6 +290,7 @@ function Report({ report }: { report: PreflightReport }) {
 }
 
 export function PreflightPanel() {
+  const say = useMessage();
   const pf = useStore((s) => s.preflight);
   const file = useStore((s) => s.preflightFile);
   const setFile = useStore((s) => s.setPreflightFile);
@@ -349,7 +353,7 @@ export function PreflightPanel() {
           <>
             <progress max={Math.max(1, pf.total)} value={pf.done} data-testid="preflight-progress" aria-label={t('progress')} />{' '}
             <span className="muted small" role="status">
-              {pf.total === 0 && pf.step ? pf.step : t('progressText', { done: pf.done.toLocaleString(), total: pf.total ? pf.total.toLocaleString() : '…' })}
+              {pf.total === 0 && pf.step ? say(pf.step) : t('progressText', { done: pf.done.toLocaleString(), total: pf.total ? pf.total.toLocaleString() : '…' })}
             </span>{' '}
             <button type="button" onClick={cancel} data-testid="preflight-cancel">
               {t('cancel')}
@@ -360,7 +364,7 @@ export function PreflightPanel() {
       </div>
       {pf.error && (
         <p className="error" role="alert" data-testid="preflight-error">
-          {pf.error}
+          {say(pf.error)}
         </p>
       )}
       {undo && (

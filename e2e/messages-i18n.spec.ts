@@ -1,0 +1,59 @@
+// Messages from below the UI (parser, JSONL lines, preflight findings) are data the page words in
+// its own language (src/spec/message.ts): in Chinese with ?lang=zh, and switched live by the header's
+// language switch, without re-running anything.
+import { expect, test, type Page } from '@playwright/test';
+import { idle, openFresh, paste, warmUp } from './helpers';
+
+test.beforeAll(async ({ browser }) => {
+  await warmUp(browser);
+});
+
+const line = (...m: { role: string; content: string }[]) => JSON.stringify(m);
+/** Line 1 fine; 2 no assistant turn (nothing to train); 3 broken JSON; 4 fine. */
+const DATASET = [
+  line({ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }),
+  line({ role: 'user', content: 'Anyone there?' }),
+  '{"messages": [{"role": "user", "content": "broken"',
+  line({ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'Blue.' }),
+].join('\n');
+
+const language = (page: Page, lang: 'en' | 'zh') => page.getByTestId('language').selectOption(lang);
+const finding = (page: Page, id: string) => page.getByTestId('preflight-findings').locator(`li[data-finding="${id}"]`);
+
+test('a parse error, a broken JSONL line and a preflight finding read in Chinese, and switch to English live', async ({ page }) => {
+  await openFresh(page, '/?lang=zh');
+
+  // A parse error: the place and the reason in Chinese; in English after the switch, and back.
+  await paste(page, '[{"role": "user", "content": "Hi"},]');
+  const error = page.getByTestId('input-error');
+  await expect(error).toContainText('JSON 无效');
+  await expect(error).toContainText('多余的逗号');
+  await expect(error).not.toContainText('Invalid JSON');
+  await language(page, 'en');
+  await expect(error).toContainText("Invalid JSON at line 1, column 36: Trailing comma before ']' is not allowed in JSON.");
+  await language(page, 'zh');
+  await expect(error).toContainText('第 1 行第 36 列 JSON 无效');
+
+  // A JSONL dataset with a broken line: the line's message and the format badge in Chinese.
+  await paste(page, DATASET);
+  await idle(page);
+  const broken = page.getByTestId('line-errors');
+  await expect(broken).toContainText('第 3 行第');
+  await expect(broken).toContainText('属性值后应为 \',\' 或 \'}\'，却遇到了输入结尾');
+  await expect(page.getByTestId('format')).toContainText('JSONL，3 个样本');
+
+  // The preflight's findings and broken lines.
+  await page.getByTestId('preflight-run').click();
+  await expect(page.getByTestId('preflight')).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  await expect(finding(page, 'nothing-to-train')).toContainText('没有可训练的内容');
+  await expect(page.getByTestId('preflight-broken')).toContainText('却遇到了输入结尾');
+
+  // Switched live: every message already shown is in English now, with nothing re-run.
+  await language(page, 'en');
+  await expect(broken).toContainText('Line 3, column');
+  await expect(broken).toContainText("Expected ',' or '}' after a property value but found end of input");
+  await expect(page.getByTestId('format')).toContainText('JSONL, 3 samples');
+  await expect(finding(page, 'nothing-to-train')).toContainText('Nothing to train: every label is -100');
+  await expect(page.getByTestId('preflight-broken')).toContainText('found end of input');
+  await expect(page.getByTestId('preflight-findings')).not.toContainText('没有可训练的内容');
+});
