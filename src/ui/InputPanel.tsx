@@ -4,6 +4,7 @@
 import { useStore, type Failure } from '../store';
 import type { InputError } from '../data/types';
 import { useId, useRef } from 'react';
+import { PasteEditor, type PasteEditorHandle } from './PasteEditor';
 import { offsetOf } from './textOffset';
 import { EXAMPLES } from '../data/examples';
 import { Trans, useTranslation } from 'react-i18next';
@@ -22,7 +23,8 @@ export function InputPanel() {
   const failure = useStore((s) => s.failure);
   const stale = useStore((s) => s.stale);
   const labels = useStore((s) => s.labels);
-  const textareaRef = useRef<HTMLTextAreaElement>(null);
+  const editorRef = useRef<PasteEditorHandle>(null);
+  const currentText = () => useStore.getState().text;
   const textId = useId();
   const exampleId = useId();
   const hintId = useId();
@@ -30,11 +32,9 @@ export function InputPanel() {
   const say = useMessage();
 
   const showLocation = (e: InputError | undefined) => {
-    const ta = textareaRef.current;
-    if (!ta || !e?.line) return;
-    const at = offsetOf(ta.value, e.line, e.column ?? 1);
-    ta.focus();
-    ta.setSelectionRange(at, Math.min(ta.value.length, at + 1));
+    if (!e?.line) return;
+    const at = offsetOf(text, e.line, e.column ?? 1);
+    editorRef.current?.select(at, Math.min(text.length, at + 1));
   };
 
   const n = parse?.sampleCount ?? 0;
@@ -95,19 +95,18 @@ export function InputPanel() {
         )}
       </div>
 
-      <label htmlFor={textId} className="visually-hidden">
+      <span id={`${textId}-label`} className="visually-hidden">
         {t('textLabel')}
-      </label>
-      <textarea
-        id={textId}
-        ref={textareaRef}
-        className="paste-box"
-        data-testid="paste-box"
+      </span>
+      <PasteEditor
+        ref={editorRef}
+        testId="paste-box"
         value={text}
-        spellCheck={false}
-        aria-describedby={hintId}
-        aria-invalid={failure?.stage === 'parse' || undefined}
-        onChange={(e) => setText(e.target.value)}
+        onChange={setText}
+        current={currentText}
+        labelledBy={`${textId}-label`}
+        describedBy={hintId}
+        invalid={failure?.stage === 'parse'}
         placeholder={'[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]'}
       />
       <p id={hintId} className="hint">
