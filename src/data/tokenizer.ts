@@ -21,6 +21,7 @@ import type { ChatTokenizer, Conversation, ToolList, TokenizerSource } from './t
 import { templateMessages, toolsArgument } from './fields';
 import { attributeChars } from './spans';
 import { findTurnClosers } from './endOfTurn';
+import { CodedError, msg } from '../spec/message';
 
 type Json = Record<string, unknown>;
 
@@ -161,10 +162,7 @@ function pickTemplate(cfg: Json, where: string): string {
     const named = t.find((x) => isObject(x) && x.name === 'default') ?? t[0];
     if (isObject(named) && typeof named.template === 'string') return named.template;
   }
-  throw new Error(
-    `${where} has no "chat_template" (nor a chat_template.jinja or chat_template.json beside it). ` +
-      "This playground renders chats with the model's own template; use a model folder that includes one.",
-  );
+  throw new CodedError(msg('tokenizer.noTemplate', { where }));
 }
 
 /** Probe conversations for the end-of-turn tokens: two assistant turns, as templates may close
@@ -229,9 +227,9 @@ export function withTemplate(tok: ChatTokenizer, template: string, label = `${to
 export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: string) => Promise<unknown>): Promise<ChatTokenizer> {
   const [tj, cj] = await Promise.all([fetchJson(src.tokenizerUrl), fetchJson(src.configUrl)]);
   if (!isObject(tj) || !isObject(tj.model)) {
-    throw new Error(`${src.tokenizerUrl} is not a tokenizer.json (no "model" object). Check the file or URL.`);
+    throw new CodedError(msg('tokenizer.notTokenizerJson', { url: src.tokenizerUrl }));
   }
-  if (!isObject(cj)) throw new Error(`${src.configUrl} is not a tokenizer_config.json object.`);
+  if (!isObject(cj)) throw new CodedError(msg('tokenizer.notConfig', { url: src.configUrl }));
   const template = pickTemplate(cj, src.configUrl);
   const className = typeof cj.tokenizer_class === 'string' ? cj.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
   const Cls = CLASSES.get(className) ?? PreTrainedTokenizer;
@@ -300,7 +298,8 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
       const own = chatTemplate === null ? {} : { chat_template: chatTemplate };
       return hf.apply_chat_template(messages, { tokenize: false, add_generation_prompt: addGenerationPrompt, ...toolsArgument(tools), ...own }) as string;
     } catch (e) {
-      throw new Error(`The ${chatTemplate === null ? src.label : `training (${src.label})`} chat template rejected this conversation: ${e instanceof Error ? e.message : String(e)}`);
+      const detail = e instanceof Error ? e.message : String(e);
+      throw new CodedError(chatTemplate === null ? msg('tokenizer.rejected', { name: src.label, detail }) : msg('tokenizer.trainingRejected', { name: src.label, detail }));
     }
   };
   const render = (conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null): string => renderWith(null, conv, addGenerationPrompt, tools);
@@ -312,7 +311,7 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   };
 
   const eosTokenId = idOf(tokenContent(cj.eos_token));
-  if (eosTokenId === null) throw new Error(`${src.configUrl}: eos_token ${JSON.stringify(cj.eos_token)} is not in the vocabulary.`);
+  if (eosTokenId === null) throw new CodedError(msg('tokenizer.noEos', { url: src.configUrl, eos: JSON.stringify(cj.eos_token) }));
   const padTokenId = idOf(tokenContent(cj.pad_token));
 
   // End-of-turn: the special tokens that close the probe's assistant turns (endOfTurn.ts).

@@ -35,6 +35,7 @@ import { initLora, loraScale, loraTable, loraTargets, type LoraConfig } from '..
 import { fromHalfWords, toHalfWords, type HalfDtype } from '../spec/half';
 import type { Batch } from '../spec/batch';
 import type { StepReport, TrainSettings } from '../spec/step';
+import { CodedError, msg, worded } from '../spec/message';
 
 /** PyTorch AdamW defaults with HF Trainer's clip, mean over trained tokens. */
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
@@ -281,10 +282,10 @@ export class Engine {
       e.destroy();
       const lora = opts.lora ? { config: opts.lora.config, baseDtype: opts.lora.baseDtype } : null;
       const mib = (memoryEstimate(opts.config, opts.B, opts.T, opts.microBatches ?? 1, opts.vocabChunk, opts.f16Weights ?? defaultF16Weights(opts.gpu.adapter), lora).total / 2 ** 20).toFixed(0);
-      throw new Error(`The GPU ran out of memory allocating the engine (about ${mib} MiB for B=${opts.B}, T=${opts.T}): ${oom.message}. Reduce the batch size or sequence length, or use a smaller model.`);
+      throw new CodedError(msg('engine.outOfMemory', { mib, B: opts.B, T: opts.T, detail: oom.message }));
     }
     await e.kernels.checkCompilation();
-    if (invalid) throw new Error(`Building the GPU model failed validation: ${invalid.message}`);
+    if (invalid) throw new CodedError(msg('engine.validation', { detail: invalid.message }));
     return e;
   }
 
@@ -557,11 +558,11 @@ export class Engine {
     };
     if (!trained) {
       r.status = 'no trained tokens';
-      r.message = `Step ${step}: no position in this batch has a trained label (all -100, or all weights 0), so there is nothing to learn from and no update was applied. Check the mask policy or pick samples with a response.`;
+      Object.assign(r, worded(msg('engine.noTrainedTokens', { step })));
     } else if (st.nonFinite) {
       r.status = 'non-finite';
-      const what = !Number.isFinite(s.objective) ? `the loss is ${s.objective}` : `the gradient norm is ${st.norm}`;
-      r.message = `Step ${step}: ${what}, so no update was applied (weights unchanged). Lower the learning rate, check the weights and the data, or reload the model.`;
+      const what = !Number.isFinite(s.objective) ? msg('engine.lossIs', { value: String(s.objective) }) : msg('engine.normIs', { value: String(st.norm) });
+      Object.assign(r, worded(msg('engine.nonFinite', { step, what })));
     }
     return r;
   }

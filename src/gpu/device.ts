@@ -3,6 +3,7 @@
  * `nodeGpu()` in ./node-device.ts). Records what the adapter is, including whether the browser
  * quietly handed us a CPU fallback adapter, so the UI can say so.
  */
+import { CodedError, msg } from '../spec/message';
 
 /** What the UI and reports show about the adapter. */
 export interface AdapterReport {
@@ -69,15 +70,11 @@ const OPTIONAL_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'];
 export async function acquireDevice(gpu?: GPU, powerPreference: GPUPowerPreference = 'high-performance'): Promise<Gpu> {
   const g = gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
   if (!g) {
-    throw new Error(
-      'WebGPU is not available here (navigator.gpu is undefined). Use a recent Chrome or Edge; on Linux start it with --enable-unsafe-webgpu, or enable WebGPU in your browser settings.',
-    );
+    throw new CodedError(msg('gpu.noWebgpu'));
   }
   const adapter = await g.requestAdapter({ powerPreference });
   if (!adapter) {
-    throw new Error(
-      'The browser offers WebGPU but no GPU adapter (requestAdapter returned null). Check chrome://gpu for "WebGPU: Hardware accelerated", update the graphics driver, or try another browser.',
-    );
+    throw new CodedError(msg('gpu.noAdapter'));
   }
   const requiredLimits: Record<string, number> = {};
   for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];

@@ -10,6 +10,7 @@
  * or when the signal aborts.
  */
 import { makeRng, type Rng } from '../spec/rng';
+import { CodedError, msg } from '../spec/message';
 
 /** What generation needs from a model: src/engine/generation.ts's Decoder implements it. */
 export interface NextTokenModel {
@@ -78,7 +79,7 @@ export function resolveOptions(o: GenerateOptions): Required<GenerateOptions> {
   if (!(Number.isInteger(r.topK) && r.topK >= 0)) problems.push(`topK must be a whole number ≥ 0 (got ${r.topK}; 0 = all tokens)`);
   if (!(r.topP > 0 && r.topP <= 1)) problems.push(`topP must be in (0, 1] (got ${r.topP})`);
   if (!Number.isInteger(r.seed)) problems.push(`seed must be a whole number (got ${r.seed})`);
-  if (problems.length) throw new Error(`Generation settings: ${problems.join('; ')}.`);
+  if (problems.length) throw new CodedError(msg('generate.settings', { detail: problems.join('; ') }));
   return r;
 }
 
@@ -148,9 +149,9 @@ export function sampleToken(logits: ArrayLike<number>, o: Pick<Required<Generate
  */
 export async function* generateStream(model: NextTokenModel, prompt: readonly number[], options: GenerateOptions = {}, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, void> {
   const o = resolveOptions(options);
-  if (prompt.length === 0) throw new Error('Generation needs a prompt: render the conversation with add_generation_prompt first.');
+  if (prompt.length === 0) throw new CodedError(msg('generate.noPrompt'));
   if (prompt.length >= model.maxContext) {
-    throw new Error(`The prompt has ${prompt.length} tokens, but the model's context holds ${model.maxContext}: no room to answer. Shorten the conversation.`);
+    throw new CodedError(msg('generate.noRoom', { n: prompt.length, ctx: model.maxContext }));
   }
   const stop = new Set(o.stopTokenIds);
   const rng = makeRng(o.seed);

@@ -14,6 +14,7 @@
  */
 import { type LlamaConfig, validateConfig } from '../spec/config';
 import { paramTable } from '../spec/params';
+import { CodedError, msg } from '../spec/message';
 
 interface TypeDefaults {
   /** Architectures entry of a causal LM of this type. */
@@ -63,13 +64,14 @@ export interface HfModelInfo {
 }
 
 /** Thrown when a config.json describes a model this engine cannot run; the message says why and what to do. */
-export class HfConfigError extends Error {
+export class HfConfigError extends CodedError {
   override name = 'HfConfigError';
 }
 
 type Json = Record<string, unknown>;
 
-const SUGGESTION = 'Pick a LLaMA-style checkpoint (model_type llama, qwen2 or mistral), for example SmolLM2-135M or Qwen2.5-0.5B.';
+// The config's own problems stay English (field names and values); the frames around them are coded.
+const SUGGESTION = msg('hf.suggestion');
 
 /**
  * Map a parsed config.json to the engine's LlamaConfig. `source` names the file in errors.
@@ -77,7 +79,7 @@ const SUGGESTION = 'Pick a LLaMA-style checkpoint (model_type llama, qwen2 or mi
  */
 export function llamaConfigFromHf(json: unknown, source = 'config.json'): HfModelInfo {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new HfConfigError(`${source}: expected a JSON object (a Hugging Face config.json), got ${Array.isArray(json) ? 'an array' : typeof json}.`);
+    throw new HfConfigError(msg('hf.notObject', { source, got: Array.isArray(json) ? 'an array' : typeof json }));
   }
   const j = json as Json;
   const archs = Array.isArray(j.architectures) ? j.architectures.filter((a): a is string => typeof a === 'string') : [];
@@ -86,13 +88,11 @@ export function llamaConfigFromHf(json: unknown, source = 'config.json'): HfMode
   const d = SUPPORTED[modelType];
   if (!d) {
     const why = UNSUPPORTED_WHY[modelType];
-    throw new HfConfigError(
-      `${source}: unsupported architecture: ${named}. ` +
-      (why ? `${why}, which this engine does not implement. ` : 'This engine runs LLaMA-style decoders only. ') + SUGGESTION);
+    throw new HfConfigError(why ? msg('hf.unsupportedWhy', { source, named, why, suggestion: SUGGESTION }) : msg('hf.unsupported', { source, named, suggestion: SUGGESTION }));
   }
   const wrongArch = archs.filter((a) => a !== d.architecture);
   if (archs.length && wrongArch.length === archs.length) {
-    throw new HfConfigError(`${source}: unsupported architecture ${archs.join(', ')} for model_type "${modelType}": the playground fine-tunes causal language models (${d.architecture}).`);
+    throw new HfConfigError(msg('hf.wrongArch', { source, archs: archs.join(', '), modelType, arch: d.architecture }));
   }
 
   const problems: string[] = [];
@@ -167,12 +167,12 @@ export function llamaConfigFromHf(json: unknown, source = 'config.json'): HfMode
     config.max_position_embeddings = win;
   }
   if (problems.length) {
-    throw new HfConfigError(`${source} (${named}): ${problems.join('; ')}. ${SUGGESTION}`);
+    throw new HfConfigError(msg('hf.problems', { source, named, problems: problems.join('; '), suggestion: SUGGESTION }));
   }
   try {
     validateConfig(config);
   } catch (e) {
-    throw new HfConfigError(`${source} (${named}): ${(e as Error).message}`);
+    throw new HfConfigError(msg('hf.invalid', { source, named, detail: (e as Error).message }));
   }
 
   const ids = (v: unknown): number[] =>

@@ -17,6 +17,7 @@
  * - Errors name the URL and say what to do (404 → wrong repo id or file; 401/403 → gated/private
  *   repo; network error → offline or CORS).
  */
+import { CodedError, msg, type Message } from '../spec/message';
 
 /** The subset of the Cache Storage `Cache` interface the loader uses. */
 export interface ModelCache {
@@ -87,10 +88,7 @@ export function resolveModelSource(source: string): ModelLocation {
   if (!rest.length && REPO_ID.test(repo) && revision && !/\s/.test(revision)) {
     return { source: s, kind: 'hub', repo, revision, baseUrl: `${HUB}/${repo}/resolve/${encodeURIComponent(revision)}/` };
   }
-  throw new Error(
-    `"${source}" is neither a Hugging Face repo id nor a folder URL. Use a repo id like ` +
-    `HuggingFaceTB/SmolLM2-135M-Instruct (optionally @revision), or a folder URL like ${DEFAULT_MODEL}.`,
-  );
+  throw new CodedError(msg('hub.badSource', { source, example: DEFAULT_MODEL }));
 }
 
 /** Cache Storage when available (browser, secure context), else null. */
@@ -129,10 +127,10 @@ export class MemoryCache implements ModelCache {
 }
 
 /** Thrown for a file that does not exist at the source (HTTP 404). */
-export class FileNotFoundError extends Error {
+export class FileNotFoundError extends CodedError {
   override name = 'FileNotFoundError';
-  constructor(readonly url: string, message: string) {
-    super(message);
+  constructor(readonly url: string, m: Message) {
+    super(m);
   }
 }
 
@@ -157,10 +155,7 @@ export async function fetchModelFile(loc: ModelLocation, file: string, opts: Fet
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     const why = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `Could not download ${url} (${why}). ` +
-      (loc.kind === 'hub' ? 'Check the internet connection; huggingface.co must be reachable from this page.' : 'Check that the folder is served (the dev server serves public/ and the project root).'),
-    );
+    throw new CodedError(msg(loc.kind === 'hub' ? 'hub.downloadFailedHub' : 'hub.downloadFailedFolder', { url, why }));
   }
   // Single-page-app servers (Vite's dev server among them) answer a missing file with index.html
   // and status 200. No model file is HTML, so such an answer means the file is not there.
@@ -171,10 +166,8 @@ export async function fetchModelFile(loc: ModelLocation, file: string, opts: Fet
     throw notFound(loc, file, url);
   }
   if (!res.ok) {
-    const hint = res.status === 401 || res.status === 403
-      ? 'The repository is gated or private; the playground downloads without a token, so pick a public model.'
-      : res.status === 429 ? 'The Hub is rate-limiting downloads; wait a minute and try again.' : 'Try again later, or pick another model.';
-    throw new Error(`Downloading ${url} failed: HTTP ${res.status} ${res.statusText}. ${hint}`);
+    const hint = res.status === 401 || res.status === 403 ? msg('hub.gated') : res.status === 429 ? msg('hub.rateLimited') : msg('hub.tryLater');
+    throw new CodedError(msg('hub.httpFailed', { url, status: res.status, statusText: res.statusText, hint }));
   }
   const bytes = await readWithProgress(res, file, opts.onProgress);
   if (cache) {
@@ -188,10 +181,8 @@ export async function fetchModelFile(loc: ModelLocation, file: string, opts: Fet
 }
 
 function notFound(loc: ModelLocation, file: string, url: string): FileNotFoundError {
-  const what = loc.kind === 'hub'
-    ? `The Hub repo ${loc.repo} (revision ${loc.revision}) has no file ${file}, or the repo does not exist (check the spelling, e.g. HuggingFaceTB/SmolLM2-135M-Instruct).`
-    : `There is no ${file} in the folder ${loc.baseUrl}.`;
-  return new FileNotFoundError(url, `${what} (${url} answered 404)`);
+  const what = loc.kind === 'hub' ? msg('hub.noFileHub', { repo: String(loc.repo), revision: String(loc.revision), file }) : msg('hub.noFileFolder', { file, folder: loc.baseUrl });
+  return new FileNotFoundError(url, msg('hub.answered404', { what, url }));
 }
 
 /** Reads the body chunk by chunk, reporting progress; falls back to arrayBuffer() without a stream. */
@@ -223,7 +214,7 @@ async function readWithProgress(res: Response, file: string, onProgress?: (p: Fi
     onProgress?.({ file, received, total: total === null ? null : Math.max(total, received), cached: false, done: false });
   }
   if (total !== null && received < total) {
-    throw new Error(`The download of ${file} ended after ${received} of ${total} bytes (connection dropped?). Load the model again.`);
+    throw new CodedError(msg('hub.truncated', { file, received, total }));
   }
   onProgress?.({ file, received, total: received, cached: false, done: true });
   return received === buf.byteLength ? buf : buf.slice(0, received);

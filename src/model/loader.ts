@@ -16,6 +16,7 @@
  * `notes`. Checkpoints saved from the bare decoder (names without the 'model.' prefix) are mapped.
  */
 import type { LlamaConfig } from '../spec/config';
+import { CodedError, msg } from '../spec/message';
 import { EMBED_TOKENS, LM_HEAD } from '../spec/params';
 import { hfParameterShapes, llamaConfigFromHf, type HfModelInfo } from './hfConfig';
 import { parseSafetensors, type SafetensorsDtype } from './safetensors';
@@ -83,7 +84,7 @@ export interface LoadedModel {
 }
 
 /** Thrown when the checkpoint does not match its config (the message names the tensor and shapes). */
-export class WeightMismatchError extends Error {
+export class WeightMismatchError extends CodedError {
   override name = 'WeightMismatchError';
 }
 
@@ -94,9 +95,9 @@ function parseJsonFile(bytes: Uint8Array, where: string): Json {
   try {
     v = JSON.parse(decoder.decode(bytes));
   } catch (e) {
-    throw new Error(`${where} is not valid JSON (${(e as Error).message}). The download may be damaged: clear the site data and load again.`);
+    throw new CodedError(msg('loader.notJson', { where, detail: (e as Error).message }));
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where} must hold a JSON object.`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CodedError(msg('loader.notObject', { where }));
   return v as Json;
 }
 
@@ -137,7 +138,7 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
   const sideFiles: Record<string, Uint8Array> = {};
   for (const f of SIDE_FILES) {
     const b = f === 'tokenizer.json' ? await get(f).catch((e: unknown) => {
-      if (e instanceof FileNotFoundError) throw new Error(`${name} has no tokenizer.json (the fast-tokenizer file the playground tokenizes with). Pick a model that ships one; most Hub chat models do.`);
+      if (e instanceof FileNotFoundError) throw new CodedError(msg('loader.noTokenizer', { name }));
       throw e;
     }) : await optional(f);
     if (b) sideFiles[f] = b;
@@ -155,11 +156,11 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
   } else {
     const indexBytes = await optional('model.safetensors.index.json');
     if (!indexBytes) {
-      throw new Error(`${name} has neither model.safetensors nor model.safetensors.index.json. Only safetensors checkpoints load here (not pytorch_model.bin); pick a model that ships safetensors.`);
+      throw new CodedError(msg('loader.noSafetensors', { name }));
     }
     const index = parseJsonFile(indexBytes, `${name}/model.safetensors.index.json`);
     const map = index.weight_map;
-    if (typeof map !== 'object' || map === null) throw new Error(`${name}/model.safetensors.index.json has no "weight_map" object.`);
+    if (typeof map !== 'object' || map === null) throw new CodedError(msg('loader.noWeightMap', { name }));
     shardFiles = [...new Set(Object.values(map as Record<string, unknown>).map(String))];
     filesKnown += shardFiles.length;
   }
@@ -197,10 +198,7 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
         continue;
       }
       if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
-        throw new WeightMismatchError(
-          `${name}/${file}: tensor "${t.name}" has shape [${t.shape.join(', ')}], but config.json implies [${shape.join(', ')}]. ` +
-          'The weights do not belong to this config; re-download the model or check the repo.',
-        );
+        throw new WeightMismatchError(msg('loader.shapeMismatch', { where: `${name}/${file}`, tensor: t.name, shape: t.shape.join(', '), want: shape.join(', ') }));
       }
       weights[hfName] = st.getFloat32(t.name);
       dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
@@ -209,11 +207,7 @@ export async function loadModel(source: string = DEFAULT_MODEL, opts: LoadModelO
   }
   for (const [n, shape] of want) {
     if (!found.has(n)) {
-      throw new WeightMismatchError(
-        `${name}: tensor "${n}" (shape [${shape.join(', ')}]) is missing from ${shardFiles.join(', ')}. ` +
-        (n === LM_HEAD ? 'config.json says tie_word_embeddings is false, so the checkpoint needs its own LM head. ' : '') +
-        'The checkpoint does not match config.json.',
-      );
+      throw new WeightMismatchError(msg(n === LM_HEAD ? 'loader.missingHead' : 'loader.missingTensor', { name, tensor: n, shape: shape.join(', '), files: shardFiles.join(', ') }));
     }
   }
   if (ignored.length) {

@@ -16,6 +16,7 @@
  * (every F16/BF16 value is representable in F32).
  * Writing: F32 as is; F16/BF16 rounded to nearest, ties to even, NaN stays NaN.
  */
+import { CodedError, msg } from '../spec/message';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -122,12 +123,13 @@ function f16ToF32Table(): Float32Array {
 // ---------------------------------------------------------------- reading
 
 /** Thrown for a file that is not a valid safetensors file; the message names the file and the fault. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends CodedError {
   override name = 'SafetensorsError';
 }
 
-function fail(source: string, msg: string): never {
-  throw new SafetensorsError(`${source}: ${msg}`);
+/** The file's format problem stays English (offsets, dtypes); the frame naming the file is coded. */
+function fail(source: string, detail: string): never {
+  throw new SafetensorsError(msg('safetensors.problem', { source, detail }));
 }
 
 function numel(shape: readonly number[]): number {
@@ -205,7 +207,7 @@ export function parseSafetensors(bytes: ArrayBuffer | Uint8Array, source = 'safe
       const t = byName.get(name);
       if (!t) {
         const some = tensors.slice(0, 5).map((x) => x.name).join(', ');
-        throw new SafetensorsError(`${source}: no tensor named "${name}" (file has ${tensors.length}: ${some}${tensors.length > 5 ? ', ...' : ''}).`);
+        throw new SafetensorsError(msg('safetensors.noTensor', { source, name, count: tensors.length, some: `${some}${tensors.length > 5 ? ', ...' : ''}` }));
       }
       return decode(buf, dataStart + t.begin, t);
     },

@@ -32,10 +32,14 @@ export function msg(code: string, params?: Record<string, MessageParam>): Messag
   return params ? { code, params } : { code };
 }
 
-/** Render with any i18next t (the UI's, in its language; english() below). Nested messages first. */
-export function renderMessage(m: Message, t: TFunction): string {
+/**
+ * Render with any i18next t (the UI's, in its language; english() below). Nested messages first;
+ * an uncoded one inside a sentence is its English text as is (the frame is for a whole message).
+ */
+export function renderMessage(m: Message, t: TFunction, nested = false): string {
+  if (nested && m.code === UNCODED && typeof m.params?.detail === 'string') return m.params.detail;
   const params: Record<string, string | number> = {};
-  for (const [k, v] of Object.entries(m.params ?? {})) params[k] = typeof v === 'object' ? renderMessage(v, t) : v;
+  for (const [k, v] of Object.entries(m.params ?? {})) params[k] = typeof v === 'object' ? renderMessage(v, t, true) : v;
   const key = `${MESSAGES_NS}:${m.code}`;
   // A code the catalog lacks (a test keeps that from shipping): its detail, else the code itself.
   const missing = t(key, { ...params, defaultValue: '\u0000' }) === '\u0000';
@@ -85,6 +89,11 @@ export function worded(m: Message): { message: string; msg: Message } {
 export function messageOfError(err: unknown): Message {
   if (err && typeof err === 'object' && 'msg' in err && isMessage((err as { msg: unknown }).msg)) return (err as { msg: Message }).msg;
   return uncoded(err instanceof Error ? err.message : String(err));
+}
+
+/** Several messages as one, each after the other (a space between them in English). */
+export function joined(ms: readonly Message[], sep: 'space' | 'semicolon' | 'comma' = 'space'): Message {
+  return ms.reduce((a, b) => msg(`join.${sep}`, { a, b }));
 }
 
 /** English text with no code: shown as is in English, framed in other languages. */

@@ -3,6 +3,7 @@
  * runs carry them, the training worker steps with them (AdamW with decoupled decay, global-norm
  * clipping, a warm-up and a decay schedule).
  */
+import { englishOf, msg, type Message } from './message';
 export type LrSchedule = 'constant' | 'cosine' | 'linear';
 
 export interface OptimizerSettings {
@@ -57,24 +58,29 @@ export function defaultOptimizer(params: number, samples = 1): OptimizerSettings
 /** The largest held-out share: most of the data still trains. */
 export const MAX_HELD_OUT = 0.5;
 
-/** Problems with the settings, for people (empty when they are usable). */
-export function checkOptimizer(o: OptimizerSettings): string[] {
-  const p: string[] = [];
-  const pos = (v: number, name: string) => { if (!(Number.isFinite(v) && v > 0)) p.push(`${name} must be a positive number (got ${v}).`); };
+/** Problems with the settings, for people (empty when they are usable), coded (spec/message.ts). */
+export function optimizerProblems(o: OptimizerSettings): Message[] {
+  const p: Message[] = [];
+  const pos = (v: number, name: string) => { if (!(Number.isFinite(v) && v > 0)) p.push(msg('optimizer.positive', { name: msg(`optimizer.name.${name}`), got: String(v) })); };
   const int = (v: number, name: string, min: number, max: number) => {
-    if (!(Number.isInteger(v) && v >= min && v <= max)) p.push(`${name} must be a whole number from ${min} to ${max} (got ${v}).`);
+    if (!(Number.isInteger(v) && v >= min && v <= max)) p.push(msg('optimizer.whole', { name: msg(`optimizer.name.${name}`), min, max, got: String(v) }));
   };
-  pos(o.lr, 'Learning rate');
-  int(o.steps, 'Steps', 1, 100_000);
-  int(o.batchSize, 'Batch size', 1, 256);
-  int(o.warmupSteps, 'Warm-up steps', 0, 100_000);
-  int(o.seed, 'Seed', 0, 2 ** 31 - 1);
-  if (!(o.beta1 >= 0 && o.beta1 < 1)) p.push(`AdamW beta1 must be in [0, 1) (got ${o.beta1}).`);
-  if (!(o.beta2 >= 0 && o.beta2 < 1)) p.push(`AdamW beta2 must be in [0, 1) (got ${o.beta2}).`);
-  pos(o.eps, 'AdamW epsilon');
-  if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) p.push(`Weight decay must be ≥ 0 (got ${o.weightDecay}).`);
-  if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm))) p.push(`Gradient clip must be ≥ 0; 0 turns clipping off (got ${o.maxGradNorm}).`);
-  if (!(o.heldOut >= 0 && o.heldOut <= MAX_HELD_OUT)) p.push(`Held-out share must be from 0 to ${MAX_HELD_OUT * 100}% (got ${Number.isFinite(o.heldOut) ? `${Math.round(o.heldOut * 1000) / 10}%` : o.heldOut}).`);
-  if (!(o.minLrRatio >= 0 && o.minLrRatio <= 1)) p.push(`Final learning-rate ratio must be in [0, 1] (got ${o.minLrRatio}).`);
+  pos(o.lr, 'lr');
+  int(o.steps, 'steps', 1, 100_000);
+  int(o.batchSize, 'batchSize', 1, 256);
+  int(o.warmupSteps, 'warmupSteps', 0, 100_000);
+  int(o.seed, 'seed', 0, 2 ** 31 - 1);
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) p.push(msg('optimizer.beta1', { got: String(o.beta1) }));
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) p.push(msg('optimizer.beta2', { got: String(o.beta2) }));
+  pos(o.eps, 'eps');
+  if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) p.push(msg('optimizer.weightDecay', { got: String(o.weightDecay) }));
+  if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm))) p.push(msg('optimizer.maxGradNorm', { got: String(o.maxGradNorm) }));
+  if (!(o.heldOut >= 0 && o.heldOut <= MAX_HELD_OUT)) p.push(msg('optimizer.heldOut', { max: MAX_HELD_OUT * 100, got: Number.isFinite(o.heldOut) ? `${Math.round(o.heldOut * 1000) / 10}%` : String(o.heldOut) }));
+  if (!(o.minLrRatio >= 0 && o.minLrRatio <= 1)) p.push(msg('optimizer.minLrRatio', { got: String(o.minLrRatio) }));
   return p;
+}
+
+/** The same problems in English. */
+export function checkOptimizer(o: OptimizerSettings): string[] {
+  return optimizerProblems(o).map(englishOf);
 }

@@ -4,6 +4,8 @@
  */
 import type { LossMode } from './loss';
 
+import type { Message } from './message';
+
 export interface TrainSettings {
   lr: number;
   beta1: number;          // 0.9
@@ -32,6 +34,7 @@ export interface StepReport {
   promptCount: number;
   responseLossSum: number;
   responseCount: number;
-  /** Why no update was applied, for people. */
+  /** Why no update was applied, for people (English; msg the same, coded). */
   message?: string;
+  msg?: Message;
 }

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultOptimizer } from '../spec/optimizer';
 import { appendStep, chartData, curvesCsv, ema } from './curves';
+import { textOf } from '../spec/message';
 import type { StepEvent } from '../worker/trainSession';
 import { decodeShare, encodeShare, shareInHash, type SharedState } from './share';
 import type { RunCurve } from './types';
@@ -38,9 +39,9 @@ describe('curves', () => {
     });
     expect(appendStep(c, ev(1, {}), 'Run A')).toBeNull();
     const w2 = appendStep(c, ev(2, { status: 'non-finite', objective: NaN, promptLoss: Infinity, message: 'Step 2: the loss is NaN, so no update was applied.' }), 'Run A');
-    expect(w2).toBe('Run A: Step 2: the loss is NaN, so no update was applied.');
+    expect(w2 && textOf(w2)).toBe('Run A: Step 2: the loss is NaN, so no update was applied.');
     const w3 = appendStep(c, ev(3, { responseLoss: Infinity }), 'Run A');
-    expect(w3).toBe('Run A, step 3: response-token loss is Infinity; not plotted.');
+    expect(w3 && textOf(w3)).toBe('Run A, step 3: response-token loss is Infinity; not plotted.');
     expect(c.objective).toEqual([2, null, 2]);
     expect(c.prompt).toEqual([3, null, 3]);
     expect(c.response).toEqual([1, 1, null]);

@@ -9,6 +9,7 @@
  */
 import type { RunCurve } from './types';
 import type { StepEvent } from '../worker/trainProtocol';
+import { joined, msg, uncoded, type Message } from '../spec/message';
 
 const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
 
@@ -17,7 +18,7 @@ const finiteOrNull = (v: number | null): number | null => (v !== null && Number.
  * nothing (no trained tokens, non-finite loss or gradient) or whose numbers are NaN/Infinity keeps
  * null there, and the returned warning names the run and the step (null when all is well).
  */
-export function appendStep(c: RunCurve, e: StepEvent, runName: string): string | null {
+export function appendStep(c: RunCurve, e: StepEvent, runName: string): Message | null {
   const ok = e.status === 'ok' && Number.isFinite(e.objective);
   c.step.push(e.step);
   c.objective.push(ok ? e.objective : null);
@@ -25,10 +26,12 @@ export function appendStep(c: RunCurve, e: StepEvent, runName: string): string |
   c.prompt.push(finiteOrNull(e.promptLoss));
   c.trainedTokens.push((c.trainedTokens.at(-1) ?? 0) + e.trainedTokens);
   c.lr.push(e.lr);
-  if (e.status !== 'ok') return `${runName}: ${e.message ?? `step ${e.step}: ${e.status}`}`;
-  const bad = ([['objective', e.objective], ['response-token loss', e.responseLoss], ['prompt-token loss', e.promptLoss]] as const)
+  if (e.status !== 'ok') return msg('curves.run', { run: runName, detail: e.msg ?? (e.message !== undefined ? uncoded(e.message) : msg('curves.stepStatus', { step: e.step, status: e.status })) });
+  const bad = ([['objective', e.objective], ['response', e.responseLoss], ['prompt', e.promptLoss]] as const)
     .filter(([, v]) => v !== null && !Number.isFinite(v));
-  return bad.length ? `${runName}, step ${e.step}: ${bad.map(([k, v]) => `${k} is ${v}`).join(', ')}; not plotted.` : null;
+  if (!bad.length) return null;
+  const list = joined(bad.map(([k, v]) => msg('curves.is', { what: msg(`curves.what.${k}`), value: String(v) })), 'comma');
+  return msg('curves.notPlotted', { run: runName, step: e.step, list });
 }
 
 export const SERIES_KINDS = ['objective', 'response', 'prompt', 'heldOut'] as const;

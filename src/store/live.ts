@@ -6,6 +6,7 @@
 import { appendStep } from './curves';
 import type { StepEvent } from '../worker/trainProtocol';
 import type { Progress, RunCurve } from './types';
+import type { Message } from '../spec/message';
 
 /** Store updates while training: at most this often. */
 export const FLUSH_MS = 250;
@@ -16,7 +17,7 @@ let curves: RunCurve[] = [];
 /** Wall time each lockstep step finished, and the tokens it processed over all runs. */
 let lockstep: { step: number; at: number; tokens: number }[] = [];
 const stepTokens = new Map<number, { runs: number; tokens: number }>();
-let pendingWarnings: string[] = [];
+let pendingWarnings: Message[] = [];
 let flushTimer: ReturnType<typeof setTimeout> | undefined;
 
 const emptyCurve = (): RunCurve => ({ step: [], objective: [], response: [], prompt: [], trainedTokens: [], lr: [] });
@@ -39,7 +40,7 @@ export function restartSpeed(): void {
 }
 
 /** Append a step; `flush` runs within FLUSH_MS with the warnings gathered since the last one. */
-export function onStep(e: StepEvent, runName: string, flush: (warnings: string[]) => void): void {
+export function onStep(e: StepEvent, runName: string, flush: (warnings: Message[]) => void): void {
   const c = curves[e.run];
   if (!c) return;
   const warning = appendStep(c, e, runName);
@@ -56,7 +57,7 @@ export function onStep(e: StepEvent, runName: string, flush: (warnings: string[]
 }
 
 /** A stop-meter reading: run `run`'s p(end-of-turn) per assistant turn after `step`. NaN never reaches the chart. */
-export function onStopMeter(run: number, step: number, p: readonly number[], flush: (warnings: string[]) => void): void {
+export function onStopMeter(run: number, step: number, p: readonly number[], flush: (warnings: Message[]) => void): void {
   const c = curves[run];
   if (!c) return;
   (c.stopStep ??= []).push(step);
@@ -65,7 +66,7 @@ export function onStopMeter(run: number, step: number, p: readonly number[], flu
 }
 
 /** A held-out reading: run `run`'s mean response-token loss on the held-out samples after `step`. NaN and Infinity are stored as null. */
-export function onHeldOut(run: number, step: number, loss: number, flush: (warnings: string[]) => void): void {
+export function onHeldOut(run: number, step: number, loss: number, flush: (warnings: Message[]) => void): void {
   const c = curves[run];
   if (!c) return;
   (c.heldStep ??= []).push(step);
@@ -74,7 +75,7 @@ export function onHeldOut(run: number, step: number, loss: number, flush: (warni
 }
 
 /** The warnings gathered since the last flush (and no flush pending). */
-export function takeWarnings(): string[] {
+export function takeWarnings(): Message[] {
   cancelFlush();
   const w = pendingWarnings;
   pendingWarnings = [];

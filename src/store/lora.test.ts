@@ -25,7 +25,7 @@ describe('run training mode', () => {
 
   it('a bad field gets a message naming what to type', () => {
     expect(trainingProblems(LORA)).toEqual([]);
-    expect(trainingProblems({ ...LORA, r: 0 })).toEqual([{ field: 'r', message: expect.stringMatching(/whole number from 1 to 256/) }]);
+    expect(trainingProblems({ ...LORA, r: 0 })).toEqual([{ field: 'r', message: expect.stringMatching(/whole number from 1 to 256/), msg: { code: 'lora.rank', params: { max: 256 } } }]);
     expect(trainingProblems({ ...LORA, alpha: NaN })[0].field).toBe('alpha');
     expect(trainingProblems({ ...LORA, lr: 0 })[0].message).toMatch(/between 0 and 1/);
   });

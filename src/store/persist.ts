@@ -18,6 +18,7 @@ import { openDB, type IDBPDatabase } from 'idb';
 import { validOptimizer, validRecord, validRuns, validSampleIndex, validSettings, validText } from './validate';
 import type { RunSpec, Settings, TrainingRecord } from './types';
 import type { OptimizerSettings } from '../spec/optimizer';
+import { msg, type Message } from '../spec/message';
 
 const DB_NAME = 'sft-playground';
 const DB_VERSION = 1;
@@ -78,7 +79,7 @@ export function migrate(name: RecordName, from: number, record: Record<string, u
 export interface Loaded {
   records: Partial<Record<RecordName, Record<string, unknown>>>;
   /** For people: what could not be restored. */
-  notes: string[];
+  notes: Message[];
 }
 
 /** Every saved record at the current version; empty on a first visit or when IndexedDB is unavailable. */
@@ -98,7 +99,7 @@ export async function loadRecords(): Promise<Loaded> {
       const raw: unknown = await d.get(STORE, keyOf(name, newest));
       const migrated = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? migrate(name, newest, raw as Record<string, unknown>) : null;
       if (migrated) out.records[name] = migrated;
-      else out.notes.push(`The saved ${name === 'training' ? 'training runs' : 'input and settings'} (format version ${newest}) could not be read by this version of the page, so they were reset.`);
+      else out.notes.push(msg(name === 'training' ? 'notice.oldTraining' : 'notice.oldInput', { version: newest }));
     }
   } catch (err) {
     // Private windows and some embedded browsers refuse IndexedDB; the app still works, it just

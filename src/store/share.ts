@@ -8,6 +8,7 @@ import type { OptimizerSettings } from '../spec/optimizer';
 import type { RunSpec, Settings } from './types';
 import { DEFAULT_SETTINGS } from './defaults';
 import { validOptimizer, validRuns, validSampleIndex, validSettings, validText } from './validate';
+import { CodedError, msg } from '../spec/message';
 
 export const SHARE_PARAM = 'share';
 const VERSION = 1;
@@ -49,17 +50,17 @@ export async function decodeShare(s: string, defaults: Settings = DEFAULT_SETTIN
   try {
     parsed = JSON.parse(new TextDecoder().decode(await pipe(fromBase64Url(s), new DecompressionStream('deflate-raw'))));
   } catch {
-    throw new Error('This share link is damaged (it does not decompress to JSON). Ask for the link again; it may have been cut when copied.');
+    throw new CodedError(msg('share.damaged'));
   }
   const o = (parsed ?? {}) as Record<string, unknown>;
-  if (o.v !== VERSION) throw new Error(`This share link has format version ${String(o.v)}; this page reads version ${VERSION}.`);
+  if (o.v !== VERSION) throw new CodedError(msg('share.version', { v: String(o.v), version: VERSION }));
   const text = validText(o.text);
   const sampleIndex = validSampleIndex(o.sampleIndex);
   const settings = validSettings(o.settings, defaults);
   const optimizer = validOptimizer(o.optimizer);
   const runs = validRuns(o.runs);
   if (text === null || sampleIndex === null || !settings || !optimizer || !runs) {
-    throw new Error('This share link is missing the sample or the settings, or they are damaged.');
+    throw new CodedError(msg('share.incomplete'));
   }
   return { text, sampleIndex, settings: settings.settings, optimizer, runs };
 }

@@ -9,6 +9,7 @@ import { loadRecords, readPersisted, startAutosave } from './persist';
 import { useStore } from './index';
 import { trainWorker } from './clients';
 import { isEmbedded } from './slices/model';
+import { joined, msg } from '../spec/message';
 
 let started = false;
 
@@ -17,8 +18,8 @@ export async function hydrate(): Promise<void> {
   started = true;
   const { records, notes } = await loadRecords();
   const { patch, record, bad } = readPersisted(records, useStore.getState().settings);
-  if (bad > 0) notes.push(`${bad} saved setting${bad === 1 ? '' : 's'} could not be read and ${bad === 1 ? 'was' : 'were'} reset to the default.`);
-  useStore.setState({ ...patch, notice: notes.length ? notes.join(' ') : null });
+  if (bad > 0) notes.push(msg('notice.badSettings', { count: bad }));
+  useStore.setState({ ...patch, notice: notes.length ? joined(notes) : null });
   if (record) useStore.getState().showRecord(record);
   useStore.setState({ hydrated: true });
   startAutosave(useStore.getState, useStore.subscribe);

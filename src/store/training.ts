@@ -12,6 +12,11 @@ import { runName } from './defaults';
 import { getCurves, onStep, progressNow, resetCurves, onStopMeter, onHeldOut } from './live';
 import type { State } from './index';
 import type { PreparedWith, RunCurve, SavedWeights, TrainingRecord } from './types';
+import { messageOfError, msg, uncoded, type Message } from '../spec/message';
+
+/** "Training stopped with an error: …", and where a recovery would continue from (null: none). */
+const stoppedWith = (detail: Message, recoverStep: number | null): Message =>
+  recoverStep === null ? msg('training.stopped', { detail }) : msg('training.stoppedRecover', { detail, step: recoverStep });
 
 type Set = (p: Partial<State> | ((s: State) => Partial<State>)) => void;
 type Get = () => State;
@@ -94,7 +99,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     curveVersion: st.curveVersion + 1,
   }));
 
-  const flush = (warnings: string[]) => {
+  const flush = (warnings: Message[]) => {
     const st = get();
     set({ curveVersion: st.curveVersion + 1, progress: progressNow(st.optimizer.steps), warnings: warnings.length ? [...st.warnings, ...warnings] : st.warnings });
   };
@@ -110,7 +115,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
       set({ saved, checkpointError: null });
       // Written at every checkpoint: a reload resumes from here.
       if (get().phase !== 'done' && get().phase !== 'stopped') set({ record: recordNow(get(), 'running') });
-    } else if (e.kind === 'checkpointFailed') set({ checkpointError: e.message });
+    } else if (e.kind === 'checkpointFailed') set({ checkpointError: e.msg ?? uncoded(e.message) });
   };
   const onDone = (done: TrainDone) => {
     if (mine !== generation) return;
@@ -119,7 +124,7 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
     const lost = get().deviceLost;
     set({
       phase,
-      error: done.reason === 'error' ? `Training stopped with an error: ${lost ? 'the GPU device was lost' : done.message ?? 'unknown'}${lost && get().saved ? ` Recover to continue from the saved step ${get().saved?.step}.` : ''}` : get().error,
+      error: done.reason === 'error' ? stoppedWith(lost ? msg('training.deviceLost') : (done.msg ?? uncoded(done.message ?? 'unknown')), lost ? (get().saved?.step ?? null) : null) : get().error,
     });
     set({ record: recordNow(get(), done.reason) });
     if (done.reason !== 'error' && !from?.restoreOnly) {
@@ -129,10 +134,10 @@ export async function runTraining(set: Set, get: Get, from: Continue | null): Pr
   };
   const onFail = (err: unknown) => {
     if (mine !== generation) return;
-    const message = err instanceof Error ? err.message : String(err);
+    const m = messageOfError(err);
     // Nothing was trained yet: back to set-up, with the reason. Else the curves stay, with it.
-    if (get().phase === 'starting' && !from) set({ phase: 'idle', error: message, progress: null });
-    else set({ phase: 'error', error: `${from ? 'Could not continue from the saved weights' : 'Training stopped with an error'}: ${message}` });
+    if (get().phase === 'starting' && !from) set({ phase: 'idle', error: m, progress: null });
+    else set({ phase: 'error', error: from ? msg('training.couldNotContinue', { detail: m }) : stoppedWith(m, null) });
   };
 
   let data: PreparedData;

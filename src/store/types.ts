@@ -13,6 +13,7 @@ import type { AdapterReport, Answer, LoadedModel, LoadProgress, StartedInfo } fr
 export type { LoadProgress };
 import type { OptimizerSettings } from '../spec/optimizer';
 import type { LossMode } from '../spec/loss';
+import type { Message } from '../spec/message';
 
 /** The mask policy minus the hand overrides (those live next to the tokens they index). */
 export type PolicySettings = Omit<MaskPolicy, 'overrides'>;
@@ -112,13 +113,13 @@ export interface ModelState {
   progress: LoadProgress | null;
   loaded: LoadedModel | null;
   /** Why the last load failed; the model in use (if any) stays. */
-  error: string | null;
+  error: Message | null;
 }
 
 export interface GpuState {
   status: 'pending' | 'ok' | 'unavailable';
   adapter: AdapterReport | null;
-  message: string | null;
+  message: Message | null;
 }
 
 export type HeatMetric = 'loss' | 'prob' | 'dlogit' | 'dembed';
@@ -175,7 +176,8 @@ export interface TrainingRecord {
   reason: 'completed' | 'stopped' | 'error' | 'running';
   finishedAt: number;
   answers: AnswersState | null;
-  warnings: string[];
+  /** Coded; records saved before messages were coded hold English strings. */
+  warnings: (Message | string)[];
   /** Hand overrides the runs were trained with (absent in records saved before they existed). */
   hand?: HandApplied | null;
   /** The saved weights (absent before weights were saved, or when saving failed). */

@@ -8,6 +8,7 @@ import type { RunTraining } from '../spec/lora';
 import { DEFAULT_POLICY } from '../data/labels';
 import { POLICY_ROLES, type PolicyRole, type TokenizerId } from '../data/types';
 import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../spec/optimizer';
+import { isMessage, msg, worded, type Message } from '../spec/message';
 import type { LossMode } from '../spec/loss';
 import type { LabChoiceSpec, LabSettings, PolicySettings, RunSpec, Settings, TrainingRecord } from './types';
 import type { ModelTokenizer } from '../worker/dataProtocol';
@@ -175,12 +176,12 @@ export function validTraining(v: unknown): RunTraining | null {
 }
 
 /** What is wrong with a run's training settings, for the field it came from ([] when fine). */
-export function trainingProblems(t: RunTraining): { field: 'r' | 'alpha' | 'targets' | 'lr'; message: string }[] {
-  const out: { field: 'r' | 'alpha' | 'targets' | 'lr'; message: string }[] = [];
-  if (!(Number.isInteger(t.r) && t.r >= 1 && t.r <= MAX_LORA_RANK)) out.push({ field: 'r', message: `The rank must be a whole number from 1 to ${MAX_LORA_RANK}.` });
-  if (!(Number.isFinite(t.alpha) && t.alpha > 0)) out.push({ field: 'alpha', message: 'Alpha must be a number above 0.' });
-  if (t.targets.length === 0) out.push({ field: 'targets', message: 'Pick at least one module for the adapter.' });
-  if (t.lr !== null && !(t.lr > 0 && t.lr < 1)) out.push({ field: 'lr', message: 'The learning rate must be between 0 and 1 (e.g. 1e-3).' });
+export function trainingProblems(t: RunTraining): { field: 'r' | 'alpha' | 'targets' | 'lr'; message: string; msg: Message }[] {
+  const out: { field: 'r' | 'alpha' | 'targets' | 'lr'; message: string; msg: Message }[] = [];
+  if (!(Number.isInteger(t.r) && t.r >= 1 && t.r <= MAX_LORA_RANK)) out.push({ field: 'r', ...worded(msg('lora.rank', { max: MAX_LORA_RANK })) });
+  if (!(Number.isFinite(t.alpha) && t.alpha > 0)) out.push({ field: 'alpha', ...worded(msg('lora.alpha')) });
+  if (t.targets.length === 0) out.push({ field: 'targets', ...worded(msg('lora.targets')) });
+  if (t.lr !== null && !(t.lr > 0 && t.lr < 1)) out.push({ field: 'lr', ...worded(msg('lora.lr')) });
   return out;
 }
 
@@ -226,7 +227,7 @@ export function validRecord(v: unknown): TrainingRecord | null {
     (prepared.splitSpecialTokens === undefined || typeof prepared.splitSpecialTokens === 'boolean') &&
     (prepared.ownTemplate === undefined || prepared.ownTemplate === null || typeof prepared.ownTemplate === 'string');
   return {
-    ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string => typeof w === 'string') : [],
+    ...(v as unknown as TrainingRecord), runs, optimizer, warnings: Array.isArray(v.warnings) ? v.warnings.filter((w): w is string | Message => typeof w === 'string' || isMessage(w)) : [],
     // Without a readable place and preparation the weights cannot be used: the curves still are.
     saved: savedOk && preparedOk ? (saved as unknown as TrainingRecord['saved']) : null,
     prepared: preparedOk ? (prepared as unknown as TrainingRecord['prepared']) : undefined,

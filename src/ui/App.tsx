@@ -46,7 +46,7 @@ export function App() {
       </header>
       {notice && (
         <div className="notice" role="status" data-testid="restore-notice">
-          {notice}{' '}
+          {say(notice)}{' '}
           <button type="button" onClick={dismissNotice}>
             {t('app.dismiss')}
           </button>

@@ -13,6 +13,7 @@
  * then for each of parameters, adam_m, adam_v the f32 tensors in header order.
  */
 import type { TrainingState } from '../engine/trainer';
+import { CodedError, messageOfError, msg } from '../spec/message';
 
 export interface CheckpointMeta {
   id: string;
@@ -29,7 +30,7 @@ export interface CheckpointMeta {
 const ROOT = 'checkpoints';
 
 async function root(): Promise<FileSystemDirectoryHandle> {
-  if (!navigator.storage?.getDirectory) throw new Error('this browser has no Origin Private File System, so trained weights cannot be saved');
+  if (!navigator.storage?.getDirectory) throw new CodedError(msg('checkpoint.noOpfs'));
   return (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true });
 }
 
@@ -124,9 +125,11 @@ export async function saveCheckpoint(id: string, step: number, states: TrainingS
     const quota = err instanceof DOMException && err.name === 'QuotaExceededError';
     const est = quota ? await navigator.storage.estimate().catch(() => null) : null;
     const why = quota
-      ? `the browser's storage for this page is full${est?.usage !== undefined && est.quota !== undefined ? ` (${(est.usage / 2 ** 20).toFixed(0)} of ${(est.quota / 2 ** 20).toFixed(0)} MiB used)` : ''}`
-      : err instanceof Error ? err.message : String(err);
-    throw new Error(`Could not save the weights at step ${step}: ${why}. The runs stay in memory; free some space or forget older saved weights to keep them across a reload.`);
+      ? est?.usage !== undefined && est.quota !== undefined
+        ? msg('checkpoint.fullUsed', { used: (est.usage / 2 ** 20).toFixed(0), quota: (est.quota / 2 ** 20).toFixed(0) })
+        : msg('checkpoint.full')
+      : messageOfError(err);
+    throw new CodedError(msg('checkpoint.saveFailed', { step, why }));
   }
 }
 
@@ -134,8 +137,10 @@ export async function saveCheckpoint(id: string, step: number, states: TrainingS
 export async function loadCheckpoint(id: string, step: number): Promise<{ meta: CheckpointMeta; states: (TrainingState | null)[] }> {
   const d = await dir(id).catch(() => null);
   const meta = d ? await readMeta(d) : null;
-  if (!d || !meta) throw new Error('no saved weights were found for this training (they may have been forgotten or cleared by the browser)');
-  if (step !== meta.step && step !== meta.previous) throw new Error(`the saved weights are from step ${meta.step}${meta.previous !== null ? ` and ${meta.previous}` : ''}, not ${step}`);
+  if (!d || !meta) throw new CodedError(msg('checkpoint.none'));
+  if (step !== meta.step && step !== meta.previous) {
+    throw new CodedError(meta.previous !== null ? msg('checkpoint.otherSteps', { step: meta.step, previous: meta.previous, want: step }) : msg('checkpoint.otherStep', { step: meta.step, want: step }));
+  }
   const states: (TrainingState | null)[] = [];
   for (let r = 0; r < meta.runs; r++) {
     if (meta.forgotten.includes(r)) {

@@ -19,7 +19,8 @@ import { exportLoraRun } from '../model/peftExport';
 import { decoderBytes } from '../engine/generation';
 import { defaultF16Weights } from '../engine/trainer';
 import { IGNORE_INDEX } from '../spec/loss';
-import { checkOptimizer } from '../spec/optimizer';
+import { optimizerProblems } from '../spec/optimizer';
+import { CodedError, englishOf, joined, messageOfError, msg, uncoded, type Message } from '../spec/message';
 import type { TokenTable } from './dataProtocol';
 import type { TrainingState } from '../engine/trainer';
 import { forgetCheckpoint, forgetOthers, loadCheckpoint, saveCheckpoint } from './checkpoints';
@@ -109,7 +110,8 @@ function gpu(): Promise<Gpu> {
           // The engines lived on that device: drop them (their state is in the last checkpoint).
           session?.stop();
           session = null;
-          rpc.broadcast({ kind: 'deviceLost', message: `The GPU device was lost (${info.reason === 'destroyed' ? 'destroyed' : info.reason}${info.message ? `: ${info.message}` : ''}).` });
+          const lost = info.message ? msg('train.deviceLostWhy', { reason: String(info.reason), detail: info.message }) : msg('train.deviceLost', { reason: String(info.reason) });
+          rpc.broadcast({ kind: 'deviceLost', message: englishOf(lost), msg: lost });
         });
       },
       () => {
@@ -124,7 +126,7 @@ async function load(m: Req<'load'>, ctx: { emit(e: TrainProtocol['load']['event'
   loading?.abort();
   const abort = new AbortController();
   loading = abort;
-  const cancelled = () => new Error(`Loading ${m.source.url} was cancelled.`);
+  const cancelled = () => new CodedError(msg('train.loadCancelled', { url: m.source.url }));
   try {
     const g = await gpu().catch(() => null); // the `gpu` request reports a failure; the model still loads
     const next = await loadForTraining(m.source.url, g?.adapter.limits ?? null, abort.signal, (p) => ctx.emit(p)).catch((err: unknown) => {
@@ -140,24 +142,24 @@ async function load(m: Req<'load'>, ctx: { emit(e: TrainProtocol['load']['event'
   }
 }
 
-function need<T>(v: T | null, what: string): T {
-  if (v === null) throw new Error(what);
+function need<T>(v: T | null, what: Message): T {
+  if (v === null) throw new CodedError(what);
   return v;
 }
 
 /** Build the session and start training; resolves once it runs, with the promise of its end (boxed: a promise would be awaited through). */
 async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event']) => void): Promise<{ done: Promise<TrainProtocol['start']['res']> }> {
-  const md = need(model, 'The model is not loaded yet; wait for the progress bar to finish.');
+  const md = need(model, msg('train.modelNotLoadedWait'));
   const g = await gpu();
   await reset();
-  const problems = checkOptimizer(m.optimizer);
-  if (problems.length) throw new Error(`Optimizer settings: ${problems.join(' ')}`);
+  const problems = optimizerProblems(m.optimizer);
+  if (problems.length) throw new CodedError(msg('train.optimizerSettings', { detail: joined(problems) }));
   const config = md.lm.config;
   const prepared = unpackSamples(m.data.samples);
   const runs = m.runs;
-  if (prepared.length === 0) throw new Error('The data holds no chat sample. Paste at least one conversation.');
+  if (prepared.length === 0) throw new CodedError(msg('data.prepareNoSample'));
   if (m.data.contextLength > config.max_position_embeddings) {
-    throw new Error(`The samples were cut at ${m.data.contextLength} tokens, past the model's ${config.max_position_embeddings} positions.`);
+    throw new CodedError(msg('train.pastPositions', { n: m.data.contextLength, max: config.max_position_embeddings }));
   }
   const { B, T } = sessionShape(prepared, m.optimizer.batchSize);
   // Refuse before allocating: every buffer must fit the adapter's binding limit (checkMemory, the
@@ -170,7 +172,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   const lora = trainings.every((t) => t?.mode === 'lora') ? loraLayout(trainings[0]) : null;
   const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext, f16Weights, lora });
   if (!fit.ok) {
-    throw new Error(`${runs} run${runs === 1 ? '' : 's'} of ${md.loaded.name} at batch ${B} × ${T} tokens do not fit this GPU (${mib(memoryBytes)} in all): ${fit.message ?? fit.problems.join('; ')}`);
+    throw new CodedError(msg('train.doesNotFit', { count: runs, name: md.loaded.name, B, T, total: mib(memoryBytes), detail: uncoded(fit.message ?? fit.problems.join('; ')) }));
   }
   const snapshotCount = Math.min(MAX_SNAPSHOTS, Math.floor(SNAPSHOT_BUDGET_BYTES / (md.loaded.bytes * runs)));
   const from = m.resume?.step ?? 0;
@@ -179,7 +181,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   forgotten.clear();
   if (m.resume) {
     const saved = await loadCheckpoint(m.resume.id, m.resume.step).catch((err: unknown) => {
-      throw new Error(`Could not read the saved weights: ${messageOf(err)}`);
+      throw new CodedError(msg('train.savedUnreadable', { detail: messageOfError(err) }));
     });
     resume = { step: saved.meta.step, states: saved.states };
     saved.meta.forgotten.forEach((r) => forgotten.add(r));
@@ -194,7 +196,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
     lossModes: m.lossModes, trainings: m.trainings, heldOutEvery: Math.max(1, Math.ceil(m.optimizer.steps / HELD_OUT_POINTS)),
     resume, checkpointEvery: checkpointEvery(m.optimizer.steps),
   }).catch((err) => {
-    throw new Error(`${messageOf(err)} Remove a run, lower the batch size or the context length (all runs need about ${mib(memoryBytes)}).`);
+    throw new CodedError(msg('train.buildFailed', { detail: messageOfError(err), total: mib(memoryBytes) }));
   });
   vocab = m.data.vocab;
   stopIds = [...new Set([...md.loaded.stopIds, ...m.data.stopIds])];
@@ -212,7 +214,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
       const meta = await saveCheckpoint(id, step, states, [...forgotten]);
       emit({ kind: 'checkpoint', step, bytes: meta.bytes });
     } catch (err) {
-      emit({ kind: 'checkpointFailed', step, message: messageOf(err) });
+      emit({ kind: 'checkpointFailed', step, message: messageOf(err), msg: messageOfError(err) });
     }
   };
   const trained = m.hold
@@ -221,7 +223,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   const done = trained
     .then(
       (reason) => ({ reason, steps: s.completed }),
-      (err) => ({ reason: 'error' as const, steps: s.completed, message: messageOf(err) }),
+      (err) => ({ reason: 'error' as const, steps: s.completed, message: messageOf(err), msg: messageOfError(err) }),
     )
     .finally(() => {
       if (training === done) training = null;
@@ -253,13 +255,13 @@ function jsonSideFiles(files: Record<string, Uint8Array>): Record<string, Uint8A
 }
 
 async function exportRun(m: Req<'export'>) {
-  const md = need(model, 'The model is not loaded yet.');
-  const s = need(session, 'There are no trained weights on the GPU: train first, or wait until the saved weights are back.');
-  if (s.isTraining && !s.isPaused) throw new Error('The weights change every step: pause or stop the training, then download.');
+  const md = need(model, msg('train.modelNotLoaded'));
+  const s = need(session, msg('train.noWeights'));
+  if (s.isTraining && !s.isPaused) throw new CodedError(msg('train.weightsChanging'));
   notForgotten(m.run);
   if (m.adapter) {
     const a = await s.adapter(m.run);
-    if (!a) throw new Error(`Run ${m.run + 1} fine-tunes the whole model; it has no LoRA adapter. Download its weights instead.`);
+    if (!a) throw new CodedError(msg('train.noAdapter', { n: m.run + 1 }));
     return exportLoraRun(md.lm, { lora: a.lora, getAdapter: async () => a.tensors, getParameters: () => s.weights(m.run) }, { metadata: { ...m.metadata, steps: String(s.completed) } });
   }
   const weights = await s.weights(m.run);
@@ -275,11 +277,11 @@ async function reset(): Promise<void> {
 
 /** Runs whose saved weights were forgotten hold the base weights: nothing to show for them. */
 function notForgotten(run: number): void {
-  if (forgotten.has(run)) throw new Error(`Run ${run + 1}'s saved weights were forgotten; only its curves remain. Train again to see it.`);
+  if (forgotten.has(run)) throw new CodedError(msg('train.forgotten', { n: run + 1 }));
 }
 
 async function heatmap(m: Req<'evaluate'>): Promise<Transfer<HeatmapData>> {
-  const s = need(session, 'There are no runs to evaluate: train first.');
+  const s = need(session, msg('train.nothingToEvaluate'));
   notForgotten(m.run);
   const sample = runSequence(s.sample(m.sample), m.run);
   const ev = await s.evaluate(m.run, m.at, m.sample);
@@ -317,8 +319,8 @@ function decode(table: TokenTable, ids: readonly number[]): string {
 }
 
 async function answers(m: Req<'generate'>, ctx: { emit(e: TrainProtocol['generate']['event']): void }): Promise<Answer[]> {
-  const s = need(session, 'There are no runs: train first.');
-  const table = need(vocab, 'There are no runs: train first.');
+  const s = need(session, msg('train.noRunsYet'));
+  const table = need(vocab, msg('train.noRunsYet'));
   const prompt = Array.from(m.prompt);
   const stop = new Set(stopIds);
   const maxNew = Math.min(MAX_ANSWER_TOKENS, Math.max(1, Math.trunc(m.maxNewTokens)));

@@ -6,6 +6,7 @@
  * the data worker prepares the samples (PreparedData) and the prompts, and its token table lets
  * this worker decode answers.
  */
+import type { Message } from '../spec/message';
 import type { RunTraining } from '../spec/lora';
 import type { AdapterReport } from '../gpu/device';
 import type { ExportedFile } from '../model/export';
@@ -109,7 +110,7 @@ export type TrainEvent =
   /** Every run's state after `step` is saved (checkpoints.ts): a reload or a lost device resumes here. */
   | { kind: 'checkpoint'; step: number; bytes: number }
   /** A checkpoint could not be saved (e.g. the storage is full): the runs go on in memory. */
-  | { kind: 'checkpointFailed'; step: number; message: string }
+  | { kind: 'checkpointFailed'; step: number; message: string; msg?: Message }
   /** The stop meter: run `run`'s p(end-of-turn token) at the end of each assistant turn of the meter sample, after `step` (0: base). */
   | { kind: 'stopMeter'; run: number; step: number; p: number[] }
   /** Run `run`'s mean response-token loss over the held-out samples after `step` (0: base); NaN when not finite. */
@@ -125,6 +126,7 @@ export interface TrainDone {
   reason: 'completed' | 'stopped' | 'error';
   steps: number;
   message?: string;
+  msg?: Message;
 }
 
 export type TrainProtocol = {
@@ -173,4 +175,4 @@ export type TrainProtocol = {
 };
 
 /** News from the training worker that no request asked for. */
-export type TrainBroadcast = { kind: 'deviceLost'; message: string };
+export type TrainBroadcast = { kind: 'deviceLost'; message: string; msg?: Message };

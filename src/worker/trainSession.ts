@@ -22,6 +22,7 @@ import { heldOutBatches, runSequence, sampleBatch, stepBatch, trainOrder, type P
 import { lrAt, type OptimizerSettings } from '../spec/optimizer';
 import { runLora, type RunTraining } from '../spec/lora';
 import type { LoraLayout } from '../engine/layout';
+import { CodedError, messageOfError, msg, type Message } from '../spec/message';
 
 /** Steps submitted ahead of the one whose report is awaited. */
 const RUN_AHEAD = 2;
@@ -33,6 +34,7 @@ export interface StepEvent {
   lr: number;
   status: EngineStepReport['status'];
   message?: string;
+  msg?: Message;
   objective: number;
   /** Mean ruler loss over positions predicting prompt / response tokens; null if none. */
   promptLoss: number | null;
@@ -148,7 +150,7 @@ export class TrainingSession {
   }
 
   static async create(o: SessionOptions): Promise<TrainingSession> {
-    if (o.runs < 1) throw new Error('Add at least one run to train.');
+    if (o.runs < 1) throw new CodedError(msg('train.noRuns'));
     const shape = sessionShape(o.samples, o.optimizer.batchSize);
     const engines: Engine[] = [];
     try {
@@ -161,12 +163,11 @@ export class TrainingSession {
     } catch (err) {
       for (const e of engines) e.destroy();
       const mib = (sessionBytes(o.config, o.runs, shape.B, shape.T, defaultF16Weights(o.gpu.adapter), o.trainings) / 2 ** 20).toFixed(0);
-      const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`Could not build run ${engines.length + 1} of ${o.runs} on the GPU (all runs need about ${mib} MiB at batch ${shape.B} × ${shape.T} tokens): ${why}`);
+      throw new CodedError(msg('train.buildRun', { n: engines.length + 1, runs: o.runs, mib, B: shape.B, T: shape.T, detail: messageOfError(err) }));
     }
     const session = new TrainingSession(o, engines, shape);
     if (o.resume) {
-      if (o.resume.states.length !== o.runs) throw new Error(`The saved weights hold ${o.resume.states.length} runs, not ${o.runs}.`);
+      if (o.resume.states.length !== o.runs) throw new CodedError(msg('train.savedRuns', { saved: o.resume.states.length, runs: o.runs }));
       o.resume.states.forEach((st, r) => st && engines[r].setTrainingState(st));
       session.submitted = session.completed = session.checkpointed = Math.min(o.resume.step, o.optimizer.steps);
     }
@@ -206,7 +207,7 @@ export class TrainingSession {
     onMeter: (run: number, step: number, p: number[]) => void = () => {},
     onHeldOut: (run: number, step: number, loss: number) => void = () => {},
   ): Promise<'completed' | 'stopped'> {
-    if (this.training) throw new Error('This session is already training.');
+    if (this.training) throw new Error('This session is already training.'); // a programmer's error
     this.training = true;
     this.stopRequested = false;
     const { steps } = this.o.optimizer;
@@ -323,11 +324,11 @@ export class TrainingSession {
 
   /** Engine with run `run`'s weights at `at`: 'current', 0 (base) or a snapshot step. */
   private async engineAt(run: number, at: 'current' | number): Promise<{ engine: Engine; step: number }> {
-    if (!(run >= 0 && run < this.engines.length)) throw new Error(`There is no run ${run + 1}.`);
+    if (!(run >= 0 && run < this.engines.length)) throw new CodedError(msg('train.noSuchRun', { n: run + 1 }));
     if (at === 'current') return { engine: this.engines[run], step: this.submitted };
     if (at === 0) return { engine: await this.scratchWith('base', this.o.base), step: 0 };
     const snap = this.snapshots.get(at);
-    if (!snap) throw new Error(`No weights were kept at step ${at}; pick one of: current, 0 (base), ${[...this.snapshots.keys()].join(', ') || 'none yet'}.`);
+    if (!snap) throw new CodedError(this.snapshots.size ? msg('train.noSnapshot', { at, steps: [...this.snapshots.keys()].join(', ') }) : msg('train.noSnapshotYet', { at }));
     return { engine: await this.scratchWith(`${run}@${at}`, snap[run]), step: at };
   }
 
@@ -337,7 +338,7 @@ export class TrainingSession {
    */
   async evaluate(run: number, at: 'current' | number, sample: number): Promise<{ step: number; losses: Float32Array; dlogitNorms: Float32Array; dembedNorms: Float32Array }> {
     const s = this.o.samples[sample];
-    if (!s) throw new Error(`There is no sample ${sample + 1} in the training data (${this.o.samples.length} samples).`);
+    if (!s) throw new CodedError(msg('train.noSample', { n: sample + 1, count: this.o.samples.length }));
     const { engine, step } = await this.engineAt(run, at);
     const ev = await engine.evaluate(sampleBatch(s, run, this.o.padId), 'mean_tokens', false, true);
     return { step, losses: ev.losses, dlogitNorms: ev.dlogitNorms, dembedNorms: ev.dembedNorms ?? new Float32Array(runSequence(s, run).ids.length) };
@@ -354,12 +355,12 @@ export class TrainingSession {
     sampling: Pick<GenerateOptions, 'temperature' | 'topK' | 'topP' | 'seed'> = { temperature: 0 }, onToken?: (t: GeneratedToken) => void,
   ): Promise<GenerationResult> {
     let engine = which === 'base' ? await this.scratchWith('base', this.o.base) : this.engines[which];
-    if (!engine) throw new Error(`There is no run ${Number(which) + 1}.`);
+    if (!engine) throw new CodedError(msg('train.noSuchRun', { n: Number(which) + 1 }));
     // A LoRA run answers with its merged weights (W + (alpha/r)·B·A) on the scratch engine.
     if (engine.lora) engine = await this.scratchWith(`${which}@live${this.submitted}`, await engine.getParameters());
     const ctx = this.o.config.max_position_embeddings;
     const room = Math.min(maxNew, ctx - prompt.length);
-    if (room < 1) throw new Error(`The prompt has ${prompt.length} tokens and the model's context is ${ctx}: no room to answer. Shorten the conversation.`);
+    if (room < 1) throw new CodedError(msg('train.noRoom', { n: prompt.length, ctx }));
     const dec = await Decoder.create(engine, { maxContext: prompt.length + room });
     try {
       return await generate(dec, prompt, { ...sampling, maxNewTokens: room, stopTokenIds: [...stop] }, onToken);
@@ -382,28 +383,28 @@ export class TrainingSession {
 
   /** The loss mode run `run`'s objective reduces with. */
   lossMode(run: number): LossMode {
-    if (!(run >= 0 && run < this.engines.length)) throw new Error(`There is no run ${run + 1}.`);
+    if (!(run >= 0 && run < this.engines.length)) throw new CodedError(msg('train.noSuchRun', { n: run + 1 }));
     return this.settingsAt(1, run).lossMode;
   }
 
   /** Sample `index` of the training data. */
   sample(index: number): PreparedSample {
     const s = this.o.samples[index];
-    if (!s) throw new Error(`Sample ${index + 1} is not in the training data (${this.o.samples.length} samples).`);
+    if (!s) throw new CodedError(msg('data.noSuchSample', { n: index + 1, count: this.o.samples.length }));
     return s;
   }
 
   /** Run `run`'s current weights by HF name (queued behind the steps submitted so far); a LoRA run's merged. */
   async weights(run: number): Promise<Weights> {
     const engine = this.engines[run];
-    if (!engine) throw new Error(`There is no run ${run + 1}.`);
+    if (!engine) throw new CodedError(msg('train.noSuchRun', { n: run + 1 }));
     return engine.getParameters();
   }
 
   /** Run `run`'s LoRA adapter (its config and tensors by name), or null for a full fine-tuning run. */
   async adapter(run: number): Promise<{ lora: NonNullable<Engine['lora']>; tensors: Weights } | null> {
     const engine = this.engines[run];
-    if (!engine) throw new Error(`There is no run ${run + 1}.`);
+    if (!engine) throw new CodedError(msg('train.noSuchRun', { n: run + 1 }));
     return engine.lora ? { lora: engine.lora, tensors: await engine.getAdapter() } : null;
   }
 
@@ -418,7 +419,7 @@ export class TrainingSession {
 
 function toEvent(run: number, step: number, r: EngineStepReport, lr: number, tokens: number): StepEvent {
   return {
-    run, step, lr, status: r.status, message: r.message, objective: r.loss,
+    run, step, lr, status: r.status, message: r.message, ...(r.msg ? { msg: r.msg } : {}), objective: r.loss,
     promptLoss: r.promptCount > 0 ? r.promptLossSum / r.promptCount : null,
     responseLoss: r.responseCount > 0 ? r.responseLossSum / r.responseCount : null,
     promptTokens: r.promptCount, responseTokens: r.responseCount,

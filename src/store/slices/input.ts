@@ -44,7 +44,7 @@ export interface InputSlice {
   /** The loaded model's tokenizer behind tokenizerId 'default' (null: the embedded model's); set when a model loads. */
   modelTokenizer: ModelTokenizer | null;
   /** What could not be restored from the saved state or a share link (null: nothing to say). */
-  notice: string | null;
+  notice: Message | null;
 
   setText(text: string): void;
   setSampleIndex(index: number): void;

@@ -12,6 +12,7 @@ import { FULL_TRAINING } from '../../spec/lora';
 import type { OptimizerSettings } from '../../spec/optimizer';
 import type { RunSpec, Settings } from '../types';
 import type { Slice } from '../index';
+import { msg } from '../../spec/message';
 
 export interface LessonState {
   id: string;
@@ -47,8 +48,7 @@ export interface LessonSlice {
 const LESSON_PARAM = 'lesson';
 const PRESENT_PARAM = 'present';
 
-const DISCARD_FOR_LESSON =
-  'A lesson sets up its own sample, masks and runs. Discard the current runs (curves, heatmap, answers) and start the lesson? Your sample and settings come back when you close it.';
+const DISCARD_FOR_LESSON = msg('lesson.discard');
 
 let before: Before | null = null;
 

@@ -15,6 +15,7 @@ import type { ExportedFile, LoadedModel } from '../../worker/trainProtocol';
 import { trainWorker, trainHooks } from '../clients';
 import type { GpuState, ModelState } from '../types';
 import type { Slice } from '../index';
+import { CodedError, messageOfError, msg, uncoded, type Message } from '../../spec/message';
 
 /** The embedded model's folder (public/models/playground-base/): loads when no `?model=` is given. */
 export const EMBEDDED_MODEL = `${import.meta.env.BASE_URL}models/playground-base/`;
@@ -24,15 +25,14 @@ export const MODEL_SUGGESTIONS = ['HuggingFaceTB/SmolLM2-135M-Instruct', 'Huggin
 /** Whether `m` is the embedded model (its tokenizer is the token view's built-in 'default'). */
 export const isEmbedded = (m: LoadedModel): boolean => m.kind === 'folder' && m.url === resolveModelSource(EMBEDDED_MODEL).baseUrl;
 
-const modelDiscardMessage = (source: string): string =>
-  `Loading ${source} replaces the model the runs were trained from, so their curves, heatmap, answers and weights go once it has loaded (if it fails to load, they stay). Discard the runs and load it?`;
+const modelDiscardMessage = (source: string): Message => msg('model.discard', { source });
 
 export interface ModelSlice {
   model: ModelState;
   gpu: GpuState;
   /** Run whose weights are being exported, and the last export's error. */
   exporting: number | null;
-  exportError: string | null;
+  exportError: Message | null;
   /** Acquire the GPU and load the start-up model (`?model=` or the embedded one). Call once. */
   startModel(): void;
   /** Load another model (folder URL or Hub repo id); asks first when runs exist. */
@@ -50,17 +50,17 @@ let loadingId = 0;
 let checkingId = 0;
 
 /** A failed load's message, in the same words whether the source check or the worker failed. */
-const loadError = (source: string, message: string): string => `${navigator.onLine ? '' : 'This browser is offline. '}Could not load ${source}: ${message}`;
+const loadError = (source: string, detail: Message): Message => msg(navigator.onLine ? 'model.loadFailed' : 'model.loadFailedOffline', { source, detail });
 
 /**
  * Reads and checks `source`'s config.json (a few KiB; Hub files land in the model cache the
  * worker reads next): null when it names a model this engine runs, else why not. The memory
  * check needs the GPU's limits and stays with the worker.
  */
-async function checkSource(source: string): Promise<string | null> {
+async function checkSource(source: string): Promise<Message | null> {
   const loc = resolveModelSource(source);
   if (loc.kind === 'hub' && !navigator.onLine) {
-    return loadError(source, 'it is on the Hugging Face Hub, which needs the network. Go online, or load a folder model such as the embedded one.');
+    return loadError(source, msg('model.hubOffline'));
   }
   try {
     const where = loc.kind === 'hub' ? `${loc.repo}/config.json` : `${loc.baseUrl}config.json`;
@@ -69,12 +69,12 @@ async function checkSource(source: string): Promise<string | null> {
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
     } catch (err) {
-      throw new Error(`${where} is not valid JSON (${err instanceof Error ? err.message : String(err)}). Check the file, or pick another model.`);
+      throw new CodedError(msg('model.configNotJson', { where, detail: err instanceof Error ? err.message : String(err) }));
     }
     llamaConfigFromHf(json, where);
     return null;
   } catch (err) {
-    return loadError(source, err instanceof Error ? err.message : String(err));
+    return loadError(source, messageOfError(err));
   }
 }
 
@@ -116,11 +116,10 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
         },
         (err: unknown) => {
           if (mine !== loadingId) return; // superseded or cancelled: the page already moved on
-          const message = err instanceof Error ? err.message : String(err);
           set((s) => ({
             model: {
               ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
-              error: loadError(s.model.url, message),
+              error: loadError(s.model.url, messageOfError(err)),
             },
           }));
         },
@@ -139,34 +138,34 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
         if (e.kind === 'deviceLost') {
           set((s) => ({
             deviceLost: s.phase !== 'idle' && s.saved !== null,
-            error: `${e.message} ${s.saved ? `The runs keep their curves and their weights saved at step ${s.saved.step}: Recover continues from there.` : 'Reload the page to train again.'}`,
+            error: msg(s.saved ? 'model.deviceLostSaved' : 'model.deviceLostReload', { detail: e.msg ?? uncoded(e.message), ...(s.saved ? { step: s.saved.step } : {}) }),
             phase: s.phase === 'training' || s.phase === 'paused' || s.phase === 'starting' ? 'error' : s.phase,
           }));
         }
       };
-      trainHooks.onCrash = (message) => set((s) => ({ gpu: s.gpu.status === 'pending' ? { status: 'unavailable', adapter: null, message } : s.gpu }));
+      trainHooks.onCrash = (_message, m) => set((s) => ({ gpu: s.gpu.status === 'pending' ? { status: 'unavailable', adapter: null, message: m } : s.gpu }));
       trainWorker.request('gpu', {}).then(
         (adapter) => set({ gpu: { status: 'ok', adapter, message: null } }),
-        (err: unknown) => set({ gpu: { status: 'unavailable', adapter: null, message: err instanceof Error ? err.message : String(err) } }),
+        (err: unknown) => set({ gpu: { status: 'unavailable', adapter: null, message: messageOfError(err) } }),
       );
       startLoad(new URLSearchParams(location.search).get('model') ?? EMBEDDED_MODEL, false);
     },
     loadModel(source) {
       const src = source.trim();
       const current = get().model.loaded;
-      const fail = (error: string) => set((s) => ({ model: { ...s.model, error } }));
+      const fail = (error: Message) => set((s) => ({ model: { ...s.model, error } }));
       if (src === '') {
-        fail(`Enter a folder URL ending in / (like ${EMBEDDED_MODEL}) or a Hugging Face repo id (like ${MODEL_SUGGESTIONS[0]}).`);
+        fail(msg('model.enterSource', { embedded: EMBEDDED_MODEL, example: MODEL_SUGGESTIONS[0] }));
         return;
       }
       try {
         resolveModelSource(src);
       } catch (err) {
-        fail(err instanceof Error ? err.message : String(err));
+        fail(messageOfError(err));
         return;
       }
       if (current && current.source === src && get().model.status === 'ready') {
-        fail(`${current.name} is already loaded.`);
+        fail(msg('model.alreadyLoaded', { name: current.name }));
         return;
       }
       const mine = ++checkingId;
@@ -191,18 +190,18 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
       set((s) => ({
         model: {
           ...s.model, status: s.model.loaded ? 'ready' : 'error', url: s.model.loaded?.source ?? s.model.url, progress: null,
-          error: `Loading ${cancelled} was cancelled.`,
+          error: msg('train.loadCancelled', { url: cancelled }),
         },
       }));
     },
     async exportRun(run, adapter = false) {
       const s = get();
       if (s.restored || (s.phase !== 'done' && s.phase !== 'stopped')) {
-        throw new Error('Download the weights after the training has finished or been stopped (after a reload, once the saved weights are back).');
+        throw new CodedError(msg('model.exportWhen'));
       }
       const spec = s.runs[run];
       const model = s.model.loaded;
-      if (!spec || !model) throw new Error(`There is no run ${run + 1}.`);
+      if (!spec || !model) throw new CodedError(msg('train.noSuchRun', { n: run + 1 }));
       set({ exporting: run, exportError: null });
       try {
         const files = await trainWorker.request('export', {
@@ -212,8 +211,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => {
         set({ exporting: null });
         return files;
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        set({ exporting: null, exportError: `Could not export ${spec.name}: ${message}` });
+        set({ exporting: null, exportError: msg('model.exportFailed', { name: spec.name, detail: messageOfError(err) }) });
         throw err;
       }
     },

@@ -9,6 +9,7 @@ import { ANSWER_TOKENS, GREEDY, MAX_ANSWER_TOKENS, type HeatmapData, type Sampli
 import { dataWorker, trainWorker } from '../clients';
 import type { AnswersState, HeatMetric } from '../types';
 import type { Slice } from '../index';
+import { messageOfError, msg, type Message } from '../../spec/message';
 
 export interface ResultsSlice {
   heatmap: HeatmapData | null;
@@ -16,7 +17,7 @@ export interface ResultsSlice {
   heatRun: number;
   heatAt: 'current' | number;
   heatMetric: HeatMetric;
-  heatError: string | null;
+  heatError: Message | null;
   /** The loss arithmetic panel: its own run and weights (the heatmap's choices), and its evaluation. */
   arithRun: number;
   arithAt: 'current' | number;
@@ -24,10 +25,10 @@ export interface ResultsSlice {
   /** The training `arith` was evaluated in (shown only while that training's `info` is the store's). */
   arithFor: StartedInfo | null;
   arithBusy: boolean;
-  arithError: string | null;
+  arithError: Message | null;
   answers: AnswersState | null;
   answersBusy: boolean;
-  answersError: string | null;
+  answersError: Message | null;
   /** The answers being decoded, by run (-1 = base), while answersBusy. */
   answersLive: Record<number, string> | null;
   /** Most tokens each answer may add. */
@@ -35,7 +36,7 @@ export interface ResultsSlice {
   /** Greedy by default; temperature > 0 samples with top-k / top-p from the seed. */
   sampling: Sampling;
   /** Why the last sampling edit was refused, for the field (null: all fine). */
-  samplingError: string | null;
+  samplingError: Message | null;
 
   requestHeatmap(): void;
   setHeat(patch: Partial<Pick<ResultsSlice, 'heatRun' | 'heatAt' | 'heatMetric'>>): void;
@@ -87,7 +88,7 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
     set({ heatBusy: true, heatError: null });
     trainWorker.request('evaluate', { run: s.heatRun, at: s.heatAt, sample: s.sampleIndex }).then(
       (data) => set({ heatmap: data, heatBusy: false, heatError: null }),
-      (err: unknown) => set({ heatBusy: false, heatError: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => set({ heatBusy: false, heatError: messageOfError(err) }),
     );
   },
   setHeat(patch) {
@@ -105,7 +106,7 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
     set({ arithBusy: true, arithError: null });
     trainWorker.request('evaluate', { run: s.arithRun, at: s.arithAt, sample: s.sampleIndex }).then(
       (data) => set({ arith: data, arithFor: info, arithBusy: false, arithError: null }),
-      (err: unknown) => set({ arithBusy: false, arithError: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => set({ arithBusy: false, arithError: messageOfError(err) }),
     );
   },
   setArith(patch) {
@@ -120,7 +121,7 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
     const sample = s.sampleIndex;
     const sampling = s.sampling;
     set({ answersBusy: true, answersError: null, answersLive: {} });
-    const fail = (err: unknown) => mine === answersId && set({ answersBusy: false, answersLive: null, answersError: err instanceof Error ? err.message : String(err) });
+    const fail = (err: unknown) => mine === answersId && set({ answersBusy: false, answersLive: null, answersError: messageOfError(err) });
     // The prompt is encoded as the training data was (typed special-token text included).
     const splitSpecialTokens = s.preparedWith?.splitSpecialTokens ?? false;
     dataWorker.request('prompt', { text: s.startedText, sample, modelTokenizer: s.modelTokenizer, splitSpecialTokens, ownTemplate: s.preparedWith?.ownTemplate ?? null }).then((prompt) => {
@@ -144,7 +145,7 @@ export const createResultsSlice: Slice<ResultsSlice> = (set, get) => ({
     for (const [k, v] of Object.entries(patch) as [keyof Sampling, number][]) {
       const r = SAMPLING_RANGE[k];
       if (!(Number.isFinite(v) && v >= r.min && v <= r.max && (!r.integer || Number.isInteger(v)))) {
-        set({ samplingError: `${k === 'topK' ? 'Top-k' : k === 'topP' ? 'Top-p' : k[0].toUpperCase() + k.slice(1)} must be ${r.integer ? 'a whole number' : 'a number'} from ${r.min} to ${r.max} (got ${v}).` });
+        set({ samplingError: msg(r.integer ? 'sampling.whole' : 'sampling.number', { key: k, name: msg(`sampling.name.${k}`), min: r.min, max: r.max, got: String(v) }) });
         return;
       }
     }

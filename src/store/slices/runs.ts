@@ -9,7 +9,8 @@
  * confirm dialog when runs exist.
  */
 import { FULL_TRAINING, type RunTraining } from '../../spec/lora';
-import { checkOptimizer, defaultOptimizer, type OptimizerSettings } from '../../spec/optimizer';
+import { defaultOptimizer, optimizerProblems, type OptimizerSettings } from '../../spec/optimizer';
+import { joined, messageOfError, msg, type Message } from '../../spec/message';
 import type { PolicyRole } from '../../data/types';
 import type { LossMode } from '../../spec/loss';
 import type { StartedInfo } from '../../worker/trainProtocol';
@@ -24,8 +25,7 @@ import type { Slice } from '../index';
 /** playground-base's parameter count: the defaults until the loaded model reports its own. */
 export const EMBEDDED_PARAMS = 3_819_776;
 
-export const DISCARD_MESSAGE =
-  'This change alters what the runs were trained on (the data or a mask), so their curves, heatmap and answers would no longer match. Discard the runs and apply the change?';
+export const DISCARD_MESSAGE: Message = msg('runs.discard');
 
 export interface RunsSlice {
   // Persisted (PERSISTED in persist.ts).
@@ -40,8 +40,8 @@ export interface RunsSlice {
   progress: Progress | null;
   curveVersion: number;
   /** Steps that updated nothing or gave non-finite numbers, with their step number. */
-  warnings: string[];
-  error: string | null;
+  warnings: (Message | string)[];
+  error: Message | null;
   snapshots: number[];
   /** The curves shown come from a saved record: no weights are on the GPU. */
   restored: boolean;
@@ -53,11 +53,11 @@ export interface RunsSlice {
   /** Where the shown runs' weights are saved, up to which step (null: not saved). */
   saved: SavedWeights | null;
   /** Why the last checkpoint could not be saved (null: fine). */
-  checkpointError: string | null;
+  checkpointError: Message | null;
   /** The GPU device was lost under the shown runs: recover() continues from `saved`. */
   deviceLost: boolean;
   /** The discard dialog; `keepRuns`: the runs go only once `proceed` succeeds (a model load), not on confirming. */
-  confirm: { message: string; proceed: () => void; keepRuns?: boolean } | null;
+  confirm: { message: Message; proceed: () => void; keepRuns?: boolean } | null;
   smoothing: boolean;
   logScale: boolean;
 
@@ -87,7 +87,7 @@ export interface RunsSlice {
    * Asked before an action changes what the runs were trained on: true = go ahead; false = the
    * user is being asked, and `proceed` runs once they agree to discard the runs.
    */
-  guard(proceed: () => void, message?: string, keepRuns?: boolean): boolean;
+  guard(proceed: () => void, message?: Message, keepRuns?: boolean): boolean;
   /** Drop the runs (worker engines included) and go back to set-up. */
   discardRuns(): void;
   /** Show a saved record (restore or share: no weights on the GPU). */
@@ -198,27 +198,27 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
     train() {
       const s = get();
       if (!s.model.loaded) {
-        set({ error: 'The model has not finished loading; wait for its progress bar.' });
+        set({ error: msg('runs.modelLoading') });
         return;
       }
       if (s.gpu.status === 'unavailable') {
-        set({ error: s.gpu.message ?? 'WebGPU is not available in this browser.' });
+        set({ error: s.gpu.message ?? msg('runs.noWebgpu') });
         return;
       }
       const go = () => {
         const st = get();
         let optimizer = st.optimizer;
         if (st.optimizerFor !== null) optimizer = { ...optimizer, batchSize: defaultOptimizer(st.model.loaded!.params, st.parse?.sampleCount ?? 1).batchSize };
-        const problems = checkOptimizer(optimizer);
+        const problems = optimizerProblems(optimizer);
         if (problems.length) {
-          set({ error: `Fix the optimizer settings first: ${problems.join(' ')}` });
+          set({ error: msg('runs.fixOptimizer', { detail: joined(problems) }) });
           return;
         }
         set({ optimizer });
         void runTraining(set, get, null);
       };
       if (runsExist()) {
-        set({ confirm: { message: 'Train again from the base weights? The current runs (curves, heatmap, answers) will be discarded.', proceed: go } });
+        set({ confirm: { message: msg('runs.trainAgain'), proceed: go } });
       } else go();
     },
     pause() {
@@ -286,21 +286,21 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
       const rec = s.record;
       if (!rec?.saved || !rec.prepared || !s.model.loaded || s.gpu.status !== 'ok') return;
       if (rec.model.name !== s.model.loaded.name) {
-        set({ notice: `The saved weights belong to ${rec.model.name}; load that model to use them (the curves are shown either way).` });
+        set({ notice: msg('notice.otherModel', { name: rec.model.name }) });
         return;
       }
       // Finished or stopped: the weights come back and nothing trains. Running (or an error mid-run): it continues.
       const finished = rec.reason === 'completed' || rec.reason === 'stopped';
       if (rec.reason === 'running') {
         const at = rec.curves[0]?.step.at(-1) ?? rec.saved.step;
-        set({ notice: `The training was interrupted at step ${at} (the page was reloaded or closed); it continues from the saved step ${rec.saved.step}.` });
+        set({ notice: msg('notice.interrupted', { at, step: rec.saved.step }) });
       }
       void runTraining(set, get, { saved: rec.saved, prepared: rec.prepared, text: rec.text, restoreOnly: finished });
     },
     recover() {
       const s = get();
       if (!s.deviceLost || !s.saved || !s.preparedWith) return;
-      set({ notice: `A new GPU device: every run continues from its saved step ${s.saved.step}.` });
+      set({ notice: msg('notice.newDevice', { step: s.saved.step }) });
       continueShown();
     },
     continueTraining() {
@@ -316,7 +316,7 @@ export const createRunsSlice: Slice<RunsSlice> = (set, get) => {
           const next = run === null ? null : { ...saved, bytes, forgotten: [...new Set([...saved.forgotten, run])] };
           set((st) => ({ saved: next, record: st.record ? { ...st.record, saved: next } : st.record }));
         },
-        (err: unknown) => set({ error: `Could not forget the saved weights: ${err instanceof Error ? err.message : String(err)}` }),
+        (err: unknown) => set({ error: msg('runs.forgetFailed', { detail: messageOfError(err) }) }),
       );
     },
   };

@@ -5,6 +5,8 @@
 // clicking in the real view: the click is checked, and the page does not act on it.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
+import { messageOfError, type Message } from '../../spec/message';
+import { useMessage } from '../i18n/useMessage';
 import { useStore, type State } from '../../store';
 import { lessonInUrl } from '../../store/slices/lesson';
 import { lessonById } from './catalog';
@@ -149,7 +151,9 @@ export function LessonPlayer() {
 function LessonStep({ lessonId, index, count, step, answered, presenter }: { lessonId: string; index: number; count: number; step: Step; answered: boolean; presenter: boolean }) {
   const { t } = useTranslation('lessons');
   const [phase, setPhase] = useState<Phase>('preparing');
-  const [error, setError] = useState<string | null>(null);
+  const say = useMessage();
+  const [failure, setError] = useState<Message | null>(null);
+  const error = failure === null ? null : say(failure);
   const [feedback, setFeedback] = useState<'wrong' | 'right' | null>(answered ? 'right' : null);
   const [values, setValues] = useState<Record<string, string | number>>({});
   const [attempt, setAttempt] = useState(0);
@@ -177,7 +181,7 @@ function LessonStep({ lessonId, index, count, step, answered, presenter }: { les
       },
       (err: unknown) => {
         if (ac.signal.aborted) return;
-        setError(err instanceof Error ? err.message : String(err));
+        setError(messageOfError(err));
         setPhase('error');
       },
     );

@@ -11,6 +11,7 @@ import type { StrategyId, StrategyOptions } from '../../data/strategies/types';
 import type { TokenizerId } from '../../data/types';
 import type { LossMode } from '../../spec/loss';
 import type { SetupContext } from './types';
+import { CodedError, msg } from '../../spec/message';
 
 /** Lesson trainings are short: a few steps of one small sample, a learning rate that shows in them. */
 export const LESSON_STEPS = 8;
@@ -126,8 +127,8 @@ export async function trainRuns(ctx: SetupContext, t: LessonTraining = {}): Prom
   const { get } = ctx;
   await ctx.until((s) => s.model.status !== 'loading' && s.gpu.status !== 'pending', 'the model');
   const st = get();
-  if (st.gpu.status === 'unavailable') throw new Error(st.gpu.message ?? 'WebGPU is not available in this browser.');
-  if (!st.model.loaded) throw new Error(st.model.error ?? 'The model did not load.');
+  if (st.gpu.status === 'unavailable') throw new CodedError(st.gpu.message ?? msg('runs.noWebgpu'));
+  if (!st.model.loaded) throw new CodedError(st.model.error ?? msg('lesson.modelNotLoaded'));
   const o = st.optimizer;
   const done = st.phase === 'done' && !st.restored && st.startedText === st.text && o.steps === steps && o.lr === lr && o.batchSize === batchSize && o.heldOut === heldOut && st.record?.runs === st.runs;
   if (done) return;
@@ -136,7 +137,7 @@ export async function trainRuns(ctx: SetupContext, t: LessonTraining = {}): Prom
   get().setOptimizer({ steps, lr, warmupSteps: 0, schedule: 'constant', batchSize, seed: 0, heldOut });
   get().train();
   await ctx.until((s) => s.phase === 'done' || s.phase === 'error' || (s.phase === 'idle' && s.error !== null), 'the training', 240_000);
-  if (get().phase !== 'done') throw new Error(get().error ?? 'The training did not finish.');
+  if (get().phase !== 'done') throw new CodedError(get().error ?? msg('lesson.trainingUnfinished'));
 }
 
 /** The heatmap of run `run`, coloured by `metric`, is on the token view's chips. */
@@ -149,7 +150,8 @@ export async function showHeatmap(ctx: SetupContext, run: number, metric: HeatMe
     if (!get().heatBusy) get().requestHeatmap();
   }
   await ctx.until((s) => !s.heatBusy && s.heatmap?.run === run, 'the heatmap', 120_000);
-  if (get().heatError) throw new Error(get().heatError ?? '');
+  const heatError = get().heatError;
+  if (heatError) throw new CodedError(heatError);
   await untilDom(ctx, '[data-testid=heatmap-shown]', 'the heatmap on the chips');
 }
 
@@ -162,7 +164,8 @@ export async function showArithmetic(ctx: SetupContext, run: number, at: 'curren
     if (!get().arithBusy) get().requestArith();
   }
   await ctx.until((s) => !s.arithBusy && s.arith !== null && s.arithFor === s.info && s.arith.run === run, 'the loss arithmetic', 120_000);
-  if (get().arithError) throw new Error(get().arithError ?? '');
+  const arithError = get().arithError;
+  if (arithError) throw new CodedError(arithError);
   await untilDom(ctx, '[data-testid=loss-arith-row]', 'the loss arithmetic rows');
 }
 

@@ -7,6 +7,8 @@ import { useStore, type RunSpec } from '../../store';
 import { FULL_TRAINING, MODULE_NAMES, loraScale, trainableCount, type RunTraining } from '../../spec/lora';
 import { PROJECTIONS, type LayerParam } from '../../spec/params';
 import { trainingProblems } from '../../store/validate';
+import type { Message } from '../../spec/message';
+import { useMessage } from '../i18n/useMessage';
 
 type NumberField = 'r' | 'alpha' | 'lr';
 
@@ -14,7 +16,9 @@ function NumberBox({ index, field, training, label, step }: { index: number; fie
   const setRunTraining = useStore((s) => s.setRunTraining);
   const shown = training[field] === null ? '' : String(training[field]);
   const [draft, setDraft] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const say = useMessage();
+  const [problem, setError] = useState<Message | null>(null);
+  const error = problem === null ? null : say(problem);
   const id = useId();
   return (
     <label className="lora-field">
@@ -33,7 +37,7 @@ function NumberBox({ index, field, training, label, step }: { index: number; fie
           const next = { ...training, [field]: field === 'lr' && text.trim() === '' ? null : value };
           const problem = trainingProblems(next).find((p) => p.field === field);
           setDraft(text);
-          setError(problem?.message ?? null);
+          setError(problem?.msg ?? null);
           if (!problem) {
             setRunTraining(index, { [field]: next[field] } as Partial<RunTraining>);
             setDraft(null);

@@ -7,6 +7,7 @@ import { MAX_ANSWER_TOKENS } from '../../worker/trainProtocol';
 import { SAMPLING_RANGE } from '../../store/slices/results';
 import { visibleWhitespace } from '../../data/whitespace';
 import { useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[] }) {
   const answers = useStore((s) => s.answers);
@@ -22,6 +23,7 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
   const setSampling = useStore((s) => s.setSampling);
   const live = useStore((s) => s.answersLive);
   const { t } = useTranslation('train');
+  const say = useMessage();
   const canAsk = !restored && (phase === 'training' || phase === 'paused' || phase === 'done' || phase === 'stopped');
   return (
     <section className="answers" aria-labelledby="answers-h" data-testid="answers">
@@ -53,13 +55,13 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
         <legend className="small">{t('answers.decoding')}</legend>
         {(
           [
-            // The store's error names the setting in English ("Top-p must be…"): matched on that name.
-            ['temperature', 'temperature', 0.1],
-            ['topK', 'top-k', 1],
-            ['topP', 'top-p', 0.05],
-            ['seed', 'seed', 1],
+            // The store's error names the setting it is about (its params.key).
+            ['temperature', 0.1],
+            ['topK', 1],
+            ['topP', 0.05],
+            ['seed', 1],
           ] as const
-        ).map(([key, label, step]) => (
+        ).map(([key, step]) => (
           <label key={key} title={t(`answers.field.${key}.title`)}>
             {t(`answers.field.${key}.label`)}{' '}
             <input
@@ -68,7 +70,7 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
               min={SAMPLING_RANGE[key].min}
               max={SAMPLING_RANGE[key].max}
               defaultValue={sampling[key]}
-              aria-invalid={samplingError?.toLowerCase().startsWith(label) || undefined}
+              aria-invalid={samplingError?.params?.key === key || undefined}
               aria-describedby={samplingError ? 'sampling-error' : undefined}
               onChange={(e) => e.target.value !== '' && setSampling({ [key]: Number(e.target.value) })}
               data-testid={`sampling-${key}`}
@@ -77,7 +79,7 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
         ))}
         {samplingError && (
           <span id="sampling-error" className="message error small" role="alert">
-            {samplingError}
+            {say(samplingError)}
           </span>
         )}
       </fieldset>
@@ -96,7 +98,7 @@ export const Answers = memo(function Answers({ runs }: { runs: readonly RunSpec[
       )}
       {error && (
         <p className="message error" role="alert">
-          {error}
+          {say(error)}
         </p>
       )}
       {answers && (

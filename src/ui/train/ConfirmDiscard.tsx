@@ -3,6 +3,7 @@
 import { useStore } from '../../store';
 import { memo, useEffect, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 export const ConfirmDiscard = memo(function ConfirmDiscard() {
   const confirm = useStore((s) => s.confirm);
@@ -10,6 +11,7 @@ export const ConfirmDiscard = memo(function ConfirmDiscard() {
   const cancelDiscard = useStore((s) => s.cancelDiscard);
   const ref = useRef<HTMLDialogElement>(null);
   const { t } = useTranslation('train');
+  const say = useMessage();
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -28,7 +30,7 @@ export const ConfirmDiscard = memo(function ConfirmDiscard() {
       }}
     >
       <h3 id="confirm-h">{t('discard.title')}</h3>
-      <p>{confirm?.message}</p>
+      <p>{say(confirm?.message)}</p>
       <div className="dialog-actions">
         <button type="button" onClick={cancelDiscard} data-testid="confirm-cancel" autoFocus>
           {t('discard.cancel')}

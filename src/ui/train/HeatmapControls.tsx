@@ -6,6 +6,7 @@ import { useMemo } from 'react';
 import type { HeatmapData } from '../../worker/trainProtocol';
 import type { TokenColumns } from '../../worker/dataProtocol';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 /** What one chip shows and carries in its data-* attributes. */
 export interface HeatCell {
@@ -83,6 +84,7 @@ export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns;
   const hand = useStore((s) => s.hand);
   const cells = useHeatCells(tokens);
   const { t } = useTranslation('train');
+  const say = useMessage();
   // Always laid out (disabled without runs), so starting a training does not move the token view.
   const off = phase === 'idle' || phase === 'starting' || restored;
   const why = restored ? t('heatmap.restored') : off ? t('heatmap.off') : t('heatmap.pick');
@@ -151,7 +153,7 @@ export function HeatmapControls({ tokens, chipsShowIt }: { tokens: TokenColumns;
       </p>
       {error && (
         <p className="message error" role="alert">
-          {error}
+          {say(error)}
         </p>
       )}
       {mismatch && (

@@ -4,7 +4,9 @@
 import { useStore } from '../../store';
 import { memo, useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { checkOptimizer } from '../../spec/optimizer';
+import { optimizerProblems } from '../../spec/optimizer';
+import { englishOf, type Message } from '../../spec/message';
+import { useMessage } from '../i18n/useMessage';
 import { heldOutSamples } from '../../spec/split';
 
 /** Sample numbers listed before "…". */
@@ -22,15 +24,18 @@ export const HeldOutField = memo(function HeldOutField() {
   const id = useId();
   const value = percent(o.heldOut);
   const [draft, setDraft] = useState(String(value));
-  const [error, setError] = useState<string | null>(null);
+  const say = useMessage();
+  const [why, setError] = useState<Message | null>(null);
+  const error = why === null ? null : say(why);
   useEffect(() => {
     setDraft(String(value));
     setError(null);
   }, [value]);
-  const refusal = (text: string): string | null => {
+  const refusal = (text: string): Message | null => {
     const v = Number(text);
-    if (text.trim() === '' || !Number.isFinite(v)) return checkOptimizer({ ...o, heldOut: NaN })[0] ?? null;
-    return checkOptimizer({ ...o, heldOut: v / 100 }).find((p) => !checkOptimizer(o).includes(p)) ?? null;
+    if (text.trim() === '' || !Number.isFinite(v)) return optimizerProblems({ ...o, heldOut: NaN })[0] ?? null;
+    const before = new Set(optimizerProblems(o).map(englishOf));
+    return optimizerProblems({ ...o, heldOut: v / 100 }).find((p) => !before.has(englishOf(p))) ?? null;
   };
   const commit = () => {
     const why = refusal(draft);

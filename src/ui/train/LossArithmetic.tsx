@@ -6,6 +6,7 @@
 // Long samples: only the rows in view are in the DOM (a fixed row height and spacer rows).
 import { memo, useId, useMemo, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 import { useStore } from '../../store';
 import { IGNORE_INDEX } from '../../spec/loss';
 import { lossArithmetic, NOTHING_TO_TRAIN, type LossArithmetic as Arithmetic } from '../../spec/lossArithmetic';
@@ -135,6 +136,7 @@ function Totals({ a, h }: { a: Arithmetic; h: HeatmapData }) {
 
 export function LossArithmetic() {
   const { t } = useTranslation('arith');
+  const say = useMessage();
   const phase = useStore((s) => s.phase);
   const restored = useStore((s) => s.restored);
   const runs = useStore((s) => s.runs);
@@ -193,7 +195,7 @@ export function LossArithmetic() {
       {off && <p className="muted small">{restored ? t('restored') : t('off')}</p>}
       {error && (
         <p className="message error" role="alert">
-          {error}
+          {say(error)}
         </p>
       )}
       {h && h.sample !== sampleIndex && <p className="message info">{t('otherSample', { sample: h.sample + 1, shown: sampleIndex + 1 })}</p>}

@@ -7,6 +7,7 @@ import { EMBEDDED_MODEL, MODEL_SUGGESTIONS, isEmbedded } from '../../store/slice
 import { memo, useId, useState } from 'react';
 import './ModelPicker.css';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 const MIB = 2 ** 20;
 const size = (b: number) => (b < MIB ? `${(b / 1024).toFixed(1)} KiB` : `${(b / MIB).toFixed(1)} MiB`);
@@ -38,6 +39,7 @@ export const ModelPicker = memo(function ModelPicker() {
   const id = useId();
   const loading = model.status === 'loading';
   const { t } = useTranslation('train');
+  const say = useMessage();
   const onEmbedded = model.loaded !== null && isEmbedded(model.loaded) && !(loading && model.url !== EMBEDDED_MODEL);
   return (
     <div className="model-picker" data-testid="model-picker">
@@ -92,7 +94,7 @@ export const ModelPicker = memo(function ModelPicker() {
       )}
       {model.error && (
         <p className="message error" role="alert" data-testid="model-error">
-          {model.error}
+          {say(model.error)}
           {model.loaded && t('model.stillUsing', { name: model.loaded.name })}
         </p>
       )}

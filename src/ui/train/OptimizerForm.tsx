@@ -4,7 +4,9 @@
 // until a valid one is entered or Escape puts it back. Defaults follow the loaded model's size until edited.
 import { useStore } from '../../store';
 import { memo, useEffect, useId, useState } from 'react';
-import { checkOptimizer, lrAt, type OptimizerSettings } from '../../spec/optimizer';
+import { lrAt, optimizerProblems, type OptimizerSettings } from '../../spec/optimizer';
+import { englishOf } from '../../spec/message';
+import { useMessage } from '../i18n/useMessage';
 import { useTranslation } from 'react-i18next';
 import type { TFunction } from 'i18next';
 
@@ -21,12 +23,12 @@ interface Range {
  * settings with this value ("Steps must be a whole number from 1 to 100000 (got 0)."), else the
  * field's range (it can be narrower, e.g. a learning rate above 1).
  */
-function refusal(t: TFunction, o: OptimizerSettings, k: NumericKey, draft: string, name: string, { min, max, integer }: Range): string | null {
+function refusal(t: TFunction, say: ReturnType<typeof useMessage>, o: OptimizerSettings, k: NumericKey, draft: string, name: string, { min, max, integer }: Range): string | null {
   const v = Number(draft);
   if (draft.trim() === '' || !Number.isFinite(v)) return t('optimizer.mustBeNumber', { name, got: draft.trim() === '' ? t('optimizer.nothing') : draft });
-  const before = new Set(checkOptimizer(o));
-  const own = checkOptimizer({ ...o, [k]: v }).find((p) => !before.has(p));
-  if (own) return own;
+  const before = new Set(optimizerProblems(o).map(englishOf));
+  const own = optimizerProblems({ ...o, [k]: v }).find((p) => !before.has(englishOf(p)));
+  if (own) return say(own);
   if (v >= min && (max === undefined || v <= max) && (!integer || Number.isInteger(v))) return null;
   const kind = integer ? t('optimizer.wholeNumber') : t('optimizer.number');
   return max === undefined ? t('optimizer.atLeast', { name, kind, min, got: v }) : t('optimizer.between', { name, kind, min, max, got: v });
@@ -39,14 +41,18 @@ function NumberField({ k, label, name = label, hint, step, ...range }: { k: Nume
   const setOptimizer = useStore((s) => s.setOptimizer);
   const id = useId();
   const [draft, setDraft] = useState(String(value));
-  const [error, setError] = useState<string | null>(null);
+  const say = useMessage();
+  // The refused text: its refusal is worded at each render, so it follows the page's language.
+  const [refused, setRefused] = useState<string | null>(null);
+  const error = refused === null ? null : refusal(t, say, settings, k, refused, name, range);
+  const setError = (why: string | null, text: string) => setRefused(why === null ? null : text);
   useEffect(() => {
     setDraft(String(value));
-    setError(null);
+    setRefused(null);
   }, [value]);
   const commit = () => {
-    const why = refusal(t, settings, k, draft, name, range);
-    setError(why);
+    const why = refusal(t, say, settings, k, draft, name, range);
+    setError(why, draft);
     if (why === null && Number(draft) !== value) setOptimizer({ [k]: Number(draft) } as Partial<OptimizerSettings>);
   };
   return (
@@ -66,14 +72,14 @@ function NumberField({ k, label, name = label, hint, step, ...range }: { k: Nume
         onChange={(e) => {
           setDraft(e.target.value);
           // A shown refusal follows the typing, and goes once the value is usable.
-          if (error !== null) setError(refusal(t, settings, k, e.target.value, name, range));
+          if (error !== null) setError(refusal(t, say, settings, k, e.target.value, name, range), e.target.value);
         }}
         onBlur={commit}
         onKeyDown={(e) => {
           if (e.key === 'Enter') commit();
           else if (e.key === 'Escape') {
             setDraft(String(value));
-            setError(null);
+            setRefused(null);
           }
         }}
       />

@@ -5,6 +5,7 @@ import { getCurves, useStore, type RunSpec } from '../../store';
 import { memo } from 'react';
 import { downloadFiles } from './download';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
 
@@ -67,6 +68,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
   useStore((s) => s.curveVersion);
   const exportError = useStore((s) => s.exportError);
   const { t } = useTranslation('heldout');
+  const say = useMessage();
   const curves = getCurves();
   // The column shows once any run has a held-out point (a training with samples held out).
   const held = curves.some((c) => (c.heldStep?.length ?? 0) > 0);
@@ -138,7 +140,7 @@ export const RunTable = memo(function RunTable({ runs }: { runs: readonly RunSpe
       </p>
       {exportError && (
         <p className="message error" role="alert" data-testid="export-error">
-          {exportError}
+          {say(exportError)}
         </p>
       )}
     </>

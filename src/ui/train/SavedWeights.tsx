@@ -4,6 +4,7 @@
 import { memo } from 'react';
 import { useStore } from '../../store';
 import { useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
@@ -19,6 +20,7 @@ export const SavedWeights = memo(function SavedWeights() {
   const restored = useStore((s) => s.restored);
   const live = phase === 'training' || phase === 'paused' || phase === 'starting';
   const { t } = useTranslation('train');
+  const say = useMessage();
   if (!saved && !checkpointError && !deviceLost) return null;
   return (
     <div className="saved-weights" data-testid="saved-weights" data-step={saved?.step ?? ''}>
@@ -41,7 +43,7 @@ export const SavedWeights = memo(function SavedWeights() {
       )}
       {checkpointError && (
         <p className="message warning small" role="status" data-testid="checkpoint-error">
-          {checkpointError}
+          {say(checkpointError)}
         </p>
       )}
       {deviceLost && (

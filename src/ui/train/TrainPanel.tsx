@@ -17,6 +17,7 @@ import { SavedWeights } from './SavedWeights';
 import { TrainExplainer } from './TrainExplainer';
 import { ModelStatus, TrainProgress } from './TrainStatus';
 import { useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 import type { TFunction } from 'i18next';
 
 /** Whether two masks label every token alike (roles count only in full mode). */
@@ -131,11 +132,12 @@ function Messages() {
   const error = useStore((s) => s.error);
   const warnings = useStore((s) => s.warnings);
   const { t } = useTranslation('train');
+  const say = useMessage();
   return (
     <>
       {error && (
         <p className="message error" role="alert" data-testid="train-error">
-          {error}
+          {say(error)}
         </p>
       )}
       {warnings.length > 0 && (
@@ -145,7 +147,7 @@ function Messages() {
           </summary>
           <ul>
             {warnings.slice(-50).map((w, i) => (
-              <li key={i}>{w}</li>
+              <li key={i}>{say(w)}</li>
             ))}
           </ul>
         </details>
@@ -158,6 +160,7 @@ function ShareLink() {
   const share = useStore((s) => s.share);
   const makeShareLink = useStore((s) => s.makeShareLink);
   const { t } = useTranslation('train');
+  const say = useMessage();
   return (
     <div className="share">
       <button type="button" onClick={() => void makeShareLink()} data-testid="share">
@@ -165,7 +168,7 @@ function ShareLink() {
       </button>
       {share.message && (
         <span className="muted small" role="status">
-          {share.message}
+          {say(share.message)}
         </span>
       )}
       {share.url && <input className="share-url" readOnly value={share.url} data-testid="share-url" onFocus={(e) => e.currentTarget.select()} aria-label={t('panel.share')} />}

@@ -5,6 +5,7 @@ import { isEmbedded } from '../../store/slices/model';
 import { describeAdapter } from '../../worker/trainProtocol';
 import { ModelPicker } from './ModelPicker';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 import type { TFunction } from 'i18next';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MiB`;
@@ -29,6 +30,7 @@ export function ModelStatus() {
   const gpu = useStore((s) => s.gpu);
   const m = model.loaded;
   const { t } = useTranslation('train');
+  const say = useMessage();
   return (
     <div className="model-status">
       <div className="model-line" data-testid="model-status" data-status={model.status}>
@@ -64,7 +66,7 @@ export function ModelStatus() {
           </>
         ) : gpu.status === 'unavailable' ? (
           <p className="message error" role="alert" data-testid="no-webgpu">
-            <strong>{t('model.noWebgpu')}</strong> {gpu.message}
+            <strong>{t('model.noWebgpu')}</strong> {say(gpu.message)}
             {t('model.noWebgpuTail')}
           </p>
         ) : (
