@@ -328,6 +328,87 @@ fn matmul_direct4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_inv
   store8(m, col, direct4_tile(m, col), bl, br);
 }
 
+// The weight gradient's product (dw += dout^T @ x: a and b row-major along K = the batch's tokens)
+// with 16 x 16 outputs per invocation, as sixteen 4 x 4 quadrants: per 4-wide K step four a blocks and
+// four b blocks (32 loads) feed 1024 multiply-adds, twice the work per load of direct4_tile.
+// SwiftShader gathers every storage load lane by lane, so loads per multiply-add are what cost there;
+// 16 x 16 gave dw 13-27% less CPU than 8 x 8 at the model's shapes (bench/matmul-study.md, part 3).
+// A workgroup covers (16*WGY) x (16*WGX) outputs.
+fn quad_fma(acc: ptr<function, array<vec4<f32>, 4>>, a: mat4x4<f32>, b: mat4x4<f32>) {
+  (*acc)[0] += b * a[0];
+  (*acc)[1] += b * a[1];
+  (*acc)[2] += b * a[2];
+  (*acc)[3] += b * a[3];
+}
+
+fn store_quad(m: u32, q: u32, v: array<vec4<f32>, 4>) {
+  for (var r = 0u; r < 4u; r++) { store4(m + r, q, v[r]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct4_16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 16u * WGY + 16u * lid.y;
+  let q = wid.x * 16u * WGX + 16u * lid.x;
+  // acc[4i + j]: rows m + 4i .., columns q + 4j .. (constant indices only).
+  var acc: array<array<vec4<f32>, 4>, 16>;
+  let oa0 = a_offsets(m);
+  let oa1 = a_offsets(m + 4u);
+  let oa2 = a_offsets(m + 8u);
+  let oa3 = a_offsets(m + 12u);
+  let ob0 = b_offsets(q);
+  let ob1 = b_offsets(q + 4u);
+  let ob2 = b_offsets(q + 8u);
+  let ob3 = b_offsets(q + 12u);
+  let sa = a_step();
+  let sb = b_step();
+  var ka = 0u;
+  var kb = 0u;
+  for (var k = 0u; k < p.K; k += 4u) {
+    let a0 = a_block(oa0 + vec4<u32>(ka));
+    let a1 = a_block(oa1 + vec4<u32>(ka));
+    let a2 = a_block(oa2 + vec4<u32>(ka));
+    let a3 = a_block(oa3 + vec4<u32>(ka));
+    let b0 = b_block(ob0 + vec4<u32>(kb));
+    let b1 = b_block(ob1 + vec4<u32>(kb));
+    let b2 = b_block(ob2 + vec4<u32>(kb));
+    let b3 = b_block(ob3 + vec4<u32>(kb));
+    quad_fma(&acc[0], a0, b0);
+    quad_fma(&acc[1], a0, b1);
+    quad_fma(&acc[2], a0, b2);
+    quad_fma(&acc[3], a0, b3);
+    quad_fma(&acc[4], a1, b0);
+    quad_fma(&acc[5], a1, b1);
+    quad_fma(&acc[6], a1, b2);
+    quad_fma(&acc[7], a1, b3);
+    quad_fma(&acc[8], a2, b0);
+    quad_fma(&acc[9], a2, b1);
+    quad_fma(&acc[10], a2, b2);
+    quad_fma(&acc[11], a2, b3);
+    quad_fma(&acc[12], a3, b0);
+    quad_fma(&acc[13], a3, b1);
+    quad_fma(&acc[14], a3, b2);
+    quad_fma(&acc[15], a3, b3);
+    ka += sa;
+    kb += sb;
+  }
+  store_quad(m, q, acc[0]);
+  store_quad(m, q + 4u, acc[1]);
+  store_quad(m, q + 8u, acc[2]);
+  store_quad(m, q + 12u, acc[3]);
+  store_quad(m + 4u, q, acc[4]);
+  store_quad(m + 4u, q + 4u, acc[5]);
+  store_quad(m + 4u, q + 8u, acc[6]);
+  store_quad(m + 4u, q + 12u, acc[7]);
+  store_quad(m + 8u, q, acc[8]);
+  store_quad(m + 8u, q + 4u, acc[9]);
+  store_quad(m + 8u, q + 8u, acc[10]);
+  store_quad(m + 8u, q + 12u, acc[11]);
+  store_quad(m + 12u, q, acc[12]);
+  store_quad(m + 12u, q + 4u, acc[13]);
+  store_quad(m + 12u, q + 8u, acc[14]);
+  store_quad(m + 12u, q + 12u, acc[15]);
+}
+
 @group(0) @binding(0) var<storage, read_write> dbias: array<f32>; // (O) +=
 @group(0) @binding(1) var<storage, read> bdout: array<f32>;       // (N, O)
 @group(0) @binding(2) var<uniform> bp: Params;                    // M = N rows, P = O columns
