@@ -57,3 +57,21 @@ test('a parse error, a broken JSONL line and a preflight finding read in Chinese
   await expect(page.getByTestId('preflight-broken')).toContainText('found end of input');
   await expect(page.getByTestId('preflight-findings')).not.toContainText('没有可训练的内容');
 });
+
+test('nothing to train and a refused optimizer value follow the language switch', async ({ page }) => {
+  await openFresh(page, '/?lang=zh');
+  await paste(page, line({ role: 'user', content: 'Anyone there?' }));
+  await idle(page);
+  const nothing = page.getByTestId('nothing-to-train');
+  await expect(nothing).toContainText('没有可训练的内容：所有标签都是 -100');
+
+  const steps = page.getByTestId('opt-steps');
+  await steps.fill('0');
+  await steps.blur();
+  const refused = page.getByTestId('opt-steps-error');
+  await expect(refused).toContainText('步数必须是 1 到 100000 之间的整数（当前为 0）');
+
+  await language(page, 'en');
+  await expect(nothing).toContainText('nothing to train: every label is -100');
+  await expect(refused).toContainText('Steps must be a whole number from 1 to 100000 (got 0).');
+});

@@ -14,6 +14,7 @@ import { paramTable } from '../spec/params';
 import { llamaConfigFromHf } from './hfConfig';
 import { serializeSafetensors } from './safetensors';
 import { SIDE_FILES, type LoadedModel } from './loader';
+import { CodedError, msg } from '../spec/message';
 
 export interface ExportedFile {
   /** File name inside the model folder. */
@@ -80,7 +81,7 @@ export function exportModel(input: ExportInput): ExportedFile[] {
     if (data.length !== n) throw new Error(`Export: parameter "${s.name}" has ${data.length} values; shape [${s.shape.join(', ')}] needs ${n}.`);
     for (let i = 0; i < n; i++) {
       if (!Number.isFinite(data[i])) {
-        throw new Error(`Export: parameter "${s.name}" holds ${data[i]} at index ${i}; the training diverged. Reload the model or an earlier checkpoint and train with a lower learning rate.`);
+        throw new CodedError(msg('export.diverged', { name: s.name, value: String(data[i]), i }));
       }
     }
     return { name: s.name, shape: s.shape, data, dtype: 'F32' as const };

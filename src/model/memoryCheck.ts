@@ -21,6 +21,7 @@ import type { LlamaConfig } from '../spec/config';
 import { buildLayout, layoutBytes, type LoraLayout, type MemoryEstimate } from '../engine/layout';
 import { DEFAULT_LORA } from '../spec/lora';
 import { decoderBytes } from '../engine/generation';
+import { englishOf, joined, msg, worded, type Message } from '../spec/message';
 
 export interface MemoryLimits {
   maxBufferSize: number;
@@ -52,16 +53,18 @@ export interface MemoryCheckResult {
   problems: string[];
   /** Settings that fit (each checked), nearest first along each axis. */
   suggestions: MemorySuggestion[];
-  /** One paragraph for people: null when ok. */
+  /** One paragraph for people: null when ok (English; msg the same, coded). */
   message: string | null;
+  msg: Message | null;
 }
 
 export interface MemorySuggestion {
   B: number;
   T: number;
   microBatches: number;
-  /** e.g. 'a shorter context: T = 512 (largest buffer 32.0 MiB, 410.2 MiB in all)'. */
+  /** e.g. 'a shorter context: T = 512 (largest buffer 32.0 MiB, 410.2 MiB in all)'; textMsg the same, coded. */
   text: string;
+  textMsg: Message;
   /** Set when the suggestion is to train a LoRA adapter instead (checked with this layout). */
   lora?: LoraLayout;
 }
@@ -83,7 +86,7 @@ interface Fit {
   generationBytes: number;
   total: number;
   largest: BufferNeed;
-  problems: string[];
+  problems: Message[];
 }
 
 function measure(config: LlamaConfig, B: number, T: number, microBatches: number, limits: MemoryLimits, opts: MemoryCheckOptions): Fit {
@@ -103,13 +106,13 @@ function measure(config: LlamaConfig, B: number, T: number, microBatches: number
     if (g.largest.bytes > largest.bytes) largest = { name: `generation:${g.largest.name}`, shape: g.largest.shape, bytes: g.largest.bytes };
   }
   const total = estimate.total + generationBytes;
-  const problems: string[] = [];
+  const problems: Message[] = [];
   if (largest.bytes > bufferLimit) {
     const which = limits.maxBufferSize <= limits.maxStorageBufferBindingSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
-    problems.push(`its largest buffer, ${largest.name} (${largest.shape.join(' × ')}), needs ${mib(largest.bytes)}, but this GPU allows at most ${mib(bufferLimit)} per buffer (${which})`);
+    problems.push(msg('memory.largestBuffer', { name: largest.name, shape: largest.shape.join(' × '), need: mib(largest.bytes), limit: mib(bufferLimit), which }));
   }
   if (limits.memoryBudget !== undefined && total > limits.memoryBudget) {
-    problems.push(`it needs ${mib(total)} in all, more than the ${mib(limits.memoryBudget)} available`);
+    problems.push(msg('memory.total', { need: mib(total), budget: mib(limits.memoryBudget) }));
   }
   return { estimate, generationBytes, total, largest, problems };
 }
@@ -125,19 +128,18 @@ export function checkMemory(config: LlamaConfig, B: number, T: number, microBatc
   const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   const bad = Object.entries({ B, T, microBatches }).filter(([, v]) => !(Number.isInteger(v) && v >= 1));
   if (bad.length) {
-    const why = `${bad.map(([k, v]) => `${k} = ${v}`).join(', ')}: batch size, context and micro-batches must be whole numbers of at least 1`;
-    return { ok: false, estimate: null, generationBytes: 0, totalBytes: 0, largest: null, bufferLimit, problems: [why], suggestions: [], message: `Cannot size the GPU memory: ${why}.` };
+    const why = msg('memory.badShape', { list: bad.map(([k, v]) => `${k} = ${v}`).join(', ') });
+    return { ok: false, estimate: null, generationBytes: 0, totalBytes: 0, largest: null, bufferLimit, problems: [englishOf(why)], suggestions: [], ...worded(msg('memory.cannotSize', { why })) };
   }
   let fit: Fit;
   try {
     fit = measure(config, B, T, microBatches, limits, opts);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    const message = `Cannot size the GPU memory for B = ${B}, T = ${T}, ${microBatches} micro-batch(es): ${why}`;
-    return { ok: false, estimate: null, generationBytes: 0, totalBytes: 0, largest: null, bufferLimit, problems: [why], suggestions: [], message };
+    return { ok: false, estimate: null, generationBytes: 0, totalBytes: 0, largest: null, bufferLimit, problems: [why], suggestions: [], ...worded(msg('memory.cannotSizeFor', { B, T, micro: microBatches, why })) };
   }
   const base = { estimate: fit.estimate, generationBytes: fit.generationBytes, totalBytes: fit.total, largest: fit.largest, bufferLimit };
-  if (fit.problems.length === 0) return { ok: true, ...base, problems: [], suggestions: [], message: null };
+  if (fit.problems.length === 0) return { ok: true, ...base, problems: [], suggestions: [], message: null, msg: null };
 
   const fits = (b: number, t: number, m: number): Fit | null => {
     try {
@@ -147,13 +149,14 @@ export function checkMemory(config: LlamaConfig, B: number, T: number, microBatc
       return null;
     }
   };
-  const describe = (f: Fit) => `largest buffer ${mib(f.largest.bytes)}, ${mib(f.total)} in all`;
+  const describe = (f: Fit) => msg('memory.describe', { largest: mib(f.largest.bytes), total: mib(f.total) });
   const suggestions: MemorySuggestion[] = [];
+  const said = (m: Message) => ({ text: englishOf(m), textMsg: m });
   const MIN_T = 16;
   for (const t of halvings(T, MIN_T)) {
     const f = fits(B, t, microBatches);
     if (f) {
-      suggestions.push({ B, T: t, microBatches, text: `a shorter context: T = ${t} (${describe(f)})` });
+      suggestions.push({ B, T: t, microBatches, ...said(msg('memory.shorter', { t, d: describe(f) })) });
       break;
     }
   }
@@ -162,13 +165,13 @@ export function checkMemory(config: LlamaConfig, B: number, T: number, microBatc
     const m = Math.ceil(B / b) * microBatches;
     const f = fits(b, T, m);
     if (f) {
-      suggestions.push({ B: b, T, microBatches: m, text: `a smaller batch: B = ${b} with ${m} micro-batches per step (${b * m} sequences per step; ${describe(f)})` });
+      suggestions.push({ B: b, T, microBatches: m, ...said(msg('memory.smaller', { b, m, seq: b * m, d: describe(f) })) });
       break;
     }
   }
   if (microBatches > 1) {
     const f = fits(B, T, 1);
-    if (f) suggestions.push({ B, T, microBatches: 1, text: `fewer micro-batches: 1 (${describe(f)})` });
+    if (f) suggestions.push({ B, T, microBatches: 1, ...said(msg('memory.fewer', { d: describe(f) })) });
   }
   if (suggestions.length === 0) {
     // Nothing smaller along one axis: try both at once, then say the model is too big.
@@ -177,7 +180,7 @@ export function checkMemory(config: LlamaConfig, B: number, T: number, microBatc
       for (const t of [T, ...halvings(T, MIN_T)]) {
         const g = fits(1, t, 1);
         if (g) {
-          suggestions.push({ B: 1, T: t, microBatches: 1, text: `B = 1, T = ${t}, 1 micro-batch (${describe(g)})` });
+          suggestions.push({ B: 1, T: t, microBatches: 1, ...said(msg('memory.minimal', { t, d: describe(g) })) });
           break;
         }
       }
@@ -195,24 +198,24 @@ export function checkMemory(config: LlamaConfig, B: number, T: number, microBatc
         return null;
       }
     };
-    const what = `a LoRA adapter instead (r ${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(', ')}, bf16 base)`;
+    const what = msg('memory.lora', { r: DEFAULT_LORA.r, targets: DEFAULT_LORA.targets.join(', ') });
     const here = withLora(B, T, microBatches);
-    if (here) suggestions.push({ B, T, microBatches, lora, text: `training ${what} (${describe(here)})` });
+    if (here) suggestions.push({ B, T, microBatches, lora, ...said(msg('memory.loraHere', { what, d: describe(here) })) });
     else {
       for (const t of [T, ...halvings(T, MIN_T)]) {
         const g = withLora(1, t, 1);
         if (g) {
-          suggestions.push({ B: 1, T: t, microBatches: 1, lora, text: `training ${what} with B = 1, T = ${t}, 1 micro-batch (${describe(g)})` });
+          suggestions.push({ B: 1, T: t, microBatches: 1, lora, ...said(msg('memory.loraMin', { what, t, d: describe(g) })) });
           break;
         }
       }
     }
   }
-  const gen = fit.generationBytes ? ` (+ ${mib(fit.generationBytes)} for generation)` : '';
-  let message = `This model does not fit this GPU with batch size B = ${B}, context T = ${T} and ${microBatches} micro-batch(es): ${fit.problems.join('; ')}. ` +
-    `It would use ${mib(fit.estimate.total)}${gen}: parameters ${mib(fit.estimate.parameters)}, gradients and AdamW moments ${mib(fit.estimate.gradients + fit.estimate.adam_m + fit.estimate.adam_v)}, activations ${mib(fit.estimate.activations + fit.estimate.activation_grads)}, scratch ${mib(fit.estimate.scratch)}. `;
-  message += suggestions.length
-    ? `Try ${suggestions.map((x) => x.text).join('; or ')}.`
-    : 'Even B = 1 with a 16-token context does not fit: the model itself is too large for this GPU; pick a smaller model.';
-  return { ok: false, ...base, problems: fit.problems, suggestions, message };
+  const e = fit.estimate;
+  const m = msg(fit.generationBytes ? 'memory.doesNotFitGen' : 'memory.doesNotFit', {
+    B, T, micro: microBatches, problems: joined(fit.problems, 'semicolon'), total: mib(e.total), gen: mib(fit.generationBytes),
+    params: mib(e.parameters), grads: mib(e.gradients + e.adam_m + e.adam_v), acts: mib(e.activations + e.activation_grads), scratch: mib(e.scratch),
+    tail: suggestions.length ? msg('memory.try', { list: joined(suggestions.map((x) => x.textMsg), 'or') }) : msg('memory.tooLarge'),
+  });
+  return { ok: false, ...base, problems: fit.problems.map(englishOf), suggestions, ...worded(m) };
 }

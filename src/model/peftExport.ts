@@ -20,6 +20,7 @@ import { exportFineTuned, type ExportedFile } from './export';
 import type { LoadedModel } from './loader';
 import type { ModelLocation } from './hub';
 import { serializeSafetensors } from './safetensors';
+import { CodedError, msg } from '../spec/message';
 
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -91,7 +92,7 @@ export function exportPeftAdapter(input: PeftAdapterInput): ExportedFile[] {
     if (data.length !== n) throw new Error(`Adapter export: tensor "${s.name}" has ${data.length} values; shape [${s.shape.join(', ')}] needs ${n}.`);
     for (let i = 0; i < n; i++) {
       if (!Number.isFinite(data[i])) {
-        throw new Error(`Adapter export: tensor "${s.name}" holds ${data[i]} at index ${i}; the training diverged. Reload an earlier checkpoint and train with a lower learning rate.`);
+        throw new CodedError(msg('export.adapterDiverged', { name: s.name, value: String(data[i]), i }));
       }
     }
     return { name: peftName(s.name), shape: s.shape, data, dtype: 'F32' as const };
@@ -119,7 +120,7 @@ export interface LoraRun {
  */
 export async function exportLoraRun(source: LoadedModel, run: LoraRun, opts: { merged?: boolean; metadata?: Record<string, string> } = {}): Promise<ExportedFile[]> {
   const lora = run.lora;
-  if (!lora) throw new Error('Adapter export: this run fine-tunes the whole model; it has no LoRA adapter (export the model instead).');
+  if (!lora) throw new CodedError(msg('export.noAdapter'));
   if (opts.merged) return exportFineTuned(source, await run.getParameters(), opts.metadata);
   return exportPeftAdapter({ config: source.config, lora, adapter: await run.getAdapter(), ...peftBaseOf(source.location), metadata: opts.metadata });
 }

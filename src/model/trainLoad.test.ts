@@ -18,7 +18,7 @@ const limits = (perBuffer: number) => ({ maxBufferSize: perBuffer, maxStorageBuf
 
 describe('loadFit', () => {
   it('the micro model fits 128 MiB buffers: nothing to say', () => {
-    expect(loadFit('micro-model', config('micro-model'), limits(128 * MiB))).toEqual({ refuse: null, note: null });
+    expect(loadFit('micro-model', config('micro-model'), limits(128 * MiB))).toMatchObject({ refuse: null, note: null });
   });
 
   it('too-large-model (a 1M × 4096 embedding): refused before its weights, with the numbers', () => {

@@ -16,6 +16,7 @@
  */
 import type { LlamaConfig } from '../spec/config';
 import { checkMemory, type MemoryLimits } from './memoryCheck';
+import { CodedError, englishOf, msg, uncoded, type Message } from '../spec/message';
 import { loadModel, type LoadedModel } from './loader';
 import { resolveModelSource } from './hub';
 
@@ -25,23 +26,28 @@ import { MAX_ANSWER_TOKENS } from './generate';
 export const LOAD_CHECK_TOKENS = 256;
 
 export interface LoadFit {
-  /** Why the model cannot train here (it is not loaded); null when it can. */
+  /** Why the model cannot train here (it is not loaded); null when it can. English; refuseMsg coded. */
   refuse: string | null;
-  /** What a person should know although it loads (a shorter context is needed); null when it fits. */
+  refuseMsg: Message | null;
+  /** What a person should know although it loads (a shorter context is needed); null when it fits. English; noteMsg coded. */
   note: string | null;
+  noteMsg: Message | null;
 }
 
 export function loadFit(name: string, config: LlamaConfig, limits: MemoryLimits): LoadFit {
   const T = Math.min(config.max_position_embeddings, LOAD_CHECK_TOKENS);
   const generationContext = Math.min(config.max_position_embeddings, T + MAX_ANSWER_TOKENS);
   const fit = checkMemory(config, 1, T, 1, limits, { generationContext });
-  if (fit.ok) return { refuse: null, note: null };
-  if (fit.suggestions.length === 0) return { refuse: `${name} cannot train on this GPU, so its weights were not downloaded. ${fit.message}`, note: null };
+  if (fit.ok) return { refuse: null, refuseMsg: null, note: null, noteMsg: null };
+  const detail = fit.msg ?? uncoded(fit.message ?? '');
+  if (fit.suggestions.length === 0) {
+    const refuse = msg('load.refuse', { name, detail });
+    return { refuse: englishOf(refuse), refuseMsg: refuse, note: null, noteMsg: null };
+  }
   // Only as a LoRA run (memoryCheck suggests it when no full fine-tuning size fits): say where to switch.
-  const next = fit.suggestions.every((s) => s.lora)
-    ? 'Switch the runs to a LoRA adapter on their cards (Training: LoRA adapter, frozen base stored as bf16) before training.'
-    : 'Set the context length in the settings before training.';
-  return { refuse: null, note: `${name} at ${T} tokens per sequence: ${fit.message} ${next}` };
+  const next = fit.suggestions.every((s) => s.lora) ? msg('load.switchLora') : msg('load.setContext');
+  const note = msg('load.note', { name, T, detail, next });
+  return { refuse: null, refuseMsg: null, note: englishOf(note), noteMsg: note };
 }
 
 /** What the page shows of a loaded model. */
@@ -62,7 +68,9 @@ export interface ModelSummary {
   /** What the loader noticed (ignored tensors, a context cut to the sliding window, …). */
   notes: string[];
   /** The load-time memory check's numbers and suggestions when a shorter context is needed; null when it fits. */
+  /** English; memoryNoteMsg the same, coded. */
   memoryNote: string | null;
+  memoryNoteMsg?: Message | null;
 }
 
 /** Download progress: the file being read (`loaded` of `total` bytes; total null while unknown), and the bytes of every file so far. */
@@ -89,14 +97,14 @@ export async function loadForTraining(
   const loc = resolveModelSource(source);
   const name = loc.kind === 'hub' ? loc.repo ?? loc.source : decodeURIComponent(loc.baseUrl.replace(/\/$/, '').split('/').pop() || loc.baseUrl);
   let lastPost = 0;
-  let fitNote: string | null = null;
+  let fitNote: Message | null = null;
   const lm = await loadModel(source, {
     signal,
     checkConfig: (info) => {
       if (!limits) return;
       const fit = loadFit(name, info.config, limits);
-      if (fit.refuse) throw new Error(fit.refuse);
-      fitNote = fit.note;
+      if (fit.refuseMsg) throw new CodedError(fit.refuseMsg);
+      fitNote = fit.noteMsg;
     },
     onProgress: (p) => {
       const now = performance.now();
@@ -110,7 +118,7 @@ export async function loadForTraining(
     lm,
     summary: {
       name, source: loc.source, kind: loc.kind, url: lm.location.baseUrl, config: lm.config, params: lm.parameterCount, bytes: lm.parameterCount * 4,
-      stopIds: lm.stopTokenIds, tokenizerLabel: name, notes: lm.notes, memoryNote: fitNote,
+      stopIds: lm.stopTokenIds, tokenizerLabel: name, notes: lm.notes, memoryNote: fitNote && englishOf(fitNote), memoryNoteMsg: fitNote,
     },
   };
 }

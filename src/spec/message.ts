@@ -92,7 +92,7 @@ export function messageOfError(err: unknown): Message {
 }
 
 /** Several messages as one, each after the other (a space between them in English). */
-export function joined(ms: readonly Message[], sep: 'space' | 'semicolon' | 'comma' = 'space'): Message {
+export function joined(ms: readonly Message[], sep: 'space' | 'semicolon' | 'comma' | 'or' = 'space'): Message {
   return ms.reduce((a, b) => msg(`join.${sep}`, { a, b }));
 }
 

@@ -70,7 +70,7 @@ export function decodeState(bytes: ArrayBuffer): TrainingState {
     return [n, t];
   }));
   const parameters = group(), adamM = group(), adamV = group();
-  if (at !== f.length) throw new Error(`a saved checkpoint is damaged (${f.length} values, expected ${at})`);
+  if (at !== f.length) throw new CodedError(msg('checkpoint.damaged', { n: f.length, want: at }));
   return { parameters, adamM, adamV, stepState: Uint32Array.from(header.stepState) };
 }
 

@@ -172,7 +172,7 @@ async function start(m: Req<'start'>, emit: (e: TrainProtocol['start']['event'])
   const lora = trainings.every((t) => t?.mode === 'lora') ? loraLayout(trainings[0]) : null;
   const fit = checkMemory(config, B, T, 1, g.adapter.limits, { generationContext: genContext, f16Weights, lora });
   if (!fit.ok) {
-    throw new CodedError(msg('train.doesNotFit', { count: runs, name: md.loaded.name, B, T, total: mib(memoryBytes), detail: uncoded(fit.message ?? fit.problems.join('; ')) }));
+    throw new CodedError(msg('train.doesNotFit', { count: runs, name: md.loaded.name, B, T, total: mib(memoryBytes), detail: fit.msg ?? uncoded(fit.problems.join('; ')) }));
   }
   const snapshotCount = Math.min(MAX_SNAPSHOTS, Math.floor(SNAPSHOT_BUDGET_BYTES / (md.loaded.bytes * runs)));
   const from = m.resume?.step ?? 0;

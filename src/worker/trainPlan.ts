@@ -15,6 +15,7 @@ import { computeLabels, DEFAULT_POLICY } from '../data/labels';
 import type { MaskPolicy, TokenizedSample } from '../data/types';
 import { packBatch, type Batch } from '../spec/batch';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
+import { CodedError, msg } from '../spec/message';
 
 /** The ruler's own fields spelled out; reasoning and tool switches as the default policy has them. */
 export const RULER_POLICY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, promptLossWeight: 0, overrides: {} };
@@ -244,7 +245,7 @@ function rng(seed: number): () => number {
  * samples (Fisher-Yates), read in order; a batch may span two epochs. One sample: always 0.
  */
 export function dataOrder(samples: number, B: number, steps: number, seed: number): Int32Array {
-  if (!(samples > 0)) throw new Error('There are no samples to train on. Paste a chat with at least one message.');
+  if (!(samples > 0)) throw new CodedError(msg('train.noSamples'));
   const out = new Int32Array(steps * B);
   const next = rng(seed);
   const perm = Int32Array.from({ length: samples }, (_, i) => i);

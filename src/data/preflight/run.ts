@@ -11,6 +11,7 @@ import { detectFamily, strategyById, type LabRow } from '../strategies';
 import type { ChatTokenizer, ParseResult } from '../types';
 import { lintSample } from './findings';
 import { FINDING_IDS, type FindingId, type Histogram, type PreflightReport, type PreflightSettings, type PreflightTotals, type SampleReport } from './types';
+import { CodedError, msg, uncoded } from '../../spec/message';
 
 export interface PreflightArgs {
   text: string;
@@ -107,8 +108,8 @@ export async function runPreflight(args: PreflightArgs): Promise<PreflightReport
 
   const parsed = args.parsed ?? parseChatInput(text);
   if (!parsed.ok) {
-    const broken = parsed.lineErrors ? ` (${parsed.lineErrors.total} of ${parsed.lineErrors.lines} lines are broken)` : '';
-    throw new Error(`The dataset does not parse: ${location(parsed.error)}${broken}`);
+    const where = uncoded(location(parsed.error));
+    throw new CodedError(parsed.lineErrors ? msg('preflight.datasetNoParseBroken', { where, total: parsed.lineErrors.total, lines: parsed.lineErrors.lines }) : msg('preflight.datasetNoParse', { where }));
   }
   const family = detectFamily(tok);
   const total = parsed.samples.length;

@@ -271,7 +271,7 @@ describe('setup errors (ChatTemplateStrategy.__init__)', () => {
 
   it('a bad choice is the option field\'s error', () => {
     const tok = toks.default;
-    expect(axolotl.validate?.(opts(tok, { train_on_eos: 'sometimes' }), input(tok))).toEqual({ key: 'train_on_eos', message: 'train_on_eos must be one of turn, all, last, none.' });
+    expect(axolotl.validate?.(opts(tok, { train_on_eos: 'sometimes' }), input(tok))).toMatchObject({ key: 'train_on_eos', message: 'train_on_eos must be one of turn, all, last, none.' });
   });
 });
 

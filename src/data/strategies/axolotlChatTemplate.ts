@@ -40,6 +40,7 @@ import { IGNORE_INDEX, raised, textSpans, truncateRight } from './common';
 import { reason } from './reasons';
 import type { ChatMessage, ChatTokenizer, Conversation, TokenRole, ToolList } from '../types';
 import type { OptionSpec, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { msg, worded, type Message } from '../../spec/message';
 
 const DUMMY = '[[dummy_message]]';
 /** How far after a message's span end its EOS / EOT token may sit ("some template padding"). */
@@ -90,7 +91,7 @@ interface Config {
   notes: string[];
 }
 
-type Configured = { config: Config } | { key: string; message: string };
+type Configured = { config: Config } | { key: string; message: string; msg?: Message };
 
 function listOption(options: StrategyOptions, key: string, fallback: string[]): string[] {
   const v = options[key];
@@ -117,11 +118,11 @@ function eosText(tok: ChatTokenizer): string {
 /** StrategyLoader + ChatTemplateStrategy.__init__ (with _validate_eot_and_eos_tokens). */
 function configure(options: StrategyOptions, tok: ChatTokenizer): Configured {
   const trainOnEos = choiceOption(options, 'train_on_eos', EOS_CHOICES, 'turn');
-  if (!trainOnEos) return { key: 'train_on_eos', message: `train_on_eos must be one of ${EOS_CHOICES.join(', ')}.` };
+  if (!trainOnEos) return { key: 'train_on_eos', ...worded(msg('strategy.oneOf', { key: 'train_on_eos', choices: EOS_CHOICES.join(', ') })) };
   const eot = choiceOption(options, 'train_on_eot', EOT_CHOICES, 'unset');
-  if (!eot) return { key: 'train_on_eot', message: `train_on_eot must be one of ${EOT_CHOICES.join(', ')}.` };
+  if (!eot) return { key: 'train_on_eot', ...worded(msg('strategy.oneOf', { key: 'train_on_eot', choices: EOT_CHOICES.join(', ') })) };
   const excess = choiceOption(options, 'excess_length_strategy', EXCESS_CHOICES, 'drop');
-  if (!excess) return { key: 'excess_length_strategy', message: `excess_length_strategy must be one of ${EXCESS_CHOICES.join(', ')}.` };
+  if (!excess) return { key: 'excess_length_strategy', ...worded(msg('strategy.oneOf', { key: 'excess_length_strategy', choices: EXCESS_CHOICES.join(', ') })) };
   const trainOnEot = eot === 'unset' ? trainOnEos : eot;
   const roles = listOption(options, 'roles_to_train', ['assistant']).map((r) => ROLE_MAP.get(r) ?? r);
 

@@ -11,6 +11,7 @@ import { llamaFactory } from './llamaFactory';
 import { torchtune } from './torchtune';
 import { llmbook } from './llmbook';
 import { checkLabels, raised, textSpans } from './common';
+import type { Message } from '../../spec/message';
 
 export type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput, ChatFamily, OptionSpec } from './types';
 export { detectFamily } from './family';
@@ -48,6 +49,8 @@ export interface LabRow {
   trained: number;
   notes: string[];
   error: string | null;
+  /** `error` coded, when it is ours (a bad option); a framework's own error stays English. */
+  errorMsg?: Message;
   /** The option field a bad option belongs to (its message is `error`), or null. */
   optionError: string | null;
   /** The options the row ran with: the strategy's defaults for this tokenizer, then the user's. */
@@ -91,7 +94,7 @@ export function runStrategy(choice: LabChoice, input: StrategyInput): LabRow {
   const s = strategyById(choice.id);
   const options = { ...s.defaults(input.family, input.tok), ...choice.options };
   const bad = s.validate?.(options, input) ?? null;
-  if (bad) return toRow(s, input, raised('', [], bad.message), bad.key, options);
+  if (bad) return { ...toRow(s, input, raised('', [], bad.message), bad.key, options), ...(bad.msg ? { errorMsg: bad.msg } : {}) };
   let out: StrategyOutput;
   try {
     out = s.run(input, options);

@@ -35,6 +35,7 @@ import { reason } from './reasons';
 import { append, finish, newSequence, type Sequence } from './sequence';
 import type { ChatMessage, ChatTokenizer } from '../types';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { msg, worded } from '../../spec/message';
 
 type Slot = string | { token: 'bos' | 'eos' };
 const BOS: Slot = { token: 'bos' };
@@ -220,9 +221,9 @@ export const llamaFactory: Strategy = {
     const name = String(options.template);
     const t = TEMPLATES.get(name);
     const allowed = FAMILY_TEMPLATES[family];
-    if (allowed.length > 0 && (!t || !allowed.includes(name))) return { key: 'template', message: `template "${name}" writes markup this tokenizer does not have as tokens; pick one of ${allowed.join(', ')}` };
-    if (options.mask_history === true && options.train_on_prompt === true) return { key: 'mask_history', message: '`mask_history` is incompatible with `train_on_prompt` (LLaMA-Factory raises at startup)' };
-    if (t?.efficientEos && options.train_on_prompt === true) return { key: 'train_on_prompt', message: `template "${name}" uses efficient_eos, which does not support train_on_prompt (LLaMA-Factory raises at startup)` };
+    if (allowed.length > 0 && (!t || !allowed.includes(name))) return { key: 'template', ...worded(msg('strategy.lfTemplate', { name, allowed: allowed.join(', ') })) };
+    if (options.mask_history === true && options.train_on_prompt === true) return { key: 'mask_history', ...worded(msg('strategy.lfMaskHistory')) };
+    if (t?.efficientEos && options.train_on_prompt === true) return { key: 'train_on_prompt', ...worded(msg('strategy.lfEfficientEos', { name })) };
     return null;
   },
   run: (input, options) => runLlamaFactory(input, options),

@@ -29,6 +29,7 @@ import { raised, textSpans } from './common';
 import { reason } from './reasons';
 import { append, finish, newSequence } from './sequence';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { msg, worded } from '../../spec/message';
 
 export const SOURCES = ['chat template', 'book prompt'] as const;
 
@@ -51,7 +52,7 @@ export const llmbook: Strategy = {
   ],
   defaults: (family) => ({ source: 'chat template', add_bos: ADDS_BOS.has(family), add_eos: HONOURS_ADD_EOS.has(family) }),
   validate(options) {
-    return (SOURCES as readonly string[]).includes(String(options.source)) ? null : { key: 'source', message: `source must be one of ${SOURCES.join(', ')}` };
+    return (SOURCES as readonly string[]).includes(String(options.source)) ? null : { key: 'source', ...worded(msg('strategy.oneOfNoStop', { key: 'source', choices: SOURCES.join(', ') })) };
   },
   run: (input, options) => runLlmbook(input, options),
 };

@@ -289,7 +289,7 @@ describe('users’ reported cases', () => {
 describe('validate', () => {
   it('an empty marker is reported on its field', () => {
     const input = inputFor(toks.default);
-    expect(unslothResponsesOnly.validate?.({ instruction_part: '', response_part: '<|im_start|>assistant\n' }, input)).toEqual({
+    expect(unslothResponsesOnly.validate?.({ instruction_part: '', response_part: '<|im_start|>assistant\n' }, input)).toMatchObject({
       key: 'instruction_part',
       message: expect.stringContaining('instruction_part is empty'),
     });

@@ -7,6 +7,7 @@
 import type { ChatTokenizer } from '../types';
 import { textSpans } from './common';
 import type { ChatFamily, StrategyInput, StrategyOptions } from './types';
+import { msg, uncoded, worded, type Message } from '../../spec/message';
 
 /** The rendered sample, its ids (no BOS added: templates write their own) and each token's chars. */
 export interface MarkerSample {
@@ -104,25 +105,24 @@ export interface MarkerField {
 
 /** The first bad marker field: not text, empty where required, or longer than the whole sample
  *  (more tokens or characters), which no search can find. */
-export function validateMarkers(options: StrategyOptions, input: StrategyInput, fields: readonly MarkerField[]): { key: string; message: string } | null {
+export function validateMarkers(options: StrategyOptions, input: StrategyInput, fields: readonly MarkerField[]): { key: string; message: string; msg?: Message } | null {
   let sample: MarkerSample | null | undefined;
   for (const f of fields) {
     const v = options[f.key];
-    if (v !== undefined && typeof v !== 'string') return { key: f.key, message: `${f.key} must be text (got ${typeof v}).` };
+    if (v !== undefined && typeof v !== 'string') return { key: f.key, ...worded(msg('strategy.markerText', { key: f.key, got: typeof v })) };
     const marker = v ?? '';
-    const hint = f.example ? ` Give the text that opens the turn, e.g. ${JSON.stringify(f.example)}.` : '';
+    const example = f.example ? JSON.stringify(f.example) : null;
     if (marker === '') {
       if (f.optional) continue;
-      return { key: f.key, message: `${f.key} is empty: ${f.whenEmpty}.${hint}` };
+      const why = uncoded(f.whenEmpty);
+      return { key: f.key, ...worded(example ? msg('strategy.markerEmptyHint', { key: f.key, why, example }) : msg('strategy.markerEmpty', { key: f.key, why })) };
     }
     if (sample === undefined) sample = trySample(input);
     if (sample === null) continue;
     const T = input.tok.encode(marker).length;
     if (T > sample.ids.length || marker.length > sample.text.length) {
-      return {
-        key: f.key,
-        message: `${f.key} is longer than the whole sample (${T} tokens, ${marker.length} characters; the rendered sample has ${sample.ids.length} tokens, ${sample.text.length} characters), so it can never be found.${hint}`,
-      };
+      const params = { key: f.key, T, chars: marker.length, sampleT: sample.ids.length, sampleChars: sample.text.length };
+      return { key: f.key, ...worded(example ? msg('strategy.markerLongHint', { ...params, example }) : msg('strategy.markerLong', params)) };
     }
   }
   return null;

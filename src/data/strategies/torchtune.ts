@@ -29,6 +29,7 @@ import { reason } from './reasons';
 import { append, finish, newSequence } from './sequence';
 import type { ChatMessage, ChatTokenizer, TokenRole } from '../types';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { msg, worded } from '../../spec/message';
 
 export const MASKING_STRATEGIES = ['train_on_assistant', 'train_on_all', 'train_on_last'] as const;
 type MaskingStrategy = (typeof MASKING_STRATEGIES)[number];
@@ -165,7 +166,7 @@ export const torchtune: Strategy = {
   ],
   defaults: () => ({ masking_strategy: 'train_on_assistant' }),
   validate(options) {
-    return (MASKING_STRATEGIES as readonly string[]).includes(String(options.masking_strategy)) ? null : { key: 'masking_strategy', message: `masking_strategy must be one of ${MASKING_STRATEGIES.join(', ')}` };
+    return (MASKING_STRATEGIES as readonly string[]).includes(String(options.masking_strategy)) ? null : { key: 'masking_strategy', ...worded(msg('strategy.oneOfNoStop', { key: 'masking_strategy', choices: MASKING_STRATEGIES.join(', ') })) };
   },
   run: (input, options) => runTorchtune(input, options),
 };

@@ -29,6 +29,7 @@ import { IGNORE_INDEX, raised, truncateRight } from './common';
 import { reason } from './reasons';
 import { TAGGED_TEMPLATES, hasGenerationMarkers, renderGenerationSpans, sameRendering } from './taggedTemplates';
 import type { Strategy, StrategyOptions, StrategyOutput } from './types';
+import { msg, worded } from '../../spec/message';
 
 export const NO_ASSISTANT_TOKENS =
   "RuntimeError: You're using `assistant_only_loss=True`, but at least one example has no assistant tokens. This usually means the tokenizer's chat template doesn't generate assistant masks — it may be missing the `{% generation %}` keyword. Please check the template and ensure it's correctly configured to support assistant masking.";
@@ -165,7 +166,7 @@ export const trlAssistantOnly: Strategy = {
   defaults: () => ({ template: 'stock' }),
   validate(options, { family, tok }) {
     if (chosenTemplate(options) === 'tagged' && TAGGED_TEMPLATES[family] === undefined) {
-      return { key: 'template', message: `${tok.label}'s chat template (family ${family}) has no generation-tagged training template here; use "stock", or a tokenizer whose template has one (ChatML, Llama 3, Qwen3).` };
+      return { key: 'template', ...worded(msg('strategy.noTagged', { name: tok.label, family })) };
     }
     return null;
   },

@@ -8,6 +8,7 @@
 //
 // Labels follow the Hugging Face convention (types.ts): labels[i] = ids[i] or -100, unshifted.
 import type { ChatTokenizer, Conversation, MaskPolicy, TokenizedSample, ToolList } from '../types';
+import type { Message } from '../../spec/message';
 
 export type StrategyId =
   | 'template-spans'
@@ -79,6 +80,6 @@ export interface Strategy {
   /** The options a new row starts with, for this tokenizer family (unsloth's markers depend on it). */
   defaults(family: ChatFamily, tok: ChatTokenizer): StrategyOptions;
   /** Checks the options before running; a message for the option's field, or null. */
-  validate?(options: StrategyOptions, input: StrategyInput): { key: string; message: string } | null;
+  validate?(options: StrategyOptions, input: StrategyInput): { key: string; message: string; msg?: Message } | null;
   run(input: StrategyInput, options: StrategyOptions): StrategyOutput;
 }

@@ -8,6 +8,7 @@ import { MAX_RUNS } from '../../store/validate';
 import { MAX_LAB_ROWS, type LabRow, type OptionSpec } from '../../data/strategies';
 import { STRATEGY_BY_ID, escapeOption, unescapeOption } from './strategyMeta';
 import { Trans, useTranslation } from 'react-i18next';
+import { useMessage } from '../i18n/useMessage';
 
 function TextOption({ value, onChange, id, invalid, describedBy }: { value: string; onChange(v: string): void; id: string; invalid: boolean; describedBy?: string }) {
   // Local text while typing: the store (and the worker) see it after a pause.
@@ -33,7 +34,8 @@ function OptionField({ spec, choice, row }: { spec: OptionSpec; choice: LabChoic
   const setLabOption = useStore((s) => s.setLabOption);
   const id = useId();
   const value = choice.options[spec.key] ?? row?.options[spec.key];
-  const error = row && row.optionError === spec.key ? row.error : null;
+  const say = useMessage();
+  const error = row && row.optionError === spec.key ? say(row.errorMsg ?? row.error) : null;
   const errId = `${id}-err`;
   const set = (v: LabChoiceSpec['options'][string], delay = 0) => setLabOption(choice.key, spec.key, v, delay);
   let field;
@@ -118,6 +120,7 @@ export function LabRowCard({ choice, index, row, disagreements, removable }: { c
   const addLabRow = useStore((st) => st.addLabRow);
   const rows = useStore((st) => st.settings.lab.choices.length);
   const { t } = useTranslation('lab');
+  const say = useMessage();
   if (!s) return null;
   const optionSummary = s.options.map((o) => `${o.key}=${JSON.stringify(choice.options[o.key] ?? row?.options[o.key] ?? '')}`).join(' ');
   return (
@@ -174,7 +177,7 @@ export function LabRowCard({ choice, index, row, disagreements, removable }: { c
       )}
       {row?.error && !row.optionError && (
         <p className="error" role="alert" data-testid={`lab-row-error-${index}`}>
-          {row.error}
+          {say(row.errorMsg ?? row.error)}
         </p>
       )}
       {row && row.notes.length > 0 && (

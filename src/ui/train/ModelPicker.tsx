@@ -100,7 +100,7 @@ export const ModelPicker = memo(function ModelPicker() {
       )}
       {model.loaded?.memoryNote && (
         <p className="message warn" data-testid="model-memory">
-          {model.loaded.memoryNote}
+          {say(model.loaded.memoryNoteMsg ?? model.loaded.memoryNote)}
         </p>
       )}
       <MemoryPlanner />
