@@ -18,6 +18,7 @@
  * medians. Every variant's output is checked against the engine's kernel first. Nothing here
  * asserts a speed.
  */
+import { execSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { createTensor, readF32, writeTensor, type GpuTensor } from '../src/gpu/buffers';
@@ -49,14 +50,16 @@ interface Rows { a: GpuTensor; b: GpuTensor; w: GpuTensor; h: GpuTensor; out: Gp
 /** The dw group's operands: dout (DN, DO), x (DN, DI), dw (DO, DI) +=; padded copies (leading dimension + 4) and transposed ones. */
 interface Dw { dout: GpuTensor; x: GpuTensor; w: GpuTensor; dx: GpuTensor; dw: GpuTensor; doutPad: GpuTensor; xPad: GpuTensor; doutT: GpuTensor; xT: GpuTensor }
 interface Bufs { param: GpuTensor; m: GpuTensor; v: GpuTensor; grad: GpuTensor; state: GpuTensor; hyper: GPUBuffer; partials: GpuTensor; sums: GpuTensor; x: GpuTensor; w: GpuTensor; out: GpuTensor; rows: Rows; dw: Dw }
-interface Variant { name: string; group: 'adamw' | 'gradNorm' | 'matmul' | 'residualRmsnorm' | 'dw'; build(ctx: OpContext, b: Bufs): Dispatch[] }
+interface Variant { name: string; group: 'adamw' | 'gradNorm' | 'matmul' | 'residualRmsnorm' | 'dw' | 'dx'; build(ctx: OpContext, b: Bufs): Dispatch[] }
 /** The matmul group's product: a layer's forward at the embedded model's 2x64 (x (MN, MI) @ w (MO, MI)^T). */
 const [MN, MI, MO] = (process.env.STUDY_MATMUL ?? '128,256,688').split(',').map(Number);
 /** The residualRmsnorm group's rows: forward then backward (no dw) over (RN, RC). */
 const [RN, RC] = (process.env.STUDY_ROWS ?? '128,256').split(',').map(Number);
 /** The dw group's product: a layer's weight gradient dw (DO, DI) += dout (DN, DO)^T @ x (DN, DI). */
 const [DN, DI, DO] = (process.env.STUDY_DW ?? '128,256,688').split(',').map(Number);
-const mmSrc = { name: 'matmul.wgsl', code: matmulShader };
+/** shaders/matmul.wgsl with matmul_direct4 at 8 x 8 outputs per invocation (before part 3 landed 16 x 16 everywhere). */
+const MATMUL_8X8_COMMIT = 'b0aef0c';
+const mm8Src = { name: 'matmul_8x8.wgsl', code: execSync(`git show ${MATMUL_8X8_COMMIT}:shaders/matmul.wgsl`, { encoding: 'utf8' }) };
 /** matmul_direct4 with R x C outputs per invocation (R, C multiples of 4), generated on matmul.wgsl's helpers. */
 function directRC(R: number, C: number) {
   const name = `matmul_direct${R}x${C}`, ra = R / 4, cb = C / 4;
@@ -87,10 +90,10 @@ fn transpose_rc(@builtin(global_invocation_id) g: vec3<u32>) {
 const rrSrc = { name: 'residual_rmsnorm.wgsl', code: residualRmsnormShader };
 const gnSrc = { name: 'grad_norm.wgsl', code: gradNormShader, header: LOSS_SUMS_HEADER };
 
-/** dw (DO, DI) (+)= a(o, n) @ b(n, i) through matmul_direct4 (8 x 8 invocations): row-major along n (kContig false) or n-contiguous (true). */
+/** dw (DO, DI) (+)= a(o, n) @ b(n, i) through the 8 x 8 matmul_direct4 (8 x 8 invocations): row-major along n (kContig false) or n-contiguous (true). */
 function dwProduct(ctx: OpContext, c: GpuTensor, a: GpuTensor, b: GpuTensor, lda: number, M: number, ldb: number, kContig: boolean, accumulate: number): Dispatch {
   const k = kContig ? 1 : 0;
-  return dispatch(ctx, mmSrc, 'matmul_direct4', [c, a, b], { u32: [M, DI, DN, lda, ldb, accumulate] }, [Math.ceil(DI / 64), Math.ceil(M / 64), 1], { WGX: 8, WGY: 8, BK: 1, A_KCONTIG: k, B_KCONTIG: k, B_F16: 0, B_BF16: 0 }, 3);
+  return dispatch(ctx, mm8Src, 'matmul_direct4', [c, a, b], { u32: [M, DI, DN, lda, ldb, accumulate] }, [Math.ceil(DI / 64), Math.ceil(M / 64), 1], { WGX: 8, WGY: 8, BK: 1, A_KCONTIG: k, B_KCONTIG: k, B_F16: 0, B_BF16: 0 }, 3);
 }
 
 /** dw += dout^T @ x (the engine's orientation) with R x C outputs per invocation (directRC), 8 x 8 invocations. */
@@ -126,18 +129,23 @@ test('kernel study', async () => {
     const d = b.dw, dout = rnd(12).subarray(0, DN * DO), x = rnd(13).subarray(0, DN * DI);
     const pad = (src: Float32Array, R: number, C: number) => { const o = new Float32Array(R * (C + 4)); for (let r = 0; r < R; r++) o.set(src.subarray(r * C, (r + 1) * C), r * (C + 4)); return o; };
     const tr = (src: Float32Array, R: number, C: number) => { const o = new Float32Array(R * C); for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) o[c * R + r] = src[r * C + c]; return o; };
-    writeTensor(device, d.dout, dout); writeTensor(device, d.x, x); writeTensor(device, d.dw, new Float32Array(DO * DI));
+    writeTensor(device, d.dout, dout); writeTensor(device, d.x, x); writeTensor(device, d.w, rnd(14).subarray(0, DO * DI)); writeTensor(device, d.dw, new Float32Array(DO * DI));
     writeTensor(device, d.doutPad, pad(dout, DN, DO)); writeTensor(device, d.xPad, pad(x, DN, DI)); writeTensor(device, d.doutT, tr(dout, DN, DO)); writeTensor(device, d.xT, tr(x, DN, DI));
     device.queue.writeBuffer(b.state.buffer, 0, new Float32Array([0, 0.7])); device.queue.writeBuffer(b.state.buffer, 8, new Uint32Array([0, 3]));
   };
   const variants: Variant[] = [
     { name: 'adamw engine', group: 'adamw', build: (c, o) => adamwStep(c, o.param, o.grad, o.m, o.v, N, o.hyper, o.state, true) },
     { name: 'matmul engine', group: 'matmul', build: (c, o) => matmulForward({ ...c, matmulTiles: { wgx: 8, wgy: 8, bk: 0 } }, o.out, o.x, o.w, null, MN, MI, MO) },
-    // dw += dout^T @ x as the engine runs it (matmul_direct4_16, a and b row-major along the token axis).
+    // The forward through the 8 x 8 matmul_direct4 (the engine's before part 3).
+    { name: 'matmul 8x8', group: 'matmul', build: (c, o) => [dispatch(c, mm8Src, 'matmul_direct4', [o.out, o.x, o.w], { u32: [MN, MO, MI, MI, MI, 0] }, [Math.ceil(MO / 64), Math.ceil(MN / 64), 1], { WGX: 8, WGY: 8, BK: 1, A_KCONTIG: 1, B_KCONTIG: 1, B_F16: 0, B_BF16: 0 }, 3)] },
+    // dx (DN, DI) = dout (DN, DO) @ w (DO, DI) as the engine runs it, and through the 8 x 8 kernel.
+    { name: 'dx engine', group: 'dx', build: (c, { dw: d }) => matmulBackward({ ...c, matmulTiles: { wgx: 8, wgy: 8, bk: 0 } }, d.dx, null, null, d.dout, d.x, d.w, DN, DI, DO, false) },
+    { name: 'dx 8x8', group: 'dx', build: (c, { dw: d }) => [dispatch(c, mm8Src, 'matmul_direct4', [d.dx, d.dout, d.w], { u32: [DN, DI, DO, DO, DI, 0] }, [Math.ceil(DI / 64), Math.ceil(DN / 64), 1], { WGX: 8, WGY: 8, BK: 1, A_KCONTIG: 1, B_KCONTIG: 0, B_F16: 0, B_BF16: 0 }, 3)] },
+    // dw += dout^T @ x as the engine runs it (matmul_direct4, a and b row-major along the token axis).
     { name: 'dw engine', group: 'dw', build: (c, { dw: d }) => matmulBackward({ ...c, matmulTiles: { wgx: 8, wgy: 8, bk: 0 } }, d.dx, d.dw, null, d.dout, d.x, d.w, DN, DI, DO, false).slice(1) },
-    // The engine's dw before part 3: matmul_direct4, 8 x 8 outputs per invocation.
+    // The engine's dw before part 3: matmul_direct4 at 8 x 8 outputs per invocation.
     { name: 'dw 8x8 before', group: 'dw', build: (c, { dw: d }) => [dwProduct(c, d.dw, d.dout, d.x, DO, DO, DI, false, 1)] },
-    // matmul_direct4 writing c instead of c += (dw zeroed: the check's output matches).
+    // The 8 x 8 kernel writing c instead of c += (dw zeroed: the check's output matches).
     { name: 'dw write', group: 'dw', build: (c, { dw: d }) => [dwProduct(c, d.dw, d.dout, d.x, DO, DO, DI, false, 0)] },
     // Leading dimensions + 4 floats: rows no longer a power-of-two (or 1 KiB-multiple) bytes apart.
     { name: 'dw padded', group: 'dw', build: (c, { dw: d }) => [dwProduct(c, d.dw, d.doutPad, d.xPad, DO + 4, DO, DI + 4, false, 1)] },
@@ -211,6 +219,7 @@ test('kernel study', async () => {
     const out = r.v.group === 'adamw' ? [await readF32(device, b.param), await readF32(device, b.m), await readF32(device, b.v)]
       : r.v.group === 'matmul' ? [await readF32(device, b.out)]
       : r.v.group === 'dw' ? [await readF32(device, b.dw.dw)]
+      : r.v.group === 'dx' ? [await readF32(device, b.dw.dx)]
       : r.v.group === 'residualRmsnorm' ? [await readF32(device, b.rows.h), await readF32(device, b.rows.out), await readF32(device, b.rows.dh)]
       : [await readF32(device, b.partials)];
     if (r.v.group === 'gradNorm') { const s = out[0].reduce((a, x) => a + x, 0); out[0] = new Float32Array([s]); }

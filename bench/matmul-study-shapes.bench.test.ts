@@ -1,12 +1,13 @@
 /**
  * Matmul study, part 2 (issue 15): the embedded model's products (forward, dx, dw at N = 128 tokens)
- * with matmul_direct4 before (4 x 4 outputs per invocation) and now (8 x 8), and generated 4 x 8,
+ * with matmul_direct4 before (4 x 4 outputs per invocation), after part 2 (8 x 8) and now (16 x 16,
+ * part 3), and generated 4 x 8,
  * 8 x 4 and 8 x 8 variants (more outputs per invocation along P and/or M: one a block shared by two
  * b blocks, or the reverse). CPU ms per product (4 per submit), variants alternating, medians, and
  * the sum over one step's calls (4 layers). See bench/matmul-study.md, part 2.
  *
  *   STUDY_FILE=bench/matmul-study-shapes.bench.test.ts STUDY_ROUNDS=9 npx vitest run --config bench/vitest.matmul-study.config.ts
- *   # STUDY_ONLY='before 4x4,now 8x8'; STUDY_OUT (default bench/matmul-study-shapes.json)
+ *   # STUDY_ONLY='part 2 8x8,now 16x16'; STUDY_OUT (default bench/matmul-study-shapes.json)
  */
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -38,6 +39,8 @@ const wide = (rows: number, cols: number) => {
 };
 /** shaders/matmul.wgsl before part 2 (matmul_direct4 with 4 x 4 outputs per invocation). */
 const BEFORE_COMMIT = '34948fb';
+/** shaders/matmul.wgsl after part 2 (matmul_direct4 with 8 x 8 outputs per invocation; part 3 made it 16 x 16). */
+const PART2_COMMIT = 'b0aef0c';
 const beforeCode = execSync(`git show ${BEFORE_COMMIT}:shaders/matmul.wgsl`, { encoding: 'utf8' });
 // The 4 x 8 / 8 x 4 / 8 x 8 study kernels, generated on the before shader's helpers (the landed
 // matmul_direct4 is the 8 x 8 one written out by hand).
@@ -47,7 +50,8 @@ const KERNELS = [
   { label: 'study 4x8', ...wideOn(4, 8) },
   { label: 'study 8x4', ...wideOn(8, 4) },
   { label: 'study 8x8', ...wideOn(8, 8) },
-  { label: 'now 8x8', name: 'matmul_direct4', rows: 8, cols: 8, code: matmulShader },
+  { label: 'part 2 8x8', name: 'matmul_direct4', rows: 8, cols: 8, code: execSync(`git show ${PART2_COMMIT}:shaders/matmul.wgsl`, { encoding: 'utf8' }) },
+  { label: 'now 16x16', name: 'matmul_direct4', rows: 16, cols: 16, code: matmulShader },
 ].filter((k) => !process.env.STUDY_ONLY || process.env.STUDY_ONLY.split(',').includes(k.label));
 
 function median(xs: readonly number[]): number {

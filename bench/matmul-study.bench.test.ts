@@ -81,8 +81,8 @@ const direct4 = (label: string, code: string, orient: 'fwd' | 'dx' | 'dw', t: Ma
     const n = o.n;
     const aK = orient !== 'dw', bK = orient === 'fwd';
     const constants = { WGX: t.wgx, WGY: t.wgy, BK: 1, A_KCONTIG: aK ? 1 : 0, B_KCONTIG: bK ? 1 : 0, B_F16: 0, B_BF16: 0 };
-    const per = label === 'before' ? 4 : 8; // outputs per invocation along each axis (8 x 8 since part 2)
-    return [dispatch(ctx, { name: `study_${label}.wgsl`, code }, 'matmul_direct4', [o.c, aK ? o.a : o.at, bK ? o.bt : o.b], { u32: [n, n, n, n, n, 0] }, [n / (per * t.wgx), n / (per * t.wgy), 1], constants, 3)];
+    const per = label === 'before' ? 4 : 16; // outputs per invocation along each axis (8 x 8 in part 2, 16 x 16 since part 3)
+    return [dispatch(ctx, { name: `study_${label}.wgsl`, code }, 'matmul_direct4', [o.c, aK ? o.a : o.at, bK ? o.bt : o.b], { u32: [n, n, n, n, n, 0] }, [Math.ceil(n / (per * t.wgx)), Math.ceil(n / (per * t.wgy)), 1], constants, 3)];
   },
 });
 
@@ -103,7 +103,7 @@ const oursBaked = (t: MatmulTiles): Variant => ({
     const n = o.n;
     const entry = t.bk === 0 ? 'matmul_direct4' : 'matmul';
     const constants = { WGX: t.wgx, WGY: t.wgy, BK: t.bk || 1, A_KCONTIG: 1, B_KCONTIG: 1, B_F16: 0, B_BF16: 0, S_M: n, S_P: n, S_K: n, S_LDA: n, S_LDB: n };
-    return [dispatch(ctx, { name: 'study_matmul_baked.wgsl', code: bakedCode }, entry, [o.c, o.a, o.bt], { u32: [n, n, n, n, n, 0] }, [n / ((t.bk === 0 ? 8 : 4) * t.wgx), n / ((t.bk === 0 ? 8 : 4) * t.wgy), 1], constants, 3)];
+    return [dispatch(ctx, { name: 'study_matmul_baked.wgsl', code: bakedCode }, entry, [o.c, o.a, o.bt], { u32: [n, n, n, n, n, 0] }, [Math.ceil(n / ((t.bk === 0 ? 16 : 4) * t.wgx)), Math.ceil(n / ((t.bk === 0 ? 16 : 4) * t.wgy)), 1], constants, 3)];
   },
 });
 

@@ -190,8 +190,8 @@ fn matmul_direct_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 // matmul_direct with 16-byte loads and stores, used when K, the leading dimensions, P and (for a
 // row-major a) M are multiples of 4: per 4-wide slice of K, four vec4 loads of a and four of b form
 // 4 x 4 blocks, and each output row takes one matrix-vector product (16 multiply-adds); an
-// invocation computes 8 x 8 outputs as four such blocks (direct4_tile). Rows and columns past the
-// edge read clamped (valid) addresses and are not stored.
+// invocation computes 16 x 16 outputs as sixteen such blocks (direct4_tile). Rows and columns past
+// the edge read clamped (valid) addresses and are not stored.
 @group(0) @binding(0) var<storage, read_write> c4: array<vec4<f32>>; // (M, P/4)
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<u32>>;
@@ -246,94 +246,22 @@ fn b_block(i: vec4<u32>) -> mat4x4<f32> {
   return v;
 }
 
-// An 8 x 8 output block per invocation (rows m .. m+7, columns q .. q+7) as four 4 x 4 quadrants:
-// per 4-wide K step two a blocks and two b blocks (16 loads) feed 256 multiply-adds, twice the
-// work per load and per loop iteration of a single 4 x 4 block. On SwiftShader that is 12-17% less
-// CPU per product at the model's shapes (N = 128 tokens; bench/matmul-study.md, part 2); 4 x 8 and
-// 8 x 4 gained less. Each quadrant keeps its own accumulators (constant indices only).
-struct Acc8 { q00: array<vec4<f32>, 4>, q01: array<vec4<f32>, 4>, q10: array<vec4<f32>, 4>, q11: array<vec4<f32>, 4> }
-
-fn direct4_tile(m: u32, q: u32) -> Acc8 {
-  var acc00: array<vec4<f32>, 4>;
-  var acc01: array<vec4<f32>, 4>;
-  var acc10: array<vec4<f32>, 4>;
-  var acc11: array<vec4<f32>, 4>;
-  let oa0 = a_offsets(m);
-  let oa1 = a_offsets(m + 4u);
-  let ob0 = b_offsets(q);
-  let ob1 = b_offsets(q + 4u);
-  let sa = a_step();
-  let sb = b_step();
-  var ka = 0u;
-  var kb = 0u;
-  for (var k = 0u; k < p.K; k += 4u) {
-    let a0 = a_block(oa0 + vec4<u32>(ka));
-    let a1 = a_block(oa1 + vec4<u32>(ka));
-    let b0 = b_block(ob0 + vec4<u32>(kb));
-    let b1 = b_block(ob1 + vec4<u32>(kb));
-    acc00[0] += b0 * a0[0];
-    acc00[1] += b0 * a0[1];
-    acc00[2] += b0 * a0[2];
-    acc00[3] += b0 * a0[3];
-    acc01[0] += b1 * a0[0];
-    acc01[1] += b1 * a0[1];
-    acc01[2] += b1 * a0[2];
-    acc01[3] += b1 * a0[3];
-    acc10[0] += b0 * a1[0];
-    acc10[1] += b0 * a1[1];
-    acc10[2] += b0 * a1[2];
-    acc10[3] += b0 * a1[3];
-    acc11[0] += b1 * a1[0];
-    acc11[1] += b1 * a1[1];
-    acc11[2] += b1 * a1[2];
-    acc11[3] += b1 * a1[3];
-    ka += sa;
-    kb += sb;
-  }
-  return Acc8(acc00, acc01, acc10, acc11);
-}
-
 fn store4(m: u32, q: u32, v: vec4<f32>) {
   if (m >= p.M || q >= p.P) { return; }
   let i = (m * p.P + q) / 4u;
   if (p.accumulate != 0u) { c4[i] = c4[i] + v; } else { c4[i] = v; }
 }
 
-// The 8 x 8 block's four quadrants, each plus bias quad bl / br (left, right columns).
-fn store8(m: u32, q: u32, t: Acc8, bl: vec4<f32>, br: vec4<f32>) {
-  for (var r = 0u; r < 4u; r++) {
-    store4(m + r, q, t.q00[r] + bl);
-    store4(m + r, q + 4u, t.q01[r] + br);
-    store4(m + 4u + r, q, t.q10[r] + bl);
-    store4(m + 4u + r, q + 4u, t.q11[r] + br);
-  }
-}
+// A 16 x 16 output block per invocation as sixteen 4 x 4 quadrants: per 4-wide K step four a blocks
+// and four b blocks (32 loads) feed 1024 multiply-adds, four times the work per load of a single
+// 4 x 4 block and twice that of 8 x 8. SwiftShader gathers every storage load lane by lane (only
+// constant offsets become vector loads), so loads per multiply-add are what cost there: 8 x 8 gave
+// 18-21% less CPU than 4 x 4 at the model's shapes (N = 128 tokens), 16 x 16 another 22-25% over
+// the step's forward, dx and dW products (bench/matmul-study.md, parts 2 and 3). A workgroup covers (16*WGY) x (16*WGX)
+// outputs (product() sizes the grid).
+// acc[4i + j]: rows m + 4i .., columns q + 4j .. (constant indices only).
+alias Acc16 = array<array<vec4<f32>, 4>, 16>;
 
-// A workgroup of WGX x WGY invocations covers (8*WGY) x (8*WGX) outputs (product() sizes the grid).
-@compute @workgroup_size(WGX, WGY)
-fn matmul_direct4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = wid.y * 8u * WGY + 8u * lid.y;
-  let col = wid.x * 8u * WGX + 8u * lid.x;
-  store8(m, col, direct4_tile(m, col), vec4<f32>(0.0), vec4<f32>(0.0));
-}
-
-@compute @workgroup_size(WGX, WGY)
-fn matmul_direct4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = wid.y * 8u * WGY + 8u * lid.y;
-  let col = wid.x * 8u * WGX + 8u * lid.x;
-  var bl = vec4<f32>(0.0);
-  var br = vec4<f32>(0.0);
-  if (col < p.P) { bl = vec4<f32>(bias[col], bias[col + 1u], bias[col + 2u], bias[col + 3u]); }
-  if (col + 4u < p.P) { br = vec4<f32>(bias[col + 4u], bias[col + 5u], bias[col + 6u], bias[col + 7u]); }
-  store8(m, col, direct4_tile(m, col), bl, br);
-}
-
-// The weight gradient's product (dw += dout^T @ x: a and b row-major along K = the batch's tokens)
-// with 16 x 16 outputs per invocation, as sixteen 4 x 4 quadrants: per 4-wide K step four a blocks and
-// four b blocks (32 loads) feed 1024 multiply-adds, twice the work per load of direct4_tile.
-// SwiftShader gathers every storage load lane by lane, so loads per multiply-add are what cost there;
-// 16 x 16 gave dw 13-27% less CPU than 8 x 8 at the model's shapes (bench/matmul-study.md, part 3).
-// A workgroup covers (16*WGY) x (16*WGX) outputs.
 fn quad_fma(acc: ptr<function, array<vec4<f32>, 4>>, a: mat4x4<f32>, b: mat4x4<f32>) {
   (*acc)[0] += b * a[0];
   (*acc)[1] += b * a[1];
@@ -341,16 +269,7 @@ fn quad_fma(acc: ptr<function, array<vec4<f32>, 4>>, a: mat4x4<f32>, b: mat4x4<f
   (*acc)[3] += b * a[3];
 }
 
-fn store_quad(m: u32, q: u32, v: array<vec4<f32>, 4>) {
-  for (var r = 0u; r < 4u; r++) { store4(m + r, q, v[r]); }
-}
-
-@compute @workgroup_size(WGX, WGY)
-fn matmul_direct4_16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = wid.y * 16u * WGY + 16u * lid.y;
-  let q = wid.x * 16u * WGX + 16u * lid.x;
-  // acc[4i + j]: rows m + 4i .., columns q + 4j .. (constant indices only).
-  var acc: array<array<vec4<f32>, 4>, 16>;
+fn direct4_tile(m: u32, q: u32, acc: ptr<function, Acc16>) {
   let oa0 = a_offsets(m);
   let oa1 = a_offsets(m + 4u);
   let oa2 = a_offsets(m + 8u);
@@ -372,41 +291,73 @@ fn matmul_direct4_16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
     let b1 = b_block(ob1 + vec4<u32>(kb));
     let b2 = b_block(ob2 + vec4<u32>(kb));
     let b3 = b_block(ob3 + vec4<u32>(kb));
-    quad_fma(&acc[0], a0, b0);
-    quad_fma(&acc[1], a0, b1);
-    quad_fma(&acc[2], a0, b2);
-    quad_fma(&acc[3], a0, b3);
-    quad_fma(&acc[4], a1, b0);
-    quad_fma(&acc[5], a1, b1);
-    quad_fma(&acc[6], a1, b2);
-    quad_fma(&acc[7], a1, b3);
-    quad_fma(&acc[8], a2, b0);
-    quad_fma(&acc[9], a2, b1);
-    quad_fma(&acc[10], a2, b2);
-    quad_fma(&acc[11], a2, b3);
-    quad_fma(&acc[12], a3, b0);
-    quad_fma(&acc[13], a3, b1);
-    quad_fma(&acc[14], a3, b2);
-    quad_fma(&acc[15], a3, b3);
+    quad_fma(&(*acc)[0], a0, b0);
+    quad_fma(&(*acc)[1], a0, b1);
+    quad_fma(&(*acc)[2], a0, b2);
+    quad_fma(&(*acc)[3], a0, b3);
+    quad_fma(&(*acc)[4], a1, b0);
+    quad_fma(&(*acc)[5], a1, b1);
+    quad_fma(&(*acc)[6], a1, b2);
+    quad_fma(&(*acc)[7], a1, b3);
+    quad_fma(&(*acc)[8], a2, b0);
+    quad_fma(&(*acc)[9], a2, b1);
+    quad_fma(&(*acc)[10], a2, b2);
+    quad_fma(&(*acc)[11], a2, b3);
+    quad_fma(&(*acc)[12], a3, b0);
+    quad_fma(&(*acc)[13], a3, b1);
+    quad_fma(&(*acc)[14], a3, b2);
+    quad_fma(&(*acc)[15], a3, b3);
     ka += sa;
     kb += sb;
   }
-  store_quad(m, q, acc[0]);
-  store_quad(m, q + 4u, acc[1]);
-  store_quad(m, q + 8u, acc[2]);
-  store_quad(m, q + 12u, acc[3]);
-  store_quad(m + 4u, q, acc[4]);
-  store_quad(m + 4u, q + 4u, acc[5]);
-  store_quad(m + 4u, q + 8u, acc[6]);
-  store_quad(m + 4u, q + 12u, acc[7]);
-  store_quad(m + 8u, q, acc[8]);
-  store_quad(m + 8u, q + 4u, acc[9]);
-  store_quad(m + 8u, q + 8u, acc[10]);
-  store_quad(m + 8u, q + 12u, acc[11]);
-  store_quad(m + 12u, q, acc[12]);
-  store_quad(m + 12u, q + 4u, acc[13]);
-  store_quad(m + 12u, q + 8u, acc[14]);
-  store_quad(m + 12u, q + 12u, acc[15]);
+}
+
+// A 4 x 4 quadrant at rows m .., columns q .., plus bias quad bq.
+fn store_quad(m: u32, q: u32, v: array<vec4<f32>, 4>, bq: vec4<f32>) {
+  for (var r = 0u; r < 4u; r++) { store4(m + r, q, v[r] + bq); }
+}
+
+// The 16 x 16 block, plus bias quads bq[j] (columns q + 4j ..).
+fn store16(m: u32, q: u32, acc: ptr<function, Acc16>, bq: array<vec4<f32>, 4>) {
+  store_quad(m, q, (*acc)[0], bq[0]);
+  store_quad(m, q + 4u, (*acc)[1], bq[1]);
+  store_quad(m, q + 8u, (*acc)[2], bq[2]);
+  store_quad(m, q + 12u, (*acc)[3], bq[3]);
+  store_quad(m + 4u, q, (*acc)[4], bq[0]);
+  store_quad(m + 4u, q + 4u, (*acc)[5], bq[1]);
+  store_quad(m + 4u, q + 8u, (*acc)[6], bq[2]);
+  store_quad(m + 4u, q + 12u, (*acc)[7], bq[3]);
+  store_quad(m + 8u, q, (*acc)[8], bq[0]);
+  store_quad(m + 8u, q + 4u, (*acc)[9], bq[1]);
+  store_quad(m + 8u, q + 8u, (*acc)[10], bq[2]);
+  store_quad(m + 8u, q + 12u, (*acc)[11], bq[3]);
+  store_quad(m + 12u, q, (*acc)[12], bq[0]);
+  store_quad(m + 12u, q + 4u, (*acc)[13], bq[1]);
+  store_quad(m + 12u, q + 8u, (*acc)[14], bq[2]);
+  store_quad(m + 12u, q + 12u, (*acc)[15], bq[3]);
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 16u * WGY + 16u * lid.y;
+  let q = wid.x * 16u * WGX + 16u * lid.x;
+  var acc: Acc16;
+  direct4_tile(m, q, &acc);
+  store16(m, q, &acc, array<vec4<f32>, 4>());
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_direct4_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = wid.y * 16u * WGY + 16u * lid.y;
+  let q = wid.x * 16u * WGX + 16u * lid.x;
+  var acc: Acc16;
+  direct4_tile(m, q, &acc);
+  var bq: array<vec4<f32>, 4>;
+  if (q < p.P) { bq[0] = vec4<f32>(bias[q], bias[q + 1u], bias[q + 2u], bias[q + 3u]); }
+  if (q + 4u < p.P) { bq[1] = vec4<f32>(bias[q + 4u], bias[q + 5u], bias[q + 6u], bias[q + 7u]); }
+  if (q + 8u < p.P) { bq[2] = vec4<f32>(bias[q + 8u], bias[q + 9u], bias[q + 10u], bias[q + 11u]); }
+  if (q + 12u < p.P) { bq[3] = vec4<f32>(bias[q + 12u], bias[q + 13u], bias[q + 14u], bias[q + 15u]); }
+  store16(m, q, &acc, bq);
 }
 
 @group(0) @binding(0) var<storage, read_write> dbias: array<f32>; // (O) +=

@@ -18,8 +18,9 @@ import type { OpContext } from './ops/context';
  * the no-workgroup-memory candidates got faster against the tiled ones.
  * 3: matmul_direct4 computes 8 x 8 outputs per invocation (bench/matmul-study.md, part 2).
  * 4: dW's product takes matmul_direct4_16, 16 x 16 outputs per invocation (part 3).
+ * 5: matmul_direct4 computes 16 x 16 outputs per invocation in every orientation (part 3).
  */
-const TUNING_VERSION = 4;
+const TUNING_VERSION = 5;
 const STORE_PREFIX = 'sft-playground.matmulTiles';
 
 export interface MatmulTiming {

@@ -44,7 +44,7 @@ export const MATMUL_TILE_CANDIDATES: readonly MatmulTiles[] = [
 export function describeTiles(t: MatmulTiles): string {
   return t.bk
     ? `${4 * t.wgy}x${4 * t.wgx} tile, ${t.wgx}x${t.wgy} invocations, 4x4 per invocation, K slice ${t.bk} in workgroup memory`
-    : `${t.wgx}x${t.wgy} invocations, no workgroup memory (8x8 per invocation with vec4 loads where aligned, 16x16 for dW, else 4x4)`;
+    : `${t.wgx}x${t.wgy} invocations, no workgroup memory (16x16 per invocation with vec4 loads where aligned, else 4x4)`;
 }
 
 /**
@@ -68,8 +68,6 @@ interface Product {
   aKContig: boolean;      // WGSL A_KCONTIG
   bKContig: boolean;      // WGSL B_KCONTIG
   accumulate: boolean;    // c += instead of c =
-  /** 16 x 16 outputs per invocation on the vec4 path (matmul_direct4_16: dw's short-K product) instead of 8 x 8. */
-  wide: boolean;
 }
 
 function product(ctx: OpContext, pr: Product): Dispatch {
@@ -79,9 +77,8 @@ function product(ctx: OpContext, pr: Product): Dispatch {
   const bF16 = b.dtype === 'f16', bBF16 = b.dtype === 'bf16';
   // 16-byte loads and stores need every vec4 to start on a multiple of 4 elements.
   const vec4 = direct && K % 4 === 0 && lda % 4 === 0 && ldb % 4 === 0 && P % 4 === 0 && (aKContig || M % 4 === 0) && (bKContig || P % 4 === 0);
-  const wide = vec4 && pr.wide && !bias;
-  // Outputs per invocation along each axis: 16 x 16 in matmul_direct4_16, 8 x 8 in matmul_direct4, 4 x 4 otherwise.
-  const per = wide ? 16 : vec4 ? 8 : 4;
+  // Outputs per invocation along each axis: 16 x 16 in matmul_direct4, 4 x 4 otherwise.
+  const per = vec4 ? 16 : 4;
   const x = Math.ceil(P / (per * t.wgx));
   const y = Math.ceil(M / (per * t.wgy));
   if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${pr.op}: a ${M} x ${P} output needs more than ${MAX_WORKGROUPS_PER_DIM} tiles in one dimension; reduce the batch or sequence length.`);
@@ -89,7 +86,7 @@ function product(ctx: OpContext, pr: Product): Dispatch {
   const constants = { WGX: t.wgx, WGY: t.wgy, BK: direct ? 1 : t.bk, A_KCONTIG: aKContig ? 1 : 0, B_KCONTIG: bKContig ? 1 : 0, B_F16: bF16 ? 1 : 0, B_BF16: bBF16 ? 1 : 0 };
   const bindings = bias ? [c, a, b, bias] : [c, a, b];
   const tiledEntry = bias ? 'matmul_bias' : 'matmul';
-  const directEntry = wide ? 'matmul_direct4_16' : vec4 ? (bias ? 'matmul_direct4_bias' : 'matmul_direct4') : bias ? 'matmul_direct_bias' : 'matmul_direct';
+  const directEntry = vec4 ? (bias ? 'matmul_direct4_bias' : 'matmul_direct4') : bias ? 'matmul_direct_bias' : 'matmul_direct';
   const d = dispatch(ctx, src, direct ? directEntry : tiledEntry, bindings, { u32: [M, P, K, lda, ldb, pr.accumulate ? 1 : 0] }, [x, y, 1], constants, 3);
   // Labelled by the product, not the shared entry point, so profiles split forward, dx and dw.
   return { ...d, label: `${pr.name}${ctx.where ? `[${ctx.where}]` : ''}`, flops: 2 * M * P * K };
@@ -107,7 +104,7 @@ export function matmulForward(ctx: OpContext, out: GpuTensor, x: GpuTensor, w: G
     a: x,    // (N, I), k-contiguous
     b: w,    // b(k, o) = w[o, k], k-contiguous
     bias,
-    M: N, P: O, K: I, lda: I, ldb: I, aKContig: true, bKContig: true, accumulate: false, wide: false,
+    M: N, P: O, K: I, lda: I, ldb: I, aKContig: true, bKContig: true, accumulate: false,
   })];
 }
 
@@ -129,7 +126,7 @@ export function matmulBackward(
       a: dout, // (N, O), k-contiguous
       b: w,    // b(o, i) = w[o, i], row-major
       bias: null,
-      M: N, P: I, K: O, lda: O, ldb: I, aKContig: true, bKContig: false, accumulate: accumulateDx, wide: false,
+      M: N, P: I, K: O, lda: O, ldb: I, aKContig: true, bKContig: false, accumulate: accumulateDx,
     }),
   ];
   if (dw) out.push(
@@ -139,7 +136,7 @@ export function matmulBackward(
       a: dout, // a(o, n) = dout[n, o], row-major
       b: x,    // b(n, i) = x[n, i], row-major
       bias: null,
-      M: O, P: I, K: N, lda: O, ldb: I, aKContig: false, bKContig: false, accumulate: true, wide: true,
+      M: O, P: I, K: N, lda: O, ldb: I, aKContig: false, bKContig: false, accumulate: true,
     }),
   );
   if (dbias) out.push(dispatch(ctx, src, 'matmul_backward_bias', [dbias, dout], { u32: [N, O, 0, 0, 0, 0] }, grid1d(O, ctx.wg)));
