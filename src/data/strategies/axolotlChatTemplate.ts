@@ -37,7 +37,7 @@
 // split_thinking, drop_system_message, field_system, real_last_index (read only by axolotl's own
 // templates), mistral-common tokenizers.
 import { IGNORE_INDEX, raised, textSpans, truncateRight } from './common';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import type { ChatMessage, ChatTokenizer, Conversation, TokenRole, ToolList } from '../types';
 import type { OptionSpec, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
 import { msg, worded, type Message } from '../../spec/message';
@@ -133,12 +133,12 @@ function configure(options: StrategyOptions, tok: ChatTokenizer): Configured {
   if (eotTokens.length === 0) eotTokens = [eos];
   if (eotTokens.length === 1 && eotTokens[0] === eos) {
     if (!template.includes(eos) && !template.includes('eos_token')) {
-      notes.push(`axolotl warns: EOS token '${eos}' not found in chat_template; the turn terminator won't be trained. Set \`eot_tokens\` to your template's turn-ending token.`);
+      notes.push(said(msg('lab.note.eosNotInTemplate', { eos })));
     }
   } else {
     eotTokens = eotTokens.filter((t) => {
       if (template.includes(t)) return true;
-      notes.push(`axolotl warns: EOT token '${t}' not found in chat_template (it is left out of eot_tokens).`);
+      notes.push(said(msg('lab.note.eotNotInTemplate', { t })));
       return false;
     });
     for (const t of eotTokens) {
@@ -309,7 +309,7 @@ function detailMask(tok: ChatTokenizer, content: string, details: readonly Detai
     }
     if (e < offsets.length - 1 && offsets[e + 1][0] < d.end) e++;
     if (b > e) {
-      notes.push(`message ${i}: could not adjust detail offsets (${d.begin}, ${d.end}); axolotl skips this detail.`);
+      notes.push(said(msg('lab.note.detailOffsets', { i, begin: d.begin, end: d.end })));
       continue;
     }
     const lo = offsets[b][0];
@@ -358,14 +358,14 @@ function run(input: StrategyInput, options: StrategyOptions): StrategyOutput {
   try {
     turns.forEach((turn, i) => {
       if (!turn.shouldTrain && !anyAll) {
-        if (i === turns.length - 1) notes.push('axolotl warns: Last turn is not trainable, skipping having to find the turn indices. This may cause incorrect last EOT/EOS token to be unmasked.');
+        if (i === turns.length - 1) notes.push(said(msg('lab.note.lastTurnNotTrainable')));
         return;
       }
       const hasReasoning = messageField(turn.message, THINKING_KEY) !== undefined;
       const contentOnly = turn.detail !== undefined && turn.detail.length > 0 && hasReasoning;
       const span = diffSpan(encodeConv([...conversation.slice(0, i), dummyOf(turn.message, contentOnly)]), encodeConv(conversation.slice(0, i + 1)), i);
       found.set(i, span);
-      if ('warning' in span) notes.push(`axolotl warns: ${span.warning}.`);
+      if ('warning' in span) notes.push(said(msg('lab.note.axolotlWarns', { text: `${span.warning}.` })));
       if (turn.shouldTrain && span.start !== -1) {
         if (turn.detail && turn.detail.length > 0) {
           detailMask(tok, turn.message.content, turn.detail, notes, i).forEach((on, k) => {
@@ -404,10 +404,10 @@ function run(input: StrategyInput, options: StrategyOptions): StrategyOutput {
 
   const reasons = explain({ tok, conversation, turns, ids, labels, why, found, config, notes, encodeConv });
   if (config.fieldTraining === null && conversation.some((m) => m.fields && (Object.hasOwn(m.fields, 'training') || Object.hasOwn(m.fields, 'train')))) {
-    notes.push('Messages carry a "training" / "train" key, but message_field_training is not set, so axolotl reads no such key (set message_field_training to its name).');
+    notes.push(said(msg('lab.note.fieldTrainingUnset')));
   }
   if (labels.every((l) => l === IGNORE_INDEX)) {
-    notes.push('Every label is -100: axolotl keeps the sample (nothing to learn from it) unless sample_packing is on, where "Drop Samples with Zero Trainable Tokens" removes it.');
+    notes.push(said(msg('lab.note.axolotlAllMasked')));
   }
   const out: StrategyOutput = { text, ids, labels, reasons, notes, error: null };
   return lengthRule(out, config.excess, maxLength);
@@ -419,16 +419,16 @@ function lengthRule(out: StrategyOutput, excess: Excess, maxLength: number): Str
   if (n > maxLength && excess === 'raise') {
     return raised(out.text, out.ids, `Sequence encountered with ${n} tokens, which exceeds the maximum ${maxLength}.`, out.notes);
   }
-  const drop = (why: string, note: string): StrategyOutput => ({
+  const drop = (why: Message, note: string): StrategyOutput => ({
     ...out,
     labels: out.ids.map(() => IGNORE_INDEX),
     reasons: out.ids.map(() => reason.dropped(why)),
     notes: [...out.notes, note],
   });
-  if (n < MIN_SAMPLE_LEN) return drop(`${n} tokens < min_sample_len ${MIN_SAMPLE_LEN}`, `The sample has ${n} tokens, fewer than min_sample_len ${MIN_SAMPLE_LEN}: axolotl drops it.`);
+  if (n < MIN_SAMPLE_LEN) return drop(msg('lab.why.belowMinLen', { n, min: MIN_SAMPLE_LEN }), said(msg('lab.note.belowMinLen', { n, min: MIN_SAMPLE_LEN })));
   if (n <= maxLength) return out;
   if (excess === 'truncate') return truncateRight(out, maxLength);
-  return drop(`${n} tokens > sequence_len ${maxLength}`, `The sample has ${n} tokens, more than sequence_len ${maxLength}: excess_length_strategy drop removes it from the dataset.`);
+  return drop(msg('lab.why.overSequenceLen', { n, max: maxLength }), said(msg('lab.note.overSequenceLen', { n, max: maxLength })));
 }
 
 interface Explained {
@@ -473,9 +473,7 @@ function explain(x: Explained): string[] {
   turns.forEach((_, i) => {
     const d = shiftOf(i);
     if (d !== null && d !== 0) {
-      notes.push(
-        `Message ${i}: the template writes it ${Math.abs(d)} tokens ${d > 0 ? 'later' : 'earlier'} when the conversation stops after it than in the full conversation, and axolotl's find_turn uses the former's indices on the latter, so its labels land ${Math.abs(d)} tokens off (axolotl's examples/qwen3/README.md: use chat_template: qwen3).`,
-      );
+      notes.push(d > 0 ? said(msg('lab.note.shiftedLater', { i, d: Math.abs(d) })) : said(msg('lab.note.shiftedEarlier', { i, d: Math.abs(d) })));
     }
   });
   // The end token closing each message in the full rendering, as axolotl would look for it.
@@ -516,26 +514,26 @@ function explain(x: Explained): string[] {
       const j = closes.get(p);
       const option = optionOf(id);
       const name = eosName(id);
-      if (j === undefined) return reason.endOfTurn(false, `${name}; closes no message within ${END_SLACK} tokens`);
+      if (j === undefined) return reason.endOfTurn(false, msg('lab.why.closesNone', { name, n: END_SLACK }));
       if (option === 'none') return reason.endOfTurn(false, name);
-      if (!turns[j].shouldTrain && option !== 'all') return reason.endOfTurn(false, `${name}; message ${j} not trained`);
-      if (option === 'last') return reason.endOfTurn(false, `${name}; not the last one found`);
+      if (!turns[j].shouldTrain && option !== 'all') return reason.endOfTurn(false, msg('lab.why.messageNotTrained', { name, j }));
+      if (option === 'last') return reason.endOfTurn(false, msg('lab.why.notLastFound', { name }));
       const f = found.get(j);
-      if (!f || f.start === -1) return reason.endOfTurn(false, `${name}; find_turn found no span for message ${j}`);
-      return reason.endOfTurn(false, `${name}; not within ${END_SLACK} tokens after the span find_turn gives message ${j}, which ends at position ${f.end}`);
+      if (!f || f.start === -1) return reason.endOfTurn(false, msg('lab.why.noSpanFor', { name, j }));
+      return reason.endOfTurn(false, msg('lab.why.notWithin', { name, n: END_SLACK, j, end: f.end }));
     }
     if (tok.endOfTurnTokenIds.includes(id)) {
       const t = tok.addedTokenContent(id) ?? tok.tokenString(id);
-      return reason.endOfTurn(false, `${t} is neither eos_token nor one of eot_tokens`);
+      return reason.endOfTurn(false, msg('lab.why.neitherEos', { t }));
     }
     if (inMessage !== -1) {
       const t = turns[inMessage];
       if (!t.shouldTrain) return causeOf(inMessage, false);
       if (t.detail !== undefined) return reason.charRange(config.fieldDetail ?? '', false);
       const f = found.get(inMessage);
-      if (!f || f.start === -1) return reason.turnNotSelected(`find_turn found no span for message ${inMessage}`);
+      if (!f || f.start === -1) return reason.turnNotSelected(msg('lab.why.findTurnNone', { m: inMessage }));
       const d = shiftOf(inMessage);
-      return d ? reason.spanShifted(inMessage, Math.abs(d), false) : reason.turnNotSelected(`outside the span find_turn gives message ${inMessage}`);
+      return d ? reason.spanShifted(inMessage, Math.abs(d), false) : reason.turnNotSelected(msg('lab.why.outsideSpan', { m: inMessage }));
     }
     return reason.markup();
   });

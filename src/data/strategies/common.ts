@@ -2,8 +2,9 @@
 import type { ChatTokenizer } from '../types';
 import { tokenSpans } from '../offsets';
 import { IGNORE_INDEX } from '../labels';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import type { StrategyOutput } from './types';
+import { msg } from '../../spec/message';
 
 export { IGNORE_INDEX };
 
@@ -45,7 +46,7 @@ export function truncateRight(out: StrategyOutput, maxLength: number): StrategyO
     labels[i] = IGNORE_INDEX;
     reasons[i] = reason.truncated(maxLength);
   }
-  return { ...out, labels, reasons, notes: [...out.notes, `${out.ids.length - maxLength} tokens past max length ${maxLength} are cut.`] };
+  return { ...out, labels, reasons, notes: [...out.notes, said(msg('lab.note.cut', { n: out.ids.length - maxLength, maxLength }))] };
 }
 
 /** Labels are the token id or -100, nothing else (every strategy's invariant). */

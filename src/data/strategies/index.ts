@@ -11,7 +11,8 @@ import { llamaFactory } from './llamaFactory';
 import { torchtune } from './torchtune';
 import { llmbook } from './llmbook';
 import { checkLabels, raised, textSpans } from './common';
-import type { Message } from '../../spec/message';
+import { UNCODED, type Message } from '../../spec/message';
+import { forgetSaid, messageOfSaid } from './reasons';
 
 export type { StrategyId, Strategy, StrategyInput, StrategyOptions, StrategyOutput, ChatFamily, OptionSpec } from './types';
 export { detectFamily } from './family';
@@ -45,11 +46,15 @@ export interface LabRow {
   ends: Int32Array; // (T,)
   /** reasons[reasonIndex[i]] is token i's reason (a few distinct phrasings per row). */
   reasons: string[];
+  /** reasons[k] as a message, to show in the page's language (a framework's own words: uncoded). */
+  reasonMsgs?: Message[];
   reasonIndex: Uint16Array; // (T,)
   trained: number;
   notes: string[];
+  /** notes[k] as a message (the same English; a framework's own warning: uncoded). */
+  noteMsgs?: Message[];
   error: string | null;
-  /** `error` coded, when it is ours (a bad option); a framework's own error stays English. */
+  /** `error` coded, when it is ours (a bad option, a sample the lab itself cannot run); a framework's own error stays English. */
   errorMsg?: Message;
   /** The option field a bad option belongs to (its message is `error`), or null. */
   optionError: string | null;
@@ -79,10 +84,13 @@ function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionErr
     starts,
     ends,
     reasons: [...table.keys()],
+    reasonMsgs: [...table.keys()].map(messageOfSaid),
     reasonIndex,
     trained,
     notes: out.notes,
+    noteMsgs: out.notes.map(messageOfSaid),
     error: out.error,
+    ...(out.error !== null && messageOfSaid(out.error).code !== UNCODED ? { errorMsg: messageOfSaid(out.error) } : {}),
     optionError,
     options,
   };
@@ -92,6 +100,7 @@ function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionErr
  *  -100, nothing else) so the other rows still show. */
 export function runStrategy(choice: LabChoice, input: StrategyInput): LabRow {
   const s = strategyById(choice.id);
+  forgetSaid();
   const options = { ...s.defaults(input.family, input.tok), ...choice.options };
   const bad = s.validate?.(options, input) ?? null;
   if (bad) return { ...toRow(s, input, raised('', [], bad.message), bad.key, options), ...(bad.msg ? { errorMsg: bad.msg } : {}) };

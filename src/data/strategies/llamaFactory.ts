@@ -31,7 +31,7 @@
 // labels contract (types.ts) holds only ids[i] or -100. So that position shows -100 with its own
 // reason, and a note says LLaMA-Factory trains eos there.
 import { IGNORE_INDEX, raised } from './common';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import { append, finish, newSequence, type Sequence } from './sequence';
 import type { ChatMessage, ChatTokenizer } from '../types';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
@@ -264,7 +264,7 @@ function runLlamaFactory({ tok, family, conversation, tools, maxLength }: Strate
       else encoded[i] = [...encoded[i], thought];
       added++;
     }
-    if (added > 0) notes.push(`The reasoning template adds an empty thought "<think>\\n\\n</think>\\n\\n" to ${added} answer(s) ${enableThinking ? 'in the target, so it is trained (enable_thinking)' : 'at the end of the prompt, masked (enable_thinking off)'}.`);
+    if (added > 0) notes.push(enableThinking ? said(msg('lab.note.emptyThoughtTarget', { n: added })) : said(msg('lab.note.emptyThoughtPrompt', { n: added })));
   }
   const pairs: [Part[], Part[]][] = [];
   for (let i = 0; i < encoded.length; i += 2) pairs.push([encoded[i], encoded[i + 1]]);
@@ -289,7 +289,7 @@ function runLlamaFactory({ tok, family, conversation, tools, maxLength }: Strate
   let movedEos = 0;
   pairs.forEach(([source, target], k) => {
     const ti = turnIdx[k];
-    const label = `turn ${k + 1} of ${pairs.length}`;
+    const label = msg('lab.why.sourceOfTurn', { k: k + 1, n: pairs.length });
     let j = 0; // token index inside the source
     for (const part of source) {
       append(seq, part.text, part.ids, (q) => j + q < kept[k][0] && trainOnPrompt, (q) => {
@@ -297,7 +297,7 @@ function runLlamaFactory({ tok, family, conversation, tools, maxLength }: Strate
         if (at >= kept[k][0]) return reason.truncated(maxLength);
         if (trainOnPrompt) return reason.prompt(true, 'train_on_prompt');
         if (t.efficientEos && ti !== 0 && at === 0) return reason.efficientEos(eosText);
-        return reason.prompt(false, `source of ${label}`);
+        return reason.prompt(false, label);
       });
       j += part.ids.length;
     }
@@ -309,7 +309,7 @@ function runLlamaFactory({ tok, family, conversation, tools, maxLength }: Strate
         const at = j + q;
         const id = part.ids[q];
         if (at >= kept[k][1]) return reason.truncated(maxLength);
-        if (maskHistory && ti !== 0) return reason.turnNotSelected('mask_history: the last turn only');
+        if (maskHistory && ti !== 0) return reason.turnNotSelected(msg('lab.why.maskHistory'));
         if (part.thought) return reason.role('template', true);
         if (!closed && stopIds.has(id)) {
           closed = true;
@@ -322,15 +322,13 @@ function runLlamaFactory({ tok, family, conversation, tools, maxLength }: Strate
     cut += count(source) - kept[k][0] + count(target) - kept[k][1];
   });
   if (t.efficientEos) {
-    append(seq, eosText, [eos], true, reason.endOfTurn(true, 'efficient_eos: one eos appended at the end'));
-    notes.push(
-      `efficient_eos: the template writes no eos after an answer. LLaMA-Factory puts the eos label (${eosText}) on the first position of ${movedEos} later source(s) instead (a label that is not the token there; shown masked in this row) and appends one eos at the end.`,
-    );
-    if (maskHistory && pairs.length > 1) notes.push('mask_history with efficient_eos: the pairs are walked last-first, so the eos label lands on the first pair’s source (position 0, never a target) and not on the last pair’s, whose preceding answer is masked anyway.');
+    append(seq, eosText, [eos], true, reason.endOfTurn(true, msg('lab.why.efficientEosEnd')));
+    notes.push(said(msg('lab.note.efficientEos', { eos: eosText, n: movedEos })));
+    if (maskHistory && pairs.length > 1) notes.push(said(msg('lab.note.maskHistoryEos')));
   }
-  if (cut > 0) notes.push(`cutoff_len ${maxLength}: ${cut} tokens are cut (infer_seqlen splits each pair’s budget between source and target); they are shown masked where they were.`);
-  if (tools && tools.length > 0) notes.push('The sample’s tools are not written: LLaMA-Factory would add its own tool prompt to the system message.');
-  if (conversation.some((m) => m.fields && Object.keys(m.fields).length > 0)) notes.push('LLaMA-Factory reads only role and content; other message fields (thinking, tool_calls, …) are not given to the template.');
-  if (seq.labels.every((l) => l === IGNORE_INDEX)) notes.push('No token is trained in this sample.');
+  if (cut > 0) notes.push(said(msg('lab.note.cutoffLen', { max: maxLength, n: cut })));
+  if (tools && tools.length > 0) notes.push(said(msg('lab.note.toolsNotWritten')));
+  if (conversation.some((m) => m.fields && Object.keys(m.fields).length > 0)) notes.push(said(msg('lab.note.lfRoleContentOnly')));
+  if (seq.labels.every((l) => l === IGNORE_INDEX)) notes.push(said(msg('lab.note.noTokenTrained')));
   return finish(seq, notes);
 }

@@ -26,7 +26,7 @@
 // Tokens cut by model_max_length stay in the row after the sequence (eos included), masked, with
 // the truncation reason.
 import { raised, textSpans } from './common';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import { append, finish, newSequence } from './sequence';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
 import { msg, worded } from '../../spec/message';
@@ -67,7 +67,7 @@ function sourceTarget({ tok, conversation, tools }: StrategyInput, mode: string,
     let u = a - 1;
     while (u >= 0 && conversation[u].role !== 'user') u--;
     const unused = conversation.length - 1 - (u >= 0 ? 1 : 0);
-    if (unused > 0) notes.push(`book prompt: one instruction and one output; ${unused} other message(s) are not used.`);
+    if (unused > 0) notes.push(said(msg('lab.note.bookUnused', { n: unused })));
     return { s: bookPrompt(u >= 0 ? conversation[u].content : ''), t: conversation[a].content.trim() };
   }
   let s: string;
@@ -109,10 +109,10 @@ function runLlmbook(input: StrategyInput, options: StrategyOptions): StrategyOut
   if (eos !== null) append(seq, tok.addedTokenContent(eos) ?? '', [eos], nb + keep >= n, nb + keep >= n ? reason.endOfSequence(true, 'add_eos_token=True') : reason.insideSource(n));
   for (let i = keep; i < content.length; i++) append(seq, piece(i), [content[i]], false, reason.truncated(maxLength));
 
-  if (bos !== null && s.startsWith(bosText)) notes.push(`Two BOS tokens: the rendering already starts with ${bosText}, and encode adds another.`);
-  if (eos === null) notes.push('add_eos_token=True is ignored by this tokenizer class, so no eos is appended: only what the target text itself ends with teaches the model to stop.');
-  if (keep < content.length) notes.push(`model_max_length ${maxLength}: ${content.length - keep} tokens are cut; they are shown masked after the sequence.`);
-  if (n >= maxLength) notes.push('The source alone fills model_max_length: every label is -100.');
+  if (bos !== null && s.startsWith(bosText)) notes.push(said(msg('lab.note.twoBos', { bos: bosText })));
+  if (eos === null) notes.push(said(msg('lab.note.noEos')));
+  if (keep < content.length) notes.push(said(msg('lab.note.modelMaxLength', { max: maxLength, n: content.length - keep })));
+  if (n >= maxLength) notes.push(said(msg('lab.note.sourceFills')));
   else if (spans.exact) notes.push(...boundaryDrift(s.length, n, nb, keep, spans.starts, spans.ends, piece));
   return finish(seq, notes);
 }
@@ -126,8 +126,8 @@ function boundaryDrift(S: number, n: number, nb: number, keep: number, starts: I
     const p = nb + i;
     const target = ends[i] > S;
     const source = starts[i] < S;
-    if (p < n && target) out.push(`Boundary drift: token ${p} ${JSON.stringify(piece(i))} holds target text (the source tokenized alone ends differently) but is inside the source length ${n} → masked by accident.`);
-    if (p >= n && source) out.push(`Boundary drift: token ${p} ${JSON.stringify(piece(i))} holds source text but is past the source length ${n} → trained by accident.`);
+    if (p < n && target) out.push(said(msg('lab.note.driftMasked', { p, piece: JSON.stringify(piece(i)), n })));
+    if (p >= n && source) out.push(said(msg('lab.note.driftTrained', { p, piece: JSON.stringify(piece(i)), n })));
   }
   return out;
 }

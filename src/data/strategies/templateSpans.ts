@@ -7,6 +7,7 @@ import { computeLabels, isTrainedByPolicy } from '../labels';
 import { reason } from './reasons';
 import { truncateRight } from './common';
 import type { Strategy } from './types';
+import { msg } from '../../spec/message';
 
 export const templateSpans: Strategy = {
   id: 'template-spans',
@@ -22,10 +23,10 @@ export const templateSpans: Strategy = {
       const o = policy.overrides[i];
       if (o) return reason.override(o);
       const trained = isTrainedByPolicy(t, policy, last);
-      if (t.isEndOfTurn) return reason.endOfTurn(trained, trained ? '' : !policy.trainEndOfTurn ? 'end-of-turn training off' : 'turn not selected');
-      if (policy.promptLossWeight > 0 && !trained) return reason.prompt(true, `weight ${policy.promptLossWeight}`);
+      if (t.isEndOfTurn) return reason.endOfTurn(trained, trained ? '' : !policy.trainEndOfTurn ? msg('lab.why.endOfTurnOff') : msg('lab.why.turnNotSelected'));
+      if (policy.promptLossWeight > 0 && !trained) return reason.prompt(true, msg('lab.why.weight', { w: policy.promptLossWeight }));
       if (t.role === 'template') return trained ? reason.role('template', true) : reason.markup();
-      if (t.turnIndex !== null && !trained && policy.assistantTurns === 'last' && t.turnIndex !== last) return reason.turnNotSelected('last assistant turn only');
+      if (t.turnIndex !== null && !trained && policy.assistantTurns === 'last' && t.turnIndex !== last) return reason.turnNotSelected(msg('lab.why.lastAssistantOnly'));
       return reason.role(t.role, trained);
     });
     const out = {

@@ -25,7 +25,7 @@
 // position 0 is never a target; this row keeps HF's unshifted convention and masks position 0.
 // Tokens past max_seq_len stay in the row after the kept ones, masked, with the truncation reason.
 import { raised, textSpans } from './common';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import { append, finish, newSequence } from './sequence';
 import type { ChatMessage, ChatTokenizer, TokenRole } from '../types';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
@@ -77,7 +77,7 @@ const roleOf = (m: TtMessage): TokenRole => (Object.hasOwn(TOKEN_ROLE, m.role) ?
 function messageReason(m: TtMessage, strategy: MaskingStrategy): string {
   const trained = !m.masked;
   if (m.role === 'system') return reason.role('system', false);
-  if (m.role === 'assistant' && !trained && strategy === 'train_on_last') return reason.turnNotSelected('train_on_last: the last assistant message only');
+  if (m.role === 'assistant' && !trained && strategy === 'train_on_last') return reason.turnNotSelected(msg('lab.why.trainOnLast'));
   return reason.role(roleOf(m), trained);
 }
 
@@ -110,16 +110,16 @@ function llama3Messages(tok: ChatTokenizer, messages: readonly TtMessage[], stra
   push(b, '<|begin_of_text|>', [special(tok, '<|begin_of_text|>')], true, reason.markup());
   for (const m of messages) {
     const role = roleOf(m);
-    const header = reason.withMessage('header', role, !m.masked);
+    const header = reason.withMessage(msg('lab.why.header'), role, !m.masked);
     push(b, '<|start_header_id|>', [special(tok, '<|start_header_id|>')], m.masked, header);
     push(b, m.role.trim(), tok.encodePlain(m.role.trim()), m.masked, header);
     push(b, '<|end_header_id|>', [special(tok, '<|end_header_id|>')], m.masked, header);
     push(b, '\n\n', tok.encode('\n\n'), m.masked, header);
     const body = m.content.trim();
     push(b, body, tok.encodePlain(body), m.masked, messageReason(m, strategy));
-    push(b, '<|eot_id|>', [special(tok, '<|eot_id|>')], m.masked, reason.endOfTurn(!m.masked, 'labelled with its message'));
+    push(b, '<|eot_id|>', [special(tok, '<|eot_id|>')], m.masked, reason.endOfTurn(!m.masked, msg('lab.why.labelledWithMessage')));
   }
-  push(b, '<|end_of_text|>', [eos], true, reason.endOfSequence(false, 'bos and eos are always masked'));
+  push(b, '<|end_of_text|>', [eos], true, reason.endOfSequence(false, msg('lab.why.bosEosMasked')));
   return { built: b, eos };
 }
 
@@ -130,18 +130,18 @@ function qwenMessages(tok: ChatTokenizer, messages: readonly TtMessage[], strate
   const imEnd = special(tok, '<|im_end|>');
   messages.forEach((m, i) => {
     const role = roleOf(m);
-    const header = reason.withMessage('header', role, !m.masked);
+    const header = reason.withMessage(msg('lab.why.header'), role, !m.masked);
     push(b, '<|im_start|>', [imStart], m.masked, header);
     push(b, `${m.role}\n`, tok.encode(`${m.role}\n`), m.masked, header);
     const body = m.content.normalize('NFC');
     push(b, body, tok.encode(body), m.masked, messageReason(m, strategy));
     if (m.role !== 'assistant' || i !== messages.length - 1) {
-      push(b, '<|im_end|>', [imEnd], m.masked, reason.endOfTurn(!m.masked, 'labelled with its message'));
-      push(b, '\n', tok.encode('\n'), m.masked, reason.withMessage('newline after <|im_end|>', role, !m.masked));
+      push(b, '<|im_end|>', [imEnd], m.masked, reason.endOfTurn(!m.masked, msg('lab.why.labelledWithMessage')));
+      push(b, '\n', tok.encode('\n'), m.masked, reason.withMessage(msg('lab.why.newlineAfter', { token: '<|im_end|>' }), role, !m.masked));
     }
   });
   const lastMasked = b.mask[b.mask.length - 1];
-  push(b, '<|im_end|>', [imEnd], lastMasked, reason.endOfSequence(!lastMasked, 'eos takes the mask of the token before it'));
+  push(b, '<|im_end|>', [imEnd], lastMasked, reason.endOfSequence(!lastMasked, msg('lab.why.eosTakesMask')));
   return { built: b, eos: imEnd };
 }
 
@@ -180,8 +180,8 @@ function runTorchtune({ tok, family, conversation, maxLength }: StrategyInput, o
   if (invalid) return raised('', [], invalid);
   const notes: string[] = [];
   const { built, eos } = family === 'llama3' ? llama3Messages(tok, messages, strategy) : qwenMessages(tok, messages, strategy);
-  if (family === 'llama3' && conversation.some((m) => m.content !== m.content.trim())) notes.push('Llama3Tokenizer strips every message’s content.');
-  if (conversation.some((m) => m.fields && Object.keys(m.fields).length > 0)) notes.push('OpenAIToMessages reads only role and content; other message fields (thinking, tool_calls, …) are not tokenized.');
+  if (family === 'llama3' && conversation.some((m) => m.content !== m.content.trim())) notes.push(said(msg('lab.note.llama3Strips')));
+  if (conversation.some((m) => m.fields && Object.keys(m.fields).length > 0)) notes.push(said(msg('lab.note.ttRoleContentOnly')));
 
   // truncate(): keep max_seq_len tokens, write eos over the last one and mask it.
   const seq = newSequence();
@@ -202,6 +202,6 @@ function runTorchtune({ tok, family, conversation, maxLength }: StrategyInput, o
   append(seq, tok.addedTokenContent(eos) ?? '', [eos], false, reason.forcedEos(maxLength));
   const replaced = built.ids[keep - 1] !== eos;
   for (let i = replaced ? keep - 1 : keep; i < T; i++) append(seq, pieces[i], [built.ids[i]], false, reason.truncated(maxLength));
-  notes.push(`max_seq_len ${maxLength}: ${T - maxLength} tokens are cut and the last kept position ${replaced ? 'becomes' : 'stays'} eos, masked; the cut tokens are shown after it.`);
+  notes.push(replaced ? said(msg('lab.note.maxSeqLenBecomes', { max: maxLength, n: T - maxLength })) : said(msg('lab.note.maxSeqLenStays', { max: maxLength, n: T - maxLength })));
   return finish(seq, notes);
 }

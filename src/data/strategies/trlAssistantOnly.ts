@@ -26,7 +26,7 @@
 import type { ChatTokenizer, Conversation } from '../types';
 import { tokenSpans } from '../offsets';
 import { IGNORE_INDEX, raised, truncateRight } from './common';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import { TAGGED_TEMPLATES, hasGenerationMarkers, renderGenerationSpans, sameRendering } from './taggedTemplates';
 import type { Strategy, StrategyOptions, StrategyOutput } from './types';
 import { msg, worded } from '../../spec/message';
@@ -143,7 +143,7 @@ export function stopTokenTrained(tok: ChatTokenizer, template: string): boolean 
 export function truncateAsTrl(out: StrategyOutput, maxLength: number): StrategyOutput {
   const cut = truncateRight(out, maxLength);
   if (cut.error || cut.labels.some((l) => l !== IGNORE_INDEX)) return cut;
-  return { ...cut, notes: [...cut.notes, 'Every label is -100 after truncation: TRL drops this example from the dataset ("Dropping fully masked examples").'] };
+  return { ...cut, notes: [...cut.notes, said(msg('lab.note.trlDropsMasked'))] };
 }
 
 function chosenTemplate(options: StrategyOptions): 'stock' | 'tagged' {
@@ -183,7 +183,7 @@ export const trlAssistantOnly: Strategy = {
         const { at, stock, tagged: other } = proof.diff;
         return raised(text, tok.encode(text), `The generation-tagged training template renders this conversation differently from ${tok.label}'s own template from character ${at} (${JSON.stringify(stock)} vs ${JSON.stringify(other)}), so it is not that template plus tags; its mask would label another text.`);
       }
-      notes.push(`The generation-tagged training template renders this conversation byte-identical to ${tok.label}'s own template.`);
+      notes.push(said(msg('lab.note.byteIdentical', { label: tok.label })));
       template = tagged;
     } else if (!hasGenerationMarkers(template)) {
       const text = tok.render(conversation, false, tools);
@@ -198,7 +198,7 @@ export const trlAssistantOnly: Strategy = {
         'TRL before 0.24 raised nothing: the example trained on no token, silently.',
       ]);
     }
-    if (!stopTokenTrained(tok, template)) notes.push(`TRL warns: ${STOP_TOKEN_NOT_TRAINED}`);
+    if (!stopTokenTrained(tok, template)) notes.push(said(msg('lab.note.trlWarns', { text: STOP_TOKEN_NOT_TRAINED })));
     const { text, spans } = renderGenerationSpans(tok, template, conversation, tools);
     const ids = tok.encode(text);
     const { mask, reasons } = assistantTokensMask(tok, text, ids, spans);

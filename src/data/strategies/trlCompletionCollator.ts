@@ -29,8 +29,9 @@
 // none was passed (None).
 import { IGNORE_INDEX, raised, truncateRight } from './common';
 import { FAMILY_MARKERS, findAll, markerNote, renderSample, textOption, validateMarkers } from './markers';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import type { Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { msg } from '../../spec/message';
 
 const DEPRECATED =
   'This class is deprecated and will be removed in version 0.20.0. To train on completion only, please use the parameter `completion_only_loss` of `SFTConfig` instead.';
@@ -90,15 +91,15 @@ function run(input: StrategyInput, options: StrategyOptions): StrategyOutput {
     mask(0, n, () => reason.markerNotFound(missing));
   } else if (Q === null) {
     const p = responseStarts[responseStarts.length - 1];
-    mask(0, p + R.length, (t) => (t >= p ? reason.markerFound('response', p, false) : reason.beforeMarker('last response')));
-    if (responseStarts.length > 1) notes.push(`No instruction_template: the last of ${responseStarts.length} response-marker matches (position ${p}) wins; every earlier reply is masked.`);
-    if (p + R.length === n) notes.push(`The last response-marker match ends the ${n < ids.length ? 'kept ' : ''}sequence: nothing follows it to train.`);
+    mask(0, p + R.length, (t) => (t >= p ? reason.markerFound('response', p, false) : reason.beforeMarker(msg('lab.why.lastResponse'))));
+    if (responseStarts.length > 1) notes.push(said(msg('lab.note.lastOfMatches', { n: responseStarts.length, p })));
+    if (p + R.length === n) notes.push(n < ids.length ? said(msg('lab.note.matchEndsKept')) : said(msg('lab.note.matchEnds')));
   } else {
     const responseEnds = responseStarts.map((s) => s + R.length);
     const starts = humanStarts[0] > responseEnds[0] ? [0, ...humanStarts] : humanStarts;
     const pairs = Math.min(starts.length, responseEnds.length);
     if (starts.length !== responseEnds.length) {
-      notes.push(`${starts.length} instruction starts${starts !== humanStarts ? ' (position 0 added: the first instruction match comes after the first response)' : ''} and ${responseEnds.length} response ends, zipped in order: ${pairs} pairs.`);
+      notes.push(said(starts !== humanStarts ? msg('lab.note.zippedAdded', { starts: starts.length, ends: responseEnds.length, pairs }) : msg('lab.note.zipped', { starts: starts.length, ends: responseEnds.length, pairs })));
     }
     for (let k = 0; k < pairs; k++) mask(k === 0 ? 0 : starts[k], responseEnds[k], inStretch);
     if (responseEnds.length < starts.length) {
@@ -122,12 +123,10 @@ function run(input: StrategyInput, options: StrategyOptions): StrategyOutput {
   }
   if (pad !== null && padMasked > 0) {
     const eos = pad === tok.eosTokenId || tok.endOfTurnTokenIds.includes(pad);
-    notes.push(
-      `${padMasked} token${padMasked === 1 ? '' : 's'} with the pad token's id (${pad})${eos ? ', the end-of-turn/EOS token,' : ''} masked by DataCollatorForLanguageModeling (labels[labels == pad_token_id] = -100)${eos ? ': the model never learns to stop. Give the tokenizer a pad token distinct from EOS.' : '.'}`,
-    );
+    notes.push(eos ? said(msg('lab.note.padMaskedEos', { count: padMasked, pad })) : said(msg('lab.note.padMasked', { count: padMasked, pad })));
   }
   if (n > 0 && !labels.some((l) => l !== IGNORE_INDEX)) {
-    notes.push('Every label is -100: TRL only warns, and the mean cross-entropy over no trained token is 0/0 = NaN in PyTorch.');
+    notes.push(said(msg('lab.note.collatorNaN')));
   }
   return truncateRight({ text, ids, labels, reasons, notes, error: null }, maxLength);
 }

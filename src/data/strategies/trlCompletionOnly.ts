@@ -17,9 +17,10 @@
 // with no trained label left is dropped.
 import type { Conversation } from '../types';
 import { IGNORE_INDEX, raised } from './common';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import { truncateAsTrl } from './trlAssistantOnly';
 import type { Strategy } from './types';
+import { msg } from '../../spec/message';
 
 export const PROMPT_MISMATCH =
   'Mismatch between tokenized prompt and the start of tokenized prompt+completion. This may be due to unexpected tokenizer behavior, whitespace issues, or special token handling. Verify that the tokenizer is processing text consistently.';
@@ -44,13 +45,13 @@ export const trlCompletionOnly: Strategy = {
     const text = tok.render([...prompt, ...completion], false, tools);
     const ids = tok.encode(text);
     const isPrefix = promptIds.length <= ids.length && promptIds.every((id, i) => ids[i] === id);
-    if (!isPrefix) notes.push(`TRL warns: ${PROMPT_MISMATCH}`);
+    if (!isPrefix) notes.push(said(msg('lab.note.trlWarns', { text: PROMPT_MISMATCH })));
     if (completion.length === 0) {
-      return raised(text, ids, 'No assistant message, so no completion: as a prompt-completion example (completion = []) its completion_mask is all 0, and TRL drops it from the dataset ("Dropping fully masked examples"); it trains on nothing.', notes);
+      return raised(text, ids, said(msg('lab.note.noCompletion')), notes);
     }
-    if (after > 0) notes.push(`${after} message(s) after the last assistant message are not part of the prompt-completion example.`);
+    if (after > 0) notes.push(said(msg('lab.note.afterLastAssistant', { n: after })));
     const n = promptIds.length;
-    const why = reason.prompt(false, `the first ${n} tokens: the prompt rendered with add_generation_prompt=True`);
+    const why = reason.prompt(false, msg('lab.why.firstTokens', { n }));
     const labels = ids.map((id, i) => (i < n ? IGNORE_INDEX : id));
     const reasons = ids.map((_, i) => (i < n ? why : reason.completion()));
     return truncateAsTrl({ text, ids, labels, reasons, notes, error: null }, maxLength);

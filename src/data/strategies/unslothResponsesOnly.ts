@@ -27,8 +27,9 @@
 // with -100 and keeps the dataset's labels as they are: a pad id equal to the EOS masks nothing.
 import { IGNORE_INDEX, raised, truncateRight } from './common';
 import { FAMILY_MARKERS, markerNote, matchAt, renderSample, textOption, validateMarkers } from './markers';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import type { Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
+import { msg } from '../../spec/message';
 
 const emptyCore = (part: string) =>
   `Unsloth: ${part} could not be resolved to a stable token sequence, so it cannot be matched against your dataset - it tokenizes to nothing, or no stable core could be recovered from it. Pass a different marker, pass neither to auto-detect both.`;
@@ -104,12 +105,12 @@ function run(input: StrategyInput, options: StrategyOptions): StrategyOutput {
       reasons[t] = kept ? reason.markerFound('response', aStart, true) : reason.turnNotSelected('last_response_only=True');
     }
   });
-  if (lastOnly && spans.length > 1) notes.push(`last_response_only=True: ${spans.length - 1} earlier response span${spans.length > 2 ? 's' : ''} masked.`);
+  if (lastOnly && spans.length > 1) notes.push(said(msg('lab.note.lastResponseOnly', { count: spans.length - 1 })));
 
   let error: string | null = null;
   if (!labels.some((l) => l !== IGNORE_INDEX)) {
     error = ids.length >= maxLength ? truncatedAway(maxLength, responsePart) : noSignal(responsePart);
-    notes.push('Every label is -100: unsloth drops such a sample ("Removed … samples … where all labels were -100"), and raises when none is left.');
+    notes.push(said(msg('lab.note.unslothAllMasked')));
   }
   return truncateRight({ text, ids, labels, reasons, notes, error }, maxLength);
 }

@@ -187,7 +187,7 @@ export function LabRowCard({ choice, index, row, disagreements, removable }: { c
           </summary>
           <ul className="notes" data-testid={`lab-notes-${index}`}>
             {row.notes.map((n, i) => (
-              <li key={i}>{n}</li>
+              <li key={i}>{say(row.noteMsgs?.[i] ?? n)}</li>
             ))}
           </ul>
         </details>

@@ -15,6 +15,7 @@ import type { LabChoiceSpec } from '../../store';
 import { LabRowCard } from './LabRowCard';
 import { Trans, useTranslation } from 'react-i18next';
 import i18n from '../i18n';
+import { useMessage } from '../i18n/useMessage';
 
 /** Columns the grid holds at once (pages beyond). */
 const PAGE_COLUMNS = 6000;
@@ -203,6 +204,7 @@ function visibleColumns(v: LabView, diffOnly: boolean): (number | null)[] {
 
 function Reasons({ v, c }: { v: LabView; c: number | null }) {
   const { t } = useTranslation('lab');
+  const say = useMessage();
   if (c === null || c >= v.C) {
     return (
       <p className="hint lab-reasons" data-testid="lab-reasons">
@@ -225,7 +227,7 @@ function Reasons({ v, c }: { v: LabView; c: number | null }) {
               ) : (
                 <>
                   <code>#{k}</code> <Trans t={t} i18nKey="reasons.rule" values={{ id: row.ids[k], label: row.labels[k] }} components={{ b: <b /> }} />
-                  {row.reasons[row.reasonIndex[k]]}
+                  {say(row.reasonMsgs?.[row.reasonIndex[k]] ?? row.reasons[row.reasonIndex[k]])}
                 </>
               )}
             </li>
