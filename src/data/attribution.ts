@@ -17,7 +17,8 @@ import type { ChatTokenizer, Conversation, TokenInfo, TokenRole, TokenizeOptions
 import { attributeChars, commonPrefix } from './spans';
 import { tokenSpans } from './offsets';
 import { findTurnClosers } from './endOfTurn';
-import { ASSISTANT_SIDE, attributeFields, charRole, followsToolCall, isTypedPart, resolveForTemplate, withTools } from './fields';
+import { englishOf, msg, type Message } from '../spec/message';
+import { ASSISTANT_SIDE, attributeFields, charRole, followsToolCall, isTypedPart, resolveForTemplate, warningMessages, withTools } from './fields';
 
 /** Budget of the rewrite detector: prefix renderings, and their total characters (a long chat
  *  checks its early turns only, which is where a rewriting template already shows). */
@@ -55,8 +56,8 @@ function addedTexts(tok: ChatTokenizer): string[] {
 /** Most notes about typed special-token text per sample (the chips flag every one). */
 const MAX_TYPED_NOTES = 8;
 
-function messageLabel(conv: Conversation, k: number, turnOf: Int32Array): string {
-  return conv[k].role === 'assistant' ? `Assistant turn ${turnOf[k]} (message ${k})` : `Message ${k} (${conv[k].role})`;
+function messageLabel(conv: Conversation, k: number, turnOf: Int32Array): Message {
+  return conv[k].role === 'assistant' ? msg('sample.assistantTurn', { turn: turnOf[k], k }) : msg('sample.messageOf', { k, role: conv[k].role });
 }
 
 /** Occurrences of special-token text lying wholly inside one message's content. */
@@ -113,11 +114,8 @@ export function tokenizeConversation(base: ChatTokenizer, input: Conversation, o
   const rendered = render(conv);
   const { charMessage, windows, method } = attributeChars(render, conv, rendered);
   const { charPart, notes: fieldNotes } = attributeFields(render, conv, rendered, charMessage, windows, addedTexts(tok));
-  const how =
-    method === 'skeleton'
-      ? 'every message fits the template skeleton rendered with one probe character per message'
-      : "each message's content swapped for a probe character and the chat re-rendered";
-  const notes: string[] = [`Roles: content diff on the full ${tok.label} rendering (${how}); tokens mapped by byte offsets.`, ...tok.warnings, ...roleNotes];
+  const how = method === 'skeleton' ? msg('sample.howSkeleton') : msg('sample.howProbe');
+  const notes: Message[] = [msg('sample.roles', { label: tok.label, how }), ...warningMessages(tok), ...roleNotes];
 
   // Assistant turn numbers, and each turn's end-of-turn token right after its content.
   const turnOf = new Int32Array(conv.length).fill(-1);
@@ -132,7 +130,7 @@ export function tokenizeConversation(base: ChatTokenizer, input: Conversation, o
     if (m.role !== 'assistant') return;
     const closer = turnClosers[k];
     if (closer === null) {
-      notes.push(`Assistant turn ${turnOf[k]} (message ${k}) has no end-of-turn token after it in the rendered chat: the template writes no special token between it and the next message.`);
+      notes.push(msg('sample.noEndOfTurn', { turn: turnOf[k], k }));
       return;
     }
     for (let i = closer.start; i < closer.end; i++) {
@@ -184,21 +182,15 @@ export function tokenizeConversation(base: ChatTokenizer, input: Conversation, o
     if (seen.has(key)) continue;
     seen.add(key);
     if (seen.size > MAX_TYPED_NOTES) {
-      notes.push(split ? 'More special-token text in the messages is encoded as plain text too.' : 'More special-token text is typed in the messages; every such token is marked on its chip.');
+      notes.push(split ? msg('sample.moreSplit') : msg('sample.moreTyped'));
       break;
     }
     const label = messageLabel(conv, t.message, turnOf);
-    notes.push(
-      split
-        ? `${label}: the text ${JSON.stringify(t.text)} is encoded as plain text (split_special_tokens), not as the special token.`
-        : `${label}: the text ${JSON.stringify(t.text)} is read as the special token ${t.text}, as transformers does by default. ` +
-            'The label follows the message, but the model sees a control token here, not characters. ' +
-            'Tick "Encode special-token text as plain characters" in the settings to train it as text.',
-    );
+    notes.push(split ? msg('sample.typedSplit', { label, text: JSON.stringify(t.text) }) : msg('sample.typedRead', { label, text: JSON.stringify(t.text), token: t.text }));
   }
 
   notes.push(...fieldNotes, ...describeTemplate(tok, conv, rendered, charMessage, windows, turnOf));
-  return { rendered, tokens, conversation: conv, attribution: 'content-diff', notes, charRoles, charMessage };
+  return { rendered, tokens, conversation: conv, attribution: 'content-diff', notes: notes.map(englishOf), noteMsgs: notes, charRoles, charMessage };
 }
 
 /** Human-readable findings about what the template did to this conversation. */
@@ -209,8 +201,8 @@ function describeTemplate(
   charMessage: Int32Array,
   windows: ReturnType<typeof attributeChars>['windows'],
   turnOf: Int32Array,
-): string[] {
-  const notes: string[] = [];
+): Message[] {
+  const notes: Message[] = [];
 
   // 1. Does rendering a prefix of the chat give a prefix of the full rendering? (Qwen3: no.)
   let spent = 0;
@@ -224,11 +216,7 @@ function describeTemplate(
     spent += prefix.length;
     const lcp = commonPrefix(prefix, rendered);
     if (lcp < windows[k].end) {
-      notes.push(
-        `The ${tok.label} template rewrites earlier turns: messages 0–${k} rendered alone differ from the full chat at char ${lcp} ` +
-          `(alone: ${quote(prefix.slice(lcp))}, in the full chat: ${quote(rendered.slice(lcp))}). ` +
-          'A prefix diff would misattribute this; roles here come from the full rendering.',
-      );
+      notes.push(msg('sample.rewrites', { label: tok.label, k, at: lcp, alone: quote(prefix.slice(lcp)), full: quote(rendered.slice(lcp)) }));
       break;
     }
   }
@@ -240,23 +228,21 @@ function describeTemplate(
     const text = rendered.slice(w.start, w.end);
     const label = messageLabel(conv, k, turnOf);
     if (w.verbatim && text !== m.content) {
-      notes.push(`${label}: the template did not copy ${m.content.length - text.length} leading/trailing content character(s) (e.g. trimmed whitespace, or a <think> tag it writes itself); they are not trained as content.`);
+      notes.push(msg('sample.notCopied', { label, n: m.content.length - text.length }));
     } else if (!w.verbatim && w.matched < m.content.length) {
-      notes.push(`${label}: ${m.content.length - w.matched} of ${m.content.length} content characters are not in the rendered chat (the template rewrote or dropped them, e.g. an earlier turn's reasoning).`);
+      notes.push(msg('sample.dropped', { label, n: m.content.length - w.matched, total: m.content.length }));
     }
     if (!w.verbatim && w.end - w.start > w.matched) {
-      notes.push(`${label}: the template inserted ${w.end - w.start - w.matched} markup character(s) inside the content; they count as template.`);
+      notes.push(msg('sample.inserted', { label, n: w.end - w.start - w.matched }));
     }
     // A reasoning field's block is explained by its chips ('reasoning'), not by these notes.
     if (m.role === 'assistant' && !charMessage.subarray(prevEnd, w.start).includes(k)) {
       const gap = rendered.slice(prevEnd, w.start);
       const open = gap.lastIndexOf('<think>');
       if (open >= 0 && !m.content.includes('<think>') && gap.includes('</think>', open)) {
-        notes.push(
-          `${label}: the template added an empty reasoning block ${quote(gap.slice(open))} before the answer. It is template markup, not assistant content, so response-only training leaves it masked.`,
-        );
+        notes.push(msg('sample.emptyReasoning', { label, block: quote(gap.slice(open)) }));
       } else if (open >= 0) {
-        notes.push(`${label}: the template writes ${quote(gap.slice(open))} itself (for every final turn), so it counts as template; the reasoning, </think> and the answer are assistant content.`);
+        notes.push(msg('sample.writesThink', { label, block: quote(gap.slice(open)) }));
       }
     }
     for (let i = w.end; i < rendered.length && charMessage[i] === k; i++) prevEnd = i + 1;
@@ -265,7 +251,7 @@ function describeTemplate(
 
   // 3. Nothing before the first assistant turn: it is trained with no prompt to answer.
   if (conv[0].role === 'assistant') {
-    notes.push('The conversation starts with an assistant turn (message 0): there is no prompt before it, so the model learns to say it unprompted. Add a user message first if that is not intended.');
+    notes.push(msg('sample.startsWithAssistant'));
   }
 
   // 4. Text after the last message (Llama-3 appends an assistant header even without a generation prompt).
@@ -274,9 +260,7 @@ function describeTemplate(
   const tail = rendered.slice(lastOwned);
   if (tail.trim() !== '') {
     const genPrompt = conv[conv.length - 1].role === 'assistant' && tok.render(conv, true) === rendered;
-    notes.push(
-      `The template adds ${quote(tail)} after the last message${genPrompt ? ' even with add_generation_prompt=false (it always appends the assistant header)' : ''}; it is template markup and never trained.`,
-    );
+    notes.push(genPrompt ? msg('sample.tailAlways', { tail: quote(tail) }) : msg('sample.tail', { tail: quote(tail) }));
   }
   return notes;
 }

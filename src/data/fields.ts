@@ -22,6 +22,7 @@
 // "tool") are given the role it knows, and the notes say so.
 import type { ChatMessage, ChatTokenizer, Conversation, TokenRole, ToolList } from './types';
 import { alignWindow, commonPrefix, commonSuffix, unusedPrivateChars, type ContentWindow } from './spans';
+import { englishOf, msg, uncoded, type Message } from '../spec/message';
 
 /** Field names that hold an assistant message's reasoning (gpt-oss: thinking; Qwen3, DeepSeek-R1: reasoning_content). */
 export const REASONING_FIELDS: readonly string[] = ['thinking', 'reasoning_content', 'reasoning'];
@@ -116,18 +117,24 @@ function echoes(mine: string, theirs: string, name: string, as: string): boolean
   return false;
 }
 
+/** A tokenizer's warnings as messages: warningMsgs where a warning is one of them, else its text uncoded
+ *  (a tokenizer made elsewhere, or warnings filtered by hand, keeps its words). */
+export function warningMessages(tok: ChatTokenizer): Message[] {
+  return tok.warnings.map((w) => tok.warningMsgs?.find((m) => englishOf(m) === w) ?? uncoded(w));
+}
+
 /** The chat as this template can take it, and what was changed for it (said in the notes):
  *  role names it does not render (or, for developer, only prints) are swapped for the one it does; when it refuses a message with no
  *  content (Qwen3 and Llama 3.1 read the content of every assistant message), those get "". */
-export function resolveForTemplate(render: Render, conv: Conversation, label: string): { conv: Conversation; notes: string[] } {
-  const notes: string[] = [];
+export function resolveForTemplate(render: Render, conv: Conversation, label: string): { conv: Conversation; notes: Message[] } {
+  const notes: Message[] = [];
   let out = conv;
   const empty = conv.flatMap((m, k) => (m.noContent ? [k] : []));
   if (empty.length > 0 && tryRender(render, conv) === null) {
     const given = conv.map((m) => (m.noContent ? { ...m, noContent: undefined } : m));
     if (tryRender(render, given) !== null) {
       out = given;
-      notes.push(`The ${label} template cannot render a message without content: message${empty.length > 1 ? 's' : ''} ${empty.join(', ')} ${empty.length > 1 ? 'are' : 'is'} given "" as content.`);
+      notes.push(empty.length > 1 ? msg('sample.noContentMany', { label, list: empty.join(', ') }) : msg('sample.noContent', { label, list: empty.join(', ') }));
     }
   }
   for (const a of ALIASES) {
@@ -148,8 +155,9 @@ export function resolveForTemplate(render: Render, conv: Conversation, label: st
       which.push(j);
       return { ...m, templateRole: a.as };
     });
-    const why = dropped ? 'it renders nothing for one' : 'it only prints the name in a header the model was not trained on';
-    notes.push(`The ${label} template has no "${a.name}" role (${why}): message${which.length > 1 ? 's' : ''} ${which.join(', ')} ${which.length > 1 ? 'are' : 'is'} given to it as "${a.as}".`);
+    const why = dropped ? msg('sample.whyRendersNothing') : msg('sample.whyOnlyPrints');
+    const role = { label, name: a.name, why, list: which.join(', '), as: a.as };
+    notes.push(which.length > 1 ? msg('sample.noRoleMany', role) : msg('sample.noRole', role));
   }
   return { conv: out, notes };
 }
@@ -157,7 +165,7 @@ export function resolveForTemplate(render: Render, conv: Conversation, label: st
 export interface FieldAttribution {
   /** (R.length,) PART_* of each character owned by an assistant message. */
   charPart: Uint8Array;
-  notes: string[];
+  notes: Message[];
 }
 
 /**
@@ -175,7 +183,7 @@ export function attributeFields(
   specials: readonly string[],
 ): FieldAttribution {
   const charPart = new Uint8Array(R.length);
-  const notes: string[] = [];
+  const notes: Message[] = [];
   let renders = 0;
   let skipped = 0;
   const claim = (start: number, end: number, k: number, part: number, mask?: Uint8Array): number => {
@@ -189,19 +197,19 @@ export function attributeFields(
     }
     return n;
   };
-  const notRead = (key: string, k: number, hint = '') => notes.push(`Field '${key}' of message ${k} is not used by this template: the chat renders the same without it.${hint}`);
+  const notRead = (key: string, k: number, other = '') => notes.push(other ? msg('sample.fieldReadsInstead', { key, k, other }) : msg('sample.fieldNotUsed', { key, k }));
   /** The reasoning field name this template reads instead, if another one changes the rendering. */
   const readsInstead = (m: ChatMessage, k: number, key: string, value: string): string => {
     for (const other of REASONING_FIELDS) {
       if (other === key || own(m.fields, other) || renders >= MAX_FIELD_RENDERS) continue;
       renders++;
       const r = tryRender(render, replaced(conv, k, withField(withField(m, key, undefined), other, value)));
-      if (r !== null && r !== R) return ` This template reads '${other}' instead: rename the field to have it rendered.`;
+      if (r !== null && r !== R) return other;
     }
     return '';
   };
   const notFound = (key: string, k: number) =>
-    notes.push(`Field '${key}' of message ${k} changes the rendering, but where it is rendered could not be found (the template refuses the changed chat or rewrites it elsewhere): its tokens count as template and are not trained.`);
+    notes.push(msg('sample.fieldNotFound', { key, k }));
 
   conv.forEach((m, k) => {
     if (!m.fields) return;
@@ -252,7 +260,7 @@ export function attributeFields(
     // token is looked for after them.
     if (m.content === '' && fieldEnd >= 0) windows[k] = { start: fieldEnd, end: fieldEnd, matched: 0, verbatim: true };
   });
-  if (skipped > 0) notes.push(`${skipped} more message field(s) were not checked for use by the template (a long chat checks its first ${MAX_FIELD_RENDERS}).`);
+  if (skipped > 0) notes.push(msg('sample.fieldsSkipped', { n: skipped, max: MAX_FIELD_RENDERS }));
   return { charPart, notes };
 }
 

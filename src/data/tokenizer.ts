@@ -18,10 +18,10 @@
 // matched, as in transformers.
 import { GPT2Tokenizer, LlamaTokenizer, PreTrainedTokenizer, Qwen2Tokenizer } from '@huggingface/transformers';
 import type { ChatTokenizer, Conversation, ToolList, TokenizerSource } from './types';
-import { templateMessages, toolsArgument } from './fields';
+import { templateMessages, toolsArgument, warningMessages } from './fields';
 import { attributeChars } from './spans';
 import { findTurnClosers } from './endOfTurn';
-import { CodedError, msg } from '../spec/message';
+import { CodedError, englishOf, msg, type Message } from '../spec/message';
 
 type Json = Record<string, unknown>;
 
@@ -197,13 +197,11 @@ function probeEndOfTurn(render: (c: Conversation) => string, specialTexts: strin
   return [];
 }
 
-function templateWarnings(label: string, endOfTurnTokenIds: number[], padTokenId: number | null, tokenString: (id: number) => string): string[] {
-  const out: string[] = [];
-  if (endOfTurnTokenIds.length === 0) out.push(`${label}: the chat template writes no special token after an assistant message, so there is no end-of-turn token to train.`);
+function templateWarnings(label: string, endOfTurnTokenIds: number[], padTokenId: number | null, tokenString: (id: number) => string): Message[] {
+  const out: Message[] = [];
+  if (endOfTurnTokenIds.length === 0) out.push(msg('sample.noEndOfTurnToken', { label }));
   if (padTokenId !== null && endOfTurnTokenIds.includes(padTokenId)) {
-    out.push(
-      `${label}: the pad token is the end-of-turn token (${tokenString(padTokenId)}). Masking padding by id would also mask every end of turn and the model would never learn to stop; padding here is masked by position instead.`,
-    );
+    out.push(msg('sample.padIsEndOfTurn', { label, token: tokenString(padTokenId) }));
   }
   return out;
 }
@@ -219,9 +217,9 @@ export function withTemplate(tok: ChatTokenizer, template: string, label = `${to
     return ids.length === 1 ? ids[0] : null;
   };
   const endOfTurnTokenIds = probeEndOfTurn((c) => render(c), tok.specialTexts, tok.bosText, idOf);
-  const own = new Set(templateWarnings(tok.label, tok.endOfTurnTokenIds, tok.padTokenId, tok.tokenString));
-  const warnings = [...tok.warnings.filter((w) => !own.has(w)), ...templateWarnings(label, endOfTurnTokenIds, tok.padTokenId, tok.tokenString)];
-  return { ...tok, label, render, chatTemplate: template, endOfTurnTokenIds, warnings };
+  const own = new Set(templateWarnings(tok.label, tok.endOfTurnTokenIds, tok.padTokenId, tok.tokenString).map(englishOf));
+  const warningMsgs = [...warningMessages(tok).filter((m) => !own.has(englishOf(m))), ...templateWarnings(label, endOfTurnTokenIds, tok.padTokenId, tok.tokenString)];
+  return { ...tok, label, render, chatTemplate: template, endOfTurnTokenIds, warnings: warningMsgs.map(englishOf), warningMsgs };
 }
 
 export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: string) => Promise<unknown>): Promise<ChatTokenizer> {
@@ -286,9 +284,10 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   };
 
   const { normalize, insertedPrefix, unsupported, description } = buildPipeline(tj);
-  const warnings: string[] = [];
+  const warningMsgs: Message[] = [];
   if (unsupported.length) {
-    warnings.push(`${src.label}: ${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not modelled (${description}); token texts may not reassemble the rendered chat.`);
+    const what = { label: src.label, what: unsupported.join(', '), description };
+    warningMsgs.push(unsupported.length > 1 ? msg('sample.notModelledMany', what) : msg('sample.notModelled', what));
   }
 
   const renderWith = (chatTemplate: string | null, conv: Conversation, addGenerationPrompt = false, tools: ToolList | null = null): string => {
@@ -317,7 +316,7 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
   // End-of-turn: the special tokens that close the probe's assistant turns (endOfTurn.ts).
   const bosText = tokenContent(cj.bos_token);
   const endOfTurnTokenIds = probeEndOfTurn(render, specialTexts, bosText, idOf);
-  warnings.push(...templateWarnings(src.label, endOfTurnTokenIds, padTokenId, (id) => idToString[id]));
+  warningMsgs.push(...templateWarnings(src.label, endOfTurnTokenIds, padTokenId, (id) => idToString[id]));
 
   return {
     id: src.id,
@@ -326,7 +325,8 @@ export async function loadTokenizer(src: TokenizerSource, fetchJson: (url: strin
     endOfTurnTokenIds,
     padTokenId,
     vocabSize: idToString.length,
-    warnings,
+    warnings: warningMsgs.map(englishOf),
+    warningMsgs,
     render,
     chatTemplate: template,
     renderWith: (t, conv, addGenerationPrompt, tools) => renderWith(t, conv, addGenerationPrompt, tools),

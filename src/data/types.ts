@@ -104,6 +104,8 @@ export interface ChatTokenizer {
   vocabSize: number;
   /** Problems found while loading (e.g. pad == end-of-turn), shown with every sample. */
   warnings: string[];
+  /** `warnings` as messages, in the same order (shown in the page's language; warningMessages() reads them). */
+  warningMsgs?: Message[];
   /** apply_chat_template(conv, { tokenize: false, add_generation_prompt, tools }). Throws a readable
    *  Error when the template rejects the conversation. */
   render(conv: Conversation, addGenerationPrompt?: boolean, tools?: ToolList | null): string;
@@ -181,6 +183,8 @@ export interface TokenizedSample {
   conversation: Conversation;
   attribution: 'prefix-diff' | 'offsets' | string;
   notes: string[];
+  /** `notes` as messages, in the same order (the token view shows them in the page's language). */
+  noteMsgs?: Message[];
   /** Role of every char of `rendered` (index = UTF-16 offset). */
   charRoles: TokenRole[];
   /** Message index per char (-1 = template markup not owned by any message). */

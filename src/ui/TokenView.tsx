@@ -8,6 +8,7 @@ import { TokenList, type Probe } from './TokenList';
 import { TokenTooltip } from './TokenTooltip';
 import { HeatmapControls, useHeatCells } from './train/HeatmapControls';
 import { useTranslation } from 'react-i18next';
+import { useMessage } from './i18n/useMessage';
 
 function Stats({ tokens, labels }: { tokens: TokenColumns; labels: LabelColumns }) {
   const T = tokens.ids.length;
@@ -141,6 +142,7 @@ export function TokenView() {
   const lastRunMs = useStore((s) => s.lastRunMs);
   const [probe, setProbe] = useState<Probe | null>(null);
   const { t } = useTranslation('tokens');
+  const say = useMessage();
   const heat = useHeatCells(tokens);
   // The chips show the heatmap over a few tasks on big samples: its badge waits for them.
   const [heatShown, setHeatShown] = useState<typeof heat>(null);
@@ -188,8 +190,8 @@ export function TokenView() {
           <HeatmapControls tokens={tokens} chipsShowIt={heat !== null && heatShown === heat} />
           {tokens.notes.length > 0 && (
             <ul className="notes" data-testid="sample-notes">
-              {tokens.notes.map((n) => (
-                <li key={n}>{n}</li>
+              {tokens.notes.map((n, i) => (
+                <li key={n}>{say(tokens.noteMsgs?.[i] ?? n)}</li>
               ))}
             </ul>
           )}

@@ -203,6 +203,7 @@ function toColumns(key: string, sample: TokenizedSample, loaded: LoadedTokenizer
     messages,
     attribution: sample.attribution,
     notes: sample.notes,
+    ...(sample.noteMsgs ? { noteMsgs: sample.noteMsgs } : {}),
     roundTrip: joined === sample.rendered,
     tokenizerLabel: loaded.tok.label,
     modelMaxLength: loaded.modelMaxLength,

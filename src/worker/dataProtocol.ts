@@ -84,6 +84,8 @@ export interface TokenColumns {
   messages: Int32Array;
   attribution: string;
   notes: string[];
+  /** `notes` as messages (shown in the page's language); absent in a reply from before them. */
+  noteMsgs?: Message[];
   /** Concatenated token texts === rendered (decode round-trips). */
   roundTrip: boolean;
   tokenizerLabel: string;

@@ -4,7 +4,7 @@
 // the mask policy of the settings panel (labels.ts), hand overrides included.
 import { tokenizeConversation } from '../attribution';
 import { computeLabels, isTrainedByPolicy } from '../labels';
-import { reason } from './reasons';
+import { reason, said } from './reasons';
 import { truncateRight } from './common';
 import type { Strategy } from './types';
 import { msg } from '../../spec/message';
@@ -34,7 +34,8 @@ export const templateSpans: Strategy = {
       ids: sample.tokens.map((t) => t.id),
       labels: Array.from(result.labels),
       reasons,
-      notes: sample.notes,
+      // Said again (the same English), so the row carries the sample's notes as messages too.
+      notes: sample.noteMsgs ? sample.noteMsgs.map(said) : sample.notes,
       error: null,
     };
     return truncateRight(out, maxLength);
