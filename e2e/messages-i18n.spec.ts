@@ -75,3 +75,45 @@ test('nothing to train and a refused optimizer value follow the language switch'
   await expect(nothing).toContainText('nothing to train: every label is -100');
   await expect(refused).toContainText('Steps must be a whole number from 1 to 100000 (got 0).');
 });
+
+test("the masking lab's reasons and notes and the sample's notes read in Chinese, and switch to English live", async ({ page }) => {
+  await openFresh(page, '/?lang=zh');
+  await paste(
+    page,
+    JSON.stringify([
+      { role: 'user', content: 'What is 2+2?' },
+      { role: 'assistant', content: 'Four.' },
+    ]),
+  );
+  await idle(page);
+  const lab = page.getByTestId('masking-lab');
+  await page.getByTestId('lab-pick-axolotl-chat-template').check();
+  await expect(page.getByTestId('lab-rows').locator('> li')).toHaveCount(2);
+  await expect(lab).toHaveAttribute('data-busy', 'false');
+  await expect(page.getByTestId('lab-grid')).toHaveAttribute('data-stale', 'false');
+
+  // The sample's notes (the token view) and a lab row's note.
+  const notes = page.getByTestId('sample-notes');
+  await expect(notes).toContainText('角色：对完整的');
+  await expect(notes).not.toContainText('Roles: content diff');
+  const axolotlNotes = page.getByTestId('lab-notes-1');
+  await expect(axolotlNotes).toContainText("axolotl 警告：在 chat_template 中找不到 EOS token '<|endoftext|>'");
+
+  // The reasons behind the end-of-turn token's labels, one per row.
+  const hoverEnd = () => page.locator('.lab-col').filter({ hasText: '<|im_end|>' }).filter({ has: page.locator('.differs') }).first().hover();
+  await hoverEnd();
+  const reasons = page.getByTestId('lab-reasons');
+  await expect(reasons.locator('li[data-row="0"]')).toContainText('轮次结束 token → 训练');
+  await expect(reasons.locator('li[data-row="1"]')).toContainText('轮次结束 token → 屏蔽（<|im_end|> 既不是 eos_token，也不在 eot_tokens 中）');
+  // The cells' data-reason stays English (what tests and tools read).
+  await expect(page.locator('.lab-cell[data-row="0"]').first()).toHaveAttribute('data-reason', /→/);
+
+  // Switched live: nothing re-run, every text already shown is in English now.
+  await language(page, 'en');
+  await expect(notes).toContainText('Roles: content diff on the full');
+  await expect(axolotlNotes).toContainText("axolotl warns: EOS token '<|endoftext|>' not found in chat_template");
+  await hoverEnd();
+  await expect(reasons.locator('li[data-row="0"]')).toContainText('end-of-turn → trained');
+  await expect(reasons.locator('li[data-row="1"]')).toContainText('end-of-turn → masked (<|im_end|> is neither eos_token nor one of eot_tokens)');
+  await expect(reasons).not.toContainText('轮次结束');
+});
