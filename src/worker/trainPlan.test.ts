@@ -11,6 +11,7 @@ import { parseChatInput } from '../data/parse';
 import type { ChatTokenizer, MaskPolicy } from '../data/types';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
 import { defaultOptimizer, checkOptimizer, lrAt } from '../spec/optimizer';
+import { textOf, type Message } from '../spec/message';
 import { checkOverrides, dataOrder, packedBuffers, packSamples, policiesFor, prepareSample, runSequence, setStrategyRun, stepBatch, unpackSamples, type HandOverrides, type PreparedSample } from './trainPlan';
 
 const RESPONSE_ONLY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only' };
@@ -139,11 +140,13 @@ describe('hand overrides reach every run', () => {
     expect(checkOverrides(hand({}), Int32Array.from([1]))).toBeNull();
     // Same tokens up to the override, different after it: still the same token 1.
     expect(checkOverrides(hand({ 1: 'train' }), Int32Array.from([5, 6, 9]))).toBeNull();
-    expect(checkOverrides(hand({ 3: 'train' }), Int32Array.from([5, 9, 7, 8]))).toBe(
+    const said = (m: Message | null) => (m === null ? null : textOf(m));
+    expect(said(checkOverrides(hand({ 3: 'train' }), Int32Array.from([5, 9, 7, 8])))).toBe(
       "sample 3 tokenizes differently for training (token 1: id 9 instead of 6 in the token view). Pick the loaded model's tokenizer in the settings, or clear the hand overrides",
     );
-    expect(checkOverrides(hand({ 3: 'train' }), Int32Array.from([5, 6]))).toMatch(/token 2: id none instead of 7/);
-    expect(checkOverrides(hand({ 9: 'mask' }), ids)).toBe('a hand override names token 9, but sample 3 has 4 tokens');
+    expect(said(checkOverrides(hand({ 3: 'train' }), Int32Array.from([5, 6])))).toMatch(/token 2: id none instead of 7/);
+    expect(said(checkOverrides(hand({ 9: 'mask' }), ids))).toBe('a hand override names token 9, but sample 3 has 4 tokens');
+    expect(textOf(checkOverrides(hand({ 9: 'mask' }), ids)!, 'zh')).toBe('一个手动覆盖指向 token 9，但样本 3 只有 4 个 token');
   });
 });
 

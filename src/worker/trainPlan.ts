@@ -15,7 +15,7 @@ import { computeLabels, DEFAULT_POLICY } from '../data/labels';
 import type { MaskPolicy, TokenizedSample } from '../data/types';
 import { packBatch, type Batch } from '../spec/batch';
 import { IGNORE_INDEX, ROLE_PROMPT, ROLE_RESPONSE } from '../spec/loss';
-import { CodedError, msg } from '../spec/message';
+import { CodedError, msg, type Message } from '../spec/message';
 
 /** The ruler's own fields spelled out; reasoning and tool switches as the default policy has them. */
 export const RULER_POLICY: MaskPolicy = { ...DEFAULT_POLICY, mode: 'response-only', assistantTurns: 'all', trainEndOfTurn: true, promptLossWeight: 0, overrides: {} };
@@ -197,17 +197,14 @@ export interface HandOverrides {
  * or null when they can: every overridden index must hold the same token as where it was clicked,
  * and the tokenizations must agree up to the last override (else an index names another token).
  */
-export function checkOverrides(hand: HandOverrides, ids: Int32Array): string | null {
+export function checkOverrides(hand: HandOverrides, ids: Int32Array): Message | null {
   const idx = Object.keys(hand.tokens).map(Number);
   if (idx.length === 0) return null;
   const last = Math.max(...idx);
-  if (last >= hand.ids.length) return `a hand override names token ${last}, but sample ${hand.sample + 1} has ${hand.ids.length} tokens`;
+  if (last >= hand.ids.length) return msg('data.override.outOfRange', { last, n: hand.sample + 1, tokens: hand.ids.length });
   for (let i = 0; i <= last; i++) {
     if (ids[i] !== hand.ids[i]) {
-      return (
-        `sample ${hand.sample + 1} tokenizes differently for training (token ${i}: id ${ids[i] ?? 'none'} instead of ${hand.ids[i]} in the token view). ` +
-        "Pick the loaded model's tokenizer in the settings, or clear the hand overrides"
-      );
+      return msg('data.override.differs', { n: hand.sample + 1, i, id: ids[i] ?? msg('data.override.none'), was: hand.ids[i] });
     }
   }
   return null;

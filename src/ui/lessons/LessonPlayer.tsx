@@ -5,7 +5,7 @@
 // clicking in the real view: the click is checked, and the page does not act on it.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
-import { messageOfError, type Message } from '../../spec/message';
+import { CodedError, messageOfError, msg, type Message } from '../../spec/message';
 import { useMessage } from '../i18n/useMessage';
 import { useStore, type State } from '../../store';
 import { lessonInUrl } from '../../store/slices/lesson';
@@ -24,7 +24,7 @@ function contextFor(signal: AbortSignal): SetupContext {
   return {
     get,
     signal,
-    until(pred: (s: State) => boolean, what: string, timeoutMs = 60_000) {
+    until(pred: (s: State) => boolean, what: Message, timeoutMs = 60_000) {
       return new Promise<void>((resolve, reject) => {
         if (signal.aborted) return reject(new DOMException('left the step', 'AbortError'));
         if (pred(get())) return resolve();
@@ -48,7 +48,7 @@ function contextFor(signal: AbortSignal): SetupContext {
         const poll = setInterval(check, 100);
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`Waited ${Math.round(timeoutMs / 1000)} s for ${what}.`));
+          reject(new CodedError(msg('lesson.waited', { s: Math.round(timeoutMs / 1000), what })));
         }, timeoutMs);
         signal.addEventListener('abort', onAbort);
       });

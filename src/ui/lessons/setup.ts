@@ -11,7 +11,7 @@ import type { StrategyId, StrategyOptions } from '../../data/strategies/types';
 import type { TokenizerId } from '../../data/types';
 import type { LossMode } from '../../spec/loss';
 import type { SetupContext } from './types';
-import { CodedError, msg } from '../../spec/message';
+import { CodedError, msg, type Message } from '../../spec/message';
 
 /** Lesson trainings are short: a few steps of one small sample, a learning rate that shows in them. */
 export const LESSON_STEPS = 8;
@@ -44,7 +44,7 @@ export async function showSample(ctx: SetupContext, spec: SampleSpec): Promise<v
   const policy: PolicySettings = { ...DEFAULT_SETTINGS.policy, roles: { ...DEFAULT_SETTINGS.policy.roles }, ...spec.policy };
   const tokenizer = spec.tokenizer ?? 'default';
   // A model that is loading switches the view to its own tokenizer when it lands: let it land first.
-  await ctx.until((st) => st.model.status !== 'loading', 'the model');
+  await ctx.until((st) => st.model.status !== 'loading', msg('lesson.waitFor.model'));
   const s = get();
   const textChanges = s.text !== spec.text;
   const policyChanges = !same(s.settings.policy, policy);
@@ -57,11 +57,11 @@ export async function showSample(ctx: SetupContext, spec: SampleSpec): Promise<v
   }
   get().clearOverrides();
   if (spec.lab) setLab(get, spec.lab);
-  await ctx.until((st) => viewSettled(st) && st.text === spec.text, 'the token view');
+  await ctx.until((st) => viewSettled(st) && st.text === spec.text, msg('lesson.waitFor.tokenView'));
   const index = spec.sampleIndex ?? 0;
   if (get().sampleIndex !== index) {
     get().setSampleIndex(index);
-    await ctx.until((st) => viewSettled(st) && st.sampleIndex === index, 'the sample');
+    await ctx.until((st) => viewSettled(st) && st.sampleIndex === index, msg('lesson.waitFor.sample'));
   }
 }
 
@@ -125,7 +125,7 @@ export interface LessonTraining {
 export async function trainRuns(ctx: SetupContext, t: LessonTraining = {}): Promise<void> {
   const { steps = LESSON_STEPS, lr = LESSON_LR, batchSize = 1, heldOut = 0.2 } = t;
   const { get } = ctx;
-  await ctx.until((s) => s.model.status !== 'loading' && s.gpu.status !== 'pending', 'the model');
+  await ctx.until((s) => s.model.status !== 'loading' && s.gpu.status !== 'pending', msg('lesson.waitFor.model'));
   const st = get();
   if (st.gpu.status === 'unavailable') throw new CodedError(st.gpu.message ?? msg('runs.noWebgpu'));
   if (!st.model.loaded) throw new CodedError(st.model.error ?? msg('lesson.modelNotLoaded'));
@@ -136,7 +136,7 @@ export async function trainRuns(ctx: SetupContext, t: LessonTraining = {}): Prom
   // The default held-out share (20%): a dataset's held-out curve is on the same ruler for every run.
   get().setOptimizer({ steps, lr, warmupSteps: 0, schedule: 'constant', batchSize, seed: 0, heldOut });
   get().train();
-  await ctx.until((s) => s.phase === 'done' || s.phase === 'error' || (s.phase === 'idle' && s.error !== null), 'the training', 240_000);
+  await ctx.until((s) => s.phase === 'done' || s.phase === 'error' || (s.phase === 'idle' && s.error !== null), msg('lesson.waitFor.training'), 240_000);
   if (get().phase !== 'done') throw new CodedError(get().error ?? msg('lesson.trainingUnfinished'));
 }
 
@@ -149,10 +149,10 @@ export async function showHeatmap(ctx: SetupContext, run: number, metric: HeatMe
     get().setHeat({ heatRun: run, heatAt: 'current' });
     if (!get().heatBusy) get().requestHeatmap();
   }
-  await ctx.until((s) => !s.heatBusy && s.heatmap?.run === run, 'the heatmap', 120_000);
+  await ctx.until((s) => !s.heatBusy && s.heatmap?.run === run, msg('lesson.waitFor.heatmap'), 120_000);
   const heatError = get().heatError;
   if (heatError) throw new CodedError(heatError);
-  await untilDom(ctx, '[data-testid=heatmap-shown]', 'the heatmap on the chips');
+  await untilDom(ctx, '[data-testid=heatmap-shown]', msg('lesson.waitFor.heatmapChips'));
 }
 
 /** The loss arithmetic panel shows run `run` at step `at` (0: the base weights) for the shown sample. */
@@ -163,27 +163,27 @@ export async function showArithmetic(ctx: SetupContext, run: number, at: 'curren
     get().setArith({ arithRun: run, arithAt: at });
     if (!get().arithBusy) get().requestArith();
   }
-  await ctx.until((s) => !s.arithBusy && s.arith !== null && s.arithFor === s.info && s.arith.run === run, 'the loss arithmetic', 120_000);
+  await ctx.until((s) => !s.arithBusy && s.arith !== null && s.arithFor === s.info && s.arith.run === run, msg('lesson.waitFor.lossArith'), 120_000);
   const arithError = get().arithError;
   if (arithError) throw new CodedError(arithError);
-  await untilDom(ctx, '[data-testid=loss-arith-row]', 'the loss arithmetic rows');
+  await untilDom(ctx, '[data-testid=loss-arith-row]', msg('lesson.waitFor.lossArithRows'));
 }
 
 /** The answers of the trained runs are generated. */
 export async function answersReady(ctx: SetupContext): Promise<void> {
   const { get } = ctx;
   if (!get().answers && !get().answersBusy) get().requestAnswers();
-  await ctx.until((s) => s.answers !== null && !s.answersBusy, 'the answers', 120_000);
+  await ctx.until((s) => s.answers !== null && !s.answersBusy, msg('lesson.waitFor.answers'), 120_000);
 }
 
 /** An element matching `selector` is in the page. */
-export function untilDom(ctx: SetupContext, selector: string, what: string, timeoutMs = 60_000): Promise<void> {
+export function untilDom(ctx: SetupContext, selector: string, what: Message, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const tick = () => {
       if (ctx.signal.aborted) return reject(new DOMException('left the step', 'AbortError'));
       if (document.querySelector(selector)) return resolve();
-      if (performance.now() - t0 > timeoutMs) return reject(new Error(`Waited ${Math.round(timeoutMs / 1000)} s for ${what}.`));
+      if (performance.now() - t0 > timeoutMs) return reject(new CodedError(msg('lesson.waited', { s: Math.round(timeoutMs / 1000), what })));
       setTimeout(tick, 50);
     };
     tick();

@@ -12,11 +12,12 @@
  * title, body, question, hint (after a wrong answer), right (after the right one), and `choices.<id>`.
  */
 import type { State } from '../../store';
+import type { Message } from '../../spec/message';
 
 export interface SetupContext {
   get: () => State;
   /** Resolves once `pred` holds (checked on every store change); rejects when the step is left or after `timeoutMs`. */
-  until(pred: (s: State) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  until(pred: (s: State) => boolean, what: Message, timeoutMs?: number): Promise<void>;
   /** Aborted when the learner leaves the step before its setup finished. */
   signal: AbortSignal;
 }

@@ -6,6 +6,7 @@ import { labRowKey, showSample, type SampleSpec } from '../setup';
 import { QWEN_TURN } from '../samples';
 import type { Lesson, SetupContext } from '../types';
 import type { State } from '../../../store';
+import { msg } from '../../../spec/message';
 
 const UNSLOTH = 'unsloth-responses-only' as const;
 export const AFTER_THINK = '</think>\n';
@@ -36,7 +37,7 @@ const inThink = (i: number, s: State) => {
 
 async function lab(ctx: SetupContext, responsePart?: string): Promise<void> {
   await showSample(ctx, spec(responsePart));
-  await ctx.until((s) => !s.labBusy && s.lab !== null && labRowKey(s, UNSLOTH) !== undefined, 'the masking lab');
+  await ctx.until((s) => !s.labBusy && s.lab !== null && labRowKey(s, UNSLOTH) !== undefined, msg('lesson.waitFor.lab'));
 }
 
 export const templateTraps: Lesson = {
