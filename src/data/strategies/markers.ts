@@ -6,6 +6,7 @@
 // silently misses the marker.
 import type { ChatTokenizer } from '../types';
 import { textSpans } from './common';
+import { said } from './reasons';
 import type { ChatFamily, StrategyInput, StrategyOptions } from './types';
 import { msg, uncoded, worded, type Message } from '../../spec/message';
 
@@ -67,21 +68,18 @@ function pieces(tok: ChatTokenizer, ids: readonly number[]): string {
  * overlap the marker's first occurrence as characters.
  */
 export function markerNote(tok: ChatTokenizer, what: string, marker: string, markerIds: readonly number[], sample: MarkerSample, searched: readonly number[]): string {
-  const alone = `${what} marker ${JSON.stringify(marker)} alone: [${markerIds.join(', ')}] ${pieces(tok, markerIds)}`;
-  const hits = findAll(searched, markerIds).length;
-  const found = `found ${hits} time${hits === 1 ? '' : 's'} as tokens`;
+  const alone = msg('lab.note.marker.alone', { what, marker: JSON.stringify(marker), ids: markerIds.join(', '), pieces: pieces(tok, markerIds) });
+  const found = msg('lab.note.marker.found', { count: findAll(searched, markerIds).length });
   const c = sample.text.indexOf(marker);
-  if (c < 0) return `${alone}; in context: these characters do not occur in the rendered sample; ${found}`;
+  if (c < 0) return said(msg('lab.note.marker.absent', { alone, found }));
   const end = c + marker.length;
   const cover: number[] = [];
   for (let i = 0; i < sample.ids.length; i++) if (sample.starts[i] < end && sample.ends[i] > c) cover.push(i);
   const ctxIds = cover.map((i) => sample.ids[i]);
   const aligned = cover.length > 0 && sample.starts[cover[0]] === c && sample.ends[cover[cover.length - 1]] === end;
   const same = aligned && ctxIds.length === markerIds.length && ctxIds.every((id, t) => id === markerIds[t]);
-  const verdict = same
-    ? 'same tokens'
-    : `different tokens (chars ${sample.starts[cover[0]]}–${sample.ends[cover[cover.length - 1]]}): the id search cannot match the marker there`;
-  return `${alone}; in context at char ${c}, tokens ${cover[0]}–${cover[cover.length - 1]}: [${ctxIds.join(', ')}] ${pieces(tok, ctxIds)} (${verdict}); ${found}`;
+  const verdict = same ? msg('lab.note.marker.same') : msg('lab.note.marker.different', { from: sample.starts[cover[0]], to: sample.ends[cover[cover.length - 1]] });
+  return said(msg('lab.note.marker.inContext', { alone, c, first: cover[0], last: cover[cover.length - 1], ids: ctxIds.join(', '), pieces: pieces(tok, ctxIds), verdict, found }));
 }
 
 /** The sample, or null when the template rejects the conversation (run reports that). */
