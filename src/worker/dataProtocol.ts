@@ -304,6 +304,9 @@ export interface PreflightExportReply {
   /** Parts of the mask the tool cannot express (its export then falls back to the pre-tokenized dataset). */
   cannotExpress: string[];
   notes: string[];
+  /** `cannotExpress` and `notes` as messages (the page shows them in its language). */
+  cannotExpressMsgs?: Message[];
+  noteMsgs?: Message[];
 }
 
 export type DataProtocol = {

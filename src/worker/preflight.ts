@@ -11,7 +11,13 @@ import { detectFamily, runStrategy } from '../data/strategies';
 import type { ChatTokenizer, MaskPolicy, ParseResult } from '../data/types';
 import type { ExportWhat, PreflightExportReply, PreflightExportRequest, PreflightReply, PreflightRequest } from './dataProtocol';
 import type { HandlerContext } from './protocol';
-import { CodedError, msg, type Message } from '../spec/message';
+import { CodedError, englishOf, msg, uncoded, type Message } from '../spec/message';
+
+/** The note of a pre-tokenized export, in English and as a message. */
+function pretokenizedNotes(label: string, max: number): { notes: string[]; noteMsgs: Message[] } {
+  const m = msg('export.plan.pretokenized', { label, max });
+  return { notes: [englishOf(m)], noteMsgs: [m] };
+}
 
 interface Kept {
   handle: number;
@@ -102,7 +108,7 @@ export function preflightHandlers(deps: PreflightDeps) {
     const { maxLength } = k.settings;
     switch (req.what) {
       case 'pretokenized':
-        return { files: [file('pretokenized.jsonl', rows(k).map((r) => pretokenizedLine(r.ids, r.labels, maxLength)).join('\n') + '\n', 'pretokenized')], cannotExpress: [], notes: [`${k.report.strategy.label}'s labels, cut at ${maxLength} tokens: the labels the lab's first row shows.`] };
+        return { files: [file('pretokenized.jsonl', rows(k).map((r) => pretokenizedLine(r.ids, r.labels, maxLength)).join('\n') + '\n', 'pretokenized')], cannotExpress: [], ...pretokenizedNotes(k.report.strategy.label, maxLength) };
       case 'parquet':
         return { files: [{ name: 'pretokenized.parquet', type: TYPES.parquet, bytes: pretokenizedParquet(rows(k), maxLength) }], cannotExpress: [], notes: [] };
       case 'report-json':
@@ -116,7 +122,13 @@ export function preflightHandlers(deps: PreflightDeps) {
         const data = datasetFiles(k.parsed.samples, plan.tool, plan, k.parsed.tools ?? undefined);
         const files = [...plan.files.map((f) => file(f.name, f.text, req.what)), file(data.name, data.text, req.what)];
         if (plan.fallback === 'pretokenized') files.push(file('pretokenized.jsonl', rows(k).map((r) => pretokenizedLine(r.ids, r.labels, maxLength)).join('\n') + '\n', 'pretokenized'));
-        return { files, cannotExpress: plan.cannotExpress, notes: [...plan.notes, ...data.notes] };
+        return {
+          files,
+          cannotExpress: plan.cannotExpress,
+          notes: [...plan.notes, ...data.notes],
+          cannotExpressMsgs: plan.cannotExpressMsgs ?? plan.cannotExpress.map(uncoded),
+          noteMsgs: [...(plan.noteMsgs ?? plan.notes.map(uncoded)), ...(data.noteMsgs ?? data.notes.map(uncoded))],
+        };
       }
     }
   }

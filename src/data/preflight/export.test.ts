@@ -12,6 +12,7 @@ import type { ChatTokenizer, Conversation, MaskPolicy, ToolList } from '../types
 import { datasetFiles, exportPlan, pretokenizedJsonl, pretokenizedLine, pretokenizedParquet, reportJson, reportMarkdown, type ExportContext, type ExportMask, type ToolExport } from './export';
 import { checkConfig, checkOptions, TRL_SFT_CONFIG, type ToolId } from './toolOptions';
 import type { PreflightReport } from './types';
+import { textOf } from '../../spec/message';
 
 interface Sample {
   conv: Conversation;
@@ -159,6 +160,24 @@ describe('option tables', () => {
       }
     }
     expect(checked).toBeGreaterThan(families.length * masks.length * 4);
+  });
+
+  it('every note and cannot-express item is a message: the same English, and Chinese words (issue 14)', () => {
+    let said = 0;
+    for (const family of families) {
+      for (const [name, mask] of masks) {
+        for (const plan of exportPlan(mask, { family, tokenizerLabel: family, chatTemplate: tokenizers.qwen3.chatTemplate, maxLength: 1024 })) {
+          const pairs = [...plan.notes.map((n, i) => [n, plan.noteMsgs![i]] as const), ...plan.cannotExpress.map((c, i) => [c, plan.cannotExpressMsgs![i]] as const)];
+          for (const [text, m] of pairs) {
+            expect(textOf(m), `${family} ${name} ${plan.tool}`).toBe(text);
+            expect(textOf(m, 'zh'), text).toMatch(/[\u4e00-\u9fff]/);
+            expect(textOf(m, 'zh'), text).not.toMatch(/\{\{|\}\}/);
+            said++;
+          }
+        }
+      }
+    }
+    expect(said).toBeGreaterThan(families.length * masks.length * 4);
   });
 
   it('the template-spans strategy is exported as its policy', () => {

@@ -17,6 +17,7 @@
 import { Document } from 'yaml';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { IGNORE_INDEX } from '../labels';
+import { englishOf, msg, type Message } from '../../spec/message';
 import { REASONING_FIELDS } from '../fields';
 import { TAGGED_TEMPLATES, hasGenerationMarkers } from '../strategies/taggedTemplates';
 import type { ChatFamily, StrategyId, StrategyOptions } from '../strategies';
@@ -240,9 +241,13 @@ export interface ToolExport {
   dataset: { name: string; layout: DatasetLayout };
   /** Parts of the mask this tool's options cannot reproduce, for people. */
   cannotExpress: string[];
+  /** `cannotExpress` as messages (the page shows them in its language). */
+  cannotExpressMsgs?: Message[];
   /** 'pretokenized' when cannotExpress holds something the pre-tokenized rows do reproduce. */
   fallback: 'pretokenized' | null;
   notes: string[];
+  /** `notes` as messages. */
+  noteMsgs?: Message[];
 }
 
 const PRETOKENIZED_FILE = 'pretokenized.jsonl';
@@ -292,7 +297,7 @@ interface Intent {
   promptLossWeight: number;
   overrides: number;
   /** Parts of a strategy's rule only its own tool reproduces. */
-  foreign: string[];
+  foreign: Message[];
   /** The tool whose own rule the strategy is, with its options: that tool's export is exact. */
   native: { tool: ToolId; id: StrategyId; options: StrategyOptions } | null;
 }
@@ -323,20 +328,20 @@ function intentOf(mask: ExportMask, family: ChatFamily): Intent {
       throw new Error('The template-spans strategy trains what the settings panel’s mask policy says: export it as { kind: "policy", policy }.');
     case 'trl-assistant-only':
       it.native = { tool: 'trl', id: mask.id, options: o };
-      if (opt(o, 'template') !== 'tagged') it.foreign.push('TRL assistant_only_loss with the tokenizer’s stock template (no {% generation %} tags): TRL swaps in a training template of its own or raises, as the lab row shows');
-      if (family === 'qwen3') it.foreign.push('the think block the Qwen3 template writes for the final assistant turn trains (it is inside TRL’s generation block)');
+      if (opt(o, 'template') !== 'tagged') it.foreign.push(msg('export.plan.fTrlStock'));
+      if (family === 'qwen3') it.foreign.push(msg('export.plan.fQwen3Think'));
       return it;
     case 'trl-completion-only':
       it.native = { tool: 'trl', id: mask.id, options: o };
       it.turns = 'last';
-      it.foreign.push('TRL completion_only_loss trains everything the template writes after the prompt: the newline after the last answer’s end-of-turn, and any markup the template appends at the end');
+      it.foreign.push(msg('export.plan.fCompletion'));
       return it;
     case 'unsloth-responses-only':
       if (opt(o, 'last_response_only') === true) it.turns = 'last';
-      it.foreign.push(`unsloth train_on_responses_only’s marker search (response_part ${JSON.stringify(opt(o, 'response_part'))} to the next instruction_part ${JSON.stringify(opt(o, 'instruction_part'))}), which also trains the markup between an answer and the next user turn`);
+      it.foreign.push(msg('export.plan.fUnsloth', { response: JSON.stringify(opt(o, 'response_part')), instruction: JSON.stringify(opt(o, 'instruction_part')) }));
       return it;
     case 'trl-completion-collator':
-      it.foreign.push(`DataCollatorForCompletionOnlyLM’s marker search (response_template ${JSON.stringify(opt(o, 'response_template'))}), which trains everything after the marker up to the next instruction_template; current TRL no longer ships that collator`);
+      it.foreign.push(msg('export.plan.fCollator', { response: JSON.stringify(opt(o, 'response_template')) }));
       return it;
     case 'axolotl-chat-template': {
       it.native = { tool: 'axolotl', id: mask.id, options: o };
@@ -348,19 +353,19 @@ function intentOf(mask: ExportMask, family: ChatFamily): Intent {
       if (opt(o, 'train_on_inputs') === true) {
         it.mode = 'full';
         it.roles = { system: true, user: true, assistant: true, template: false };
-        it.foreign.push('axolotl train_on_inputs trains every message’s content but not the template markup between messages');
+        it.foreign.push(msg('export.plan.fTrainOnInputs'));
       } else if (roles.some((r) => r === 'user' || r === 'system')) {
         it.mode = 'full';
         it.roles = { system: roles.includes('system'), user: roles.includes('user'), assistant: roles.includes('assistant'), template: false };
       }
       if (eot === 'none') it.endOfTurn = false;
-      else if (eot !== 'turn') it.foreign.push(`axolotl train_on_eot ${eot} (the end-of-turn tokens of ${eot === 'all' ? 'every turn, trained or not' : 'the last turn found only'})`);
-      if (eos !== eot && eos !== 'turn' && eos !== 'none') it.foreign.push(`axolotl train_on_eos ${eos}`);
+      else if (eot !== 'turn') it.foreign.push(eot === 'all' ? msg('export.plan.fEotAll', { eot }) : msg('export.plan.fEotLast', { eot }));
+      if (eos !== eot && eos !== 'turn' && eos !== 'none') it.foreign.push(msg('export.plan.fTrainOnEos', { eos }));
       for (const k of ['message_field_training', 'message_field_training_detail']) {
         const v = opt(o, k);
-        if (typeof v === 'string' && v) it.foreign.push(`axolotl ${k} (${JSON.stringify(v)}): per-message training flags read from the data`);
+        if (typeof v === 'string' && v) it.foreign.push(msg('export.plan.fMessageField', { k, v: JSON.stringify(v) }));
       }
-      if ((opt(o, 'excess_length_strategy') ?? 'drop') !== 'truncate') it.foreign.push(`axolotl excess_length_strategy ${String(opt(o, 'excess_length_strategy') ?? 'drop')} (a sample longer than sequence_len is ${opt(o, 'excess_length_strategy') === 'raise' ? 'an error' : 'dropped'}, not cut)`);
+      if ((opt(o, 'excess_length_strategy') ?? 'drop') !== 'truncate') it.foreign.push(opt(o, 'excess_length_strategy') === 'raise' ? msg('export.plan.fExcessRaise', { value: String(opt(o, 'excess_length_strategy')) }) : msg('export.plan.fExcessDrop', { value: String(opt(o, 'excess_length_strategy') ?? 'drop') }));
       return it;
     }
     case 'llamafactory':
@@ -371,7 +376,7 @@ function intentOf(mask: ExportMask, family: ChatFamily): Intent {
         it.toolResults = true;
       }
       if (opt(o, 'mask_history') === true) it.turns = 'last';
-      it.foreign.push(`LLaMA-Factory builds the sequence from its own template strings (template ${JSON.stringify(opt(o, 'template'))}${opt(o, 'enable_thinking') === false ? ', enable_thinking false' : ''}), and its answers train the template’s closing slot`);
+      it.foreign.push(opt(o, 'enable_thinking') === false ? msg('export.plan.fLfNoThinking', { template: JSON.stringify(opt(o, 'template')) }) : msg('export.plan.fLf', { template: JSON.stringify(opt(o, 'template')) }));
       return it;
     case 'torchtune': {
       it.native = { tool: 'torchtune', id: mask.id, options: o };
@@ -382,12 +387,12 @@ function intentOf(mask: ExportMask, family: ChatFamily): Intent {
         it.roles = { system: false, user: true, assistant: true, template: true };
         it.toolResults = true;
       }
-      it.foreign.push('torchtune’s model tokenizer builds the sequence itself, and every token of a trained message trains, its header included');
+      it.foreign.push(msg('export.plan.fTorchtune'));
       return it;
     }
     case 'llmbook':
       it.turns = 'last';
-      it.foreign.push(`LLMBook’s encode_src_tgt (source ${JSON.stringify(opt(o, 'source'))}, add_bos ${String(opt(o, 'add_bos'))}, add_eos ${String(opt(o, 'add_eos'))}): its target is everything after the source, markup included`);
+      it.foreign.push(msg('export.plan.fLlmbook', { source: JSON.stringify(opt(o, 'source')), bos: String(opt(o, 'add_bos')), eos: String(opt(o, 'add_eos')) }));
       return it;
   }
 }
@@ -422,15 +427,15 @@ function traitsOf(samples: readonly Conversation[] | undefined): Traits {
 
 /** Collects what a tool cannot say; `when` keeps an item only if the samples exercise it. */
 class Gaps {
-  readonly items: string[] = [];
+  readonly items: Message[] = [];
   /** Set when an item is one the pre-tokenized rows do reproduce (all but the fractional weight). */
   fixable = false;
-  add(text: string, fixable = true) {
-    this.items.push(text);
+  add(m: Message, fixable = true) {
+    this.items.push(m);
     if (fixable) this.fixable = true;
   }
-  when(present: boolean, text: string) {
-    if (present) this.add(text);
+  when(present: boolean, m: Message) {
+    if (present) this.add(m);
   }
 }
 
@@ -438,11 +443,11 @@ class Gaps {
 function commonGaps(it: Intent, gaps: Gaps) {
   if (it.promptLossWeight > 0) {
     gaps.add(
-      `prompt loss weight ${it.promptLossWeight}: no trainer option and no label file carries a fractional weight (the pre-tokenized rows keep those prompt labels, so a trainer trains them at weight 1); reproduce it with a weighted loss of your own`,
+      msg('export.plan.promptWeight', { weight: it.promptLossWeight }),
       false,
     );
   }
-  if (it.overrides > 0) gaps.add(`${it.overrides} hand override(s) by token index: per-sample edits no config can say`);
+  if (it.overrides > 0) gaps.add(msg('export.plan.overrides', { n: it.overrides }));
   for (const f of it.foreign) gaps.add(f);
 }
 
@@ -463,21 +468,21 @@ function yamlFile(name: string, value: unknown, comment: string, check: ConfigKi
   return { name, text: doc.toString({ lineWidth: 0 }), check };
 }
 
-function finish(tool: ToolId, files: ExportFile[], dataset: ToolExport['dataset'], gaps: Gaps, notes: string[]): ToolExport {
+function finish(tool: ToolId, files: ExportFile[], dataset: ToolExport['dataset'], gaps: Gaps, notes: Message[]): ToolExport {
   const notesOut = [...notes];
-  if (gaps.items.length) notesOut.push(`The pre-tokenized rows (${PRETOKENIZED_FILE}) carry this page’s labels as they are; see the fallback.`);
-  return { tool, files, dataset, cannotExpress: gaps.items, fallback: gaps.fixable ? 'pretokenized' : null, notes: notesOut };
+  if (gaps.items.length) notesOut.push(msg('export.plan.fallback', { file: PRETOKENIZED_FILE }));
+  return { tool, files, dataset, cannotExpress: gaps.items.map(englishOf), cannotExpressMsgs: gaps.items, fallback: gaps.fixable ? 'pretokenized' : null, notes: notesOut.map(englishOf), noteMsgs: notesOut };
 }
 
 // --- TRL ------------------------------------------------------------------------------------
 
 function planTrl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
   const gaps = new Gaps();
-  const notes: string[] = [`${TOOL_VERSIONS.trl}: run with \`trl sft --config sft_config.yaml\`.`];
+  const notes: Message[] = [msg('export.plan.trlRun', { version: TOOL_VERSIONS.trl })];
   const files: ExportFile[] = [];
   const native = it.native?.tool === 'trl' ? it.native : null;
   if (!native) commonGaps(it, gaps);
-  else for (const f of it.foreign) notes.push(`As the strategy does: ${f}.`);
+  else for (const f of it.foreign) notes.push(msg('export.plan.asStrategy', { what: f }));
   let layout: DatasetLayout = { kind: 'messages' };
   const config: Record<string, unknown> = {
     model_name_or_path: ctx.modelId ?? MODEL_PLACEHOLDER,
@@ -494,10 +499,10 @@ function planTrl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
       config.chat_template_path = CHAT_TEMPLATE_FILE;
       notes.push(
         TAGGED_TEMPLATES[ctx.family]
-          ? `${CHAT_TEMPLATE_FILE} is this playground’s generation-tagged copy of the stock ${ctx.family} template ({% generation %} around each assistant turn’s output, its end-of-turn included). A tokenizer of the same family may ship another template: the lab’s TRL assistant_only_loss row (template "tagged") checks, sample by sample, that the copy renders this tokenizer’s text.`
-          : `${CHAT_TEMPLATE_FILE} is the tokenizer’s own template, which already has {% generation %} blocks.`,
+          ? msg('export.plan.taggedCopy', { file: CHAT_TEMPLATE_FILE, family: ctx.family })
+          : msg('export.plan.taggedOwn', { file: CHAT_TEMPLATE_FILE }),
       );
-    } else gaps.add(`no generation-tagged training template for this tokenizer’s template (${ctx.tokenizerLabel}, format ${ctx.family}): assistant_only_loss needs {% generation %} blocks`);
+    } else gaps.add(msg('export.plan.noTagged', { label: ctx.tokenizerLabel, family: ctx.family }));
   };
   if (native?.id === 'trl-completion-only') {
     layout = { kind: 'prompt-completion' };
@@ -505,29 +510,29 @@ function planTrl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
   } else if (native?.id === 'trl-assistant-only') {
     config.assistant_only_loss = true;
     if (native.options.template === 'tagged') useTagged();
-    else notes.push('No chat_template_path: the tokenizer’s own template, as the strategy’s "stock" option.');
+    else notes.push(msg('export.plan.noTemplatePath'));
   } else if (allTokens(it)) {
     config.assistant_only_loss = false;
     config.completion_only_loss = false;
-    notes.push('Every token trains: a conversational dataset with both losses off (labels = input_ids).');
+    notes.push(msg('export.plan.trlAll'));
   } else {
-    if (it.mode === 'full') gaps.add('full mode with some roles or parts masked: TRL trains either the whole sequence or the assistant’s turns');
-    if (it.toolResults) gaps.when(tr.toolResults, 'tool results trained: TRL’s generation blocks hold only assistant turns');
-    if (!it.endOfTurn) gaps.add('end-of-turn off: the generation block ends with the turn’s end-of-turn token, so TRL trains it');
+    if (it.mode === 'full') gaps.add(msg('export.plan.trlFull'));
+    if (it.toolResults) gaps.when(tr.toolResults, msg('export.plan.trlToolResults'));
+    if (!it.endOfTurn) gaps.add(msg('export.plan.trlEndOfTurn'));
     useTagged();
     if (tagged && rendersReasoning(tagged)) {
-      if (!it.reasoning) gaps.when(tr.reasoning, 'reasoning off: the reasoning is inside the generation block, so TRL trains it');
-      if (ctx.family === 'qwen3') gaps.add('the think block the Qwen3 template writes for the final assistant turn (“<think>\\n\\n</think>\\n\\n” when empty) trains inside the generation block; this page masks it as template markup');
+      if (!it.reasoning) gaps.when(tr.reasoning, msg('export.plan.trlReasoning'));
+      if (ctx.family === 'qwen3') gaps.add(msg('export.plan.trlQwen3Think'));
     }
-    if (tagged && rendersToolCalls(tagged) && !it.toolCalls) gaps.when(tr.toolCalls, 'tool calls off: they are inside the generation block, so TRL trains them');
+    if (tagged && rendersToolCalls(tagged) && !it.toolCalls) gaps.when(tr.toolCalls, msg('export.plan.trlToolCalls'));
     config.assistant_only_loss = true;
     if (it.turns === 'last') {
       layout = { kind: 'prompt-completion' };
       config.completion_only_loss = true;
-      notes.push('Last turn only: each sample becomes prompt = the messages before its last assistant message, completion = that message; TRL trains a token only when it is in the completion AND in a generation block, so the newline and markup after the end-of-turn stay masked. Messages after the last assistant message are not in the example.');
+      notes.push(msg('export.plan.trlLastTurn'));
     }
   }
-  notes.push('TRL drops an example left with no trained label after truncation.');
+  notes.push(msg('export.plan.trlDrops'));
   files.unshift(yamlFile('sft_config.yaml', config, `TRL SFT config for \`trl sft --config sft_config.yaml\` (${TOOL_VERSIONS.trl}).\nDataset: train.jsonl next to this file (datasetFiles).`, 'trl-sft'));
   return finish('trl', files, { name: 'train.jsonl', layout }, gaps, notes);
 }
@@ -536,7 +541,7 @@ function planTrl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
 
 function planAxolotl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
   const gaps = new Gaps();
-  const notes: string[] = [`${TOOL_VERSIONS.axolotl}: run with \`axolotl train axolotl.yaml\`.`];
+  const notes: Message[] = [msg('export.plan.axolotlRun', { version: TOOL_VERSIONS.axolotl })];
   const native = it.native?.tool === 'axolotl' ? it.native.options : null;
   let layout: DatasetLayout = { kind: 'messages' };
   const closer = TURN_CLOSER[ctx.family];
@@ -551,7 +556,7 @@ function planAxolotl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
     sample_packing: ctx.packing ?? false,
     output_dir: OUTPUT_DIR,
   };
-  notes.push('chat_template_jinja is the tokenizer’s own template, so axolotl renders the text this page tokenized.');
+  notes.push(msg('export.plan.axolotlTemplate'));
   if (native) {
     const roles = listOpt(native, 'roles_to_train', ['assistant']);
     dataset.roles_to_train = roles;
@@ -572,24 +577,24 @@ function planAxolotl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
     dataset.train_on_eos = eotValue;
     dataset.train_on_eot = eotValue;
     if (closer) config.eot_tokens = [closer];
-    else if (it.endOfTurn) gaps.add(`no known end-of-turn token for this template (${ctx.tokenizerLabel}): set eot_tokens to the token that closes an assistant turn`);
+    else if (it.endOfTurn) gaps.add(msg('export.plan.axolotlNoEot', { label: ctx.tokenizerLabel }));
     if (it.mode === 'full') {
-      if (it.roles.template) gaps.add('template markup trained (role headers, separators): axolotl trains only each message’s own span');
-      if (it.endOfTurn && (it.roles.system || it.roles.user)) gaps.add('train_on_eot: turn also trains the end-of-turn after each trained system or user message; this page trains only the assistant’s');
+      if (it.roles.template) gaps.add(msg('export.plan.axolotlMarkup'));
+      if (it.endOfTurn && (it.roles.system || it.roles.user)) gaps.add(msg('export.plan.axolotlEotOthers'));
     }
-    if (it.toolResults) gaps.when(tr.toolResults, 'tool results trained: axolotl’s train_on_eot: turn also trains the end-of-turn after each trained tool message; this page does not');
+    if (it.toolResults) gaps.when(tr.toolResults, msg('export.plan.axolotlToolResults'));
     if (it.turns === 'last') {
       layout = { kind: 'messages-train-field', field: AXOLOTL_TRAIN_FIELD, trainToolResults: it.toolResults };
       dataset.message_field_training = AXOLOTL_TRAIN_FIELD;
-      notes.push(`Last turn only: each message of train.jsonl carries "${AXOLOTL_TRAIN_FIELD}": true on the sample’s last assistant message${it.toolResults ? ' and its tool results' : ''}, false elsewhere (message_field_training).`);
+      notes.push(it.toolResults ? msg('export.plan.axolotlLastTools', { field: AXOLOTL_TRAIN_FIELD }) : msg('export.plan.axolotlLast', { field: AXOLOTL_TRAIN_FIELD }));
     }
     if (rendersReasoning(ctx.chatTemplate)) {
-      if (!it.reasoning) gaps.when(tr.reasoning, 'reasoning off: axolotl trains an assistant message’s whole rendered span, its reasoning included');
-      gaps.when(tr.reasoning, 'samples with reasoning: axolotl’s span also covers the markup between reasoning and answer (Qwen3: the newline after </think>), which this page masks');
+      if (!it.reasoning) gaps.when(tr.reasoning, msg('export.plan.axolotlReasoningOff'));
+      gaps.when(tr.reasoning, msg('export.plan.axolotlReasoning'));
     }
-    if (rendersToolCalls(ctx.chatTemplate) && !it.toolCalls) gaps.when(tr.toolCalls, 'tool calls off: axolotl trains an assistant message’s whole rendered span, its tool calls included');
-    if (ctx.family === 'qwen3' && it.turns === 'all') gaps.when(tr.multiTurn, 'samples with several assistant turns: the Qwen3 template renders an earlier turn differently once later ones follow, and axolotl’s turn boundaries (found on a prefix) land a few tokens off (axolotl examples/qwen3/README.md)');
-    gaps.when(tr.emptyAssistant, 'assistant messages with empty content (a tool call only): axolotl finds no span for them and trains neither the message nor its end-of-turn');
+    if (rendersToolCalls(ctx.chatTemplate) && !it.toolCalls) gaps.when(tr.toolCalls, msg('export.plan.axolotlToolCalls'));
+    if (ctx.family === 'qwen3' && it.turns === 'all') gaps.when(tr.multiTurn, msg('export.plan.axolotlQwen3Turns'));
+    gaps.when(tr.emptyAssistant, msg('export.plan.axolotlEmpty'));
   }
   const file = yamlFile('axolotl.yaml', config, `axolotl config (${TOOL_VERSIONS.axolotl}): \`axolotl train axolotl.yaml\`.\nDataset: train.jsonl next to this file (datasetFiles).`, 'axolotl');
   return finish('axolotl', [file], { name: 'train.jsonl', layout }, gaps, notes);
@@ -599,10 +604,10 @@ function planAxolotl(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
 
 function planLlamaFactory(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
   const gaps = new Gaps();
-  const notes: string[] = [
-    `${TOOL_VERSIONS.llamafactory}: put train.json and dataset_info.json in one folder (dataset_dir) and run \`llamafactory-cli train llamafactory_sft.yaml\`.`,
-    'LLaMA-Factory builds each sequence from its registered template’s strings, not the tokenizer’s Jinja template; its ids can differ from this page’s (the lab’s LLaMA-Factory row shows them).',
-    'cutoff_len splits the budget between each turn’s prompt and answer (infer_seqlen) instead of cutting the sequence’s end: a sample longer than cutoff_len loses different tokens than here.',
+  const notes: Message[] = [
+    msg('export.plan.lfRun', { version: TOOL_VERSIONS.llamafactory }),
+    msg('export.plan.lfIds'),
+    msg('export.plan.lfCutoff'),
   ];
   const native = it.native?.tool === 'llamafactory' ? it.native.options : null;
   const template = native ? String(native.template) : LF_TEMPLATE[ctx.family];
@@ -627,20 +632,20 @@ function planLlamaFactory(it: Intent, ctx: ExportContext, tr: Traits): ToolExpor
     if (native.preserve_thinking === true) train.preserve_thinking = true;
   } else {
     commonGaps(it, gaps);
-    if (!template) gaps.add(`LLaMA-Factory has no registered template for this tokenizer’s format (${ctx.tokenizerLabel})`);
+    if (!template) gaps.add(msg('export.plan.lfNoTemplate', { label: ctx.tokenizerLabel }));
     if (ctx.family === 'qwen3') {
       // Off, an answer without a thought gets the empty "<think>\n\n</think>\n\n" in its prompt (masked), not its target.
       train.enable_thinking = false;
     }
     if (allTokens(it)) train.train_on_prompt = true;
     else {
-      if (it.mode === 'full') gaps.add('full mode with some roles or parts masked: LLaMA-Factory trains either every prompt (train_on_prompt) or none');
+      if (it.mode === 'full') gaps.add(msg('export.plan.lfFull'));
       if (it.turns === 'last') train.mask_history = true;
-      if (!it.endOfTurn) gaps.add('end-of-turn off: LLaMA-Factory’s answers always end with the template’s closing slot, trained');
-      if (ctx.family === 'chatml' || ctx.family === 'qwen3' || ctx.family === 'gemma') gaps.add(`the template’s answer slot ends with the end-of-turn and a newline (“${TURN_CLOSER[ctx.family]}\\n”): LLaMA-Factory trains that newline, this page masks it`);
-      if (it.toolResults) gaps.when(tr.toolResults, 'tool results trained: LLaMA-Factory puts observations in the prompt, masked');
-      if (!it.toolCalls) gaps.when(tr.toolCalls, 'tool calls off: a function_call turn is an answer, trained');
-      if (!it.reasoning) gaps.when(tr.reasoning, 'reasoning off: LLaMA-Factory trains an answer’s thought with it');
+      if (!it.endOfTurn) gaps.add(msg('export.plan.lfEndOfTurn'));
+      if (ctx.family === 'chatml' || ctx.family === 'qwen3' || ctx.family === 'gemma') gaps.add(msg('export.plan.lfNewline', { closer: TURN_CLOSER[ctx.family] ?? '' }));
+      if (it.toolResults) gaps.when(tr.toolResults, msg('export.plan.lfToolResults'));
+      if (!it.toolCalls) gaps.when(tr.toolCalls, msg('export.plan.lfToolCalls'));
+      if (!it.reasoning) gaps.when(tr.reasoning, msg('export.plan.lfReasoning'));
     }
   }
   const info = {
@@ -688,22 +693,22 @@ function torchtuneBuilder(): ExportFile {
 
 function planTorchtune(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
   const gaps = new Gaps();
-  const notes: string[] = [
-    `${TOOL_VERSIONS.torchtune}: merge the tokenizer and dataset sections into your recipe config (e.g. \`tune run lora_finetune_single_device --config your.yaml\`).`,
-    'torchtune’s model tokenizer builds each sequence itself (not the Jinja template); its ids can differ from this page’s (the lab’s torchtune row shows them).',
+  const notes: Message[] = [
+    msg('export.plan.ttRun', { version: TOOL_VERSIONS.torchtune }),
+    msg('export.plan.ttIds'),
   ];
   const native = it.native?.tool === 'torchtune' ? it.native.options : null;
   const tokenizer = TT_TOKENIZER[ctx.family];
   const strategy = native ? String(native.masking_strategy ?? 'train_on_assistant') : allTokens(it) || it.mode === 'full' ? 'train_on_all' : it.turns === 'last' ? 'train_on_last' : 'train_on_assistant';
-  if (!tokenizer) gaps.add(`torchtune has no tokenizer for this model family (${ctx.tokenizerLabel})`);
+  if (!tokenizer) gaps.add(msg('export.plan.ttNoTokenizer', { label: ctx.tokenizerLabel }));
   if (!native) {
     commonGaps(it, gaps);
-    if (it.mode === 'response-only') gaps.add('torchtune trains every token of a trained message, so each answer’s header (the role markup before it) trains too');
-    else gaps.add('full mode: torchtune’s train_on_all still masks system messages and the tokens it adds itself (BOS, the final eos)');
-    if (!it.endOfTurn) gaps.add('end-of-turn off: torchtune trains a trained message’s end-of-turn with it');
-    if (ctx.family === 'chatml' || ctx.family === 'qwen3') gaps.when(tr.multiTurn, 'samples with several assistant turns: an earlier answer’s “<|im_end|>\\n” trains whole, the newline included');
-    gaps.when(tr.reasoning || tr.toolCalls, 'reasoning and tool calls: OpenAIToMessages reads only role and content, so they are not in torchtune’s sequence');
-    if (it.toolResults) gaps.when(tr.toolResults, 'tool results trained: torchtune rejects a tool message that does not follow a tool call (validate_messages)');
+    if (it.mode === 'response-only') gaps.add(msg('export.plan.ttHeader'));
+    else gaps.add(msg('export.plan.ttFull'));
+    if (!it.endOfTurn) gaps.add(msg('export.plan.ttEndOfTurn'));
+    if (ctx.family === 'chatml' || ctx.family === 'qwen3') gaps.when(tr.multiTurn, msg('export.plan.ttImEnd'));
+    gaps.when(tr.reasoning || tr.toolCalls, msg('export.plan.ttFields'));
+    if (it.toolResults) gaps.when(tr.toolResults, msg('export.plan.ttToolResults'));
   }
   const tokenizerSection = tokenizer ? { ...tokenizer, path: `/path/to/model/${tokenizer.path}`, ...(tokenizer.merges_file ? { merges_file: `/path/to/model/${tokenizer.merges_file}` } : {}) } : null;
   const common = { source: 'json', data_files: 'train.jsonl', split: 'train', conversation_column: 'messages', packed: ctx.packing ?? false };
@@ -712,7 +717,7 @@ function planTorchtune(it: Intent, ctx: ExportContext, tr: Traits): ToolExport {
   if (strategy === 'train_on_last') {
     dataset = { _component_: TORCHTUNE_LAST_TURN_BUILDER, ...common, masking_strategy: 'train_on_last' };
     files.push(torchtuneBuilder());
-    notes.push(`torchtune’s chat_dataset has no masking_strategy argument (it passes train_on_input only), so train_on_last goes through ${TT_BUILDER_MODULE}.py.`);
+    notes.push(msg('export.plan.ttBuilder', { module: TT_BUILDER_MODULE }));
   } else dataset = { _component_: 'torchtune.datasets.chat_dataset', ...common, conversation_style: 'openai', train_on_input: strategy === 'train_on_all' };
   const config: Record<string, unknown> = { ...(tokenizerSection ? { tokenizer: { ...tokenizerSection, max_seq_len: ctx.maxLength } } : {}), dataset };
   files.unshift(yamlFile('torchtune_dataset.yaml', config, `torchtune tokenizer and dataset sections (${TOOL_VERSIONS.torchtune}).\nDataset: train.jsonl (datasetFiles).`, 'torchtune'));
@@ -804,27 +809,32 @@ export interface DatasetFile {
   text: string;
   /** Samples the tool will not see as they are here (skipped, shortened, fields dropped). */
   notes: string[];
+  /** `notes` as messages. */
+  noteMsgs?: Message[];
 }
+
+/** A file's notes, in English and as messages. */
+const said = (notes: Message[]) => ({ notes: notes.map(englishOf), noteMsgs: notes });
 
 /** The samples in the dataset format `plan` names for `tool`; tools[i] is sample i's tool list. */
 export function datasetFiles(samples: readonly Conversation[], tool: ToolId, plan: ToolExport, tools?: readonly (ToolList | null)[]): DatasetFile {
   if (plan.tool !== tool) throw new Error(`The plan is for ${plan.tool}, not ${tool}.`);
   const layout = plan.dataset.layout;
-  const notes: string[] = [];
+  const notes: Message[] = [];
   const toolsOf = (i: number) => tools?.[i] ?? null;
   const withTools = (row: Record<string, unknown>, i: number) => (toolsOf(i) ? { ...row, tools: toolsOf(i) } : row);
   const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r) + '\n').join('');
   const lastAssistant = (conv: Conversation) => conv.map((m) => m.role).lastIndexOf('assistant');
   switch (layout.kind) {
     case 'messages':
-      return { name: plan.dataset.name, text: jsonl(samples.map((c, i) => withTools({ messages: c.map(templateMessage) }, i))), notes };
+      return { name: plan.dataset.name, text: jsonl(samples.map((c, i) => withTools({ messages: c.map(templateMessage) }, i))), ...said(notes) };
     case 'messages-train-field': {
       const rows = samples.map((c, i) => {
         const last = lastAssistant(c);
         const messages = c.map((m, j) => ({ ...templateMessage(m), [layout.field]: j === last || (layout.trainToolResults && m.role === 'tool') }));
         return withTools({ messages }, i);
       });
-      return { name: plan.dataset.name, text: jsonl(rows), notes };
+      return { name: plan.dataset.name, text: jsonl(rows), ...said(notes) };
     }
     case 'prompt-completion': {
       const rows: unknown[] = [];
@@ -834,8 +844,8 @@ export function datasetFiles(samples: readonly Conversation[], tool: ToolId, pla
         if (last < 0) skipped++;
         else rows.push(withTools({ prompt: c.slice(0, last).map(templateMessage), completion: [templateMessage(c[last])] }, i));
       });
-      if (skipped) notes.push(`${skipped} sample(s) without an assistant message are left out (no completion).`);
-      return { name: plan.dataset.name, text: jsonl(rows), notes };
+      if (skipped) notes.push(msg('export.plan.dsNoCompletion', { n: skipped }));
+      return { name: plan.dataset.name, text: jsonl(rows), ...said(notes) };
     }
     case 'sharegpt-openai': {
       const rows: unknown[] = [];
@@ -845,14 +855,14 @@ export function datasetFiles(samples: readonly Conversation[], tool: ToolId, pla
         if ('row' in r) rows.push(r.row);
         else skips.push(`sample ${i + 1}: ${r.skip}`);
       });
-      if (skips.length) notes.push(`${skips.length} sample(s) left out, which LLaMA-Factory would skip: ${skips.slice(0, 5).join('; ')}${skips.length > 5 ? '; …' : ''}.`);
-      if (samples.some((c) => c.some((m) => m.role === 'assistant' && m.fields?.tool_calls && m.content))) notes.push('An assistant message with both text and tool calls is written as a function_call turn; its text is not kept.');
-      return { name: plan.dataset.name, text: JSON.stringify(rows, null, 2) + '\n', notes };
+      if (skips.length) notes.push(msg('export.plan.dsSkipped', { n: skips.length, which: `${skips.slice(0, 5).join('; ')}${skips.length > 5 ? '; …' : ''}` }));
+      if (samples.some((c) => c.some((m) => m.role === 'assistant' && m.fields?.tool_calls && m.content))) notes.push(msg('export.plan.dsFunctionCall'));
+      return { name: plan.dataset.name, text: JSON.stringify(rows, null, 2) + '\n', ...said(notes) };
     }
     case 'torchtune-openai': {
-      if (samples.some((c) => c.some((m) => m.fields && Object.keys(m.fields).length > 0))) notes.push('OpenAIToMessages reads only role and content: the messages’ other fields are left out.');
+      if (samples.some((c) => c.some((m) => m.fields && Object.keys(m.fields).length > 0))) notes.push(msg('export.plan.dsFields'));
       const rows = samples.map((c) => ({ messages: c.map((m) => ({ role: m.role, content: m.content })) }));
-      return { name: plan.dataset.name, text: jsonl(rows), notes };
+      return { name: plan.dataset.name, text: jsonl(rows), ...said(notes) };
     }
   }
 }

@@ -9,7 +9,7 @@ import type { ExportMask, ExportWhat, PreflightExportReply } from '../../worker/
 import type { FindingId, PreflightReport } from '../../data/preflight/types';
 import { PAGE_LIMITS } from '../../data/preflight/types';
 import { dataWorker } from '../clients';
-import { messageOfError, msg, type Message } from '../../spec/message';
+import { englishOf, messageOfError, msg, type Message } from '../../spec/message';
 import type { Slice } from '../index';
 
 export interface PreflightState {
@@ -134,8 +134,8 @@ export const createPreflightSlice: Slice<PreflightSlice> = (set, get) => ({
       set((st) => ({ preflightExportNotes: { ...st.preflightExportNotes, [what]: r } }));
       return r;
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      set((st) => ({ preflightExportNotes: { ...st.preflightExportNotes, [what]: { files: [], cannotExpress: [], notes: [`Export failed: ${message}`] } } }));
+      const failed = msg('export.failed', { detail: messageOfError(err) });
+      set((st) => ({ preflightExportNotes: { ...st.preflightExportNotes, [what]: { files: [], cannotExpress: [], notes: [englishOf(failed)], noteMsgs: [failed] } } }));
       return null;
     }
   },

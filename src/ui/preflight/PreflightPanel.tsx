@@ -157,6 +157,7 @@ function ExportMenu() {
   const notes = useStore((s) => s.preflightExportNotes);
   const [busy, setBusy] = useState<ExportWhat | null>(null);
   const { t } = useTranslation('preflight');
+  const say = useMessage();
   return (
     <details className="preflight-export" data-testid="preflight-export">
       <summary>{t('export.summary')}</summary>
@@ -181,13 +182,13 @@ function ExportMenu() {
               </button>
               {n && (n.cannotExpress.length > 0 || n.notes.length > 0) && (
                 <ul className="notes" data-testid={`preflight-export-notes-${what}`}>
-                  {n.cannotExpress.map((c) => (
+                  {n.cannotExpress.map((c, i) => (
                     <li key={c} className="warn">
-                      {t('export.cannotExpress', { what: c })}
+                      {t('export.cannotExpress', { what: say(n.cannotExpressMsgs?.[i] ?? c) })}
                     </li>
                   ))}
-                  {n.notes.map((c) => (
-                    <li key={c}>{c}</li>
+                  {n.notes.map((c, i) => (
+                    <li key={c}>{say(n.noteMsgs?.[i] ?? c)}</li>
                   ))}
                 </ul>
               )}
