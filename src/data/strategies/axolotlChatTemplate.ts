@@ -328,7 +328,7 @@ function run(input: StrategyInput, options: StrategyOptions): StrategyOutput {
   if (!('config' in configured)) return raised('', [], configured.message);
   const config = configured.config;
   const notes = [...config.notes];
-  if (conversation.length === 0) return raised('', [], 'the sample has no messages');
+  if (conversation.length === 0) return raised('', [], said(msg('lab.error.noMessages')));
 
   let turns: Turn[];
   let text: string;

@@ -231,7 +231,7 @@ export const llamaFactory: Strategy = {
 
 function runLlamaFactory({ tok, family, conversation, tools, maxLength }: StrategyInput, options: StrategyOptions): StrategyOutput {
   const t = TEMPLATES.get(String(options.template));
-  if (FAMILY_TEMPLATES[family].length === 0 || !t) return raised('', [], 'LLaMA-Factory has no template for this model family');
+  if (FAMILY_TEMPLATES[family].length === 0 || !t) return raised('', [], said(msg('lab.error.lfNoTemplate')));
   const converted = convert(conversation);
   if (typeof converted === 'string') return raised('', [], converted);
   const trainOnPrompt = options.train_on_prompt === true;

@@ -62,7 +62,7 @@ function sourceTarget({ tok, conversation, tools }: StrategyInput, mode: string,
   conversation.forEach((m, i) => {
     if (m.role === 'assistant') a = i;
   });
-  if (a < 0) return 'LLMBook trains an output: this sample has no assistant message';
+  if (a < 0) return said(msg('lab.error.bookNoOutput'));
   if (mode === 'book prompt') {
     let u = a - 1;
     while (u >= 0 && conversation[u].role !== 'user') u--;
@@ -78,7 +78,7 @@ function sourceTarget({ tok, conversation, tools }: StrategyInput, mode: string,
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
-  if (!full.startsWith(s)) return 'the chat template’s full rendering does not start with its rendering up to the last answer (with the generation prompt), so there is no source/target split; try the book prompt';
+  if (!full.startsWith(s)) return said(msg('lab.error.bookNoSplit'));
   return { s, t: full.slice(s.length) };
 }
 

@@ -43,6 +43,13 @@ describe('lab reasons and notes', () => {
     expect(coded).toBeGreaterThan(50);
   });
 
+  it("gives the lab's own row error its message, and the reasons under it", () => {
+    const conversation = [{ role: 'user' as const, content: 'Hello?' }];
+    const row = runStrategy({ id: 'llmbook', options: {} }, { tok: toks.default, family: detectFamily(toks.default), conversation, tools: null, maxLength: 1024, policy: DEFAULT_POLICY });
+    expect(row.error).toBe('LLMBook trains an output: this sample has no assistant message');
+    expect(textOf(row.errorMsg!, 'zh')).toBe('LLMBook 训练的是输出：这个样本没有 assistant 消息');
+  });
+
   it('renders a reason with a nested why in Chinese', () => {
     const row = runStrategy({ id: 'template-spans', options: {} }, { tok: toks.default, family: detectFamily(toks.default), conversation: LAB_CONV, tools: null, maxLength: 1024, policy: DEFAULT_POLICY });
     const k = row.reasons.indexOf(reason.role('user', false));

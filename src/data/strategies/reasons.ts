@@ -62,7 +62,7 @@ export const reason = {
   override: (o: 'train' | 'mask') => said(msg('lab.reason.override', { to: to(o === 'train') })),
   trainAll: () => said(msg('lab.reason.trainAll')),
   /** The framework's own error text, as it raises it. */
-  error: (message: string) => said(msg('lab.reason.error', { message: uncoded(message) })),
+  error: (message: string) => said(msg('lab.reason.error', { message: messageOfSaid(message) })),
   /** No marker of this kind after the token: nothing reopens training (unsloth's search ran out). */
   noMarkerAfter: (marker: string) => said(msg('lab.reason.noMarkerAfter', { marker })),
   /** TRL's collator: fewer response than instruction markers, so it masks from the last instruction marker (at p) on. */

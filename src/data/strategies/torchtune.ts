@@ -29,7 +29,7 @@ import { reason, said } from './reasons';
 import { append, finish, newSequence } from './sequence';
 import type { ChatMessage, ChatTokenizer, TokenRole } from '../types';
 import type { ChatFamily, Strategy, StrategyInput, StrategyOptions, StrategyOutput } from './types';
-import { msg, worded } from '../../spec/message';
+import { msg, worded, type Message } from '../../spec/message';
 
 export const MASKING_STRATEGIES = ['train_on_assistant', 'train_on_all', 'train_on_last'] as const;
 type MaskingStrategy = (typeof MASKING_STRATEGIES)[number];
@@ -145,10 +145,10 @@ function qwenMessages(tok: ChatTokenizer, messages: readonly TtMessage[], strate
   return { built: b, eos: imEnd };
 }
 
-const NO_TOKENIZER: Partial<Record<ChatFamily, string>> = {
-  gemma: 'torchtune has no tokenizer for this model family (its Gemma tokenizer is Gemma 1/2’s and writes no chat markup; there is none for Gemma 3)',
-  deepseek: 'torchtune has no tokenizer for this model family (DeepSeek)',
-  unknown: 'torchtune has no tokenizer for this model family',
+const NO_TOKENIZER: Partial<Record<ChatFamily, Message>> = {
+  gemma: msg('lab.error.ttNoGemma'),
+  deepseek: msg('lab.error.ttNoDeepseek'),
+  unknown: msg('lab.error.ttNoTokenizer'),
 };
 
 export const torchtune: Strategy = {
@@ -173,7 +173,7 @@ export const torchtune: Strategy = {
 
 function runTorchtune({ tok, family, conversation, maxLength }: StrategyInput, options: StrategyOptions): StrategyOutput {
   const unsupported = NO_TOKENIZER[family];
-  if (unsupported) return raised('', [], unsupported);
+  if (unsupported) return raised('', [], said(unsupported));
   const strategy = String(options.masking_strategy) as MaskingStrategy;
   const messages = maskMessages(conversation, strategy);
   const invalid = validateMessages(messages);
