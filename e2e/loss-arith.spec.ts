@@ -177,10 +177,17 @@ test('loss arithmetic: rows, skipped -100 targets, sum ÷ divisor, and the repor
   await expect(panel).toHaveAttribute('data-rows', '2000');
   const shown = await rows.count();
   expect(shown).toBeLessThan(100);
-  await page.getByTestId('loss-arith-table').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  // A late evaluation reply can still replace the injected rows (seen under load in a full run):
+  // each scroll check injects again first if the panel no longer shows them.
+  const scrolledTo = (where: 'end' | 'middle', index: number) =>
+    expect(async () => {
+      if ((await panel.getAttribute('data-rows')) !== '2000') await inject();
+      await page.getByTestId('loss-arith-table').evaluate((el, w) => (el.scrollTop = w === 'end' ? el.scrollHeight : el.scrollHeight / 2), where);
+      await expect(page.locator(`[data-testid=loss-arith-row][data-index="${index}"]`)).toBeAttached({ timeout: 3000 });
+    }).toPass({ timeout: 30_000 });
+  await scrolledTo('end', 1999);
   await expect(page.locator('[data-testid=loss-arith-row][data-index="1999"]')).toBeVisible();
-  await page.getByTestId('loss-arith-table').evaluate((el) => (el.scrollTop = el.scrollHeight / 2));
-  await expect(page.locator('[data-testid=loss-arith-row][data-index="1000"]')).toBeAttached();
+  await scrolledTo('middle', 1000);
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const longest = await longestTask(page);
   console.log(`2,000 rows: ${shown} rendered, longest main-thread task ${longest} ms`);
