@@ -410,6 +410,27 @@ test('a 1 MB JSONL paste: first sample shown quickly, stepping works', async ({ 
   await expect(page.getByTestId('input-error')).toHaveCount(0);
 });
 
+test('the paste box: an example loaded over a paste is undone with Ctrl+Z, redone with Ctrl+Shift+Z or Ctrl+Y; Tab leaves the box', async ({ page }) => {
+  await paste(page, SIMPLE);
+  await page.getByLabel('Examples').selectOption(EXAMPLES[1].id);
+  await idle(page);
+  await expectPasteText(page, EXAMPLES[1].text);
+  await page.getByTestId('paste-box').focus();
+  await page.keyboard.press('Control+z');
+  await expectPasteText(page, SIMPLE);
+  await idle(page);
+  expect((await chips(page)).map((c) => c.text).join('')).toContain('Paris');
+  await page.keyboard.press('Control+Shift+KeyZ'); // KeyZ: key "Z" with Shift, as a keyboard sends it (Playwright's "z" would stay lowercase)
+  await expectPasteText(page, EXAMPLES[1].text);
+  await page.keyboard.press('Control+z');
+  await expectPasteText(page, SIMPLE);
+  await page.keyboard.press('Control+y');
+  await expectPasteText(page, EXAMPLES[1].text);
+  await page.keyboard.press('Tab');
+  await expect(page.getByTestId('paste-box')).not.toBeFocused();
+  await expectPasteText(page, EXAMPLES[1].text);
+});
+
 test('first screen shows the first example; every built-in example loads without an error', async ({ page }, testInfo) => {
   await expectPasteText(page, EXAMPLES[0].text);
   expect((await chips(page)).length).toBeGreaterThan(10);

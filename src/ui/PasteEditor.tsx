@@ -11,7 +11,7 @@
 // textarea (CodeMirror's default keymap leaves it alone).
 import { Annotation, Compartment, EditorState } from '@codemirror/state';
 import { EditorView, keymap, placeholder as placeholderExt } from '@codemirror/view';
-import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
+import { defaultKeymap, history, historyKeymap, isolateHistory } from '@codemirror/commands';
 import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
 
 export interface PasteEditorHandle {
@@ -72,6 +72,7 @@ export const PasteEditor = forwardRef<PasteEditorHandle, Props>(function PasteEd
         doc: known.current,
         extensions: [
           history(),
+          // historyKeymap: undo Ctrl+Z; redo Ctrl+Y, and Ctrl+Shift+Z as in a textarea.
           keymap.of([...defaultKeymap, ...historyKeymap]),
           EditorView.lineWrapping,
           placeholderExt(props.placeholder),
@@ -112,7 +113,8 @@ export const PasteEditor = forwardRef<PasteEditorHandle, Props>(function PasteEd
     const v = view.current;
     if (!v || props.value === known.current) return;
     known.current = props.value;
-    v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value }, annotations: fromValue.of(true) });
+    // Its own undo step, never merged with the typing just before it.
+    v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value }, annotations: [fromValue.of(true), isolateHistory.of('full')] });
   }, [props.value]);
 
   useEffect(() => {
