@@ -42,9 +42,9 @@ export function renderMessage(m: Message, t: TFunction, nested = false): string 
   for (const [k, v] of Object.entries(m.params ?? {})) params[k] = typeof v === 'object' ? renderMessage(v, t, true) : v;
   const key = `${MESSAGES_NS}:${m.code}`;
   // A code the catalog lacks (a test keeps that from shipping): its detail, else the code itself.
-  const missing = t(key, { ...params, defaultValue: '\u0000' }) === '\u0000';
-  if (missing) return typeof params.detail === 'string' ? params.detail : m.code;
-  return t(key, params);
+  const text = t(key, { ...params, defaultValue: '\u0000' });
+  if (text === '\u0000') return typeof params.detail === 'string' ? params.detail : m.code;
+  return text;
 }
 
 const english = createInstance();

@@ -62,6 +62,12 @@ export interface LabRow {
   options: StrategyOptions;
 }
 
+/** `errorMsg` for an error we worded (said()); a framework's own error text stays English only. */
+function ourError(error: string | null): { errorMsg?: Message } {
+  const m = error === null ? null : messageOfSaid(error);
+  return m && m.code !== UNCODED ? { errorMsg: m } : {};
+}
+
 function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionError: string | null, options: StrategyOptions): LabRow {
   checkLabels(out.ids, out.labels);
   const { text, starts, ends } = textSpans(input.tok, out.text, out.ids);
@@ -90,7 +96,7 @@ function toRow(s: Strategy, input: StrategyInput, out: StrategyOutput, optionErr
     notes: out.notes,
     noteMsgs: out.notes.map(messageOfSaid),
     error: out.error,
-    ...(out.error !== null && messageOfSaid(out.error).code !== UNCODED ? { errorMsg: messageOfSaid(out.error) } : {}),
+    ...ourError(out.error),
     optionError,
     options,
   };
